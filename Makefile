@@ -1,0 +1,20 @@
+# The two commands of README.md are `make run` and `make test`.
+.PHONY: run test lint bench soak simulator screenshot
+
+run:
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh
+
+lint:
+	@bash scripts/lint.sh
+
+bench:
+	@bash scripts/bench.sh $(N)
+
+soak:
+	@bash scripts/soak.sh
+
+simulator:
+	@bash scripts/simulator.sh

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# ruff (lint + format check) and pylint-odoo's mandatory checks for 17.0.
+set -euo pipefail
+source "$(dirname "$0")/odoo_env.sh"
+cd "$ROOT"
+bin="$(dirname "$PYTHON")"
+"$bin/ruff" check .
+"$bin/ruff" format --check .
+"$bin/pylint" --rcfile=.pylintrc sms_marketing_custom
+echo "lint: ruff and pylint-odoo clean"

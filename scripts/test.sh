@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make test`: what an Odoo CI does, then lint.
+#   1. install the module on a fresh database with Odoo's own test runner
+#      (--test-enable: at_install and post_install tests, browser tours included);
+#   2. `make lint`;
+#   3. the pytest-odoo suite on that database (HttpCase tests with --odoo-http).
+# It ends with pytest's summary line and exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "$0")/odoo_env.sh" --with-browser
+DB="smc_test_$(date +%s)_$$"
+LOG="$ROOT/.odoo/test-$DB.log"
+cleanup() { dropdb --if-exists "$DB" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+cd "$ROOT"
+
+echo "== 1/3 Odoo test runner: install sms_marketing_custom on $DB with --test-enable"
+status=0
+odoo_bin -d "$DB" -i sms_marketing_custom --test-enable --stop-after-init --log-level=test \
+    --http-port="$(free_port)" --max-cron-threads=0 --test-tags="${ODOO_TEST_TAGS:-/sms_marketing_custom}" \
+    >"$LOG" 2>&1 || status=$?
+grep -E "(ERROR|CRITICAL|FAIL:|Ran [0-9]+ tests|tests? in|failed, )" "$LOG" | tail -40 || true
+if [[ $status != 0 ]] || grep -qE " (ERROR|CRITICAL) " "$LOG"; then
+    echo "Odoo test runner failed (exit $status); full log: $LOG"
+    exit 1
+fi
+grep -E "odoo.tests.result: .*tests" "$LOG" | tail -2 || true
+
+echo "== 2/3 lint"
+make -s lint
+
+echo "== 3/3 pytest-odoo suite"
+"$PYTHON" -m pytest -p no:cacheprovider --odoo-database="$DB" --odoo-config="$ODOO_RC" --odoo-http \
+    sms_marketing_custom/tests "$@"

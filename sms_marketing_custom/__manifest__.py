@@ -1,0 +1,41 @@
+{
+    "name": "SMS Marketing (Custom)",
+    "summary": "Design, send and track SMS marketing campaigns through a credit gateway",
+    "version": "17.0.1.0.0",
+    "category": "Marketing/SMS Marketing",
+    "sequence": 250,
+    "author": "sms_marketing_custom developers",
+    "website": "https://example.invalid/sms_marketing_custom",
+    "license": "LGPL-3",
+    "depends": ["base", "mail", "web"],
+    "external_dependencies": {"python": ["phonenumbers"]},
+    "data": [
+        "security/sms_marketing_custom_groups.xml",
+        "security/ir.model.access.csv",
+        "security/sms_marketing_security.xml",
+        "data/ir_cron_data.xml",
+        "views/sms_marketing_mailing_views.xml",
+        "views/sms_marketing_list_views.xml",
+        "views/sms_marketing_contact_views.xml",
+        "views/sms_marketing_blacklist_views.xml",
+        "views/sms_marketing_trace_views.xml",
+        "views/sms_marketing_gateway_views.xml",
+        "views/sms_marketing_link_views.xml",
+        "wizard/sms_marketing_mailing_test_views.xml",
+        "views/sms_marketing_custom_menus.xml",
+    ],
+    "demo": [
+        "demo/sms_marketing_demo.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "sms_marketing_custom/static/src/**/*",
+            ("remove", "sms_marketing_custom/static/src/tours/**/*"),
+        ],
+        "web.assets_tests": [
+            "sms_marketing_custom/static/src/tours/**/*",
+        ],
+    },
+    "application": True,
+    "installable": True,
+}

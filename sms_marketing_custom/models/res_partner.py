@@ -1,0 +1,5 @@
+from odoo import models
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"

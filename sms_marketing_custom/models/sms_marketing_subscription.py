@@ -1,0 +1,16 @@
+from odoo import fields, models
+
+
+class SmsMarketingSubscription(models.Model):
+    _name = "sms.marketing.subscription"
+    _description = "SMS Mailing List Subscription"
+    _table = "sms_marketing_subscription"
+    _rec_name = "contact_id"
+
+    contact_id = fields.Many2one("sms.marketing.contact", required=True, ondelete="cascade", index=True)
+    list_id = fields.Many2one("sms.marketing.list", required=True, ondelete="cascade", index=True)
+    opt_out = fields.Boolean(string="Opted Out")
+
+    _sql_constraints = [
+        ("contact_list_unique", "unique(contact_id, list_id)", "A contact is subscribed to a list only once."),
+    ]

@@ -22,8 +22,10 @@
         "views/sms_marketing_recipient_model_views.xml",
         "views/sms_marketing_trace_views.xml",
         "views/sms_marketing_gateway_views.xml",
+        "views/sms_marketing_gateway_price_views.xml",
         "views/sms_marketing_link_views.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
+        "wizard/sms_marketing_mailing_schedule_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
     "demo": [

@@ -34,6 +34,9 @@ class ResPartner(models.Model):
     sms_marketing_country_code = fields.Char(
         string="SMS Number Country", compute="_compute_sms_marketing_number", store=True, readonly=True
     )
+    # mail's email blacklist flag is also labelled "Blacklist": rename it so the
+    # domain editor's "Blacklist" is unambiguously the SMS one.
+    is_blacklisted = fields.Boolean(string="Email Blacklist")
     blacklisted = fields.Boolean(
         string="Blacklist",
         compute="_compute_sms_marketing_blacklisted",

@@ -22,7 +22,7 @@ class SmsMarketingList(models.Model):
         "sms.marketing.contact", "sms_marketing_subscription", "list_id", "contact_id", string="Contacts"
     )
     # counters (one query for all lists)
-    contact_count = fields.Integer(string="Contacts", compute="_compute_counts")
+    contact_count = fields.Integer(string="Number of Contacts", compute="_compute_counts")
     valid_count = fields.Integer(string="Valid Numbers", compute="_compute_counts")
     invalid_count = fields.Integer(string="Invalid Numbers", compute="_compute_counts")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_counts")

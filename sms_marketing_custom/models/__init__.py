@@ -2,6 +2,7 @@
 # contacts' and lists' many2many fields, so it must be created by its own model.
 from . import sms_marketing_subscription  # isort:skip
 from . import (
+    ir_fields_converter,
     ir_model,
     res_partner,
     sms_marketing_blacklist,

@@ -14,3 +14,36 @@ class SmsMarketingCase(TransactionCase):
             cls.env, login="sms_manager", groups="base.group_user,sms_marketing_custom.group_sms_marketing_manager"
         )
         cls.user_employee = new_test_user(cls.env, login="sms_employee", groups="base.group_user")
+
+
+class SmsMarketingAudienceCase(SmsMarketingCase):
+    """Audience fixtures: a company in the United States, a French and a Belgian contact helper."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.country_us = cls.env.ref("base.us")
+        cls.country_fr = cls.env.ref("base.fr")
+        cls.country_be = cls.env.ref("base.be")
+        cls.env.company.country_id = cls.country_us
+        cls.user_portal = new_test_user(cls.env, login="sms_portal", groups="base.group_portal")
+        cls.user_public = cls.env.ref("base.public_user")
+
+    @classmethod
+    def _create_contacts(cls, values_list, lists=None):
+        """Contacts from (name, phone, country or None) tuples, subscribed to ``lists``."""
+        return cls.env["sms.marketing.contact"].create(
+            [
+                {
+                    "name": name,
+                    "phone": phone,
+                    "country_id": country.id if country else False,
+                    "list_ids": [(6, 0, lists.ids)] if lists else [],
+                }
+                for name, phone, country in values_list
+            ]
+        )
+
+    def _mailing_stats(self, **values):
+        mailing = self.env["sms.marketing.mailing"].create({"subject": "Audience test", "body": "Hello", **values})
+        return mailing, mailing._get_recipient_statistics()

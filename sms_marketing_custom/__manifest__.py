@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "security/sms_marketing_security.xml",
         "data/ir_cron_data.xml",
+        "data/sms_marketing_gateway_data.xml",
         "views/sms_marketing_mailing_views.xml",
         "views/sms_marketing_list_views.xml",
         "views/sms_marketing_contact_views.xml",
@@ -22,6 +23,8 @@
         "views/sms_marketing_gateway_views.xml",
         "views/sms_marketing_link_views.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
+        "views/sms_marketing_mailing_sending_views.xml",
+        "report/sms_marketing_trace_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
     "demo": [

@@ -9,6 +9,8 @@ from . import (
     sms_marketing_link_click,
     sms_marketing_list,
     sms_marketing_mailing,
+    sms_marketing_mailing_sending,
+    sms_marketing_mailing_statistics,
     sms_marketing_subscription,
     sms_marketing_trace,
 )

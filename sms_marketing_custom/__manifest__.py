@@ -21,6 +21,8 @@
         "views/sms_marketing_trace_views.xml",
         "views/sms_marketing_gateway_views.xml",
         "views/sms_marketing_link_views.xml",
+        "views/sms_marketing_link_click_views.xml",
+        "views/sms_marketing_optout_templates.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],

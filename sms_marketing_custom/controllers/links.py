@@ -49,8 +49,10 @@ class SmsMarketingLinks(http.Controller):
     # The token is the capability (HMAC of the trace): no session is involved, hence no CSRF token.
     @http.route("/o/<string:token>", type="http", auth="public", methods=["GET", "POST"], csrf=False)
     def sms_marketing_optout(self, token, **kwargs):
-        # One tap: a person's GET opts out; a link preview only gets the page with a confirm button.
-        record = request.httprequest.method == "POST" or not is_bot(request.httprequest.user_agent.string)
+        # One tap: a person's GET opts out; a link preview (bot user agent, HEAD) only gets the page
+        # with a confirm button, which POSTs.
+        method = request.httprequest.method
+        record = method == "POST" or (method == "GET" and not is_bot(request.httprequest.user_agent.string))
         values = request.env["sms.marketing.trace"]._route_optout(token, record=record)
         if values is None:
             return request.render("sms_marketing_custom.optout_invalid", {}, status=404)

@@ -36,7 +36,9 @@ class TestLinksTools(BaseCase):
         self.assertEqual(links.split_token(optout, links.OPTOUT_MAC_LENGTH)[0], 123456)
         for bad in ("", "abc", "0000-0abcdef", "x" * 40, "000000" + "é" * 6):
             self.assertEqual(links.split_token(bad, links.CLICK_MAC_LENGTH), (None, None), bad)
-        self.assertEqual(links.decode_base62(links.encode_base62(987654321, 6)), 987654321)
+        for number in (1, 61, 62, 3843, 3844, 987654321, 62**6 - 1, 62**6, 2**31 - 1):
+            self.assertEqual(links.decode_base62(links.encode_id(number)), number)
+            self.assertEqual(links.encode_id(number), links.encode_base62(number, links.ID_LENGTH))
 
     def test_bots(self):
         for user_agent in (

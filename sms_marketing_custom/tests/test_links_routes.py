@@ -164,6 +164,8 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         response = self._get(optout_path, user_agent="facebookexternalhit/1.1 Facebot Twitterbot/1.0")
         self.assertEqual(response.status_code, 200)
         self.assertIn("Confirm", response.text)
+        self.url_open(optout_path, headers={"User-Agent": BROWSER}, head=True)
+        self.env.invalidate_all()
         self.assertFalse(trace.optout_at, "a link preview does not opt anyone out")
         response = self._post(optout_path, user_agent="WhatsApp/2")
         self.assertEqual(response.status_code, 200)

@@ -38,10 +38,12 @@ URL_RE = re.compile(URL_PATTERN)
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 BASE62_INDEX = {char: index for index, char in enumerate(BASE62)}
+BASE62_PAIRS = [first + second for first in BASE62 for second in BASE62]  # fast fixed-width encoding
+MAC_TABLE = bytes(ord(BASE62[byte % 62]) for byte in range(256))  # one byte -> one char (~5.95 bits)
 CODE_LENGTH = 6  # 62**6 = 5.7e10 random codes per tracker
 ID_LENGTH = 6  # trace ids up to 5.7e10 keep a fixed-length token
-CLICK_MAC_LENGTH = 6  # ~36 bits: forging only attributes a click to someone
-OPTOUT_MAC_LENGTH = 10  # ~59 bits: forging would opt someone out
+CLICK_MAC_LENGTH = 6  # ~35.7 bits: forging only attributes a click to someone
+OPTOUT_MAC_LENGTH = 10  # ~59.5 bits: forging would opt someone out
 CLICK_TOKEN_LENGTH = ID_LENGTH + CLICK_MAC_LENGTH
 OPTOUT_TOKEN_LENGTH = ID_LENGTH + OPTOUT_MAC_LENGTH
 TOKEN_RE = re.compile(r"[0-9A-Za-z]+")
@@ -192,12 +194,23 @@ def decode_base62(text):
     return number
 
 
+def encode_id(record_id):
+    """``record_id`` in base 62 on ``ID_LENGTH`` characters (more for ids beyond 62**6)."""
+    if record_id >= 62**6:
+        return encode_base62(record_id, ID_LENGTH)
+    high, rest = divmod(record_id, 3844 * 3844)
+    middle, low = divmod(rest, 3844)
+    return BASE62_PAIRS[high] + BASE62_PAIRS[middle] + BASE62_PAIRS[low]
+
+
 def tokens_from_digest(record_id, digest):
-    """(click token, opt-out token) of ``record_id`` from its HMAC ``digest`` (>= 16 bytes)."""
-    encoded_id = encode_base62(record_id, ID_LENGTH)
-    click_mac = encode_base62(int.from_bytes(digest[:8], "big") % 62**CLICK_MAC_LENGTH, CLICK_MAC_LENGTH)
-    optout_mac = encode_base62(int.from_bytes(digest[8:16], "big") % 62**OPTOUT_MAC_LENGTH, OPTOUT_MAC_LENGTH)
-    return encoded_id + click_mac, encoded_id + optout_mac
+    """(click token, opt-out token) of ``record_id`` from its HMAC ``digest`` (>= 16 bytes).
+
+    The two MACs use distinct bytes of the digest, so one does not reveal the other.
+    """
+    encoded_id = encode_id(record_id)
+    macs = digest[: CLICK_MAC_LENGTH + OPTOUT_MAC_LENGTH].translate(MAC_TABLE).decode()
+    return encoded_id + macs[:CLICK_MAC_LENGTH], encoded_id + macs[CLICK_MAC_LENGTH:]
 
 
 def split_token(token, mac_length):

@@ -42,7 +42,7 @@ find_odoo() {
     die "no Odoo 17.0 source tree found.
   Looked at: \$ODOO_PATH (unset), an importable 'odoo' module (none),
   ../odoo, ../odoo-17.0, ../odoo17, /opt/odoo17, /opt/odoo-17.0, /opt/odoo, ~/odoo, ~/odoo-17.0.
-  Get Odoo 17.0 Community (git clone --depth 1 -b 17.0 <odoo repository> /opt/odoo17)
+  Get Odoo 17.0 Community (git clone --depth 1 -b 17.0 https://github.com/odoo/odoo /opt/odoo17)
   and run again, or point to an existing tree: ODOO_PATH=/path/to/odoo make ..."
 }
 ODOO_PATH="$(find_odoo)"
@@ -75,8 +75,13 @@ if [[ ! -f "$VENV/.ready" ]]; then
     $py -m venv "$VENV"
     # python-ldap is only for Odoo's auth_ldap and needs LDAP headers: left out.
     grep -v '^python-ldap' "$ODOO_PATH/requirements.txt" > "$VENV/odoo-requirements.txt"
-    "$VENV/bin/pip" install -q --upgrade pip wheel 'setuptools<81' >&2
-    "$VENV/bin/pip" install -q -r "$VENV/odoo-requirements.txt" -r "$here/requirements-dev.txt" >&2
+    # pip's "Location ... is ignored" lines come from this machine's extra local indexes: noise.
+    pip_quiet() { "$VENV/bin/pip" install -q "$@" 2>&1 | grep -v "is ignored: it is neither" >&2 || true; }
+    # setuptools 81+ has no pkg_resources, which Odoo 17 imports.
+    pip_quiet --upgrade pip wheel "setuptools<81"
+    pip_quiet -r "$VENV/odoo-requirements.txt" -r "$here/requirements-dev.txt"
+    "$VENV/bin/python" -c "import phonenumbers, pytest_odoo, websocket, psycopg2, lxml, pkg_resources, werkzeug" >&2 ||
+        die "the virtual environment $VENV is incomplete (see pip's output above); fix the cause and run again."
     touch "$VENV/.ready"
 fi
 say "Python environment $VENV"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: what an Odoo CI does, then lint.
 #   1. install the module on a fresh database with Odoo's own test runner
-#      (--test-enable: at_install and post_install tests, browser tours included);
+#      (--test-enable: at_install and post_install tests, browser tours included),
+#      and, meanwhile, install / upgrade / uninstall it on a database without demo data;
 #   2. `make lint`;
-#   3. the pytest-odoo suite on that database (HttpCase tests with --odoo-http).
+#   3. the pytest-odoo suite on the test database (HttpCase tests with --odoo-http).
 # It ends with pytest's summary line and exits non-zero on any failure.
 set -euo pipefail
 source "$(dirname "$0")/odoo_env.sh" --with-browser
@@ -14,6 +15,9 @@ trap cleanup EXIT
 cd "$ROOT"
 
 echo "== 1/3 Odoo test runner: install sms_marketing_custom on $DB with --test-enable"
+# The lifecycle check has its own database; it runs beside the test runner.
+bash "$ROOT/scripts/check_lifecycle.sh" >"$ROOT/.odoo/lifecycle.out" 2>&1 &
+lifecycle_pid=$!
 status=0
 odoo_bin -d "$DB" -i sms_marketing_custom --test-enable --stop-after-init --log-level=test \
     --http-port="$(free_port)" --max-cron-threads=0 --test-tags="${ODOO_TEST_TAGS:-/sms_marketing_custom}" \
@@ -21,9 +25,15 @@ odoo_bin -d "$DB" -i sms_marketing_custom --test-enable --stop-after-init --log-
 grep -E "(ERROR|CRITICAL|FAIL:|Ran [0-9]+ tests|tests? in|failed, )" "$LOG" | tail -40 || true
 if [[ $status != 0 ]] || grep -qE " (ERROR|CRITICAL) " "$LOG"; then
     echo "Odoo test runner failed (exit $status); full log: $LOG"
+    wait "$lifecycle_pid" || true
     exit 1
 fi
-grep -E "odoo.tests.result: .*tests" "$LOG" | tail -2 || true
+grep -E "odoo.tests.result: .*tests" "$LOG" | tail -1 || true
+if ! wait "$lifecycle_pid"; then
+    cat "$ROOT/.odoo/lifecycle.out"
+    exit 1
+fi
+grep "^lifecycle" "$ROOT/.odoo/lifecycle.out"
 
 echo "== 2/3 lint"
 make -s lint

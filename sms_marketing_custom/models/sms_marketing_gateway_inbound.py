@@ -16,7 +16,7 @@ import re
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..tools import links
+from ..tools import links, phone
 
 
 class SmsMarketingGateway(models.Model):
@@ -58,17 +58,23 @@ class SmsMarketingGateway(models.Model):
         optouts = [number for number, action in last_action.items() if action == "optout"]
         optins = [number for number, action in last_action.items() if action == "optin"]
         if optouts:
-            self.env["sms.marketing.trace"]._update_blacklist(optouts, "keyword", add=True)
+            self.env["sms.marketing.blacklist"]._add_numbers(optouts, "keyword")
             self._mark_last_traces_opted_out(optouts)
         if optins:
-            self.env["sms.marketing.trace"]._update_blacklist(optins, "keyword", add=False)
+            self.env["sms.marketing.blacklist"]._remove_numbers(optins, "keyword")
         return results
 
     @api.model
     def _normalize_inbound_number(self, raw):
-        """E.164 of the sender; gateways send "+33612345678" or "33612345678" (international)."""
+        """E.164 of the sender; gateways send "+33612345678" or "33612345678" (international).
+
+        A number libphonenumber does not know is kept as "+digits": it is what the gateway
+        sees, so it is what must be blacklisted.
+        """
         digits = re.sub(r"\D", "", str(raw or ""))
-        return f"+{digits}" if 6 <= len(digits) <= 15 else None
+        if not 6 <= len(digits) <= 15:
+            return None
+        return phone.normalize(f"+{digits}").e164 or f"+{digits}"
 
     def _mark_last_traces_opted_out(self, numbers):
         """The last SMS sent to each number counts as the one the recipient opted out of."""

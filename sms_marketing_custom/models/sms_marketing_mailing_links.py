@@ -160,6 +160,6 @@ class SmsMarketingMailing(models.Model):
     def _get_optout_lists(self):
         """The lists a recipient leaves with the opt-out link; empty when they leave all SMS marketing."""
         self.ensure_one()
-        if self.recipient_model == "sms.marketing.contact":
+        if self.is_list_mailing:
             return self.list_ids
         return self.list_ids.browse()

@@ -92,27 +92,7 @@ class SmsMarketingTrace(models.Model):
                 )
                 subscriptions.write({"opt_out": True})
         elif self.number:
-            self._update_blacklist([self.number], "optout_link", add=True)
+            self.env["sms.marketing.blacklist"]._add_numbers([self.number], "optout_link")
         if not self.optout_at:
             self.optout_at = fields.Datetime.now()
-        return True
-
-    @api.model
-    def _update_blacklist(self, numbers, source, add=True):
-        """Add (or remove) E.164 numbers to the blacklist through the audience's API.
-
-        Fallback until ``_add_numbers``/``_remove_numbers`` land (AUDIENCE helper).
-        """
-        # sudo: called from public routes (opt-out page, gateway webhook) authenticated by HMAC
-        Blacklist = self.env["sms.marketing.blacklist"].sudo().with_context(active_test=False)
-        method = "_add_numbers" if add else "_remove_numbers"
-        if hasattr(Blacklist, method):
-            return getattr(Blacklist, method)(numbers, source)
-        existing = Blacklist.search([("number", "in", numbers)])
-        if add:
-            existing.filtered(lambda entry: not entry.active).write({"active": True, "source": source})
-            known = set(existing.mapped("number"))
-            Blacklist.create([{"number": number, "source": source} for number in set(numbers) - known])
-        else:
-            existing.write({"active": False})
         return True

@@ -52,7 +52,6 @@ class SmsMarketingLinksCommon:
                 "body": cls.BODY,
                 "list_ids": [(6, 0, (cls.list_news | cls.list_promo).ids)],
                 "include_optout": True,
-                "state": "sending",
             }
         )
         cls.mailing_model = env["sms.marketing.mailing"].create(
@@ -61,7 +60,6 @@ class SmsMarketingLinksCommon:
                 "body": "News at https://news.example.com/",
                 "recipient_model_id": env["ir.model"]._get_id("res.partner"),
                 "include_optout": True,
-                "state": "sending",
             }
         )
         cls.traces = cls._create_traces(cls.mailing, cls.contacts)

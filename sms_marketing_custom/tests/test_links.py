@@ -5,6 +5,7 @@ from odoo.tests import Form, tagged
 from odoo.tests.common import BaseCase
 
 from ..tools import links
+from ..tools.sms_encoding import count_segments
 from .common import SmsMarketingCase, SmsMarketingLinksCommon
 
 
@@ -115,9 +116,13 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
             f"Our shop (https://odoo.example.com/s/{code_shop}/{click}).\n"
             f"Opt out: https://odoo.example.com/o/{optout}",
         )
+        shown = count_segments(mailing._get_sms_text_to_count())
+        self.assertEqual((mailing.sms_units, mailing.sms_segments), (shown.units, shown.segments))
         for body in bodies.values():
             self.assertNotIn("utm_source", body, "the query string stays behind the short link")
             self.assertEqual(len(body), self._form_length(mailing, self.BODY), "the form shows the length sent")
+            sent = count_segments(body)
+            self.assertEqual((sent.encoding, sent.units, sent.segments), (shown.encoding, shown.units, shown.segments))
         self.assertEqual(len(mailing.link_ids), 2, "no tracker created at send time for known URLs")
 
     def test_urls_from_placeholders(self):

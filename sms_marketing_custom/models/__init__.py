@@ -1,3 +1,6 @@
+# sms_marketing_subscription first: its table is also the relation table of
+# contact.list_ids / list.contact_ids, and must be created as a model table (with id).
+from . import sms_marketing_subscription  # noqa: I001
 from . import (
     res_partner,
     sms_marketing_blacklist,
@@ -9,6 +12,5 @@ from . import (
     sms_marketing_link_click,
     sms_marketing_list,
     sms_marketing_mailing,
-    sms_marketing_subscription,
     sms_marketing_trace,
 )

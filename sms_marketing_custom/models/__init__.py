@@ -1,7 +1,8 @@
-# sms_marketing_subscription first: its table is also the relation table of
-# contact.list_ids / list.contact_ids, and must be created as a model table (with id).
-from . import sms_marketing_subscription  # noqa: I001
+# sms_marketing_subscription first: its table is also the relation table of the
+# contacts' and lists' many2many fields, so it must be created by its own model.
+from . import sms_marketing_subscription  # isort:skip
 from . import (
+    ir_model,
     res_partner,
     sms_marketing_blacklist,
     sms_marketing_contact,
@@ -12,5 +13,7 @@ from . import (
     sms_marketing_link_click,
     sms_marketing_list,
     sms_marketing_mailing,
+    sms_marketing_mailing_audience,
+    sms_marketing_recipient_model,
     sms_marketing_trace,
 )

@@ -123,7 +123,9 @@ class TestBadInputTools(TransactionCase):
     )
     def test_normalize_known_valid_numbers(self, region, kind, fmt):
         """Example numbers of every country, in every format, read back to the same E.164."""
-        number_type = phonenumbers.PhoneNumberType.MOBILE if kind == "mobile" else phonenumbers.PhoneNumberType.FIXED_LINE
+        number_type = (
+            phonenumbers.PhoneNumberType.MOBILE if kind == "mobile" else phonenumbers.PhoneNumberType.FIXED_LINE
+        )
         number = phonenumbers.example_number_for_type(region, number_type)
         if number is None or not phonenumbers.is_valid_number(number):
             return  # no example for that country and type in libphonenumber's metadata
@@ -191,10 +193,7 @@ class BadInputRecordsCase(TransactionCase):
         cls.env.company.country_id = cls.belgium
         cls.list = cls.env["sms.marketing.list"].create({"name": "Bad input list"})
         cls.contacts = cls.env["sms.marketing.contact"].create(
-            [
-                {"name": f"Bad input {i}", "phone": f"+32470{i:06d}", "list_ids": [(4, cls.list.id)]}
-                for i in range(1, 6)
-            ]
+            [{"name": f"Bad input {i}", "phone": f"+32470{i:06d}", "list_ids": [(4, cls.list.id)]} for i in range(1, 6)]
         )
         cls.gateway = cls.env["sms.marketing.gateway"].create({"name": "Bad input gateway", "provider": "sandbox"})
         cls.gateway.sudo().write({"balance": 1000.0})
@@ -305,6 +304,9 @@ class TestBadInputMailing(BadInputRecordsCase):
     @example(domain="[('id', '=', 'abc')]")
     @example(domain="[('name', '=', {'a': 1})]")
     @example(domain="[('create_date', '>', 'not a date')]")
+    @example(domain="[('id.id', '=', None)]")
+    @example(domain="['!']")
+    @example(domain="A")
     def test_domain_clear_error_or_correct_result(self, domain):
         mailing = self._new_mailing(recipient_model_id=self.partner_model.id, list_ids=[], domain="[]")
         mailing.flush_recordset()
@@ -352,7 +354,7 @@ class TestBadInputMailing(BadInputRecordsCase):
             self.assertEqual(mailing.body, "Hello")
             return
         mailing.invalidate_recordset()
-        self.assertEqual(mailing.body or "", body or "")
+        self.assertEqual(mailing.body or "", (body or "").replace("\x00", ""), "NUL dropped, nothing else")
         self.assertEqual(mailing.sms_segments, count_segments(mailing._get_sms_text_to_count()).segments)
 
     # -- schedule dates ------------------------------------------------------

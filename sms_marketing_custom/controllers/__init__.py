@@ -1,2 +1,1 @@
-from . import status
-from . import inbound, links
+from . import inbound, links, status

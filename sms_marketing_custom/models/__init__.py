@@ -17,10 +17,9 @@ from . import (
     sms_marketing_mailing,
     sms_marketing_mailing_audience,
     sms_marketing_mailing_links,
-    sms_marketing_recipient_model,
     sms_marketing_mailing_sending,
     sms_marketing_mailing_statistics,
-    sms_marketing_subscription,
+    sms_marketing_recipient_model,
     sms_marketing_trace,
     sms_marketing_trace_links,
 )

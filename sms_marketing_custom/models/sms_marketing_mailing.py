@@ -527,20 +527,6 @@ class SmsMarketingMailing(models.Model):
         self.ensure_one()
         domain = self._get_recipient_domain()  # audience helper: the domain widget's text evaluated safely
         if self.recipient_model:
-            try:
-                # validates field names and operators against the model
-                self.env[self.recipient_model]._where_calc(domain)
-            except (ValueError, KeyError, TypeError) as error:
-                raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
-        return domain
-        try:
-            domain = ast.literal_eval(self.domain or "[]")
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
-            # literal_eval's own messages name Python internals ("<ast.Name object at 0x...>")
-            raise ValidationError(_("The recipient filter is not valid: it is not a list of conditions.")) from error
-        if not isinstance(domain, list | tuple):
-            raise ValidationError(_("The recipient filter is not valid: it is not a list of conditions."))
-        if self.recipient_model:
             Model = self.env[self.recipient_model]
             try:
                 # validates field names and operators against the model ...

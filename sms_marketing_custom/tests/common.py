@@ -20,23 +20,6 @@ class SmsMarketingCase(TransactionCase):
 
 class SmsMarketingAudienceCase(SmsMarketingCase):
     """Audience fixtures: a company in the United States, a French and a Belgian contact helper."""
-class SmsMarketingMailingCase(SmsMarketingCase):
-    """A list of three contacts (US, US, BE), a gateway with prices, and a draft mailing to the list."""
-# ---------------------------------------------------------------------- sending engine (ENGINE helper)
-def load_gateway_simulator():
-    """scripts/gateway_simulator.py of the repository, imported by path (it is not part of the addon)."""
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "gateway_simulator.py")
-    spec = importlib.util.spec_from_file_location("sms_gateway_simulator", os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class SmsEngineCase(SmsMarketingCase):
-    """A list of contacts, a mailing on it, the sandbox gateway and a simulator-backed http gateway."""
 
     @classmethod
     def setUpClass(cls):
@@ -66,6 +49,15 @@ class SmsEngineCase(SmsMarketingCase):
     def _mailing_stats(self, **values):
         mailing = self.env["sms.marketing.mailing"].create({"subject": "Audience test", "body": "Hello", **values})
         return mailing, mailing._get_recipient_statistics()
+
+
+class SmsMarketingMailingCase(SmsMarketingCase):
+    """A list of three contacts (US, US, BE), a gateway with prices, and a draft mailing to the list."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.country_us = cls.env.ref("base.us")
         cls.country_be = cls.env.ref("base.be")
         cls.mailing_list = cls.env["sms.marketing.list"].create({"name": "Customers"})
         subscribed = {"list_ids": [(4, cls.mailing_list.id)]}
@@ -99,6 +91,27 @@ class SmsEngineCase(SmsMarketingCase):
                 }
             )
         )
+
+
+# ---------------------------------------------------------------------- sending engine (ENGINE helper)
+def load_gateway_simulator():
+    """scripts/gateway_simulator.py of the repository, imported by path (it is not part of the addon)."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "gateway_simulator.py")
+    spec = importlib.util.spec_from_file_location("sms_gateway_simulator", os.path.abspath(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class SmsEngineCase(SmsMarketingCase):
+    """A list of contacts, a mailing on it, the sandbox gateway and a simulator-backed http gateway."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.simulator_module = load_gateway_simulator()
         cls.sim = cls.simulator_module.Simulator(delivery=None, timeout_sleep=1.0).start()
         cls.addClassCleanup(cls.sim.stop)
@@ -177,6 +190,8 @@ class SmsEngineCase(SmsMarketingCase):
     def _ledger_balance(self, gateway):
         moves = self.env["sms.marketing.credit.move"].search([("gateway_id", "=", gateway.id)])
         return round(sum(moves.mapped("amount")), 4)
+
+
 class SmsMarketingLinksCommon:
     """Link tracking fixtures: two lists, three contacts, a list mailing and a model mailing with sent traces."""
 

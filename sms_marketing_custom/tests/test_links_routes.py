@@ -156,7 +156,9 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         entry = self.env["sms.marketing.blacklist"].search([("number", "=", self.trace_model.number)])
         self.assertEqual(entry.source, "optout_link")
         self.assertTrue(entry.active)
-        self.assertFalse(self.env["sms.marketing.subscription"].search([("opt_out", "=", True)]))
+        self.assertFalse(
+            self.env["sms.marketing.subscription"].search([("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)])
+        )
 
     def test_optout_preview_needs_confirmation(self):
         trace = self.traces[2]
@@ -187,7 +189,9 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
             response = self._post(f"/o/{bad}")
             self.assertEqual(response.status_code, 404)
         self.assertFalse(self.traces.filtered("optout_at"))
-        self.assertFalse(self.env["sms.marketing.subscription"].search([("opt_out", "=", True)]))
+        self.assertFalse(
+            self.env["sms.marketing.subscription"].search([("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)])
+        )
 
     # ------------------------------------------------------------------ inbound keywords
     def _inbound(self, messages, secret="s3cr3t", signature=None):

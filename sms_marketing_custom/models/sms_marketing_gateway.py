@@ -290,7 +290,8 @@ class SmsMarketingGateway(models.Model):
         return int.from_bytes(digest, "big") % 10000 / 100.0
 
     def _send_batch_sandbox(self, messages):
-        prices = self._get_prices()
+        # the engine passes the prices it already read for this run
+        prices = self.env.context.get("sms_marketing_prices") or self._get_prices()
         restricted = self.restrict_countries
         failure_rate = self.sandbox_failure_rate
         undelivered_rate = self.sandbox_undelivered_rate
@@ -430,8 +431,9 @@ class SmsMarketingGateway(models.Model):
     def _process_statuses(self, statuses):
         """Apply delivery reports [{uuid, state}] set-wise; statuses never go backwards.
 
-        Only traces sent through this gateway and still ``sent`` (or ``pending``
-        when the report overtook the sender's commit) move; returns the count.
+        Only traces of mailings sent through this gateway (or the default one)
+        and still ``sent`` (or ``pending`` when the report overtook the sender's
+        commit) move; returns the count.
         """
         self.ensure_one()
         uuids, states = [], []
@@ -453,9 +455,10 @@ class SmsMarketingGateway(models.Model):
                           failure_reason = CASE WHEN v.state = 'delivered' THEN NULL
                                                 WHEN v.state = 'expired' THEN %(expired)s ELSE %(undelivered)s END,
                           write_date = %(now)s
-                     FROM unnest(%(uuids)s::varchar[], %(states)s::varchar[]) AS v(uuid, state)
-                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending')
-                      AND (t.gateway_id = %(gateway)s OR t.gateway_id IS NULL)
+                     FROM unnest(%(uuids)s::varchar[], %(states)s::varchar[]) AS v(uuid, state),
+                          sms_marketing_mailing m
+                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending') AND m.id = t.mailing_id
+                      AND (m.gateway_id = %(gateway)s OR m.gateway_id IS NULL)
                       AND v.state IN ('delivered', 'undelivered', 'expired', 'failed')""",
                 now=now,
                 expired=_("The message expired before it could be delivered."),

@@ -1,1 +1,1 @@
-from . import status
+from . import inbound, links, status

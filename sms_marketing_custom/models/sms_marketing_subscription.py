@@ -1,7 +1,9 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class SmsMarketingSubscription(models.Model):
+    """A contact in a list; ``opt_out`` keeps the contact in the list but out of its mailings."""
+
     _name = "sms.marketing.subscription"
     _description = "SMS Mailing List Subscription"
     _table = "sms_marketing_subscription"
@@ -10,7 +12,40 @@ class SmsMarketingSubscription(models.Model):
     contact_id = fields.Many2one("sms.marketing.contact", required=True, ondelete="cascade", index=True)
     list_id = fields.Many2one("sms.marketing.list", required=True, ondelete="cascade", index=True)
     opt_out = fields.Boolean(string="Opted Out")
+    opt_out_date = fields.Datetime(string="Opted Out On", readonly=True)
 
     _sql_constraints = [
         ("contact_list_unique", "unique(contact_id, list_id)", "A contact is subscribed to a list only once."),
     ]
+
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("opt_out"):
+                vals.setdefault("opt_out_date", fields.Datetime.now())
+        subscriptions = super().create(vals_list)
+        self._invalidate_relations()
+        return subscriptions
+
+    def write(self, vals):
+        if "opt_out" in vals:
+            vals["opt_out_date"] = fields.Datetime.now() if vals["opt_out"] else False
+        result = super().write(vals)
+        if {"contact_id", "list_id"} & set(vals):
+            self._invalidate_relations()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self._invalidate_relations()
+        return result
+
+    # ------------------------------------------------------------------ tools
+    @api.model
+    def _invalidate_relations(self):
+        """The table is both this model's and the relation of ``list_ids``/``contact_ids``:
+        after a change through one side, drop the cache of the other side."""
+        self.flush_model()
+        self.env["sms.marketing.contact"].invalidate_model(["list_ids", "subscription_ids"])
+        self.env["sms.marketing.list"].invalidate_model(["contact_ids", "subscription_ids"])

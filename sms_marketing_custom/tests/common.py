@@ -1,3 +1,5 @@
+import uuid
+
 from odoo.tests import TransactionCase, new_test_user
 
 
@@ -14,6 +16,81 @@ class SmsMarketingCase(TransactionCase):
             cls.env, login="sms_manager", groups="base.group_user,sms_marketing_custom.group_sms_marketing_manager"
         )
         cls.user_employee = new_test_user(cls.env, login="sms_employee", groups="base.group_user")
+
+
+class SmsMarketingAudienceCase(SmsMarketingCase):
+    """Audience fixtures: a company in the United States, a French and a Belgian contact helper."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.country_us = cls.env.ref("base.us")
+        cls.country_fr = cls.env.ref("base.fr")
+        cls.country_be = cls.env.ref("base.be")
+        cls.env.company.country_id = cls.country_us
+        cls.user_portal = new_test_user(cls.env, login="sms_portal", groups="base.group_portal")
+        cls.user_public = cls.env.ref("base.public_user")
+
+    @classmethod
+    def _create_contacts(cls, values_list, lists=None):
+        """Contacts from (name, phone, country or None) tuples, subscribed to ``lists``."""
+        return cls.env["sms.marketing.contact"].create(
+            [
+                {
+                    "name": name,
+                    "phone": phone,
+                    "country_id": country.id if country else False,
+                    "list_ids": [(6, 0, lists.ids)] if lists else [],
+                }
+                for name, phone, country in values_list
+            ]
+        )
+
+    def _mailing_stats(self, **values):
+        mailing = self.env["sms.marketing.mailing"].create({"subject": "Audience test", "body": "Hello", **values})
+        return mailing, mailing._get_recipient_statistics()
+
+
+class SmsMarketingMailingCase(SmsMarketingCase):
+    """A list of three contacts (US, US, BE), a gateway with prices, and a draft mailing to the list."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.country_us = cls.env.ref("base.us")
+        cls.country_be = cls.env.ref("base.be")
+        cls.mailing_list = cls.env["sms.marketing.list"].create({"name": "Customers"})
+        subscribed = {"list_ids": [(4, cls.mailing_list.id)]}
+        cls.contacts = cls.env["sms.marketing.contact"].create(
+            [
+                {"name": "Ann", "phone": "+1 202-555-0143", "country_id": cls.country_us.id, **subscribed},
+                {"name": "Bob", "phone": "+1 202-555-0178", "country_id": cls.country_us.id, **subscribed},
+                {"name": "Chloé", "phone": "+32 470 12 34 56", "country_id": cls.country_be.id, **subscribed},
+            ]
+        )
+        cls.gateway = cls.env["sms.marketing.gateway"].create(
+            {"name": "Test gateway", "provider": "sandbox", "balance": 1000.0}
+        )
+        cls.env["sms.marketing.gateway.price"].create(
+            [
+                {"gateway_id": cls.gateway.id, "country_id": cls.country_us.id, "price": 1.0},
+                {"gateway_id": cls.gateway.id, "country_id": cls.country_be.id, "price": 2.5},
+                {"gateway_id": cls.gateway.id, "country_id": False, "price": 3.0},
+            ]
+        )
+        cls.mailing = (
+            cls.env["sms.marketing.mailing"]
+            .with_user(cls.user_marketing)
+            .create(
+                {
+                    "subject": "Spring sale",
+                    "body": "Spring sale: 20% off today!",
+                    "list_ids": [(6, 0, cls.mailing_list.ids)],
+                    "gateway_id": cls.gateway.id,
+                    "include_optout": False,
+                }
+            )
+        )
 
 
 # ---------------------------------------------------------------------- sending engine (ENGINE helper)
@@ -113,3 +190,71 @@ class SmsEngineCase(SmsMarketingCase):
     def _ledger_balance(self, gateway):
         moves = self.env["sms.marketing.credit.move"].search([("gateway_id", "=", gateway.id)])
         return round(sum(moves.mapped("amount")), 4)
+
+
+class SmsMarketingLinksCommon:
+    """Link tracking fixtures: two lists, three contacts, a list mailing and a model mailing with sent traces."""
+
+    BODY = (
+        "Summer sale! https://shop.example.com/sale?utm_source=sms&promo=SUMMER, "
+        "again https://shop.example.com/sale?utm_source=sms&promo=SUMMER. "
+        "Our shop (https://www.example.org/shop)."
+    )
+
+    @classmethod
+    def _setup_links_fixtures(cls):
+        env = cls.env(su=True)
+        cls.list_news, cls.list_promo, cls.list_other = env["sms.marketing.list"].create(
+            [{"name": "Newsletter"}, {"name": "Promotions"}, {"name": "Partners"}]
+        )
+        cls.contacts = env["sms.marketing.contact"].create(
+            [
+                {"name": f"Contact {index}", "phone": number, "phone_sanitized": number}
+                for index, number in enumerate(("+33612345678", "+33698765432", "+14155550100"))
+            ]
+        )
+        env["sms.marketing.subscription"].create(
+            [
+                {"contact_id": contact.id, "list_id": mailing_list.id}
+                for contact in cls.contacts
+                for mailing_list in (cls.list_news, cls.list_promo, cls.list_other)
+            ]
+        )
+        cls.mailing = env["sms.marketing.mailing"].create(
+            {
+                "subject": "Summer sale",
+                "body": cls.BODY,
+                "list_ids": [(6, 0, (cls.list_news | cls.list_promo).ids)],
+                "include_optout": True,
+            }
+        )
+        cls.mailing_model = env["sms.marketing.mailing"].create(
+            {
+                "subject": "Partners news",
+                "body": "News at https://news.example.com/",
+                "recipient_model_id": env["ir.model"]._get_id("res.partner"),
+                "include_optout": True,
+            }
+        )
+        cls.traces = cls._create_traces(cls.mailing, cls.contacts)
+        cls.trace_model = cls._create_traces(cls.mailing_model, cls.contacts[:1], res_model="res.partner")
+
+    @classmethod
+    def _create_traces(cls, mailing, contacts, res_model="sms.marketing.contact"):
+        return (
+            cls.env["sms.marketing.trace"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "mailing_id": mailing.id,
+                        "res_model": res_model,
+                        "res_id": contact.id,
+                        "number": contact.phone_sanitized,
+                        "uuid": uuid.uuid4().hex,
+                        "state": "sent",
+                    }
+                    for contact in contacts
+                ]
+            )
+        )

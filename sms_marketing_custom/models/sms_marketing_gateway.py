@@ -30,20 +30,11 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-try:  # FORM helper's canonical counter; the fallback goes once it is on main
-    from ..tools.sms_encoding import count_segments
-except ImportError:  # pragma: no cover - temporary
-    count_segments = None
+from ..tools.sms_encoding import count_segments
 
 _logger = logging.getLogger(__name__)
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = set("^{}\\[~]|€\f")
-
 # Gateway result states (DESIGN.md) and what they mean for a trace.
 FINAL_ERRORS = ("wrong_number_format", "country_not_supported", "rejected")
 ACCEPTED = ("sent", "duplicate")
@@ -60,16 +51,8 @@ class SmsGatewayTransientError(SmsGatewayError):
 
 
 def segment_count(text):
-    """Number of SMS segments of ``text`` (tools/sms_encoding when available)."""
-    if count_segments is not None:
-        return count_segments(text).segments
-    # Temporary fallback until FORM's tools/sms_encoding.py lands on main.
-    text = text or ""
-    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
-        units = len(text) + sum(1 for c in text if c in GSM7_EXTENDED)
-        return 1 if units <= 160 else -(-units // 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return 1 if units <= 70 else -(-units // 67)
+    """Number of SMS segments of ``text`` (DESIGN.md's count_segments)."""
+    return count_segments(text or "").segments
 
 
 class SmsMarketingGateway(models.Model):

@@ -219,9 +219,7 @@ class SmsMarketingMailing(models.Model):
     # ------------------------------------------------------------------ one mailing
     def _engine_gateway(self):
         self.ensure_one()
-        getter = getattr(self, "_get_gateway", None)  # FORM helper's; same rule meanwhile
-        gateway = getter() if getter else (self.gateway_id or self.env["sms.marketing.gateway"]._get_default())
-        return gateway.sudo()  # sudo: the engine accounts credits on gateways marketers only read
+        return self._get_gateway().sudo()  # sudo: the engine accounts credits on gateways marketers only read
 
     def _engine_step(self, params):
         """Build one window of traces if needed, then send one batch. True if anything happened."""
@@ -267,26 +265,7 @@ class SmsMarketingMailing(models.Model):
 
     # ------------------------------------------------------------------ building traces
     def _engine_recipients_query(self):
-        getter = getattr(self, "_get_recipients_query", None)  # AUDIENCE helper's
-        return getter() if getter else self._engine_recipients_query_fallback()
-
-    def _engine_recipients_query_fallback(self):
-        # TEMPORARY until the AUDIENCE helper's _get_recipients_query() is on main:
-        # list contacts only, numbers taken as normalised or already in E.164.
-        self.ensure_one()
-        return SQL(
-            """SELECT c.id AS res_id,
-                      COALESCE(c.phone_sanitized,
-                               CASE WHEN regexp_replace(c.phone, '[^0-9+]', '', 'g') ~ '^\\+[1-9][0-9]{6,14}$'
-                                    THEN regexp_replace(c.phone, '[^0-9+]', '', 'g') END) AS number,
-                      c.phone AS raw_phone, cc.code AS country_code, bool_and(s.opt_out) AS opted_out
-                 FROM sms_marketing_contact c
-                 JOIN sms_marketing_subscription s ON s.contact_id = c.id
-                 LEFT JOIN res_country cc ON cc.id = c.country_id
-                WHERE s.list_id = ANY(%s)
-                GROUP BY c.id, cc.code""",
-            self.list_ids.ids or [0],
-        )
+        return self._get_recipients_query()  # AUDIENCE helper's (res_id, number, raw_phone, country_code, opted_out)
 
     def _engine_recipient_model(self):
         self.ensure_one()
@@ -418,19 +397,9 @@ class SmsMarketingMailing(models.Model):
     # ------------------------------------------------------------------ sending
     def _engine_render(self, trace_ids, res_ids):
         """Final bodies {trace_id: text}: placeholders (FORM) then tracked links (LINKS)."""
-        render = getattr(self, "_render_placeholders", None)
-        # TEMPORARY pass-through until the FORM helper's renderer is on main
-        texts = render(res_ids) if render else dict.fromkeys(res_ids, self.body or "")
-        texts_by_trace = {tid: texts.get(rid, "") for tid, rid in zip(trace_ids, res_ids, strict=True)}
-        apply_tracking = getattr(self, "_apply_tracking", None)
-        if apply_tracking:
-            return apply_tracking(self.env["sms.marketing.trace"].browse(trace_ids), texts_by_trace)
-        return texts_by_trace  # TEMPORARY pass-through until the LINKS helper's tracking is on main
-
-    def _engine_prepare_tracking(self):
-        prepare = getattr(self, "_prepare_tracking", None)  # LINKS helper's
-        if prepare:
-            prepare()
+        texts = self._render_placeholders(res_ids)
+        texts_by_trace = {tid: texts.get(rid) or "" for tid, rid in zip(trace_ids, res_ids, strict=True)}
+        return self._apply_tracking(self.env["sms.marketing.trace"].browse(trace_ids), texts_by_trace)
 
     def _engine_claim(self, params):
         """Lock the next batch of pending traces; rows locked by other workers are skipped.
@@ -481,7 +450,7 @@ class SmsMarketingMailing(models.Model):
             self._engine_pause("gateway_error", _("No SMS gateway is configured: add one in the configuration."))
             return 0
         if not any(r[5] for r in rows):  # first attempt of these traces: links are needed
-            self._engine_prepare_tracking()
+            self._prepare_tracking()
         trace_ids = [r[0] for r in rows]
         bodies = self._engine_render(trace_ids, [r[1] for r in rows])
         prices = params.setdefault("_prices", {}).get(gateway.id)

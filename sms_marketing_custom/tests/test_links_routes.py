@@ -157,7 +157,9 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         self.assertEqual(entry.source, "optout_link")
         self.assertTrue(entry.active)
         self.assertFalse(
-            self.env["sms.marketing.subscription"].search([("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)])
+            self.env["sms.marketing.subscription"].search(
+                [("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)]
+            )
         )
 
     def test_optout_preview_needs_confirmation(self):
@@ -190,7 +192,9 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
             self.assertEqual(response.status_code, 404)
         self.assertFalse(self.traces.filtered("optout_at"))
         self.assertFalse(
-            self.env["sms.marketing.subscription"].search([("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)])
+            self.env["sms.marketing.subscription"].search(
+                [("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)]
+            )
         )
 
     # ------------------------------------------------------------------ inbound keywords

@@ -1,1 +1,1 @@
-from . import test_install, test_mailing, test_sms_encoding
+from . import test_install, test_mailing, test_mailing_tour, test_sms_encoding

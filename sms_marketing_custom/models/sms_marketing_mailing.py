@@ -22,6 +22,7 @@ users allowed to edit dynamic templates may save a body with placeholders.
 
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -208,10 +209,12 @@ class SmsMarketingMailing(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._strip_nul(vals)
             self._check_body_rights(vals.get("body"))
         return super().create(vals_list)
 
     def write(self, vals):
+        self._strip_nul(vals)
         if "body" in vals:
             self._check_body_rights(vals["body"])
         locked = LOCKED_FIELDS.intersection(vals)
@@ -388,6 +391,8 @@ class SmsMarketingMailing(models.Model):
                 stats = self._get_recipient_statistics()
         except (UserError, ValidationError, AccessError, ValueError, SyntaxError) as error:
             return empty, str(error.args[0] if error.args else error)
+        except psycopg2.Error as error:  # rolled back by the savepoint; the form shows why
+            return empty, _("The recipients cannot be counted: %(error)s", error=error.diag.message_primary)
         return {**empty, **stats, "by_country": dict(stats.get("by_country") or {})}, False
 
     def _get_credit_estimate(self, gateway):
@@ -505,6 +510,13 @@ class SmsMarketingMailing(models.Model):
         if is_dynamic and not self.env.user.has_group("mail.group_mail_template_editor"):
             raise AccessError(_("Only users allowed to edit templates can use placeholders in an SMS."))
 
+    @api.model
+    def _strip_nul(self, vals):
+        """NUL characters mean nothing in an SMS and PostgreSQL refuses them in text: drop them."""
+        for fname in ("subject", "body"):
+            if isinstance(vals.get(fname), str) and "\x00" in vals[fname]:
+                vals[fname] = vals[fname].replace("\x00", "")
+
     def _trigger_queue(self, at):
         cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue", raise_if_not_found=False)
         if cron:
@@ -515,12 +527,29 @@ class SmsMarketingMailing(models.Model):
         self.ensure_one()
         domain = self._get_recipient_domain()  # audience helper: the domain widget's text evaluated safely
         if self.recipient_model:
+            Model = self.env[self.recipient_model]
             try:
-                # validates field names and operators against the model
-                self.env[self.recipient_model]._where_calc(domain)
-            except (ValueError, KeyError, TypeError) as error:
+                # validates field names and operators against the model ...
+                Model._where_calc(domain)
+                # ... and values: one PostgreSQL refuses ("abc" for a number, a date that
+                # is none) is only seen when the query runs
+                with self.env.cr.savepoint(flush=False):
+                    Model.search_count(domain, limit=1)
+            except (ValueError, KeyError, TypeError, IndexError, AssertionError, NotImplementedError) as error:
                 raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
-        return domain
+            except psycopg2.Error as error:
+                raise ValidationError(
+                    _(
+                        "The recipient filter is not valid: a value does not fit its field (%(error)s).",
+                        error=error.diag.message_primary or error.pgcode,
+                    )
+                ) from error
+        return list(domain)
+
+    @api.model
+    def _get_sms_enabled_model_names(self):
+        """Models a mailing can be sent to (fallback; the audience helper's configuration overrides it)."""
+        return [CONTACT_MODEL, "res.partner"]
 
     @api.model
     def _get_default_recipient_domain(self, model_name):

@@ -1,4 +1,4 @@
-"""The mailing form in Chromium: dashboard, list, domain editor on Contacts, counter, schedule."""
+"""The mailing form in Chromium: dashboard, list, domain editor on Contacts, counter, schedule, test."""
 
 from datetime import datetime
 

@@ -5,7 +5,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 /**
  * A marketer's day: create a mailing from the dashboard to a list, switch to
  * Contacts and filter them with the domain editor, write an SMS with an emoji
- * and a link and read the counter, then schedule it.
+ * and a link and read the counter, schedule it, and send a test to two numbers.
  * (tests/test_mailing_tour.py sets up the data and checks the result.)
  */
 const domain = ".o_sms_marketing_domain";
@@ -188,6 +188,34 @@ registry.category("web_tour.tours").add("sms_marketing_custom_mailing", {
         {
             content: "The mailing is scheduled",
             trigger: '.o_statusbar_status button.o_arrow_button_current:contains("Scheduled")',
+            extra_trigger: "body:not(:has(.modal))",
+            isCheck: true,
+        },
+        {
+            content: "Open the test wizard",
+            trigger: 'button[name="action_test"]',
+        },
+        {
+            content: "Two numbers, separated by a comma",
+            trigger: '.o_field_widget[name="numbers"] input',
+            run: "text +1 202-555-0143, +32 470 98 76 54",
+        },
+        {
+            content: "Send the test",
+            trigger: 'button[name="action_send"]',
+        },
+        {
+            content: "Each number has its result",
+            trigger: '.o_field_widget[name="result_html"]:contains("+12025550143"):contains("+32470987654")',
+            isCheck: true,
+        },
+        {
+            content: "Close",
+            trigger: ".modal-footer button:contains(Close)",
+        },
+        {
+            content: "The test is logged on the chatter",
+            trigger: '.o-mail-Message:contains("Test SMS")',
             extra_trigger: "body:not(:has(.modal))",
             isCheck: true,
         },

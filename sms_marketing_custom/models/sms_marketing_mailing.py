@@ -20,7 +20,6 @@ engine (``mail.render.mixin``); because the cron renders as superuser, only
 users allowed to edit dynamic templates may save a body with placeholders.
 """
 
-import ast
 from datetime import timedelta
 
 import psycopg2
@@ -100,7 +99,7 @@ class SmsMarketingMailing(models.Model):
         string="Recipients",
         ondelete="cascade",
         required=True,
-        domain=lambda self: [("model", "in", self._get_sms_enabled_model_names())],
+        domain=[("is_sms_marketing_enabled", "=", True)],
         default=lambda self: self.env["ir.model"]._get_id(CONTACT_MODEL),
     )
     recipient_model = fields.Char(related="recipient_model_id.model", string="Recipients Model")
@@ -396,45 +395,6 @@ class SmsMarketingMailing(models.Model):
             return empty, _("The recipients cannot be counted: %(error)s", error=error.diag.message_primary)
         return {**empty, **stats, "by_country": dict(stats.get("by_country") or {})}, False
 
-    def _get_recipient_statistics(self):
-        """Fallback, until the audience helper's set-wise SQL version lands (it overrides this).
-
-        Counts the records of the audience; numbers are not checked here.
-        """
-        self.ensure_one()
-        if self.is_list_mailing:
-            if not self.list_ids:
-                total = 0
-            else:
-                Subscription = self.env["sms.marketing.subscription"]
-                groups = Subscription._read_group(
-                    [("list_id", "in", self.list_ids.ids)], ["contact_id"], ["opt_out:bool_and"]
-                )
-                total = len(groups)
-                opted_out = sum(1 for _contact, all_out in groups if all_out)
-                return {
-                    "total": total,
-                    "valid": total,
-                    "invalid": 0,
-                    "blacklisted": 0,
-                    "opted_out": opted_out,
-                    "duplicates": 0,
-                    "to_send": total - opted_out,
-                    "by_country": {},
-                }
-        else:
-            total = self.env[self.recipient_model].search_count(self._parse_domain())
-        return {
-            "total": total,
-            "valid": total,
-            "invalid": 0,
-            "blacklisted": 0,
-            "opted_out": 0,
-            "duplicates": 0,
-            "to_send": total,
-            "by_country": {},
-        }
-
     def _get_credit_estimate(self, gateway):
         """Segments and credits this audience takes, by country.
 
@@ -563,15 +523,9 @@ class SmsMarketingMailing(models.Model):
             cron._trigger(at)
 
     def _parse_domain(self):
-        """The recipient filter as a list, or a ValidationError a marketer can read."""
+        """The recipient filter as a list, checked against the model, or a ValidationError a marketer can read."""
         self.ensure_one()
-        try:
-            domain = ast.literal_eval(self.domain or "[]")
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
-            # literal_eval's own messages name Python internals ("<ast.Name object at 0x...>")
-            raise ValidationError(_("The recipient filter is not valid: it is not a list of conditions.")) from error
-        if not isinstance(domain, list | tuple):
-            raise ValidationError(_("The recipient filter is not valid: it is not a list of conditions."))
+        domain = self._get_recipient_domain()  # audience helper: the domain widget's text evaluated safely
         if self.recipient_model:
             Model = self.env[self.recipient_model]
             try:
@@ -599,10 +553,9 @@ class SmsMarketingMailing(models.Model):
 
     @api.model
     def _get_default_recipient_domain(self, model_name):
-        """Default filter offered when a model is chosen (fallback; overridden by the audience helper)."""
-        if model_name == "res.partner":
-            return "[('phone', '!=', False)]"
-        return "[]"
+        """Default filter offered when a model is chosen: the one of its SMS configuration."""
+        config = self.env["sms.marketing.recipient.model"]._get_for_model(model_name)
+        return config.domain or "[]"
 
     # ------------------------------------------------------------------ sending
     def _cron_process_queue(self):

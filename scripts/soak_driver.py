@@ -30,6 +30,7 @@ run by the pytest suite) and ``--profile soak`` (5,000 recipients x 10 kills,
 """
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -165,7 +166,7 @@ class FaultProxy:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 # ---------------------------------------------------------------------- odoo helpers
@@ -186,7 +187,7 @@ def odoo_env_values():
 
 def open_registry(db, rc, odoo_path):
     sys.path.insert(0, odoo_path)
-    import odoo  # noqa: PLC0415 (imported once the path is known)
+    import odoo
 
     odoo.tools.config.parse_config(["-c", rc, "-d", db, "--log-level=warn", "--max-cron-threads=0"])
     return odoo, odoo.registry(db)
@@ -198,15 +199,29 @@ def create_database(db, template, fresh, rc, odoo_path):
         subprocess.run(["createdb", db], check=True)
         # pg_dump works while the template is in use (createdb -T does not)
         dump = subprocess.Popen(["pg_dump", "--no-owner", template], stdout=subprocess.PIPE)
-        subprocess.run(["psql", "-q", "-d", db, "-v", "ON_ERROR_STOP=1"], stdin=dump.stdout, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["psql", "-q", "-d", db, "-v", "ON_ERROR_STOP=1"], stdin=dump.stdout, check=True, stdout=subprocess.DEVNULL
+        )
         dump.stdout.close()
         if dump.wait():
             raise SystemExit(f"pg_dump of {template} failed")
         return
     subprocess.run(
-        [sys.executable, os.path.join(odoo_path, "odoo-bin"), "-c", rc, "-d", db, "-i", "sms_marketing_custom",
-         "--without-demo=all", "--stop-after-init", "--log-level=warn", "--max-cron-threads=0", "--http-port=0"],
+        [
+            sys.executable,
+            os.path.join(odoo_path, "odoo-bin"),
+            "-c",
+            rc,
+            "-d",
+            db,
+            "-i",
+            "sms_marketing_custom",
+            "--without-demo=all",
+            "--stop-after-init",
+            "--log-level=warn",
+            "--max-cron-threads=0",
+            "--http-port=0",
+        ],
         check=True,
     )
 
@@ -297,7 +312,7 @@ def fault_plan(count, seed):
 def run_worker(args):
     odoo_path, rc = odoo_env_values()
     odoo, registry = open_registry(args.db, rc, odoo_path)
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+    from odoo import SUPERUSER_ID, api
 
     print("WORKER-READY", flush=True)
     stop = time.monotonic() + args.seconds
@@ -308,7 +323,7 @@ def run_worker(args):
                 env["sms.marketing.mailing"]._cron_process_queue()
         except Exception:
             # what a cron worker would log; the driver counts these lines
-            import traceback  # noqa: PLC0415
+            import traceback
 
             print("WORKER-UNHANDLED-ERROR", flush=True)
             traceback.print_exc()
@@ -376,8 +391,9 @@ def check(env, data, sim_state, proxy):
     # ledger
     cr.execute("SELECT balance FROM sms_marketing_gateway WHERE id = %s", [data["gateway"]])
     balance = float(cr.fetchone()[0])
-    cr.execute("SELECT COALESCE(sum(amount), 0) FROM sms_marketing_credit_move WHERE gateway_id = %s",
-               [data["gateway"]])
+    cr.execute(
+        "SELECT COALESCE(sum(amount), 0) FROM sms_marketing_credit_move WHERE gateway_id = %s", [data["gateway"]]
+    )
     ledger_sum = float(cr.fetchone()[0])
     cost_sent = round(sum(float(t[5] or 0) for t in traces.values() if t[3] in ("sent", "delivered")), 4)
     cost_refused = round(sum(float(t[5] or 0) for t in traces.values() if t[3] in ("failed", "canceled")), 4)
@@ -422,8 +438,20 @@ def run_driver(args):
     sim_port = free_port()
     sim_log = open(os.path.join(log_dir, "simulator.log"), "w")  # noqa: SIM115
     simulator = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "gateway_simulator.py"), "--port", str(sim_port), "--api-key", API_KEY,
-         "--webhook-secret", WEBHOOK_SECRET, "--balance", "1000000", "--delivery", "none"],
+        [
+            sys.executable,
+            os.path.join(HERE, "gateway_simulator.py"),
+            "--port",
+            str(sim_port),
+            "--api-key",
+            API_KEY,
+            "--webhook-secret",
+            WEBHOOK_SECRET,
+            "--balance",
+            "1000000",
+            "--delivery",
+            "none",
+        ],
         stdout=sim_log,
         stderr=subprocess.STDOUT,
     )
@@ -444,8 +472,10 @@ def run_driver(args):
             data = setup_data(env, cfg, proxy.url, seed)
         data["sim_balance"] = 1000000.0
         proxy.plan = fault_plan(cfg["faults"], seed)
-        log(f"{cfg['mailings']} mailings x {cfg['recipients']} contacts ({len(data['expected'])} valid numbers), "
-            f"{cfg['workers']} workers, {cfg['kills']} kills, {cfg['faults']} faults")
+        log(
+            f"{cfg['mailings']} mailings x {cfg['recipients']} contacts ({len(data['expected'])} valid numbers), "
+            f"{cfg['workers']} workers, {cfg['kills']} kills, {cfg['faults']} faults"
+        )
         seconds = cfg["deadline"] + 30
         workers = [start_worker(db, log_dir, i, seconds) for i in range(cfg["workers"])]
         wait_ready(log_dir, [str(i) for i in range(cfg["workers"])], 120)
@@ -464,8 +494,10 @@ def run_driver(args):
                 workers[index] = start_worker(db, log_dir, f"{index}-{kills}", seconds)
                 log(f"SIGKILL #{kills} worker {index} at {now:.1f}s, restarted")
             with registry.cursor() as cr:
-                cr.execute("SELECT count(*) FROM sms_marketing_mailing WHERE id = ANY(%s) AND state != 'done'",
-                           [data["mailings"]])
+                cr.execute(
+                    "SELECT count(*) FROM sms_marketing_mailing WHERE id = ANY(%s) AND state != 'done'",
+                    [data["mailings"]],
+                )
                 left = cr.fetchone()[0]
             if not left and kills >= cfg["kills"]:
                 done = True
@@ -503,10 +535,8 @@ def run_driver(args):
         simulator.terminate()
         simulator.wait(10)
         if not args.keep:
-            try:
+            with contextlib.suppress(Exception):  # best effort before dropping
                 odoo.sql_db.close_db(db)
-            except Exception:  # noqa: BLE001 (best effort before dropping)
-                pass
             subprocess.run(["dropdb", "--if-exists", "--force", db], capture_output=True)
     ok = (
         summary.get("all_done")

@@ -207,7 +207,7 @@ class SmsMarketingMailing(models.Model):
             if not company:
                 continue
             lists = mailing.list_ids.filtered(
-                lambda sms_list: sms_list.company_id not in (company, self.env["res.company"])
+                lambda sms_list, company=company: sms_list.company_id and sms_list.company_id != company
             )
             gateway_company = mailing.gateway_id.company_id
             if lists or (gateway_company and gateway_company != company):

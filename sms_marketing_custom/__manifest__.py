@@ -14,18 +14,23 @@
         "security/ir.model.access.csv",
         "security/sms_marketing_security.xml",
         "data/ir_cron_data.xml",
+        "data/sms_marketing_recipient_model_data.xml",
         "views/sms_marketing_mailing_views.xml",
         "views/sms_marketing_list_views.xml",
         "views/sms_marketing_contact_views.xml",
         "views/sms_marketing_blacklist_views.xml",
+        "views/sms_marketing_recipient_model_views.xml",
         "views/sms_marketing_trace_views.xml",
         "views/sms_marketing_gateway_views.xml",
+        "views/sms_marketing_gateway_price_views.xml",
         "views/sms_marketing_link_views.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
+        "wizard/sms_marketing_mailing_schedule_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
     "demo": [
         "demo/sms_marketing_demo.xml",
+        "demo/sms_marketing_list_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -1,4 +1,8 @@
+# sms_marketing_subscription first: its table is also the relation table of the
+# contacts' and lists' many2many fields, so it must be created by its own model.
+from . import sms_marketing_subscription  # isort:skip
 from . import (
+    ir_model,
     res_partner,
     sms_marketing_blacklist,
     sms_marketing_contact,
@@ -9,6 +13,7 @@ from . import (
     sms_marketing_link_click,
     sms_marketing_list,
     sms_marketing_mailing,
-    sms_marketing_subscription,
+    sms_marketing_mailing_audience,
+    sms_marketing_recipient_model,
     sms_marketing_trace,
 )

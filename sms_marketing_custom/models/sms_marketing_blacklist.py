@@ -1,10 +1,23 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..tools import phone as phone_tools
 
 
 class SmsMarketingBlacklist(models.Model):
+    """Numbers (E.164) that receive no marketing SMS.
+
+    One row per number (unique, indexed); removing a number archives it so that
+    its history (source, dates) stays. Every check against the blacklist is a
+    SQL join on the normalised number: contacts' ``phone_sanitized``, partners'
+    ``sms_marketing_number``, the mailing's recipients query.
+    """
+
     _name = "sms.marketing.blacklist"
     _description = "SMS Blacklist"
     _rec_name = "number"
+    _order = "date desc, id desc"
 
     number = fields.Char(required=True, index=True, help="E.164 number that receives no marketing SMS.")
     source = fields.Selection(
@@ -12,6 +25,117 @@ class SmsMarketingBlacklist(models.Model):
         default="manual",
         required=True,
     )
+    date = fields.Datetime(string="Blacklisted On", default=fields.Datetime.now, required=True, readonly=True)
+    removed_source = fields.Selection(
+        [("manual", "Manual"), ("optout_link", "Opt-out Link"), ("keyword", "START Keyword"), ("import", "Import")],
+        string="Removed By",
+        readonly=True,
+    )
+    removed_date = fields.Datetime(string="Removed On", readonly=True)
     active = fields.Boolean(default=True)
 
     _sql_constraints = [("number_unique", "unique(number)", "This number is already in the blacklist.")]
+
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Store numbers in E.164; re-adding a known number reactivates it instead of failing."""
+        for vals in vals_list:
+            if vals.get("number"):
+                vals["number"] = self._normalize_or_raise(vals["number"])
+        numbers = [vals["number"] for vals in vals_list if vals.get("number")]
+        existing = {rec.number: rec for rec in self.with_context(active_test=False).search([("number", "in", numbers)])}
+        reactivated = self.browse()
+        new_vals_list = []
+        new_numbers = set()
+        for vals in vals_list:
+            number = vals.get("number")
+            record = existing.get(number)
+            if record:
+                record.write({"active": True, "source": vals.get("source", "manual"), "date": fields.Datetime.now()})
+                reactivated |= record
+            elif not number or number not in new_numbers:  # same number twice in one call: keep the first
+                new_numbers.add(number)
+                new_vals_list.append(vals)
+        return reactivated | super().create(new_vals_list)
+
+    def write(self, vals):
+        if vals.get("number"):
+            vals["number"] = self._normalize_or_raise(vals["number"])
+        if vals.get("active") is True:
+            vals.setdefault("removed_source", False)
+            vals.setdefault("removed_date", False)
+        return super().write(vals)
+
+    # ------------------------------------------------------------------ actions
+    def action_remove(self):
+        """Remove the selected numbers from the blacklist (they are archived, history kept)."""
+        self._remove_numbers(self.mapped("number"), "manual")
+        return True
+
+    def action_restore(self):
+        self._add_numbers(self.with_context(active_test=False).mapped("number"), "manual")
+        return True
+
+    # ------------------------------------------------------------------ API
+    @api.model
+    def _add_numbers(self, numbers, source="manual"):
+        """Blacklist E.164 ``numbers`` (reactivating archived ones). Returns the records."""
+        numbers = list(dict.fromkeys(number for number in numbers or [] if number))
+        if not numbers:
+            return self.browse()
+        # sudo: opt-out links and STOP keywords add numbers on behalf of the recipient (public/webhook requests)
+        blacklist = self.sudo().with_context(active_test=False)
+        existing = blacklist.search([("number", "in", numbers)])
+        inactive = existing.filtered(lambda rec: not rec.active)
+        inactive.write({"active": True, "source": source, "date": fields.Datetime.now()})
+        known = set(existing.mapped("number"))
+        created = blacklist.create([{"number": number, "source": source} for number in numbers if number not in known])
+        return (existing | created).with_env(self.env)
+
+    @api.model
+    def _remove_numbers(self, numbers, source="manual"):
+        """Take E.164 ``numbers`` out of the blacklist (archived with who/when). Returns the records."""
+        numbers = [number for number in numbers or [] if number]
+        if not numbers:
+            return self.browse()
+        # sudo: a START keyword removes the number on behalf of its owner
+        records = self.sudo().search([("number", "in", numbers)])
+        records.write({"active": False, "removed_source": source, "removed_date": fields.Datetime.now()})
+        return records.with_env(self.env)
+
+    @api.model
+    def _get_blacklisted_numbers(self, numbers):
+        """The subset of ``numbers`` that is blacklisted (one indexed query)."""
+        numbers = [number for number in numbers if number]
+        if not numbers:
+            return set()
+        self.flush_model(["number", "active"])
+        self.env.cr.execute(
+            SQL("SELECT number FROM sms_marketing_blacklist WHERE active AND number = ANY(%s)", numbers)
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    @api.model
+    def _get_blacklisted_domain(self, number_field, operator, value):
+        """Domain on a model whose ``number_field`` stores E.164, for a searchable ``blacklisted`` flag.
+
+        A sub-select on the unique, indexed blacklist: "Blacklist is set / is not set" in the
+        domain editor and filters, evaluated by PostgreSQL on any number of records.
+        """
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(_("The blacklist can only be searched with 'is set' or 'is not set'."))
+        self.flush_model(["number", "active"])
+        blacklisted_numbers = SQL("(SELECT number FROM sms_marketing_blacklist WHERE active)")
+        if (operator == "=") == value:
+            return [(number_field, "in", blacklisted_numbers)]
+        return ["|", (number_field, "=", False), (number_field, "not in", blacklisted_numbers)]
+
+    @api.model
+    def _normalize_or_raise(self, raw):
+        """E.164 of ``raw`` (read with the company's country when national), or a UserError saying why."""
+        result = phone_tools.normalize(raw, self.env.company.country_id.code)
+        if not result.e164:
+            reason = self.env["sms.marketing.contact"]._phone_error_reason(result.error, self.env.company.country_id)
+            raise UserError(_("%(number)s cannot be blacklisted: %(reason)s", number=raw, reason=reason))
+        return result.e164

@@ -1,19 +1,150 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..tools import phone as phone_tools
 
 
 class SmsMarketingContact(models.Model):
+    """A mailing-list contact: a name and a phone number, normalised once and stored.
+
+    ``phone_sanitized`` (E.164) is computed in batch at create/write (including
+    Odoo's import, which calls ``load()``) from the number as typed and the
+    contact's country, else its company's country, else only international
+    numbers are understood. It is indexed, so that audiences, blacklist checks
+    and duplicates are SQL joins on it. An invalid number keeps its reason in
+    ``phone_error``; the contact is never dropped.
+    """
+
     _name = "sms.marketing.contact"
     _description = "SMS Mailing Contact"
     _order = "name, id"
 
     name = fields.Char()
     phone = fields.Char(help="The number as typed or imported.")
-    country_id = fields.Many2one("res.country")
+    country_id = fields.Many2one(
+        "res.country", help="Country used to read a national number (else the company's country)."
+    )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
     phone_sanitized = fields.Char(
-        string="Normalised Number", index=True, readonly=True, help="E.164 form; empty when the number is invalid."
+        string="Normalised Number",
+        compute="_compute_phone_sanitized",
+        store=True,
+        index=True,
+        readonly=True,
+        help="E.164 form; empty when the number is invalid.",
+    )
+    phone_country_code = fields.Char(
+        string="Number Country",
+        compute="_compute_phone_sanitized",
+        store=True,
+        readonly=True,
+        help="ISO code of the country of the normalised number.",
+    )
+    phone_error = fields.Selection(
+        [
+            (phone_tools.MISSING, "No number"),
+            (phone_tools.NOT_A_NUMBER, "Not a phone number"),
+            (phone_tools.NO_COUNTRY, "National number without a country: set a country or use +<country code>"),
+            (phone_tools.INVALID_COUNTRY_CODE, "Unknown country code"),
+            (phone_tools.TOO_SHORT, "Too short"),
+            (phone_tools.TOO_LONG, "Too long"),
+            (phone_tools.INVALID_FOR_REGION, "Not a valid number for this country"),
+        ],
+        string="Number Problem",
+        compute="_compute_phone_sanitized",
+        store=True,
+        readonly=True,
+    )
+    phone_error_message = fields.Char(string="Why the number is invalid", compute="_compute_phone_error_message")
+    blacklisted = fields.Boolean(
+        string="Blacklist",
+        compute="_compute_blacklisted",
+        search="_search_blacklisted",
+        help="The normalised number is in the SMS blacklist: it receives no marketing SMS.",
     )
     subscription_ids = fields.One2many("sms.marketing.subscription", "contact_id", string="Subscriptions")
     list_ids = fields.Many2many(
         "sms.marketing.list", "sms_marketing_subscription", "contact_id", "list_id", string="Mailing Lists"
     )
+    opt_out_list_count = fields.Integer(string="Opted-out Lists", compute="_compute_opt_out_list_count")
+
+    # ------------------------------------------------------------------ computes
+    @api.depends("phone", "country_id", "company_id.country_id")
+    def _compute_phone_sanitized(self):
+        # one parse per distinct (number, country): normalize() is cached
+        for contact in self:
+            region = (contact.country_id or contact.company_id.country_id).code
+            result = phone_tools.normalize(contact.phone or "", region)
+            contact.phone_sanitized = result.e164
+            contact.phone_country_code = result.region if result.e164 else False
+            contact.phone_error = result.error or False
+
+    @api.depends("phone_error", "country_id", "company_id.country_id")
+    def _compute_phone_error_message(self):
+        for contact in self:
+            contact.phone_error_message = self._phone_error_reason(
+                contact.phone_error, contact.country_id or contact.company_id.country_id
+            )
+
+    @api.depends("phone_sanitized")
+    def _compute_blacklisted(self):
+        blacklisted = self.env["sms.marketing.blacklist"]._get_blacklisted_numbers(self.mapped("phone_sanitized"))
+        for contact in self:
+            contact.blacklisted = bool(contact.phone_sanitized) and contact.phone_sanitized in blacklisted
+
+    def _search_blacklisted(self, operator, value):
+        return self.env["sms.marketing.blacklist"]._get_blacklisted_domain("phone_sanitized", operator, value)
+
+    def _compute_opt_out_list_count(self):
+        counts = dict(
+            self.env["sms.marketing.subscription"]._read_group(
+                [("contact_id", "in", self.ids), ("opt_out", "=", True)], ["contact_id"], ["__count"]
+            )
+        )
+        for contact in self:
+            contact.opt_out_list_count = counts.get(contact, 0)
+
+    # ------------------------------------------------------------------ actions
+    def action_blacklist(self):
+        numbers = [number for number in self.mapped("phone_sanitized") if number]
+        self.env["sms.marketing.blacklist"]._add_numbers(numbers, "manual")
+        return True
+
+    def action_unblacklist(self):
+        numbers = [number for number in self.mapped("phone_sanitized") if number]
+        self.env["sms.marketing.blacklist"]._remove_numbers(numbers, "manual")
+        return True
+
+    def action_import(self):
+        """Odoo's import screen for contacts, into the lists of the context."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "import",
+            "name": _("Import Contacts"),
+            "params": {"model": "sms.marketing.contact", "context": dict(self.env.context)},
+        }
+
+    # ------------------------------------------------------------------ tools
+    @api.model
+    def _phone_error_reason(self, code, country=None):
+        """Translated, human reason for an error code of tools/phone.py (False when no error)."""
+        if not code:
+            return False
+        if code == phone_tools.INVALID_FOR_REGION and country:
+            return _("Not a valid number for %(country)s", country=country.name)
+        if code == phone_tools.MISSING:
+            return _("No phone number")
+        return dict(self._fields["phone_error"]._description_selection(self.env)).get(code, code)
+
+    @api.model
+    def _find_by_numbers(self, numbers):
+        """Contacts whose normalised number is in ``numbers`` (E.164), one indexed query."""
+        if not numbers:
+            return self.browse()
+        self.flush_model(["phone_sanitized"])
+        query = SQL(
+            "SELECT id FROM sms_marketing_contact WHERE phone_sanitized = ANY(%s)",
+            list(numbers),
+        )
+        self.env.cr.execute(query)
+        return self.browse(row[0] for row in self.env.cr.fetchall())

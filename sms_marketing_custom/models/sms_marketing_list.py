@@ -1,7 +1,15 @@
-from odoo import fields, models
+from odoo import _, fields, models
+from odoo.tools import SQL
 
 
 class SmsMarketingList(models.Model):
+    """A mailing list: contacts subscribed to it (``sms.marketing.subscription``).
+
+    Its counters are computed for all the lists of the recordset with one
+    aggregated SQL query joined on the normalised number, so that they stay
+    instant on lists of a million contacts.
+    """
+
     _name = "sms.marketing.list"
     _description = "SMS Mailing List"
     _order = "name, id"
@@ -13,3 +21,97 @@ class SmsMarketingList(models.Model):
     contact_ids = fields.Many2many(
         "sms.marketing.contact", "sms_marketing_subscription", "list_id", "contact_id", string="Contacts"
     )
+    # counters (one query for all lists)
+    contact_count = fields.Integer(string="Number of Contacts", compute="_compute_counts")
+    valid_count = fields.Integer(string="Valid Numbers", compute="_compute_counts")
+    invalid_count = fields.Integer(string="Invalid Numbers", compute="_compute_counts")
+    optout_count = fields.Integer(string="Opted Out", compute="_compute_counts")
+    blacklisted_count = fields.Integer(string="Blacklisted", compute="_compute_counts")
+    mailing_count = fields.Integer(string="Mailings", compute="_compute_mailing_count")
+
+    # ------------------------------------------------------------------ computes
+    def _compute_counts(self):
+        counts = {}
+        list_ids = [list_id for list_id in self.ids if list_id]
+        if list_ids:
+            for model in ("sms.marketing.subscription", "sms.marketing.contact", "sms.marketing.blacklist"):
+                self.env[model].flush_model()
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT s.list_id,
+                           count(*),
+                           count(c.phone_sanitized),
+                           count(*) FILTER (WHERE s.opt_out),
+                           count(b.id)
+                      FROM sms_marketing_subscription s
+                      JOIN sms_marketing_contact c ON c.id = s.contact_id
+                 LEFT JOIN sms_marketing_blacklist b ON b.number = c.phone_sanitized AND b.active
+                     WHERE s.list_id = ANY(%s)
+                  GROUP BY s.list_id
+                    """,
+                    list_ids,
+                )
+            )
+            counts = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        for mailing_list in self:
+            total, valid, optout, blacklisted = counts.get(mailing_list.id, (0, 0, 0, 0))
+            mailing_list.contact_count = total
+            mailing_list.valid_count = valid
+            mailing_list.invalid_count = total - valid
+            mailing_list.optout_count = optout
+            mailing_list.blacklisted_count = blacklisted
+
+    def _compute_mailing_count(self):
+        counts = {}
+        list_ids = [list_id for list_id in self.ids if list_id]
+        if list_ids:
+            field = self.env["sms.marketing.mailing"]._fields["list_ids"]
+            self.env["sms.marketing.mailing"].flush_model(["list_ids"])
+            self.env.cr.execute(
+                SQL(
+                    "SELECT %s, count(*) FROM %s WHERE %s = ANY(%s) GROUP BY %s",
+                    SQL.identifier(field.column2),
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column2),
+                    list_ids,
+                    SQL.identifier(field.column2),
+                )
+            )
+            counts = dict(self.env.cr.fetchall())
+        for mailing_list in self:
+            mailing_list.mailing_count = counts.get(mailing_list.id, 0)
+
+    # ------------------------------------------------------------------ actions
+    def action_view_contacts(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id("sms_marketing_custom.sms_marketing_contact_action")
+        action["domain"] = [("list_ids", "in", self.ids)]
+        action["context"] = {"default_list_ids": self.ids, "search_default_filter_valid": 0}
+        return action
+
+    def action_view_contacts_filtered(self):
+        """Stat buttons: the list's contacts with the filter named in the context."""
+        action = self.action_view_contacts()
+        filter_name = self.env.context.get("contact_filter")
+        if filter_name == "optout":
+            action["domain"] = [("subscription_ids", "any", [("list_id", "=", self.id), ("opt_out", "=", True)])]
+        elif filter_name:
+            action["context"] = dict(action["context"], **{f"search_default_filter_{filter_name}": 1})
+        return action
+
+    def action_view_mailings(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Mailings"),
+            "res_model": "sms.marketing.mailing",
+            "view_mode": "tree,form",
+            "domain": [("list_ids", "in", self.ids)],
+            "context": {"default_list_ids": self.ids},
+        }
+
+    def action_import_contacts(self):
+        """Odoo's import screen for contacts, subscribing the imported rows to this list."""
+        self.ensure_one()
+        return self.env["sms.marketing.contact"].with_context(default_list_ids=self.ids).action_import()

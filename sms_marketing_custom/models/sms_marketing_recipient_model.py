@@ -1,0 +1,214 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+from odoo.tools.safe_eval import safe_eval
+
+from ..tools import phone as phone_tools
+
+# rows normalised per batch when filling the number cache of a model without a stored E.164 field
+CACHE_BATCH_SIZE = 5_000
+
+
+class SmsMarketingRecipientModel(models.Model):
+    """A model whose records can receive SMS mailings ("SMS-enabled model").
+
+    Mailing-list contacts (the default) and partners come with the module: they
+    store their E.164 number in an indexed column (``number_field``). Any other
+    model with a stored phone field can be enabled by an administrator, who
+    picks that field and a default recipient filter; its numbers are then
+    normalised once per distinct (number, country) into ``sms.marketing.number``
+    and joined in SQL, never looped over record by record.
+    """
+
+    _name = "sms.marketing.recipient.model"
+    _description = "SMS-enabled Model"
+    _order = "sequence, id"
+
+    sequence = fields.Integer(default=10)
+    name = fields.Char(related="model_id.name", readonly=True)
+    model_id = fields.Many2one(
+        "ir.model",
+        required=True,
+        ondelete="cascade",
+        domain=[("transient", "=", False)],
+    )
+    model = fields.Char(related="model_id.model", string="Technical Name", store=True, readonly=True)
+    phone_field_id = fields.Many2one(
+        "ir.model.fields",
+        required=True,
+        ondelete="cascade",
+        domain="[('model_id', '=', model_id), ('ttype', '=', 'char'), ('store', '=', True)]",
+        help="The field that holds the phone number of the records, as typed.",
+    )
+    number_field = fields.Char(
+        string="Normalised Number Field",
+        readonly=True,
+        help="Technical: a stored, indexed field that already holds the E.164 number (built-in models).",
+    )
+    country_code_field = fields.Char(string="Number Country Field", readonly=True)
+    domain = fields.Char(
+        string="Default Recipient Filter",
+        default="[]",
+        help="The filter proposed on a new mailing to this model.",
+    )
+    active = fields.Boolean(default=True)
+
+    _sql_constraints = [("model_unique", "unique(model_id)", "This model is already SMS-enabled.")]
+
+    @api.constrains("model_id", "phone_field_id")
+    def _check_phone_field(self):
+        # a related constraint between two many2one values: SQL can't express it
+        for config in self:
+            if config.phone_field_id.model_id != config.model_id:
+                raise ValidationError(_("The phone field must be a field of %(model)s.", model=config.model_id.name))
+
+    @api.constrains("domain", "model_id")
+    def _check_domain(self):
+        for config in self:
+            try:
+                self.env[config.model].sudo().search_count(config._get_default_domain(), limit=1)
+            except Exception as error:
+                raise ValidationError(
+                    _(
+                        "The default recipient filter is not valid for %(model)s: %(error)s",
+                        model=config.name,
+                        error=error,
+                    )
+                ) from error
+
+    # ------------------------------------------------------------------ API
+    @api.model
+    def _get_for_model(self, model_name):
+        """The active configuration of ``model_name`` (empty recordset when the model is not SMS-enabled)."""
+        # sudo: the configuration is technical; reading it grants nothing on the records
+        return self.sudo().search([("model", "=", model_name)], limit=1)
+
+    def _get_default_domain(self):
+        self.ensure_one()
+        return _eval_domain(self.env, self.domain)
+
+    def _get_numbers_query(self, domain, extra_where=None):
+        """SQL selecting (res_id, number, raw_phone, country_code) of the records matching ``domain``.
+
+        ``domain`` is applied without the model's ir.rules (the caller decides whose domain it is);
+        archived records are left out as the ORM does.
+        """
+        self.ensure_one()
+        records = self.env[self.model].sudo().with_context(active_test=True)
+        query = records._search(domain)
+        alias = query.table
+        raw_sql = self._get_raw_phone_sql(records, alias)
+        if self.number_field:
+            records.flush_model([self.number_field, self.country_code_field])
+            return query.select(
+                SQL("%s AS res_id", SQL.identifier(alias, "id")),
+                SQL("%s AS number", SQL.identifier(alias, self.number_field)),
+                SQL("%s AS raw_phone", raw_sql),
+                SQL("%s AS country_code", SQL.identifier(alias, self.country_code_field)),
+            )
+        records.flush_model([self.phone_field_id.name])
+        region_sql = self._get_region_sql(records, query, alias)
+        inner = query.select(
+            SQL("%s AS res_id", SQL.identifier(alias, "id")),
+            SQL("%s AS raw_phone", raw_sql),
+            SQL("COALESCE(%s, '') AS region", region_sql),
+        )
+        self.env["sms.marketing.number"]._fill(inner)
+        return SQL(
+            """
+            SELECT r.res_id, n.number, r.raw_phone, n.country_code
+              FROM (%s) r
+         LEFT JOIN sms_marketing_number n ON n.raw = r.raw_phone AND n.region = r.region
+            """,
+            inner,
+        )
+
+    def _get_raw_phone_sql(self, records, alias):
+        if hasattr(records, "_sms_marketing_raw_phone_sql"):
+            return records._sms_marketing_raw_phone_sql(alias)
+        return SQL.identifier(alias, self.phone_field_id.name)
+
+    def _get_region_sql(self, records, query, alias):
+        """Country used to read national numbers: the record's country, else its company's."""
+        regions = []
+        country_field = records._fields.get("country_id")
+        if country_field and country_field.store and country_field.comodel_name == "res.country":
+            country_alias = query.left_join(alias, "country_id", "res_country", "id", "country_id")
+            regions.append(SQL.identifier(country_alias, "code"))
+        company_field = records._fields.get("company_id")
+        if company_field and company_field.store and company_field.comodel_name == "res.company":
+            company_alias = query.left_join(alias, "company_id", "res_company", "id", "company_id")
+            partner_alias = query.left_join(company_alias, "partner_id", "res_partner", "id", "partner_id")
+            company_country_alias = query.left_join(partner_alias, "country_id", "res_country", "id", "country_id")
+            regions.append(SQL.identifier(company_country_alias, "code"))
+        if not regions:
+            return SQL("NULL")
+        return SQL("COALESCE(%s)", SQL(", ").join(regions))
+
+
+class SmsMarketingNumber(models.Model):
+    """Normalisation cache of the numbers of SMS-enabled models without a stored E.164 field.
+
+    One row per distinct (raw text, country); filled set-wise before a query
+    needs it, so selecting an audience is one SQL join.
+    """
+
+    _name = "sms.marketing.number"
+    _description = "SMS Number Normalisation"
+    _log_access = False
+
+    raw = fields.Char(required=True)
+    region = fields.Char(required=True, default="")
+    number = fields.Char(help="E.164, empty when invalid.")
+    country_code = fields.Char()
+    error = fields.Char()
+
+    _sql_constraints = [("raw_region_unique", "unique(raw, region)", "A number is normalised once per country.")]
+
+    @api.model
+    def _fill(self, rows_sql):
+        """Normalise the (raw_phone, region) pairs of ``rows_sql`` that are not cached yet."""
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT r.raw_phone, r.region
+                  FROM (%s) r
+                 WHERE COALESCE(r.raw_phone, '') != ''
+                   AND NOT EXISTS (SELECT 1 FROM sms_marketing_number n
+                                    WHERE n.raw = r.raw_phone AND n.region = r.region)
+                """,
+                rows_sql,
+            )
+        )
+        pairs = cr.fetchall()
+        for start in range(0, len(pairs), CACHE_BATCH_SIZE):
+            batch = pairs[start : start + CACHE_BATCH_SIZE]
+            results = [phone_tools.normalize(raw, region or None) for raw, region in batch]
+            cr.execute(
+                SQL(
+                    """
+                    INSERT INTO sms_marketing_number (raw, region, number, country_code, error)
+                    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[])
+                    ON CONFLICT (raw, region) DO NOTHING
+                    """,
+                    [raw for raw, _region in batch],
+                    [region for _raw, region in batch],
+                    [result.e164 for result in results],
+                    [result.region if result.e164 else None for result in results],
+                    [result.error for result in results],
+                )
+            )
+
+
+def _eval_domain(env, domain):
+    """A domain stored as text (domain widget) as a list; raises ValidationError when it is not one."""
+    try:
+        value = safe_eval(
+            domain or "[]", {"uid": env.uid, "user": env.user, "context_today": fields.Date.context_today}
+        )
+    except Exception as error:
+        raise ValidationError(_("This filter is not valid: %(error)s", error=error)) from error
+    if not isinstance(value, list | tuple):
+        raise ValidationError(_("This filter is not valid: %(domain)s", domain=domain))
+    return list(value)

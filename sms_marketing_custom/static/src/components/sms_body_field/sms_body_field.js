@@ -1,0 +1,108 @@
+/** @odoo-module **/
+/**
+ * The SMS Content field: a text area with, beneath it, a live counter of what
+ * will really be sent (characters, encoding, SMS parts, the characters that
+ * force Unicode) and a button that replaces look-alikes to stay in GSM-7.
+ * Links count as the tracked short links that replace them, and the opt-out
+ * text is added when the mailing includes it.
+ */
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { TextField, textField } from "@web/views/fields/text/text_field";
+import { useEffect, useState } from "@odoo/owl";
+
+import {
+    countSegments,
+    nonGsmCharacters,
+    replaceLookalikes,
+    smsTextToCount,
+    GSM7_LOOKALIKES,
+} from "@sms_marketing_custom/js/sms_encoding";
+
+export class SmsBodyField extends TextField {
+    static template = "sms_marketing_custom.SmsBodyField";
+
+    setup() {
+        super.setup();
+        this.smsState = useState({ text: this.props.record.data[this.props.name] || "" });
+        // follow the text as it is typed, not only when it is committed
+        useEffect(
+            (textarea) => {
+                if (!textarea) {
+                    return;
+                }
+                const onInput = () => (this.smsState.text = textarea.value);
+                textarea.addEventListener("input", onInput);
+                return () => textarea.removeEventListener("input", onInput);
+            },
+            () => [this.textareaRef.el]
+        );
+        // and the record when it changes (onchange, discard, another record)
+        useEffect(
+            (value) => {
+                if (!this.textareaRef.el || this.textareaRef.el.value === value) {
+                    this.smsState.text = value;
+                }
+            },
+            () => [this.props.record.data[this.props.name] || ""]
+        );
+    }
+
+    get sentText() {
+        const data = this.props.record.data;
+        return smsTextToCount(this.smsState.text, {
+            linkLength: data.sms_link_length || 0,
+            optoutSuffix: data.sms_optout_suffix || "",
+            includeOptout: Boolean(data.include_optout),
+        });
+    }
+
+    get info() {
+        const text = this.sentText;
+        const info = countSegments(text);
+        const unicodeChars = nonGsmCharacters(this.smsState.text);
+        return {
+            ...info,
+            characters: Array.from(text).length,
+            isUnicode: info.encoding === "UCS-2",
+            encodingLabel: info.encoding === "UCS-2" ? _t("Unicode (UCS-2)") : _t("GSM-7"),
+            unicodeChars: unicodeChars.map((char) => this.describeChar(char)),
+            fixable: unicodeChars.some((char) => char in GSM7_LOOKALIKES),
+            capacity: info.segments ? info.segments * info.per_segment : info.per_segment,
+        };
+    }
+
+    describeChar(char) {
+        if (char === "\u00a0") {
+            return _t("non-breaking space");
+        }
+        if (/\s/.test(char) || char.codePointAt(0) < 32) {
+            return `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+        }
+        return char;
+    }
+
+    async onReplaceLookalikes() {
+        const textarea = this.textareaRef.el;
+        const current = textarea ? textarea.value : this.smsState.text;
+        const replaced = replaceLookalikes(current);
+        if (textarea) {
+            textarea.value = replaced;
+        }
+        this.smsState.text = replaced;
+        await this.props.record.update({ [this.props.name]: replaced });
+    }
+}
+
+export const smsBodyField = {
+    ...textField,
+    component: SmsBodyField,
+    displayName: _t("SMS Content with counter"),
+    fieldDependencies: [
+        { name: "include_optout", type: "boolean" },
+        { name: "sms_link_length", type: "integer" },
+        { name: "sms_optout_suffix", type: "char" },
+    ],
+};
+
+registry.category("fields").add("sms_marketing_body", smsBodyField);

@@ -185,10 +185,8 @@ def worker_main(side_key, db, role, stats_path, stop_path):
 
 # --------------------------------------------------------------- measurement
 def measure(side, n, aud):
-    import psutil
-
     import odoo
-    from odoo import SUPERUSER_ID, api, sql_db
+    from odoo import SUPERUSER_ID, api
 
     db = fresh_db(side, n)
     registry = odoo.modules.registry.Registry(db)
@@ -222,45 +220,24 @@ def measure(side, n, aud):
         if any(proc.poll() is not None for proc, _ in workers) or time.time() > deadline:
             raise SystemExit(f"a {side.label} worker did not start, see {run_dir}")
         time.sleep(0.1)
-    ps = [psutil.Process(proc.pid) for proc, _ in workers]
-    rss_idle = max(p.memory_info().rss for p in ps)
-    peak_rss, peak_sum = rss_idle, 0
-
-    log(f"{side.label}: {len(workers)} workers ready, pressing Send")
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        q0 = sql_db.sql_counter
-        t0 = time.time()
-        side.send(env, mailing_id)
-    send_queries = sql_db.sql_counter - q0
-
-    import psycopg2
-
-    conn = psycopg2.connect(dbname=db)
-    conn.autocommit = True
-    done, summary, last_check = False, {}, 0.0
-    while not done:
-        now = time.time()
-        rss = [p.memory_info().rss for p in ps]
-        peak_rss, peak_sum = max(peak_rss, *rss), max(peak_sum, sum(rss))
-        if now - last_check >= 0.25:
-            last_check = now
-            with conn.cursor() as cr:
-                done, summary = side.progress(cr, mailing_id)
-            t_done = time.time()
-        if any(proc.poll() is not None for proc, _ in workers):
-            raise SystemExit(f"a {side.label} worker died, see {run_dir}")
-        time.sleep(POLL)
-    stop.touch()
-    for proc, _ in workers:
-        proc.wait(timeout=120)
+    try:
+        spies = start_pyspy(workers, run_dir)
+        t0, t_done, send_queries, summary, peaks = _send_and_wait(side, db, registry, mailing_id, workers, run_dir)
+        stop_pyspy(spies)
+    finally:
+        stop.touch()
+        for proc, _ in workers:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     stats = [json.loads(Path(p).read_text()) for _, p in workers]
-    conn.close()
     odoo.sql_db.close_db(db)
     odoo.modules.registry.Registry.delete(db)
     if os.environ.get("BENCH_KEEP_DB") != "1":
         _dropdb(db)
 
+    rss_idle, peak_rss, peak_sum = peaks
     firsts = [s["first_send"] for s in stats if s["first_send"]]
     total = t_done - t0
     queries = send_queries + sum(s["work_queries"] for s in stats)
@@ -288,7 +265,106 @@ def measure(side, n, aud):
         log(f"{side.label}: {len(result['errors'])} worker errors, first:\n{result['errors'][0]}")
     if os.environ.get("BENCH_PROFILE") == "1":
         print_profiles(side, run_dir)
+    if spies:
+        print_pyspy(side, run_dir)
     return result
+
+
+def start_pyspy(workers, run_dir):
+    """BENCH_PYSPY=/path/to/py-spy: sample every worker from outside (100 Hz, no
+    overhead in the worker) from Send until the end; hot spots printed after."""
+    binary = os.environ.get("BENCH_PYSPY")
+    if not binary:
+        return []
+    spies = []
+    for i, (proc, _) in enumerate(workers):
+        out = run_dir / f"pyspy-{i}.txt"
+        cmd = [binary, "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "100", "-o", str(out)]
+        spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1)  # let py-spy attach
+    return spies
+
+
+def stop_pyspy(spies):
+    import signal
+
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        spy.wait(timeout=60)
+
+
+def print_pyspy(side, run_dir, top=25):
+    """Share of the workers' busy samples per function: self (leaf) and total (on the stack)."""
+    own, total, samples = {}, {}, 0
+    for path in run_dir.glob("pyspy-*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            count = int(count)
+            frames = [_frame_name(f) for f in stack.split(";")]
+            if frames[-1].endswith(":sleep") or "time.sleep" in frames[-1]:
+                continue
+            samples += count
+            own[frames[-1]] = own.get(frames[-1], 0) + count
+            for frame in set(frames):
+                total[frame] = total.get(frame, 0) + count
+    if not samples:
+        return
+    print(f"\n== {side.label}: py-spy, {samples} busy samples of all workers", file=sys.stderr)
+    for title, table in (("self", own), ("total (incl. callees)", total)):
+        print(f"-- {title}", file=sys.stderr)
+        for name, count in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"{100 * count / samples:6.1f}%  {name}", file=sys.stderr)
+
+
+def _frame_name(frame):
+    """'func (path/to/file.py:123)' -> 'file.py:func' with a short path."""
+    func, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for prefix in ("/opt/odoo17/", str(ROOT) + "/"):
+        path = path.replace(prefix, "")
+    return f"{path}:{func}"
+
+
+def _send_and_wait(side, db, registry, mailing_id, workers, run_dir):
+    """Press Send, then poll until every message is final; sample the RSS meanwhile."""
+    import psutil
+    import psycopg2
+
+    from odoo import SUPERUSER_ID, api, sql_db
+
+    ps = [psutil.Process(proc.pid) for proc, _ in workers]
+    rss_idle = max(p.memory_info().rss for p in ps)
+    peak_rss, peak_sum = rss_idle, 0
+    log(f"{side.label}: {len(workers)} workers ready, pressing Send")
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        q0 = sql_db.sql_counter
+        t0 = time.time()
+        side.send(env, mailing_id)
+    send_queries = sql_db.sql_counter - q0
+
+    conn = psycopg2.connect(dbname=db)
+    conn.autocommit = True
+    done, summary, last_check, t_done = False, {}, 0.0, None
+    try:
+        while not done:
+            if any(proc.poll() is not None for proc, _ in workers):
+                raise SystemExit(f"a {side.label} worker died, see {run_dir}")
+            now = time.time()
+            rss = [p.memory_info().rss for p in ps]
+            peak_rss, peak_sum = max(peak_rss, *rss), max(peak_sum, sum(rss))
+            if now - last_check >= 0.25:
+                last_check = now
+                with conn.cursor() as cr:
+                    done, summary = side.progress(cr, mailing_id)
+                t_done = time.time()
+            time.sleep(POLL)
+    finally:
+        conn.close()
+    return t0, t_done, send_queries, summary, (rss_idle, peak_rss, peak_sum)
 
 
 def print_profiles(side, run_dir, top=25):
@@ -316,7 +392,7 @@ def extrapolated_odoo(n):
         base = max(measured, key=lambda d: d["n"])
         scale = n / base["n"]
         source = f"extrapolated linearly from Odoo's measurement at N={base['n']} ({base['at']})"
-        fixed = base["peak_rss_mb"] - 13 * base["n"] / 1024  # the part that does not grow with N
+        idle = base["idle_rss_mb"]  # a worker before Send: the part that does not grow with N
         return {
             "side": "odoo",
             "n": n,
@@ -325,7 +401,7 @@ def extrapolated_odoo(n):
             "first_sms_s": base["first_sms_s"] * scale if base["first_sms_s"] else None,
             "total_s": base["total_s"] * scale,
             "rate": base["rate"],
-            "peak_rss_mb": max(fixed, 0) + (base["peak_rss_mb"] - max(fixed, 0)) * scale,
+            "peak_rss_mb": idle + (base["peak_rss_mb"] - idle) * scale,
             "queries_per_1000": base["queries_per_1000"],
         }
     return {

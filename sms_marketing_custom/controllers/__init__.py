@@ -1,0 +1,1 @@
+from . import inbound, links, status

@@ -2,18 +2,24 @@
 # contacts' and lists' many2many fields, so it must be created by its own model.
 from . import sms_marketing_subscription  # isort:skip
 from . import (
+    ir_fields_converter,
     ir_model,
     res_partner,
     sms_marketing_blacklist,
     sms_marketing_contact,
     sms_marketing_credit_move,
     sms_marketing_gateway,
+    sms_marketing_gateway_inbound,
     sms_marketing_gateway_price,
     sms_marketing_link,
     sms_marketing_link_click,
     sms_marketing_list,
     sms_marketing_mailing,
     sms_marketing_mailing_audience,
+    sms_marketing_mailing_links,
+    sms_marketing_mailing_sending,
+    sms_marketing_mailing_statistics,
     sms_marketing_recipient_model,
     sms_marketing_trace,
+    sms_marketing_trace_links,
 )

@@ -1,0 +1,59 @@
+from werkzeug.exceptions import NotFound
+
+from odoo import http
+from odoo.http import request
+
+from ..tools.links import is_bot
+
+
+def _country_code():
+    """ISO code of the visitor's country when GeoIP knows it (optional geoip2 + database)."""
+    try:
+        return request.geoip.country.iso_code
+    except (NameError, AttributeError, OSError, ValueError):  # no geoip2 module / database
+        return None
+
+
+class SmsMarketingLinks(http.Controller):
+    # Short paths: every character of a link costs SMS length. /s/ and /o/ are used by no Odoo app
+    # (link_tracker owns /r/, mass_mailing_sms /sms/). Nothing appended to the path or the query
+    # changes the target: the redirect only ever goes to the tracked URL.
+    @http.route(
+        ["/s/<string:code>", "/s/<string:code>/<path:rest>"],
+        type="http",
+        auth="public",
+        methods=["GET", "HEAD"],
+        csrf=False,
+        save_session=False,
+    )
+    def sms_marketing_click(self, code, rest="", **kwargs):
+        # sudo: anonymous visitors follow links; the model only reads the tracker and adds a click
+        url = (
+            request.env["sms.marketing.link"]
+            .sudo()
+            ._route_click(
+                code,
+                rest.partition("/")[0],
+                user_agent=request.httprequest.user_agent.string,
+                country_code=_country_code(),
+                count=request.httprequest.method == "GET",  # link checkers use HEAD
+            )
+        )
+        if not url:
+            raise NotFound()
+        response = request.redirect(url, code=302, local=False)
+        response.headers["Cache-Control"] = "no-store"  # count every click, not once per browser
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    # The token is the capability (HMAC of the trace): no session is involved, hence no CSRF token.
+    @http.route("/o/<string:token>", type="http", auth="public", methods=["GET", "POST"], csrf=False)
+    def sms_marketing_optout(self, token, **kwargs):
+        # One tap: a person's GET opts out; a link preview (bot user agent, HEAD) only gets the page
+        # with a confirm button, which POSTs.
+        method = request.httprequest.method
+        record = method == "POST" or (method == "GET" and not is_bot(request.httprequest.user_agent.string))
+        values = request.env["sms.marketing.trace"]._route_optout(token, record=record)
+        if values is None:
+            return request.render("sms_marketing_custom.optout_invalid", {}, status=404)
+        return request.render("sms_marketing_custom.optout_page", values)

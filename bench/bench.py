@@ -130,6 +130,7 @@ def worker_main(side_key, db, role, stats_path, stop_path):
     registry = odoo.modules.registry.Registry(db)
     side = SIDES[side_key]
     stats = {
+        "handoffs": 0,
         "pid": os.getpid(),
         "role": role,
         "first_send": None,
@@ -141,6 +142,7 @@ def worker_main(side_key, db, role, stats_path, stop_path):
     }
 
     def on_first_send():
+        stats["handoffs"] += 1
         if stats["first_send"] is None:
             stats["first_send"] = time.time()
 
@@ -167,16 +169,19 @@ def worker_main(side_key, db, role, stats_path, stop_path):
     while not os.path.exists(stop_path):
         if profiler:
             profiler.enable()
+        handoffs = stats["handoffs"]
         queries, seconds = iterate()
         if profiler:
             profiler.disable()
         stats["iterations"] += 1
-        if queries > idle_queries:
+        if queries > idle_queries:  # did something (idle polls are not the work's queries)
             stats["work_iterations"] += 1
             stats["work_queries"] += queries
             stats["work_seconds"] += seconds
             stats["last_work_end"] = time.time()
-        else:
+        if stats["handoffs"] == handoffs:
+            # Nothing reached the gateway: wait a little before the next run, as
+            # an Odoo cron worker waits for its next trigger (no busy loop).
             time.sleep(IDLE_SLEEP)
     if profiler:
         profiler.dump_stats(str(stats_path) + ".prof")

@@ -155,11 +155,9 @@ class OurSide(Side):
         gateway = Gateway._get_default() if hasattr(Gateway, "_get_default") else Gateway.browse()
         if not gateway:
             gateway = Gateway.create({"name": "Benchmark sandbox", "provider": "sandbox"})
-        gateway.provider = "sandbox"
-        for method in ("_add_credits", "_top_up", "action_top_up"):
-            if hasattr(gateway, method):
-                getattr(gateway, method)(credits)
-                break
+        gateway.write({"provider": "sandbox"})
+        if hasattr(gateway, "_change_balance"):  # the credit ledger: a purchase, as a top-up does
+            gateway._change_balance(credits, "purchase", note="Benchmark credits")
         else:
             env.cr.execute("UPDATE sms_marketing_gateway SET balance = %s WHERE id = %s", (credits, gateway.id))
             gateway.invalidate_recordset()

@@ -35,18 +35,18 @@ def main():
                 WITH c AS (
                     INSERT INTO sms_marketing_contact (name, phone, phone_sanitized, phone_country_code, phone_error)
                     SELECT 'Bench ' || i,
-                           '+1 202 ' || lpad((i %% 10000000)::text, 7, '0'),
-                           CASE WHEN i %% 100 = 0 THEN NULL
+                           '+1 202 ' || lpad(mod(i, 10000000)::text, 7, '0'),
+                           CASE WHEN mod(i, 100) = 0 THEN NULL
                                 -- every 20th number repeats the previous one (duplicates)
-                                ELSE '+1202' || lpad(((i - (i %% 20 = 1)::int) %% 10000000)::text, 7, '0')
+                                ELSE '+1202' || lpad(mod(i - (mod(i, 20) = 1)::int, 10000000)::text, 7, '0')
                            END,
-                           CASE WHEN i %% 100 = 0 THEN NULL ELSE 'US' END,
-                           CASE WHEN i %% 100 = 0 THEN 'invalid_for_region' END
+                           CASE WHEN mod(i, 100) = 0 THEN NULL ELSE 'US' END,
+                           CASE WHEN mod(i, 100) = 0 THEN 'invalid_for_region' END
                       FROM generate_series(1, %s) i
                  RETURNING id
                 )
                 INSERT INTO sms_marketing_subscription (contact_id, list_id, opt_out)
-                SELECT id, %s, id %% 50 = 0 FROM c
+                SELECT id, %s, mod(id, 50) = 0 FROM c
                 """,
                 args.count,
                 mailing_list.id,
@@ -57,7 +57,7 @@ def main():
                 """
                 INSERT INTO sms_marketing_blacklist (number, source, date, active)
                 SELECT DISTINCT phone_sanitized, 'import', now(), TRUE FROM sms_marketing_contact
-                 WHERE phone_sanitized IS NOT NULL AND id %% 100 = 7
+                 WHERE phone_sanitized IS NOT NULL AND mod(id, 100) = 7
                 ON CONFLICT DO NOTHING
                 """
             )

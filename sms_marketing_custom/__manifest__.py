@@ -15,6 +15,7 @@
         "security/sms_marketing_security.xml",
         "data/ir_cron_data.xml",
         "data/sms_marketing_recipient_model_data.xml",
+        "data/sms_marketing_gateway_data.xml",
         "views/sms_marketing_mailing_views.xml",
         "views/sms_marketing_list_views.xml",
         "views/sms_marketing_contact_views.xml",
@@ -29,6 +30,8 @@
         "views/sms_marketing_mailing_links_views.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
         "wizard/sms_marketing_mailing_schedule_views.xml",
+        "views/sms_marketing_mailing_sending_views.xml",
+        "report/sms_marketing_trace_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
     "demo": [

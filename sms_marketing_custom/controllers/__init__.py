@@ -1,1 +1,1 @@
-from . import inbound, links
+from . import inbound, links, status

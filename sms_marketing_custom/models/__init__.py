@@ -2,6 +2,7 @@
 # contacts' and lists' many2many fields, so it must be created by its own model.
 from . import sms_marketing_subscription  # isort:skip
 from . import (
+    ir_fields_converter,
     ir_model,
     res_partner,
     sms_marketing_blacklist,
@@ -16,6 +17,8 @@ from . import (
     sms_marketing_mailing,
     sms_marketing_mailing_audience,
     sms_marketing_mailing_links,
+    sms_marketing_mailing_sending,
+    sms_marketing_mailing_statistics,
     sms_marketing_recipient_model,
     sms_marketing_trace,
     sms_marketing_trace_links,

@@ -104,6 +104,27 @@ class SmsMarketingContact(models.Model):
         for contact in self:
             contact.opt_out_list_count = counts.get(contact, 0)
 
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        contacts = super().create(vals_list)
+        if any("list_ids" in vals for vals in vals_list):
+            self._invalidate_subscriptions()
+        return contacts
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "list_ids" in vals:
+            self._invalidate_subscriptions()
+        return result
+
+    def _invalidate_subscriptions(self):
+        """``list_ids`` writes rows of the subscription table directly: refresh the other side."""
+        self.flush_model(["list_ids"])
+        self.env["sms.marketing.subscription"].invalidate_model()
+        self.invalidate_model(["subscription_ids"])
+        self.env["sms.marketing.list"].invalidate_model(["contact_ids", "subscription_ids"])
+
     # ------------------------------------------------------------------ actions
     def action_blacklist(self):
         numbers = [number for number in self.mapped("phone_sanitized") if number]

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 
@@ -81,6 +81,27 @@ class SmsMarketingList(models.Model):
             counts = dict(self.env.cr.fetchall())
         for mailing_list in self:
             mailing_list.mailing_count = counts.get(mailing_list.id, 0)
+
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        lists = super().create(vals_list)
+        if any("contact_ids" in vals for vals in vals_list):
+            lists._invalidate_subscriptions()
+        return lists
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "contact_ids" in vals:
+            self._invalidate_subscriptions()
+        return result
+
+    def _invalidate_subscriptions(self):
+        """``contact_ids`` writes rows of the subscription table directly: refresh the other side."""
+        self.flush_model(["contact_ids"])
+        self.env["sms.marketing.subscription"].invalidate_model()
+        self.invalidate_model(["subscription_ids"])
+        self.env["sms.marketing.contact"].invalidate_model(["list_ids", "subscription_ids"])
 
     # ------------------------------------------------------------------ actions
     def action_view_contacts(self):

@@ -20,9 +20,9 @@ engine (``mail.render.mixin``); because the cron renders as superuser, only
 users allowed to edit dynamic templates may save a body with placeholders.
 """
 
-import ast
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -99,7 +99,7 @@ class SmsMarketingMailing(models.Model):
         string="Recipients",
         ondelete="cascade",
         required=True,
-        domain=lambda self: [("model", "in", self._get_sms_enabled_model_names())],
+        domain=[("is_sms_marketing_enabled", "=", True)],
         default=lambda self: self.env["ir.model"]._get_id(CONTACT_MODEL),
     )
     recipient_model = fields.Char(related="recipient_model_id.model", string="Recipients Model")
@@ -209,10 +209,12 @@ class SmsMarketingMailing(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._strip_nul(vals)
             self._check_body_rights(vals.get("body"))
         return super().create(vals_list)
 
     def write(self, vals):
+        self._strip_nul(vals)
         if "body" in vals:
             self._check_body_rights(vals["body"])
         locked = LOCKED_FIELDS.intersection(vals)
@@ -389,46 +391,9 @@ class SmsMarketingMailing(models.Model):
                 stats = self._get_recipient_statistics()
         except (UserError, ValidationError, AccessError, ValueError, SyntaxError) as error:
             return empty, str(error.args[0] if error.args else error)
+        except psycopg2.Error as error:  # rolled back by the savepoint; the form shows why
+            return empty, _("The recipients cannot be counted: %(error)s", error=error.diag.message_primary)
         return {**empty, **stats, "by_country": dict(stats.get("by_country") or {})}, False
-
-    def _get_recipient_statistics(self):
-        """Fallback, until the audience helper's set-wise SQL version lands (it overrides this).
-
-        Counts the records of the audience; numbers are not checked here.
-        """
-        self.ensure_one()
-        if self.is_list_mailing:
-            if not self.list_ids:
-                total = 0
-            else:
-                Subscription = self.env["sms.marketing.subscription"]
-                groups = Subscription._read_group(
-                    [("list_id", "in", self.list_ids.ids)], ["contact_id"], ["opt_out:bool_and"]
-                )
-                total = len(groups)
-                opted_out = sum(1 for _contact, all_out in groups if all_out)
-                return {
-                    "total": total,
-                    "valid": total,
-                    "invalid": 0,
-                    "blacklisted": 0,
-                    "opted_out": opted_out,
-                    "duplicates": 0,
-                    "to_send": total - opted_out,
-                    "by_country": {},
-                }
-        else:
-            total = self.env[self.recipient_model].search_count(self._parse_domain())
-        return {
-            "total": total,
-            "valid": total,
-            "invalid": 0,
-            "blacklisted": 0,
-            "opted_out": 0,
-            "duplicates": 0,
-            "to_send": total,
-            "by_country": {},
-        }
 
     def _get_credit_estimate(self, gateway):
         """Segments and credits this audience takes, by country.
@@ -545,23 +510,40 @@ class SmsMarketingMailing(models.Model):
         if is_dynamic and not self.env.user.has_group("mail.group_mail_template_editor"):
             raise AccessError(_("Only users allowed to edit templates can use placeholders in an SMS."))
 
+    @api.model
+    def _strip_nul(self, vals):
+        """NUL characters mean nothing in an SMS and PostgreSQL refuses them in text: drop them."""
+        for fname in ("subject", "body"):
+            if isinstance(vals.get(fname), str) and "\x00" in vals[fname]:
+                vals[fname] = vals[fname].replace("\x00", "")
+
     def _trigger_queue(self, at):
         cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue", raise_if_not_found=False)
         if cron:
             cron._trigger(at)
 
     def _parse_domain(self):
-        """The recipient filter as a list, or a ValidationError a marketer can read."""
+        """The recipient filter as a list, checked against the model, or a ValidationError a marketer can read."""
         self.ensure_one()
-        try:
-            domain = ast.literal_eval(self.domain or "[]")
-            if not isinstance(domain, list | tuple):
-                raise ValueError(self.domain)
-            if self.recipient_model:
-                # validates field names and operators against the model
-                self.env[self.recipient_model]._where_calc(domain)
-        except (ValueError, SyntaxError, KeyError, TypeError) as error:
-            raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
+        domain = self._get_recipient_domain()  # audience helper: the domain widget's text evaluated safely
+        if self.recipient_model:
+            Model = self.env[self.recipient_model]
+            try:
+                # validates field names and operators against the model ...
+                Model._where_calc(domain)
+                # ... and values: one PostgreSQL refuses ("abc" for a number, a date that
+                # is none) is only seen when the query runs
+                with self.env.cr.savepoint(flush=False):
+                    Model.search_count(domain, limit=1)
+            except (ValueError, KeyError, TypeError, IndexError, AssertionError, NotImplementedError) as error:
+                raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
+            except psycopg2.Error as error:
+                raise ValidationError(
+                    _(
+                        "The recipient filter is not valid: a value does not fit its field (%(error)s).",
+                        error=error.diag.message_primary or error.pgcode,
+                    )
+                ) from error
         return list(domain)
 
     @api.model
@@ -571,10 +553,9 @@ class SmsMarketingMailing(models.Model):
 
     @api.model
     def _get_default_recipient_domain(self, model_name):
-        """Default filter offered when a model is chosen (fallback; overridden by the audience helper)."""
-        if model_name == "res.partner":
-            return "[('phone', '!=', False)]"
-        return "[]"
+        """Default filter offered when a model is chosen: the one of its SMS configuration."""
+        config = self.env["sms.marketing.recipient.model"]._get_for_model(model_name)
+        return config.domain or "[]"
 
     # ------------------------------------------------------------------ sending
     def _cron_process_queue(self):

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class SmsMarketingSubscription(models.Model):
@@ -18,7 +18,34 @@ class SmsMarketingSubscription(models.Model):
         ("contact_list_unique", "unique(contact_id, list_id)", "A contact is subscribed to a list only once."),
     ]
 
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("opt_out"):
+                vals.setdefault("opt_out_date", fields.Datetime.now())
+        subscriptions = super().create(vals_list)
+        self._invalidate_relations()
+        return subscriptions
+
     def write(self, vals):
         if "opt_out" in vals:
             vals["opt_out_date"] = fields.Datetime.now() if vals["opt_out"] else False
-        return super().write(vals)
+        result = super().write(vals)
+        if {"contact_id", "list_id"} & set(vals):
+            self._invalidate_relations()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self._invalidate_relations()
+        return result
+
+    # ------------------------------------------------------------------ tools
+    @api.model
+    def _invalidate_relations(self):
+        """The table is both this model's and the relation of ``list_ids``/``contact_ids``:
+        after a change through one side, drop the cache of the other side."""
+        self.flush_model()
+        self.env["sms.marketing.contact"].invalidate_model(["list_ids", "subscription_ids"])
+        self.env["sms.marketing.list"].invalidate_model(["contact_ids", "subscription_ids"])

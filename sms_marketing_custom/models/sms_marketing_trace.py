@@ -1,4 +1,24 @@
+import uuid
+
 from odoo import fields, models
+from odoo.tools import create_index, create_unique_index
+
+FAILURE_TYPES = [
+    # canceled before sending
+    ("invalid_number", "Invalid Number"),
+    ("blacklisted", "Blacklisted"),
+    ("opted_out", "Opted Out"),
+    ("duplicate", "Duplicate Number"),
+    ("mailing_canceled", "Mailing Canceled"),
+    # refused by the gateway
+    ("wrong_number_format", "Wrong Number Format"),
+    ("country_not_supported", "Country Not Supported"),
+    ("rejected", "Rejected"),
+    ("gateway_error", "Gateway Unavailable"),
+    # delivery reports
+    ("undelivered", "Undelivered"),
+    ("expired", "Expired"),
+]
 
 
 class SmsMarketingTrace(models.Model):
@@ -7,11 +27,12 @@ class SmsMarketingTrace(models.Model):
     _order = "id desc"
     _rec_name = "number"
 
-    mailing_id = fields.Many2one("sms.marketing.mailing", required=True, ondelete="cascade", index=True)
-    res_model = fields.Char(index=True)
+    mailing_id = fields.Many2one("sms.marketing.mailing", required=True, ondelete="cascade")
+    res_model = fields.Char()
     res_id = fields.Integer()
-    number = fields.Char(index=True)
-    uuid = fields.Char(required=True, copy=False)
+    number = fields.Char()
+    country_code = fields.Char(size=2, help="Country of the number, for its price.")
+    uuid = fields.Char(required=True, copy=False, default=lambda self: uuid.uuid4().hex, readonly=True)
     body = fields.Text()
     segments = fields.Integer()
     cost = fields.Float(digits=(16, 4))
@@ -25,10 +46,29 @@ class SmsMarketingTrace(models.Model):
         ],
         default="pending",
         required=True,
-        index=True,
     )
+    failure_type = fields.Selection(FAILURE_TYPES)
     failure_reason = fields.Char()
+    gateway_id = fields.Many2one("sms.marketing.gateway", ondelete="set null", readonly=True)
+    try_count = fields.Integer(readonly=True, help="Sending attempts that met a transient gateway error.")
+    next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")
     sent_at = fields.Datetime()
     delivered_at = fields.Datetime()
 
     _sql_constraints = [("uuid_unique", "unique(uuid)", "The trace UUID must be unique.")]
+
+    def init(self):
+        # One trace per recipient per mailing: the arbiter of the engine's
+        # INSERT ... ON CONFLICT DO NOTHING (a re-run after a crash adds nothing).
+        create_unique_index(self.env.cr, "sms_marketing_trace_mailing_res_uniq", self._table, ["mailing_id", "res_id"])
+        # Duplicate numbers across build chunks, and the statistics per mailing.
+        create_index(self.env.cr, "sms_marketing_trace_mailing_number_idx", self._table, ["mailing_id", "number"])
+        # The claim: pending rows of a mailing in id order; small, the rest is history.
+        create_index(
+            self.env.cr,
+            "sms_marketing_trace_pending_idx",
+            self._table,
+            ["mailing_id", "id"],
+            where="state = 'pending'",
+        )
+        # Delivery reports come by uuid: covered by the unique constraint's index.

@@ -1,1 +1,17 @@
-from . import test_install, test_links, test_links_routes, test_sms_encoding
+from . import (
+    test_audience,
+    test_bad_input,
+    test_gateway,
+    test_install,
+    test_links,
+    test_links_routes,
+    test_mailing,
+    test_mailing_test_wizard,
+    test_phone,
+    test_security_matrix,
+    test_sending,
+    test_sending_concurrency,
+    test_sms_encoding,
+    test_sql_safety,
+    test_status_webhook,
+)

@@ -18,6 +18,180 @@ class SmsMarketingCase(TransactionCase):
         cls.user_employee = new_test_user(cls.env, login="sms_employee", groups="base.group_user")
 
 
+class SmsMarketingAudienceCase(SmsMarketingCase):
+    """Audience fixtures: a company in the United States, a French and a Belgian contact helper."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.country_us = cls.env.ref("base.us")
+        cls.country_fr = cls.env.ref("base.fr")
+        cls.country_be = cls.env.ref("base.be")
+        cls.env.company.country_id = cls.country_us
+        cls.user_portal = new_test_user(cls.env, login="sms_portal", groups="base.group_portal")
+        cls.user_public = cls.env.ref("base.public_user")
+
+    @classmethod
+    def _create_contacts(cls, values_list, lists=None):
+        """Contacts from (name, phone, country or None) tuples, subscribed to ``lists``."""
+        return cls.env["sms.marketing.contact"].create(
+            [
+                {
+                    "name": name,
+                    "phone": phone,
+                    "country_id": country.id if country else False,
+                    "list_ids": [(6, 0, lists.ids)] if lists else [],
+                }
+                for name, phone, country in values_list
+            ]
+        )
+
+    def _mailing_stats(self, **values):
+        mailing = self.env["sms.marketing.mailing"].create({"subject": "Audience test", "body": "Hello", **values})
+        return mailing, mailing._get_recipient_statistics()
+
+
+class SmsMarketingMailingCase(SmsMarketingCase):
+    """A list of three contacts (US, US, BE), a gateway with prices, and a draft mailing to the list."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.country_us = cls.env.ref("base.us")
+        cls.country_be = cls.env.ref("base.be")
+        cls.mailing_list = cls.env["sms.marketing.list"].create({"name": "Customers"})
+        subscribed = {"list_ids": [(4, cls.mailing_list.id)]}
+        cls.contacts = cls.env["sms.marketing.contact"].create(
+            [
+                {"name": "Ann", "phone": "+1 202-555-0143", "country_id": cls.country_us.id, **subscribed},
+                {"name": "Bob", "phone": "+1 202-555-0178", "country_id": cls.country_us.id, **subscribed},
+                {"name": "Chloé", "phone": "+32 470 12 34 56", "country_id": cls.country_be.id, **subscribed},
+            ]
+        )
+        cls.gateway = cls.env["sms.marketing.gateway"].create(
+            {"name": "Test gateway", "provider": "sandbox", "balance": 1000.0}
+        )
+        cls.env["sms.marketing.gateway.price"].create(
+            [
+                {"gateway_id": cls.gateway.id, "country_id": cls.country_us.id, "price": 1.0},
+                {"gateway_id": cls.gateway.id, "country_id": cls.country_be.id, "price": 2.5},
+                {"gateway_id": cls.gateway.id, "country_id": False, "price": 3.0},
+            ]
+        )
+        cls.mailing = (
+            cls.env["sms.marketing.mailing"]
+            .with_user(cls.user_marketing)
+            .create(
+                {
+                    "subject": "Spring sale",
+                    "body": "Spring sale: 20% off today!",
+                    "list_ids": [(6, 0, cls.mailing_list.ids)],
+                    "gateway_id": cls.gateway.id,
+                    "include_optout": False,
+                }
+            )
+        )
+
+
+# ---------------------------------------------------------------------- sending engine (ENGINE helper)
+def load_gateway_simulator():
+    """scripts/gateway_simulator.py of the repository, imported by path (it is not part of the addon)."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "gateway_simulator.py")
+    spec = importlib.util.spec_from_file_location("sms_gateway_simulator", os.path.abspath(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class SmsEngineCase(SmsMarketingCase):
+    """A list of contacts, a mailing on it, the sandbox gateway and a simulator-backed http gateway."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.simulator_module = load_gateway_simulator()
+        cls.sim = cls.simulator_module.Simulator(delivery=None, timeout_sleep=1.0).start()
+        cls.addClassCleanup(cls.sim.stop)
+        cls.env["ir.config_parameter"].sudo().set_param("web.base.url", "http://127.0.0.1:9")
+        cls.sandbox = cls.env.ref("sms_marketing_custom.sms_marketing_gateway_sandbox")
+        cls.sandbox.write({"sandbox_delivery": True, "sandbox_failure_rate": 0, "sandbox_undelivered_rate": 0})
+        cls.http_gateway = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Simulator",
+                "provider": "http",
+                "endpoint_url": cls.sim.url,
+                "api_key": cls.sim.api_key,
+                "webhook_secret": cls.sim.webhook_secret,
+                "timeout": 0.5,
+                "sequence": 200,
+            }
+        )
+        cls.http_gateway._change_balance(10000.0, "purchase")
+        cls.sms_list = cls.env["sms.marketing.list"].create({"name": "Engine customers"})
+        cls.belgium = cls.env.ref("base.be")
+
+    def setUp(self):
+        super().setUp()
+        self.sim.configure(reset=True, balance=1000.0, prices={"*": 1.0}, fail_next=[], number_states={}, delivery=None)
+
+    @classmethod
+    def _make_contacts(cls, count, start=0, sms_list=None):
+        return cls.env["sms.marketing.contact"].create(
+            [
+                {
+                    "name": f"Contact {start + i}",
+                    "phone": f"+3247{start + i:07d}",
+                    "phone_sanitized": f"+3247{start + i:07d}",
+                    "country_id": cls.belgium.id,
+                    "list_ids": [(4, (sms_list or cls.sms_list).id)],
+                }
+                for i in range(count)
+            ]
+        )
+
+    @classmethod
+    def _opt_out(cls, contact, sms_list=None):
+        cls.env.flush_all()
+        cls.env.cr.execute(
+            "UPDATE sms_marketing_subscription SET opt_out = TRUE WHERE contact_id = %s AND list_id = %s",
+            [contact.id, (sms_list or cls.sms_list).id],
+        )
+        cls.env.invalidate_all()
+
+    def _make_mailing(self, gateway=None, body="Spring sale: 20% off today!", **values):
+        return self.env["sms.marketing.mailing"].create(
+            {
+                "subject": "Engine test",
+                "body": body,
+                "list_ids": [(6, 0, self.sms_list.ids)],
+                "gateway_id": (gateway or self.sandbox).id,
+                "include_optout": False,
+                **values,
+            }
+        )
+
+    def _start(self, mailing):
+        mailing.write({"state": "sending"})
+        return mailing
+
+    def _run_cron(self):
+        self.env["sms.marketing.mailing"]._cron_process_queue()
+        self.env.invalidate_all()
+
+    def _states(self, mailing):
+        counts = {}
+        for trace in mailing.trace_ids:
+            counts[trace.state] = counts.get(trace.state, 0) + 1
+        return counts
+
+    def _ledger_balance(self, gateway):
+        moves = self.env["sms.marketing.credit.move"].search([("gateway_id", "=", gateway.id)])
+        return round(sum(moves.mapped("amount")), 4)
+
+
 class SmsMarketingLinksCommon:
     """Link tracking fixtures: two lists, three contacts, a list mailing and a model mailing with sent traces."""
 

@@ -69,10 +69,17 @@ def _clean_region(region):
     return region if len(region) == 2 and region in phonenumbers.SUPPORTED_REGIONS else None
 
 
-@lru_cache(maxsize=200_000)
 def normalize(raw, region=None):
-    """Return the :class:`PhoneResult` of ``raw`` read in ``region`` (ISO alpha-2 or None)."""
-    text = (raw or "").strip() if isinstance(raw, str) else ""
+    """Return the :class:`PhoneResult` of ``raw`` read in ``region`` (ISO alpha-2 or None).
+
+    Never raises: anything that is not text (None, False, a list, ...) is a missing number.
+    """
+    text = raw.strip() if isinstance(raw, str) else ""
+    return _normalize(text, region if isinstance(region, str) else None)
+
+
+@lru_cache(maxsize=200_000)
+def _normalize(text, region):
     region = _clean_region(region)
     if not text:
         return PhoneResult(None, MISSING, region, None)

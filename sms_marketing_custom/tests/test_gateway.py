@@ -1,0 +1,61 @@
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+
+from .common import SmsEngineCase
+
+
+@tagged("post_install", "-at_install")
+class TestGateway(SmsEngineCase):
+    def test_sandbox_ready_at_install(self):
+        gateway = self.env["sms.marketing.gateway"]._get_default()
+        self.assertTrue(gateway)
+        self.assertEqual(self.sandbox.provider, "sandbox")
+        self.assertGreater(self.sandbox.balance, 0)
+        self.assertAlmostEqual(self._ledger_balance(self.sandbox), self.sandbox.balance)
+
+    def test_balance_never_negative(self):
+        balance = self.sandbox.balance
+        self.assertFalse(self.sandbox._reserve(balance + 1))
+        self.assertEqual(self.sandbox.balance, balance)
+        self.assertTrue(self.sandbox._reserve(balance))
+        self.assertEqual(self.sandbox.balance, 0.0)
+        self.sandbox._settle(balance, balance - 2)
+        self.assertEqual(self.sandbox.balance, 2.0)
+        self.sandbox._settle(0.0, 5.0)  # charged more than reserved: only what is there
+        self.assertEqual(self.sandbox.balance, 0.0)
+        self.assertAlmostEqual(self._ledger_balance(self.sandbox), 0.0)
+
+    def test_secrets_for_administrators_only(self):
+        gateway = self.http_gateway.with_user(self.user_manager)
+        self.assertEqual(gateway.name, "Simulator")
+        with self.assertRaises(AccessError):
+            gateway.read(["api_key"])
+        with self.assertRaises(AccessError):
+            self.http_gateway.with_user(self.user_marketing).read(["webhook_secret"])
+        self.assertEqual(self.http_gateway.with_user(self.env.ref("base.user_admin")).api_key, self.sim.api_key)
+
+    def test_demo_credits_only_for_sandbox(self):
+        with self.assertRaises(UserError):
+            self.http_gateway.action_add_demo_credits()
+        before = self.sandbox.balance
+        self.sandbox.action_add_demo_credits()
+        self.assertEqual(self.sandbox.balance, before + 1000)
+
+    def test_http_send_batch(self):
+        results = self.http_gateway._send_batch(
+            [
+                {"uuid": "a" * 32, "number": "+32470000001", "content": "Hi", "sender": ""},
+                {"uuid": "b" * 32, "number": "12", "content": "Hi", "sender": ""},
+            ]
+        )
+        self.assertEqual([r["state"] for r in results], ["sent", "wrong_number_format"])
+        again = self.http_gateway._send_batch([{"uuid": "a" * 32, "number": "+32470000001", "content": "Hi"}])
+        self.assertEqual(again[0]["state"], "duplicate")
+        self.assertEqual(len(self.sim.state()["sent"]), 1)
+
+    def test_simulator_signature(self):
+        body = b'{"statuses": []}'
+        signature = self.simulator_module.sign(self.sim.webhook_secret, body)
+        self.assertTrue(self.http_gateway._check_signature(body, signature))
+        self.assertFalse(self.http_gateway._check_signature(body + b" ", signature))
+        self.assertFalse(self.http_gateway._check_signature(body, ""))

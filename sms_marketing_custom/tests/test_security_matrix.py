@@ -1,0 +1,382 @@
+"""Access matrix of every sms.marketing.* model, record rules, multi-company
+isolation and gateway secrets.
+
+Each role is checked twice: with ``check_access_rights`` (what the ACLs say)
+and with real operations (what a user can actually do through the ORM).
+"""
+
+import uuid
+from itertools import count
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+OPERATIONS = ("create", "read", "write", "unlink")
+_SEQ = count(1)
+
+# Expected rights: c(reate) r(ead) w(rite) u(nlink). Internal users without
+# the SMS groups, portal and public users get nothing on any model.
+MATRIX = {
+    "sms.marketing.mailing": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.list": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.contact": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.subscription": {"user": "crwu", "manager": "crwu"},
+    # marketers block numbers (and archive entries); deleting the proof of an opt-out is for managers
+    "sms.marketing.blacklist": {"user": "crw", "manager": "crwu"},
+    # traces and clicks are written by the engine and the public routes
+    "sms.marketing.trace": {"user": "r", "manager": "crwu"},
+    "sms.marketing.link": {"user": "crw", "manager": "crwu"},
+    "sms.marketing.link.click": {"user": "r", "manager": "crwu"},
+    # gateways and prices are configured by managers
+    "sms.marketing.gateway": {"user": "r", "manager": "crwu"},
+    "sms.marketing.gateway.price": {"user": "r", "manager": "crwu"},
+    # the ledger is append-only, written by the engine as superuser
+    "sms.marketing.credit.move": {"user": "r", "manager": "r"},
+    "sms.marketing.mailing.test": {"user": "crwu", "manager": "crwu"},
+}
+ROLES = ("user", "manager", "employee", "portal", "public")
+SECRET_FIELDS = ("api_key", "webhook_secret")
+
+
+def _number():
+    return f"+3247{next(_SEQ) + 1000000:07d}"
+
+
+class SecurityFixtures(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env.company
+        cls.company_b = cls.env["res.company"].create({"name": "SMS Security Company B"})
+        one_company = {"company_id": cls.company_a.id, "company_ids": [(6, 0, cls.company_a.ids)]}
+        cls.users = {
+            "user": new_test_user(
+                cls.env,
+                login="sec_sms_user",
+                groups="base.group_user,sms_marketing_custom.group_sms_marketing_user",
+                **one_company,
+            ),
+            "manager": new_test_user(
+                cls.env,
+                login="sec_sms_manager",
+                groups="base.group_user,sms_marketing_custom.group_sms_marketing_manager,base.group_allow_export",
+                **one_company,
+            ),
+            "employee": new_test_user(cls.env, login="sec_employee", groups="base.group_user", **one_company),
+            "portal": new_test_user(cls.env, login="sec_portal", groups="base.group_portal", **one_company),
+            "public": cls.env.ref("base.public_user"),
+        }
+        cls.admin = new_test_user(
+            cls.env,
+            login="sec_admin",
+            groups="base.group_user,base.group_system,sms_marketing_custom.group_sms_marketing_manager",
+            **one_company,
+        )
+
+    # -- record factories (as superuser), one fresh record per call ------------
+    def _vals(self, model, company=None):
+        """Values for a new record of ``model`` (parents created as superuser)."""
+        env = self.env
+        company = company or self.company_a
+        seq = next(_SEQ)
+        if model == "sms.marketing.mailing":
+            return {"subject": f"Security {seq}", "body": "Hello", "company_id": company.id}
+        if model == "sms.marketing.list":
+            return {"name": f"List {seq}", "company_id": company.id}
+        if model == "sms.marketing.contact":
+            return {"name": f"Contact {seq}", "phone": _number(), "company_id": company.id}
+        if model == "sms.marketing.subscription":
+            return {
+                "contact_id": env["sms.marketing.contact"].create(self._vals("sms.marketing.contact", company)).id,
+                "list_id": env["sms.marketing.list"].create(self._vals("sms.marketing.list", company)).id,
+            }
+        if model == "sms.marketing.blacklist":
+            return {"number": _number()}
+        if model == "sms.marketing.trace":
+            mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
+            return {"mailing_id": mailing.id, "uuid": uuid.uuid4().hex, "number": _number(), "state": "canceled"}
+        if model == "sms.marketing.link":
+            mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
+            return {"url": f"https://example.com/{seq}", "code": f"sec{seq}", "mailing_id": mailing.id}
+        if model == "sms.marketing.link.click":
+            return {"link_id": env["sms.marketing.link"].create(self._vals("sms.marketing.link", company)).id}
+        if model == "sms.marketing.gateway":
+            return {"name": f"Gateway {seq}", "provider": "sandbox", "company_id": company.id}
+        if model == "sms.marketing.gateway.price":
+            gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
+            return {"gateway_id": gateway.id, "price": 1.0}
+        if model == "sms.marketing.credit.move":
+            gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
+            return {"gateway_id": gateway.id, "move_type": "purchase", "amount": 10.0}
+        if model == "sms.marketing.mailing.test":
+            mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
+            return {"mailing_id": mailing.id, "numbers": _number()}
+        return None
+
+    def _new(self, model, company=None):
+        return self.env[model].create(self._vals(model, company))
+
+    # a harmless field to write per model
+    WRITE_FIELD = {
+        "sms.marketing.mailing": ("subject", "Changed"),
+        "sms.marketing.list": ("name", "Changed"),
+        "sms.marketing.contact": ("name", "Changed"),
+        "sms.marketing.subscription": ("opt_out", True),
+        "sms.marketing.blacklist": ("active", False),
+        "sms.marketing.trace": ("failure_reason", "Changed"),
+        "sms.marketing.link": ("url", "https://example.com/changed"),
+        "sms.marketing.link.click": ("trace_id", False),
+        "sms.marketing.gateway": ("name", "Changed"),
+        "sms.marketing.gateway.price": ("price", 2.0),
+        "sms.marketing.credit.move": ("amount", 1.0),
+        "sms.marketing.mailing.test": ("numbers", "+32470000999"),
+    }
+
+
+@tagged("post_install", "-at_install", "sms_security")
+class TestSecurityMatrix(SecurityFixtures):
+    def test_every_model_is_in_the_matrix(self):
+        """A new sms.marketing.* model must come with its expected rights here."""
+        models = {name for name in self.env.registry if name.startswith("sms.marketing.")}
+        missing = models - set(MATRIX)
+        self.assertFalse(missing, f"add these models to MATRIX with their expected rights: {sorted(missing)}")
+
+    def test_no_global_access_lines(self):
+        """No ACL line without a group (it would open the model to portal and public)."""
+        lines = self.env["ir.model.access"].search([("model_id.model", "=like", "sms.marketing.%")])
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertTrue(line.group_id, f"{line.name} grants rights to everyone")
+            self.assertIn(line.group_id.category_id, self.env.ref("sms_marketing_custom.module_category_sms_marketing"))
+
+    def test_acl_matrix(self):
+        for model, rights in MATRIX.items():
+            for role in ROLES:
+                expected = rights.get(role, "")
+                for operation in OPERATIONS:
+                    allowed = operation[0] in expected
+                    with self.subTest(model=model, role=role, operation=operation):
+                        result = (
+                            self.env[model]
+                            .with_user(self.users[role])
+                            .check_access_rights(operation, raise_exception=False)
+                        )
+                        self.assertEqual(result, allowed)
+
+    def test_real_operations(self):
+        """What each role can actually do with records of its own company."""
+        for model, rights in MATRIX.items():
+            transient = self.env[model]._transient
+            for role in ROLES:
+                expected = rights.get(role, "")
+                user = self.users[role]
+                with self.subTest(model=model, role=role, operation="create"):
+                    vals = self._vals(model)
+                    if "c" in expected:
+                        record = self.env[model].with_user(user).create(vals)
+                        self.assertTrue(record.exists())
+                    else:
+                        with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                            self.env[model].with_user(user).create(vals)
+                if transient:
+                    # a wizard only ever belongs to the user who opened it
+                    continue
+                record = self._new(model)
+                with self.subTest(model=model, role=role, operation="read"):
+                    if "r" in expected:
+                        self.assertEqual(self.env[model].with_user(user).search([("id", "=", record.id)]), record)
+                        record.with_user(user).read(["display_name"])
+                    else:
+                        with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                            record.with_user(user).read(["display_name"])
+                with self.subTest(model=model, role=role, operation="write"):
+                    fname, value = self.WRITE_FIELD[model]
+                    if "w" in expected:
+                        record.with_user(user).write({fname: value})
+                        self.assertEqual(record[fname] or False, value)
+                    else:
+                        with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                            record.with_user(user).write({fname: value})
+                with self.subTest(model=model, role=role, operation="unlink"):
+                    if "u" in expected:
+                        record.with_user(user).unlink()
+                        self.assertFalse(record.exists())
+                    else:
+                        with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                            record.with_user(user).unlink()
+
+    def test_ledger_is_append_only_for_everyone_but_the_engine(self):
+        move = self._new("sms.marketing.credit.move")
+        for role in ("user", "manager"):
+            with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                move.with_user(self.users[role]).write({"amount": 1e9})
+            with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                move.with_user(self.users[role]).unlink()
+
+    def test_gateway_balance_not_writable_by_marketers(self):
+        gateway = self._new("sms.marketing.gateway")
+        with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+            gateway.with_user(self.users["user"]).write({"balance": 1e9})
+
+
+@tagged("post_install", "-at_install", "sms_security")
+class TestMultiCompany(SecurityFixtures):
+    """Users restricted to company A never see nor touch company B's records."""
+
+    ISOLATED = (
+        "sms.marketing.mailing",
+        "sms.marketing.list",
+        "sms.marketing.contact",
+        "sms.marketing.gateway",
+    )
+    # models without their own company: isolated through their parent
+    ISOLATED_THROUGH_PARENT = (
+        "sms.marketing.subscription",
+        "sms.marketing.trace",
+        "sms.marketing.link",
+        "sms.marketing.link.click",
+        "sms.marketing.gateway.price",
+        "sms.marketing.credit.move",
+    )
+
+    def test_company_records_isolated(self):
+        for model in self.ISOLATED:
+            own, other, shared = self._new(model), self._new(model, self.company_b), self._new(model)
+            shared.company_id = False
+            for role in ("user", "manager"):
+                user = self.users[role]
+                with self.subTest(model=model, role=role):
+                    found = self.env[model].with_user(user).search([("id", "in", (own | other | shared).ids)])
+                    self.assertEqual(found, own | shared)
+                    with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                        other.with_user(user).read(["display_name"])
+                    if model in ("sms.marketing.gateway",) and role == "user":
+                        continue  # no write/create right at all, covered by the matrix
+                    with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                        other.with_user(user).write({"name" if "name" in other else "subject": "Hijacked"})
+                    with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                        self.env[model].with_user(user).create(self._vals(model, self.company_b))
+                    with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                        other.with_user(user).unlink()
+
+    def test_children_isolated_through_parent(self):
+        for model in self.ISOLATED_THROUGH_PARENT:
+            own, other = self._new(model), self._new(model, self.company_b)
+            for role in ("user", "manager"):
+                user = self.users[role]
+                with self.subTest(model=model, role=role):
+                    found = self.env[model].with_user(user).search([("id", "in", (own | other).ids)])
+                    self.assertEqual(found, own)
+                    with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
+                        other.with_user(user).read(["display_name"])
+
+    def test_allowed_companies_context(self):
+        """A user of both companies working in A only sees A (the company switcher)."""
+        user = self.users["user"]
+        user.company_ids = [(4, self.company_b.id)]
+        mailing_b = self._new("sms.marketing.mailing", self.company_b)
+        mailings = self.env["sms.marketing.mailing"].with_user(user)
+        self.assertFalse(
+            mailings.with_context(allowed_company_ids=self.company_a.ids).search([("id", "=", mailing_b.id)])
+        )
+        both = (self.company_a | self.company_b).ids
+        self.assertEqual(mailings.with_context(allowed_company_ids=both).search([("id", "=", mailing_b.id)]), mailing_b)
+
+    def test_mailing_cannot_use_other_company_list_or_gateway(self):
+        list_b = self._new("sms.marketing.list", self.company_b)
+        gateway_b = self._new("sms.marketing.gateway", self.company_b)
+        mailing = self._new("sms.marketing.mailing")
+        with self.assertRaises(UserError):
+            mailing.write({"list_ids": [(4, list_b.id)]})
+        with self.assertRaises(UserError):
+            mailing.write({"gateway_id": gateway_b.id})
+
+
+@tagged("post_install", "-at_install", "sms_security")
+class TestGatewaySecrets(SecurityFixtures):
+    """api_key and webhook_secret: only administrators (base.group_system)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gateway = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Secret gateway",
+                "provider": "http",
+                "endpoint_url": "http://127.0.0.1:9",
+                "api_key": "sk-top-secret-key",
+                "webhook_secret": "whsec-top-secret",
+            }
+        )
+
+    def _denied_users(self):
+        return [self.users["user"], self.users["manager"]]
+
+    def test_fields_declared_for_administrators_only(self):
+        for fname in SECRET_FIELDS:
+            field = self.env["sms.marketing.gateway"]._fields[fname]
+            self.assertEqual(field.groups, "base.group_system", fname)
+            self.assertFalse(getattr(field, "tracking", False), f"{fname} would be copied into the chatter")
+
+    def test_read_and_search_read(self):
+        for user in self._denied_users():
+            gateway = self.gateway.with_user(user)
+            for fname in SECRET_FIELDS:
+                with self.subTest(user=user.login, field=fname):
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        gateway.read([fname])
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        gateway.search_read([("id", "=", gateway.id)], [fname])
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        gateway.web_read({fname: {}})
+            values = gateway.read()[0]
+            self.assertFalse(set(SECRET_FIELDS) & set(values), "read() without fields must omit the secrets")
+            values = gateway.search_read([("id", "=", gateway.id)])[0]
+            self.assertFalse(set(SECRET_FIELDS) & set(values))
+            self.assertFalse(set(SECRET_FIELDS) & set(gateway.fields_get()))
+            self.assertNotIn("top-secret", str(gateway.read()))
+
+    def test_no_search_oracle(self):
+        """Searching or sorting on a secret would reveal it one character at a time."""
+        for user in self._denied_users():
+            gateways = self.env["sms.marketing.gateway"].with_user(user)
+            for fname in SECRET_FIELDS:
+                with self.subTest(user=user.login, field=fname):
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        gateways.search_count([(fname, "=like", "sk-%")])
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        gateways.search([("name", "!=", False), "|", (fname, "=", False), (fname, "ilike", "s")])
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        gateways.search([], order=f"{fname} desc")
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        gateways.read_group([], [fname], [fname])
+                    # through a relation
+                    with self.assertRaises(AccessError), mute_logger("odoo.models"):
+                        self.env["sms.marketing.mailing"].with_user(user).search_count(
+                            [(f"gateway_id.{fname}", "=like", "sk-%")]
+                        )
+
+    def test_no_export(self):
+        manager = self.users["manager"]
+        with self.assertRaises(AccessError), mute_logger("odoo.models"):
+            self.gateway.with_user(manager).export_data(["name", "api_key"])
+        mailing = self._new("sms.marketing.mailing")
+        mailing.gateway_id = self.gateway
+        with self.assertRaises(AccessError), mute_logger("odoo.models"):
+            mailing.with_user(manager).export_data(["subject", "gateway_id/webhook_secret"])
+        # exporting what may be read still works
+        rows = self.gateway.with_user(manager).export_data(["name"])["datas"]
+        self.assertEqual(rows, [["Secret gateway"]])
+
+    def test_secrets_not_writable_by_managers(self):
+        with self.assertRaises(AccessError), mute_logger("odoo.models"):
+            self.gateway.with_user(self.users["manager"]).write({"api_key": "attacker"})
+        self.assertEqual(self.gateway.api_key, "sk-top-secret-key")
+
+    def test_administrator_reads_and_searches(self):
+        gateway = self.gateway.with_user(self.admin)
+        self.assertEqual(gateway.read(["api_key"])[0]["api_key"], "sk-top-secret-key")
+        self.assertEqual(gateway.search([("webhook_secret", "=", "whsec-top-secret")]), gateway)
+        gateway.write({"api_key": "rotated"})
+        self.assertEqual(self.gateway.api_key, "rotated")

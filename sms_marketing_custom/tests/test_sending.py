@@ -1,0 +1,330 @@
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import SmsEngineCase
+
+
+@tagged("post_install", "-at_install")
+class TestSendingSandbox(SmsEngineCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.contacts = cls._make_contacts(12)
+        # the cancellation cases, all in the same list
+        cls.contacts[1].phone_sanitized = False  # invalid: no number
+        cls.contacts[1].phone = "not a number"
+        cls.env["sms.marketing.blacklist"].create({"number": cls.contacts[2].phone_sanitized})
+        cls._opt_out(cls.contacts[3])
+        cls.twin = cls._make_contacts(1, start=4)  # same number as contacts[4]
+
+    def test_happy_path_with_cancellations(self):
+        mailing = self._start(self._make_mailing())
+        balance = self.sandbox.balance
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        self.assertTrue(mailing.sent_date)
+        traces = mailing.trace_ids
+        self.assertEqual(len(traces), 13, "one trace per recipient, canceled ones included")
+        self.assertEqual(len(set(traces.mapped("uuid"))), 13)
+        self.assertTrue(all(len(u) == 32 and int(u, 16) >= 0 for u in traces.mapped("uuid")))
+        by_type = {t.failure_type: t for t in traces.filtered(lambda t: t.state == "canceled")}
+        self.assertEqual(set(by_type), {"invalid_number", "blacklisted", "opted_out", "duplicate"})
+        self.assertEqual(by_type["blacklisted"].res_id, self.contacts[2].id)
+        self.assertEqual(by_type["opted_out"].res_id, self.contacts[3].id)
+        self.assertEqual(by_type["duplicate"].res_id, self.twin.id, "the first recipient of a number keeps it")
+        self.assertTrue(all(t.failure_reason for t in by_type.values()))
+        delivered = traces.filtered(lambda t: t.state == "delivered")
+        self.assertEqual(len(delivered), 9)
+        self.assertTrue(all(t.sent_at and t.delivered_at and t.segments == 1 for t in delivered))
+        self.assertEqual(delivered[0].body, "Spring sale: 20% off today!")
+        self.assertEqual(delivered[0].gateway_id, self.sandbox)
+        # credits: 9 messages at 1 credit, the ledger adds up to the balance
+        self.assertAlmostEqual(self.sandbox.balance, balance - 9.0)
+        self.assertAlmostEqual(self._ledger_balance(self.sandbox), self.sandbox.balance)
+        # statistics
+        mailing.invalidate_recordset()
+        self.assertEqual(mailing.recipient_count, 13)
+        self.assertEqual(mailing.sent_count, 9)
+        self.assertEqual(mailing.delivered_count, 9)
+        self.assertEqual(mailing.canceled_count, 4)
+        self.assertEqual(mailing.failed_count, 0)
+        self.assertAlmostEqual(mailing.delivered_ratio, 100.0)
+        self.assertAlmostEqual(mailing.canceled_ratio, 400 / 13)
+        action = mailing.action_view_traces_canceled()
+        self.assertEqual(self.env["sms.marketing.trace"].search_count(action["domain"]), 4)
+
+    def test_rebuild_is_idempotent(self):
+        mailing = self._start(self._make_mailing())
+        params = mailing._engine_params()
+        while not mailing.trace_build_done:
+            mailing._engine_build_traces(params)
+        count = len(mailing.trace_ids)
+        self.assertEqual(count, 13)
+        # a crash before the cursor was saved: the same windows are inserted again
+        mailing.write({"trace_build_cursor": 0, "trace_build_done": False, "trace_build_max": 0})
+        while not mailing.trace_build_done:
+            mailing._engine_build_traces(params)
+        mailing.invalidate_recordset()
+        self.assertEqual(len(mailing.trace_ids), count, "no second trace for a recipient")
+
+    def test_build_in_small_windows(self):
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.build_first_step", "3")
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.build_max_step", "4")
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.batch_size", "2")
+        mailing = self._start(self._make_mailing())
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(self._states(mailing), {"delivered": 9, "canceled": 4})
+
+    def test_sandbox_simulated_failures(self):
+        self.sandbox.write({"sandbox_failure_rate": 50.0, "sandbox_undelivered_rate": 50.0})
+        mailing = self._start(self._make_mailing())
+        balance = self.sandbox.balance
+        self._run_cron()
+        states = self._states(mailing)
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(sum(states.values()), 13)
+        rejected = mailing.trace_ids.filtered(lambda t: t.failure_type == "rejected")
+        self.assertTrue(rejected, "about half of 9 messages are refused")
+        self.assertTrue(all(t.cost == 0 and not t.sent_at for t in rejected))
+        charged = mailing.trace_ids.filtered(lambda t: t.sent_at)
+        self.assertAlmostEqual(self.sandbox.balance, balance - len(charged), msg="refused messages are refunded")
+        self.assertAlmostEqual(self._ledger_balance(self.sandbox), self.sandbox.balance)
+
+    def test_credit_exhaustion_then_top_up(self):
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.batch_size", "4")
+        taken = self.sandbox.balance - 5.0
+        self.sandbox._change_balance(-taken, "spend")
+        mailing = self._start(self._make_mailing())
+        self._run_cron()
+        self.assertEqual(mailing.state, "paused")
+        self.assertEqual(mailing.pause_code, "insufficient_credit")
+        self.assertIn("credits", mailing.pause_reason)
+        self.assertEqual(self._states(mailing).get("delivered"), 5)
+        self.assertEqual(self._states(mailing).get("pending"), 4)
+        self.assertEqual(self.sandbox.balance, 0.0)
+        # nothing happens while the balance is empty
+        self._run_cron()
+        self.assertEqual(mailing.state, "paused")
+        # a top-up wakes the cron, which resumes the mailing
+        cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        self.sandbox.action_add_demo_credits()
+        self.assertGreater(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers)
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        self.assertFalse(mailing.pause_reason)
+        self.assertEqual(self._states(mailing).get("delivered"), 9)
+        self.assertAlmostEqual(self._ledger_balance(self.sandbox), self.sandbox.balance)
+
+    def test_scheduled_mailing_leaves_at_its_time(self):
+        cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue")
+        with freeze_time("2030-01-01 10:00:00"):
+            when = fields.Datetime.now() + timedelta(hours=2)
+            mailing = self._make_mailing(schedule_type="scheduled", schedule_date=when)
+            mailing.state = "scheduled"
+            self._run_cron()
+            self.assertEqual(mailing.state, "scheduled")
+            self.assertFalse(mailing.trace_ids, "nothing before its time")
+            triggers = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id), ("call_at", "=", when)])
+            self.assertTrue(triggers, "the cron is woken at the schedule date, not at the next tick")
+        with freeze_time("2030-01-01 12:00:01"):
+            self._run_cron()
+            self.assertEqual(mailing.state, "done")
+            self.assertEqual(self._states(mailing).get("delivered"), 9)
+
+    def test_canceled_mailing_sends_nothing_more(self):
+        mailing = self._start(self._make_mailing())
+        while not mailing.trace_build_done:
+            mailing._engine_build_traces(mailing._engine_params())
+        mailing.state = "canceled"
+        self._run_cron()
+        self.assertEqual(self._states(mailing), {"canceled": 13})
+        self.assertEqual(len(mailing.trace_ids.filtered(lambda t: t.failure_type == "mailing_canceled")), 9)
+
+    def test_marketer_reads_statistics(self):
+        mailing = self._start(self._make_mailing())
+        self._run_cron()
+        as_marketer = mailing.with_user(self.user_marketing)
+        self.assertEqual(as_marketer.delivered_count, 9)
+        self.assertTrue(as_marketer.action_view_traces_delivered()["domain"])
+
+
+@tagged("post_install", "-at_install")
+class TestSendingHttp(SmsEngineCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.contacts = cls._make_contacts(6, start=100)
+
+    def _mailing(self, **values):
+        return self._start(self._make_mailing(gateway=self.http_gateway, **values))
+
+    def test_happy_path(self):
+        mailing = self._mailing()
+        local = self.http_gateway.balance
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(self._states(mailing), {"sent": 6})
+        sent = self.sim.state()["sent"]
+        self.assertEqual(sorted(m["uuid"] for m in sent), sorted(mailing.trace_ids.mapped("uuid")))
+        self.assertEqual({m["number"] for m in sent}, set(self.contacts.mapped("phone_sanitized")))
+        self.assertEqual(self.sim.balance, 1000.0 - 6)
+        self.assertAlmostEqual(self.http_gateway.balance, local - 6)
+        # delivery reports, as the webhook passes them
+        uuids = mailing.trace_ids.mapped("uuid")
+        self.http_gateway._process_statuses(
+            [{"uuid": uuids[0], "state": "delivered"}, {"uuid": uuids[1], "state": "undelivered"}]
+        )
+        self.http_gateway._process_statuses([{"uuid": uuids[0], "state": "undelivered"}])  # never backwards
+        self.assertEqual(self._states(mailing), {"sent": 4, "delivered": 1, "failed": 1})
+        failed = mailing.trace_ids.filtered(lambda t: t.state == "failed")
+        self.assertEqual(failed.failure_type, "undelivered")
+        mailing.invalidate_recordset()
+        self.assertEqual(mailing.sent_count, 6, "a message failed by its report was sent all the same")
+
+    def test_final_errors_per_trace(self):
+        numbers = self.contacts.mapped("phone_sanitized")
+        self.sim.configure(
+            number_states={
+                numbers[0]: "wrong_number_format",
+                numbers[1]: "rejected",
+                numbers[2]: "country_not_supported",
+            }
+        )
+        mailing = self._mailing()
+        local = self.http_gateway.balance
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        failed = mailing.trace_ids.filtered(lambda t: t.state == "failed")
+        self.assertEqual(
+            set(failed.mapped("failure_type")), {"wrong_number_format", "rejected", "country_not_supported"}
+        )
+        self.assertTrue(all(t.failure_reason and not t.cost for t in failed))
+        self.assertAlmostEqual(self.http_gateway.balance, local - 3, msg="refused messages are refunded")
+        refunds = self.env["sms.marketing.credit.move"].search(
+            [("mailing_id", "=", mailing.id), ("move_type", "=", "refund")]
+        )
+        self.assertAlmostEqual(sum(refunds.mapped("amount")), 3.0)
+
+    def test_country_not_priced_by_simulator(self):
+        self.sim.configure(prices={"US": 1.0})
+        mailing = self._mailing()
+        self._run_cron()
+        self.assertEqual(set(mailing.trace_ids.mapped("failure_type")), {"country_not_supported"})
+
+    def _check_retried(self, failure):
+        self.sim.configure(fail_next=[failure])
+        mailing = self._mailing()
+        with freeze_time("2030-01-01 10:00:00"):
+            self._run_cron()
+            self.assertEqual(self._states(mailing), {"pending": 6}, f"{failure}: nothing lost, nothing failed")
+            self.assertTrue(all(t.next_try_at and t.try_count == 1 for t in mailing.trace_ids))
+            self.assertEqual(mailing.state, "sending")
+            self.assertAlmostEqual(self._ledger_balance(self.http_gateway), self.http_gateway.balance)
+            cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue")
+            retry_at = mailing.trace_ids[0].next_try_at
+            self.assertTrue(
+                self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id), ("call_at", "=", retry_at)]),
+                "the cron comes back for the retry",
+            )
+        with freeze_time(retry_at + timedelta(seconds=1)):
+            self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(self._states(mailing), {"sent": 6})
+        self.assertEqual(len(self.sim.state()["sent"]), 6)
+
+    def test_retry_after_429(self):
+        self._check_retried(429)
+
+    def test_retry_after_5xx(self):
+        self._check_retried(503)
+
+    def test_retry_after_timeout(self):
+        self._check_retried("timeout")
+
+    def test_gives_up_after_max_tries(self):
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.max_tries", "2")
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.retry_base_seconds", "0")
+        self.sim.configure(fail_next=[500, 500])
+        mailing = self._mailing()
+        self._run_cron()
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(set(mailing.trace_ids.mapped("failure_type")), {"gateway_error"})
+        self.assertIn("2 attempts", mailing.trace_ids[0].failure_reason)
+
+    def test_bad_api_key_pauses(self):
+        self.sim.configure(api_key="another")
+        try:
+            mailing = self._mailing()
+            self._run_cron()
+        finally:
+            self.sim.configure(api_key="test-key")
+        self.assertEqual(mailing.state, "paused")
+        self.assertEqual(mailing.pause_code, "gateway_error")
+        self.assertIn("API key", mailing.pause_reason)
+        self.assertEqual(self._states(mailing), {"pending": 6})
+        mailing.action_resume()
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+
+    def test_insufficient_credit_at_gateway_then_top_up(self):
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.batch_size", "4")
+        self.sim.configure(balance=3.0)
+        mailing = self._mailing()
+        local = self.http_gateway.balance
+        self._run_cron()
+        self.assertEqual(mailing.state, "paused")
+        self.assertEqual(mailing.pause_code, "insufficient_credit")
+        self.assertEqual(self._states(mailing), {"sent": 3, "pending": 3})
+        refunds = self.env["sms.marketing.credit.move"].search(
+            [("mailing_id", "=", mailing.id), ("move_type", "=", "refund")]
+        )
+        self.assertAlmostEqual(sum(refunds.mapped("amount")), 1.0, msg="the refused one is refunded")
+        self.assertLess(self.http_gateway.balance, local, "aligned with the empty gateway")
+        self._run_cron()  # still empty at the gateway
+        self.assertEqual(mailing.state, "paused")
+        self.sim.configure(balance=50.0)
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(self._states(mailing), {"sent": 6})
+        self.assertAlmostEqual(self.http_gateway.balance, 47.0, msg="aligned with the gateway's balance")
+        self.assertAlmostEqual(self._ledger_balance(self.http_gateway), self.http_gateway.balance)
+
+    def test_killed_sender_never_sends_twice(self):
+        mailing = self._mailing()
+        model = type(self.env["sms.marketing.mailing"])
+        params = mailing._engine_params()
+        while not mailing.trace_build_done:
+            mailing._engine_build_traces(params)
+        with (
+            patch.object(model, "_engine_update_traces", side_effect=RuntimeError("worker killed")),
+            self.assertRaises(RuntimeError),
+            self.env.cr.savepoint(),
+        ):
+            mailing._engine_send_batch(params)
+        self.env.invalidate_all()
+        self.assertEqual(len(self.sim.state()["sent"]), 6, "the gateway accepted the batch")
+        self.assertEqual(self._states(mailing), {"pending": 6}, "but the worker died before its commit")
+        self._run_cron()
+        self.assertEqual(self._states(mailing), {"sent": 6})
+        sent = self.sim.state()["sent"]
+        self.assertEqual(len(sent), 6, "the resent uuids were answered duplicate: no second SMS")
+        self.assertEqual(len({m["uuid"] for m in sent}), 6)
+        self.assertTrue(all(t.cost == 1.0 for t in mailing.trace_ids), "duplicates are accounted as sent")
+        self.assertAlmostEqual(self._ledger_balance(self.http_gateway), self.http_gateway.balance)
+
+    def test_refresh_prices_and_balance(self):
+        self.sim.configure(prices={"BE": 0.5, "*": 2.0}, balance=123.0)
+        self.http_gateway.action_refresh()
+        self.assertEqual(self.http_gateway.balance, 123.0)
+        self.assertEqual(self.http_gateway.default_price, 2.0)
+        self.assertEqual(self.http_gateway.price_ids.mapped("country_id.code"), ["BE"])
+        self.assertEqual(self.http_gateway._get_prices(), {"BE": 0.5, False: 2.0})
+        self.assertAlmostEqual(self._ledger_balance(self.http_gateway), 123.0)

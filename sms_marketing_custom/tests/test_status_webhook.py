@@ -1,0 +1,75 @@
+import json
+
+from odoo.tests import HttpCase, tagged
+
+from .common import load_gateway_simulator
+
+
+@tagged("post_install", "-at_install")
+class TestStatusWebhook(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.simulator = load_gateway_simulator()
+        cls.gateway = cls.env["sms.marketing.gateway"].create(
+            {"name": "Webhook", "provider": "http", "endpoint_url": "http://127.0.0.1:9", "webhook_secret": "s3cret"}
+        )
+        cls.other_gateway = cls.env["sms.marketing.gateway"].create(
+            {"name": "Other", "provider": "http", "endpoint_url": "http://127.0.0.1:9", "webhook_secret": "other"}
+        )
+        mailing = cls.env["sms.marketing.mailing"].create({"subject": "Webhook", "body": "Hi"})
+        cls.traces = cls.env["sms.marketing.trace"].create(
+            [
+                {
+                    "mailing_id": mailing.id,
+                    "res_id": i,
+                    "number": f"+3247000000{i}",
+                    "state": "sent",
+                    "gateway_id": cls.gateway.id,
+                }
+                for i in range(4)
+            ]
+        )
+        cls.traces[3].gateway_id = cls.other_gateway
+
+    def _post(self, gateway_id, statuses, secret="s3cret", signature=None):
+        body = json.dumps({"statuses": statuses}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature": signature if signature is not None else self.simulator.sign(secret, body),
+        }
+        return self.url_open(f"/sms_marketing/status/{gateway_id}", data=body, headers=headers)
+
+    def test_signed_reports_move_traces(self):
+        t0, t1, t2, t3 = self.traces
+        response = self._post(
+            self.gateway.id,
+            [
+                {"uuid": t0.uuid, "state": "delivered"},
+                {"uuid": t1.uuid, "state": "undelivered"},
+                {"uuid": t2.uuid, "state": "expired"},
+                {"uuid": t3.uuid, "state": "delivered"},  # another gateway's trace: untouched
+            ],
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["updated"], 3)
+        self.traces.invalidate_recordset()
+        self.assertEqual(self.traces.mapped("state"), ["delivered", "failed", "failed", "sent"])
+        self.assertTrue(t0.delivered_at)
+        self.assertEqual(t1.failure_type, "undelivered")
+        self.assertEqual(t2.failure_type, "expired")
+        # statuses never go backwards
+        self._post(self.gateway.id, [{"uuid": t0.uuid, "state": "undelivered"}])
+        t0.invalidate_recordset()
+        self.assertEqual(t0.state, "delivered")
+
+    def test_bad_signature_and_unknown_gateway_get_403(self):
+        statuses = [{"uuid": self.traces[0].uuid, "state": "delivered"}]
+        bad = self._post(self.gateway.id, statuses, secret="wrong")
+        unknown = self._post(self.gateway.id + 1000, statuses)
+        empty = self._post(self.gateway.id, statuses, signature="")
+        for response in (bad, unknown, empty):
+            self.assertEqual(response.status_code, 403)
+            self.assertEqual(response.content, b"", "a 403 reveals nothing")
+        self.traces.invalidate_recordset()
+        self.assertEqual(self.traces[0].state, "sent")

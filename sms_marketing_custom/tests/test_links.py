@@ -6,7 +6,7 @@ from odoo.tests.common import BaseCase
 
 from ..tools import links
 from ..tools.sms_encoding import count_segments
-from .common import SmsMarketingCase, SmsMarketingLinksCommon
+from .common import SmsEngineCase, SmsMarketingCase, SmsMarketingLinksCommon
 
 
 @tagged("post_install", "-at_install")
@@ -216,3 +216,37 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
         with self.assertQueryCount(2):  # one grouped query per counter, for all the mailings
             mailings.invalidate_recordset()
             mailings.mapped("clicked_count")
+
+
+@tagged("post_install", "-at_install")
+class TestLinksSent(SmsEngineCase):
+    """What the engine sends carries the tracked links and opt-out link of LINKS, as the form counted."""
+
+    def test_sent_bodies(self):
+        contacts = self._make_contacts(3)
+        body = "Spring sale: https://shop.example.com/spring?utm_source=sms, ends Sunday!"
+        mailing = self._start(self._make_mailing(body=body, include_optout=True))
+        shown = count_segments(mailing._get_sms_text_to_count())
+        self._run_cron()
+        traces = mailing.trace_ids
+        self.assertEqual(len(traces), 3)
+        self.assertEqual(traces.mapped("res_id"), contacts.ids[::-1])
+        code = mailing.link_ids.code
+        self.assertEqual(mailing.link_ids.url, "https://shop.example.com/spring?utm_source=sms")
+        tokens = self.env["sms.marketing.trace"]._get_tokens(traces.ids)
+        for trace in traces:
+            click, optout = tokens[trace.id]
+            self.assertEqual(
+                trace.body,
+                f"Spring sale: http://127.0.0.1:9/s/{code}/{click}, ends Sunday!\nOpt out: http://127.0.0.1:9/o/{optout}",
+            )
+            sent = count_segments(trace.body)
+            self.assertEqual((sent.units, sent.segments), (shown.units, shown.segments), "as the form counted")
+            self.assertEqual(trace.segments, shown.segments)
+        # a click on the SMS of the second recipient is theirs
+        self.assertEqual(
+            self.env["sms.marketing.link"]._route_click(code, tokens[traces[1].id][0], user_agent="Mozilla/5.0"),
+            "https://shop.example.com/spring?utm_source=sms",
+        )
+        self.assertEqual(mailing.link_ids.click_ids.trace_id, traces[1])
+        self.assertEqual(mailing.clicked_count, 1)

@@ -458,7 +458,7 @@ def report(n, ours, odoo):
     lines.append("")
     lines.append(f"ours: {ours.get('summary')}")
     if odoo.get("measured"):
-        lines.append(f"odoo: {odoo.get('summary')}")
+        lines.append(f"odoo: {odoo.get('summary')}" + (f", {odoo['source']}" if odoo.get("source") else ""))
     else:
         lines.append(f"odoo: NOT RUN at this N (BENCH_ODOO_MAX); its column is {odoo['source']}.")
     lines.append(f"throughput ratio vs mass_mailing_sms at N={n}: {ours['rate'] / odoo['rate']:.1f}x")
@@ -497,7 +497,9 @@ def main(argv):
         path = RESULTS / f"odoo-{n}.json"
         results["odoo"] = json.loads(path.read_text()) if n <= odoo_max and path.exists() else extrapolated_odoo(n)
         if results["odoo"].get("measured"):
-            results["odoo"]["source"] = f"measured earlier ({results['odoo']['at']})"
+            results["odoo"]["source"] = (
+                f"MEASURED IN AN EARLIER RUN ({results['odoo']['at']}), BENCH_SIDES={','.join(sides)}"
+            )
     report(n, results["ours"], results["odoo"])
 
 

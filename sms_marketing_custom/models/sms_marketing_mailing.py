@@ -460,10 +460,12 @@ class SmsMarketingMailing(models.Model):
             raise UserError(_("The mailing “%(subject)s” has no SMS content.", subject=self.subject))
         if self.is_list_mailing and not self.list_ids:
             raise UserError(_("Select at least one mailing list to send “%(subject)s” to.", subject=self.subject))
-        stats, error = self._get_audience_statistics()
-        if error:
-            raise UserError(_("The recipient filter is not valid: %(error)s", error=error))
-        if not stats["to_send"]:
+        # The computed audience fields: one statistics query, shared with the
+        # credit estimate below (estimated_credits reads the same fields).
+        self.invalidate_recordset(["audience_error", "audience_to_send", "audience_by_country", "estimated_credits"])
+        if self.audience_error:
+            raise UserError(_("The recipient filter is not valid: %(error)s", error=self.audience_error))
+        if not self.audience_to_send:
             raise UserError(_("No recipient will receive “%(subject)s”: check its recipients.", subject=self.subject))
         self._check_placeholders()
         gateway = self._get_gateway()

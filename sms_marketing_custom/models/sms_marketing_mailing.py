@@ -179,6 +179,26 @@ class SmsMarketingMailing(models.Model):
             mailing.estimate_html = mailing._render_estimate_html(gateway, estimate)
 
     # ------------------------------------------------------------------ constraints
+    @api.constrains("company_id", "list_ids", "gateway_id")
+    def _check_company_consistency(self):
+        # check_company=True would need company_id in the form for users without the multi-company group
+        for mailing in self.sudo():  # sudo: the other company's records are exactly the ones not readable
+            company = mailing.company_id
+            if not company:
+                continue
+            lists = mailing.list_ids.filtered(
+                lambda sms_list, company=company: sms_list.company_id and sms_list.company_id != company
+            )
+            gateway_company = mailing.gateway_id.company_id
+            if lists or (gateway_company and gateway_company != company):
+                raise ValidationError(
+                    _(
+                        "The mailing “%(subject)s” belongs to %(company)s: its mailing lists and gateway must too.",
+                        subject=mailing.subject,
+                        company=company.name,
+                    )
+                )
+
     @api.constrains("domain", "recipient_model_id")
     def _check_domain(self):
         for mailing in self:

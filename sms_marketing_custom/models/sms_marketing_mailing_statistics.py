@@ -3,7 +3,7 @@ from odoo.tools import SQL
 
 
 class SmsMarketingMailing(models.Model):
-    _inherit = "sms.marketing.mailing"  # pylint: disable=consider-merging-classes-inherited
+    _inherit = "sms.marketing.mailing"
 
     # ------------------------------------------------------------------ statistics
     recipient_count = fields.Integer(compute="_compute_statistics", string="Number of Recipients")

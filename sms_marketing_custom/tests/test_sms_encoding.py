@@ -162,4 +162,5 @@ class TestSmsEncodingBrowser(HttpCase):
             JS_CHECK % json.dumps(expectations),
             ready="odoo.isReady",
             login="admin",
+            timeout=180,  # the first request may build the asset bundles
         )

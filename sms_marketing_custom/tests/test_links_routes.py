@@ -34,6 +34,11 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         optout_path = next(path for path in paths if path.startswith("/o/"))
         return [path for path in paths if path.startswith("/s/")], optout_path
 
+    def _opted_out_subscriptions(self):
+        return self.env["sms.marketing.subscription"].search(
+            [("contact_id", "in", self.contacts.ids), ("opt_out", "=", True)]
+        )
+
     def _get(self, path, user_agent=BROWSER, **kwargs):
         """GET ``path`` as ``user_agent``, following redirects that stay on this server (e.g. "//" merged)."""
         for _hop in range(3):
@@ -161,6 +166,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
                 [("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)]
             )
         )
+        self.assertFalse(self._opted_out_subscriptions())
 
     def test_optout_preview_needs_confirmation(self):
         trace = self.traces[2]
@@ -196,6 +202,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
                 [("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)]
             )
         )
+        self.assertFalse(self._opted_out_subscriptions())
 
     # ------------------------------------------------------------------ inbound keywords
     def _inbound(self, messages, secret="s3cr3t", signature=None):

@@ -34,7 +34,14 @@ MATRIX = {
     # the ledger is append-only, written by the engine as superuser
     "sms.marketing.credit.move": {"user": "r", "manager": "r"},
     "sms.marketing.mailing.test": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.mailing.schedule": {"user": "crwu", "manager": "crwu"},
+    # which models can receive SMS: configured by managers, read by the mailing form
+    "sms.marketing.recipient.model": {"user": "r", "manager": "crwu"},
+    # cache of normalised numbers, written by the engine as superuser
+    "sms.marketing.number": {"manager": "r"},
 }
+# models checked on an existing record (their records are few and unique per model)
+EXISTING = {"sms.marketing.recipient.model": "sms_marketing_custom.sms_marketing_recipient_model_partner"}
 ROLES = ("user", "manager", "employee", "portal", "public")
 SECRET_FIELDS = ("api_key", "webhook_secret")
 
@@ -109,6 +116,16 @@ class SecurityFixtures(TransactionCase):
         if model == "sms.marketing.credit.move":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "move_type": "purchase", "amount": 10.0}
+        if model == "sms.marketing.mailing.schedule":
+            mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
+            return {"mailing_id": mailing.id, "schedule_date": "2099-01-01 10:00:00"}
+        if model == "sms.marketing.recipient.model":
+            return {
+                "model_id": env["ir.model"]._get_id("res.company"),
+                "phone_field_id": env.ref("base.field_res_company__phone").id,
+            }
+        if model == "sms.marketing.number":
+            return {"raw": f"0470 {seq:06d}", "region": "BE"}
         if model == "sms.marketing.mailing.test":
             mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
             return {"mailing_id": mailing.id, "numbers": _number()}
@@ -131,6 +148,8 @@ class SecurityFixtures(TransactionCase):
         "sms.marketing.gateway.price": ("price", 2.0),
         "sms.marketing.credit.move": ("amount", 1.0),
         "sms.marketing.mailing.test": ("numbers", "+32470000999"),
+        "sms.marketing.recipient.model": ("sequence", 7),
+        "sms.marketing.number": ("error", "too_short"),
     }
 
 
@@ -182,7 +201,7 @@ class TestSecurityMatrix(SecurityFixtures):
                 if transient:
                     # a wizard only ever belongs to the user who opened it
                     continue
-                record = self._new(model)
+                record = self.env.ref(EXISTING[model]) if model in EXISTING else self._new(model)
                 with self.subTest(model=model, role=role, operation="read"):
                     if "r" in expected:
                         self.assertEqual(self.env[model].with_user(user).search([("id", "=", record.id)]), record)
@@ -199,7 +218,9 @@ class TestSecurityMatrix(SecurityFixtures):
                         with self.assertRaises(AccessError), mute_logger("odoo.models", "odoo.addons.base"):
                             record.with_user(user).write({fname: value})
                 with self.subTest(model=model, role=role, operation="unlink"):
-                    if "u" in expected:
+                    if "u" in expected and model in EXISTING:
+                        pass  # a shared record: the right is checked by test_acl_matrix
+                    elif "u" in expected:
                         record.with_user(user).unlink()
                         self.assertFalse(record.exists())
                     else:

@@ -50,9 +50,19 @@ class SmsGatewayTransientError(SmsGatewayError):
     """Time-out, 429 or 5xx: try again later with the same uuids."""
 
 
+# ASCII characters that are not plain one-septet GSM-7: extension table (two
+# septets), outside GSM-7 (backtick, controls but LF/CR).
+_ASCII_NOT_PLAIN_GSM7 = re.compile(r"[\^{}\\\[\]~|`\x00-\x09\x0b-\x0c\x0e-\x1f\x7f]")
+
+
 def segment_count(text):
-    """Number of SMS segments of ``text`` (DESIGN.md's count_segments)."""
-    return count_segments(text or "").segments
+    """Number of SMS segments of ``text``: DESIGN.md's count_segments, with a
+    fast path for plain ASCII text (the common case, one call per message)."""
+    text = text or ""
+    if text.isascii() and not _ASCII_NOT_PLAIN_GSM7.search(text):
+        units = len(text)
+        return (1 if units else 0) if units <= 160 else -(-units // 153)
+    return count_segments(text).segments
 
 
 class SmsMarketingGateway(models.Model):
@@ -293,7 +303,7 @@ class SmsMarketingGateway(models.Model):
             if failure_rate and self._sandbox_ratio(msg_uuid, "reject") < failure_rate:
                 results.append({"uuid": msg_uuid, "state": "rejected", "segments": 0, "credits": 0.0})
                 continue
-            segments = segments_cache.get(content)
+            segments = message.get("segments") or segments_cache.get(content)
             if segments is None:
                 segments = segments_cache[content] = segment_count(content)
             result = {

@@ -159,17 +159,24 @@ class SmsMarketingMailing(models.Model):
             prices = gateway._get_prices()
             if gateway.balance > 0 and gateway.balance >= min(prices.values()):
                 mailing.write({"state": "sending", "pause_reason": False, "pause_code": False})
-        # A canceled mailing sends nothing more.
+        # A canceled mailing sends nothing more: its pending traces are closed,
+        # once (trace_build_cursor -1 marks it; a canceled mailing builds no more).
         self.env.cr.execute(
-            SQL(
-                """UPDATE sms_marketing_trace t SET state = 'canceled', failure_type = 'mailing_canceled',
-                          failure_reason = %s
-                     FROM sms_marketing_mailing m
-                    WHERE m.id = t.mailing_id AND m.state = 'canceled' AND t.state = 'pending'""",
-                _("The mailing was canceled before this message was sent."),
-            )
+            """UPDATE sms_marketing_mailing SET trace_build_done = TRUE, trace_build_cursor = -1
+                WHERE state = 'canceled' AND trace_build_cursor != -1 AND trace_build_max > 0 RETURNING id"""
         )
-        if due or paused or self.env.cr.rowcount:
+        closed = [row[0] for row in self.env.cr.fetchall()]
+        if closed:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace SET state = 'canceled', failure_type = 'mailing_canceled',
+                              failure_reason = %s
+                        WHERE mailing_id = ANY(%s) AND state = 'pending'""",
+                    _("The mailing was canceled before this message was sent."),
+                    closed,
+                )
+            )
+        if due or paused or closed:
             self._engine_commit()
 
     @api.model
@@ -468,7 +475,14 @@ class SmsMarketingMailing(models.Model):
             segments.append(seg)
             costs.append(round(seg * prices.get(country or False, default_price), 4))
             messages.append(
-                {"uuid": uuid, "number": number, "content": body, "sender": sender, "country_code": country}
+                {
+                    "uuid": uuid,
+                    "number": number,
+                    "content": body,
+                    "sender": sender,
+                    "country_code": country,
+                    "segments": seg,  # the sandbox counts no twice; the http provider sends only the protocol keys
+                }
             )
 
         # Reserve what the balance allows, in claim order.

@@ -59,3 +59,12 @@ class TestGateway(SmsEngineCase):
         self.assertTrue(self.http_gateway._check_signature(body, signature))
         self.assertFalse(self.http_gateway._check_signature(body + b" ", signature))
         self.assertFalse(self.http_gateway._check_signature(body, ""))
+
+    def test_segment_fast_path_matches_count_segments(self):
+        from ..models.sms_marketing_gateway import segment_count
+        from ..tools.sms_encoding import count_segments
+
+        samples = ["", "Hello", "a" * 160, "a" * 161, "b" * 306, "b" * 307, "Price: 5$ @shop_1\nBye\r"]
+        samples += [c * 80 for c in "^{}\\[~]|`€é\x07\t\f"] + ["x" * 159 + "{", "Réduction 20%", "😀" * 35]
+        for text in samples:
+            self.assertEqual(segment_count(text), count_segments(text).segments, repr(text))

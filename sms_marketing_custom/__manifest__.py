@@ -27,6 +27,7 @@
         "views/sms_marketing_link_views.xml",
         "views/sms_marketing_link_click_views.xml",
         "views/sms_marketing_optout_templates.xml",
+        "views/sms_marketing_mailing_links_views.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
         "wizard/sms_marketing_mailing_schedule_views.xml",
         "views/sms_marketing_mailing_sending_views.xml",

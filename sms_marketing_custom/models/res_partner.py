@@ -26,13 +26,14 @@ class ResPartner(models.Model):
     sms_marketing_number = fields.Char(
         string="SMS Number",
         compute="_compute_sms_marketing_number",
+        precompute=True,
         store=True,
         index="btree_not_null",
         readonly=True,
         help="Mobile (else phone) in E.164 form, empty when missing or invalid; used by SMS marketing.",
     )
     sms_marketing_country_code = fields.Char(
-        string="SMS Number Country", compute="_compute_sms_marketing_number", store=True, readonly=True
+        string="SMS Number Country", compute="_compute_sms_marketing_number", precompute=True, store=True, readonly=True
     )
     # mail's email blacklist flag is also labelled "Blacklist": rename it so the
     # domain editor's "Blacklist" is unambiguously the SMS one.

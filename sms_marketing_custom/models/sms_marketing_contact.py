@@ -28,6 +28,7 @@ class SmsMarketingContact(models.Model):
     phone_sanitized = fields.Char(
         string="Normalised Number",
         compute="_compute_phone_sanitized",
+        precompute=True,
         store=True,
         index=True,
         readonly=True,
@@ -36,6 +37,7 @@ class SmsMarketingContact(models.Model):
     phone_country_code = fields.Char(
         string="Number Country",
         compute="_compute_phone_sanitized",
+        precompute=True,
         store=True,
         readonly=True,
         help="ISO code of the country of the normalised number.",
@@ -52,6 +54,7 @@ class SmsMarketingContact(models.Model):
         ],
         string="Number Problem",
         compute="_compute_phone_sanitized",
+        precompute=True,
         store=True,
         readonly=True,
     )
@@ -66,7 +69,6 @@ class SmsMarketingContact(models.Model):
     list_ids = fields.Many2many(
         "sms.marketing.list", "sms_marketing_subscription", "contact_id", "list_id", string="Mailing Lists"
     )
-    opt_out_list_count = fields.Integer(string="Opted-out Lists", compute="_compute_opt_out_list_count")
 
     # ------------------------------------------------------------------ computes
     @api.depends("phone", "country_id", "company_id.country_id")
@@ -79,12 +81,15 @@ class SmsMarketingContact(models.Model):
             contact.phone_country_code = result.region if result.e164 else False
             contact.phone_error = result.error or False
 
-    @api.depends("phone_error", "country_id", "company_id.country_id")
+    @api.depends("phone", "phone_error", "country_id", "company_id.country_id")
     def _compute_phone_error_message(self):
         for contact in self:
-            contact.phone_error_message = self._phone_error_reason(
-                contact.phone_error, contact.country_id or contact.company_id.country_id
-            )
+            country = contact.country_id or contact.company_id.country_id
+            # the country the number was checked against ("+1 ..." is checked as a US number)
+            checked = phone_tools.normalize(contact.phone or "", country.code).region
+            if checked and checked != country.code:
+                country = self.env["res.country"].search([("code", "=", checked)], limit=1)
+            contact.phone_error_message = self._phone_error_reason(contact.phone_error, country)
 
     @api.depends("phone_sanitized")
     def _compute_blacklisted(self):
@@ -95,18 +100,10 @@ class SmsMarketingContact(models.Model):
     def _search_blacklisted(self, operator, value):
         return self.env["sms.marketing.blacklist"]._get_blacklisted_domain("phone_sanitized", operator, value)
 
-    def _compute_opt_out_list_count(self):
-        counts = dict(
-            self.env["sms.marketing.subscription"]._read_group(
-                [("contact_id", "in", self.ids), ("opt_out", "=", True)], ["contact_id"], ["__count"]
-            )
-        )
-        for contact in self:
-            contact.opt_out_list_count = counts.get(contact, 0)
-
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
     def create(self, vals_list):
+        self._prepare_phone_values(vals_list)
         contacts = super().create(vals_list)
         if any("list_ids" in vals for vals in vals_list):
             self._invalidate_subscriptions()
@@ -124,6 +121,34 @@ class SmsMarketingContact(models.Model):
         self.env["sms.marketing.subscription"].invalidate_model()
         self.invalidate_model(["subscription_ids"])
         self.env["sms.marketing.list"].invalidate_model(["contact_ids", "subscription_ids"])
+
+    @api.model
+    def _prepare_phone_values(self, vals_list):
+        """Normalise the numbers of ``vals_list`` in place, before the INSERT (imports of 100,000 rows).
+
+        Same result as the compute, without building a new record per row: countries are
+        read once, and tools/phone.normalize() is cached per (number, country).
+        """
+        defaults = self.default_get(["country_id", "company_id"])
+        country_codes = {}
+        company_codes = {}
+        for vals in vals_list:
+            if {"phone_sanitized", "phone_country_code", "phone_error"} & set(vals):
+                continue
+            country_id = vals.get("country_id", defaults.get("country_id"))
+            if country_id:
+                if country_id not in country_codes:
+                    country_codes[country_id] = self.env["res.country"].browse(country_id).code
+                region = country_codes[country_id]
+            else:
+                company_id = vals.get("company_id", defaults.get("company_id"))
+                if company_id not in company_codes:
+                    company_codes[company_id] = self.env["res.company"].browse(company_id).country_id.code
+                region = company_codes[company_id]
+            result = phone_tools.normalize(vals.get("phone") or "", region)
+            vals["phone_sanitized"] = result.e164 or False
+            vals["phone_country_code"] = (result.e164 and result.region) or False
+            vals["phone_error"] = result.error or False
 
     # ------------------------------------------------------------------ actions
     def action_blacklist(self):

@@ -30,20 +30,11 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-try:  # FORM helper's canonical counter; the fallback goes once it is on main
-    from ..tools.sms_encoding import count_segments
-except ImportError:  # pragma: no cover - temporary
-    count_segments = None
+from ..tools.sms_encoding import count_segments
 
 _logger = logging.getLogger(__name__)
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = set("^{}\\[~]|€\f")
-
 # Gateway result states (DESIGN.md) and what they mean for a trace.
 FINAL_ERRORS = ("wrong_number_format", "country_not_supported", "rejected")
 ACCEPTED = ("sent", "duplicate")
@@ -60,16 +51,8 @@ class SmsGatewayTransientError(SmsGatewayError):
 
 
 def segment_count(text):
-    """Number of SMS segments of ``text`` (tools/sms_encoding when available)."""
-    if count_segments is not None:
-        return count_segments(text).segments
-    # Temporary fallback until FORM's tools/sms_encoding.py lands on main.
-    text = text or ""
-    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
-        units = len(text) + sum(1 for c in text if c in GSM7_EXTENDED)
-        return 1 if units <= 160 else -(-units // 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return 1 if units <= 70 else -(-units // 67)
+    """Number of SMS segments of ``text`` (DESIGN.md's count_segments)."""
+    return count_segments(text or "").segments
 
 
 class SmsMarketingGateway(models.Model):
@@ -290,7 +273,8 @@ class SmsMarketingGateway(models.Model):
         return int.from_bytes(digest, "big") % 10000 / 100.0
 
     def _send_batch_sandbox(self, messages):
-        prices = self._get_prices()
+        # the engine passes the prices it already read for this run
+        prices = self.env.context.get("sms_marketing_prices") or self._get_prices()
         restricted = self.restrict_countries
         failure_rate = self.sandbox_failure_rate
         undelivered_rate = self.sandbox_undelivered_rate
@@ -430,8 +414,9 @@ class SmsMarketingGateway(models.Model):
     def _process_statuses(self, statuses):
         """Apply delivery reports [{uuid, state}] set-wise; statuses never go backwards.
 
-        Only traces sent through this gateway and still ``sent`` (or ``pending``
-        when the report overtook the sender's commit) move; returns the count.
+        Only traces of mailings sent through this gateway (or the default one)
+        and still ``sent`` (or ``pending`` when the report overtook the sender's
+        commit) move; returns the count.
         """
         self.ensure_one()
         uuids, states = [], []
@@ -453,9 +438,10 @@ class SmsMarketingGateway(models.Model):
                           failure_reason = CASE WHEN v.state = 'delivered' THEN NULL
                                                 WHEN v.state = 'expired' THEN %(expired)s ELSE %(undelivered)s END,
                           write_date = %(now)s
-                     FROM unnest(%(uuids)s::varchar[], %(states)s::varchar[]) AS v(uuid, state)
-                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending')
-                      AND (t.gateway_id = %(gateway)s OR t.gateway_id IS NULL)
+                     FROM unnest(%(uuids)s::varchar[], %(states)s::varchar[]) AS v(uuid, state),
+                          sms_marketing_mailing m
+                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending') AND m.id = t.mailing_id
+                      AND (m.gateway_id = %(gateway)s OR m.gateway_id IS NULL)
                       AND v.state IN ('delivered', 'undelivered', 'expired', 'failed')""",
                 now=now,
                 expired=_("The message expired before it could be delivered."),

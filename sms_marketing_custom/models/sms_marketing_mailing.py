@@ -10,9 +10,7 @@ Other parts extend it with ``_inherit`` in their own files:
 ``sms_marketing_mailing_audience.py`` (``_get_recipients_query`` and
 ``_get_recipient_statistics``), ``sms_marketing_mailing_sending.py`` (the queue
 cron), ``sms_marketing_mailing_statistics.py`` (counters) and the link tracker
-(``sms_link_length``, ``sms_optout_suffix``, ``_apply_tracking``). The methods
-here marked "fallback" are what the form uses until those land; they are
-meant to be overridden.
+(``sms_link_length``, ``sms_optout_suffix``, ``_apply_tracking``).
 
 Caveats: the queue does the sending; no action here sends anything inside the
 user's request. Placeholders are rendered by Odoo's own ``inline_template``
@@ -49,10 +47,6 @@ LOCKED_FIELDS = frozenset(
     }
 )
 LOCKED_STATES = ("sending", "paused", "done", "canceled")
-# Fallback shape of a tracked short link until the link tracker defines it:
-# base URL + "/s/" + 6-character code + "/" + 8-character recipient token.
-FALLBACK_LINK_PATH = "/s/XXXXXX/XXXXXXXX"
-FALLBACK_OPTOUT_PATH = "/o/XXXXXXXXXXXX"
 # Schedules a little in the past (the time to click) are accepted.
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
 
@@ -116,12 +110,8 @@ class SmsMarketingMailing(models.Model):
     # content
     body = fields.Text(string="SMS Content")
     include_optout = fields.Boolean(string="Include opt-out link", default=True)
-    sms_link_length = fields.Integer(
-        compute="_compute_sms_link_length", help="Length of one tracked short link as it is sent."
-    )
-    sms_optout_suffix = fields.Char(
-        compute="_compute_sms_optout_suffix", help="Text appended to every SMS when the opt-out link is included."
-    )
+    # sms_link_length and sms_optout_suffix (what a link and the opt-out add) come from
+    # sms_marketing_mailing_links.py
     sms_encoding = fields.Char(string="Encoding", compute="_compute_sms_counts")
     sms_segments = fields.Integer(string="SMS Parts", compute="_compute_sms_counts")
     sms_units = fields.Integer(string="Length", compute="_compute_sms_counts")
@@ -158,16 +148,6 @@ class SmsMarketingMailing(models.Model):
         for mailing in self:
             model = mailing.recipient_model_id.model
             mailing.domain = self._get_default_recipient_domain(model) if model and model != CONTACT_MODEL else "[]"
-
-    def _compute_sms_link_length(self):
-        """Fallback, until the link tracker defines the length of its links."""
-        for mailing in self:
-            mailing.sms_link_length = len(mailing.get_base_url() + FALLBACK_LINK_PATH)
-
-    def _compute_sms_optout_suffix(self):
-        """Fallback, until the link tracker defines the opt-out text."""
-        for mailing in self:
-            mailing.sms_optout_suffix = "\n" + _("STOP: %(url)s", url=mailing.get_base_url() + FALLBACK_OPTOUT_PATH)
 
     @api.depends("body", "include_optout", "sms_link_length", "sms_optout_suffix")
     def _compute_sms_counts(self):
@@ -372,12 +352,7 @@ class SmsMarketingMailing(models.Model):
         self.ensure_one()
         if self.gateway_id:
             return self.gateway_id
-        Gateway = self.env["sms.marketing.gateway"].with_company(self.company_id or self.env.company)
-        if hasattr(Gateway, "_get_default"):
-            return Gateway._get_default()
-        # fallback until the sending engine provides _get_default()
-        company = self.company_id or self.env.company
-        return Gateway.search([("company_id", "in", (False, company.id))], order="company_id, id", limit=1)
+        return self.env["sms.marketing.gateway"]._get_default(self.company_id or self.env.company)
 
     def _get_sms_text_to_count(self):
         """The body as it will be counted: each URL as a tracked short link, plus the opt-out text."""
@@ -565,11 +540,6 @@ class SmsMarketingMailing(models.Model):
                     )
                 ) from error
         return list(domain)
-
-    @api.model
-    def _get_sms_enabled_model_names(self):
-        """Models a mailing can be sent to (fallback; the audience helper's configuration overrides it)."""
-        return [CONTACT_MODEL, "res.partner"]
 
     @api.model
     def _get_default_recipient_domain(self, model_name):

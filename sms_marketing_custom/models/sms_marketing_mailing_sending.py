@@ -219,9 +219,7 @@ class SmsMarketingMailing(models.Model):
     # ------------------------------------------------------------------ one mailing
     def _engine_gateway(self):
         self.ensure_one()
-        getter = getattr(self, "_get_gateway", None)  # FORM helper's; same rule meanwhile
-        gateway = getter() if getter else (self.gateway_id or self.env["sms.marketing.gateway"]._get_default())
-        return gateway.sudo()  # sudo: the engine accounts credits on gateways marketers only read
+        return self._get_gateway().sudo()  # sudo: the engine accounts credits on gateways marketers only read
 
     def _engine_step(self, params):
         """Build one window of traces if needed, then send one batch. True if anything happened."""
@@ -267,26 +265,7 @@ class SmsMarketingMailing(models.Model):
 
     # ------------------------------------------------------------------ building traces
     def _engine_recipients_query(self):
-        getter = getattr(self, "_get_recipients_query", None)  # AUDIENCE helper's
-        return getter() if getter else self._engine_recipients_query_fallback()
-
-    def _engine_recipients_query_fallback(self):
-        # TEMPORARY until the AUDIENCE helper's _get_recipients_query() is on main:
-        # list contacts only, numbers taken as normalised or already in E.164.
-        self.ensure_one()
-        return SQL(
-            """SELECT c.id AS res_id,
-                      COALESCE(c.phone_sanitized,
-                               CASE WHEN regexp_replace(c.phone, '[^0-9+]', '', 'g') ~ '^\\+[1-9][0-9]{6,14}$'
-                                    THEN regexp_replace(c.phone, '[^0-9+]', '', 'g') END) AS number,
-                      c.phone AS raw_phone, cc.code AS country_code, bool_and(s.opt_out) AS opted_out
-                 FROM sms_marketing_contact c
-                 JOIN sms_marketing_subscription s ON s.contact_id = c.id
-                 LEFT JOIN res_country cc ON cc.id = c.country_id
-                WHERE s.list_id = ANY(%s)
-                GROUP BY c.id, cc.code""",
-            self.list_ids.ids or [0],
-        )
+        return self._get_recipients_query()  # AUDIENCE helper's (res_id, number, raw_phone, country_code, opted_out)
 
     def _engine_recipient_model(self):
         self.ensure_one()
@@ -316,26 +295,34 @@ class SmsMarketingMailing(models.Model):
         if done:
             return 0
         res_model = self._engine_recipient_model()
-        table = self.env[res_model]._table
         first = not max_id
         if first:
-            # the id range of the audience table at start: windows walk it from its lowest id
-            cr.execute(SQL("SELECT COALESCE(min(id), 1) - 1, COALESCE(max(id), 0) FROM %s", SQL.identifier(table)))
-            low, max_id = cr.fetchone()
-            cursor = max(cursor or 0, low)
+            # recipients created after the start of the sending are not part of it
+            cr.execute(SQL("SELECT COALESCE(max(id), 0) FROM %s", SQL.identifier(self.env[res_model]._table)))
+            max_id = cr.fetchone()[0]
         cursor = cursor or 0
-        # Windows grow: a small first one so the first SMS leaves at once.
-        step = params["build_first_step"] if first else params["build_max_step"]
-        lo, hi = cursor + 1, cursor + step
-        inserted = 0
-        if lo <= max_id:
+        # The next window starts at the next recipient (ids may be sparse) and
+        # grows: a small first one so that the first SMS leaves at once.
+        cr.execute(
+            SQL(
+                "SELECT q.res_id FROM (%s) q WHERE q.res_id > %s AND q.res_id <= %s ORDER BY q.res_id LIMIT 1",
+                self._engine_recipients_query(),
+                cursor,
+                max_id,
+            )
+        )
+        row = cr.fetchone()
+        inserted, hi = 0, max_id
+        if row:
+            step = params["build_first_step"] if first else params["build_max_step"]
+            lo, hi = row[0], min(row[0] + step - 1, max_id)
             inserted = self._engine_insert_traces(res_model, lo, hi)
         new_done = hi >= max_id
         cr.execute(
             SQL(
                 """UPDATE sms_marketing_mailing SET trace_build_cursor = %s, trace_build_max = %s,
                           trace_build_done = %s WHERE id = %s""",
-                min(hi, max_id),
+                hi,
                 max_id,
                 new_done,
                 self.id,
@@ -345,7 +332,11 @@ class SmsMarketingMailing(models.Model):
         return inserted or 1
 
     def _engine_insert_traces(self, res_model, lo, hi):
-        """One set-wise INSERT ... SELECT of the window [lo, hi] of the audience."""
+        """One set-wise INSERT ... SELECT of the window [lo, hi] of the audience.
+
+        create_uid/write_uid stay empty: traces are made by the system, and each
+        of these foreign keys would cost a check per row (a million per mailing).
+        """
         self.ensure_one()
         now = fields.Datetime.now()
         query = SQL(
@@ -385,7 +376,7 @@ class SmsMarketingMailing(models.Model):
                                      WHEN 'blacklisted' THEN %(r_blacklisted)s
                                      WHEN 'opted_out' THEN %(r_opted_out)s
                                      WHEN 'duplicate' THEN %(r_duplicate)s END,
-                   0, %(uid)s, %(uid)s, %(now)s, %(now)s
+                   0, NULL, NULL, %(now)s, %(now)s
               FROM classified
             ON CONFLICT (mailing_id, res_id) DO NOTHING
             """,
@@ -394,7 +385,6 @@ class SmsMarketingMailing(models.Model):
             hi=hi,
             mailing=self.id,
             model=res_model,
-            uid=self.env.uid,
             now=now,
             r_invalid=_("The phone number is missing or invalid."),
             r_blacklisted=_("The number is in the blacklist."),
@@ -407,40 +397,52 @@ class SmsMarketingMailing(models.Model):
     # ------------------------------------------------------------------ sending
     def _engine_render(self, trace_ids, res_ids):
         """Final bodies {trace_id: text}: placeholders (FORM) then tracked links (LINKS)."""
-        render = getattr(self, "_render_placeholders", None)
-        # TEMPORARY pass-through until the FORM helper's renderer is on main
-        texts = render(res_ids) if render else dict.fromkeys(res_ids, self.body or "")
-        texts_by_trace = {tid: texts.get(rid, "") for tid, rid in zip(trace_ids, res_ids, strict=True)}
-        apply_tracking = getattr(self, "_apply_tracking", None)
-        if apply_tracking:
-            return apply_tracking(self.env["sms.marketing.trace"].browse(trace_ids), texts_by_trace)
-        return texts_by_trace  # TEMPORARY pass-through until the LINKS helper's tracking is on main
+        texts = self._render_placeholders(res_ids)
+        texts_by_trace = {tid: texts.get(rid) or "" for tid, rid in zip(trace_ids, res_ids, strict=True)}
+        return self._apply_tracking(self.env["sms.marketing.trace"].browse(trace_ids), texts_by_trace)
 
-    def _engine_prepare_tracking(self):
-        prepare = getattr(self, "_prepare_tracking", None)  # LINKS helper's
-        if prepare:
-            prepare()
+    def _engine_claim(self, params):
+        """Lock the next batch of pending traces; rows locked by other workers are skipped.
 
-    def _engine_claim(self, limit):
-        self.env.cr.execute(
-            SQL(
-                """SELECT id, res_id, number, uuid, country_code, try_count FROM sms_marketing_trace
-                    WHERE mailing_id = %(mailing)s AND state = 'pending'
-                      AND (next_try_at IS NULL OR next_try_at <= %(now)s)
-                    ORDER BY id LIMIT %(limit)s
-                      FOR NO KEY UPDATE SKIP LOCKED""",
-                mailing=self.id,
-                now=fields.Datetime.now(),
-                limit=limit,
+        Each worker walks the mailing forward from the last id it claimed (the
+        index entries of rows already sent are not scanned again), and starts
+        over from the beginning when it reaches the end (retries, skipped rows).
+        """
+        cursors = params.setdefault("_after", {})
+        after = cursors.get(self.id, 0)
+        while True:
+            if not after:  # start from the mailing's first trace, not from the table's
+                self.env.cr.execute(
+                    SQL("SELECT COALESCE(min(id), 1) - 1 FROM sms_marketing_trace WHERE mailing_id = %s", self.id)
+                )
+                after = start = self.env.cr.fetchone()[0]
+            else:
+                start = None
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id, res_id, number, uuid, country_code, try_count FROM sms_marketing_trace
+                        WHERE mailing_id = %(mailing)s AND state = 'pending' AND id > %(after)s
+                          AND (next_try_at IS NULL OR next_try_at <= %(now)s)
+                        ORDER BY id LIMIT %(limit)s
+                          FOR NO KEY UPDATE SKIP LOCKED""",
+                    mailing=self.id,
+                    after=after,
+                    now=fields.Datetime.now(),
+                    limit=params["batch_size"],
+                )
             )
-        )
-        return self.env.cr.fetchall()
+            rows = self.env.cr.fetchall()
+            if rows or start is not None:
+                break
+            after = 0
+        cursors[self.id] = rows[-1][0] if rows else 0
+        return rows
 
     def _engine_send_batch(self, params):
         """Claim, render, price, reserve, send and record one batch. Returns the traces claimed."""
         self.ensure_one()
         self.env.flush_all()
-        rows = self._engine_claim(params["batch_size"])
+        rows = self._engine_claim(params)
         if not rows:
             return 0
         gateway = self._engine_gateway()
@@ -448,10 +450,12 @@ class SmsMarketingMailing(models.Model):
             self._engine_pause("gateway_error", _("No SMS gateway is configured: add one in the configuration."))
             return 0
         if not any(r[5] for r in rows):  # first attempt of these traces: links are needed
-            self._engine_prepare_tracking()
+            self._prepare_tracking()
         trace_ids = [r[0] for r in rows]
         bodies = self._engine_render(trace_ids, [r[1] for r in rows])
-        prices = gateway._get_prices()
+        prices = params.setdefault("_prices", {}).get(gateway.id)
+        if prices is None:  # once per run: prices change rarely, a run lasts a minute
+            prices = params["_prices"][gateway.id] = gateway._get_prices()
         default_price = prices[False]
         sender = gateway.sender or ""
         messages, costs, segments = [], [], []
@@ -475,7 +479,7 @@ class SmsMarketingMailing(models.Model):
         transient_error = None
         if count:
             try:
-                results = gateway._send_batch(messages[:count])
+                results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages[:count])
                 results_by_uuid = {r["uuid"]: r for r in results}
             except SmsGatewayTransientError as e:
                 transient_error = str(e)
@@ -577,7 +581,7 @@ class SmsMarketingMailing(models.Model):
                 """UPDATE sms_marketing_trace t
                       SET state = v.state, body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
                           failure_type = v.ftype, failure_reason = v.reason, next_try_at = v.next_try,
-                          try_count = v.tries, gateway_id = %(gateway)s,
+                          try_count = v.tries,
                           sent_at = CASE WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
                                          THEN %(now)s ELSE t.sent_at END,
                           delivered_at = CASE WHEN v.state = 'delivered' THEN %(now)s ELSE t.delivered_at END,
@@ -587,7 +591,6 @@ class SmsMarketingMailing(models.Model):
                                  %(nexts)s::timestamp[], %(tries)s::int[])
                           AS v(id, state, body, segments, cost, ftype, reason, next_try, tries)
                     WHERE t.id = v.id""",
-                gateway=gateway.id,
                 now=now,
                 ids=upd["id"],
                 states=upd["state"],

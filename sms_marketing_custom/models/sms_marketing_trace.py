@@ -49,7 +49,6 @@ class SmsMarketingTrace(models.Model):
     )
     failure_type = fields.Selection(FAILURE_TYPES)
     failure_reason = fields.Char()
-    gateway_id = fields.Many2one("sms.marketing.gateway", ondelete="set null", readonly=True)
     try_count = fields.Integer(readonly=True, help="Sending attempts that met a transient gateway error.")
     next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")
     sent_at = fields.Datetime()
@@ -58,17 +57,17 @@ class SmsMarketingTrace(models.Model):
     _sql_constraints = [("uuid_unique", "unique(uuid)", "The trace UUID must be unique.")]
 
     def init(self):
+        cr = self.env.cr
         # One trace per recipient per mailing: the arbiter of the engine's
         # INSERT ... ON CONFLICT DO NOTHING (a re-run after a crash adds nothing).
-        create_unique_index(self.env.cr, "sms_marketing_trace_mailing_res_uniq", self._table, ["mailing_id", "res_id"])
-        # Duplicate numbers across build chunks, and the statistics per mailing.
-        create_index(self.env.cr, "sms_marketing_trace_mailing_number_idx", self._table, ["mailing_id", "number"])
-        # The claim: pending rows of a mailing in id order; small, the rest is history.
-        create_index(
-            self.env.cr,
-            "sms_marketing_trace_pending_idx",
-            self._table,
-            ["mailing_id", "id"],
-            where="state = 'pending'",
-        )
-        # Delivery reports come by uuid: covered by the unique constraint's index.
+        create_unique_index(cr, "sms_marketing_trace_mailing_res_uniq", self._table, ["mailing_id", "res_id"])
+        # Duplicate numbers across build windows.
+        create_index(cr, "sms_marketing_trace_mailing_number_idx", self._table, ["mailing_id", "number"])
+        # The claims walk a mailing's traces in id order (and find its first one).
+        create_index(cr, "sms_marketing_trace_mailing_id_idx", self._table, ["mailing_id", "id"])
+        # Delivery reports come by uuid: the unique constraint's index.
+        # No index involves a column the sending UPDATE changes (state, body,
+        # costs, dates), and pages keep room for the new row versions: the
+        # UPDATE of each batch is HOT (no index write), several times faster.
+        cr.execute("ALTER TABLE sms_marketing_trace SET (fillfactor = 35)")
+        cr.execute("DROP INDEX IF EXISTS sms_marketing_trace_pending_idx")

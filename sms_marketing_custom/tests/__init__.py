@@ -7,6 +7,7 @@ from . import (
     test_links_routes,
     test_mailing,
     test_mailing_test_wizard,
+    test_mailing_tour,
     test_phone,
     test_security_matrix,
     test_sending,

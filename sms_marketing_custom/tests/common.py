@@ -65,7 +65,7 @@ class SmsMarketingMailingCase(SmsMarketingCase):
             [
                 {"name": "Ann", "phone": "+1 202-555-0143", "country_id": cls.country_us.id, **subscribed},
                 {"name": "Bob", "phone": "+1 202-555-0178", "country_id": cls.country_us.id, **subscribed},
-                {"name": "Chloé", "phone": "+32 470 12 34 56", "country_id": cls.country_be.id, **subscribed},
+                {"name": "Chloé", "phone": "+32 470 98 76 54", "country_id": cls.country_be.id, **subscribed},
             ]
         )
         cls.gateway = cls.env["sms.marketing.gateway"].create(

@@ -29,6 +29,8 @@ class TestContacts(SmsMarketingAudienceCase):
         contact_company.country_id = self.country_be
         self.assertFalse(contact_company.phone_sanitized)
         self.assertEqual(contact_company.phone_error_message, "Not a valid number for Belgium")
+        contact_company.phone = "+1 999 555 0143"
+        self.assertEqual(contact_company.phone_error_message, "Not a valid number for United States")
         contact_company.phone = "+33 6 12 34 56 78"
         self.assertEqual(contact_company.phone_sanitized, "+33612345678")
         self.assertFalse(contact_company.phone_error)

@@ -207,6 +207,12 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
         self.assertEqual(self.mailing.link_ids[0].click_count, 4)
         clicks = self.env["sms.marketing.link.click"].search([("mailing_id", "=", self.mailing.id)])
         self.assertEqual(clicks.country_id.mapped("code"), ["FR"])
+        mailing = self.mailing.with_user(self.user_marketing)
+        self.assertEqual(self.env["sms.marketing.link.click"].search_count(mailing.action_view_clicks()["domain"]), 4)
+        self.assertEqual(
+            self.env["sms.marketing.trace"].search(mailing.action_view_optouts()["domain"]), self.traces[2]
+        )
+        self.assertEqual(self.env["sms.marketing.link"].search(mailing.action_view_links()["domain"]), mailing.link_ids)
         with self.assertQueryCount(2):  # one grouped query per counter, for all the mailings
             mailings.invalidate_recordset()
             mailings.mapped("clicked_count")

@@ -34,6 +34,11 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         optout_path = next(path for path in paths if path.startswith("/o/"))
         return [path for path in paths if path.startswith("/s/")], optout_path
 
+    def _opted_out_subscriptions(self):
+        return self.env["sms.marketing.subscription"].search(
+            [("contact_id", "in", self.contacts.ids), ("opt_out", "=", True)]
+        )
+
     def _get(self, path, user_agent=BROWSER, **kwargs):
         """GET ``path`` as ``user_agent``, following redirects that stay on this server (e.g. "//" merged)."""
         for _hop in range(3):
@@ -156,7 +161,12 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         entry = self.env["sms.marketing.blacklist"].search([("number", "=", self.trace_model.number)])
         self.assertEqual(entry.source, "optout_link")
         self.assertTrue(entry.active)
-        self.assertFalse(self.env["sms.marketing.subscription"].search([("opt_out", "=", True)]))
+        self.assertFalse(
+            self.env["sms.marketing.subscription"].search(
+                [("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)]
+            )
+        )
+        self.assertFalse(self._opted_out_subscriptions())
 
     def test_optout_preview_needs_confirmation(self):
         trace = self.traces[2]
@@ -187,7 +197,12 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
             response = self._post(f"/o/{bad}")
             self.assertEqual(response.status_code, 404)
         self.assertFalse(self.traces.filtered("optout_at"))
-        self.assertFalse(self.env["sms.marketing.subscription"].search([("opt_out", "=", True)]))
+        self.assertFalse(
+            self.env["sms.marketing.subscription"].search(
+                [("opt_out", "=", True), ("contact_id", "in", self.contacts.ids)]
+            )
+        )
+        self.assertFalse(self._opted_out_subscriptions())
 
     # ------------------------------------------------------------------ inbound keywords
     def _inbound(self, messages, secret="s3cr3t", signature=None):

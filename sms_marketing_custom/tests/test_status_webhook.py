@@ -17,20 +17,16 @@ class TestStatusWebhook(HttpCase):
         cls.other_gateway = cls.env["sms.marketing.gateway"].create(
             {"name": "Other", "provider": "http", "endpoint_url": "http://127.0.0.1:9", "webhook_secret": "other"}
         )
-        mailing = cls.env["sms.marketing.mailing"].create({"subject": "Webhook", "body": "Hi"})
-        cls.traces = cls.env["sms.marketing.trace"].create(
-            [
-                {
-                    "mailing_id": mailing.id,
-                    "res_id": i,
-                    "number": f"+3247000000{i}",
-                    "state": "sent",
-                    "gateway_id": cls.gateway.id,
-                }
-                for i in range(4)
-            ]
+        mailing = cls.env["sms.marketing.mailing"].create(
+            {"subject": "Webhook", "body": "Hi", "gateway_id": cls.gateway.id}
         )
-        cls.traces[3].gateway_id = cls.other_gateway
+        other_mailing = cls.env["sms.marketing.mailing"].create(
+            {"subject": "Other", "body": "Hi", "gateway_id": cls.other_gateway.id}
+        )
+        cls.traces = cls.env["sms.marketing.trace"].create(
+            [{"mailing_id": mailing.id, "res_id": i, "number": f"+3247000000{i}", "state": "sent"} for i in range(4)]
+        )
+        cls.traces[3].mailing_id = other_mailing
 
     def _post(self, gateway_id, statuses, secret="s3cret", signature=None):
         body = json.dumps({"statuses": statuses}).encode()

@@ -123,6 +123,13 @@ def _pack(units, per_segment):
 def count_segments(text):
     """Return the ``SegmentInfo(encoding, units, segments, per_segment)`` of ``text``."""
     text = text or ""
+    if GSM7_BASIC_SET.issuperset(text):
+        # Fast path (most marketing texts): one septet per character, so greedy
+        # packing is a division. Same answer as below, without a Python loop.
+        total = len(text)
+        if total <= GSM7_SINGLE:
+            return SegmentInfo("GSM-7", total, 1 if total else 0, GSM7_SINGLE)
+        return SegmentInfo("GSM-7", total, -(-total // GSM7_MULTI), GSM7_MULTI)
     units = _gsm7_units(text)
     if units is not None:
         encoding, single, multi = "GSM-7", GSM7_SINGLE, GSM7_MULTI

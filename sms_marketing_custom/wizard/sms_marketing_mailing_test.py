@@ -1,17 +1,12 @@
 import re
 
-import phonenumbers
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..models.sms_marketing_gateway import ACCEPTED, SmsGatewayError, segment_count
-
-try:  # AUDIENCE helper's normaliser; phonenumbers directly meanwhile
-    from ..tools import phone as phone_tools
-except ImportError:  # pragma: no cover - temporary
-    phone_tools = None
+from ..tools import phone as phone_tools
 
 
 class SmsMarketingMailingTest(models.TransientModel):
@@ -26,15 +21,7 @@ class SmsMarketingMailingTest(models.TransientModel):
     @api.model
     def _normalize_number(self, raw, region):
         """E.164 of ``raw`` or None."""
-        if phone_tools is not None and hasattr(phone_tools, "normalize"):
-            return phone_tools.normalize(raw, region=region).e164
-        try:
-            parsed = phonenumbers.parse(raw, region)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(parsed):
-            return None
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return phone_tools.normalize(raw, region=region).e164
 
     def _parse_numbers(self):
         self.ensure_one()

@@ -1,0 +1,504 @@
+"""`make bench [N=...]`: sms_marketing_custom against Odoo 17's mass_mailing_sms.
+
+One run, same PostgreSQL, same Odoo tree. For each side:
+
+1. a fresh database (a copy of a freshly installed template, without demo
+   data), the same N contacts loaded by COPY into one mailing list;
+2. one mailing with a tracked link and the opt-out link;
+3. worker processes started beforehand, each with its own registry and
+   cursor, running the side's cron method(s) in a loop the way Odoo's cron
+   workers do (idle polls every 50 ms, back to back while there is work);
+4. Send is pressed (committed) at t0; this process then polls the database
+   until every message is final and samples the workers' RSS with psutil.
+
+Figures: time from Send until the first SMS reaches the gateway boundary,
+total time until every message is final, recipients per second (N / total,
+as in ANCHORS.md), peak RSS of the largest worker, and SQL queries per 1,000
+recipients (every query the workers and Send ran, minus the workers' idle
+polls, counted with odoo.sql_db's per-process counter).
+
+Environment: BENCH_ODOO_MAX (default 100000; above it Odoo's side is not run
+and its column is extrapolated, and said so), BENCH_SIDES (default
+"ours,odoo"), BENCH_WORKERS (our workers, default 2), BENCH_PROFILE=1
+(cProfile every worker and print the hot spots), BENCH_KEEP_DB=1.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+
+import audience as audience_mod  # noqa: E402
+from sides import SIDES  # noqa: E402
+
+POLL = 0.1
+IDLE_SLEEP = 0.05
+ODOO_RC = os.environ.get("ODOO_RC", str(ROOT / ".odoo" / "odoo.conf"))
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ databases
+def _psql(db, sql):
+    return subprocess.run(["psql", "-X", "-q", "-tA", "-d", db, "-c", sql], check=True, capture_output=True, text=True)
+
+
+def _db_exists(name):
+    out = _psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{name}'").stdout
+    return out.strip() == "1"
+
+
+def _dropdb(name):
+    subprocess.run(["dropdb", "--if-exists", "--force", name], check=True)
+    shutil.rmtree(_filestore(name), ignore_errors=True)
+
+
+def _filestore(name):
+    import odoo
+
+    return Path(odoo.tools.config.filestore(name))
+
+
+def _addon_hash():
+    digest = hashlib.sha1()
+    for path in sorted((ROOT / "sms_marketing_custom").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def fresh_db(side, n):
+    """A fresh database with the side's module installed, without demo data.
+    Installing takes a minute; the installed template is kept and copied."""
+    key = _addon_hash() if side.key == "ours" else "17"
+    template = f"smc_bench_tpl_{side.key}_{key}"
+    if not _db_exists(template):
+        log(f"installing {side.module} (without demo) in template {template}")
+        for old in _psql(
+            "postgres", f"SELECT datname FROM pg_database WHERE datname LIKE 'smc_bench_tpl_{side.key}_%'"
+        ).stdout.split():
+            _dropdb(old)
+        cmd = [
+            sys.executable,
+            os.path.join(os.environ["ODOO_PATH"], "odoo-bin"),
+            "-c",
+            ODOO_RC,
+            "-d",
+            template,
+            "-i",
+            side.module,
+            "--without-demo=all",
+            "--stop-after-init",
+            "--max-cron-threads=0",
+            "--log-level=warn",
+        ]
+        with open(RESULTS / f"install-{template}.log", "w") as out:
+            if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False).returncode:
+                _dropdb(template)
+                raise SystemExit(f"installing {side.module} failed, see {out.name}")
+    db = f"smc_bench_{side.key}_{n}"
+    _dropdb(db)
+    subprocess.run(["createdb", "-T", template, db], check=True)
+    if _filestore(template).exists():
+        shutil.copytree(_filestore(template), _filestore(db))
+    return db
+
+
+# ------------------------------------------------------------------- workers
+def worker_main(side_key, db, role, stats_path, stop_path):
+    """One cron worker: its own registry and cursors, the side's cron method
+    in a loop. Writes <stats_path>.ready when warm, <stats_path> at the end."""
+    import cProfile
+
+    import odoo
+    from odoo import SUPERUSER_ID, api, sql_db
+
+    odoo.tools.config.parse_config(["-c", ODOO_RC, "--log-level=warn"])
+    odoo.netsvc.init_logger()
+    registry = odoo.modules.registry.Registry(db)
+    side = SIDES[side_key]
+    stats = {
+        "handoffs": 0,
+        "pid": os.getpid(),
+        "role": role,
+        "first_send": None,
+        "iterations": 0,
+        "work_iterations": 0,
+        "work_queries": 0,
+        "work_seconds": 0.0,
+        "errors": [],
+    }
+
+    def on_first_send():
+        stats["handoffs"] += 1
+        if stats["first_send"] is None:
+            stats["first_send"] = time.time()
+
+    side.patch(registry, on_first_send)
+
+    def iterate():
+        q0, t0 = sql_db.sql_counter, time.perf_counter()
+        try:
+            with registry.cursor() as cr:  # commits on success, like ir.cron
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                side.run_role(env, role)
+        except Exception as exc:  # the cron would log and go on: so do we
+            import traceback
+
+            if len(stats["errors"]) < 5:
+                stats["errors"].append(traceback.format_exc(limit=8))
+            print(f"worker {role} {os.getpid()}: {exc!r}", file=sys.stderr, flush=True)
+        return sql_db.sql_counter - q0, time.perf_counter() - t0
+
+    idle_queries = max(iterate()[0] for _ in range(3))  # warm caches, measure an idle poll
+    stats["idle_queries"] = idle_queries
+    profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") == "1" else None
+    Path(str(stats_path) + ".ready").touch()
+    while not os.path.exists(stop_path):
+        if profiler:
+            profiler.enable()
+        handoffs = stats["handoffs"]
+        queries, seconds = iterate()
+        if profiler:
+            profiler.disable()
+        stats["iterations"] += 1
+        if queries > idle_queries:  # did something (idle polls are not the work's queries)
+            stats["work_iterations"] += 1
+            stats["work_queries"] += queries
+            stats["work_seconds"] += seconds
+            stats["last_work_end"] = time.time()
+        if stats["handoffs"] == handoffs:
+            # Nothing reached the gateway: wait a little before the next run, as
+            # an Odoo cron worker waits for its next trigger (no busy loop).
+            time.sleep(IDLE_SLEEP)
+    if profiler:
+        profiler.dump_stats(str(stats_path) + ".prof")
+    Path(stats_path).write_text(json.dumps(stats))
+
+
+# --------------------------------------------------------------- measurement
+def measure(side, n, aud):
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    db = fresh_db(side, n)
+    registry = odoo.modules.registry.Registry(db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        list_id = side.create_list(env)
+        if hasattr(side, "check_numbers"):
+            side.check_numbers(aud)
+        t = time.time()
+        side.seed(cr, aud, list_id)
+        log(f"{side.label}: seeded {n} contacts by COPY in {time.time() - t:.1f}s")
+        mailing_id = side.create_mailing(env, list_id, aud)
+
+    run_dir = RESULTS / f"run-{side.key}-{n}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    stop = run_dir / "stop"
+    workers = []
+    roles = side.roles if side.key != "ours" else ("queue",) * int(os.environ.get("BENCH_WORKERS", "2"))
+    for i, role in enumerate(roles):
+        stats_path = run_dir / f"worker-{i}-{role}.json"
+        with open(run_dir / f"worker-{i}-{role}.log", "w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "worker", side.key, db, role, str(stats_path), str(stop)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        workers.append((proc, stats_path))
+    deadline = time.time() + 300
+    while not all(Path(str(p) + ".ready").exists() for _, p in workers):
+        if any(proc.poll() is not None for proc, _ in workers) or time.time() > deadline:
+            raise SystemExit(f"a {side.label} worker did not start, see {run_dir}")
+        time.sleep(0.1)
+    try:
+        spies = start_pyspy(workers, run_dir)
+        t0, t_done, send_queries, summary, peaks = _send_and_wait(side, db, registry, mailing_id, workers, run_dir)
+        stop_pyspy(spies)
+    finally:
+        stop.touch()
+        for proc, _ in workers:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    stats = [json.loads(Path(p).read_text()) for _, p in workers]
+    odoo.sql_db.close_db(db)
+    odoo.modules.registry.Registry.delete(db)
+    if os.environ.get("BENCH_KEEP_DB") != "1":
+        _dropdb(db)
+
+    rss_idle, peak_rss, peak_sum = peaks
+    firsts = [s["first_send"] for s in stats if s["first_send"]]
+    total = t_done - t0
+    queries = send_queries + sum(s["work_queries"] for s in stats)
+    result = {
+        "side": side.key,
+        "n": n,
+        "db": db,
+        "workers": len(workers),
+        "measured": True,
+        "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "first_sms_s": (min(firsts) - t0) if firsts else None,
+        "total_s": total,
+        "rate": n / total,
+        "peak_rss_mb": peak_rss / 2**20,
+        "peak_rss_sum_mb": peak_sum / 2**20,
+        "idle_rss_mb": rss_idle / 2**20,
+        "queries_per_1000": queries * 1000 / n,
+        "summary": summary,
+        "errors": [e for s in stats for e in s["errors"]],
+        "workers_stats": stats,
+    }
+    (RESULTS / f"{side.key}-{n}.json").write_text(json.dumps(result, indent=1))
+    log(f"{side.label}: done in {total:.1f}s; {summary}")
+    if result["errors"]:
+        log(f"{side.label}: {len(result['errors'])} worker errors, first:\n{result['errors'][0]}")
+    if os.environ.get("BENCH_PROFILE") == "1":
+        print_profiles(side, run_dir)
+    if spies:
+        print_pyspy(side, run_dir)
+    return result
+
+
+def start_pyspy(workers, run_dir):
+    """BENCH_PYSPY=/path/to/py-spy: sample every worker from outside (100 Hz, no
+    overhead in the worker) from Send until the end; hot spots printed after."""
+    binary = os.environ.get("BENCH_PYSPY")
+    if not binary:
+        return []
+    spies = []
+    for i, (proc, _) in enumerate(workers):
+        out = run_dir / f"pyspy-{i}.txt"
+        cmd = [binary, "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "100", "-o", str(out)]
+        spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1)  # let py-spy attach
+    return spies
+
+
+def stop_pyspy(spies):
+    import signal
+
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        spy.wait(timeout=60)
+
+
+def print_pyspy(side, run_dir, top=25):
+    """Share of the workers' busy samples per function: self (leaf) and total (on the stack)."""
+    own, total, samples = {}, {}, 0
+    for path in run_dir.glob("pyspy-*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            count = int(count)
+            frames = [_frame_name(f) for f in stack.split(";")]
+            if frames[-1].endswith(":sleep") or "time.sleep" in frames[-1]:
+                continue
+            samples += count
+            own[frames[-1]] = own.get(frames[-1], 0) + count
+            for frame in set(frames):
+                total[frame] = total.get(frame, 0) + count
+    if not samples:
+        return
+    print(f"\n== {side.label}: py-spy, {samples} busy samples of all workers", file=sys.stderr)
+    for title, table in (("self", own), ("total (incl. callees)", total)):
+        print(f"-- {title}", file=sys.stderr)
+        for name, count in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"{100 * count / samples:6.1f}%  {name}", file=sys.stderr)
+
+
+def _frame_name(frame):
+    """'func (path/to/file.py:123)' -> 'file.py:func' with a short path."""
+    func, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for prefix in ("/opt/odoo17/", str(ROOT) + "/"):
+        path = path.replace(prefix, "")
+    return f"{path}:{func}"
+
+
+def _send_and_wait(side, db, registry, mailing_id, workers, run_dir):
+    """Press Send, then poll until every message is final; sample the RSS meanwhile."""
+    import psutil
+    import psycopg2
+
+    from odoo import SUPERUSER_ID, api, sql_db
+
+    ps = [psutil.Process(proc.pid) for proc, _ in workers]
+    rss_idle = max(p.memory_info().rss for p in ps)
+    peak_rss, peak_sum = rss_idle, 0
+    log(f"{side.label}: {len(workers)} workers ready, pressing Send")
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        q0 = sql_db.sql_counter
+        t0 = time.time()
+        side.send(env, mailing_id)
+    send_queries = sql_db.sql_counter - q0
+
+    conn = psycopg2.connect(dbname=db)
+    conn.autocommit = True
+    done, summary, last_check, t_done = False, {}, 0.0, None
+    try:
+        while not done:
+            if any(proc.poll() is not None for proc, _ in workers):
+                raise SystemExit(f"a {side.label} worker died, see {run_dir}")
+            now = time.time()
+            rss = [p.memory_info().rss for p in ps]
+            peak_rss, peak_sum = max(peak_rss, *rss), max(peak_sum, sum(rss))
+            if now - last_check >= 0.25:
+                last_check = now
+                with conn.cursor() as cr:
+                    done, summary = side.progress(cr, mailing_id)
+                t_done = time.time()
+            time.sleep(POLL)
+    finally:
+        conn.close()
+    return t0, t_done, send_queries, summary, (rss_idle, peak_rss, peak_sum)
+
+
+def print_profiles(side, run_dir, top=25):
+    import pstats
+
+    files = [str(p) for p in sorted(run_dir.glob("*.prof"))]
+    if not files:
+        return
+    stats = pstats.Stats(*files, stream=sys.stderr)
+    print(f"\n== {side.label}: cProfile of all workers (tottime)", file=sys.stderr)
+    stats.sort_stats("tottime").print_stats(top)
+    print(f"\n== {side.label}: cProfile of all workers (cumulative)", file=sys.stderr)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def extrapolated_odoo(n):
+    """Odoo's figures at n when its side is not run: scaled from its largest
+    measurement on this machine (bench/results), else from ANCHORS.md."""
+    measured = []
+    for path in RESULTS.glob("odoo-*.json"):
+        data = json.loads(path.read_text())
+        if data.get("measured") and data["n"] < n:
+            measured.append(data)
+    if measured:
+        base = max(measured, key=lambda d: d["n"])
+        scale = n / base["n"]
+        source = f"extrapolated linearly from Odoo's measurement at N={base['n']} ({base['at']})"
+        idle = base["idle_rss_mb"]  # a worker before Send: the part that does not grow with N
+        return {
+            "side": "odoo",
+            "n": n,
+            "measured": False,
+            "source": source,
+            "first_sms_s": base["first_sms_s"] * scale if base["first_sms_s"] else None,
+            "total_s": base["total_s"] * scale,
+            "rate": base["rate"],
+            "peak_rss_mb": idle + (base["peak_rss_mb"] - idle) * scale,
+            "queries_per_1000": base["queries_per_1000"],
+        }
+    return {
+        "side": "odoo",
+        "n": n,
+        "measured": False,
+        "source": "taken from ANCHORS.md (300 SMS/s, 13 KB per recipient, 2,000 queries per 1,000)",
+        "first_sms_s": None,
+        "total_s": n / 300,
+        "rate": 300.0,
+        "peak_rss_mb": 13 * n / 1024,
+        "queries_per_1000": 2000.0,
+    }
+
+
+# ------------------------------------------------------------------- report
+def report(n, ours, odoo):
+    def fmt(value, spec):
+        return "n/a" if value is None else format(value, spec)
+
+    def ratio(a, b):
+        return "n/a" if not a or not b else f"{a / b:.3g}x"
+
+    mark = "" if odoo.get("measured") else "~"
+    rows = [
+        ("first SMS handed to gateway after Send (s)", "first_sms_s", ".2f"),
+        ("total until every message is final (s)", "total_s", ".1f"),
+        ("throughput (recipients/s)", "rate", ",.0f"),
+        ("peak RSS of the largest worker (MB)", "peak_rss_mb", ",.0f"),
+        ("SQL queries per 1,000 recipients", "queries_per_1000", ",.0f"),
+    ]
+    lines = [
+        "",
+        f"N={n:,} recipients, {ours['workers']} workers ({ours['db']})  vs  Odoo 17 mass_mailing_sms"
+        + (f" ({odoo['db']}, mailing cron + SMS cron workers)" if odoo.get("measured") else ""),
+        "",
+        f"| {'figure':<44} | {'sms_marketing_custom':>20} | {'mass_mailing_sms':>16} | {'ours/odoo':>9} |",
+        f"|{'-' * 46}|{'-' * 22}:|{'-' * 18}:|{'-' * 10}:|".replace("-:", "-:"),
+    ]
+    for label, key, spec in rows:
+        lines.append(
+            f"| {label:<44} | {fmt(ours.get(key), spec):>20} | {mark + fmt(odoo.get(key), spec):>16} "
+            f"| {ratio(ours.get(key), odoo.get(key)):>9} |"
+        )
+    lines.append("")
+    lines.append(f"ours: {ours.get('summary')}")
+    if odoo.get("measured"):
+        lines.append(f"odoo: {odoo.get('summary')}")
+    else:
+        lines.append(f"odoo: NOT RUN at this N (BENCH_ODOO_MAX); its column is {odoo['source']}.")
+    lines.append(f"throughput ratio vs mass_mailing_sms at N={n}: {ours['rate'] / odoo['rate']:.1f}x")
+    print("\n".join(lines), flush=True)
+
+
+def main(argv):
+    import odoo
+
+    odoo.tools.config.parse_config(["-c", ODOO_RC, "--log-level=warn"])
+    odoo.netsvc.init_logger()
+    n = int(argv[0]) if argv and argv[0] else 10_000
+    sides = os.environ.get("BENCH_SIDES", "ours,odoo").split(",")
+    odoo_max = int(os.environ.get("BENCH_ODOO_MAX", "100000"))
+    RESULTS.mkdir(exist_ok=True)
+
+    t = time.time()
+    aud = audience_mod.build(n)
+    audience_mod.check_sample(aud)
+    log(f"audience of {n}: {aud.stats}, {aud.expected_sendable()} to send (built in {time.time() - t:.1f}s)")
+
+    results = {}
+    for key in ("ours", "odoo"):
+        if key not in sides:
+            continue
+        if key == "odoo" and n > odoo_max:
+            log(f"mass_mailing_sms is not run above BENCH_ODOO_MAX={odoo_max}: its figures are extrapolated")
+            continue
+        results[key] = measure(SIDES[key], n, aud)
+    if "ours" not in results:
+        path = RESULTS / f"ours-{n}.json"
+        if not path.exists():
+            return
+        results["ours"] = json.loads(path.read_text())
+    if "odoo" not in results:
+        path = RESULTS / f"odoo-{n}.json"
+        results["odoo"] = json.loads(path.read_text()) if n <= odoo_max and path.exists() else extrapolated_odoo(n)
+        if results["odoo"].get("measured"):
+            results["odoo"]["source"] = f"measured earlier ({results['odoo']['at']})"
+    report(n, results["ours"], results["odoo"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker_main(*sys.argv[2:7])
+    else:
+        main(sys.argv[1:])

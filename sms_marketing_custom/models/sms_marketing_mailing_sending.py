@@ -62,7 +62,7 @@ PARAM_DEFAULTS = {
 
 
 class SmsMarketingMailing(models.Model):
-    _inherit = "sms.marketing.mailing"  # pylint: disable=consider-merging-classes-inherited
+    _inherit = "sms.marketing.mailing"
 
     pause_reason = fields.Text(readonly=True, copy=False, help="Why the sending is paused, shown on the mailing.")
     pause_code = fields.Selection(

@@ -1,1 +1,1 @@
-from . import inbound, links, status
+from . import links, webhooks

@@ -19,6 +19,7 @@ always the sum of the ledger.
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import threading
@@ -414,6 +415,28 @@ class SmsMarketingGateway(models.Model):
         self.env["sms.marketing.gateway.price"].create(vals)
 
     # ------------------------------------------------------------------ delivery reports
+    @api.model
+    def _route_webhook(self, gateway_id, raw_body, signature, kind):
+        """(HTTP status, JSON answer or None) of a gateway's signed webhook call.
+
+        ``kind`` is "statuses" (delivery reports) or "messages" (inbound SMS).
+        An unknown gateway and a bad signature get the same bare 403, so the
+        route tells nothing about which gateways exist.
+        """
+        # sudo: the caller is the gateway (anonymous); the HMAC signature authenticates it
+        gateway = self.sudo().browse(gateway_id).exists()
+        if not gateway or not gateway._check_signature(raw_body, signature):
+            return 403, None
+        try:
+            items = json.loads(raw_body or b"{}").get(kind) or []
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise ValueError
+        except (ValueError, AttributeError):
+            return 400, None
+        if kind == "statuses":
+            return 200, {"updated": gateway._process_statuses(items)}
+        return 200, {"results": gateway._process_inbound_messages(items)}
+
     def _check_signature(self, body, signature):
         """True when ``signature`` is the hex HMAC-SHA256 of ``body`` with the webhook secret."""
         self.ensure_one()

@@ -8,7 +8,6 @@ sent to that number as opted out (for the mailing's statistics); START/UNSTOP
 removes the number from the blacklist. Other messages are ignored.
 """
 
-import json
 import re
 
 from odoo import api, fields, models
@@ -21,21 +20,6 @@ class SmsMarketingGateway(models.Model):
     _inherit = "sms.marketing.gateway"
 
     @api.model
-    def _route_inbound(self, gateway_id, raw_body, signature):
-        """(HTTP status, JSON-able answer) for an inbound-messages webhook call."""
-        # sudo: the caller is the gateway (anonymous); the signature authenticates it
-        gateway = self.sudo().browse(gateway_id).exists()
-        if not gateway or not gateway._check_signature(raw_body, signature):  # as delivery reports
-            return 403, {"error": "forbidden"}
-        try:
-            payload = json.loads(raw_body)
-            messages = payload["messages"]
-            if not isinstance(messages, list) or not all(isinstance(message, dict) for message in messages):
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            return 400, {"error": "bad request"}
-        return 200, {"results": gateway._process_inbound_messages(messages)}
-
     def _process_inbound_messages(self, messages):
         """Apply the keywords of inbound ``messages``; one result per message."""
         results, last_action = [], {}

@@ -473,14 +473,16 @@ class SmsMarketingMailing(models.Model):
             raise UserError(_("No SMS gateway is configured: ask an administrator to set one up."))
         credits = self.estimated_credits
         if gateway.balance < credits:
+            # formatted outside _(): the translation extractor evaluates the call's string tokens
+            needed, balance = f"{credits:,.2f}", f"{gateway.balance:,.2f}"
             raise UserError(
                 _(
                     "Not enough credits: “%(subject)s” needs about %(needed)s credits, and %(gateway)s has "
                     "%(balance)s. Buy credits, or reduce the audience or the length of the SMS.",
                     subject=self.subject,
-                    needed=f"{credits:,.2f}",
+                    needed=needed,
                     gateway=gateway.display_name,
-                    balance=f"{gateway.balance:,.2f}",
+                    balance=balance,
                 )
             )
 

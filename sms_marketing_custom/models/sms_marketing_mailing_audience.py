@@ -30,7 +30,7 @@ class SmsMarketingMailing(models.Model):
     def _get_recipient_domain(self):
         """The mailing's filter (``domain``) as a list."""
         self.ensure_one()
-        return _eval_domain(self.env, self.domain)
+        return _eval_domain(self.env, self.domain, self.user_id)
 
     def _get_recipients_query(self):
         """SQL of the mailing's audience: rows (res_id, number, raw_phone, country_code, opted_out).

@@ -1,7 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
-from odoo.tools.safe_eval import safe_eval
+from odoo.tools.safe_eval import datetime, dateutil, safe_eval, time
 
 from ..tools import phone as phone_tools
 
@@ -201,12 +201,25 @@ class SmsMarketingNumber(models.Model):
             )
 
 
-def _eval_domain(env, domain):
-    """A domain stored as text (domain widget) as a list; raises ValidationError when it is not one."""
+def _eval_domain(env, domain, user=None):
+    """A domain stored as text (domain widget) as a list; raises ValidationError when it is not one.
+
+    ``user`` is whose "uid"/"user" the filter means (the mailing's Responsible,
+    also when the cron evaluates it as superuser); the names are those of the
+    web client's domain editor.
+    """
+    user = user or env.user
+    context = {
+        "uid": user.id,
+        "user": user,
+        "context_today": lambda: fields.Datetime.context_timestamp(user, fields.Datetime.now()),
+        "datetime": datetime,
+        "dateutil": dateutil,
+        "relativedelta": dateutil.relativedelta.relativedelta,
+        "time": time,
+    }
     try:
-        value = safe_eval(
-            domain or "[]", {"uid": env.uid, "user": env.user, "context_today": fields.Date.context_today}
-        )
+        value = safe_eval(domain or "[]", context)
     except Exception as error:
         raise ValidationError(_("This filter is not valid: %(error)s", error=error)) from error
     if not isinstance(value, list | tuple):

@@ -250,6 +250,27 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
         default = config._get_default_domain()
         self.assertEqual(Partner.search([("id", "in", partners.ids), *default]), partners[:2])
 
+    def test_filter_names_mean_the_responsible_and_today(self):
+        """uid/user are the Responsible's even when the cron (superuser) evaluates the filter;
+        context_today() and relativedelta work as in the web client's domain editor."""
+        config = self.env.ref("sms_marketing_custom.sms_marketing_recipient_model_partner")
+        Partner = self.env["res.partner"]
+        # sudo keeps the uid: create_uid is the marketer, whatever the rights on partners
+        mine = Partner.with_user(self.user_marketing).sudo().create({"name": "Mine", "mobile": "+1 202 555 0143"})
+        Partner.create({"name": "Not mine", "mobile": "+1 202 555 0178"})
+        mailing = self.env["sms.marketing.mailing"].create(
+            {
+                "subject": "My partners of the last week",
+                "recipient_model_id": config.model_id.id,
+                "user_id": self.user_marketing.id,
+                "domain": "[('create_uid', '=', uid), ('mobile', '!=', False), "
+                "('create_date', '>=', (context_today() - relativedelta(days=7)).strftime('%Y-%m-%d'))]",
+            }
+        )
+        as_cron = mailing.sudo()
+        self.assertEqual(as_cron.env.uid, 1)
+        self.assertEqual(Partner.search(as_cron._get_recipient_domain()), mine)
+
     def test_any_model_with_a_phone_field(self):
         Config = self.env["sms.marketing.recipient.model"].with_user(self.user_manager)
         company_model = self.env["ir.model"]._get("res.company")

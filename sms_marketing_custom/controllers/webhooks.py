@@ -1,0 +1,29 @@
+from werkzeug.wrappers import Response
+
+from odoo import http
+from odoo.http import request
+
+WEBHOOK_ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": False, "save_session": False}
+
+
+class SmsMarketingWebhooks(http.Controller):
+    """The gateway's signed webhooks (DESIGN.md): delivery reports and inbound SMS (STOP/START)."""
+
+    @http.route("/sms_marketing/status/<int:gateway_id>", **WEBHOOK_ROUTE)
+    def sms_marketing_status(self, gateway_id, **kwargs):
+        return self._answer(gateway_id, "statuses")
+
+    @http.route("/sms_marketing/inbound/<int:gateway_id>", **WEBHOOK_ROUTE)
+    def sms_marketing_inbound(self, gateway_id, **kwargs):
+        return self._answer(gateway_id, "messages")
+
+    def _answer(self, gateway_id, kind):
+        status, answer = request.env["sms.marketing.gateway"]._route_webhook(
+            gateway_id,
+            request.httprequest.get_data(cache=False),
+            request.httprequest.headers.get("X-Signature", ""),
+            kind,
+        )
+        if answer is None:
+            return Response(status=status)  # errors reveal nothing
+        return request.make_json_response(answer, status=status)

@@ -55,9 +55,7 @@ class ResPartner(models.Model):
 
     @api.depends("sms_marketing_number")
     def _compute_sms_marketing_blacklisted(self):
-        blacklisted = self.env["sms.marketing.blacklist"]._get_blacklisted_numbers(self.mapped("sms_marketing_number"))
-        for partner in self:
-            partner.blacklisted = bool(partner.sms_marketing_number) and partner.sms_marketing_number in blacklisted
+        self.env["sms.marketing.blacklist"]._set_blacklisted_flag(self, "sms_marketing_number")
 
     def _search_sms_marketing_blacklisted(self, operator, value):
         return self.env["sms.marketing.blacklist"]._get_blacklisted_domain("sms_marketing_number", operator, value)

@@ -105,6 +105,12 @@ class SmsMarketingBlacklist(models.Model):
         return records.with_env(self.env)
 
     @api.model
+    def _set_blacklisted_flag(self, records, number_field):
+        """Compute ``records.blacklisted`` from their E.164 ``number_field``, in one query."""
+        blacklisted = self._get_blacklisted_numbers(records.mapped(number_field))
+        for record in records:
+            record.blacklisted = bool(record[number_field]) and record[number_field] in blacklisted
+
     def _get_blacklisted_numbers(self, numbers):
         """The subset of ``numbers`` that is blacklisted (one indexed query)."""
         numbers = [number for number in numbers if number]

@@ -93,9 +93,7 @@ class SmsMarketingContact(models.Model):
 
     @api.depends("phone_sanitized")
     def _compute_blacklisted(self):
-        blacklisted = self.env["sms.marketing.blacklist"]._get_blacklisted_numbers(self.mapped("phone_sanitized"))
-        for contact in self:
-            contact.blacklisted = bool(contact.phone_sanitized) and contact.phone_sanitized in blacklisted
+        self.env["sms.marketing.blacklist"]._set_blacklisted_flag(self, "phone_sanitized")
 
     def _search_blacklisted(self, operator, value):
         return self.env["sms.marketing.blacklist"]._get_blacklisted_domain("phone_sanitized", operator, value)
@@ -106,21 +104,14 @@ class SmsMarketingContact(models.Model):
         self._prepare_phone_values(vals_list)
         contacts = super().create(vals_list)
         if any("list_ids" in vals for vals in vals_list):
-            self._invalidate_subscriptions()
+            self.env["sms.marketing.subscription"]._invalidate_relations()
         return contacts
 
     def write(self, vals):
         result = super().write(vals)
         if "list_ids" in vals:
-            self._invalidate_subscriptions()
+            self.env["sms.marketing.subscription"]._invalidate_relations()
         return result
-
-    def _invalidate_subscriptions(self):
-        """``list_ids`` writes rows of the subscription table directly: refresh the other side."""
-        self.flush_model(["list_ids"])
-        self.env["sms.marketing.subscription"].invalidate_model()
-        self.invalidate_model(["subscription_ids"])
-        self.env["sms.marketing.list"].invalidate_model(["contact_ids", "subscription_ids"])
 
     @api.model
     def _prepare_phone_values(self, vals_list):

@@ -87,21 +87,14 @@ class SmsMarketingList(models.Model):
     def create(self, vals_list):
         lists = super().create(vals_list)
         if any("contact_ids" in vals for vals in vals_list):
-            lists._invalidate_subscriptions()
+            lists.env["sms.marketing.subscription"]._invalidate_relations()
         return lists
 
     def write(self, vals):
         result = super().write(vals)
         if "contact_ids" in vals:
-            self._invalidate_subscriptions()
+            self.env["sms.marketing.subscription"]._invalidate_relations()
         return result
-
-    def _invalidate_subscriptions(self):
-        """``contact_ids`` writes rows of the subscription table directly: refresh the other side."""
-        self.flush_model(["contact_ids"])
-        self.env["sms.marketing.subscription"].invalidate_model()
-        self.invalidate_model(["subscription_ids"])
-        self.env["sms.marketing.contact"].invalidate_model(["list_ids", "subscription_ids"])
 
     # ------------------------------------------------------------------ actions
     def action_view_contacts(self):

@@ -44,8 +44,13 @@ class SmsMarketingSubscription(models.Model):
     # ------------------------------------------------------------------ tools
     @api.model
     def _invalidate_relations(self):
-        """The table is both this model's and the relation of ``list_ids``/``contact_ids``:
-        after a change through one side, drop the cache of the other side."""
+        """The table is both this model's and the relation of contacts' ``list_ids`` and
+        lists' ``contact_ids``: after a change through any of the three, write it and drop
+        every side's cache."""
+        contacts, lists = self.env["sms.marketing.contact"], self.env["sms.marketing.list"]
+        contacts.flush_model(["list_ids"])
+        lists.flush_model(["contact_ids"])
         self.flush_model()
-        self.env["sms.marketing.contact"].invalidate_model(["list_ids", "subscription_ids"])
-        self.env["sms.marketing.list"].invalidate_model(["contact_ids", "subscription_ids"])
+        self.invalidate_model()
+        contacts.invalidate_model(["list_ids", "subscription_ids"])
+        lists.invalidate_model(["contact_ids", "subscription_ids"])

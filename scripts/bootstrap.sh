@@ -69,6 +69,11 @@ case "$pyver" in 3.10|3.11|3.12) ;; *) die "Odoo 17 needs Python 3.10 to 3.12, $
 # changes whenever a requirement or the Odoo tree changes.
 req_hash="$(cat "$ODOO_PATH/requirements.txt" "$here/requirements-dev.txt" <(echo "$pyver $ODOO_PATH") | sha1sum | cut -c1-12)"
 VENV="${SMS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sms_marketing_custom/venv-$req_hash}"
+# pytest_odoo imports odoo at import time, so the check runs with Odoo on the path.
+check_venv() {
+    PYTHONPATH="$ODOO_PATH" "$VENV/bin/python" -c \
+        "import phonenumbers, psycopg2, lxml, pkg_resources, werkzeug, websocket, odoo, pytest_odoo" 2>&1 >/dev/null
+}
 if [[ ! -f "$VENV/.ready" ]]; then
     say "creating the virtual environment $VENV (a few minutes the first time)"
     rm -rf "$VENV"
@@ -80,8 +85,8 @@ if [[ ! -f "$VENV/.ready" ]]; then
     # setuptools 81+ has no pkg_resources, which Odoo 17 imports.
     pip_quiet --upgrade pip wheel "setuptools<81"
     pip_quiet -r "$VENV/odoo-requirements.txt" -r "$here/requirements-dev.txt"
-    "$VENV/bin/python" -c "import phonenumbers, pytest_odoo, websocket, psycopg2, lxml, pkg_resources, werkzeug" >&2 ||
-        die "the virtual environment $VENV is incomplete (see pip's output above); fix the cause and run again."
+    import_error="$(check_venv)" ||
+        die "the virtual environment $VENV is incomplete: $(tail -1 <<<"$import_error"). Fix the cause in pip's output above, then run again."
     touch "$VENV/.ready"
 fi
 say "Python environment $VENV"

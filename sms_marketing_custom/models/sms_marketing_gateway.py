@@ -31,39 +31,14 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..tools.sms_encoding import count_segments
+from ..providers import SmsGatewayError, SmsGatewayTransientError
+from ..tools.sms_encoding import segment_count
 
 _logger = logging.getLogger(__name__)
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
-# Gateway result states (DESIGN.md) and what they mean for a trace.
-FINAL_ERRORS = ("wrong_number_format", "country_not_supported", "rejected")
-ACCEPTED = ("sent", "duplicate")
 
 _http_local = threading.local()
-
-
-class SmsGatewayError(Exception):
-    """The gateway refused the request for good (bad key, bad configuration)."""
-
-
-class SmsGatewayTransientError(SmsGatewayError):
-    """Time-out, 429 or 5xx: try again later with the same uuids."""
-
-
-# ASCII characters that are not plain one-septet GSM-7: extension table (two
-# septets), outside GSM-7 (backtick, controls but LF/CR).
-_ASCII_NOT_PLAIN_GSM7 = re.compile(r"[\^{}\\\[\]~|`\x00-\x09\x0b-\x0c\x0e-\x1f\x7f]")
-
-
-def segment_count(text):
-    """Number of SMS segments of ``text``: DESIGN.md's count_segments, with a
-    fast path for plain ASCII text (the common case, one call per message)."""
-    text = text or ""
-    if text.isascii() and not _ASCII_NOT_PLAIN_GSM7.search(text):
-        units = len(text)
-        return (1 if units else 0) if units <= 160 else -(-units // 153)
-    return count_segments(text).segments
 
 
 class SmsMarketingGateway(models.Model):

@@ -46,7 +46,8 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
-from .sms_marketing_gateway import ACCEPTED, FINAL_ERRORS, SmsGatewayError, SmsGatewayTransientError, segment_count
+from ..providers import ACCEPTED, FINAL_ERRORS, SmsGatewayError, SmsGatewayTransientError
+from ..tools.sms_encoding import segment_count
 
 _logger = logging.getLogger(__name__)
 

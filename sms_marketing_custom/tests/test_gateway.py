@@ -61,8 +61,7 @@ class TestGateway(SmsEngineCase):
         self.assertFalse(self.http_gateway._check_signature(body, ""))
 
     def test_segment_fast_path_matches_count_segments(self):
-        from ..models.sms_marketing_gateway import segment_count
-        from ..tools.sms_encoding import count_segments
+        from ..tools.sms_encoding import count_segments, segment_count
 
         samples = ["", "Hello", "a" * 160, "a" * 161, "b" * 306, "b" * 307, "Price: 5$ @shop_1\nBye\r"]
         samples += [c * 80 for c in "^{}\\[~]|`€é\x07\t\f"] + ["x" * 159 + "{", "Réduction 20%", "😀" * 35]

@@ -28,6 +28,7 @@ between them, as it does on real networks (the phone reassembles them).
 runs one table through both and requires identical answers.
 """
 
+import re
 from collections import namedtuple
 
 GSM7_BASIC = (
@@ -156,3 +157,18 @@ def non_gsm_characters(text):
 def replace_lookalikes(text):
     """Replace look-alike characters (curly quotes, long dashes, ...) by their GSM-7 twins."""
     return "".join(GSM7_LOOKALIKES.get(char, char) for char in text or "")
+
+
+# ASCII characters that are not plain one-septet GSM-7: the extension table
+# (two septets) and what is outside GSM-7 (backtick, control characters but LF/CR).
+_ASCII_NOT_PLAIN_GSM7 = re.compile(r"[\^{}\\\[\]~|`\x00-\x09\x0b-\x0c\x0e-\x1f\x7f]")
+
+
+def segment_count(text):
+    """``count_segments(text).segments``, with a fast path for plain ASCII text
+    (the common case: the engine counts every message it sends)."""
+    text = text or ""
+    if text.isascii() and not _ASCII_NOT_PLAIN_GSM7.search(text):
+        units = len(text)
+        return (1 if units else 0) if units <= 160 else -(-units // 153)
+    return count_segments(text).segments

@@ -5,8 +5,9 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..models.sms_marketing_gateway import ACCEPTED, SmsGatewayError, segment_count
+from ..providers import ACCEPTED, SmsGatewayError
 from ..tools import phone as phone_tools
+from ..tools.sms_encoding import segment_count
 
 
 class SmsMarketingMailingTest(models.TransientModel):

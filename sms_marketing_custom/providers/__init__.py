@@ -1,0 +1,20 @@
+"""SMS providers: how a gateway talks to the outside world (see docs/design.md, "Providers").
+
+This package holds what every provider shares: the errors a provider raises
+and the result states it answers with (the gateway protocol's). Each provider
+is one module of this package behind the same interface.
+"""
+
+# Result states of one message, as the gateway protocol names them.
+ACCEPTED = ("sent", "duplicate")  # "duplicate": the uuid was accepted before, count it as sent
+FINAL_ERRORS = ("wrong_number_format", "country_not_supported", "rejected")
+INSUFFICIENT_CREDIT = "insufficient_credit"
+SERVER_ERROR = "server_error"
+
+
+class SmsGatewayError(Exception):
+    """The gateway refused the request for good (bad key, bad configuration)."""
+
+
+class SmsGatewayTransientError(SmsGatewayError):
+    """Time-out, 429 or 5xx: try again later with the same uuids."""

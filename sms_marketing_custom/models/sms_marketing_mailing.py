@@ -1,23 +1,36 @@
-"""SMS mailing: one SMS campaign, from the draft a marketer writes to its sending.
+"""SMS mailing: one SMS campaign, from the draft a marketer writes to its statistics.
 
 What: the marketer picks recipients (mailing lists, or any SMS-enabled model
 filtered with Odoo's domain editor), writes the text (the form counts
 characters, encoding and SMS parts as the gateway will), sees the audience and
 the credits it will take per country, then sends now or schedules.
 
-How: this file is the core (fields, form computes, actions, guards).
-Other parts extend it with ``_inherit`` in their own files:
-``sms_marketing_mailing_audience.py`` (``_get_recipients_query`` and
-``_get_recipient_statistics``), ``sms_marketing_mailing_sending.py`` (the queue
-cron), ``sms_marketing_mailing_statistics.py`` (counters) and the link tracker
-(``sms_link_length``, ``sms_optout_suffix``, ``_apply_tracking``).
+How: this file holds the whole model, in sections. Each business rule of a
+mailing has one definition here, used by the form, Send's checks, the test
+SMS, the sending engine and the statistics alike (docs/design.md, "One
+definition of each rule"):
 
-Caveats: the queue does the sending; no action here sends anything inside the
-user's request. Placeholders are rendered by Odoo's own ``inline_template``
-engine (``mail.render.mixin``); because the cron renders as superuser, only
-users allowed to edit dynamic templates may save a body with placeholders.
+* AUDIENCE — who receives it: ``_get_audience_env`` (whose rights select the
+  records), ``_get_recipients_query`` (the model is ``recipient_model_id``,
+  always; lists only for mailing-list contacts) and its classified form;
+* CONTENT — what one recipient receives: ``_render_messages`` (placeholders,
+  then tracked links and the opt-out line, ``_apply_tracking``), and
+  ``_get_sms_text_to_count`` for the counter;
+* PRICE — what it costs: ``_get_credit_estimate`` with the gateway's
+  ``_get_prices`` and ``tools.pricing``, the same as the engine charges.
+
+The sending itself is ``sms.marketing.engine`` (models/sms_marketing_engine.py);
+this model only queues (``action_send_now``/``action_schedule``) and holds the
+engine's per-mailing state (``trace_build_*``, ``pause_*``).
+
+Caveats: no action here sends anything inside the user's request. Placeholders
+are rendered by Odoo's own ``inline_template`` engine; because the cron renders
+as superuser, only users allowed to edit dynamic templates may save a body
+with placeholders.
 """
 
+import hashlib
+import hmac
 from datetime import timedelta
 
 import psycopg2
@@ -25,11 +38,12 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import format_datetime
+from odoo.tools import SQL, format_datetime
 from odoo.tools.rendering_tools import parse_inline_template
 
-from ..tools.links import find_urls
+from ..tools import links, pricing
 from ..tools.sms_encoding import count_segments
+from .sms_marketing_recipient_model import _eval_domain
 
 CONTACT_MODEL = "sms.marketing.contact"
 # Fields that define what is (being) sent: frozen once sending has started.
@@ -49,6 +63,9 @@ LOCKED_FIELDS = frozenset(
 LOCKED_STATES = ("sending", "paused", "done", "canceled")
 # Schedules a little in the past (the time to click) are accepted.
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
+# Where the opt-out token goes in the opt-out line while it is being laid out.
+SUFFIX_TOKEN_MARKER = "\x00token\x00"
+AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "duplicates", "to_send")
 
 
 class SmsMarketingMailing(models.Model):
@@ -70,6 +87,7 @@ class SmsMarketingMailing(models.Model):
         default=lambda self: self.env.user,
         tracking=True,
         domain="[('share', '=', False)]",
+        help="Who follows this mailing. The recipients are chosen with the rights of whoever sends it.",
     )
     state = fields.Selection(
         [
@@ -98,7 +116,14 @@ class SmsMarketingMailing(models.Model):
     )
     recipient_model = fields.Char(related="recipient_model_id.model", string="Recipients Model")
     is_list_mailing = fields.Boolean(compute="_compute_is_list_mailing")
-    list_ids = fields.Many2many("sms.marketing.list", string="Mailing Lists")
+    list_ids = fields.Many2many(
+        "sms.marketing.list",
+        string="Mailing Lists",
+        compute="_compute_list_ids",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
     domain = fields.Char(
         string="Filter",
         compute="_compute_domain",
@@ -107,14 +132,38 @@ class SmsMarketingMailing(models.Model):
         precompute=True,
         help="Which records of the chosen model receive the SMS.",
     )
+    sender_id = fields.Many2one(
+        "res.users",
+        string="Sent By",
+        readonly=True,
+        copy=False,
+        help="Who pressed Send or Schedule: the recipients are the records this user may read.",
+    )
+    sender_company_ids = fields.Many2many(
+        "res.company",
+        "sms_marketing_mailing_sender_company_rel",
+        string="Sender's Companies",
+        readonly=True,
+        copy=False,
+        help="The companies the sender worked in when sending: the recipients are taken in these only.",
+    )
     # content
     body = fields.Text(string="SMS Content")
     include_optout = fields.Boolean(string="Include opt-out link", default=True)
-    # sms_link_length and sms_optout_suffix (what a link and the opt-out add) come from
-    # sms_marketing_mailing_links.py
+    sms_link_length = fields.Integer(
+        string="Tracked Link Length",
+        compute="_compute_sms_link_length",
+        help="Number of characters of one tracked short link as sent (each URL of the content is replaced by one).",
+    )
+    sms_optout_suffix = fields.Char(
+        string="Opt-out Text",
+        compute="_compute_sms_optout_suffix",
+        help="Exact text appended to every SMS when the opt-out link is included.",
+    )
     sms_encoding = fields.Char(string="Encoding", compute="_compute_sms_counts")
     sms_segments = fields.Integer(string="SMS Parts", compute="_compute_sms_counts")
     sms_units = fields.Integer(string="Length", compute="_compute_sms_counts")
+    link_ids = fields.One2many("sms.marketing.link", "mailing_id", string="Tracked Links")
     # schedule and gateway
     schedule_type = fields.Selection([("now", "Send now"), ("scheduled", "On a date")], default="now", required=True)
     schedule_date = fields.Datetime(string="Scheduled for", tracking=True, copy=False)
@@ -131,7 +180,38 @@ class SmsMarketingMailing(models.Model):
     # price estimate
     estimated_credits = fields.Float(compute="_compute_estimate", digits=(16, 2))
     estimate_html = fields.Html(string="Estimate by Country", compute="_compute_estimate", sanitize=False)
+    # sending (the engine's state of this mailing)
     trace_ids = fields.One2many("sms.marketing.trace", "mailing_id", string="Traces")
+    pause_reason = fields.Text(readonly=True, copy=False, help="Why the sending is paused, shown on the mailing.")
+    pause_code = fields.Selection(
+        [
+            ("insufficient_credit", "Insufficient Credit"),
+            ("gateway_error", "Gateway Error"),
+            ("sender_access", "Sender Without Access"),
+        ],
+        readonly=True,
+        copy=False,
+    )
+    sent_date = fields.Datetime(string="Sent On", readonly=True, copy=False)
+    trace_build_done = fields.Boolean(readonly=True, copy=False)
+    trace_build_cursor = fields.Integer(readonly=True, copy=False, help="Last res_id with its trace built.")
+    trace_build_max = fields.Integer(readonly=True, copy=False, help="Highest res_id of the audience table at start.")
+    # statistics
+    recipient_count = fields.Integer(compute="_compute_statistics", string="Number of Recipients")
+    pending_count = fields.Integer(compute="_compute_statistics", string="Pending")
+    sent_count = fields.Integer(
+        compute="_compute_statistics", string="Sent", help="Accepted by the gateway (delivered or not)."
+    )
+    delivered_count = fields.Integer(compute="_compute_statistics", string="Delivered")
+    failed_count = fields.Integer(compute="_compute_statistics", string="Failed")
+    canceled_count = fields.Integer(compute="_compute_statistics", string="Canceled")
+    sent_ratio = fields.Float(compute="_compute_statistics", string="Sent (%)")
+    delivered_ratio = fields.Float(compute="_compute_statistics", string="Delivered (%)")
+    failed_ratio = fields.Float(compute="_compute_statistics", string="Failed (%)")
+    canceled_ratio = fields.Float(compute="_compute_statistics", string="Canceled (%)")
+    credits_spent = fields.Float(compute="_compute_statistics", digits=(16, 4))
+    clicked_count = fields.Integer(string="Clicked", compute="_compute_link_statistics")
+    optout_count = fields.Integer(string="Opted Out", compute="_compute_link_statistics")
 
     # ------------------------------------------------------------------ computes
     @api.model
@@ -144,10 +224,32 @@ class SmsMarketingMailing(models.Model):
             mailing.is_list_mailing = mailing.recipient_model in (False, CONTACT_MODEL)
 
     @api.depends("recipient_model_id")
+    def _compute_list_ids(self):
+        # Lists only mean something for mailing-list contacts: another model leaves none behind.
+        for mailing in self:
+            if not mailing.is_list_mailing:
+                mailing.list_ids = False
+
+    @api.depends("recipient_model_id")
     def _compute_domain(self):
         for mailing in self:
             model = mailing.recipient_model_id.model
             mailing.domain = self._get_default_recipient_domain(model) if model and model != CONTACT_MODEL else "[]"
+
+    @api.depends("body")
+    def _compute_sms_link_length(self):
+        length = links.tracked_link_length(self[:1].get_base_url() if self else self.get_base_url())
+        for mailing in self:
+            mailing.sms_link_length = length
+
+    @api.depends("include_optout", "user_id")
+    def _compute_sms_optout_suffix(self):
+        for mailing in self:
+            if mailing.include_optout:
+                head, tail = mailing._get_optout_suffix_parts()
+                mailing.sms_optout_suffix = head + "X" * links.OPTOUT_TOKEN_LENGTH + tail
+            else:
+                mailing.sms_optout_suffix = ""
 
     @api.depends("body", "include_optout", "sms_link_length", "sms_optout_suffix")
     def _compute_sms_counts(self):
@@ -157,7 +259,8 @@ class SmsMarketingMailing(models.Model):
             mailing.sms_segments = info.segments
             mailing.sms_units = info.units
 
-    @api.depends("recipient_model_id", "list_ids", "domain")
+    @api.depends("recipient_model_id", "list_ids", "domain", "sender_id")
+    @api.depends_context("uid", "allowed_company_ids")
     def _compute_audience(self):
         for mailing in self:
             stats, error = mailing._get_audience_statistics()
@@ -170,13 +273,68 @@ class SmsMarketingMailing(models.Model):
             mailing.audience_by_country = stats["by_country"]
 
     @api.depends("audience_by_country", "audience_to_send", "sms_segments", "gateway_id", "company_id")
+    @api.depends_context("uid", "allowed_company_ids")
     def _compute_estimate(self):
         for mailing in self:
             gateway = mailing._get_gateway()
             estimate = mailing._get_credit_estimate(gateway)
             mailing.gateway_balance = gateway.balance if gateway else 0.0
             mailing.estimated_credits = estimate["credits"]
-            mailing.estimate_html = mailing._render_estimate_html(gateway, estimate)
+            mailing.estimate_html = mailing._render_estimate_html(estimate)
+
+    def _compute_statistics(self):
+        """All counters of a batch of mailings with one grouped query."""
+        stats = {}
+        ids = [mid for mid in self.ids if isinstance(mid, int)]
+        if ids:
+            self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "cost", "sent_at"])
+            self.env.cr.execute(
+                SQL(
+                    """SELECT mailing_id, state, sent_at IS NOT NULL, count(*), COALESCE(sum(cost), 0)
+                         FROM sms_marketing_trace WHERE mailing_id = ANY(%s) GROUP BY 1, 2, 3""",
+                    ids,
+                )
+            )
+            for mailing_id, state, was_sent, count, cost in self.env.cr.fetchall():
+                mailing_stats = stats.setdefault(mailing_id, {"_sent": 0, "_cost": 0.0})
+                mailing_stats[state] = mailing_stats.get(state, 0) + count
+                # a message failed by its delivery report was sent all the same
+                mailing_stats["_sent"] += count if was_sent else 0
+                mailing_stats["_cost"] += float(cost)
+        for mailing in self:
+            counts = stats.get(mailing.id, {"_sent": 0, "_cost": 0.0})
+            total = sum(counts.get(s, 0) for s in ("pending", "sent", "delivered", "failed", "canceled"))
+            sent = counts["_sent"]
+            mailing.recipient_count = total
+            mailing.pending_count = counts.get("pending", 0)
+            mailing.sent_count = sent
+            mailing.delivered_count = counts.get("delivered", 0)
+            mailing.failed_count = counts.get("failed", 0)
+            mailing.canceled_count = counts.get("canceled", 0)
+            mailing.sent_ratio = 100.0 * sent / total if total else 0.0
+            mailing.delivered_ratio = 100.0 * mailing.delivered_count / sent if sent else 0.0
+            mailing.failed_ratio = 100.0 * mailing.failed_count / total if total else 0.0
+            mailing.canceled_ratio = 100.0 * mailing.canceled_count / total if total else 0.0
+            mailing.credits_spent = counts["_cost"]
+
+    def _compute_link_statistics(self):
+        clicked = optouts = {}
+        if self.ids:
+            clicked = dict(
+                self.env["sms.marketing.link.click"]._read_group(
+                    [("mailing_id", "in", self.ids), ("trace_id", "!=", False)],
+                    ["mailing_id"],
+                    ["trace_id:count_distinct"],
+                )
+            )
+            optouts = dict(
+                self.env["sms.marketing.trace"]._read_group(
+                    [("mailing_id", "in", self.ids), ("optout_at", "!=", False)], ["mailing_id"], ["__count"]
+                )
+            )
+        for mailing in self:
+            mailing.clicked_count = clicked.get(mailing, 0)
+            mailing.optout_count = optouts.get(mailing, 0)
 
     # ------------------------------------------------------------------ constraints
     @api.constrains("company_id", "list_ids", "gateway_id")
@@ -242,7 +400,7 @@ class SmsMarketingMailing(models.Model):
         now = fields.Datetime.now()
         for mailing in self:
             mailing._check_can_send()
-        self.write({"state": "scheduled", "schedule_type": "now", "schedule_date": now})
+        self.write({"state": "scheduled", "schedule_type": "now", "schedule_date": now, **self._get_sender_values()})
         self._trigger_queue(now)
         return True
 
@@ -256,7 +414,7 @@ class SmsMarketingMailing(models.Model):
                 _("The scheduled date %(date)s is in the past.", date=format_datetime(self.env, self.schedule_date))
             )
         self._check_can_send()
-        self.write({"state": "scheduled", "schedule_type": "scheduled"})
+        self.write({"state": "scheduled", "schedule_type": "scheduled", **self._get_sender_values()})
         self._trigger_queue(self.schedule_date)
         return True
 
@@ -285,7 +443,15 @@ class SmsMarketingMailing(models.Model):
                 raise UserError(
                     _("The mailing “%(subject)s” has started: duplicate it instead.", subject=mailing.subject)
                 )
-        self.write({"state": "draft"})
+        self.write({"state": "draft", "sender_id": False, "sender_company_ids": [(5, 0, 0)]})
+        return True
+
+    def action_resume(self):
+        """Resume a paused mailing by hand (e.g. after fixing the gateway)."""
+        self.filtered(lambda m: m.state == "paused").write(
+            {"state": "sending", "pause_reason": False, "pause_code": False}
+        )
+        self._trigger_queue()
         return True
 
     def action_duplicate(self):
@@ -328,7 +494,293 @@ class SmsMarketingMailing(models.Model):
             "context": {"create": False, "edit": False, "delete": False},
         }
 
-    # ------------------------------------------------------------------ business
+    def _action_view_traces(self, name, domain):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": name,
+            "res_model": "sms.marketing.trace",
+            "view_mode": "tree,form,graph,pivot",
+            "domain": [("mailing_id", "=", self.id), *domain],
+            "context": {"create": False},
+        }
+
+    def action_view_traces_all(self):
+        return self._action_view_traces(_("Recipients"), [])
+
+    def action_view_traces_sent(self):
+        return self._action_view_traces(_("Sent"), [("sent_at", "!=", False)])
+
+    def action_view_traces_delivered(self):
+        return self._action_view_traces(_("Delivered"), [("state", "=", "delivered")])
+
+    def action_view_traces_failed(self):
+        return self._action_view_traces(_("Failed"), [("state", "=", "failed")])
+
+    def action_view_traces_canceled(self):
+        return self._action_view_traces(_("Canceled"), [("state", "=", "canceled")])
+
+    def action_view_optouts(self):
+        return self._action_view_traces(_("Opted Out"), [("optout_at", "!=", False)])
+
+    def action_view_links(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_link_action")
+        action["domain"] = [("mailing_id", "=", self.id)]
+        action["context"] = {"default_mailing_id": self.id}
+        return action
+
+    def action_view_clicks(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_link_click_action")
+        action["domain"] = [("mailing_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    # ------------------------------------------------------------------ audience
+    def _get_sender_values(self):
+        """Who sends, recorded on Send and Schedule: the audience is what this user may read."""
+        return {"sender_id": self.env.user.id, "sender_company_ids": [(6, 0, self.env.companies.ids)]}
+
+    def _get_audience_env(self):
+        """The environment the audience is selected in: the sender's rights, record rules and companies.
+
+        Before Send, the sender is the current user (the form shows what they
+        would send); once sent or scheduled, the user who did it, within the
+        companies they worked in then and still belong to. Never superuser: the
+        engine runs as superuser, the audience must not.
+        """
+        self.ensure_one()
+        user = self.sender_id or self.env.user
+        if self.sender_id:
+            companies = self.sender_company_ids & user.company_ids
+        else:
+            companies = self.env.companies & user.company_ids
+        company_ids = companies.ids or user.company_id.ids
+        return self.env(user=user.id, su=False, context=dict(self.env.context, allowed_company_ids=company_ids))
+
+    def _get_audience_log(self):
+        """The chatter line that says whose rights chose the recipients, when the sending starts."""
+        self.ensure_one()
+        audience_env = self._get_audience_env()
+        return _(
+            "Sending started. The recipients are the records %(user)s may read in %(companies)s.",
+            user=audience_env.user.name,
+            companies=", ".join(audience_env.companies.mapped("name")),
+        )
+
+    def _get_sender_access_error(self):
+        """Why the recorded sender can no longer send (archived, or out of the SMS Marketing group), else False."""
+        self.ensure_one()
+        sender = self.sender_id.sudo()  # sudo: the engine checks a user the marketer may not read
+        if not sender or sender._is_superuser():  # the system sends from code, with every right
+            return False
+        if not sender.active or not sender.has_group("sms_marketing_custom.group_sms_marketing_user"):
+            return _(
+                "%(user)s, who sent this mailing, can no longer send SMS mailings: nothing more is sent. "
+                "Duplicate it to send it as another user.",
+                user=sender.name,
+            )
+        return False
+
+    def _get_recipient_domain(self):
+        """The mailing's filter (``domain``) as a list; ``uid`` and ``user`` mean the sender."""
+        self.ensure_one()
+        return _eval_domain(self.env, self.domain, self._get_audience_env().user)
+
+    def _get_recipients_query(self):
+        """SQL of the mailing's audience: rows (res_id, number, raw_phone, country_code, opted_out).
+
+        The one definition of who receives the mailing. The model is
+        ``recipient_model_id``. Mailing-list contacts: those subscribed to any
+        of ``list_ids`` the sender may read (and matching ``domain``);
+        ``opted_out`` when opted out of all of them; no list, no recipient.
+        Other models: the records matching ``domain``. Records are searched as
+        the sender (``_get_audience_env``), so their access rules and record
+        rules apply in the SQL; a filter on a field they may not read is refused.
+        """
+        self.ensure_one()
+        model_name = self.recipient_model or CONTACT_MODEL
+        config = self.env["sms.marketing.recipient.model"]._get_for_model(model_name)
+        if not config:
+            raise UserError(
+                _("%(model)s is not an SMS-enabled model.", model=self.recipient_model_id.name or model_name)
+            )
+        audience_env = self._get_audience_env()
+        domain = self._get_recipient_domain()
+        if not self.is_list_mailing:
+            numbers = config._get_numbers_query(domain, audience_env)
+            return SQL(
+                "SELECT r.res_id, r.number, r.raw_phone, r.country_code, FALSE AS opted_out FROM (%s) r",
+                numbers,
+            )
+        # lists of another company, or that the sender may not read, count for nothing
+        list_ids = audience_env["sms.marketing.list"].search([("id", "in", self.list_ids.ids)]).ids
+        if not list_ids:
+            return SQL(
+                "SELECT NULL::int AS res_id, NULL::varchar AS number, NULL::varchar AS raw_phone,"
+                " NULL::varchar AS country_code, FALSE AS opted_out WHERE FALSE"
+            )
+        self.env["sms.marketing.subscription"].flush_model()
+        numbers = config._get_numbers_query(domain, audience_env)
+        return SQL(
+            """
+            SELECT r.res_id, r.number, r.raw_phone, r.country_code, s.opted_out
+              FROM (SELECT contact_id, bool_and(COALESCE(opt_out, FALSE)) AS opted_out
+                      FROM sms_marketing_subscription
+                     WHERE list_id = ANY(%s)
+                  GROUP BY contact_id) s
+              JOIN (%s) r ON r.res_id = s.contact_id
+            """,
+            list_ids,
+            numbers,
+        )
+
+    def _get_recipients_classified_query(self):
+        """The recipients query plus ``reason``, with this precedence, so that the statistics
+        partition the audience and the engine cancels rows the same way:
+
+        1. ``invalid``: no valid number (``number`` IS NULL);
+        2. ``blacklisted``: the number is in the active blacklist;
+        3. ``opted_out``: the contact opted out of all the chosen lists;
+        4. ``duplicate``: the number already appears on an eligible row with a lower ``res_id``;
+
+        and NULL for the rows to send to.
+        """
+        self.ensure_one()
+        self.env["sms.marketing.blacklist"].flush_model(["number", "active"])
+        return SQL(
+            """
+            SELECT k.res_id, k.number, k.raw_phone, k.country_code, k.opted_out,
+                   CASE WHEN k.number IS NULL THEN 'invalid'
+                        WHEN k.blacklisted THEN 'blacklisted'
+                        WHEN k.opted_out THEN 'opted_out'
+                        WHEN row_number() OVER (PARTITION BY k.number, k.eligible ORDER BY k.res_id) > 1
+                        THEN 'duplicate'
+                   END AS reason
+              FROM (SELECT r.*, b.id IS NOT NULL AS blacklisted,
+                           r.number IS NOT NULL AND b.id IS NULL AND NOT r.opted_out AS eligible
+                      FROM (%s) r
+                 LEFT JOIN sms_marketing_blacklist b ON b.number = r.number AND b.active) k
+            """,
+            self._get_recipients_query(),
+        )
+
+    def _get_recipient_statistics(self):
+        """Counts of the audience, in SQL: total, valid, invalid, blacklisted, opted_out, duplicates,
+        to_send and by_country {ISO code or False: recipients to send to}."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT c.country_code,
+                       count(*),
+                       count(*) FILTER (WHERE c.number IS NOT NULL),
+                       count(*) FILTER (WHERE c.reason = 'blacklisted'),
+                       count(*) FILTER (WHERE c.reason = 'opted_out'),
+                       count(*) FILTER (WHERE c.reason = 'duplicate'),
+                       count(*) FILTER (WHERE c.reason IS NULL)
+                  FROM (%s) c
+              GROUP BY c.country_code
+                """,
+                self._get_recipients_classified_query(),
+            )
+        )
+        keys = ("total", "valid", "blacklisted", "opted_out", "duplicates", "to_send")
+        stats = dict.fromkeys(keys, 0)
+        by_country = {}
+        for country_code, *counts in self.env.cr.fetchall():
+            for key, count in zip(keys, counts, strict=True):
+                stats[key] += count
+            if counts[-1]:
+                by_country[country_code or False] = counts[-1]
+        stats["invalid"] = stats["total"] - stats["valid"]
+        stats["by_country"] = by_country
+        return stats
+
+    def _get_audience_statistics(self):
+        """(statistics, error): ``_get_recipient_statistics`` made safe for a form being edited.
+
+        A filter being edited can be invalid for a moment: the form then shows
+        the reason instead of failing.
+        """
+        self.ensure_one()
+        empty = dict.fromkeys(AUDIENCE_KEYS, 0)
+        empty["by_country"] = {}
+        if not self.recipient_model_id:
+            return empty, False
+        try:
+            self._parse_domain()
+            with self.env.cr.savepoint():
+                stats = self._get_recipient_statistics()
+        except (UserError, ValidationError, AccessError, ValueError, SyntaxError) as error:
+            return empty, str(error.args[0] if error.args else error)
+        except psycopg2.Error as error:  # rolled back by the savepoint; the form shows why
+            return empty, _("The recipients cannot be counted: %(error)s", error=error.diag.message_primary)
+        return {**empty, **stats, "by_country": dict(stats.get("by_country") or {})}, False
+
+    def _parse_domain(self):
+        """The recipient filter as a list, checked against the model and the sender's field access,
+        or a ValidationError a marketer can read."""
+        self.ensure_one()
+        domain = self._get_recipient_domain()
+        if self.recipient_model:
+            Model = self._get_audience_env()[self.recipient_model]
+            self._check_domain_field_access(Model, domain)
+            try:
+                # validates field names and operators against the model ...
+                Model.sudo()._where_calc(domain)
+                # ... and values: one PostgreSQL refuses ("abc" for a number, a date that
+                # is none) is only seen when the query runs
+                with self.env.cr.savepoint(flush=False):
+                    Model.sudo().search_count(domain, limit=1)
+            except (ValueError, KeyError, TypeError, IndexError, AssertionError, NotImplementedError) as error:
+                raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
+            except psycopg2.Error as error:
+                raise ValidationError(
+                    _(
+                        "The recipient filter is not valid: a value does not fit its field (%(error)s).",
+                        error=error.diag.message_primary or error.pgcode,
+                    )
+                ) from error
+        return list(domain)
+
+    @api.model
+    def _check_domain_field_access(self, Model, domain):
+        """Refuse a filter on a field the user may not read, as the web client hides it from them.
+
+        Odoo 17's search does not check field groups, so a filter such as
+        ``[('salary', '>', 5000)]`` would answer questions about a field its
+        user cannot see: every field of every path is checked here.
+        """
+        for leaf in domain:
+            if not isinstance(leaf, list | tuple) or len(leaf) != 3 or not isinstance(leaf[0], str):
+                continue
+            current = Model
+            for name in leaf[0].split("."):
+                field = current._fields.get(name)
+                if field is None:
+                    break  # an unknown field is refused by the filter check itself, with its own message
+                if field.groups and not current.env.su and not current.user_has_groups(field.groups):
+                    raise ValidationError(
+                        _(
+                            "The recipient filter uses the field “%(field)s” of %(model)s, which you are not "
+                            "allowed to read.",
+                            field=field.get_description(current.env)["string"],
+                            model=current._description,
+                        )
+                    )
+                if not field.relational:
+                    break
+                current = current.env[field.comodel_name]
+
+    @api.model
+    def _get_default_recipient_domain(self, model_name):
+        """Default filter offered when a model is chosen: the one of its SMS configuration."""
+        config = self.env["sms.marketing.recipient.model"]._get_for_model(model_name)
+        return config.domain or "[]"
+
+    # ------------------------------------------------------------------ content
     def _render_placeholders(self, res_ids):
         """Render the body for each recipient record: {res_id: text}.
 
@@ -347,19 +799,25 @@ class SmsMarketingMailing(models.Model):
         # Odoo's safe engine (safe_eval of each expression, sandboxed).
         return self.env["mail.render.mixin"]._render_template(body, model, res_ids, engine="inline_template")
 
-    def _get_gateway(self):
-        """The gateway this mailing sends through: its own, else the company's default."""
+    def _render_messages(self, trace_ids, res_ids):
+        """The SMS each recipient receives, {trace_id: text}: the one definition of a message.
+
+        Placeholders rendered on the recipient record ``res_ids[i]``, then each
+        URL as its tracked short link with the token of ``trace_ids[i]``, then
+        the opt-out line. The engine, the test SMS and the counter's lengths
+        all come from here.
+        """
         self.ensure_one()
-        if self.gateway_id:
-            return self.gateway_id
-        return self.env["sms.marketing.gateway"]._get_default(self.company_id or self.env.company)
+        texts = self._render_placeholders(res_ids)
+        texts_by_trace = {tid: texts.get(rid) or "" for tid, rid in zip(trace_ids, res_ids, strict=True)}
+        return self._apply_tracking(trace_ids, texts_by_trace)
 
     def _get_sms_text_to_count(self):
         """The body as it will be counted: each URL as a tracked short link, plus the opt-out text."""
         self.ensure_one()
         body = self.body or ""
         parts, position = [], 0
-        for start, end, _url in find_urls(body):
+        for start, end, _url in links.find_urls(body):
             parts.append(body[position:start])
             parts.append("x" * self.sms_link_length)
             position = end
@@ -369,55 +827,130 @@ class SmsMarketingMailing(models.Model):
             text += self.sms_optout_suffix or ""
         return text
 
-    def _get_audience_statistics(self):
-        """(statistics, error): the audience helper's statistics, made safe for a form being edited.
+    def _prepare_tracking(self):
+        """Create the trackers of the URLs of the body (once per mailing, idempotent)."""
+        Link = self.env["sms.marketing.link"]
+        for mailing in self:
+            urls = links.trackable_urls(mailing.body or "", mailing._get_own_link_prefixes())
+            Link._get_codes(mailing, urls)
+        return True
 
-        A filter being edited can be invalid for a moment: the form then shows
-        the reason instead of failing.
+    def _apply_tracking(self, trace_ids, texts_by_trace):
+        """{trace_id: final body}: tracked short links with the trace's token, opt-out link.
+
+        Each distinct text is cut once around its URLs (trackers read or
+        created in one go); each trace then costs one HMAC and string joins.
+        Tokens have a fixed length, so the length the counter shows
+        (``sms_link_length``, ``sms_optout_suffix``) is the length sent.
+
+        :param trace_ids: traces of this mailing, records or ids (0 for a test SMS)
+        :param texts_by_trace: {trace_id: rendered text} (placeholders already rendered)
         """
         self.ensure_one()
-        empty = dict.fromkeys(("total", "valid", "invalid", "blacklisted", "opted_out", "duplicates", "to_send"), 0)
-        empty["by_country"] = {}
-        if not self.recipient_model_id:
-            return empty, False
-        try:
-            self._parse_domain()
-            with self.env.cr.savepoint():
-                stats = self._get_recipient_statistics()
-        except (UserError, ValidationError, AccessError, ValueError, SyntaxError) as error:
-            return empty, str(error.args[0] if error.args else error)
-        except psycopg2.Error as error:  # rolled back by the savepoint; the form shows why
-            return empty, _("The recipients cannot be counted: %(error)s", error=error.diag.message_primary)
-        return {**empty, **stats, "by_country": dict(stats.get("by_country") or {})}, False
+        trace_ids = trace_ids.ids if isinstance(trace_ids, models.BaseModel) else list(trace_ids)
+        own_prefixes = self._get_own_link_prefixes()
+        click_prefix = own_prefixes[0]
+        texts = {texts_by_trace.get(trace_id) or "" for trace_id in trace_ids}
+        urls = {url for text in texts for url in links.trackable_urls(text, own_prefixes)}
+        codes = self.env["sms.marketing.link"]._get_codes(self, urls) if urls else {}
+        parts_by_text = {text: links.compile_text(text, codes, click_prefix) for text in texts}
+        include_optout = self.include_optout
+        if not include_optout and not codes:
+            return {trace_id: texts_by_trace.get(trace_id) or "" for trace_id in trace_ids}
+        head, tail = self._get_optout_suffix_parts() if include_optout else ("", "")
+        key = self.env["sms.marketing.trace"]._get_token_key()
+        digest, sha256, tokens_from_digest = hmac.digest, hashlib.sha256, links.tokens_from_digest
+        bodies = {}
+        for trace_id in trace_ids:
+            click_token, optout_token = tokens_from_digest(trace_id, digest(key, links.TOKEN_SCOPE % trace_id, sha256))
+            body = click_token.join(parts_by_text[texts_by_trace.get(trace_id) or ""])
+            bodies[trace_id] = f"{body}{head}{optout_token}{tail}" if include_optout else body
+        return bodies
+
+    def _get_own_link_prefixes(self):
+        """(click prefix, opt-out prefix): URLs starting with them are ours and are not tracked again."""
+        base_url = (self[:1] if self else self).get_base_url().rstrip("/")
+        return (base_url + links.CLICK_PATH, base_url + links.OPTOUT_PATH)
+
+    def _get_optout_suffix_parts(self):
+        """(text before the token, text after it) of the opt-out line, in the responsible's language."""
+        self.ensure_one()
+        mailing = self.with_context(lang=self.user_id.lang or self.env.lang or "en_US")
+        suffix = mailing._get_optout_suffix_text(self._get_own_link_prefixes()[1] + SUFFIX_TOKEN_MARKER)
+        head, _marker, tail = suffix.partition(SUFFIX_TOKEN_MARKER)
+        return head, tail
+
+    def _get_optout_suffix_text(self, url):
+        """The text appended to each SMS; ``url`` is the recipient's opt-out link."""
+        return "\n" + _("Opt out: %(url)s", url=url)
+
+    def _get_optout_lists(self):
+        """The lists a recipient leaves with the opt-out link; empty when they leave all SMS marketing."""
+        self.ensure_one()
+        if self.is_list_mailing:
+            return self.list_ids
+        return self.list_ids.browse()
+
+    def _check_placeholders(self):
+        """Render the body once, on one record of the audience model, to catch broken placeholders."""
+        if "{{" not in (self.body or ""):
+            return
+        model = self.recipient_model or CONTACT_MODEL
+        sample = self._get_audience_env()[model].search([], limit=1)
+        if sample:
+            try:
+                self._render_placeholders(sample.ids)
+            except UserError as error:
+                raise UserError(
+                    _("A placeholder of the SMS content cannot be rendered: %(error)s", error=error.args[0])
+                ) from error
+
+    def _check_body_rights(self, body):
+        """Placeholders are code run by the queue as superuser: only template editors may write them."""
+        if not body or self.env.su or "{{" not in body:
+            return
+        instructions = parse_inline_template(str(body))
+        is_dynamic = len(instructions) > 1 or instructions[0][1]
+        if is_dynamic and not self.env.user.has_group("mail.group_mail_template_editor"):
+            raise AccessError(_("Only users allowed to edit templates can use placeholders in an SMS."))
+
+    @api.model
+    def _strip_nul(self, vals):
+        """NUL characters mean nothing in an SMS and PostgreSQL refuses them in text: drop them."""
+        for fname in ("subject", "body"):
+            if isinstance(vals.get(fname), str) and "\x00" in vals[fname]:
+                vals[fname] = vals[fname].replace("\x00", "")
+
+    # ------------------------------------------------------------------ price
+    def _get_gateway(self):
+        """The gateway this mailing sends through: its own, else the company's default."""
+        self.ensure_one()
+        if self.gateway_id:
+            return self.gateway_id
+        return self.env["sms.marketing.gateway"]._get_default(self.company_id or self.env.company)
 
     def _get_credit_estimate(self, gateway):
-        """Segments and credits this audience takes, by country.
+        """Segments and credits this audience takes, by country, priced as the engine charges.
 
-        ``{"credits": float, "segments": int, "lines": [(country_code, recipients, price, credits)]}``;
-        a country without its own price takes the gateway's price for every
-        other country, else 1 credit per segment.
+        ``{"credits": float, "segments": int, "lines": [(country_code, recipients, price, credits)]}``
+        with the gateway's ``_get_prices`` (a country without its own price
+        takes the gateway's price for other countries).
         """
         self.ensure_one()
         segments = self.sms_segments
-        prices, default_price = {}, 1.0
-        if gateway:
-            for price in gateway.price_ids:
-                if price.country_id:
-                    prices[price.country_id.code] = price.price
-                else:
-                    default_price = price.price
+        prices = gateway._get_prices() if gateway else {False: pricing.FALLBACK_PRICE}
         lines = []
         for code, count in sorted((self.audience_by_country or {}).items(), key=lambda item: -item[1]):
-            price = prices.get(code, default_price)
-            lines.append((code or False, count, price, count * segments * price))
+            price = pricing.price_for(prices, code)
+            lines.append((code or False, count, price, count * pricing.message_cost(segments, price)))
         counted = sum(line[1] for line in lines)
         if self.audience_to_send > counted:
             # recipients whose country is not known (the statistics may not break them down)
-            rest = self.audience_to_send - counted
-            lines.append((False, rest, default_price, rest * segments * default_price))
+            rest, price = self.audience_to_send - counted, prices[False]
+            lines.append((False, rest, price, rest * pricing.message_cost(segments, price)))
         return {"credits": sum(line[3] for line in lines), "segments": segments, "lines": lines}
 
-    def _render_estimate_html(self, gateway, estimate):
+    def _render_estimate_html(self, estimate):
         if not estimate["lines"]:
             return False
         countries = {
@@ -451,6 +984,7 @@ class SmsMarketingMailing(models.Model):
         )
         return head + Markup("<tbody>") + rows + Markup("</tbody>") + foot
 
+    # ------------------------------------------------------------------ queue
     def _check_can_send(self):
         """Refuse, with a reason a marketer understands, what would fail or be wrong to send."""
         self.ensure_one()
@@ -486,72 +1020,19 @@ class SmsMarketingMailing(models.Model):
                 )
             )
 
-    def _check_placeholders(self):
-        """Render the body once, on one record of the audience model, to catch broken placeholders."""
-        if "{{" not in (self.body or ""):
-            return
-        model = self.recipient_model or CONTACT_MODEL
-        sample = self.env[model].search([], limit=1)
-        if sample:
-            try:
-                self._render_placeholders(sample.ids)
-            except UserError as error:
-                raise UserError(
-                    _("A placeholder of the SMS content cannot be rendered: %(error)s", error=error.args[0])
-                ) from error
-
-    def _check_body_rights(self, body):
-        """Placeholders are code run by the queue as superuser: only template editors may write them."""
-        if not body or self.env.su or "{{" not in body:
-            return
-        instructions = parse_inline_template(str(body))
-        is_dynamic = len(instructions) > 1 or instructions[0][1]
-        if is_dynamic and not self.env.user.has_group("mail.group_mail_template_editor"):
-            raise AccessError(_("Only users allowed to edit templates can use placeholders in an SMS."))
-
-    @api.model
-    def _strip_nul(self, vals):
-        """NUL characters mean nothing in an SMS and PostgreSQL refuses them in text: drop them."""
-        for fname in ("subject", "body"):
-            if isinstance(vals.get(fname), str) and "\x00" in vals[fname]:
-                vals[fname] = vals[fname].replace("\x00", "")
-
-    def _trigger_queue(self, at):
+    def _trigger_queue(self, at=None):
         cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue", raise_if_not_found=False)
         if cron:
             cron._trigger(at)
 
-    def _parse_domain(self):
-        """The recipient filter as a list, checked against the model, or a ValidationError a marketer can read."""
-        self.ensure_one()
-        domain = self._get_recipient_domain()  # audience helper: the domain widget's text evaluated safely
-        if self.recipient_model:
-            Model = self.env[self.recipient_model]
-            try:
-                # validates field names and operators against the model ...
-                Model._where_calc(domain)
-                # ... and values: one PostgreSQL refuses ("abc" for a number, a date that
-                # is none) is only seen when the query runs
-                with self.env.cr.savepoint(flush=False):
-                    Model.search_count(domain, limit=1)
-            except (ValueError, KeyError, TypeError, IndexError, AssertionError, NotImplementedError) as error:
-                raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
-            except psycopg2.Error as error:
-                raise ValidationError(
-                    _(
-                        "The recipient filter is not valid: a value does not fit its field (%(error)s).",
-                        error=error.diag.message_primary or error.pgcode,
-                    )
-                ) from error
-        return list(domain)
+    @api.model
+    def _cron_process_queue(self):
+        """Entry point of the queue cron: the sending engine works for a bounded time."""
+        return self.env["sms.marketing.engine"]._run()
 
     @api.model
-    def _get_default_recipient_domain(self, model_name):
-        """Default filter offered when a model is chosen: the one of its SMS configuration."""
-        config = self.env["sms.marketing.recipient.model"]._get_for_model(model_name)
-        return config.domain or "[]"
-
-    # ------------------------------------------------------------------ sending
-    def _cron_process_queue(self):
-        """Entry point of the queue cron (implemented by the sending engine)."""
-        return True
+    def _run_sending_worker(self, time_budget=None, loop=False, idle_sleep=1.0, batch_size=None):
+        """The queue's loop from any process (e.g. ``odoo-bin shell``); see ``sms.marketing.engine._run``."""
+        return self.env["sms.marketing.engine"]._run(
+            time_budget=time_budget, loop=loop, idle_sleep=idle_sleep, batch_size=batch_size
+        )

@@ -87,15 +87,16 @@ class SmsMarketingRecipientModel(models.Model):
         self.ensure_one()
         return _eval_domain(self.env, self.domain)
 
-    def _get_numbers_query(self, domain, extra_where=None):
+    def _get_numbers_query(self, domain, audience_env):
         """SQL selecting (res_id, number, raw_phone, country_code) of the records matching ``domain``.
 
-        ``domain`` is applied without the model's ir.rules (the caller decides whose domain it is);
-        archived records are left out as the ORM does.
+        The records are searched in ``audience_env`` (the sender's): the model's
+        access rights and record rules apply in the SQL itself, and archived
+        records are left out, as the ORM's search does.
         """
         self.ensure_one()
-        records = self.env[self.model].sudo().with_context(active_test=True)
-        query = records._search(domain)
+        query = audience_env[self.model].with_context(active_test=True)._search(domain)
+        records = self.env[self.model].sudo()  # sudo: flushing and reading column names only
         alias = query.table
         raw_sql = self._get_raw_phone_sql(records, alias)
         if self.number_field:

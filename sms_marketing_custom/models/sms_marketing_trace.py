@@ -1,7 +1,27 @@
+"""SMS trace: one message of a mailing to one recipient, its whole life.
+
+A trace is created ``pending`` (or ``canceled`` with its reason) by the
+engine, moves to ``sent``/``failed`` with the gateway's answer, and to
+``delivered``/``failed`` with a delivery report; states never move backwards.
+How a gateway's answer maps to a trace state and a reason has one definition
+here (``_get_outcome``, ``_get_failure_reasons``), used by the engine, the
+test SMS and the delivery reports.
+
+Tokens: a click or opt-out token is the trace id plus a truncated HMAC-SHA256
+of it keyed with the database secret: nobody can build the token of another
+trace, and no token is stored (one HMAC per SMS at send time, one to check it).
+"""
+
+import hashlib
+import hmac
 import uuid
 
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.osv import expression
 from odoo.tools import create_index, create_unique_index
+
+from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT
+from ..tools import links
 
 FAILURE_TYPES = [
     # canceled before sending
@@ -15,6 +35,7 @@ FAILURE_TYPES = [
     ("country_not_supported", "Country Not Supported"),
     ("rejected", "Rejected"),
     ("gateway_error", "Gateway Unavailable"),
+    ("insufficient_credit", "Insufficient Credit"),
     # delivery reports
     ("undelivered", "Undelivered"),
     ("expired", "Expired"),
@@ -53,6 +74,7 @@ class SmsMarketingTrace(models.Model):
     next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")
     sent_at = fields.Datetime()
     delivered_at = fields.Datetime()
+    optout_at = fields.Datetime(string="Opted Out On", readonly=True, copy=False, index="btree_not_null")
 
     _sql_constraints = [("uuid_unique", "unique(uuid)", "The trace UUID must be unique.")]
 
@@ -71,3 +93,124 @@ class SmsMarketingTrace(models.Model):
         # UPDATE of each batch is HOT (no index write), several times faster.
         cr.execute("ALTER TABLE sms_marketing_trace SET (fillfactor = 35)")
         cr.execute("DROP INDEX IF EXISTS sms_marketing_trace_pending_idx")
+
+    # ------------------------------------------------------------------ outcomes
+    @api.model
+    def _get_failure_reasons(self):
+        """{failure type: the sentence a marketer reads on the trace}, in the user's language."""
+        return {
+            "invalid_number": _("The phone number is missing or invalid."),
+            "blacklisted": _("The number is in the blacklist."),
+            "opted_out": _("The recipient opted out of the mailing lists."),
+            "duplicate": _("Another recipient of this mailing has the same number."),
+            "mailing_canceled": _("The mailing was canceled before this message was sent."),
+            "wrong_number_format": _("The gateway says the number is not a valid phone number."),
+            "country_not_supported": _("The gateway does not send to this country."),
+            "rejected": _("The gateway rejected the message."),
+            "gateway_error": _("The gateway could not take the message."),
+            "insufficient_credit": _("Not sent: the gateway has not enough credits."),
+            "undelivered": _("The operator could not deliver the message."),
+            "expired": _("The message expired before it could be delivered."),
+        }
+
+    @api.model
+    def _get_outcome(self, result_state):
+        """(trace state, failure type) of a gateway's answer for one message.
+
+        Accepted (``sent``, or ``duplicate``: accepted before) is ``sent``; a
+        final refusal fails the trace with its type; insufficient credit and
+        server errors leave it ``pending`` (the engine pauses or retries).
+        """
+        if result_state in ACCEPTED:
+            return "sent", False
+        if result_state in FINAL_ERRORS:
+            return "failed", result_state
+        if result_state == INSUFFICIENT_CREDIT:
+            return "pending", INSUFFICIENT_CREDIT
+        return "pending", "gateway_error"
+
+    @api.model
+    def _describe_result(self, result_state):
+        """One line for a person about a gateway's answer (the test SMS shows it per number)."""
+        state, failure_type = self._get_outcome(result_state)
+        if state == "sent":
+            return _("Sent")
+        return self._get_failure_reasons()[failure_type]
+
+    # ------------------------------------------------------------------ tokens
+    @api.model
+    def _get_token_key(self):
+        # sudo: the database secret is a system parameter; it never leaves this method
+        return self.env["ir.config_parameter"].sudo().get_param("database.secret").encode()
+
+    @api.model
+    def _get_tokens(self, trace_ids, key=None):
+        """{trace_id: (click token, opt-out token)}: one HMAC per trace."""
+        key = key or self._get_token_key()
+        digest = hmac.digest
+        return {
+            trace_id: links.tokens_from_digest(trace_id, digest(key, links.TOKEN_SCOPE % trace_id, hashlib.sha256))
+            for trace_id in trace_ids
+        }
+
+    @api.model
+    def _check_token(self, token, kind):
+        """The trace id carried by a valid ``kind`` ("click"/"optout") token, else None."""
+        mac_length = links.CLICK_MAC_LENGTH if kind == "click" else links.OPTOUT_MAC_LENGTH
+        trace_id, _mac = links.split_token(token, mac_length)
+        if not trace_id or trace_id > 2**31 - 1:
+            return None
+        expected = self._get_tokens([trace_id])[trace_id][0 if kind == "click" else 1]
+        return trace_id if hmac.compare_digest(expected, token) else None
+
+    @api.model
+    def _check_click_token(self, token):
+        return self._check_token(token, "click")
+
+    @api.model
+    def _get_from_optout_token(self, token):
+        """The trace of a valid opt-out token (sudo: read by the public page), or an empty recordset."""
+        trace_id = self._check_token(token, "optout")
+        # sudo: the visitor is anonymous; the valid HMAC proves they received this SMS
+        return self.sudo().browse(trace_id).exists() if trace_id else self.sudo().browse()
+
+    # ------------------------------------------------------------------ opt-out
+    @api.model
+    def _route_optout(self, token, record=True):
+        """Values of the opt-out page of ``/o/<token>``; None when the token is not valid.
+
+        With ``record`` the opt-out is recorded (idempotent); without (a link preview),
+        the page only asks for confirmation.
+        """
+        trace = self._get_from_optout_token(token)
+        if not trace:
+            return None
+        if record:
+            trace._optout()
+        mailing = trace.mailing_id
+        return {
+            "token": token,
+            "done": bool(trace.optout_at),
+            "number": links.mask_number(trace.number),
+            "list_names": mailing._get_optout_lists().mapped("name"),
+            "company_name": (mailing.company_id or self.env.company).name,
+        }
+
+    def _optout(self):
+        """Record that this trace's recipient left: the mailing's lists, or all SMS marketing."""
+        self.ensure_one()
+        lists = self.mailing_id._get_optout_lists()
+        if lists:
+            contact_domain = [("contact_id.phone_sanitized", "=", self.number)] if self.number else []
+            if self.res_model == "sms.marketing.contact" and self.res_id:
+                contact_domain = expression.OR([contact_domain, [("contact_id", "=", self.res_id)]])
+            if contact_domain:
+                subscriptions = self.env["sms.marketing.subscription"].search(
+                    expression.AND([[("list_id", "in", lists.ids), ("opt_out", "=", False)], contact_domain])
+                )
+                subscriptions.write({"opt_out": True})
+        elif self.number:
+            self.env["sms.marketing.blacklist"]._add_numbers([self.number], "optout_link")
+        if not self.optout_at:
+            self.optout_at = fields.Datetime.now()
+        return True

@@ -1,5 +1,6 @@
 from . import (
     test_audience,
+    test_audience_access,
     test_bad_input,
     test_gateway,
     test_install,

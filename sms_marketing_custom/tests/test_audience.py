@@ -1,5 +1,6 @@
 import base64
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
@@ -219,7 +220,8 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
         _mailing, stats = self._mailing_stats(list_ids=[])
         self.assertEqual(stats["total"], 0, "no list, no recipient")
 
-    def test_recipients_of_partners_ignore_record_rules(self):
+    def test_recipients_of_partners_follow_the_senders_record_rules(self):
+        """The audience is what the sender may read: a partner of another company is not in it."""
         other_company = self.env["res.company"].create({"name": "Other SMS company"})
         Partner = self.env["res.partner"]
         partners = Partner.create(
@@ -244,32 +246,46 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
         )
         self.assertFalse(Partner.with_user(self.user_marketing).search([("id", "=", partners[1].id)]), "rule hides P2")
         stats = mailing._get_recipient_statistics()
-        self.assertEqual((stats["total"], stats["invalid"], stats["blacklisted"], stats["duplicates"]), (4, 1, 1, 1))
+        self.assertEqual((stats["total"], stats["invalid"], stats["blacklisted"], stats["duplicates"]), (3, 1, 1, 0))
         self.assertEqual(stats["to_send"], 1)
+        # the administrator of both companies sees P2, a duplicate of P1's number
+        user_admin = self.env.ref("base.user_admin")
+        user_admin.company_ids |= other_company
+        as_admin = mailing.with_user(user_admin).with_context(
+            allowed_company_ids=[self.env.company.id, other_company.id]
+        )
+        stats = as_admin._get_recipient_statistics()
+        self.assertEqual((stats["total"], stats["duplicates"], stats["to_send"]), (4, 1, 1))
         # the default filter of partners: a valid number and not blacklisted
         default = config._get_default_domain()
         self.assertEqual(Partner.search([("id", "in", partners.ids), *default]), partners[:2])
 
-    def test_filter_names_mean_the_responsible_and_today(self):
-        """uid/user are the Responsible's even when the cron (superuser) evaluates the filter;
-        context_today() and relativedelta work as in the web client's domain editor."""
+    def test_filter_names_mean_the_sender_and_today(self):
+        """uid/user are the sender's, also when the cron (superuser) evaluates the filter, and never
+        the Responsible's; context_today() and relativedelta work as in the web client's domain editor."""
         config = self.env.ref("sms_marketing_custom.sms_marketing_recipient_model_partner")
         Partner = self.env["res.partner"]
         # sudo keeps the uid: create_uid is the marketer, whatever the rights on partners
         mine = Partner.with_user(self.user_marketing).sudo().create({"name": "Mine", "mobile": "+1 202 555 0143"})
-        Partner.create({"name": "Not mine", "mobile": "+1 202 555 0178"})
-        mailing = self.env["sms.marketing.mailing"].create(
-            {
-                "subject": "My partners of the last week",
-                "recipient_model_id": config.model_id.id,
-                "user_id": self.user_marketing.id,
-                "domain": "[('create_uid', '=', uid), ('mobile', '!=', False), "
-                "('create_date', '>=', (context_today() - relativedelta(days=7)).strftime('%Y-%m-%d'))]",
-            }
+        managers = Partner.with_user(self.user_manager).sudo().create({"name": "Other", "mobile": "+1 202 555 0178"})
+        mailing = (
+            self.env["sms.marketing.mailing"]
+            .with_user(self.user_marketing)
+            .create(
+                {
+                    "subject": "My partners of the last week",
+                    "recipient_model_id": config.model_id.id,
+                    "user_id": self.user_manager.id,
+                    "domain": "[('create_uid', '=', uid), ('mobile', '!=', False), "
+                    "('create_date', '>=', (context_today() - relativedelta(days=7)).strftime('%Y-%m-%d'))]",
+                }
+            )
         )
-        as_cron = mailing.sudo()
-        self.assertEqual(as_cron.env.uid, 1)
+        self.assertEqual(Partner.search(mailing._get_recipient_domain()), mine, "the marketer's, not the Responsible's")
+        mailing.write(mailing._get_sender_values())
+        as_cron = mailing.with_user(SUPERUSER_ID)
         self.assertEqual(Partner.search(as_cron._get_recipient_domain()), mine)
+        self.assertNotIn(managers, Partner.search(as_cron._get_recipient_domain()))
 
     def test_any_model_with_a_phone_field(self):
         Config = self.env["sms.marketing.recipient.model"].with_user(self.user_manager)

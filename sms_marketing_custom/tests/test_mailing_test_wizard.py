@@ -43,5 +43,5 @@ class TestMailingTestWizard(SmsEngineCase):
         self.sim.configure(number_states={"+32470123457": "rejected"})
         _mailing, wizard = self._wizard("+32470123456, +32470123457", gateway=self.http_gateway)
         wizard.action_send()
-        self.assertIn("Refused by the gateway", wizard.result_html)
+        self.assertIn("The gateway rejected the message.", wizard.result_html)
         self.assertEqual([m["number"] for m in self.sim.state()["sent"]], ["+32470123456"])

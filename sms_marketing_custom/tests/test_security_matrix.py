@@ -157,7 +157,12 @@ class SecurityFixtures(TransactionCase):
 class TestSecurityMatrix(SecurityFixtures):
     def test_every_model_is_in_the_matrix(self):
         """A new sms.marketing.* model must come with its expected rights here."""
-        models = {name for name in self.env.registry if name.startswith("sms.marketing.")}
+        # abstract models (the sending engine) have no table, hence no rights
+        models = {
+            name
+            for name in self.env.registry
+            if name.startswith("sms.marketing.") and not self.env.registry[name]._abstract
+        }
         missing = models - set(MATRIX)
         self.assertFalse(missing, f"add these models to MATRIX with their expected rights: {sorted(missing)}")
 

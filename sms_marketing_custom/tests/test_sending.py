@@ -1,10 +1,11 @@
+import re
 from datetime import timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .common import SmsEngineCase
 
@@ -31,7 +32,7 @@ class TestSendingSandbox(SmsEngineCase):
         traces = mailing.trace_ids
         self.assertEqual(len(traces), 13, "one trace per recipient, canceled ones included")
         self.assertEqual(len(set(traces.mapped("uuid"))), 13)
-        self.assertTrue(all(len(u) == 32 and int(u, 16) >= 0 for u in traces.mapped("uuid")))
+        self.assertTrue(all(re.fullmatch(r"[0-9a-f]{32}", u) for u in traces.mapped("uuid")), "32 hex digits")
         by_type = {t.failure_type: t for t in traces.filtered(lambda t: t.state == "canceled")}
         self.assertEqual(set(by_type), {"invalid_number", "blacklisted", "opted_out", "duplicate"})
         self.assertEqual(by_type["blacklisted"].res_id, self.contacts[2].id)
@@ -59,15 +60,15 @@ class TestSendingSandbox(SmsEngineCase):
 
     def test_rebuild_is_idempotent(self):
         mailing = self._start(self._make_mailing())
-        params = mailing._engine_params()
+        params = self.env["sms.marketing.engine"]._get_params()
         while not mailing.trace_build_done:
-            mailing._engine_build_traces(params)
+            self.env["sms.marketing.engine"]._build_traces(mailing, params)
         count = len(mailing.trace_ids)
         self.assertEqual(count, 13)
         # a crash before the cursor was saved: the same windows are inserted again
         mailing.write({"trace_build_cursor": 0, "trace_build_done": False, "trace_build_max": 0})
         while not mailing.trace_build_done:
-            mailing._engine_build_traces(params)
+            self.env["sms.marketing.engine"]._build_traces(mailing, params)
         mailing.invalidate_recordset()
         self.assertEqual(len(mailing.trace_ids), count, "no second trace for a recipient")
 
@@ -140,7 +141,7 @@ class TestSendingSandbox(SmsEngineCase):
     def test_canceled_mailing_sends_nothing_more(self):
         mailing = self._start(self._make_mailing())
         while not mailing.trace_build_done:
-            mailing._engine_build_traces(mailing._engine_params())
+            self.env["sms.marketing.engine"]._build_traces(mailing, self.env["sms.marketing.engine"]._get_params())
         mailing.state = "canceled"
         self._run_cron()
         self.assertEqual(self._states(mailing), {"canceled": 13})
@@ -152,6 +153,28 @@ class TestSendingSandbox(SmsEngineCase):
         as_marketer = mailing.with_user(self.user_marketing)
         self.assertEqual(as_marketer.delivered_count, 9)
         self.assertTrue(as_marketer.action_view_traces_delivered()["domain"])
+
+    def test_list_mailing_switched_to_contacts_sends_to_the_filtered_contacts(self):
+        """Regression: a mailing first on a list, then on Contacts with a filter, was marked sent and
+        sent nothing (the engine still read the list). The recipient model alone decides now."""
+        partner_model = self.env["ir.model"]._get("res.partner")
+        partners = self.env["res.partner"].create(
+            [{"name": f"Switch {i}", "mobile": f"+3247999{i:04d}", "country_id": self.belgium.id} for i in range(4)]
+        )
+        mailing = self._make_mailing()
+        self.assertTrue(mailing.list_ids)
+        with Form(mailing) as form:
+            form.recipient_model_id = partner_model
+            form.domain = "[('name', 'like', 'Switch ')]"
+        self.assertFalse(mailing.list_ids, "no stale list behind another model")
+        self.assertEqual(mailing.audience_to_send, 4)
+        self.sandbox._change_balance(100.0, "purchase")
+        mailing.action_send_now()
+        self._run_cron()
+        self.assertEqual((mailing.state, mailing.pause_reason), ("done", False))
+        self.assertEqual(set(mailing.trace_ids.mapped("res_model")), {"res.partner"})
+        self.assertEqual(sorted(mailing.trace_ids.mapped("res_id")), sorted(partners.ids))
+        self.assertEqual(self._states(mailing), {"delivered": 4})
 
 
 @tagged("post_install", "-at_install")
@@ -298,16 +321,16 @@ class TestSendingHttp(SmsEngineCase):
 
     def test_killed_sender_never_sends_twice(self):
         mailing = self._mailing()
-        model = type(self.env["sms.marketing.mailing"])
-        params = mailing._engine_params()
+        engine = type(self.env["sms.marketing.engine"])
+        params = self.env["sms.marketing.engine"]._get_params()
         while not mailing.trace_build_done:
-            mailing._engine_build_traces(params)
+            self.env["sms.marketing.engine"]._build_traces(mailing, params)
         with (
-            patch.object(model, "_engine_update_traces", side_effect=RuntimeError("worker killed")),
+            patch.object(engine, "_update_traces", side_effect=RuntimeError("worker killed")),
             self.assertRaises(RuntimeError),
             self.env.cr.savepoint(),
         ):
-            mailing._engine_send_batch(params)
+            self.env["sms.marketing.engine"]._send_batch(mailing, params)
         self.env.invalidate_all()
         self.assertEqual(len(self.sim.state()["sent"]), 6, "the gateway accepted the batch")
         self.assertEqual(self._states(mailing), {"pending": 6}, "but the worker died before its commit")

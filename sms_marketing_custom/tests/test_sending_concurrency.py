@@ -5,7 +5,6 @@ locks only exist between real transactions) and delete what they created.
 """
 
 import threading
-from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests import TransactionCase, tagged
@@ -73,51 +72,55 @@ class TestConcurrentSenders(TransactionCase):
             cr.commit()  # pylint: disable=invalid-commit
 
     def test_two_workers_share_one_mailing(self):
+        """Sender A holds a claimed batch while sender B runs: B skips A's rows and sends the rest.
+
+        The interleaving is forced step by step on two real connections (no
+        threads), so the outcome depends on the locks alone, not on timing.
+        """
         ids = self._setup_committed()
-        # the traces exist (committed) before the workers start
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             mailing = env["sms.marketing.mailing"].browse(ids["mailing"])
             while not mailing.trace_build_done:
-                mailing._engine_build_traces(mailing._engine_params())
+                env["sms.marketing.engine"]._build_traces(mailing, env["sms.marketing.engine"]._get_params())
             cr.commit()  # pylint: disable=invalid-commit
         self.sim.configure(reset=True)
-        barrier = threading.Barrier(2)
-        claimed = {}
-        errors = []
+        with self._cursor() as cr_a:
+            # as the engine does per batch (see sms.marketing.engine._commit)
+            cr_a.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            env_a = api.Environment(cr_a, SUPERUSER_ID, {})
+            engine_a = env_a["sms.marketing.engine"]
+            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+            params_a = dict(engine_a._get_params(), batch_size=5)
+            rows_a = engine_a._claim(mailing_a, params_a)
+            self.assertEqual(len(rows_a), 5)
+            uuids_a = {row[3] for row in rows_a}
 
-        model = type(self.env["sms.marketing.mailing"])
-        original = model._engine_send_batch
+            # sender B runs to the end while A's batch is claimed and not committed
+            with self._cursor() as cr_b:
+                api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.mailing"]._run_sending_worker(
+                    time_budget=30, batch_size=5
+                )
+                cr_b.commit()  # pylint: disable=invalid-commit
+            sent_by_b = {message["uuid"] for message in self.sim.state()["sent"]}
+            self.assertEqual(len(sent_by_b), 55, "B sent every trace but A's")
+            self.assertFalse(sent_by_b & uuids_a, "B never sends a trace A has claimed")
 
-        def counting_send_batch(mailing, params):
-            count = original(mailing, params)
-            name = threading.current_thread().name
-            claimed[name] = claimed.get(name, 0) + count
-            return count
-
-        def worker():
-            try:
-                with self._cursor() as cr:
-                    env = api.Environment(cr, SUPERUSER_ID, {})
-                    barrier.wait(timeout=10)
-                    # what a cron worker or an extra worker process runs; it commits per batch
-                    env["sms.marketing.mailing"]._run_sending_worker(time_budget=30, batch_size=5)
-                    cr.commit()  # pylint: disable=invalid-commit
-            except Exception as e:
-                errors.append(e)
-
-        threads = [threading.Thread(target=worker, name=n) for n in ("a", "b")]
-        with patch.object(model, "_engine_send_batch", counting_send_batch):
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=60)
-        self.assertFalse(errors, errors)
-        self.assertEqual(claimed["a"] + claimed["b"], 60, claimed)
-        self.assertTrue(claimed["a"] and claimed["b"], f"both workers sent a part: {claimed}")
+            # A finishes its batch
+            gateway_a = engine_a._get_gateway(mailing_a)
+            messages = engine_a._prepare(mailing_a, gateway_a, rows_a, params_a)
+            count = engine_a._reserve(mailing_a, gateway_a, messages)
+            results, error = engine_a._send(gateway_a, messages[:count], params_a)
+            spent, _insufficient = engine_a._record(mailing_a, messages[:count], results, error, params_a)
+            gateway_a._settle(sum(message["cost"] for message in messages[:count]), spent, mailing=mailing_a)
+            cr_a.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.mailing"]._run_sending_worker(time_budget=30)
+            cr.commit()  # pylint: disable=invalid-commit
         sent = self.sim.state()["sent"]
         self.assertEqual(len(sent), 60)
         self.assertEqual(len({m["uuid"] for m in sent}), 60, "no uuid sent twice")
+        self.assertEqual({m["uuid"] for m in sent} - sent_by_b, uuids_a, "A sent exactly its claimed batch")
         with self._cursor() as cr:
             cr.execute("SELECT state FROM sms_marketing_mailing WHERE id = %s", [ids["mailing"]])
             self.assertEqual(cr.fetchone()[0], "done")
@@ -147,7 +150,7 @@ class TestConcurrentSenders(TransactionCase):
                 gateway = env["sms.marketing.gateway"].browse(ids["gateway"])
                 barrier.wait(timeout=10)
                 for _i in range(5):
-                    # as the engine does per batch (see _engine_commit)
+                    # as the engine does per batch (see sms.marketing.engine._commit)
                     cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     if gateway._reserve(1.0):
                         granted.append(1)

@@ -4,9 +4,11 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
-from ..providers import ACCEPTED, SmsGatewayError
+from ..providers import SERVER_ERROR, SmsGatewayError
 from ..tools import phone as phone_tools
+from ..tools import pricing
 from ..tools.sms_encoding import segment_count
 
 
@@ -45,40 +47,58 @@ class SmsMarketingMailingTest(models.TransientModel):
         return numbers
 
     def action_send(self):
-        """Send now, one SMS per number, through the mailing's gateway; no trace, nothing for the cron."""
+        """Send now, one SMS per number, through the mailing's gateway; no trace, nothing for the cron.
+
+        Each number gets the real SMS (``mailing._render_messages``) of the
+        audience record with that number, else of the first recipient of the
+        audience, charged as the engine would charge it.
+        """
         self.ensure_one()
         mailing = self.mailing_id
         numbers = self._parse_numbers()
         if not (mailing.body or "").strip():
             raise UserError(_("The SMS has no content yet."))
-        gateway = mailing._engine_gateway()
+        gateway = mailing._get_gateway().sudo()  # sudo: a test is charged on a gateway marketers only read
         if not gateway:
             raise UserError(_("No SMS gateway is configured."))
-        body = mailing.body  # a test has no recipient record: placeholders stay as written
         prices = gateway._get_prices()
-        cost = segment_count(body) * max(prices.values())
-        reserved = cost * len(numbers)
+        messages = []
+        for number, res_id in self._get_sample_recipients(numbers).items():
+            # trace id 0: a test SMS has the real length, but its tokens belong to no trace
+            text = mailing._render_messages([0], [res_id])[0]
+            country = phone_tools.normalize(number).region
+            cost = pricing.message_cost(segment_count(text), pricing.price_for(prices, country))
+            messages.append(
+                {
+                    "uuid": gateway._new_uuid(),
+                    "number": number,
+                    "content": text,
+                    "sender": gateway.sender or "",
+                    "country_code": country,
+                    "cost": cost,
+                }
+            )
+        reserved = round(sum(message["cost"] for message in messages), pricing.LEDGER_DIGITS)
         if not gateway._reserve(reserved, mailing=mailing):
             raise UserError(_("The gateway %(name)s has not enough credits for this test.", name=gateway.name))
-        messages = [
-            {"uuid": gateway._new_uuid(), "number": n, "content": body, "sender": gateway.sender or ""} for n in numbers
-        ]
         try:
-            results = gateway._send_batch(messages)
+            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
         except SmsGatewayError as e:
             gateway._settle(reserved, 0.0, mailing=mailing)
             raise UserError(_("The test SMS could not be sent: %(error)s", error=str(e))) from e
         by_uuid = {r["uuid"]: r for r in results}
-        labels = self._result_labels()
+        Trace = self.env["sms.marketing.trace"]
         spent = 0.0
         lines = []
         for message in messages:
-            result = by_uuid.get(message["uuid"], {"state": "server_error"})
-            if result["state"] in ACCEPTED:
+            result = by_uuid.get(message["uuid"], {"state": SERVER_ERROR})
+            if Trace._get_outcome(result["state"])[0] == "sent":
                 spent += result.get("credits") or 0.0
-            lines.append((message["number"], labels.get(result["state"], result["state"])))
+            lines.append((message["number"], Trace._describe_result(result["state"]), message["content"]))
         gateway._settle(reserved, spent, mailing=mailing)
-        rows = Markup("").join(Markup("<li>%s: %s</li>") % (number, label) for number, label in lines)
+        rows = Markup("").join(
+            Markup("<li>%s: %s<br/><code style='white-space: pre-wrap'>%s</code></li>") % line for line in lines
+        )
         result_html = Markup("<p>%s</p><ul>%s</ul>") % (_("Test SMS"), rows)
         mailing._message_log(body=result_html)
         self.write({"state": "done", "result_html": result_html})
@@ -91,13 +111,22 @@ class SmsMarketingMailingTest(models.TransientModel):
             "name": _("Test SMS"),
         }
 
-    def _result_labels(self):
-        return {
-            "sent": _("Sent"),
-            "duplicate": _("Sent"),
-            "insufficient_credit": _("Not sent: not enough credits"),
-            "wrong_number_format": _("Refused: wrong number format"),
-            "country_not_supported": _("Refused: country not supported"),
-            "rejected": _("Refused by the gateway"),
-            "server_error": _("Gateway error, not sent"),
-        }
+    def _get_sample_recipients(self, numbers):
+        """{number: res_id of the audience record whose SMS it receives (None without audience)}."""
+        mailing = self.mailing_id
+        self.env.cr.execute(
+            SQL(
+                """SELECT DISTINCT ON (c.number = ANY(%(numbers)s), c.number) c.number, c.res_id
+                     FROM (%(audience)s) c
+                    WHERE c.reason IS NULL
+                 ORDER BY c.number = ANY(%(numbers)s) DESC, c.number, c.res_id""",
+                numbers=numbers,
+                audience=mailing._get_recipients_classified_query(),
+            )
+        )
+        rows = self.env.cr.fetchall()
+        by_number = {number: res_id for number, res_id in rows if number in numbers}
+        first = min((res_id for _number, res_id in rows), default=None)
+        if first is None and "{{" in (mailing.body or ""):
+            raise UserError(_("The SMS has placeholders and no recipient to fill them: choose recipients first."))
+        return {number: by_number.get(number, first) for number in numbers}

@@ -1,0 +1,651 @@
+"""The sending engine: turns queued mailings into sent messages, exactly once per recipient.
+
+What
+    ``_run`` is the queue cron's work (``sms.marketing.mailing._cron_process_queue``,
+    woken by ``ir.cron._trigger`` on Send and Schedule). It takes due mailings and
+    sends them in batches, each batch in its own transaction.
+
+How (docs/design.md, "Sending"), one unit per step:
+    ``_wake_due_mailings``
+        ``scheduled`` and due -> ``sending``; paused for credit -> ``sending``
+        once the gateway has credit; canceled -> their pending traces closed.
+    ``_build_traces``
+        ``INSERT ... SELECT`` from the mailing's audience query
+        (``_get_recipients_query``, the one definition of who receives it),
+        window after window of ``res_id`` (a small first window so the first
+        SMS leaves within seconds), under a per-mailing advisory lock.
+        Blacklisted, opted-out, duplicate and invalid numbers become
+        ``canceled`` traces with their reason. ``ON CONFLICT (mailing_id,
+        res_id) DO NOTHING``: a window re-run after a crash adds nothing.
+    ``_claim``
+        the next batch of ``pending`` traces, ``FOR NO KEY UPDATE SKIP LOCKED``
+        (several runners share a mailing).
+    ``_prepare``
+        each message's text (``mailing._render_messages``), parts and price
+        (``tools.pricing``, the gateway's ``_get_prices``).
+    ``_reserve``
+        credits for the longest prefix of the batch the balance allows.
+    ``_send``
+        the gateway's provider, which answers per message.
+    ``_record``
+        traces updated with one ``UPDATE ... FROM unnest(...)`` from the
+        answers (``sms.marketing.trace._get_outcome``), reservation settled.
+
+Invariants: a trace is sent at most once per uuid (the idempotency key); no
+trace is lost (a killed batch's claim is released by its rollback, and the next
+run sends the same uuids again, which the gateway answers ``duplicate``);
+credits are never spent on a refused message and the balance never goes
+negative.
+
+Caveats
+    The gateway row is locked from a batch's reservation to its commit, so
+    runners of one gateway serialise on that section (the provider call
+    included). Batch sizes and the time budget are ir.config_parameter's
+    ``sms_marketing_custom.*`` (``_get_params``).
+"""
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..providers import SmsGatewayError, SmsGatewayTransientError
+from ..tools import pricing
+from ..tools.sms_encoding import segment_count
+
+_logger = logging.getLogger(__name__)
+
+PARAM_DEFAULTS = {
+    "batch_size": 1000,  # traces claimed and sent per transaction
+    "build_first_step": 2000,  # res_id window of the first build chunk (first SMS fast)
+    "build_max_step": 100000,  # largest res_id window of one build chunk
+    "time_budget": 50,  # seconds one cron run works before re-triggering itself
+    "retry_base_seconds": 30,  # backoff: base * 2 ** tries, capped
+    "retry_max_seconds": 3600,
+    "max_tries": 6,  # transient errors before a trace fails
+}
+# Namespace of the per-mailing advisory lock of the trace builder ("SMS").
+BUILD_LOCK_NAMESPACE = 0x534D53
+
+
+class SmsMarketingEngine(models.AbstractModel):
+    _name = "sms.marketing.engine"
+    _description = "SMS Sending Engine"
+
+    # ------------------------------------------------------------------ run
+    @api.model
+    def _run(self, time_budget=None, loop=False, idle_sleep=1.0, batch_size=None):
+        """Send due mailings for ``time_budget`` seconds; callable from any process.
+
+        With ``loop=True`` (a dedicated worker process), it keeps polling until
+        the budget is spent; otherwise it returns as soon as nothing is left
+        to do now. Several runners may work on one database at once.
+        """
+        self._commit()  # from here on, one transaction per batch (see _commit)
+        params = self._get_params()
+        if batch_size:
+            params["batch_size"] = batch_size
+        started_at = fields.Datetime.now()
+        deadline = time.monotonic() + (time_budget if time_budget is not None else params["time_budget"])
+        Mailing = self.env["sms.marketing.mailing"]
+        while True:
+            self._wake_due_mailings()
+            worked = False
+            for mailing_id in self._get_sending_mailing_ids():
+                mailing = Mailing.browse(mailing_id)
+                while time.monotonic() < deadline:
+                    progress = self._step(mailing, params)
+                    worked = worked or progress
+                    if not progress:
+                        break
+                if time.monotonic() >= deadline:
+                    break
+            if time.monotonic() >= deadline or (not worked and not loop):
+                break
+            if not worked:
+                time.sleep(idle_sleep)
+        self._retrigger(started_at)
+        return True
+
+    @api.model
+    def _get_params(self):
+        get = self.env["ir.config_parameter"].sudo().get_param
+        return {key: int(get(f"sms_marketing_custom.{key}", default)) for key, default in PARAM_DEFAULTS.items()}
+
+    @api.model
+    def _commit(self):
+        """End the current batch's transaction and start the next one in READ COMMITTED.
+
+        The cron and worker own their transaction: committing per batch makes
+        progress durable and releases the claims and the gateway row. Never in
+        tests. Odoo's cursors are REPEATABLE READ, where a claim or a balance
+        UPDATE meeting a row another runner changed since the snapshot fails
+        with a serialization error; in READ COMMITTED the claim skips or
+        re-checks the row and the conditional UPDATE waits and re-evaluates,
+        which is what several runners at once need.
+        """
+        self.env.flush_all()
+        if not self.env.registry.in_test_mode() and not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+            self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        self.env.invalidate_all()
+
+    # ------------------------------------------------------------------ queue
+    @api.model
+    def _wake_due_mailings(self):
+        """scheduled & due -> sending; paused for credit -> sending once the gateway has credit."""
+        Mailing = self.env["sms.marketing.mailing"]
+        now = fields.Datetime.now()
+        due = Mailing.search([("state", "=", "scheduled"), ("schedule_date", "<=", now)])
+        if due:
+            due.write({"state": "sending", "pause_reason": False, "pause_code": False})
+            for mailing in due:
+                mailing._message_log(body=mailing._get_audience_log())
+        paused = Mailing.search([("state", "=", "paused"), ("pause_code", "=", "insufficient_credit")])
+        for mailing in paused:
+            gateway = self._get_gateway(mailing)
+            if gateway and self._gateway_has_credit(gateway):
+                mailing.write({"state": "sending", "pause_reason": False, "pause_code": False})
+        # A canceled mailing sends nothing more: its pending traces are closed,
+        # once (trace_build_cursor -1 marks it; a canceled mailing builds no more).
+        self.env.cr.execute(
+            """UPDATE sms_marketing_mailing SET trace_build_done = TRUE, trace_build_cursor = -1
+                WHERE state = 'canceled' AND trace_build_cursor != -1 AND trace_build_max > 0 RETURNING id"""
+        )
+        closed = [row[0] for row in self.env.cr.fetchall()]
+        if closed:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace SET state = 'canceled', failure_type = 'mailing_canceled',
+                              failure_reason = %s
+                        WHERE mailing_id = ANY(%s) AND state = 'pending'""",
+                    self.env["sms.marketing.trace"]._get_failure_reasons()["mailing_canceled"],
+                    closed,
+                )
+            )
+        if due or paused or closed:
+            self._commit()
+
+    @api.model
+    def _gateway_has_credit(self, gateway):
+        """True when ``gateway`` can pay for one one-part message, its balance read again from the provider."""
+        try:
+            gateway._refresh_balance()
+        except UserError:
+            _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
+            return False
+        prices = gateway._get_prices()
+        return gateway.balance > 0 and gateway.balance >= min(prices.values())
+
+    @api.model
+    def _get_sending_mailing_ids(self):
+        self.env.cr.execute("SELECT id FROM sms_marketing_mailing WHERE state = 'sending' ORDER BY id")
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _retrigger(self, started_at):
+        """Wake the cron again: now while work is ready, else at the next retry/schedule."""
+        cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue", raise_if_not_found=False)
+        if not cron:
+            return
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """SELECT bool_or(NOT m.trace_build_done OR t.next_try_at IS NULL OR t.next_try_at <= %(now)s),
+                          min(t.next_try_at) FILTER (WHERE t.next_try_at > %(now)s)
+                     FROM sms_marketing_mailing m
+                     LEFT JOIN LATERAL (
+                          SELECT next_try_at FROM sms_marketing_trace
+                           WHERE mailing_id = m.id AND state = 'pending'
+                           ORDER BY next_try_at NULLS FIRST LIMIT 1) t ON TRUE
+                    WHERE m.state = 'sending'""",
+                now=now,
+            )
+        )
+        ready, next_retry = self.env.cr.fetchone()
+        ats = []
+        if ready:
+            # The cron runner deletes the triggers older than the start of this
+            # run when it ends: never trigger at a time before it.
+            ats.append(max(now, started_at + timedelta(seconds=1)))
+        if next_retry:
+            ats.append(next_retry)
+        self.env.cr.execute(
+            "SELECT min(schedule_date) FROM sms_marketing_mailing WHERE state = 'scheduled' AND schedule_date > %s",
+            [now],
+        )
+        next_schedule = self.env.cr.fetchone()[0]
+        if next_schedule:
+            ats.append(next_schedule)
+        if ats:
+            cron._trigger(ats)
+            self._commit()
+
+    # ------------------------------------------------------------------ one mailing
+    @api.model
+    def _get_gateway(self, mailing):
+        return mailing._get_gateway().sudo()  # sudo: the engine accounts credits on gateways marketers only read
+
+    @api.model
+    def _step(self, mailing, params):
+        """Build one window of traces if needed, then send one batch. True if anything happened."""
+        self.env.cr.execute(SQL("SELECT state, trace_build_done FROM sms_marketing_mailing WHERE id = %s", mailing.id))
+        row = self.env.cr.fetchone()
+        if not row or row[0] != "sending":
+            return False
+        built = 0
+        if not row[1]:
+            access_error = mailing._get_sender_access_error()
+            if access_error:
+                self._pause(mailing, "sender_access", access_error)
+                self._commit()
+                return False
+            built = self._build_traces(mailing, params)
+            self._commit()
+        sent = self._send_batch(mailing, params)
+        self._commit()
+        if not sent and not built:
+            return self._check_done(mailing)
+        return True
+
+    @api.model
+    def _check_done(self, mailing):
+        """Mark the mailing done when it is built and no trace is pending any more."""
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_mailing m SET state = 'done', sent_date = %(now)s, write_date = %(now)s
+                    WHERE m.id = %(id)s AND m.state = 'sending' AND m.trace_build_done
+                      AND NOT EXISTS (SELECT 1 FROM sms_marketing_trace t
+                                       WHERE t.mailing_id = m.id AND t.state = 'pending')""",
+                now=fields.Datetime.now(),
+                id=mailing.id,
+            )
+        )
+        done = bool(self.env.cr.rowcount)
+        if done:
+            mailing.invalidate_recordset(["state", "sent_date"])
+            mailing._message_log(body=_("The mailing has been sent."))
+            self._commit()
+        return done
+
+    @api.model
+    def _pause(self, mailing, code, reason):
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_mailing SET state = 'paused', pause_code = %s, pause_reason = %s
+                    WHERE id = %s AND state = 'sending'""",
+                code,
+                reason,
+                mailing.id,
+            )
+        )
+        if self.env.cr.rowcount:
+            mailing.invalidate_recordset(["state", "pause_code", "pause_reason"])
+            mailing._message_log(body=reason)
+
+    # ------------------------------------------------------------------ building traces
+    @api.model
+    def _build_traces(self, mailing, params):
+        """Insert the traces of the next res_id window; returns the rows inserted (or 1 for progress).
+
+        Only one runner builds a mailing at a time (transaction advisory lock);
+        the others skip building and send what exists.
+        """
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", BUILD_LOCK_NAMESPACE, mailing.id))
+        if not cr.fetchone()[0]:
+            return 0
+        cr.execute(
+            SQL(
+                "SELECT trace_build_done, trace_build_cursor, trace_build_max FROM sms_marketing_mailing WHERE id = %s",
+                mailing.id,
+            )
+        )
+        done, cursor, max_id = cr.fetchone()
+        if done:
+            return 0
+        recipients = mailing._get_recipients_query()
+        first = not max_id
+        if first:
+            # recipients created after the start of the sending are not part of it
+            table = self.env[mailing.recipient_model]._table
+            cr.execute(SQL("SELECT COALESCE(max(id), 0) FROM %s", SQL.identifier(table)))
+            max_id = cr.fetchone()[0]
+        cursor = cursor or 0
+        # The next window starts at the next recipient (ids may be sparse) and
+        # grows: a small first one so that the first SMS leaves at once.
+        cr.execute(
+            SQL(
+                "SELECT q.res_id FROM (%s) q WHERE q.res_id > %s AND q.res_id <= %s ORDER BY q.res_id LIMIT 1",
+                recipients,
+                cursor,
+                max_id,
+            )
+        )
+        row = cr.fetchone()
+        inserted, hi = 0, max_id
+        if row:
+            step = params["build_first_step"] if first else params["build_max_step"]
+            lo, hi = row[0], min(row[0] + step - 1, max_id)
+            inserted = self._insert_traces(mailing, recipients, lo, hi)
+        cr.execute(
+            SQL(
+                """UPDATE sms_marketing_mailing SET trace_build_cursor = %s, trace_build_max = %s,
+                          trace_build_done = %s WHERE id = %s""",
+                hi,
+                max_id,
+                hi >= max_id,
+                mailing.id,
+            )
+        )
+        mailing.invalidate_recordset(["trace_build_cursor", "trace_build_max", "trace_build_done", "trace_ids"])
+        return inserted or 1
+
+    @api.model
+    def _insert_traces(self, mailing, recipients, lo, hi):
+        """One set-wise INSERT ... SELECT of the window [lo, hi] of the audience.
+
+        create_uid/write_uid stay empty: traces are made by the system, and each
+        of these foreign keys would cost a check per row (a million per mailing).
+        """
+        reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
+        now = fields.Datetime.now()
+        query = SQL(
+            """
+            WITH src AS (
+                SELECT q.res_id, NULLIF(q.number, '') AS number, q.country_code,
+                       COALESCE(q.opted_out, FALSE) AS opted_out
+                  FROM (%(query)s) q
+                 WHERE q.res_id BETWEEN %(lo)s AND %(hi)s
+            ), flagged AS (
+                SELECT src.*, (bl.id IS NOT NULL) AS blacklisted
+                  FROM src
+                  LEFT JOIN sms_marketing_blacklist bl ON bl.number = src.number AND bl.active
+            ), ranked AS (
+                SELECT flagged.*,
+                       row_number() OVER (PARTITION BY number ORDER BY (opted_out OR blacklisted), res_id) AS rn,
+                       EXISTS (SELECT 1 FROM sms_marketing_trace t
+                                WHERE t.mailing_id = %(mailing)s AND t.number = flagged.number
+                                  AND t.state != 'canceled') AS seen
+                  FROM flagged
+            ), classified AS (
+                SELECT ranked.*,
+                       CASE WHEN number IS NULL THEN 'invalid_number'
+                            WHEN blacklisted THEN 'blacklisted'
+                            WHEN opted_out THEN 'opted_out'
+                            WHEN rn > 1 OR seen THEN 'duplicate' END AS failure_type
+                  FROM ranked
+            )
+            INSERT INTO sms_marketing_trace
+                   (mailing_id, res_model, res_id, number, country_code, uuid, state, failure_type, failure_reason,
+                    try_count, create_uid, write_uid, create_date, write_date)
+            SELECT %(mailing)s, %(model)s, res_id, number, upper(country_code),
+                   replace(gen_random_uuid()::text, '-', ''),
+                   CASE WHEN failure_type IS NULL THEN 'pending' ELSE 'canceled' END,
+                   failure_type,
+                   CASE failure_type WHEN 'invalid_number' THEN %(r_invalid)s
+                                     WHEN 'blacklisted' THEN %(r_blacklisted)s
+                                     WHEN 'opted_out' THEN %(r_opted_out)s
+                                     WHEN 'duplicate' THEN %(r_duplicate)s END,
+                   0, NULL, NULL, %(now)s, %(now)s
+              FROM classified
+            ON CONFLICT (mailing_id, res_id) DO NOTHING
+            """,
+            query=recipients,
+            lo=lo,
+            hi=hi,
+            mailing=mailing.id,
+            model=mailing.recipient_model,
+            now=now,
+            r_invalid=reasons["invalid_number"],
+            r_blacklisted=reasons["blacklisted"],
+            r_opted_out=reasons["opted_out"],
+            r_duplicate=reasons["duplicate"],
+        )
+        self.env.cr.execute(query)
+        return self.env.cr.rowcount
+
+    # ------------------------------------------------------------------ sending one batch
+    @api.model
+    def _send_batch(self, mailing, params):
+        """Claim, prepare, reserve, send and record one batch. Returns the traces claimed, 0 to stop."""
+        self.env.flush_all()
+        rows = self._claim(mailing, params)
+        if not rows:
+            return 0
+        gateway = self._get_gateway(mailing)
+        if not gateway:
+            self._pause(mailing, "gateway_error", _("No SMS gateway is configured: add one in the configuration."))
+            return 0
+        messages = self._prepare(mailing, gateway, rows, params)
+        count = self._reserve(mailing, gateway, messages)
+        reserved = round(sum(message["cost"] for message in messages[:count]), pricing.LEDGER_DIGITS)
+        try:
+            results, transient_error = self._send(gateway, messages[:count], params)
+        except SmsGatewayError as error:  # refused for good: nothing was sent, nothing is charged
+            gateway._settle(reserved, 0.0, mailing=mailing)
+            self._pause(mailing, "gateway_error", str(error))
+            return 0
+        spent, insufficient = self._record(mailing, messages[:count], results, transient_error, params)
+        if count:
+            gateway._settle(reserved, spent, mailing=mailing)
+        if insufficient or count < len(messages):  # the rest of the batch stays pending, untouched
+            self._pause(
+                mailing,
+                "insufficient_credit",
+                _(
+                    "Paused: the gateway %(gateway)s has not enough credits left. "
+                    "The mailing resumes by itself once credits are added.",
+                    gateway=gateway.name,
+                ),
+            )
+        if transient_error:
+            _logger.info("mailing %s: gateway error, batch retried later: %s", mailing.id, transient_error)
+            return 0  # stop hammering a failing gateway in this run; the cron comes back at next_try_at
+        return len(rows)
+
+    @api.model
+    def _claim(self, mailing, params):
+        """Lock the next batch of pending traces; rows locked by other runners are skipped.
+
+        Each runner walks the mailing forward from the last id it claimed (the
+        index entries of rows already sent are not scanned again), and starts
+        over from the beginning when it reaches the end (retries, skipped rows).
+        Returns rows (id, res_id, number, uuid, country_code, try_count).
+        """
+        cursors = params.setdefault("_after", {})
+        after = cursors.get(mailing.id, 0)
+        while True:
+            if not after:  # start from the mailing's first trace, not from the table's
+                self.env.cr.execute(
+                    SQL("SELECT COALESCE(min(id), 1) - 1 FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id)
+                )
+                after = start = self.env.cr.fetchone()[0]
+            else:
+                start = None
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id, res_id, number, uuid, country_code, try_count FROM sms_marketing_trace
+                        WHERE mailing_id = %(mailing)s AND state = 'pending' AND id > %(after)s
+                          AND (next_try_at IS NULL OR next_try_at <= %(now)s)
+                        ORDER BY id LIMIT %(limit)s
+                          FOR NO KEY UPDATE SKIP LOCKED""",
+                    mailing=mailing.id,
+                    after=after,
+                    now=fields.Datetime.now(),
+                    limit=params["batch_size"],
+                )
+            )
+            rows = self.env.cr.fetchall()
+            if rows or start is not None:
+                break
+            after = 0
+        cursors[mailing.id] = rows[-1][0] if rows else 0
+        return rows
+
+    @api.model
+    def _prepare(self, mailing, gateway, rows, params):
+        """The messages of the claimed ``rows``: text, parts and cost, in claim order.
+
+        Each message is the provider's input (uuid, number, content, sender,
+        country_code, segments) plus what the engine keeps: trace_id, tries, cost.
+        """
+        if not any(row[5] for row in rows):  # first attempt of these traces: their links are needed
+            mailing._prepare_tracking()
+        bodies = mailing._render_messages([row[0] for row in rows], [row[1] for row in rows])
+        prices = params.setdefault("_prices", {}).get(gateway.id)
+        if prices is None:  # once per run: prices change rarely, a run lasts a minute
+            prices = params["_prices"][gateway.id] = gateway._get_prices()
+        sender = gateway.sender or ""
+        segments_by_text = {}
+        messages = []
+        for trace_id, _res_id, number, uuid, country, tries in rows:
+            body = bodies.get(trace_id, "")
+            segments = segments_by_text.get(body)
+            if segments is None:
+                segments = segments_by_text[body] = segment_count(body)
+            messages.append(
+                {
+                    "uuid": uuid,
+                    "number": number,
+                    "content": body,
+                    "sender": sender,
+                    "country_code": country,
+                    "segments": segments,
+                    "trace_id": trace_id,
+                    "tries": tries,
+                    "cost": pricing.message_cost(segments, pricing.price_for(prices, country)),
+                }
+            )
+        return messages
+
+    @api.model
+    def _reserve(self, mailing, gateway, messages):
+        """Reserve credits for the longest prefix of ``messages`` the balance allows; returns its length."""
+        costs = [message["cost"] for message in messages]
+        for _attempt in range(3):
+            self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s", gateway.id))
+            balance = self.env.cr.fetchone()[0] or 0.0
+            total, count = 0.0, 0
+            for cost in costs:
+                if total + cost > balance + 1e-9:
+                    break
+                total += cost
+                count += 1
+            if not count:
+                return 0
+            if gateway._reserve(round(total, pricing.LEDGER_DIGITS), mailing=mailing):
+                return count
+        return 0
+
+    @api.model
+    def _send(self, gateway, messages, params):
+        """({uuid: result}, transient error text or None) of the provider's answer.
+
+        A transient error (time-out, 429, 5xx) answers for the whole batch: every
+        message is retried later with the same uuid. SmsGatewayError (refused
+        credentials) propagates: the caller pauses the mailing.
+        """
+        if not messages:
+            return {}, None
+        prices = params["_prices"][gateway.id]
+        try:
+            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
+        except SmsGatewayTransientError as error:
+            return {}, str(error)
+        return {result["uuid"]: result for result in results}, None
+
+    @api.model
+    def _record(self, mailing, messages, results, transient_error, params):
+        """Move the traces of ``messages`` by the gateway's answers; returns (credits spent, insufficient).
+
+        The one mapping of an answer to a trace is ``sms.marketing.trace._get_outcome``;
+        what stays pending is retried with a backoff, and fails after ``max_tries``.
+        """
+        Trace = self.env["sms.marketing.trace"]
+        reasons = Trace._get_failure_reasons()
+        now = fields.Datetime.now()
+        base, cap, max_tries = params["retry_base_seconds"], params["retry_max_seconds"], params["max_tries"]
+        columns = ("id", "state", "body", "segments", "cost", "ftype", "reason", "next", "tries")
+        update = {column: [] for column in columns}
+        spent, insufficient = 0.0, False
+        for message in messages:
+            result = results.get(message["uuid"]) or {}
+            result_state = "server_error" if transient_error else result.get("state") or "server_error"
+            state, failure_type = Trace._get_outcome(result_state)
+            reason, next_try, cost, tries = None, None, 0.0, message["tries"]
+            segments = result.get("segments") or message["segments"]
+            if state == "sent":
+                cost = result.get("credits") or 0.0
+                if result_state == "duplicate" and not cost:
+                    cost = message["cost"]  # the first, lost acceptance was charged: account it now
+                spent += cost
+                delivery = result.get("delivery")
+                if delivery == "delivered":
+                    state = "delivered"
+                elif delivery:
+                    state, failure_type = "failed", "undelivered"
+            elif failure_type == "insufficient_credit":
+                insufficient = True
+                failure_type = False
+            elif state == "pending":  # transient: time-out, 429, 5xx, per-message server_error or no result
+                tries += 1
+                if tries >= max_tries:
+                    state = "failed"
+                    reason = _(
+                        "The gateway could not take the message after %(tries)s attempts (%(error)s).",
+                        tries=tries,
+                        error=transient_error or result_state,
+                    )
+                else:
+                    failure_type = False
+                    next_try = now + timedelta(seconds=min(base * 2 ** message["tries"], cap))
+            if failure_type and not reason:
+                reason = reasons[failure_type]
+            update["id"].append(message["trace_id"])
+            update["state"].append(state)
+            update["body"].append(message["content"] if state != "pending" else None)
+            update["segments"].append(segments)
+            update["cost"].append(cost)
+            update["ftype"].append(failure_type or None)
+            update["reason"].append(reason)
+            update["next"].append(next_try)
+            update["tries"].append(tries)
+        if update["id"]:
+            self._update_traces(update, now)
+        return spent, insufficient
+
+    @api.model
+    def _update_traces(self, update, now):
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace t
+                      SET state = v.state, body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
+                          failure_type = v.ftype, failure_reason = v.reason, next_try_at = v.next_try,
+                          try_count = v.tries,
+                          sent_at = CASE WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
+                                         THEN %(now)s ELSE t.sent_at END,
+                          delivered_at = CASE WHEN v.state = 'delivered' THEN %(now)s ELSE t.delivered_at END,
+                          write_date = %(now)s
+                     FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(bodies)s::text[], %(segments)s::int[],
+                                 %(costs)s::numeric[], %(ftypes)s::varchar[], %(reasons)s::varchar[],
+                                 %(nexts)s::timestamp[], %(tries)s::int[])
+                          AS v(id, state, body, segments, cost, ftype, reason, next_try, tries)
+                    WHERE t.id = v.id""",
+                now=now,
+                ids=update["id"],
+                states=update["state"],
+                bodies=update["body"],
+                segments=update["segments"],
+                costs=update["cost"],
+                ftypes=update["ftype"],
+                reasons=update["reason"],
+                nexts=update["next"],
+                tries=update["tries"],
+            )
+        )

@@ -1,0 +1,224 @@
+"""The audience respects who is asking: the sender's access rights, record rules and companies.
+
+A two-company database: marketers of company A, of B, of both; a manager of A;
+the administrator. Lists, list contacts and partners of A, of B and shared.
+"""
+
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
+
+from .common import SmsMarketingCase
+
+PARTNER = "res.partner"
+USER_GROUPS = "base.group_user,sms_marketing_custom.group_sms_marketing_user"
+
+
+@tagged("post_install", "-at_install")
+class TestAudienceAccess(SmsMarketingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env.company
+        cls.company_a.country_id = cls.env.ref("base.be")
+        cls.company_b = cls.env["res.company"].create(
+            {"name": "SMS company B", "country_id": cls.env.ref("base.be").id}
+        )
+        both = cls.company_a | cls.company_b
+
+        def marketer(login, companies, groups=USER_GROUPS):
+            return new_test_user(
+                cls.env, login=login, groups=groups, company_id=companies[0].id, company_ids=[(6, 0, companies.ids)]
+            )
+
+        cls.marketer_a = marketer("sms_marketer_a", cls.company_a)
+        cls.marketer_b = marketer("sms_marketer_b", cls.company_b)
+        cls.marketer_ab = marketer("sms_marketer_ab", both)
+        cls.manager_a = marketer(
+            "sms_manager_a", cls.company_a, "base.group_user,sms_marketing_custom.group_sms_marketing_manager"
+        )
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.admin.company_ids |= both
+        # partners: one per company and one shared; "secret" marks B's
+        cls.partner_a, cls.partner_b, cls.partner_shared = cls.env[PARTNER].create(
+            [
+                {"name": "Access A", "mobile": "+32 470 10 00 01", "company_id": cls.company_a.id},
+                {"name": "Access B secret", "mobile": "+32 470 10 00 02", "company_id": cls.company_b.id},
+                {"name": "Access shared", "mobile": "+32 470 10 00 03"},
+            ]
+        )
+        # lists and contacts: one per company and one shared list holding everyone
+        Contact, List = cls.env["sms.marketing.contact"], cls.env["sms.marketing.list"]
+        cls.list_a, cls.list_b, cls.list_shared = List.create(
+            [
+                {"name": "List A", "company_id": cls.company_a.id},
+                {"name": "List B", "company_id": cls.company_b.id},
+                {"name": "List shared", "company_id": False},
+            ]
+        )
+        cls.contact_a, cls.contact_b = Contact.create(
+            [
+                {"name": "Contact A", "phone": "+32 470 20 00 01", "company_id": cls.company_a.id},
+                {"name": "Contact B", "phone": "+32 470 20 00 02", "company_id": cls.company_b.id},
+            ]
+        )
+        cls.env["sms.marketing.subscription"].create(
+            [
+                {"contact_id": cls.contact_a.id, "list_id": cls.list_a.id},
+                {"contact_id": cls.contact_b.id, "list_id": cls.list_b.id},
+                {"contact_id": cls.contact_a.id, "list_id": cls.list_shared.id},
+                {"contact_id": cls.contact_b.id, "list_id": cls.list_shared.id},
+            ]
+        )
+        cls.gateway = cls.env["sms.marketing.gateway"].create({"name": "Access sandbox", "sequence": 1})
+        cls.gateway._change_balance(100.0, "purchase")
+
+    def _partner_mailing(self, user, domain, companies=None, **values):
+        env_user = self.env["sms.marketing.mailing"].with_user(user)
+        if companies:
+            env_user = env_user.with_context(allowed_company_ids=companies.ids)
+        return env_user.create(
+            {
+                "subject": "Access",
+                "body": "Hello",
+                "recipient_model_id": self.env["ir.model"]._get_id(PARTNER),
+                "domain": str(domain),
+                "gateway_id": self.gateway.id,
+                "company_id": False,
+                **values,
+            }
+        )
+
+    def _list_mailing(self, user, lists, companies=None):
+        env_user = self.env["sms.marketing.mailing"].with_user(user)
+        if companies:
+            env_user = env_user.with_context(allowed_company_ids=companies.ids)
+        return env_user.create(
+            {
+                "subject": "Access lists",
+                "body": "Hello",
+                "list_ids": [(6, 0, lists.ids)],
+                "gateway_id": self.gateway.id,
+                "company_id": False,
+            }
+        )
+
+    def _sent_res_ids(self, mailing):
+        """Run the queue (as the cron: superuser) and return the recipients that got a message."""
+        self.env["sms.marketing.mailing"]._cron_process_queue()
+        self.env.invalidate_all()
+        mailing = mailing.with_env(self.env)
+        return set(mailing.trace_ids.filtered(lambda t: t.state != "canceled").mapped("res_id"))
+
+    # ------------------------------------------------------------------ partners
+    def test_partner_of_another_company_is_not_counted(self):
+        """The measured leak: a marketer of A filtering on B's partner id counted 1 recipient."""
+        self.assertFalse(self.env[PARTNER].with_user(self.marketer_a).search([("id", "=", self.partner_b.id)]))
+        by_id = self._partner_mailing(self.marketer_a, [("id", "=", self.partner_b.id)])
+        self.assertEqual(by_id.audience_to_send, 0)
+        by_name = self._partner_mailing(self.marketer_a, [("name", "ilike", "secret")])
+        self.assertEqual(by_name.audience_total, 0, "the count answers no question about hidden records")
+
+    def test_partner_matrix(self):
+        """Who counts whom among A's, B's and the shared partner."""
+        domain = [("name", "like", "Access ")]
+        a, b, shared = self.partner_a, self.partner_b, self.partner_shared
+        both = self.company_a | self.company_b
+        cases = [
+            (self.marketer_a, None, {a, shared}),
+            (self.marketer_b, None, {b, shared}),
+            (self.marketer_ab, self.company_a, {a, shared}),
+            (self.marketer_ab, both, {a, b, shared}),
+            (self.manager_a, None, {a, shared}),
+            (self.admin, both, {a, b, shared}),
+        ]
+        for user, companies, expected in cases:
+            with self.subTest(user=user.login, companies=companies and companies.mapped("name")):
+                mailing = self._partner_mailing(user, domain, companies)
+                self.assertEqual(mailing.audience_to_send, len(expected))
+                self.env.cr.execute(mailing._get_recipients_query())
+                self.assertEqual({row[0] for row in self.env.cr.fetchall()}, {p.id for p in expected})
+
+    def test_responsible_widens_nothing(self):
+        """Naming the administrator as Responsible gives the marketer none of their rights."""
+        mailing = self._partner_mailing(self.marketer_a, [("id", "=", self.partner_b.id)], user_id=self.admin.id)
+        self.assertEqual(mailing.audience_to_send, 0)
+        mailing = self._partner_mailing(self.marketer_a, "[('create_uid', '=', uid)]", user_id=self.admin.id)
+        self.assertIn(("create_uid", "=", self.marketer_a.id), mailing._get_recipient_domain())
+
+    def test_filter_on_a_field_the_user_may_not_read(self):
+        """signup_token is for administrators only: a marketer may not filter on it, even through a relation."""
+        for domain in ([("signup_token", "!=", False)], [("child_ids.signup_token", "!=", False)]):
+            with self.subTest(domain=domain), self.assertRaisesRegex(ValidationError, "not allowed to read"):
+                self._partner_mailing(self.marketer_a, domain)
+        # a filter saved by someone allowed, then counted for a marketer: the form says why, Send refuses
+        mailing = self._partner_mailing(self.admin, [("signup_token", "=", False), ("name", "like", "Access ")])
+        self.assertFalse(mailing.audience_error)
+        self.assertEqual(mailing.audience_to_send, 3)
+        as_marketer = mailing.with_user(self.marketer_a)
+        self.assertIn("not allowed to read", as_marketer.audience_error)
+        self.assertEqual(as_marketer.audience_to_send, 0)
+        with self.assertRaisesRegex(UserError, "not allowed to read"):
+            as_marketer.action_send_now()
+
+    # ------------------------------------------------------------------ lists
+    def test_list_matrix(self):
+        """A shared list holds contacts of A and B: each marketer reaches only the contacts they may read."""
+        cases = [
+            (self.marketer_a, None, {self.contact_a}),
+            (self.marketer_b, None, {self.contact_b}),
+            (self.marketer_ab, self.company_a | self.company_b, {self.contact_a, self.contact_b}),
+            (self.admin, self.company_a | self.company_b, {self.contact_a, self.contact_b}),
+        ]
+        for user, companies, expected in cases:
+            with self.subTest(user=user.login):
+                mailing = self._list_mailing(user, self.list_shared, companies)
+                self.assertEqual(mailing.audience_to_send, len(expected))
+
+    def test_list_of_another_company_counts_for_nothing(self):
+        with self.assertRaises(AccessError):
+            self._list_mailing(self.marketer_a, self.list_b)
+        # written as superuser behind the marketer's back: it still reaches nobody of B
+        mailing = self._list_mailing(self.marketer_a, self.list_a)
+        mailing.sudo().list_ids = self.list_b
+        self.assertEqual(mailing.audience_to_send, 0)
+
+    def test_mailing_and_list_stay_in_their_company(self):
+        with self.assertRaises(ValidationError):
+            self.env["sms.marketing.mailing"].create(
+                {"subject": "Mixed", "company_id": self.company_a.id, "list_ids": [(6, 0, self.list_b.ids)]}
+            )
+
+    # ------------------------------------------------------------------ sending
+    def test_sending_follows_the_sender(self):
+        """What the form counted is what is sent, evaluated as the sender by the cron (superuser)."""
+        both = self.company_a | self.company_b
+        mailing = self._partner_mailing(self.marketer_ab, [("name", "like", "Access ")], both)
+        self.assertEqual(mailing.audience_to_send, 3)
+        mailing.with_user(self.marketer_ab).with_context(allowed_company_ids=both.ids).action_send_now()
+        self.assertEqual(mailing.sender_id, self.marketer_ab)
+        self.assertEqual(mailing.sender_company_ids, both)
+        sent = self._sent_res_ids(mailing)
+        self.assertEqual(sent, set((self.partner_a | self.partner_b | self.partner_shared).ids))
+        self.assertIn("SMS company B", "".join(mailing.message_ids.mapped("body")))
+
+    def test_sender_who_lost_a_company_sends_within_what_they_may_read(self):
+        both = self.company_a | self.company_b
+        mailing = self._partner_mailing(self.marketer_ab, [("name", "like", "Access ")], both)
+        mailing.with_user(self.marketer_ab).with_context(allowed_company_ids=both.ids).action_send_now()
+        self.marketer_ab.write({"company_ids": [(6, 0, self.company_a.ids)], "company_id": self.company_a.id})
+        sent = self._sent_res_ids(mailing)
+        self.assertEqual(sent, set((self.partner_a | self.partner_shared).ids))
+        mailing = mailing.with_env(self.env)
+        log = "".join(mailing.message_ids.mapped("body"))
+        self.assertIn(self.marketer_ab.name, log, "the mailing says whose rights chose the recipients")
+        self.assertNotIn("SMS company B", log)
+
+    def test_sender_who_lost_the_group_is_refused(self):
+        mailing = self._partner_mailing(self.marketer_a, [("name", "like", "Access ")])
+        mailing.with_user(self.marketer_a).action_send_now()
+        self.marketer_a.write({"groups_id": [(3, self.env.ref("sms_marketing_custom.group_sms_marketing_user").id)]})
+        self.assertFalse(self._sent_res_ids(mailing))
+        mailing = mailing.with_env(self.env)
+        self.assertEqual(mailing.state, "paused")
+        self.assertEqual(mailing.pause_code, "sender_access")
+        self.assertIn(self.marketer_a.name, mailing.pause_reason)

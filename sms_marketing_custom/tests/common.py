@@ -4,18 +4,49 @@ from odoo.tests import TransactionCase, new_test_user
 
 
 class SmsMarketingCase(TransactionCase):
-    """Shared fixtures: a marketing user, a manager, and a user without the app."""
+    """The one fixture root: two companies and the users of every role, created here only.
+
+    Company A is the test environment's company; every user works in A only,
+    except ``marketer_b`` (B only) and ``marketer_ab`` (both).
+    """
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.user_marketing = new_test_user(
-            cls.env, login="sms_marketer", groups="base.group_user,sms_marketing_custom.group_sms_marketing_user"
-        )
+        cls.company_a = cls.env.company
+        cls.company_b = cls.env["res.company"].create({"name": "SMS company B"})
+        in_a = {"company_id": cls.company_a.id, "company_ids": [(6, 0, cls.company_a.ids)]}
+        marketer_groups = "base.group_user,sms_marketing_custom.group_sms_marketing_user"
+        cls.user_marketing = new_test_user(cls.env, login="sms_marketer", groups=marketer_groups, **in_a)
         cls.user_manager = new_test_user(
-            cls.env, login="sms_manager", groups="base.group_user,sms_marketing_custom.group_sms_marketing_manager"
+            cls.env,
+            login="sms_manager",
+            groups="base.group_user,sms_marketing_custom.group_sms_marketing_manager,base.group_allow_export",
+            **in_a,
         )
-        cls.user_employee = new_test_user(cls.env, login="sms_employee", groups="base.group_user")
+        cls.user_employee = new_test_user(cls.env, login="sms_employee", groups="base.group_user", **in_a)
+        cls.user_portal = new_test_user(cls.env, login="sms_portal", groups="base.group_portal", **in_a)
+        cls.user_public = cls.env.ref("base.public_user")
+        cls.user_admin = new_test_user(
+            cls.env,
+            login="sms_admin",
+            groups="base.group_user,base.group_system,sms_marketing_custom.group_sms_marketing_manager",
+            **in_a,
+        )
+        cls.marketer_b = new_test_user(
+            cls.env,
+            login="sms_marketer_b",
+            groups=marketer_groups,
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
+        )
+        cls.marketer_ab = new_test_user(
+            cls.env,
+            login="sms_marketer_ab",
+            groups=marketer_groups,
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, (cls.company_a | cls.company_b).ids)],
+        )
 
 
 class SmsMarketingAudienceCase(SmsMarketingCase):
@@ -28,8 +59,6 @@ class SmsMarketingAudienceCase(SmsMarketingCase):
         cls.country_fr = cls.env.ref("base.fr")
         cls.country_be = cls.env.ref("base.be")
         cls.env.company.country_id = cls.country_us
-        cls.user_portal = new_test_user(cls.env, login="sms_portal", groups="base.group_portal")
-        cls.user_public = cls.env.ref("base.public_user")
 
     @classmethod
     def _create_contacts(cls, values_list, lists=None):
@@ -93,7 +122,7 @@ class SmsMarketingMailingCase(SmsMarketingCase):
         )
 
 
-# ---------------------------------------------------------------------- sending engine (ENGINE helper)
+# ---------------------------------------------------------------------- sending engine
 def load_gateway_simulator():
     """scripts/gateway_simulator.py of the repository, imported by path (it is not part of the addon)."""
     import importlib.util

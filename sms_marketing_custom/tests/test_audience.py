@@ -222,7 +222,7 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
 
     def test_recipients_of_partners_follow_the_senders_record_rules(self):
         """The audience is what the sender may read: a partner of another company is not in it."""
-        other_company = self.env["res.company"].create({"name": "Other SMS company"})
+        other_company = self.company_b
         Partner = self.env["res.partner"]
         partners = Partner.create(
             [
@@ -248,10 +248,8 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
         stats = mailing._get_recipient_statistics()
         self.assertEqual((stats["total"], stats["invalid"], stats["blacklisted"], stats["duplicates"]), (3, 1, 1, 0))
         self.assertEqual(stats["to_send"], 1)
-        # the administrator of both companies sees P2, a duplicate of P1's number
-        user_admin = self.env.ref("base.user_admin")
-        user_admin.company_ids |= other_company
-        as_admin = mailing.with_user(user_admin).with_context(
+        # a marketer of both companies sees P2, a duplicate of P1's number
+        as_admin = mailing.with_user(self.marketer_ab).with_context(
             allowed_company_ids=[self.env.company.id, other_company.id]
         )
         stats = as_admin._get_recipient_statistics()

@@ -5,38 +5,23 @@ the administrator. Lists, list contacts and partners of A, of B and shared.
 """
 
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import SmsMarketingCase
 
 PARTNER = "res.partner"
-USER_GROUPS = "base.group_user,sms_marketing_custom.group_sms_marketing_user"
 
 
 @tagged("post_install", "-at_install")
-class TestAudienceAccess(SmsMarketingCase):
+class TestAudienceFollowsSender(SmsMarketingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env.company
-        cls.company_a.country_id = cls.env.ref("base.be")
-        cls.company_b = cls.env["res.company"].create(
-            {"name": "SMS company B", "country_id": cls.env.ref("base.be").id}
-        )
+        cls.company_a.country_id = cls.company_b.country_id = cls.env.ref("base.be")
         both = cls.company_a | cls.company_b
-
-        def marketer(login, companies, groups=USER_GROUPS):
-            return new_test_user(
-                cls.env, login=login, groups=groups, company_id=companies[0].id, company_ids=[(6, 0, companies.ids)]
-            )
-
-        cls.marketer_a = marketer("sms_marketer_a", cls.company_a)
-        cls.marketer_b = marketer("sms_marketer_b", cls.company_b)
-        cls.marketer_ab = marketer("sms_marketer_ab", both)
-        cls.manager_a = marketer(
-            "sms_manager_a", cls.company_a, "base.group_user,sms_marketing_custom.group_sms_marketing_manager"
-        )
-        cls.admin = cls.env.ref("base.user_admin")
+        cls.marketer_a = cls.user_marketing
+        cls.manager_a = cls.user_manager
+        cls.admin = cls.user_admin
         cls.admin.company_ids |= both
         # partners: one per company and one shared; "secret" marks B's
         cls.partner_a, cls.partner_b, cls.partner_shared = cls.env[PARTNER].create(

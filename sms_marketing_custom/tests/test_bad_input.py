@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from odoo import fields
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from ..tools import phone as phone_tools
 from ..tools.sms_encoding import count_segments
+from .common import SmsMarketingCase
 
 BOUNDED = settings(
     max_examples=80,
@@ -179,16 +180,12 @@ class TestBadInputTools(TransactionCase):
 
 
 # ---------------------------------------------------------------------- records
-class BadInputRecordsCase(TransactionCase):
+class BadInputRecordsCase(SmsMarketingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.marketer = new_test_user(
-            cls.env,
-            login="bad_input_marketer",
-            groups="base.group_user,sms_marketing_custom.group_sms_marketing_user",
-            tz="Europe/Brussels",
-        )
+        cls.marketer = cls.user_marketing
+        cls.marketer.tz = "Europe/Brussels"
         cls.belgium = cls.env.ref("base.be")
         cls.env.company.country_id = cls.belgium
         cls.list = cls.env["sms.marketing.list"].create({"name": "Bad input list"})

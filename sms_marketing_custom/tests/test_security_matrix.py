@@ -9,8 +9,10 @@ import uuid
 from itertools import count
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tools import mute_logger
+
+from .common import SmsMarketingCase
 
 OPERATIONS = ("create", "read", "write", "unlink")
 _SEQ = count(1)
@@ -50,36 +52,18 @@ def _number():
     return f"+3247{next(_SEQ) + 1000000:07d}"
 
 
-class SecurityFixtures(TransactionCase):
+class SecurityFixtures(SmsMarketingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env.company
-        cls.company_b = cls.env["res.company"].create({"name": "SMS Security Company B"})
-        one_company = {"company_id": cls.company_a.id, "company_ids": [(6, 0, cls.company_a.ids)]}
         cls.users = {
-            "user": new_test_user(
-                cls.env,
-                login="sec_sms_user",
-                groups="base.group_user,sms_marketing_custom.group_sms_marketing_user",
-                **one_company,
-            ),
-            "manager": new_test_user(
-                cls.env,
-                login="sec_sms_manager",
-                groups="base.group_user,sms_marketing_custom.group_sms_marketing_manager,base.group_allow_export",
-                **one_company,
-            ),
-            "employee": new_test_user(cls.env, login="sec_employee", groups="base.group_user", **one_company),
-            "portal": new_test_user(cls.env, login="sec_portal", groups="base.group_portal", **one_company),
-            "public": cls.env.ref("base.public_user"),
+            "user": cls.user_marketing,
+            "manager": cls.user_manager,
+            "employee": cls.user_employee,
+            "portal": cls.user_portal,
+            "public": cls.user_public,
         }
-        cls.admin = new_test_user(
-            cls.env,
-            login="sec_admin",
-            groups="base.group_user,base.group_system,sms_marketing_custom.group_sms_marketing_manager",
-            **one_company,
-        )
+        cls.admin = cls.user_admin
 
     # -- record factories (as superuser), one fresh record per call ------------
     def _vals(self, model, company=None):

@@ -325,7 +325,7 @@ class TestWebhookSignatures(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sign = load_gateway_simulator().sign
+        cls.sign = staticmethod(load_gateway_simulator().sign)
         Gateway = cls.env["sms.marketing.gateway"]
         cls.gateway = Gateway.create(
             {"name": "Signed", "provider": "http", "endpoint_url": "http://127.0.0.1:9", "webhook_secret": "s3cret"}

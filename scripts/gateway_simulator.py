@@ -18,7 +18,8 @@ then, in Odoo, a gateway with provider "HTTP", endpoint http://127.0.0.1:8070,
 the same key and secret. Control (tests, or curl)::
 
     POST /_sim/config  {"balance": 10, "fail_next": ["timeout", 503, 429],
-                        "number_states": {"+15550100": "rejected"}, "delivery": "delivered"}
+                        "number_states": {"+15550100": "rejected"}, "delivery": "delivered",
+                        "raw_answers": {"/sms/v1/send": "<html>not JSON</html>"}}
     GET  /_sim/state   {"balance": ..., "sent": [{"uuid", "number", "content"}...], "requests": n}
 
 From Python (tests): ``sim = Simulator(); sim.start(); ...; sim.stop()``.
@@ -111,6 +112,7 @@ class Simulator:
         self.sent = []  # every message actually sent (never twice per uuid)
         self.requests = 0
         self.reports = []  # (url, status code) of the webhook posts
+        self.raw_answers = {}  # path -> body answered as is (HTTP 200), to try clients on garbage
         self.lock = threading.RLock()
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
@@ -142,11 +144,15 @@ class Simulator:
                 self.fail_next = list(config["fail_next"])
             if "number_states" in config:
                 self.number_states = dict(config["number_states"])
+            if "raw_answers" in config:
+                self.raw_answers = dict(config["raw_answers"])
             if config.get("reset"):
                 self.accepted.clear()
                 self.sent.clear()
                 self.reports.clear()
                 self.requests = 0
+                if "raw_answers" not in config:
+                    self.raw_answers.clear()
 
     def state(self):
         with self.lock:
@@ -248,6 +254,20 @@ class Simulator:
                 except ValueError:
                     return None
 
+            def _raw(self):
+                """Answer the configured raw body of this path, if any (nothing is sent or charged)."""
+                with sim.lock:
+                    raw = sim.raw_answers.get(self.path)
+                if raw is None:
+                    return False
+                body = raw.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return True
+
             def _authorized(self):
                 return hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {sim.api_key}")
 
@@ -256,6 +276,8 @@ class Simulator:
                     return self._json(200, sim.state())
                 if not self._authorized():
                     return self._json(401, {"error": "bad api key"})
+                if self._raw():
+                    return None
                 if self.path == "/sms/v1/balance":
                     return self._json(200, {"balance": sim.balance})
                 if self.path == "/sms/v1/prices":
@@ -272,6 +294,8 @@ class Simulator:
                     return self._json(404, {"error": "not found"})
                 if not self._authorized():
                     return self._json(401, {"error": "bad api key"})
+                if self._raw():
+                    return None
                 if not isinstance(payload, dict) or not isinstance(payload.get("messages"), list):
                     return self._json(400, {"error": "bad request"})
                 with sim.lock:

@@ -7,7 +7,11 @@ WEBHOOK_ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": 
 
 
 class SmsMarketingWebhooks(http.Controller):
-    """The gateway's signed webhooks (DESIGN.md): delivery reports and inbound SMS (STOP/START)."""
+    """The providers' signed webhooks (DESIGN.md): delivery reports and inbound SMS (STOP/START).
+
+    Each provider posts in its own format and signature scheme; the gateway's
+    provider checks and reads the call (``sms.marketing.gateway._route_webhook``).
+    """
 
     @http.route("/sms_marketing/status/<int:gateway_id>", **WEBHOOK_ROUTE)
     def sms_marketing_status(self, gateway_id, **kwargs):
@@ -21,7 +25,8 @@ class SmsMarketingWebhooks(http.Controller):
         status, answer = request.env["sms.marketing.gateway"]._route_webhook(
             gateway_id,
             request.httprequest.get_data(cache=False),
-            request.httprequest.headers.get("X-Signature", ""),
+            dict(request.httprequest.headers),
+            request.httprequest.url,
             kind,
         )
         if answer is None:

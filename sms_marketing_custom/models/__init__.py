@@ -10,7 +10,6 @@ from . import (
     sms_marketing_credit_move,
     sms_marketing_engine,
     sms_marketing_gateway,
-    sms_marketing_gateway_inbound,
     sms_marketing_gateway_price,
     sms_marketing_link,
     sms_marketing_link_click,

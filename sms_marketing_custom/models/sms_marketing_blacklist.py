@@ -1,7 +1,10 @@
+import re
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..tools import links
 from ..tools import phone as phone_tools
 
 
@@ -104,6 +107,67 @@ class SmsMarketingBlacklist(models.Model):
         records.write({"active": False, "removed_source": source, "removed_date": fields.Datetime.now()})
         return records.with_env(self.env)
 
+    # ------------------------------------------------------------------ inbound SMS keywords
+    @api.model
+    def _apply_inbound_keywords(self, messages):
+        """Apply the STOP/START keywords of inbound SMS; one result per message.
+
+        ``messages`` are [{number, content}] as a provider read them from its
+        webhook (the gateway checked the signature). The whole message must be
+        a keyword (``tools.links.classify_keyword``): an opt-out keyword
+        blacklists the sender (source "keyword") and marks the last SMS sent
+        to that number as opted out (for the mailing's statistics); START or
+        UNSTOP removes the number from the blacklist; anything else is
+        ignored. When a number sends several keywords at once, the last wins.
+        Results: [{number (E.164 or None), action: "optout" | "optin" | "ignored"}].
+        """
+        results, last_action = [], {}
+        for message in messages:
+            number = self._normalize_inbound_number(message.get("number") or message.get("from"))
+            action = links.classify_keyword(str(message.get("content") or "")) if number else None
+            if action:
+                last_action[number] = action
+            results.append({"number": number, "action": action or "ignored"})
+        optouts = [number for number, action in last_action.items() if action == "optout"]
+        optins = [number for number, action in last_action.items() if action == "optin"]
+        if optouts:
+            self._add_numbers(optouts, "keyword")
+            self._mark_last_traces_opted_out(optouts)
+        if optins:
+            self._remove_numbers(optins, "keyword")
+        return results
+
+    @api.model
+    def _normalize_inbound_number(self, raw):
+        """E.164 of an inbound SMS's sender; providers send "+33612345678" or "33612345678".
+
+        A number libphonenumber does not know is kept as "+digits": it is what the
+        provider sees, so it is what must be blacklisted. None when it has not 6 to
+        15 digits.
+        """
+        digits = re.sub(r"\D", "", str(raw or ""))
+        if not 6 <= len(digits) <= 15:
+            return None
+        return phone_tools.normalize(f"+{digits}").e164 or f"+{digits}"
+
+    @api.model
+    def _mark_last_traces_opted_out(self, numbers):
+        """The last SMS sent to each number counts as the one the recipient opted out of."""
+        self.env["sms.marketing.trace"].flush_model(["number", "state", "optout_at"])
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace SET optout_at = %s
+                    WHERE optout_at IS NULL AND id IN (
+                        SELECT DISTINCT ON (number) id FROM sms_marketing_trace
+                         WHERE number = ANY(%s) AND state IN ('sent', 'delivered')
+                      ORDER BY number, id DESC)""",
+                fields.Datetime.now(),
+                list(numbers),
+            )
+        )
+        self.env["sms.marketing.trace"].invalidate_model(["optout_at"])
+
+    # ------------------------------------------------------------------ blacklist flag
     @api.model
     def _set_blacklisted_flag(self, records, number_field):
         """Compute ``records.blacklisted`` from their E.164 ``number_field``, in one query."""

@@ -1,14 +1,18 @@
 """Credit gateways: where SMS leave Odoo.
 
-Two providers speak the same internal interface, ``_send_batch(messages)``:
+A gateway is an account with a provider (``provider``: a key of the provider
+registry, ``providers/base.py``): the sandbox inside Odoo, the IAP-like HTTP
+protocol, and whatever other provider module registers itself. The gateway
+keeps what is Odoo's business and asks the provider, through
+``_get_provider()``, for what is the provider's:
 
-* ``sandbox`` runs inside Odoo: no network, no account. It prices and counts
-  segments like a real gateway, accounts credits in the ledger, and can
-  simulate delivery reports and refusals. One is installed with demo credits
-  so that a newcomer can send at once.
-* ``http`` speaks the IAP-like JSON protocol of DESIGN.md over HTTPS, with
-  explicit time-outs. Time-outs, 429 and 5xx raise ``SmsGatewayTransientError``
-  (the engine retries with the same uuids, which the gateway deduplicates).
+* sending: ``_send_batch(messages)`` (the engine's entry point);
+* the provider's balance and prices: ``_refresh_balance()``,
+  ``_refresh_prices()`` (``action_refresh``);
+* webhooks: ``_route_webhook`` lets the provider check the signature and read
+  the body, then applies delivery reports to traces (``_process_statuses``)
+  and STOP/START keywords to the blacklist
+  (``sms.marketing.blacklist._apply_inbound_keywords``).
 
 Credits: ``balance`` is the credit available to Odoo. It only ever changes
 through ``_change_balance``, an atomic conditional UPDATE (the balance never
@@ -17,28 +21,16 @@ goes negative, whatever the number of concurrent senders) that writes one
 always the sum of the ledger.
 """
 
-import hashlib
-import hmac
-import json
 import logging
-import re
-import threading
 import uuid as uuid_lib
-
-import requests
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..providers import SmsGatewayError, SmsGatewayTransientError
-from ..tools.sms_encoding import segment_count
+from ..providers import PROVIDERS, SmsGatewayError
 
 _logger = logging.getLogger(__name__)
-
-E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
-
-_http_local = threading.local()
 
 
 class SmsMarketingGateway(models.Model):
@@ -50,15 +42,20 @@ class SmsMarketingGateway(models.Model):
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
-    provider = fields.Selection(
-        [("sandbox", "Sandbox (no real SMS)"), ("http", "HTTP (IAP-like)")], default="sandbox", required=True
-    )
+    provider = fields.Selection(selection="_selection_provider", default="sandbox", required=True)
     sender = fields.Char(help="Sender name or number shown to recipients, when the gateway allows it.")
-    # http provider
-    endpoint_url = fields.Char(help="Base URL of the gateway, e.g. https://sms.example.com")
+    # Connection: which of these a provider reads is its ``gateway_fields``.
+    endpoint_url = fields.Char(
+        string="Endpoint URL",
+        help="Base URL of the provider's API, e.g. https://sms.example.com. "
+        "Empty: the provider's public URL, when it has one.",
+    )
+    account_id = fields.Char(
+        string="Account ID", groups="base.group_system", copy=False, help="Account identifier at the provider."
+    )
     api_key = fields.Char(groups="base.group_system", copy=False)
     webhook_secret = fields.Char(
-        groups="base.group_system", copy=False, help="Shared secret the gateway signs its delivery reports with."
+        groups="base.group_system", copy=False, help="Shared secret the provider signs its webhook calls with."
     )
     timeout = fields.Float(default=15.0, help="Seconds to wait for the gateway before retrying later.")
     # sandbox provider
@@ -66,11 +63,18 @@ class SmsMarketingGateway(models.Model):
         string="Simulate Delivery Reports", default=True, help="Sandbox: messages are reported delivered at once."
     )
     sandbox_failure_rate = fields.Float(
-        string="Simulated Refusals (%)", help="Sandbox: share of messages the gateway refuses."
+        string="Simulated Refusals (%)",
+        help="Sandbox: share of messages the gateway refuses. Test numbers ending in 5550009 are always refused.",
     )
     sandbox_undelivered_rate = fields.Float(
-        string="Simulated Undelivered (%)", help="Sandbox: share of sent messages reported undelivered."
+        string="Simulated Undelivered (%)",
+        help="Sandbox: share of sent messages reported undelivered. "
+        "Test numbers ending in 5550004 are always undelivered.",
     )
+    # what the form shows, from the provider's class
+    provider_fields = fields.Char(compute="_compute_provider_info")
+    provider_can_refresh = fields.Boolean(compute="_compute_provider_info")
+    provider_simulated = fields.Boolean(compute="_compute_provider_info")
     # credits
     balance = fields.Float(
         digits=(16, 4), readonly=True, copy=False, default=0.0, help="Credits available for sending."
@@ -89,6 +93,20 @@ class SmsMarketingGateway(models.Model):
         ("balance_positive", "CHECK(balance >= 0)", "The credit balance cannot be negative."),
     ]
 
+    @api.model
+    def _selection_provider(self):
+        """Every registered provider (providers/base.py), in registration order."""
+        return [(key, str(cls.label)) for key, cls in PROVIDERS.items()]
+
+    @api.depends("provider")
+    def _compute_provider_info(self):
+        for gateway in self:
+            cls = PROVIDERS.get(gateway.provider)
+            # ",a,b," so that the form tests ",name," without matching a part of a longer name
+            gateway.provider_fields = f",{','.join(cls.gateway_fields)}," if cls else ","
+            gateway.provider_can_refresh = bool(cls) and any(map(cls.overrides, ("fetch_balance", "fetch_prices")))
+            gateway.provider_simulated = bool(cls) and cls.simulated
+
     def _compute_credit_move_count(self):
         counts = dict(
             self.env["sms.marketing.credit.move"]._read_group(
@@ -98,12 +116,20 @@ class SmsMarketingGateway(models.Model):
         for gateway in self:
             gateway.credit_move_count = counts.get(gateway, 0)
 
-    @api.constrains("provider", "endpoint_url")
-    def _check_endpoint(self):
-        # An http gateway without an endpoint would fail at the first mailing, far from here.
-        for gateway in self:
-            if gateway.provider == "http" and not gateway.endpoint_url:
-                raise UserError(_("The gateway %(name)s needs an endpoint URL.", name=gateway.name))
+    @api.constrains("provider", "endpoint_url", "account_id", "api_key", "webhook_secret")
+    def _check_provider_fields(self):
+        # A gateway missing what its provider needs would fail at the first mailing, far from here.
+        for gateway in self.sudo():  # sudo: credentials are admin-only, whether they are set is not secret
+            cls = PROVIDERS.get(gateway.provider)
+            for name in cls.required_fields if cls else ():
+                if not gateway[name]:
+                    raise UserError(
+                        _(
+                            "The gateway %(name)s needs a value for %(field)s.",
+                            name=gateway.name,
+                            field=gateway._fields[name]._description_string(self.env),
+                        )
+                    )
 
     # ------------------------------------------------------------------ actions
     def action_refresh(self):
@@ -115,7 +141,7 @@ class SmsMarketingGateway(models.Model):
 
     def action_add_demo_credits(self):
         self.ensure_one()
-        if self.provider != "sandbox":
+        if not self.provider_simulated:
             raise UserError(_("Only a sandbox gateway can get demo credits; buy credits from your provider."))
         self._change_balance(1000.0, "purchase", note=_("Demo credits"))
         return True
@@ -140,8 +166,13 @@ class SmsMarketingGateway(models.Model):
         )
 
     def _get_prices(self):
-        """{country code or False: credits per segment}, False being the default price."""
+        """{country code or False: credits per segment}: the one definition of a price.
+
+        False is the price for every other country: the price line without a
+        country if there is one, else ``default_price``.
+        """
         self.ensure_one()
+        self.env["sms.marketing.gateway.price"].flush_model(["gateway_id", "country_id", "price"])
         self.env.cr.execute(
             SQL(
                 """SELECT c.code, p.price FROM sms_marketing_gateway_price p
@@ -238,129 +269,50 @@ class SmsMarketingGateway(models.Model):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         return f"{base.rstrip('/')}/sms_marketing/status/{self.id}"
 
+    def _get_provider(self, raise_if_unknown=True):
+        """The provider of this gateway, bound to it (see providers/base.py for its interface).
+
+        A provider key nobody registers any more (its addon was removed)
+        raises SmsGatewayError, or gives None with ``raise_if_unknown=False``.
+        """
+        self.ensure_one()
+        cls = PROVIDERS.get(self.provider)
+        if cls is None:
+            if not raise_if_unknown:
+                return None
+            raise SmsGatewayError(
+                _("The gateway %(name)s uses an unknown provider (%(key)s).", name=self.name, key=self.provider)
+            )
+        return cls(self)
+
     def _send_batch(self, messages):
-        """Send ``messages`` (dicts uuid/number/content/sender[/country_code]).
+        """Send ``messages`` (dicts uuid, number, content, sender, country_code, segments).
 
         Returns one result dict per message: uuid, state (protocol states),
-        segments, credits; the sandbox adds ``delivery`` (delivered/undelivered)
-        when it simulates delivery reports. Raises SmsGatewayTransientError
-        for time-outs, 429 and 5xx, SmsGatewayError for a refused key.
+        segments, credits, and ``delivery`` (delivered/undelivered) when the
+        provider knows at once. Raises SmsGatewayTransientError for time-outs,
+        429, 5xx and unreadable answers, SmsGatewayError for refused
+        credentials or configuration. The contract is in providers/base.py.
         """
         self.ensure_one()
         if not messages:
             return []
-        return getattr(self, f"_send_batch_{self.provider}")(messages)
+        return self._get_provider().send(messages)
 
-    # ------------------------------------------------------------------ sandbox
-    def _sandbox_ratio(self, uuid, salt):
-        """A stable pseudo-random number in [0, 100) from the uuid: the same message
-        always gets the same simulated fate, even when it is sent again."""
-        digest = hashlib.blake2b(f"{salt}:{uuid}".encode(), digest_size=4).digest()
-        return int.from_bytes(digest, "big") % 10000 / 100.0
-
-    def _send_batch_sandbox(self, messages):
-        # the engine passes the prices it already read for this run
-        prices = self.env.context.get("sms_marketing_prices") or self._get_prices()
-        restricted = self.restrict_countries
-        failure_rate = self.sandbox_failure_rate
-        undelivered_rate = self.sandbox_undelivered_rate
-        delivery = self.sandbox_delivery
-        segments_cache = {}
-        results = []
-        for message in messages:
-            msg_uuid, number, content = message["uuid"], message["number"], message["content"]
-            country = message.get("country_code") or False
-            if not number or not E164_RE.match(number):
-                results.append({"uuid": msg_uuid, "state": "wrong_number_format", "segments": 0, "credits": 0.0})
-                continue
-            if restricted and country not in prices:
-                results.append({"uuid": msg_uuid, "state": "country_not_supported", "segments": 0, "credits": 0.0})
-                continue
-            if failure_rate and self._sandbox_ratio(msg_uuid, "reject") < failure_rate:
-                results.append({"uuid": msg_uuid, "state": "rejected", "segments": 0, "credits": 0.0})
-                continue
-            segments = message.get("segments") or segments_cache.get(content)
-            if segments is None:
-                segments = segments_cache[content] = segment_count(content)
-            result = {
-                "uuid": msg_uuid,
-                "state": "sent",
-                "segments": segments,
-                "credits": round(segments * prices.get(country, prices[False]), 4),
-            }
-            if delivery:
-                undelivered = undelivered_rate and self._sandbox_ratio(msg_uuid, "dlr") < undelivered_rate
-                result["delivery"] = "undelivered" if undelivered else "delivered"
-            results.append(result)
-        return results
-
-    # ------------------------------------------------------------------ http
-    def _http_session(self):
-        # One keep-alive session per thread (requests.Session is not thread-safe).
-        session = getattr(_http_local, "session", None)
-        if session is None:
-            session = _http_local.session = requests.Session()
-        return session
-
-    def _http_request(self, method, path, payload=None):
-        self.ensure_one()
-        if not self.endpoint_url:
-            raise SmsGatewayError(_("The gateway %(name)s has no endpoint URL.", name=self.name))
-        url = f"{self.endpoint_url.rstrip('/')}{path}"
-        headers = {"Authorization": f"Bearer {self.sudo().api_key or ''}"}  # sudo: the key is admin-only
-        timeout = self.timeout or 15.0
-        try:
-            response = self._http_session().request(
-                method, url, json=payload, headers=headers, timeout=(min(timeout, 5.0), timeout)
-            )
-        except requests.exceptions.RequestException as e:
-            raise SmsGatewayTransientError(
-                _("The gateway did not answer in time (%(error)s).", error=type(e).__name__)
-            ) from e
-        if response.status_code == 429 or response.status_code >= 500:
-            raise SmsGatewayTransientError(
-                _("The gateway is busy or failing (HTTP %(code)s).", code=response.status_code)
-            )
-        if response.status_code in (401, 403):
-            raise SmsGatewayError(_("The gateway refused the API key of %(name)s.", name=self.name))
-        if response.status_code != 200:
-            raise SmsGatewayError(
-                _("The gateway answered HTTP %(code)s: %(text)s", code=response.status_code, text=response.text[:200])
-            )
-        try:
-            return response.json()
-        except ValueError as e:
-            raise SmsGatewayTransientError(_("The gateway sent an unreadable answer.")) from e
-
-    def _send_batch_http(self, messages):
-        payload = {
-            "messages": [
-                {"uuid": m["uuid"], "number": m["number"], "content": m["content"], "sender": m.get("sender") or ""}
-                for m in messages
-            ],
-            "webhook_url": self._get_webhook_url(),
-        }
-        answer = self._http_request("POST", "/sms/v1/send", payload)
-        results = answer.get("results") or []
-        return [
-            {
-                "uuid": r.get("uuid"),
-                "state": r.get("state") or "server_error",
-                "segments": int(r.get("segments") or 0),
-                "credits": float(r.get("credits") or 0.0),
-            }
-            for r in results
-        ]
-
+    # ------------------------------------------------------------------ provider accounts
     def _refresh_balance(self):
-        """Align the local balance with the gateway's, through a ledger line."""
+        """Align the local balance with the provider's, through a ledger line.
+
+        A provider that keeps no balance (the sandbox) leaves it as it is: the
+        local ledger is the truth. Returns the balance.
+        """
         self.ensure_one()
-        if self.provider != "http":
-            return self.balance
         try:
-            remote = float(self._http_request("GET", "/sms/v1/balance").get("balance") or 0.0)
+            remote = self._get_provider().fetch_balance()
         except SmsGatewayError as e:
             raise UserError(str(e)) from e
+        if remote is None:
+            return self.balance
         self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s FOR UPDATE", self.id))
         local = self.env.cr.fetchone()[0] or 0.0
         diff = round(remote - local, 4)
@@ -371,53 +323,67 @@ class SmsMarketingGateway(models.Model):
         return remote
 
     def _refresh_prices(self):
+        """Replace the price lines with the provider's price list, when it publishes one.
+
+        The line for every other country becomes ``default_price``; codes
+        Odoo does not know are skipped.
+        """
         self.ensure_one()
-        if self.provider != "http":
-            return
         try:
-            prices = self._http_request("GET", "/sms/v1/prices").get("prices") or []
+            prices = self._get_provider().fetch_prices()
         except SmsGatewayError as e:
             raise UserError(str(e)) from e
+        if prices is None:
+            return
         countries = {c.code: c.id for c in self.env["res.country"].search([])}
         vals = []
-        for line in prices:
-            code = (line.get("country") or "").upper()
-            if code in countries:
-                vals.append({"gateway_id": self.id, "country_id": countries[code], "price": float(line["price"])})
-            elif code in ("", "*", "DEFAULT"):
-                self.default_price = float(line["price"])
+        for code, price in prices:
+            if not code:
+                self.default_price = price
+            elif code in countries:
+                vals.append({"gateway_id": self.id, "country_id": countries[code], "price": price})
+            else:
+                _logger.info("gateway %s: price for unknown country %r skipped", self.id, code)
         self.price_ids.unlink()
         self.env["sms.marketing.gateway.price"].create(vals)
 
     # ------------------------------------------------------------------ delivery reports
     @api.model
-    def _route_webhook(self, gateway_id, raw_body, signature, kind):
-        """(HTTP status, JSON answer or None) of a gateway's signed webhook call.
+    def _route_webhook(self, gateway_id, raw_body, headers, url, kind):
+        """(HTTP status, JSON answer or None) of a webhook call of a gateway's provider.
 
-        ``kind`` is "statuses" (delivery reports) or "messages" (inbound SMS).
-        An unknown gateway and a bad signature get the same bare 403, so the
-        route tells nothing about which gateways exist.
+        ``kind`` is "statuses" (delivery reports) or "messages" (inbound SMS);
+        ``headers`` the request's headers (any case), ``url`` the URL called.
+        The provider checks the signature and reads the body in its own
+        format. An unknown gateway and a bad signature get the same bare 403,
+        so the route tells nothing about which gateways exist.
         """
-        # sudo: the caller is the gateway (anonymous); the HMAC signature authenticates it
+        # sudo: the caller is the provider (anonymous); its signature authenticates it
         gateway = self.sudo().browse(gateway_id).exists()
-        if not gateway or not gateway._check_signature(raw_body, signature):
+        provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
+        headers = {str(name).lower(): value for name, value in (headers or {}).items()}
+        if not provider or not provider.verify_webhook(raw_body or b"", headers, url):
             return 403, None
         try:
-            items = json.loads(raw_body or b"{}").get(kind) or []
-            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-                raise ValueError
-        except (ValueError, AttributeError):
+            if kind == "statuses":
+                items = provider.parse_statuses(raw_body, headers)
+            else:
+                items = provider.parse_inbound(raw_body, headers)
+        except ValueError:
             return 400, None
         if kind == "statuses":
             return 200, {"updated": gateway._process_statuses(items)}
-        return 200, {"results": gateway._process_inbound_messages(items)}
+        return 200, {"results": gateway.env["sms.marketing.blacklist"]._apply_inbound_keywords(items)}
 
     def _check_signature(self, body, signature):
-        """True when ``signature`` is the hex HMAC-SHA256 of ``body`` with the webhook secret."""
+        """True when ``signature`` is a valid ``X-Signature`` of ``body`` for this gateway's provider.
+
+        For the signed JSON webhooks (sandbox, http): the hex HMAC-SHA256 of
+        the body keyed with the webhook secret; False when no secret is set.
+        """
         self.ensure_one()
-        secret = self.sudo().webhook_secret or ""  # sudo: the secret is admin-only, the check is not
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return bool(secret) and hmac.compare_digest(expected, signature or "")
+        provider = self._get_provider(raise_if_unknown=False)
+        return bool(provider) and provider.verify_webhook(body, {"x-signature": signature}, self._get_webhook_url())
 
     def _process_statuses(self, statuses):
         """Apply delivery reports [{uuid, state}] set-wise; statuses never go backwards.

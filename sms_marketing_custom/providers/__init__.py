@@ -1,8 +1,9 @@
-"""SMS providers: how a gateway talks to the outside world (see docs/design.md, "Providers").
+"""SMS providers: how a gateway talks to the outside world (DESIGN.md, "Providers").
 
 This package holds what every provider shares: the errors a provider raises
 and the result states it answers with (the gateway protocol's). Each provider
-is one module of this package behind the same interface.
+is one module of this package behind the interface of ``base.SmsProvider``
+(the contract is in its docstring), registered by key in ``base.PROVIDERS``.
 """
 
 # Result states of one message, as the gateway protocol names them.
@@ -18,3 +19,8 @@ class SmsGatewayError(Exception):
 
 class SmsGatewayTransientError(SmsGatewayError):
     """Time-out, 429 or 5xx: try again later with the same uuids."""
+
+
+# The providers register themselves when imported; they need the names above.
+from . import base, http_json, sandbox  # noqa: E402  isort:skip
+from .base import PROVIDERS, SmsProvider, get_provider_class, register_provider  # noqa: E402  isort:skip

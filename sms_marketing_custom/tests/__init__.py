@@ -10,6 +10,7 @@ from . import (
     test_mailing_test_wizard,
     test_mailing_tour,
     test_phone,
+    test_providers,
     test_security_matrix,
     test_sending,
     test_sending_concurrency,

@@ -32,6 +32,11 @@ class TestGateway(SmsEngineCase):
             gateway.read(["api_key"])
         with self.assertRaises(AccessError):
             self.http_gateway.with_user(self.user_marketing).read(["webhook_secret"])
+        self.http_gateway.account_id = "AC-123"
+        with self.assertRaises(AccessError):
+            gateway.read(["account_id"])
+        self.assertNotIn("account_id", gateway.fields_get())
+        self.assertEqual(self.http_gateway.with_user(self.env.ref("base.user_admin")).account_id, "AC-123")
         self.assertEqual(self.http_gateway.with_user(self.env.ref("base.user_admin")).api_key, self.sim.api_key)
 
     def test_demo_credits_only_for_sandbox(self):

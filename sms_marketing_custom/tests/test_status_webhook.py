@@ -28,13 +28,12 @@ class TestStatusWebhook(HttpCase):
         )
         cls.traces[3].mailing_id = other_mailing
 
-    def _post(self, gateway_id, statuses, secret="s3cret", signature=None):
-        body = json.dumps({"statuses": statuses}).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Signature": signature if signature is not None else self.simulator.sign(secret, body),
-        }
-        return self.url_open(f"/sms_marketing/status/{gateway_id}", data=body, headers=headers)
+    def _post(self, gateway_id, statuses, secret="s3cret", signature=None, kind="status", key="statuses"):
+        body = json.dumps({key: statuses}).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is not False:  # False: no header at all
+            headers["X-Signature"] = signature if signature is not None else self.simulator.sign(secret, body)
+        return self.url_open(f"/sms_marketing/{kind}/{gateway_id}", data=body, headers=headers)
 
     def test_signed_reports_move_traces(self):
         t0, t1, t2, t3 = self.traces
@@ -64,8 +63,27 @@ class TestStatusWebhook(HttpCase):
         bad = self._post(self.gateway.id, statuses, secret="wrong")
         unknown = self._post(self.gateway.id + 1000, statuses)
         empty = self._post(self.gateway.id, statuses, signature="")
-        for response in (bad, unknown, empty):
+        missing = self._post(self.gateway.id, statuses, signature=False)
+        other_secret = self._post(self.gateway.id, statuses, secret="other")
+        for response in (bad, unknown, empty, missing, other_secret):
             self.assertEqual(response.status_code, 403)
             self.assertEqual(response.content, b"", "a 403 reveals nothing")
         self.traces.invalidate_recordset()
         self.assertEqual(self.traces[0].state, "sent")
+
+    def test_signed_garbage_gets_400(self):
+        body = b'{"statuses": "delivered"}'
+        headers = {"Content-Type": "application/json", "X-Signature": self.simulator.sign("s3cret", body)}
+        response = self.url_open(f"/sms_marketing/status/{self.gateway.id}", data=body, headers=headers)
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.content, b"")
+
+    def test_inbound_through_the_gateways_provider(self):
+        messages = [{"number": "+32470000099", "content": "STOP"}]
+        other = self._post(self.other_gateway.id, messages, kind="inbound", key="messages")
+        self.assertEqual(other.status_code, 403, "signed with another gateway's secret")
+        response = self._post(self.other_gateway.id, messages, secret="other", kind="inbound", key="messages")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["results"], [{"number": "+32470000099", "action": "optout"}])
+        blacklist = self.env["sms.marketing.blacklist"].search([("number", "=", "+32470000099")])
+        self.assertEqual(blacklist.source, "keyword")

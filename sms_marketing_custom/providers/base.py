@@ -1,0 +1,221 @@
+"""The provider interface and the registry of providers.
+
+A provider is a plain Python class (not an Odoo model) that knows how one
+SMS service speaks: how to send, read the balance and the prices, and how its
+delivery reports and inbound messages are signed and shaped. The gateway model
+(``sms.marketing.gateway``) keeps everything that is Odoo's business (the
+credit ledger, prices, traces, consent) and asks its provider through
+``gateway._get_provider()``, an instance bound to the gateway record.
+
+Adding a provider: one module in this package (imported by
+``providers/__init__.py``, or by another addon) with a subclass of
+``SmsProvider`` decorated with ``@register_provider``. The gateway's
+``provider`` selection, its form (which fields show) and the webhook routes
+follow from the class; neither the gateway model nor the sending engine
+changes.
+
+Contract
+--------
+
+``send(messages) -> results``
+    ``messages``: a list of dicts, in the order the engine sends them:
+
+    - ``uuid``: 32 hex characters, unique per message and reused as is when
+      the engine retries (the idempotency key);
+    - ``number``: the recipient in E.164 (``+`` and digits);
+    - ``content``: the final text (placeholders rendered, links shortened);
+    - ``sender``: the gateway's sender ("" for the provider's default);
+    - ``country_code``: ISO 3166 code of the number, or False;
+    - ``segments``: the engine's count of SMS parts (may be missing).
+
+    ``results``: one dict per message (any order), with ``uuid``, ``state``
+    (one of the protocol states of ``providers/__init__.py``: ``ACCEPTED``,
+    ``FINAL_ERRORS``, ``INSUFFICIENT_CREDIT``, ``SERVER_ERROR``),
+    ``segments`` (int) and ``credits`` (float, what the provider charged: 0
+    when refused), plus ``delivery`` ("delivered" or "undelivered") for a
+    provider that knows the outcome at once. A message the provider could not
+    answer for gets ``server_error`` (the engine retries it); a message with
+    no result at all is treated the same way.
+
+    Errors: ``SmsGatewayTransientError`` for what may pass (time-out,
+    connection error, 429, 5xx, an answer that cannot be read): the engine
+    retries the whole batch later with the same uuids. ``SmsGatewayError``
+    for what will not (refused credentials, bad configuration): the mailing
+    pauses with the message. Nothing else may escape.
+
+``idempotent``
+    True when the provider answers ``duplicate`` (and charges nothing) for a
+    uuid it accepted before. The engine relies on it to resend a batch whose
+    answer was lost without sending any SMS twice; a provider without it
+    (Twilio, Vonage) needs the engine's care.
+
+``fetch_balance() -> float | None``
+    The credits left on the provider's account; None when the provider keeps
+    no balance for us (the local ledger is the truth).
+
+``fetch_prices() -> [(country code or False, credits per segment)] | None``
+    The provider's price list (False: every other country); None when the
+    provider publishes none (prices are typed in by hand).
+
+``verify_webhook(raw_body, headers, url) -> bool``
+    Whether a webhook call really comes from the provider. ``headers`` is a
+    dict with lower-case names; ``url`` is the full URL that was called (some
+    providers sign it). Must be constant-time and refuse when no secret is
+    configured.
+
+``parse_statuses(raw_body, headers) -> [{"uuid", "state"}]``
+    Delivery reports, ``state`` being "delivered", "undelivered", "expired"
+    or "failed". Raises ValueError when the body cannot be read.
+
+``parse_inbound(raw_body, headers) -> [{"number", "content"}]``
+    Inbound SMS (the sender's number as the provider gives it, the text).
+    Raises ValueError when the body cannot be read.
+"""
+
+import hashlib
+import hmac
+import json
+
+from odoo import _
+
+from . import SmsGatewayError
+
+PROVIDERS = {}  # key -> provider class, filled by @register_provider
+
+
+def register_provider(cls):
+    """Class decorator: make ``cls`` available under ``cls.key`` to every gateway."""
+    if not cls.key or not cls.label:
+        raise TypeError(f"{cls.__name__} needs a key and a label")
+    existing = PROVIDERS.get(cls.key)
+    if existing and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+        # two classes for one key is a mistake; the same class imported again is not
+        raise TypeError(f"provider key {cls.key!r} is already taken by {existing.__module__}.{existing.__name__}")
+    PROVIDERS[cls.key] = cls
+    return cls
+
+
+def get_provider_class(key):
+    """The class registered under ``key``, or None."""
+    return PROVIDERS.get(key)
+
+
+class SmsProvider:
+    """What a provider is; subclasses override what their service supports.
+
+    Class attributes describe the provider to the gateway model:
+
+    - ``key`` (stored in ``sms.marketing.gateway.provider``) and ``label``;
+    - ``idempotent``: see the module docstring;
+    - ``simulated``: no real SMS leave (the gateway may get free demo credits);
+    - ``default_endpoint``: the provider's public API base URL, which the
+      gateway's ``endpoint_url`` overrides (None: the gateway must give one);
+    - ``gateway_fields``: the gateway fields this provider reads, shown on the
+      gateway form for this provider only;
+    - ``required_fields``: those of them a gateway must fill in.
+    """
+
+    key = None
+    label = None
+    idempotent = False
+    simulated = False
+    default_endpoint = None
+    gateway_fields = ()
+    required_fields = ()
+
+    def __init__(self, gateway):
+        gateway.ensure_one()
+        self.gateway = gateway
+        self.env = gateway.env
+
+    # ------------------------------------------------------------------ interface
+    def send(self, messages):
+        """One result dict per message (see the module docstring)."""
+        raise NotImplementedError
+
+    def fetch_balance(self):
+        """Credits left on the provider's account, or None (the local ledger is the truth)."""
+        return None
+
+    def fetch_prices(self):
+        """[(country code or False, credits per segment)], or None (prices are set by hand)."""
+        return None
+
+    def verify_webhook(self, raw_body, headers, url):
+        """True when the call comes from the provider; a provider without webhooks accepts none."""
+        return False
+
+    def parse_statuses(self, raw_body, headers):
+        """[{uuid, state}] of a delivery-report call; ValueError when unreadable."""
+        return []
+
+    def parse_inbound(self, raw_body, headers):
+        """[{number, content}] of an inbound-SMS call; ValueError when unreadable."""
+        return []
+
+    # ------------------------------------------------------------------ helpers
+    @classmethod
+    def overrides(cls, method_name):
+        """True when the class implements ``method_name`` itself rather than the base's default."""
+        return getattr(cls, method_name) is not getattr(SmsProvider, method_name)
+
+    def base_url(self):
+        """The API base URL: the gateway's ``endpoint_url``, else the provider's public one."""
+        url = self.gateway.endpoint_url or self.default_endpoint
+        if not url:
+            raise SmsGatewayError(_("The gateway %(name)s has no endpoint URL.", name=self.gateway.name))
+        return url.rstrip("/")
+
+    def secret(self, field_name):
+        """The value of a credential field of the gateway (readable by administrators only)."""
+        return self.gateway.sudo()[field_name] or ""  # sudo: the provider needs the secret, the caller may not see it
+
+    @staticmethod
+    def result(uuid, state, segments=0, credits=0.0, **extra):
+        """One result dict of ``send``."""
+        return {"uuid": uuid, "state": state, "segments": segments, "credits": credits, **extra}
+
+
+class SignedJsonWebhooks:
+    """The project's own webhook format (DESIGN.md, "Gateway protocol"), for providers that use it.
+
+    Bodies are JSON: ``{"statuses": [{"uuid", "state"}]}`` for delivery
+    reports, ``{"messages": [{"number", "content"}]}`` for inbound SMS, signed
+    with ``X-Signature``: the hex HMAC-SHA256 of the raw body keyed with the
+    gateway's ``webhook_secret``.
+    """
+
+    def verify_webhook(self, raw_body, headers, url):
+        secret = self.secret("webhook_secret")
+        signature = (headers or {}).get("x-signature") or ""
+        if not secret or not isinstance(signature, str):
+            return False
+        expected = hmac.new(secret.encode(), raw_body or b"", hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+    @staticmethod
+    def _json_items(raw_body, key):
+        try:
+            payload = json.loads(raw_body or b"{}")
+        except RecursionError as e:  # absurdly nested JSON
+            raise ValueError("body too deeply nested") from e
+        if not isinstance(payload, dict):
+            raise ValueError("the body must be a JSON object")
+        items = payload.get(key) or []
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ValueError(f"{key!r} must be a list of objects")
+        return items
+
+    def parse_statuses(self, raw_body, headers):
+        return [
+            {"uuid": str(item["uuid"]), "state": str(item["state"])}
+            for item in self._json_items(raw_body, "statuses")
+            if item.get("uuid") and item.get("state")
+        ]
+
+    def parse_inbound(self, raw_body, headers):
+        return [
+            # some gateways name the sender "from"
+            {"number": str(item.get("number") or item.get("from") or ""), "content": str(item.get("content") or "")}
+            for item in self._json_items(raw_body, "messages")
+        ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-alone SMS gateway speaking the IAP-like protocol of DESIGN.md.
+"""A stand-alone SMS gateway speaking the IAP-like protocol of docs/design.md.
 
 Standard library only. It keeps an account (credits, prices per country),
 answers per message (sent, duplicate, insufficient_credit,

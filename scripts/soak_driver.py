@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Soak test of the sending engine: kills, concurrent workers, gateway faults.
 
-What it proves (DESIGN.md invariants), on a real PostgreSQL database and the
+What it proves (docs/design.md invariants), on a real PostgreSQL database and the
 real gateway simulator (scripts/gateway_simulator.py) over HTTP on 127.0.0.1:
 
 * every valid recipient receives exactly one SMS per mailing, none twice, none

@@ -7,7 +7,7 @@ WEBHOOK_ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": 
 
 
 class SmsMarketingWebhooks(http.Controller):
-    """The providers' signed webhooks (DESIGN.md): delivery reports and inbound SMS (STOP/START).
+    """The providers' signed webhooks (docs/design.md): delivery reports and inbound SMS (STOP/START).
 
     Each provider posts in its own format and signature scheme; the gateway's
     provider checks and reads the call (``sms.marketing.gateway._route_webhook``).

@@ -401,6 +401,7 @@ class SmsMarketingGateway(models.Model):
         if not uuids:
             return 0
         now = fields.Datetime.now()
+        reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
         self.env.cr.execute(
             SQL(
                 """UPDATE sms_marketing_trace t
@@ -418,8 +419,8 @@ class SmsMarketingGateway(models.Model):
                       AND (m.gateway_id = %(gateway)s OR m.gateway_id IS NULL)
                       AND v.state IN ('delivered', 'undelivered', 'expired', 'failed')""",
                 now=now,
-                expired=_("The message expired before it could be delivered."),
-                undelivered=_("The operator could not deliver the message."),
+                expired=reasons["expired"],
+                undelivered=reasons["undelivered"],
                 uuids=uuids,
                 states=states,
                 gateway=self.id,

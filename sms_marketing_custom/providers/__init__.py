@@ -1,4 +1,4 @@
-"""SMS providers: how a gateway talks to the outside world (DESIGN.md, "Providers").
+"""SMS providers: how a gateway talks to the outside world (docs/design.md, "Providers").
 
 This package holds what every provider shares: the errors a provider raises
 and the result states it answers with (the gateway protocol's). Each provider

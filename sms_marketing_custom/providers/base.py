@@ -177,7 +177,7 @@ class SmsProvider:
 
 
 class SignedJsonWebhooks:
-    """The project's own webhook format (DESIGN.md, "Gateway protocol"), for providers that use it.
+    """The project's own webhook format (docs/design.md, "Gateway protocol"), for providers that use it.
 
     Bodies are JSON: ``{"statuses": [{"uuid", "state"}]}`` for delivery
     reports, ``{"messages": [{"number", "content"}]}`` for inbound SMS, signed

@@ -1,4 +1,4 @@
-"""The ``http`` provider: the IAP-like JSON protocol of DESIGN.md ("Gateway protocol").
+"""The ``http`` provider: the IAP-like JSON protocol of docs/design.md ("Gateway protocol").
 
 ::
 

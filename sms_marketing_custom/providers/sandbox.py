@@ -38,6 +38,7 @@ import re
 
 from odoo.tools.translate import _lt
 
+from ..tools import pricing
 from ..tools.sms_encoding import segment_count
 from . import SERVER_ERROR
 from .base import SignedJsonWebhooks, SmsProvider, register_provider
@@ -104,7 +105,9 @@ class SandboxProvider(SignedJsonWebhooks, SmsProvider):
             segments = message.get("segments") or segments_cache.get(content)
             if segments is None:
                 segments = segments_cache[content] = segment_count(content)
-            result = self.result(msg_uuid, "sent", segments, round(segments * prices.get(country, prices[False]), 4))
+            result = self.result(
+                msg_uuid, "sent", segments, pricing.message_cost(segments, pricing.price_for(prices, country))
+            )
             if delivery:
                 if not report:
                     undelivered = undelivered_rate and self.ratio(msg_uuid, "dlr") < undelivered_rate

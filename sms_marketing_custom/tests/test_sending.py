@@ -82,18 +82,24 @@ class TestSendingSandbox(SmsEngineCase):
         self.assertEqual(self._states(mailing), {"delivered": 9, "canceled": 4})
 
     def test_sandbox_simulated_failures(self):
-        self.sandbox.write({"sandbox_failure_rate": 50.0, "sandbox_undelivered_rate": 50.0})
+        """The sandbox's test numbers decide each fate (no luck involved): refused ones cost nothing."""
+        rejected = self._make_contacts(1, start=5550009)
+        wrong_format = self._make_contacts(1, start=5550001)
+        undelivered = self._make_contacts(1, start=5550004)
         mailing = self._start(self._make_mailing())
         balance = self.sandbox.balance
         self._run_cron()
-        states = self._states(mailing)
         self.assertEqual(mailing.state, "done")
-        self.assertEqual(sum(states.values()), 13)
-        rejected = mailing.trace_ids.filtered(lambda t: t.failure_type == "rejected")
-        self.assertTrue(rejected, "about half of 9 messages are refused")
-        self.assertTrue(all(t.cost == 0 and not t.sent_at for t in rejected))
-        charged = mailing.trace_ids.filtered(lambda t: t.sent_at)
-        self.assertAlmostEqual(self.sandbox.balance, balance - len(charged), msg="refused messages are refunded")
+        self.assertEqual(self._states(mailing), {"delivered": 9, "failed": 3, "canceled": 4})
+        failed = {t.res_id: t for t in mailing.trace_ids if t.state == "failed"}
+        self.assertEqual(failed[rejected.id].failure_type, "rejected")
+        self.assertEqual(failed[wrong_format.id].failure_type, "wrong_number_format")
+        self.assertEqual(failed[undelivered.id].failure_type, "undelivered")
+        for trace in (failed[rejected.id], failed[wrong_format.id]):
+            self.assertEqual((trace.cost, trace.sent_at), (0, False), "a refused message is not charged")
+            self.assertEqual(trace.failure_reason, trace._get_failure_reasons()[trace.failure_type])
+        self.assertEqual(failed[undelivered.id].cost, 1.0, "an undelivered message was sent, and charged")
+        self.assertAlmostEqual(self.sandbox.balance, balance - 10.0, msg="refused messages are refunded")
         self.assertAlmostEqual(self._ledger_balance(self.sandbox), self.sandbox.balance)
 
     def test_credit_exhaustion_then_top_up(self):

@@ -9,6 +9,7 @@ from . import (
     test_mailing_test_wizard,
     test_mailing_tour,
     test_phone,
+    test_route_coexistence,
     test_security_matrix,
     test_sending,
     test_sending_concurrency,

@@ -2,7 +2,9 @@
 # `make test`: what an Odoo CI does, then lint.
 #   1. install the module on a fresh database with Odoo's own test runner
 #      (--test-enable: at_install and post_install tests, browser tours included),
-#      and, meanwhile, install / upgrade / uninstall it on a database without demo data;
+#      and, meanwhile, install / upgrade / uninstall it on a database without demo data
+#      (scripts/check_lifecycle.sh) and beside Odoo's SMS Marketing, Surveys, CRM and Website
+#      (scripts/check_coexistence.sh: routes served by the right app, names told apart);
 #   2. `make lint`;
 #   3. the pytest-odoo suite on the test database (HttpCase tests with --odoo-http).
 # It ends with pytest's summary line and exits non-zero on any failure.
@@ -15,9 +17,11 @@ trap cleanup EXIT
 cd "$ROOT"
 
 echo "== 1/3 Odoo test runner: install sms_marketing_custom on $DB with --test-enable"
-# The lifecycle check has its own database; it runs beside the test runner.
+# The lifecycle and coexistence checks have their own databases; they run beside the test runner.
 bash "$ROOT/scripts/check_lifecycle.sh" >"$ROOT/.odoo/lifecycle.out" 2>&1 &
 lifecycle_pid=$!
+bash "$ROOT/scripts/check_coexistence.sh" >"$ROOT/.odoo/coexistence.out" 2>&1 &
+coexistence_pid=$!
 status=0
 odoo_bin -d "$DB" -i sms_marketing_custom --test-enable --stop-after-init --log-level=test \
     --http-port="$(free_port)" --max-cron-threads=0 --test-tags="${ODOO_TEST_TAGS:-/sms_marketing_custom}" \
@@ -26,14 +30,21 @@ grep -E "(ERROR|CRITICAL|FAIL:|Ran [0-9]+ tests|tests? in|failed, )" "$LOG" | ta
 if [[ $status != 0 ]] || grep -qE " (ERROR|CRITICAL) " "$LOG"; then
     echo "Odoo test runner failed (exit $status); full log: $LOG"
     wait "$lifecycle_pid" || true
+    wait "$coexistence_pid" || true
     exit 1
 fi
 grep -E "odoo.tests.result: .*tests" "$LOG" | tail -1 || true
 if ! wait "$lifecycle_pid"; then
     cat "$ROOT/.odoo/lifecycle.out"
+    wait "$coexistence_pid" || true
     exit 1
 fi
 grep "^lifecycle" "$ROOT/.odoo/lifecycle.out"
+if ! wait "$coexistence_pid"; then
+    cat "$ROOT/.odoo/coexistence.out"
+    exit 1
+fi
+grep "^coexistence" "$ROOT/.odoo/coexistence.out"
 
 echo "== 2/3 lint"
 make -s lint

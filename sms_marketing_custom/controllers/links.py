@@ -3,6 +3,7 @@ from werkzeug.exceptions import NotFound
 from odoo import http
 from odoo.http import request
 
+from ..tools import links
 from ..tools.links import is_bot
 
 
@@ -15,11 +16,18 @@ def _country_code():
 
 
 class SmsMarketingLinks(http.Controller):
-    # Short paths: every character of a link costs SMS length. /s/ and /o/ are used by no Odoo app
-    # (link_tracker owns /r/, mass_mailing_sms /sms/). Nothing appended to the path or the query
-    # changes the target: the redirect only ever goes to the tracked URL.
+    # Short paths (every character of a link costs SMS length) that no Odoo 17.0 addon routes:
+    # link_tracker owns /r/, mass_mailing_sms /sms/ and /r/<code>/s/<id>, Surveys /s and
+    # /s/<session_code> (tests/test_route_coexistence.py compares with every route of the Odoo tree).
+    # The legacy /s/<code>/<token> keeps the links sent before the click path changed working; its
+    # one-segment form is Surveys'. Nothing appended to the path or the query changes the target:
+    # the redirect only ever goes to the tracked URL.
     @http.route(
-        ["/s/<string:code>", "/s/<string:code>/<path:rest>"],
+        [
+            f"{links.CLICK_PATH}<string:code>",
+            f"{links.CLICK_PATH}<string:code>/<path:rest>",
+            f"{links.LEGACY_CLICK_PATH}<string:code>/<path:rest>",
+        ],
         type="http",
         auth="public",
         methods=["GET", "HEAD"],
@@ -47,7 +55,7 @@ class SmsMarketingLinks(http.Controller):
         return response
 
     # The token is the capability (HMAC of the trace): no session is involved, hence no CSRF token.
-    @http.route("/o/<string:token>", type="http", auth="public", methods=["GET", "POST"], csrf=False)
+    @http.route(f"{links.OPTOUT_PATH}<string:token>", type="http", auth="public", methods=["GET", "POST"], csrf=False)
     def sms_marketing_optout(self, token, **kwargs):
         # One tap: a person's GET opts out; a link preview (bot user agent, HEAD) only gets the page
         # with a confirm button, which POSTs.
@@ -56,4 +64,4 @@ class SmsMarketingLinks(http.Controller):
         values = request.env["sms.marketing.trace"]._route_optout(token, record=record)
         if values is None:
             return request.render("sms_marketing_custom.optout_invalid", {}, status=404)
-        return request.render("sms_marketing_custom.optout_page", values)
+        return request.render("sms_marketing_custom.optout_page", dict(values, optout_path=links.OPTOUT_PATH))

@@ -11,6 +11,7 @@ from . import (
     test_mailing_tour,
     test_phone,
     test_providers,
+    test_route_coexistence,
     test_security_matrix,
     test_sending,
     test_sending_concurrency,

@@ -18,15 +18,15 @@ class TestLinksTools(BaseCase):
             ["https://a.io/x?q=1&r=2", "https://b.io/y", "https://a.io/x?q=1&r=2"],
         )
         self.assertEqual(links.trackable_urls(text), ["https://a.io/x?q=1&r=2", "https://b.io/y"])
-        parts = links.compile_text(text, {"https://a.io/x?q=1&r=2": "AAAAAA"}, "https://t.co/s/")
+        parts = links.compile_text(text, {"https://a.io/x?q=1&r=2": "AAAAAA"}, f"https://t.co{links.CLICK_PATH}")
         self.assertEqual(
             "TOKEN".join(parts),
-            "Go https://t.co/s/AAAAAA/TOKEN, then (https://b.io/y). Or https://t.co/s/AAAAAA/TOKEN!",
+            f"Go https://t.co{links.CLICK_PATH}AAAAAA/TOKEN, then (https://b.io/y). Or https://t.co{links.CLICK_PATH}AAAAAA/TOKEN!",
         )
         # placeholders inside a URL: only known once rendered; our own short links are not tracked again
-        own = ("https://t.co/s/",)
-        self.assertEqual(links.trackable_urls("https://x.io/?id={{ object.id }} https://t.co/s/abc", own), [])
-        self.assertEqual(links.trackable_urls("https://t.co/s/abc https://x.io", own), ["https://x.io"])
+        own = (f"https://t.co{links.CLICK_PATH}",)
+        self.assertEqual(links.trackable_urls(f"https://x.io/?id={{{{ object.id }}}} {own[0]}abc", own), [])
+        self.assertEqual(links.trackable_urls(f"{own[0]}abc https://x.io", own), ["https://x.io"])
 
     def test_tokens(self):
         digest = bytes(range(32))
@@ -111,10 +111,10 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
         click, optout = tokens[trace.id]
         self.assertEqual(
             bodies[trace.id],
-            f"Summer sale! https://odoo.example.com/s/{code_sale}/{click}, "
-            f"again https://odoo.example.com/s/{code_sale}/{click}. "
-            f"Our shop (https://odoo.example.com/s/{code_shop}/{click}).\n"
-            f"Opt out: https://odoo.example.com/o/{optout}",
+            f"Summer sale! https://odoo.example.com{links.CLICK_PATH}{code_sale}/{click}, "
+            f"again https://odoo.example.com{links.CLICK_PATH}{code_sale}/{click}. "
+            f"Our shop (https://odoo.example.com{links.CLICK_PATH}{code_shop}/{click}).\n"
+            f"Opt out: https://odoo.example.com{links.OPTOUT_PATH}{optout}",
         )
         shown = count_segments(mailing._get_sms_text_to_count())
         self.assertEqual((mailing.sms_units, mailing.sms_segments), (shown.units, shown.segments))
@@ -156,9 +156,10 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
 
     def test_form_counter_fields(self):
         mailing = self.mailing.with_user(self.user_marketing)
-        self.assertEqual(mailing.sms_link_length, len("https://odoo.example.com/s/") + 6 + 1 + 12)
+        base = "https://odoo.example.com"
+        self.assertEqual(mailing.sms_link_length, len(f"{base}{links.CLICK_PATH}") + 6 + 1 + 12)
         self.assertEqual(
-            mailing.sms_optout_suffix, "\nOpt out: https://odoo.example.com/o/" + "X" * links.OPTOUT_TOKEN_LENGTH
+            mailing.sms_optout_suffix, f"\nOpt out: {base}{links.OPTOUT_PATH}" + "X" * links.OPTOUT_TOKEN_LENGTH
         )
         mailing.include_optout = False
         self.assertEqual(mailing.sms_optout_suffix, "")
@@ -182,7 +183,8 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
             form.url = "https://www.example.com/summer-sale?ref=qr"
         link = form.record
         self.assertEqual(link.title, "www.example.com/summer-sale")
-        self.assertRegex(link.short_url, r"^https://odoo\.example\.com/s/[0-9A-Za-z]{6}$")
+        short_url = r"^https://odoo\.example\.com" + re.escape(links.CLICK_PATH) + r"[0-9A-Za-z]{6}$"
+        self.assertRegex(link.short_url, short_url)
         self.assertEqual(self.env["sms.marketing.link"]._route_click(link.code, user_agent="Mozilla/5.0"), link.url)
         self.assertEqual(link.click_count, 1)
         for url in ("javascript:alert(1)", "data:text/html,x", "ftp://x.io/a", "https:///nohost", "https://a.io/\nX"):
@@ -238,7 +240,8 @@ class TestLinksSent(SmsEngineCase):
             click, optout = tokens[trace.id]
             self.assertEqual(
                 trace.body,
-                f"Spring sale: http://127.0.0.1:9/s/{code}/{click}, ends Sunday!\nOpt out: http://127.0.0.1:9/o/{optout}",
+                f"Spring sale: http://127.0.0.1:9{links.CLICK_PATH}{code}/{click}, ends Sunday!"
+                f"\nOpt out: http://127.0.0.1:9{links.OPTOUT_PATH}{optout}",
             )
             sent = count_segments(trace.body)
             self.assertEqual((sent.units, sent.segments), (shown.units, shown.segments), "as the form counted")

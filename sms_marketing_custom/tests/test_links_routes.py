@@ -14,6 +14,9 @@ BROWSER = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
 )
+CLICK = links.CLICK_PATH
+LEGACY = links.LEGACY_CLICK_PATH
+OPTOUT = links.OPTOUT_PATH
 
 
 @tagged("post_install", "-at_install")
@@ -31,8 +34,8 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         """Paths of the tracked links and the opt-out link in the SMS of ``trace``."""
         urls = re.findall(r"https?://\S+?(?=[,.)]?(?:\s|$))", self.bodies[trace.id])
         paths = [re.sub(r"^https?://[^/]+", "", url) for url in urls]
-        optout_path = next(path for path in paths if path.startswith("/o/"))
-        return [path for path in paths if path.startswith("/s/")], optout_path
+        optout_path = next(path for path in paths if path.startswith(OPTOUT))
+        return [path for path in paths if path.startswith(CLICK)], optout_path
 
     def _opted_out_subscriptions(self):
         return self.env["sms.marketing.subscription"].search(
@@ -95,7 +98,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         other_token = self.env["sms.marketing.trace"]._get_tokens(other_mailing_trace.ids)[other_mailing_trace.id][0]
         forged = links.encode_base62(self.traces[1].id, links.ID_LENGTH) + token[links.ID_LENGTH :]
         for bad_token in (forged, token[:-1], other_token, "x"):
-            response = self._get(f"/s/{code}/{bad_token}")
+            response = self._get(f"{CLICK}{code}/{bad_token}")
             self.assertEqual(response.status_code, 302)
             self.assertEqual(response.headers["Location"], "https://shop.example.com/sale?utm_source=sms&promo=SUMMER")
         clicks = self.Click.search([("link_id.code", "=", code)])
@@ -107,26 +110,47 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         code, token = path.split("/")[2:4]
         target = "https://shop.example.com/sale?utm_source=sms&promo=SUMMER"
         for attempt in (
-            f"/s/{code}//evil.com",
-            f"/s/{code}/{token}/https://evil.com",
-            f"/s/{code}/{token}//evil.com/x",
-            f"/s/{code}%2F%2Fevil.com",
-            f"/s/{code}/{token}?url=https://evil.com&next=//evil.com&redirect=%2F%2Fevil.com",
-            f"/s/{code}?%0d%0aLocation:%20https://evil.com",
-            f"/s/{code}/..%2F..%2F..%2Fevil.com",
-            f"/s/{code}.",
-            f"/s/{code}/{token}.",
+            f"{CLICK}{code}//evil.com",
+            f"{CLICK}{code}/{token}/https://evil.com",
+            f"{CLICK}{code}/{token}//evil.com/x",
+            f"{CLICK}{code}%2F%2Fevil.com",
+            f"{CLICK}{code}/{token}?url=https://evil.com&next=//evil.com&redirect=%2F%2Fevil.com",
+            f"{CLICK}{code}?%0d%0aLocation:%20https://evil.com",
+            f"{CLICK}{code}/..%2F..%2F..%2Fevil.com",
+            f"{CLICK}{code}.",
+            f"{CLICK}{code}/{token}.",
         ):
             response = self._get(attempt)
             self.assertEqual(response.status_code, 302, attempt)
             self.assertEqual(response.headers["Location"], target, attempt)
         # an empty path segment after the code matches no route: 404, never elsewhere
-        response = self._get(f"/s/{code}/%2F%2Fevil.com")
+        response = self._get(f"{CLICK}{code}/%2F%2Fevil.com")
         self.assertEqual(response.status_code, 404)
-        for unknown in ("/s/evil.com", "/s/AAAAAA", "/s/%2F%2Fevil.com", "/s/x", f"/s/{code}A"):
+        for unknown in (f"{CLICK}evil.com", f"{CLICK}AAAAAA", f"{CLICK}%2F%2Fevil.com", f"{CLICK}x", f"{CLICK}{code}A"):
             response = self._get(unknown)
             self.assertEqual(response.status_code, 404, unknown)
             self.assertNotIn("evil", response.headers.get("Location", ""))
+
+    def test_click_legacy_path(self):
+        """Links sent before the click path changed (always code and token) still redirect and count."""
+        trace = self.traces[1]
+        code, token = self._links_of(trace)[0][0].split("/")[2:4]
+        target = "https://shop.example.com/sale?utm_source=sms&promo=SUMMER"
+        response = self._get(f"{LEGACY}{code}/{token}")
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(response.headers["Location"], target)
+        click = self.Click.search([("trace_id", "=", trace.id)])
+        self.assertEqual(len(click), 1, "attributed like a new link")
+        for attempt in (f"{LEGACY}{code}/{token}/https://evil.com", f"{LEGACY}{code}/{token}//evil.com/x"):
+            response = self._get(attempt)
+            self.assertEqual(response.status_code, 302, attempt)
+            self.assertEqual(response.headers["Location"], target, attempt)
+        # the one-segment form belongs to Surveys' live sessions: not ours any more
+        clicks = self.Click.search_count([])
+        for other in (f"{LEGACY}{code}", f"{LEGACY}{code}/", f"{LEGACY}AAAAAA/{token}"):
+            response = self._get(other)
+            self.assertEqual(response.status_code, 404, other)
+        self.assertEqual(self.Click.search_count([]), clicks)
 
     # ------------------------------------------------------------------ opt-out
     def test_optout_from_lists(self):
@@ -154,7 +178,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
 
     def test_optout_from_all(self):
         bodies = self.mailing_model._apply_tracking(self.trace_model, {self.trace_model.id: "News"})
-        optout_path = re.search(r"/o/\w+", bodies[self.trace_model.id]).group(0)
+        optout_path = re.search(re.escape(OPTOUT) + r"\w+", bodies[self.trace_model.id]).group(0)
         response = self._get(optout_path)
         self.assertEqual(response.status_code, 200)
         self.assertIn("any marketing SMS", response.text)
@@ -180,16 +204,16 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
     def test_optout_forged_token(self):
         trace = self.traces[0]
         _clicks, optout_path = self._links_of(trace)
-        token = optout_path[3:]
+        token = optout_path[len(OPTOUT) :]
         forged = links.encode_base62(self.traces[1].id, links.ID_LENGTH) + token[links.ID_LENGTH :]
         click_token = self._links_of(trace)[0][0].split("/")[3]
         for bad in (forged, token[:-1], token[:-1] + ("a" if token[-1] != "a" else "b"), click_token, "0" * 16, "x"):
-            response = self._get(f"/o/{bad}")
+            response = self._get(f"{OPTOUT}{bad}")
             self.assertEqual(response.status_code, 404, bad)
             self.assertIn("This link is not valid", response.text)
             for secret in ("Newsletter", "•", "78", self.env.company.name):
                 self.assertNotIn(secret, response.text.split("<main>")[-1], f"{bad} reveals {secret}")
-            response = self._post(f"/o/{bad}")
+            response = self._post(f"{OPTOUT}{bad}")
             self.assertEqual(response.status_code, 404)
         self.assertFalse(self.traces.filtered("optout_at"))
         self.assertFalse(self._opted_out_subscriptions())

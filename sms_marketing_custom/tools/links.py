@@ -49,8 +49,13 @@ OPTOUT_TOKEN_LENGTH = ID_LENGTH + OPTOUT_MAC_LENGTH
 TOKEN_RE = re.compile(r"[0-9A-Za-z]+")
 
 TOKEN_SCOPE = b"sms_marketing_custom.trace:%d"  # HMAC message: one key (database secret), many uses
-CLICK_PATH = "/s/"
+# Short paths: every character costs SMS length. No route of an Odoo 17.0 addon starts with
+# /l/ or /o/ (tests/test_route_coexistence.py checks every route of the Odoo tree).
+CLICK_PATH = "/l/"
 OPTOUT_PATH = "/o/"
+# Every tracked link sent before CLICK_PATH changed reads /s/<code>/<token>. Surveys' live
+# sessions own the one-segment /s/<session_code>; only the two-segment form stays ours.
+LEGACY_CLICK_PATH = "/s/"
 
 # Lower-case fragments of user agents that fetch links without a human behind them:
 # messaging apps building previews (iMessage sends "facebookexternalhit ... Twitterbot"),

@@ -11,12 +11,12 @@ registry.category("web_tour.tours").add("sms_marketing_custom_open_app", {
             trigger: ".o_navbar_apps_menu button",
         },
         {
-            content: "Open the SMS Marketing app",
+            content: "Open the SMS Campaigns app",
             trigger: '.o_app[data-menu-xmlid="sms_marketing_custom.sms_marketing_menu_root"]',
         },
         {
             content: "The mailings view is shown",
-            trigger: '.o_breadcrumb:contains("SMS Marketing")',
+            trigger: '.o_breadcrumb:contains("SMS Campaigns")',
             isCheck: true,
         },
     ],

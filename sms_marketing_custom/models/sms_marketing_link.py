@@ -8,7 +8,7 @@ from ..tools import links
 
 
 class SmsMarketingLink(models.Model):
-    """A tracked link: a URL behind a short, random code (``/s/<code>``).
+    """A tracked link: a URL behind a short, random code (``/l/<code>``).
 
     Trackers of a mailing are created when it is sent (one per distinct URL);
     marketers can also create one by hand and share its short URL. Clicks are
@@ -159,7 +159,7 @@ class SmsMarketingLink(models.Model):
 
     @api.model
     def _route_click(self, code, token=None, user_agent=None, country_code=None, count=True):
-        """Record a human click on ``/s/<code>[/<token>]`` and return the URL to redirect to.
+        """Record a human click on ``/l/<code>[/<token>]`` (or the legacy ``/s/<code>/<token>``) and return the URL to redirect to.
 
         Returns None for unknown codes. Bots and link previews get the URL but are not counted.
         """

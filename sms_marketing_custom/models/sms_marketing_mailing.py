@@ -868,9 +868,10 @@ class SmsMarketingMailing(models.Model):
         return bodies
 
     def _get_own_link_prefixes(self):
-        """(click prefix, opt-out prefix): URLs starting with them are ours and are not tracked again."""
+        """(click prefix, opt-out prefix, legacy click prefix): URLs starting with them are ours
+        and are not tracked again."""
         base_url = (self[:1] if self else self).get_base_url().rstrip("/")
-        return (base_url + links.CLICK_PATH, base_url + links.OPTOUT_PATH)
+        return (base_url + links.CLICK_PATH, base_url + links.OPTOUT_PATH, base_url + links.LEGACY_CLICK_PATH)
 
     def _get_optout_suffix_parts(self):
         """(text before the token, text after it) of the opt-out line, in the responsible's language."""

@@ -159,7 +159,8 @@ class SmsMarketingLink(models.Model):
 
     @api.model
     def _route_click(self, code, token=None, user_agent=None, country_code=None, count=True):
-        """Record a human click on ``/l/<code>[/<token>]`` (or the legacy ``/s/<code>/<token>``) and return the URL to redirect to.
+        """Record a human click on ``/l/<code>[/<token>]`` (or the legacy ``/s/<code>/<token>``);
+        return the URL to redirect to.
 
         Returns None for unknown codes. Bots and link previews get the URL but are not counted.
         """

@@ -57,35 +57,21 @@ class TestAudienceFollowsSender(SmsMarketingCase):
         cls.gateway = cls.env["sms.marketing.gateway"].create({"name": "Access sandbox", "sequence": 1})
         cls.gateway._change_balance(100.0, "purchase")
 
-    def _partner_mailing(self, user, domain, companies=None, **values):
-        env_user = self.env["sms.marketing.mailing"].with_user(user)
+    def _mailing(self, user, companies=None, **values):
+        """A draft mailing created by ``user`` working in ``companies`` (their default company when None)."""
+        Mailing = self.env["sms.marketing.mailing"].with_user(user)
         if companies:
-            env_user = env_user.with_context(allowed_company_ids=companies.ids)
-        return env_user.create(
-            {
-                "subject": "Access",
-                "body": "Hello",
-                "recipient_model_id": self.env["ir.model"]._get_id(PARTNER),
-                "domain": str(domain),
-                "gateway_id": self.gateway.id,
-                "company_id": False,
-                **values,
-            }
+            Mailing = Mailing.with_context(allowed_company_ids=companies.ids)
+        return Mailing.create(
+            {"subject": "Access", "body": "Hello", "gateway_id": self.gateway.id, "company_id": False, **values}
         )
 
+    def _partner_mailing(self, user, domain, companies=None, **values):
+        partner_model = self.env["ir.model"]._get_id(PARTNER)
+        return self._mailing(user, companies, recipient_model_id=partner_model, domain=str(domain), **values)
+
     def _list_mailing(self, user, lists, companies=None):
-        env_user = self.env["sms.marketing.mailing"].with_user(user)
-        if companies:
-            env_user = env_user.with_context(allowed_company_ids=companies.ids)
-        return env_user.create(
-            {
-                "subject": "Access lists",
-                "body": "Hello",
-                "list_ids": [(6, 0, lists.ids)],
-                "gateway_id": self.gateway.id,
-                "company_id": False,
-            }
-        )
+        return self._mailing(user, companies, list_ids=[(6, 0, lists.ids)])
 
     def _sent_res_ids(self, mailing):
         """Run the queue (as the cron: superuser) and return the recipients that got a message."""

@@ -23,7 +23,7 @@ odoo_major() { # $1: tree root -> major version from odoo/release.py
 find_odoo() {
     if [[ -n "${ODOO_PATH:-}" ]]; then
         [[ -f "$ODOO_PATH/odoo/release.py" ]] ||
-            die "ODOO_PATH=$ODOO_PATH is not an Odoo source tree (no odoo/release.py in it)."
+            die "ODOO_PATH=$ODOO_PATH is not an Odoo source tree (no odoo/release.py in it); fix: point ODOO_PATH to an Odoo 17.0 checkout."
         echo "$ODOO_PATH"; return
     fi
     local importable
@@ -39,32 +39,33 @@ find_odoo() {
             (cd "$candidate" && pwd); return
         fi
     done
-    die "no Odoo 17.0 source tree found.
-  Looked at: \$ODOO_PATH (unset), an importable 'odoo' module (none),
-  ../odoo, ../odoo-17.0, ../odoo17, /opt/odoo17, /opt/odoo-17.0, /opt/odoo, ~/odoo, ~/odoo-17.0.
-  Get Odoo 17.0 Community (git clone --depth 1 -b 17.0 https://github.com/odoo/odoo /opt/odoo17)
-  and run again, or point to an existing tree: ODOO_PATH=/path/to/odoo make ..."
+    die "no Odoo 17.0 source tree found (looked at \$ODOO_PATH, an importable odoo, ../odoo, ../odoo-17.0, ../odoo17, /opt/odoo17, /opt/odoo-17.0, /opt/odoo, ~/odoo, ~/odoo-17.0); fix: git clone --depth 1 -b 17.0 https://github.com/odoo/odoo /opt/odoo17, or ODOO_PATH=/path/to/odoo make ..."
 }
 ODOO_PATH="$(find_odoo)"
 major="$(odoo_major "$ODOO_PATH")"
 [[ "$major" == "17" ]] ||
-    die "the Odoo tree at $ODOO_PATH is version ${major:-unknown}, this addon needs Odoo 17.0. Set ODOO_PATH to a 17.0 tree."
+    die "the Odoo tree at $ODOO_PATH is version ${major:-unknown}, this addon needs Odoo 17.0; fix: ODOO_PATH=/path/to/odoo-17.0 make ..."
 [[ -f "$ODOO_PATH/odoo-bin" && -d "$ODOO_PATH/addons/mail" ]] ||
-    die "the Odoo tree at $ODOO_PATH has no odoo-bin or no addons/ folder; use a full Odoo 17.0 source tree."
+    die "the Odoo tree at $ODOO_PATH has no odoo-bin or no addons/ folder; fix: use a full Odoo 17.0 source tree (git clone -b 17.0 ...)."
 say "Odoo 17.0 at $ODOO_PATH"
 
 # --- 2. Python environment -------------------------------------------------
 apt_updated=0
 apt_install() {
-    command -v apt-get >/dev/null || die "need the Debian packages '$*' and apt-get is not available; install them by hand."
+    command -v apt-get >/dev/null || die "need the Debian packages '$*' and apt-get is not available; fix: install them with your system's package manager."
     [[ $(id -u) == 0 ]] || die "need the Debian packages '$*'; run as root or install them: sudo apt-get install $*"
-    if [[ $apt_updated == 0 ]]; then apt-get update -qq >&2; apt_updated=1; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+    if [[ $apt_updated == 0 ]]; then
+        apt-get update -qq >&2 || die "apt-get update failed (see above); fix the package sources, then run again."
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2 ||
+        die "could not install the Debian packages '$*' (see above); fix: apt-get install $*"
 }
 command -v pg_config >/dev/null || apt_install libpq-dev
 py="${PYTHON_BIN:-python3}"
+command -v "$py" >/dev/null || die "no Python interpreter '$py'; fix: install Python 3.10 to 3.12, or PYTHON_BIN=/path/to/python3 make ..."
 pyver="$($py -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-case "$pyver" in 3.10|3.11|3.12) ;; *) die "Odoo 17 needs Python 3.10 to 3.12, $py is $pyver." ;; esac
+case "$pyver" in 3.10|3.11|3.12) ;; *) die "Odoo 17 needs Python 3.10 to 3.12 and $py is $pyver; fix: PYTHON_BIN=/path/to/python3.11 make ..." ;; esac
 # The venv lives outside the clone so that fresh clones (CI) reuse it; its key
 # changes whenever a requirement or the Odoo tree changes.
 req_hash="$(cat "$ODOO_PATH/requirements.txt" "$here/requirements-dev.txt" <(echo "$pyver $ODOO_PATH") | sha1sum | cut -c1-12)"
@@ -77,7 +78,8 @@ check_venv() {
 if [[ ! -f "$VENV/.ready" ]]; then
     say "creating the virtual environment $VENV (a few minutes the first time)"
     rm -rf "$VENV"
-    $py -m venv "$VENV"
+    venv_error="$($py -m venv "$VENV" 2>&1)" ||
+        die "$py cannot create a virtual environment in $VENV ($(tail -1 <<<"$venv_error")); fix: apt-get install python3-venv, or set SMS_VENV to a writable folder."
     # python-ldap is only for Odoo's auth_ldap and needs LDAP headers: left out.
     grep -v '^python-ldap' "$ODOO_PATH/requirements.txt" > "$VENV/odoo-requirements.txt"
     # pip's "Location ... is ignored" lines come from this machine's extra local indexes: noise.
@@ -102,12 +104,12 @@ if ! pg_isready -q 2>/dev/null; then
         [[ -n "$cluster" ]] || { say "no PostgreSQL cluster: creating one"; pg_createcluster 15 main >&2; cluster="15 main"; }
         say "starting PostgreSQL cluster $cluster"
         # shellcheck disable=SC2086
-        pg_ctlcluster $cluster start >&2 || die "PostgreSQL cluster $cluster did not start; see /var/log/postgresql/."
+        pg_ctlcluster $cluster start >&2 || die "PostgreSQL cluster $cluster did not start; fix what /var/log/postgresql/ says, then run again."
     else
-        die "PostgreSQL is installed but not running, and this is no Debian cluster setup; start it by hand."
+        die "PostgreSQL is installed but not running, and this is no Debian cluster setup; fix: start it (pg_ctl start), then run again."
     fi
     for _ in $(seq 1 30); do pg_isready -q && break; sleep 0.5; done
-    pg_isready -q || die "PostgreSQL does not accept connections."
+    pg_isready -q || die "PostgreSQL does not accept connections on its default socket; fix: check it with pg_isready and its log."
 fi
 db_user="$(id -un)"
 if [[ $(id -u) == 0 ]] || command -v sudo >/dev/null; then
@@ -115,7 +117,8 @@ if [[ $(id -u) == 0 ]] || command -v sudo >/dev/null; then
     [[ $(id -u) == 0 ]] || as_pg=(sudo -u postgres sh -c)
     if ! "${as_pg[@]}" "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$db_user'\"" | grep -q 1; then
         say "creating PostgreSQL role $db_user"
-        "${as_pg[@]}" "createuser --createdb --superuser $db_user" >&2
+        "${as_pg[@]}" "createuser --createdb --superuser $db_user" >&2 ||
+            die "could not create the PostgreSQL role $db_user; fix: sudo -u postgres createuser --superuser $db_user"
     fi
 fi
 say "PostgreSQL ready, role $db_user"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: what an Odoo CI does, then lint.
+#   0. the bootstrap's failures on a machine missing something (scripts/check_bootstrap.sh);
 #   1. install the module on a fresh database with Odoo's own test runner
 #      (--test-enable: at_install and post_install tests, browser tours included),
 #      and, meanwhile, install / upgrade / uninstall it on a database without demo data
@@ -15,6 +16,9 @@ LOG="$ROOT/.odoo/test-$DB.log"
 cleanup() { dropdb --if-exists "$DB" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 cd "$ROOT"
+
+echo "== 0/3 bootstrap: every failure explained in one line"
+bash "$ROOT/scripts/check_bootstrap.sh"
 
 echo "== 1/3 Odoo test runner: install sms_marketing_custom on $DB with --test-enable"
 # The lifecycle and coexistence checks have their own databases; they run beside the test runner.

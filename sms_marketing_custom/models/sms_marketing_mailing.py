@@ -369,13 +369,21 @@ class SmsMarketingMailing(models.Model):
         for vals in vals_list:
             self._strip_nul(vals)
             self._check_body_rights(vals.get("body"))
+            self._check_sender_values(vals)
         return super().create(vals_list)
 
     def write(self, vals):
         self._strip_nul(vals)
         if "body" in vals:
             self._check_body_rights(vals["body"])
+        self._check_sender_values(vals)
         locked = LOCKED_FIELDS.intersection(vals)
+        if locked and not self.env.su:
+            # A scheduled mailing sends with its sender's rights: whoever changes what it sends
+            # becomes its sender, so nobody sends with the rights of someone else.
+            rescheduled = self.filtered(lambda m: m.state == "scheduled" and m.sender_id != self.env.user)
+            if rescheduled:
+                super(SmsMarketingMailing, rescheduled).write(self._get_sender_values())
         if locked:
             started = self.filtered(lambda m: m.state in LOCKED_STATES)
             if started:
@@ -541,6 +549,21 @@ class SmsMarketingMailing(models.Model):
     def _get_sender_values(self):
         """Who sends, recorded on Send and Schedule: the audience is what this user may read."""
         return {"sender_id": self.env.user.id, "sender_company_ids": [(6, 0, self.env.companies.ids)]}
+
+    def _check_sender_values(self, vals):
+        """Only the system records a sender other than oneself: naming another sender would lend
+        oneself their rights (the fields are read-only in the form, not over RPC)."""
+        if self.env.su or not ({"sender_id", "sender_company_ids"} & set(vals)):
+            return
+        sender = vals.get("sender_id", self.env.user.id)
+        companies = self.env["res.company"]
+        for command in vals.get("sender_company_ids") or []:
+            if command[0] == 6:
+                companies |= companies.browse(command[2])
+            elif command[0] == 4:
+                companies |= companies.browse(command[1])
+        if sender not in (False, self.env.user.id) or companies - self.env.user.company_ids:
+            raise AccessError(_("The sender of a mailing is whoever sends it: it cannot be set by hand."))
 
     def _get_audience_env(self):
         """The environment the audience is selected in: the sender's rights, record rules and companies.
@@ -773,6 +796,8 @@ class SmsMarketingMailing(models.Model):
                 if not field.relational:
                     break
                 current = current.env[field.comodel_name]
+            if leaf[1] in ("any", "not any") and isinstance(leaf[2], list | tuple) and field and field.relational:
+                self._check_domain_field_access(current, leaf[2])
 
     @api.model
     def _get_default_recipient_domain(self, model_name):

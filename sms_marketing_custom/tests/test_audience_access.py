@@ -193,3 +193,24 @@ class TestAudienceFollowsSender(SmsMarketingCase):
         self.assertEqual(mailing.state, "paused")
         self.assertEqual(mailing.pause_code, "sender_access")
         self.assertIn(self.marketer_a.name, mailing.pause_reason)
+
+    def test_nobody_sends_with_the_rights_of_someone_else(self):
+        """The sender fields are read-only in the form, and over RPC too; editing a scheduled
+        mailing makes the editor its sender."""
+        mailing = self._partner_mailing(self.marketer_a, [("name", "like", "Access ")])
+        as_marketer = mailing.with_user(self.marketer_a)
+        for vals in (
+            {"sender_id": self.admin.id},
+            {"sender_company_ids": [(6, 0, self.company_b.ids)]},
+            {"sender_company_ids": [(4, self.company_b.id)]},
+        ):
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                as_marketer.write(vals)
+        as_marketer.write({"schedule_date": "2099-01-01 10:00:00"})
+        as_marketer.action_schedule()
+        self.assertEqual(mailing.sender_id, self.marketer_a)
+        # another marketer of company A changes the filter of the scheduled mailing: they become its sender
+        colleague = self.manager_a
+        mailing.with_user(colleague).write({"domain": "[('name', 'like', 'Access')]"})
+        self.assertEqual(mailing.sender_id, colleague)
+        self.assertEqual(mailing.state, "scheduled")

@@ -117,12 +117,12 @@ class TestAudienceFollowsSender(SmsMarketingCase):
         self.assertIn(("create_uid", "=", self.marketer_a.id), mailing._get_recipient_domain())
 
     def test_filter_on_a_field_the_user_may_not_read(self):
-        """signup_token is for administrators only: a marketer may not filter on it, even through a relation."""
-        for domain in ([("signup_token", "!=", False)], [("child_ids.signup_token", "!=", False)]):
+        """signup_type is for administrators only: a marketer may not filter on it, even through a relation."""
+        for domain in ([("signup_type", "!=", False)], [("child_ids.signup_type", "!=", False)]):
             with self.subTest(domain=domain), self.assertRaisesRegex(ValidationError, "not allowed to read"):
                 self._partner_mailing(self.marketer_a, domain)
         # a filter saved by someone allowed, then counted for a marketer: the form says why, Send refuses
-        mailing = self._partner_mailing(self.admin, [("signup_token", "=", False), ("name", "like", "Access ")])
+        mailing = self._partner_mailing(self.admin, [("signup_type", "=", False), ("name", "like", "Access ")])
         self.assertFalse(mailing.audience_error)
         self.assertEqual(mailing.audience_to_send, 3)
         as_marketer = mailing.with_user(self.marketer_a)

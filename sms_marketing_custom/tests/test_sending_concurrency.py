@@ -191,6 +191,7 @@ class TestConcurrentSenders(TransactionCase):
         count, move_id, delay = engine._reserve(mailing, gateway, messages, params)
         self.assertEqual((count, delay), (batch_size, 0.0))
         cr.commit()  # pylint: disable=invalid-commit
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # as sms.marketing.engine._commit does
         return env, messages, move_id, float(count), params
 
     def _run_worker(self, recover_at=None):

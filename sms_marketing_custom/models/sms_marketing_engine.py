@@ -560,7 +560,7 @@ class SmsMarketingEngine(models.AbstractModel):
         self.env.cr.execute(
             SQL(
                 """UPDATE sms_marketing_trace SET claim_move_id = NULL
-                    WHERE mailing_id = %s AND claim_move_id = %s AND state = 'pending'""",
+                    WHERE mailing_id = %s AND claim_move_id = %s""",
                 mailing.id,
                 move_id,
             )
@@ -821,15 +821,22 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _update_traces(self, update, now):
+        # A delivery report that overtook this record (no lock is held during the
+        # provider call) has moved a trace further: states never move backwards.
         self.env.cr.execute(
             SQL(
                 """UPDATE sms_marketing_trace t
-                      SET state = v.state, body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
-                          failure_type = v.ftype, failure_reason = v.reason, next_try_at = v.next_try,
+                      SET state = CASE WHEN %(keep)s THEN t.state ELSE v.state END,
+                          body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
+                          failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
+                          failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
+                          next_try_at = v.next_try,
                           try_count = v.tries, claim_move_id = NULL,
-                          sent_at = CASE WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
+                          sent_at = CASE WHEN %(keep)s THEN t.sent_at
+                                         WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
                                          THEN %(now)s ELSE t.sent_at END,
-                          delivered_at = CASE WHEN v.state = 'delivered' THEN %(now)s ELSE t.delivered_at END,
+                          delivered_at = CASE WHEN v.state = 'delivered' AND NOT %(keep)s THEN %(now)s
+                                              ELSE t.delivered_at END,
                           write_date = %(now)s
                      FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(bodies)s::text[], %(segments)s::int[],
                                  %(costs)s::numeric[], %(ftypes)s::varchar[], %(reasons)s::varchar[],
@@ -837,6 +844,7 @@ class SmsMarketingEngine(models.AbstractModel):
                           AS v(id, state, body, segments, cost, ftype, reason, next_try, tries)
                     WHERE t.id = v.id""",
                 now=now,
+                keep=SQL("(v.state = 'sent' AND t.state IN ('delivered', 'failed'))"),
                 ids=update["id"],
                 states=update["state"],
                 bodies=update["body"],

@@ -323,3 +323,31 @@ class TestConcurrentSenders(TransactionCase):
             cr_a.commit()  # pylint: disable=invalid-commit
         self.assertEqual(self._run_worker(self._after_lease()), 0)
         self._check_final(ids)
+
+    def test_delivery_report_overtaking_the_record(self):
+        """A report that arrives while the sender is between its call and its record is kept."""
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+            engine_a = env_a["sms.marketing.engine"]
+            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+            gateway_a = engine_a._get_gateway(mailing_a)
+            results, error = engine_a._send(gateway_a, messages, params)
+            with self._cursor() as cr_b:  # the webhook, on its own connection
+                gateway_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+                statuses = [{"uuid": messages[0]["uuid"], "state": "delivered"}]
+                statuses.append({"uuid": messages[1]["uuid"], "state": "undelivered"})
+                self.assertEqual(gateway_b._process_statuses(statuses), 2)
+                cr_b.commit()  # pylint: disable=invalid-commit
+            engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, messages, results, error, params)
+            cr_a.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT uuid, state, failure_type, claim_move_id FROM sms_marketing_trace WHERE uuid = ANY(%s)",
+                [[m["uuid"] for m in messages]],
+            )
+            states = {uuid: (state, ftype, claim) for uuid, state, ftype, claim in cr.fetchall()}
+        self.assertEqual(states.pop(messages[0]["uuid"]), ("delivered", None, None))
+        self.assertEqual(states.pop(messages[1]["uuid"]), ("failed", "undelivered", None))
+        self.assertEqual(set(states.values()), {("sent", None, None)})

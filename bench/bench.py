@@ -20,7 +20,8 @@ polls, counted with odoo.sql_db's per-process counter).
 Environment: BENCH_ODOO_MAX (default 100000; above it Odoo's side is not run
 and its column is extrapolated, and said so), BENCH_SIDES (default
 "ours,odoo"), BENCH_WORKERS (our workers, default 2), BENCH_PROFILE=1
-(cProfile every worker and print the hot spots), BENCH_KEEP_DB=1.
+(cProfile every worker and print the hot spots), BENCH_KEEP_DB=1,
+BENCH_DB_PREFIX (default smc_bench: names of the databases it creates and drops).
 
 Network mode (ours): BENCH_GATEWAY=http sends through scripts/gateway_simulator.py
 (a local HTTP gateway, BENCH_LATENCY_MS per request, default 100) with the
@@ -49,6 +50,9 @@ import audience as audience_mod  # noqa: E402
 from sides import SIDES  # noqa: E402
 
 POLL = 0.1
+# Databases of this run are named after it: benchmarks of several checkouts on one
+# PostgreSQL must not drop each other's (BENCH_DB_PREFIX, e.g. per worktree).
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "smc_bench")
 IDLE_SLEEP = 0.05
 ODOO_RC = os.environ.get("ODOO_RC", str(ROOT / ".odoo" / "odoo.conf"))
 
@@ -91,11 +95,11 @@ def fresh_db(side, n):
     """A fresh database with the side's module installed, without demo data.
     Installing takes a minute; the installed template is kept and copied."""
     key = _addon_hash() if side.key == "ours" else "17"
-    template = f"smc_bench_tpl_{side.key}_{key}"
+    template = f"{DB_PREFIX}_tpl_{side.key}_{key}"
     if not _db_exists(template):
         log(f"installing {side.module} (without demo) in template {template}")
         for old in _psql(
-            "postgres", f"SELECT datname FROM pg_database WHERE datname LIKE 'smc_bench_tpl_{side.key}_%'"
+            "postgres", f"SELECT datname FROM pg_database WHERE datname LIKE '{DB_PREFIX}_tpl_{side.key}_%'"
         ).stdout.split():
             _dropdb(old)
         cmd = [
@@ -116,7 +120,7 @@ def fresh_db(side, n):
             if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False).returncode:
                 _dropdb(template)
                 raise SystemExit(f"installing {side.module} failed, see {out.name}")
-    db = f"smc_bench_{side.key}_{n}"
+    db = f"{DB_PREFIX}_{side.key}_{n}"
     _dropdb(db)
     subprocess.run(["createdb", "-T", template, db], check=True)
     if _filestore(template).exists():
@@ -338,18 +342,24 @@ def _start_network(db, run_name):
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
     )
     os.environ["BENCH_GATEWAY_URL"] = f"http://127.0.0.1:{sim_port}"
+    import urllib.error
     import urllib.request
 
     deadline = time.time() + 120
-    while True:
+
+    def answers(url):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/web/login", timeout=5).close()
-            urllib.request.urlopen(f"http://127.0.0.1:{sim_port}/sms/v1/prices", timeout=5).close()
-            break
+            urllib.request.urlopen(url, timeout=5).close()
+        except urllib.error.HTTPError:
+            return True  # up (it refused this anonymous request)
         except OSError:
-            if time.time() > deadline or sim.poll() is not None or server.poll() is not None:
-                raise SystemExit(f"the network gateway or the Odoo HTTP server did not start, see {logs}") from None
-            time.sleep(0.5)
+            return False
+        return True
+
+    while not (answers(f"http://127.0.0.1:{http_port}/web/login") and answers(f"http://127.0.0.1:{sim_port}/")):
+        if time.time() > deadline or sim.poll() is not None or server.poll() is not None:
+            raise SystemExit(f"the network gateway or the Odoo HTTP server did not start, see {logs}")
+        time.sleep(0.5)
     log(f"network mode: gateway simulator :{sim_port} ({_latency_ms():g} ms), Odoo HTTP :{http_port}")
     return [sim, server]
 

@@ -24,24 +24,34 @@ How (docs/design.md, "Sending"), one unit per step:
         each message's text (``mailing._render_messages``), parts and price
         (``tools.pricing``, the gateway's ``_get_prices``).
     ``_reserve``
-        credits for the longest prefix of the batch the balance allows.
+        credits for the longest prefix of the batch the balance allows, as a
+        ledger line with a lease; the gateway's rate limit slots; the traces
+        marked with that line (``claim_move_id``). Committed: no lock is held
+        during the provider call.
     ``_send``
-        the gateway's provider, which answers per message.
-    ``_record``
-        traces updated with one ``UPDATE ... FROM unnest(...)`` from the
-        answers (``sms.marketing.trace._get_outcome``), reservation settled.
+        the gateway's provider, which answers per message (after waiting for
+        the rate limit slot, outside any transaction).
+    ``_record_batch``
+        the lease closed (the arbiter with a recovery), traces updated with
+        one ``UPDATE ... FROM unnest(...)`` from the answers
+        (``sms.marketing.trace._get_outcome``), reservation settled.
+    ``_recover_batches``
+        a lease past its end (its sender died): credits refunded, traces
+        released, to be sent again under the same uuids.
 
 Invariants: a trace is sent at most once per uuid (the idempotency key); no
-trace is lost (a killed batch's claim is released by its rollback, and the next
-run sends the same uuids again, which the gateway answers ``duplicate``);
-credits are never spent on a refused message and the balance never goes
-negative.
+trace is lost (a killed batch's traces come back with its expired lease, and
+the next run sends the same uuids again, which the gateway answers
+``duplicate``); every reservation is closed exactly once, so the ledger sums
+to the balance; credits are never spent on a refused message and the balance
+never goes negative.
 
 Caveats
-    The gateway row is locked from a batch's reservation to its commit, so
-    runners of one gateway serialise on that section (the provider call
-    included). Batch sizes and the time budget are ir.config_parameter's
-    ``sms_marketing_custom.*`` (``_get_params``).
+    A killed sender's batch waits for its lease to end (twice the gateway's
+    time-out plus ``lease_margin_seconds``) before it is resent. Batch sizes,
+    the time budget and the lease margin are ir.config_parameter's
+    ``sms_marketing_custom.*`` (``_get_params``); the number of sender crons
+    is ``sms_marketing_custom.sender_crons`` (``_sync_sender_crons``).
 """
 
 import logging

@@ -6,6 +6,7 @@ from psycopg2 import IntegrityError
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import SmsEngineCase
 
@@ -82,7 +83,7 @@ class TestScaleOut(SmsEngineCase):
         self.assertEqual(engine._get_batch_size(self.http_gateway, params), 2)
         self.http_gateway.rate_limit = 0.2
         self.assertEqual(engine._get_batch_size(self.http_gateway, params), 1)
-        with self.assertRaises(IntegrityError), self.env.cr.savepoint():
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
             self.http_gateway.rate_limit = -1
             self.http_gateway.flush_recordset()
 

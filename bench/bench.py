@@ -20,7 +20,16 @@ polls, counted with odoo.sql_db's per-process counter).
 Environment: BENCH_ODOO_MAX (default 100000; above it Odoo's side is not run
 and its column is extrapolated, and said so), BENCH_SIDES (default
 "ours,odoo"), BENCH_WORKERS (our workers, default 2), BENCH_PROFILE=1
-(cProfile every worker and print the hot spots), BENCH_KEEP_DB=1.
+(cProfile every worker and print the hot spots), BENCH_KEEP_DB=1,
+BENCH_DB_PREFIX (default smc_bench: names of the databases it creates and drops).
+
+Network mode (ours): BENCH_GATEWAY=http sends through scripts/gateway_simulator.py
+(a local HTTP gateway, BENCH_LATENCY_MS per request, default 100) with the
+``http`` provider; its delivery reports come back through Odoo's HTTP webhook
+(an odoo-bin HTTP server on the bench database runs during the run). "Final"
+is accepted by the gateway, or delivered/failed through a report.
+BENCH_RUNNERS="1,4" BENCH_REPEATS=3 sweeps the number of runners (sender
+processes, each the queue cron in a loop) and prints median and range.
 """
 
 import hashlib
@@ -41,6 +50,9 @@ import audience as audience_mod  # noqa: E402
 from sides import SIDES  # noqa: E402
 
 POLL = 0.1
+# Databases of this run are named after it: benchmarks of several checkouts on one
+# PostgreSQL must not drop each other's (BENCH_DB_PREFIX, e.g. per worktree).
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "smc_bench")
 IDLE_SLEEP = 0.05
 ODOO_RC = os.environ.get("ODOO_RC", str(ROOT / ".odoo" / "odoo.conf"))
 
@@ -83,11 +95,11 @@ def fresh_db(side, n):
     """A fresh database with the side's module installed, without demo data.
     Installing takes a minute; the installed template is kept and copied."""
     key = _addon_hash() if side.key == "ours" else "17"
-    template = f"smc_bench_tpl_{side.key}_{key}"
+    template = f"{DB_PREFIX}_tpl_{side.key}_{key}"
     if not _db_exists(template):
         log(f"installing {side.module} (without demo) in template {template}")
         for old in _psql(
-            "postgres", f"SELECT datname FROM pg_database WHERE datname LIKE 'smc_bench_tpl_{side.key}_%'"
+            "postgres", f"SELECT datname FROM pg_database WHERE datname LIKE '{DB_PREFIX}_tpl_{side.key}_%'"
         ).stdout.split():
             _dropdb(old)
         cmd = [
@@ -108,7 +120,7 @@ def fresh_db(side, n):
             if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False).returncode:
                 _dropdb(template)
                 raise SystemExit(f"installing {side.module} failed, see {out.name}")
-    db = f"smc_bench_{side.key}_{n}"
+    db = f"{DB_PREFIX}_{side.key}_{n}"
     _dropdb(db)
     subprocess.run(["createdb", "-T", template, db], check=True)
     if _filestore(template).exists():
@@ -206,7 +218,13 @@ def measure(side, n, aud):
         log(f"{side.label}: seeded {n} contacts by COPY in {time.time() - t:.1f}s")
         mailing_id = side.create_mailing(env, list_id, aud)
 
-    run_dir = RESULTS / f"run-{side.key}-{n}"
+    network = _start_network(db, run_dir_name := f"run-{side.key}-{n}") if side.key == "ours" and _network() else []
+    if network:
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            mailing = env["sms.marketing.mailing"].browse(mailing_id)
+            mailing.gateway_id = side._gateway(env, credits=n * 10 + 1000)
+    run_dir = RESULTS / run_dir_name if network else RESULTS / f"run-{side.key}-{n}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     stop = run_dir / "stop"
@@ -237,6 +255,9 @@ def measure(side, n, aud):
                 proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for proc in network:
+            proc.terminate()
+            proc.wait(timeout=30)
     stats = [json.loads(Path(p).read_text()) for _, p in workers]
     odoo.sql_db.close_db(db)
     odoo.modules.registry.Registry.delete(db)
@@ -252,6 +273,7 @@ def measure(side, n, aud):
         "n": n,
         "db": db,
         "workers": len(workers),
+        "gateway": f"http, {_latency_ms():g} ms" if network else "sandbox (in process)",
         "measured": True,
         "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "first_sms_s": (min(firsts) - t0) if firsts else None,
@@ -274,6 +296,116 @@ def measure(side, n, aud):
     if spies:
         print_pyspy(side, run_dir)
     return result
+
+
+def _network():
+    return os.environ.get("BENCH_GATEWAY", "sandbox") == "http"
+
+
+def _latency_ms():
+    return float(os.environ.get("BENCH_LATENCY_MS", "100"))
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_network(db, run_name):
+    """The gateway simulator and an odoo-bin HTTP server (delivery reports) for the network mode."""
+    import odoo
+
+    logs = RESULTS / f"{run_name}-network"
+    logs.mkdir(parents=True, exist_ok=True)
+    sim_port, http_port = _free_port(), _free_port()
+    with open(logs / "simulator.log", "w") as out:
+        sim = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "gateway_simulator.py"), "--port", str(sim_port),
+             "--api-key", "bench", "--webhook-secret", "bench-secret", "--balance", "1e12",
+             "--delivery", "delivered", "--delivery-delay", "0.5", "--latency-ms", str(_latency_ms())],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    odoo_bin = Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
+    with open(logs / "odoo-http.log", "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, str(odoo_bin), "-c", ODOO_RC, "-d", db, f"--db-filter=^{db}$",
+             f"--http-port={http_port}", "--max-cron-threads=0", "--workers=0", "--log-level=warn"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    _psql(
+        db,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('web.base.url', "
+        f"'http://127.0.0.1:{http_port}'), ('web.base.url.freeze', 'True') "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    )
+    os.environ["BENCH_GATEWAY_URL"] = f"http://127.0.0.1:{sim_port}"
+    import urllib.error
+    import urllib.request
+
+    deadline = time.time() + 120
+
+    def answers(url):
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+        except urllib.error.HTTPError:
+            return True  # up (it refused this anonymous request)
+        except OSError:
+            return False
+        return True
+
+    while not (answers(f"http://127.0.0.1:{http_port}/web/login") and answers(f"http://127.0.0.1:{sim_port}/")):
+        if time.time() > deadline or sim.poll() is not None or server.poll() is not None:
+            raise SystemExit(f"the network gateway or the Odoo HTTP server did not start, see {logs}")
+        time.sleep(0.5)
+    log(f"network mode: gateway simulator :{sim_port} ({_latency_ms():g} ms), Odoo HTTP :{http_port}")
+    return [sim, server]
+
+
+def provenance():
+    """Commit, date, machine and settings of this run: printed with every result."""
+    import platform
+
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    gateway = f"http gateway {_latency_ms():g} ms/request" if _network() else "sandbox (in process)"
+    return (
+        f"commit {commit or '?'}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{platform.node()} ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}), {gateway}"
+    )
+
+
+def sweep(n, aud):
+    """BENCH_RUNNERS x BENCH_REPEATS runs of our side: median and range of each runner count."""
+    import statistics
+
+    runners = [int(r) for r in os.environ.get("BENCH_RUNNERS", "1,2,4").split(",")]
+    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    rows = {}
+    for count in runners:
+        os.environ["BENCH_WORKERS"] = str(count)
+        rows[count] = [measure(SIDES["ours"], n, aud) for _i in range(repeats)]
+    lines = ["", f"sweep N={n:,}, {repeats} repeats, this run: {provenance()}", ""]
+    lines.append("| runners | total s median [min-max] | recipients/s median [min-max] | first SMS s median | "
+                 "peak RSS MB largest / sum | vs 1 runner |")  # fmt: skip
+    lines.append("|---:|---:|---:|---:|---:|---:|")
+    base = statistics.median(r["rate"] for r in rows[runners[0]])
+    for count, results in rows.items():
+        totals = [r["total_s"] for r in results]
+        rates = [r["rate"] for r in results]
+        firsts = [r["first_sms_s"] for r in results if r["first_sms_s"] is not None]
+        lines.append(
+            f"| {count} | {statistics.median(totals):.1f} [{min(totals):.1f}-{max(totals):.1f}] "
+            f"| {statistics.median(rates):,.0f} [{min(rates):,.0f}-{max(rates):,.0f}] "
+            f"| {statistics.median(firsts) if firsts else float('nan'):.2f} "
+            f"| {max(r['peak_rss_mb'] for r in results):,.0f} / {max(r['peak_rss_sum_mb'] for r in results):,.0f} "
+            f"| {statistics.median(rates) / base:.2f}x |"
+        )
+    print("\n".join(lines), flush=True)
+    (RESULTS / f"sweep-{n}.json").write_text(json.dumps({str(k): v for k, v in rows.items()}, indent=1, default=str))
 
 
 def start_pyspy(workers, run_dir):
@@ -480,6 +612,9 @@ def main(argv):
     audience_mod.check_sample(aud)
     log(f"audience of {n}: {aud.stats}, {aud.expected_sendable()} to send (built in {time.time() - t:.1f}s)")
 
+    if os.environ.get("BENCH_RUNNERS"):
+        sweep(n, aud)
+        return
     results = {}
     for key in ("ours", "odoo"):
         if key not in sides:

@@ -6,6 +6,7 @@ which cron methods the worker processes run, where the gateway boundary is (to
 time the first SMS handed over), and when every message is final.
 """
 
+import os
 import time
 
 from audience import copy_rows
@@ -150,8 +151,23 @@ class OurSide(Side):
 
     @staticmethod
     def _gateway(env, credits):
-        """The sandbox gateway with enough credits for the whole run."""
+        """The sandbox gateway with enough credits for the whole run; with BENCH_GATEWAY_URL
+        (set by bench.py's network mode), an ``http`` gateway to that simulator instead."""
         Gateway = env["sms.marketing.gateway"]
+        url = os.environ.get("BENCH_GATEWAY_URL")
+        if url:
+            gateway = Gateway.create(
+                {
+                    "name": "Benchmark network gateway",
+                    "provider": "http",
+                    "endpoint_url": url,
+                    "api_key": "bench",
+                    "webhook_secret": "bench-secret",
+                    "timeout": 30,
+                }
+            )
+            gateway._change_balance(credits, "purchase", note="Benchmark credits")
+            return gateway
         gateway = Gateway._get_default() if hasattr(Gateway, "_get_default") else Gateway.browse()
         if not gateway:
             gateway = Gateway.create({"name": "Benchmark sandbox", "provider": "sandbox"})

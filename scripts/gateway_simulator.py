@@ -98,6 +98,7 @@ class Simulator:
         delivery="delivered",
         delivery_delay=0.2,
         timeout_sleep=2.0,
+        latency=0.0,
     ):
         self.api_key = api_key
         self.webhook_secret = webhook_secret
@@ -106,6 +107,7 @@ class Simulator:
         self.delivery = delivery  # "delivered", "undelivered", "expired" or None
         self.delivery_delay = delivery_delay
         self.timeout_sleep = timeout_sleep
+        self.latency = latency  # seconds added to every send request: a gateway across the network
         self.fail_next = []  # "timeout", 500, 503, 429 ... consumed one per send request
         self.number_states = {}  # number -> forced result state
         self.accepted = {}  # uuid -> result dict, remembered across requests
@@ -135,7 +137,7 @@ class Simulator:
     # ------------------------------------------------------------------ protocol
     def configure(self, **config):
         with self.lock:
-            for key in ("balance", "prices", "delivery", "delivery_delay", "timeout_sleep", "api_key"):
+            for key in ("balance", "prices", "delivery", "delivery_delay", "timeout_sleep", "api_key", "latency"):
                 if key in config:
                     setattr(self, key, config[key])
             if "webhook_secret" in config:
@@ -199,7 +201,7 @@ class Simulator:
                 self.balance = round(self.balance - credits, 4)
                 result = {"uuid": uuid, "state": "sent", "segments": segments, "credits": credits}
                 self.accepted[uuid] = result
-                self.sent.append({"uuid": uuid, "number": number, "content": content})
+                self.sent.append({"uuid": uuid, "number": number, "content": content, "at": time.time()})
                 results.append(result)
         return results
 
@@ -306,6 +308,8 @@ class Simulator:
                     return self._json(504, {"error": "timeout"})
                 if failure:
                     return self._json(int(failure), {"error": "injected failure"})
+                if sim.latency:
+                    time.sleep(sim.latency)  # the network and the provider's own work, per request
                 results = sim.send(payload["messages"])
                 sent = [r["uuid"] for r in results if r["state"] == "sent"]
                 sim.report_later(payload.get("webhook_url"), sent)
@@ -324,6 +328,7 @@ def main():
     parser.add_argument("--price", action="append", default=[], help="COUNTRY=credits per segment, '*' for others")
     parser.add_argument("--delivery", default="delivered", choices=["delivered", "undelivered", "expired", "none"])
     parser.add_argument("--delivery-delay", type=float, default=1.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every send request (e.g. 0, 100, 300)")
     args = parser.parse_args()
     prices = dict(p.split("=", 1) for p in args.price) or {"*": "1"}
     sim = Simulator(
@@ -335,6 +340,7 @@ def main():
         prices={c.upper() if c != "*" else c: float(v) for c, v in prices.items()},
         delivery=None if args.delivery == "none" else args.delivery,
         delivery_delay=args.delivery_delay,
+        latency=args.latency_ms / 1000.0,
     )
     print(f"SMS gateway simulator on {sim.url} (api key {args.api_key!r}); Ctrl+C stops it", flush=True)
     try:

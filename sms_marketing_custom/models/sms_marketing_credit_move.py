@@ -10,6 +10,8 @@ class SmsMarketingCreditMove(models.Model):
     for a batch about to be sent), refunds (+, the part of a reservation the
     gateway did not charge: refused messages, cheaper than estimated) and
     spends (-, credits taken without a reservation: test SMS, corrections).
+    A batch's reservation is written even when it costs 0 credits: it is the
+    batch's record while its provider call is in flight (``lease_until``).
     """
 
     _name = "sms.marketing.credit.move"
@@ -24,3 +26,8 @@ class SmsMarketingCreditMove(models.Model):
     )
     amount = fields.Float(digits=(16, 4), required=True, help="Credits added (positive) or taken (negative).")
     note = fields.Char()
+    # A reservation whose batch is in flight (credits taken, provider call not
+    # yet recorded) carries a lease; settling the batch clears it. A lease
+    # past its end is a sender that died: the engine refunds it and releases
+    # its traces (sms.marketing.engine._recover_batches).
+    lease_until = fields.Datetime(readonly=True, copy=False, index="btree_not_null")

@@ -24,24 +24,34 @@ How (docs/design.md, "Sending"), one unit per step:
         each message's text (``mailing._render_messages``), parts and price
         (``tools.pricing``, the gateway's ``_get_prices``).
     ``_reserve``
-        credits for the longest prefix of the batch the balance allows.
+        credits for the longest prefix of the batch the balance allows, as a
+        ledger line with a lease; the gateway's rate limit slots; the traces
+        marked with that line (``claim_move_id``). Committed: no lock is held
+        during the provider call.
     ``_send``
-        the gateway's provider, which answers per message.
-    ``_record``
-        traces updated with one ``UPDATE ... FROM unnest(...)`` from the
-        answers (``sms.marketing.trace._get_outcome``), reservation settled.
+        the gateway's provider, which answers per message (after waiting for
+        the rate limit slot, outside any transaction).
+    ``_record_batch``
+        the lease closed (the arbiter with a recovery), traces updated with
+        one ``UPDATE ... FROM unnest(...)`` from the answers
+        (``sms.marketing.trace._get_outcome``), reservation settled.
+    ``_recover_batches``
+        a lease past its end (its sender died): credits refunded, traces
+        released, to be sent again under the same uuids.
 
 Invariants: a trace is sent at most once per uuid (the idempotency key); no
-trace is lost (a killed batch's claim is released by its rollback, and the next
-run sends the same uuids again, which the gateway answers ``duplicate``);
-credits are never spent on a refused message and the balance never goes
-negative.
+trace is lost (a killed batch's traces come back with its expired lease, and
+the next run sends the same uuids again, which the gateway answers
+``duplicate``); every reservation is closed exactly once, so the ledger sums
+to the balance; credits are never spent on a refused message and the balance
+never goes negative.
 
 Caveats
-    The gateway row is locked from a batch's reservation to its commit, so
-    runners of one gateway serialise on that section (the provider call
-    included). Batch sizes and the time budget are ir.config_parameter's
-    ``sms_marketing_custom.*`` (``_get_params``).
+    A killed sender's batch waits for its lease to end (twice the gateway's
+    time-out plus ``lease_margin_seconds``) before it is resent. Batch sizes,
+    the time budget and the lease margin are ir.config_parameter's
+    ``sms_marketing_custom.*`` (``_get_params``); the number of sender crons
+    is ``sms_marketing_custom.sender_crons`` (``_sync_sender_crons``).
 """
 
 import logging
@@ -67,6 +77,7 @@ PARAM_DEFAULTS = {
     "retry_base_seconds": 30,  # backoff: base * 2 ** tries, capped
     "retry_max_seconds": 3600,
     "max_tries": 6,  # transient errors before a trace fails
+    "lease_margin_seconds": 60,  # a batch in flight this long past its call's time-out is presumed dead
 }
 # Namespace of the per-mailing advisory lock of the trace builder ("SMS").
 BUILD_LOCK_NAMESPACE = 0x534D53
@@ -93,6 +104,7 @@ class SmsMarketingEngine(models.AbstractModel):
         deadline = time.monotonic() + (time_budget if time_budget is not None else params["time_budget"])
         Mailing = self.env["sms.marketing.mailing"]
         while True:
+            self._recover_batches()
             self._wake_due_mailings()
             worked = False
             for mailing_id in self._get_sending_mailing_ids():
@@ -189,9 +201,6 @@ class SmsMarketingEngine(models.AbstractModel):
     @api.model
     def _retrigger(self, started_at):
         """Wake the cron again: now while work is ready, else at the next retry/schedule."""
-        cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue", raise_if_not_found=False)
-        if not cron:
-            return
         now = fields.Datetime.now()
         self.env.cr.execute(
             SQL(
@@ -221,9 +230,76 @@ class SmsMarketingEngine(models.AbstractModel):
         next_schedule = self.env.cr.fetchone()[0]
         if next_schedule:
             ats.append(next_schedule)
+        # a batch whose sender died is recovered when its lease ends
+        self.env.cr.execute("SELECT min(lease_until) FROM sms_marketing_credit_move WHERE lease_until IS NOT NULL")
+        lease_end = self.env.cr.fetchone()[0]
+        if lease_end:
+            ats.append(max(lease_end, started_at + timedelta(seconds=1)))
         if ats:
-            cron._trigger(ats)
+            self._trigger_senders(ats)
             self._commit()
+
+    # ------------------------------------------------------------------ sender crons
+    @api.model
+    def _get_sender_count(self):
+        """How many sender crons share the queue: ``sms_marketing_custom.sender_crons`` (default 2, at least 1)."""
+        value = self.env["ir.config_parameter"].sudo().get_param("sms_marketing_custom.sender_crons", "2")
+        try:
+            return max(1, int(value))
+        except ValueError:
+            _logger.warning("sms_marketing_custom.sender_crons is not a number (%r): 2 sender crons", value)
+            return 2
+
+    @api.model
+    def _sync_sender_crons(self):
+        """The active sender crons, made to match ``sms_marketing_custom.sender_crons``.
+
+        Odoo runs one instance of a cron job at a time: each sender is a job
+        of its own (``ir_cron_sms_marketing_process_queue`` plus
+        ``ir_cron_sms_marketing_sender_<n>``, created on demand, archived when
+        the setting goes down), so that as many cron threads of as many
+        servers as there are senders work on the queue at once.
+        """
+        main = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue", raise_if_not_found=False)
+        if not main:
+            return self.env["ir.cron"]
+        main = main.sudo()  # sudo: marketers wake the queue, crons are the system's
+        wanted = self._get_sender_count()
+        data = self.env["ir.model.data"].sudo()
+        extras = {
+            int(record.name.rsplit("_", 1)[1]): record.res_id
+            for record in data.search(
+                [("module", "=", "sms_marketing_custom"), ("name", "=like", "ir_cron_sms_marketing_sender_%")]
+            )
+        }
+        Cron = self.env["ir.cron"].sudo().with_context(active_test=False)
+        senders = main
+        for number in range(2, max([wanted, *extras]) + 1):
+            cron = Cron.browse(extras.get(number)).exists() if number in extras else Cron
+            if number <= wanted:
+                if not cron:
+                    cron = main.copy({"name": _("%(name)s (sender %(number)s)", name=main.name, number=number)})
+                    data.create(
+                        {
+                            "module": "sms_marketing_custom",
+                            "name": f"ir_cron_sms_marketing_sender_{number}",
+                            "model": "ir.cron",
+                            "res_id": cron.id,
+                            "noupdate": True,  # made at run time: module updates keep it
+                        }
+                    )
+                if not cron.active:
+                    cron.active = True
+                senders |= cron
+            elif cron.active:
+                cron.active = False
+        return senders
+
+    @api.model
+    def _trigger_senders(self, at=None):
+        """Wake every sender cron (``ir.cron._trigger``) at ``at`` (a datetime or a list), now by default."""
+        for cron in self._sync_sender_crons():
+            cron._trigger(at)
 
     # ------------------------------------------------------------------ one mailing
     @api.model
@@ -413,41 +489,144 @@ class SmsMarketingEngine(models.AbstractModel):
     # ------------------------------------------------------------------ sending one batch
     @api.model
     def _send_batch(self, mailing, params):
-        """Claim, prepare, reserve, send and record one batch. Returns the traces claimed, 0 to stop."""
+        """Claim, prepare, reserve, send and record one batch. Returns the traces claimed, 0 to stop.
+
+        Two transactions, none open during the provider call: the claim, the
+        reservation (a ledger line with a lease) and the traces' claim marker
+        are committed first; the answer is recorded and the reservation settled
+        in a second one. A sender killed in between leaves a lease that
+        ``_recover_batches`` settles once it has expired.
+        """
         self.env.flush_all()
-        rows = self._claim(mailing, params)
+        gateway = self._get_gateway(mailing)
+        params.setdefault("_after", {})  # the claim's position is the runner's, shared by the copy below
+        rows = self._claim(mailing, dict(params, batch_size=self._get_batch_size(gateway, params)))
         if not rows:
             return 0
-        gateway = self._get_gateway(mailing)
         if not gateway:
             self._pause(mailing, "gateway_error", _("No SMS gateway is configured: add one in the configuration."))
             return 0
         messages = self._prepare(mailing, gateway, rows, params)
-        count = self._reserve(mailing, gateway, messages)
-        reserved = round(sum(message["cost"] for message in messages[:count]), pricing.LEDGER_DIGITS)
-        try:
-            results, transient_error = self._send(gateway, messages[:count], params)
-        except SmsGatewayError as error:  # refused for good: nothing was sent, nothing is charged
-            gateway._settle(reserved, 0.0, mailing=mailing)
-            self._pause(mailing, "gateway_error", str(error))
+        count, move_id, delay = self._reserve(mailing, gateway, messages, params)
+        if count < len(messages):  # the rest of the batch stays pending, untouched
+            self._pause_for_credit(mailing, gateway)
+        if not count:
             return 0
-        spent, insufficient = self._record(mailing, messages[:count], results, transient_error, params)
-        if count:
-            gateway._settle(reserved, spent, mailing=mailing)
-        if insufficient or count < len(messages):  # the rest of the batch stays pending, untouched
-            self._pause(
-                mailing,
-                "insufficient_credit",
-                _(
-                    "Paused: the gateway %(gateway)s has not enough credits left. "
-                    "The mailing resumes by itself once credits are added.",
-                    gateway=gateway.name,
-                ),
+        batch = messages[:count]
+        reserved = round(sum(message["cost"] for message in batch), pricing.LEDGER_DIGITS)
+        self._commit()  # claim marker + reservation durable, every lock released before the call
+        if delay > 0:
+            self._wait(delay)
+        try:
+            results, transient_error = self._send(gateway, batch, params)
+        except SmsGatewayError as error:  # refused for good: nothing was sent, nothing is charged
+            if self._release_batch(mailing, gateway, move_id, reserved):
+                self._pause(mailing, "gateway_error", str(error))
+            return 0
+        spent, insufficient = self._record_batch(
+            mailing, gateway, move_id, reserved, batch, results, transient_error, params
+        )
+        if spent is None:
+            _logger.warning(
+                "mailing %s: batch %s was recovered by another runner; its answer is dropped", mailing.id, move_id
             )
+            return len(rows)
+        if insufficient:
+            self._pause_for_credit(mailing, gateway)
         if transient_error:
             _logger.info("mailing %s: gateway error, batch retried later: %s", mailing.id, transient_error)
             return 0  # stop hammering a failing gateway in this run; the cron comes back at next_try_at
         return len(rows)
+
+    @api.model
+    def _get_batch_size(self, gateway, params):
+        """``batch_size``, and at most one second of the gateway's rate limit: a batch leaves at once."""
+        size = params["batch_size"]
+        if gateway and gateway.rate_limit > 0:
+            size = min(size, max(1, int(gateway.rate_limit)))
+        return size
+
+    @api.model
+    def _record_batch(self, mailing, gateway, move_id, reserved, messages, results, transient_error, params):
+        """Close the batch's lease, record its answers, settle its reservation; (spent, insufficient).
+
+        Closing the lease comes first: it is the arbiter between this sender
+        and a recovery of its expired lease (``sms.marketing.gateway._close_lease``).
+        (None, False) when the recovery won: the answer is dropped, the
+        messages are sent again under the same uuids.
+        """
+        if not gateway._close_lease(move_id):
+            return None, False
+        spent, insufficient = self._record(mailing, messages, results, transient_error, params)
+        gateway._settle(reserved, spent, mailing=mailing)
+        return spent, insufficient
+
+    @api.model
+    def _release_batch(self, mailing, gateway, move_id, reserved):
+        """Give a batch's credits back and its traces to the queue, nothing sent; False if already closed."""
+        if not gateway._close_lease(move_id):
+            return False
+        gateway._settle(reserved, 0.0, mailing=mailing)
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace SET claim_move_id = NULL
+                    WHERE mailing_id = %s AND claim_move_id = %s""",
+                mailing.id,
+                move_id,
+            )
+        )
+        return True
+
+    @api.model
+    def _recover_batches(self, now=None):
+        """Settle the reservations whose lease expired (their sender died): refund, release the traces.
+
+        The traces go back to the queue with their uuids: the next send of a
+        message the gateway had accepted is answered ``duplicate`` and
+        accounted once. Expired leases being settled by a live sender are
+        skipped (``SKIP LOCKED``) and lost to it or to this recovery
+        (``sms.marketing.gateway._close_lease``). Returns the number of batches recovered.
+        """
+        now = now or fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, gateway_id, mailing_id, -amount FROM sms_marketing_credit_move
+                    WHERE lease_until < %s ORDER BY id LIMIT 100 FOR NO KEY UPDATE SKIP LOCKED""",
+                now,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        recovered = 0
+        for move_id, gateway_id, mailing_id, reserved in rows:
+            gateway = self.env["sms.marketing.gateway"].sudo().browse(gateway_id)
+            mailing = self.env["sms.marketing.mailing"].browse(mailing_id)
+            if self._release_batch(mailing, gateway, move_id, reserved):
+                recovered += 1
+                _logger.warning(
+                    "mailing %s: the sender of batch %s stopped before recording it; its messages go back to the queue",
+                    mailing_id,
+                    move_id,
+                )
+        if rows:
+            self._commit()
+        return recovered
+
+    @api.model
+    def _pause_for_credit(self, mailing, gateway):
+        self._pause(
+            mailing,
+            "insufficient_credit",
+            _(
+                "Paused: the gateway %(gateway)s has not enough credits left. "
+                "The mailing resumes by itself once credits are added.",
+                gateway=gateway.name,
+            ),
+        )
+
+    @api.model
+    def _wait(self, seconds):
+        """Pace the sender (rate limit), outside any transaction."""
+        time.sleep(seconds)
 
     @api.model
     def _claim(self, mailing, params):
@@ -472,7 +651,7 @@ class SmsMarketingEngine(models.AbstractModel):
                 SQL(
                     """SELECT id, res_id, number, uuid, country_code, try_count FROM sms_marketing_trace
                         WHERE mailing_id = %(mailing)s AND state = 'pending' AND id > %(after)s
-                          AND (next_try_at IS NULL OR next_try_at <= %(now)s)
+                          AND claim_move_id IS NULL AND (next_try_at IS NULL OR next_try_at <= %(now)s)
                         ORDER BY id LIMIT %(limit)s
                           FOR NO KEY UPDATE SKIP LOCKED""",
                     mailing=mailing.id,
@@ -525,8 +704,17 @@ class SmsMarketingEngine(models.AbstractModel):
         return messages
 
     @api.model
-    def _reserve(self, mailing, gateway, messages):
-        """Reserve credits for the longest prefix of ``messages`` the balance allows; returns its length."""
+    def _reserve(self, mailing, gateway, messages, params):
+        """Reserve credits and rate slots for the longest prefix of ``messages`` the balance allows.
+
+        Returns (its length, the reservation's ledger line id, seconds to wait
+        for the rate limit). The prefix's traces are marked with the ledger
+        line (``claim_move_id``): committed together, they keep other runners
+        off the batch while its provider call is in flight, and the line's
+        lease (the wait, twice the gateway's time-out and
+        ``lease_margin_seconds``) tells how long before a silent sender is
+        presumed dead.
+        """
         costs = [message["cost"] for message in messages]
         for _attempt in range(3):
             self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s", gateway.id))
@@ -538,10 +726,31 @@ class SmsMarketingEngine(models.AbstractModel):
                 total += cost
                 count += 1
             if not count:
-                return 0
-            if gateway._reserve(round(total, pricing.LEDGER_DIGITS), mailing=mailing):
-                return count
-        return 0
+                return 0, None, 0.0
+            lease = 2 * (gateway.timeout or 0.0) + params["lease_margin_seconds"]
+            lease_until = fields.Datetime.now() + timedelta(seconds=lease)
+            move_id = gateway._reserve_batch(round(total, pricing.LEDGER_DIGITS), lease_until, mailing=mailing)
+            if move_id:
+                break
+        else:
+            return 0, None, 0.0
+        delay = gateway._take_rate_slots(count)
+        if delay > 0:  # the lease covers the wait for the rate limit too
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE sms_marketing_credit_move SET lease_until = %s WHERE id = %s",
+                    lease_until + timedelta(seconds=delay),
+                    move_id,
+                )
+            )
+        self.env.cr.execute(
+            SQL(
+                "UPDATE sms_marketing_trace SET claim_move_id = %s WHERE id = ANY(%s)",
+                move_id,
+                [message["trace_id"] for message in messages[:count]],
+            )
+        )
+        return count, move_id, delay
 
     @api.model
     def _send(self, gateway, messages, params):
@@ -622,15 +831,22 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _update_traces(self, update, now):
+        # A delivery report that overtook this record (no lock is held during the
+        # provider call) has moved a trace further: states never move backwards.
         self.env.cr.execute(
             SQL(
                 """UPDATE sms_marketing_trace t
-                      SET state = v.state, body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
-                          failure_type = v.ftype, failure_reason = v.reason, next_try_at = v.next_try,
-                          try_count = v.tries,
-                          sent_at = CASE WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
+                      SET state = CASE WHEN %(keep)s THEN t.state ELSE v.state END,
+                          body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
+                          failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
+                          failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
+                          next_try_at = v.next_try,
+                          try_count = v.tries, claim_move_id = NULL,
+                          sent_at = CASE WHEN %(keep)s THEN t.sent_at
+                                         WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
                                          THEN %(now)s ELSE t.sent_at END,
-                          delivered_at = CASE WHEN v.state = 'delivered' THEN %(now)s ELSE t.delivered_at END,
+                          delivered_at = CASE WHEN v.state = 'delivered' AND NOT %(keep)s THEN %(now)s
+                                              ELSE t.delivered_at END,
                           write_date = %(now)s
                      FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(bodies)s::text[], %(segments)s::int[],
                                  %(costs)s::numeric[], %(ftypes)s::varchar[], %(reasons)s::varchar[],
@@ -638,6 +854,7 @@ class SmsMarketingEngine(models.AbstractModel):
                           AS v(id, state, body, segments, cost, ftype, reason, next_try, tries)
                     WHERE t.id = v.id""",
                 now=now,
+                keep=SQL("(v.state = 'sent' AND t.state IN ('delivered', 'failed'))"),
                 ids=update["id"],
                 states=update["state"],
                 bodies=update["body"],

@@ -58,6 +58,13 @@ class SmsMarketingGateway(models.Model):
         groups="base.group_system", copy=False, help="Shared secret the provider signs its webhook calls with."
     )
     timeout = fields.Float(default=15.0, help="Seconds to wait for the gateway before retrying later.")
+    rate_limit = fields.Float(
+        string="Rate Limit (SMS/s)",
+        help="Messages per second this account may send, shared by every sender of every server "
+        "(e.g. 1 for a US long code, 100 for a short code). 0: no limit.",
+    )
+    # token bucket of the rate limit (see _take_rate_slots); the engine's, never edited
+    rate_tat = fields.Float(readonly=True, copy=False)
     # sandbox provider
     sandbox_delivery = fields.Boolean(
         string="Simulate Delivery Reports", default=True, help="Sandbox: messages are reported delivered at once."
@@ -91,6 +98,7 @@ class SmsMarketingGateway(models.Model):
 
     _sql_constraints = [
         ("balance_positive", "CHECK(balance >= 0)", "The credit balance cannot be negative."),
+        ("rate_limit_positive", "CHECK(rate_limit >= 0)", "The rate limit cannot be negative."),
     ]
 
     @api.model
@@ -192,10 +200,18 @@ class SmsMarketingGateway(models.Model):
         serialise on the gateway row only for the time of their transaction.
         Returns the amount actually changed (0.0 when refused).
         """
+        return self._apply_balance_change(amount, move_type, mailing, note, allow_partial)[0]
+
+    def _apply_balance_change(self, amount, move_type, mailing=None, note=None, allow_partial=False, lease_until=None):
+        """``_change_balance``, returning (amount changed, ledger line id or None).
+
+        With ``lease_until`` the line is written even for 0 credits: it is a
+        batch's record while its provider call is in flight.
+        """
         self.ensure_one()
         amount = round(amount, 4)
-        if not amount:
-            return 0.0
+        if not amount and not lease_until:
+            return 0.0, None
         cr = self.env.cr
         if amount < 0 and allow_partial:
             # take what is there, up to -amount
@@ -213,8 +229,8 @@ class SmsMarketingGateway(models.Model):
             row = cr.fetchone()
             amount = -round(row[0], 4) if row else 0.0
             if not amount:
-                return 0.0
-        else:
+                return 0.0, None
+        elif amount:
             cr.execute(
                 SQL(
                     """UPDATE sms_marketing_gateway SET balance = COALESCE(balance, 0) + %s
@@ -225,26 +241,30 @@ class SmsMarketingGateway(models.Model):
                 )
             )
             if not cr.rowcount:
-                return 0.0
+                return 0.0, None
         cr.execute(
             SQL(
                 """INSERT INTO sms_marketing_credit_move
-                       (gateway_id, mailing_id, move_type, amount, note, create_uid, write_uid, create_date, write_date)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')""",
+                       (gateway_id, mailing_id, move_type, amount, note, lease_until,
+                        create_uid, write_uid, create_date, write_date)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
+                   RETURNING id""",
                 self.id,
                 mailing.id if mailing else None,
                 move_type,
                 amount,
                 note,
+                lease_until,
                 self.env.uid,
                 self.env.uid,
             )
         )
+        move_id = cr.fetchone()[0]
         self.invalidate_recordset(["balance", "credit_move_ids", "credit_move_count"])
         if move_type == "purchase" and amount > 0:
             # A top-up resumes mailings paused for lack of credit.
-            self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue")._trigger()
-        return amount
+            self.env["sms.marketing.mailing"]._trigger_queue()
+        return amount, move_id
 
     def _reserve(self, amount, mailing=None):
         """Hold ``amount`` credits for messages about to be sent; False if the balance is short."""
@@ -263,6 +283,66 @@ class SmsMarketingGateway(models.Model):
             self._change_balance(diff, "refund", mailing=mailing)
         elif diff < 0:
             self._change_balance(diff, "spend", mailing=mailing, allow_partial=True)
+
+    def _reserve_batch(self, amount, lease_until, mailing=None):
+        """Hold ``amount`` credits for a batch about to be sent; the ledger line's id, or None if short.
+
+        The line carries the batch's lease (``lease_until``) until
+        ``_close_lease``: it is written even for 0 credits.
+        """
+        if amount > 0:
+            taken, move_id = self._apply_balance_change(
+                -amount, "reservation", mailing=mailing, lease_until=lease_until
+            )
+            return move_id if taken else None
+        return self._apply_balance_change(0.0, "reservation", mailing=mailing, lease_until=lease_until)[1]
+
+    def _close_lease(self, move_id):
+        """End the lease of the batch reservation ``move_id``: True, or False when it was ended already.
+
+        A conditional UPDATE, which waits for and re-reads a concurrent
+        closer's row: of the sender recording its answer and a recovery of its
+        expired lease, exactly one wins, and only the winner settles the
+        credits and moves the traces (in the same transaction).
+        """
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_credit_move SET lease_until = NULL
+                    WHERE id = %s AND lease_until IS NOT NULL RETURNING id""",
+                move_id,
+            )
+        )
+        return bool(self.env.cr.rowcount)
+
+    def _take_rate_slots(self, count, now=None):
+        """Seconds to wait before sending ``count`` messages within ``rate_limit`` (0 when unlimited).
+
+        A shared token bucket in the gateway row (GCRA: ``rate_tat`` is the
+        theoretical time, in seconds of the database's clock, at which the
+        messages already granted have all left). One atomic UPDATE grants
+        the slots to one runner, so the rate holds across every runner and
+        every server of the database; the caller sleeps outside any
+        transaction. ``now`` (epoch seconds) replaces the database's clock in tests.
+        """
+        self.ensure_one()
+        if not count or self.rate_limit <= 0:
+            return 0.0
+        clock = SQL("%s::float8", now) if now is not None else SQL("extract(epoch from clock_timestamp())")
+        self.env.cr.execute(
+            SQL(
+                """WITH t AS (SELECT %(clock)s AS now)
+                   UPDATE sms_marketing_gateway g
+                      SET rate_tat = GREATEST(COALESCE(g.rate_tat, 0), t.now) + %(count)s / g.rate_limit
+                     FROM t
+                    WHERE g.id = %(id)s AND g.rate_limit > 0
+                RETURNING GREATEST(g.rate_tat - %(count)s / g.rate_limit - t.now, 0)""",
+                clock=clock,
+                count=float(count),
+                id=self.id,
+            )
+        )
+        row = self.env.cr.fetchone()
+        return row[0] if row else 0.0
 
     def _get_webhook_url(self):
         self.ensure_one()

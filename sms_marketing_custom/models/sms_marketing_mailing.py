@@ -63,6 +63,10 @@ LOCKED_FIELDS = frozenset(
 LOCKED_STATES = ("sending", "paused", "done", "canceled")
 # Schedules a little in the past (the time to click) are accepted.
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
+# Above this many recipients (ir.config_parameter sms_marketing_custom.send_check_full_limit),
+# Send checks the audience cheaply (_check_can_send_quick): the full classification and
+# price by country take too long for a click.
+SEND_CHECK_FULL_LIMIT = 50000
 # Where the opt-out token goes in the opt-out line while it is being laid out.
 SUFFIX_TOKEN_MARKER = "\x00token\x00"
 AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "duplicates", "to_send")
@@ -671,7 +675,6 @@ class SmsMarketingMailing(models.Model):
         and NULL for the rows to send to.
         """
         self.ensure_one()
-        self.env["sms.marketing.blacklist"].flush_model(["number", "active"])
         return SQL(
             """
             SELECT k.res_id, k.number, k.raw_phone, k.country_code, k.opted_out,
@@ -681,11 +684,22 @@ class SmsMarketingMailing(models.Model):
                         WHEN row_number() OVER (PARTITION BY k.number, k.eligible ORDER BY k.res_id) > 1
                         THEN 'duplicate'
                    END AS reason
-              FROM (SELECT r.*, b.id IS NOT NULL AS blacklisted,
-                           r.number IS NOT NULL AND b.id IS NULL AND NOT r.opted_out AS eligible
-                      FROM (%s) r
-                 LEFT JOIN sms_marketing_blacklist b ON b.number = r.number AND b.active) k
+              FROM (%s) k
             """,
+            self._get_recipients_flagged_query(),
+        )
+
+    def _get_recipients_flagged_query(self):
+        """The recipients query plus ``blacklisted`` and ``eligible`` (a valid number, neither
+        blacklisted nor opted out): the audience has someone to send to iff one row is eligible
+        (the first of each eligible number is sent)."""
+        self.ensure_one()
+        self.env["sms.marketing.blacklist"].flush_model(["number", "active"])
+        return SQL(
+            """SELECT r.*, b.id IS NOT NULL AS blacklisted,
+                      r.number IS NOT NULL AND b.id IS NULL AND NOT r.opted_out AS eligible
+                 FROM (%s) r
+            LEFT JOIN sms_marketing_blacklist b ON b.number = r.number AND b.active""",
             self._get_recipients_query(),
         )
 
@@ -1020,6 +1034,14 @@ class SmsMarketingMailing(models.Model):
             raise UserError(_("The mailing “%(subject)s” has no SMS content.", subject=self.subject))
         if self.is_list_mailing and not self.list_ids:
             raise UserError(_("Select at least one mailing list to send “%(subject)s” to.", subject=self.subject))
+        if self._is_large_audience():
+            # A large audience: classifying it and pricing it by country takes
+            # seconds (7 s at 1,000,000), and Send must answer at once. Send
+            # checks that someone will receive it and that one message can be
+            # paid; a shortfall pauses the mailing with its reason, and the
+            # form's estimate shows the full count and price beforehand.
+            self._check_can_send_quick()
+            return
         # The computed audience fields: one statistics query, shared with the
         # credit estimate below (estimated_credits reads the same fields).
         self.invalidate_recordset(["audience_error", "audience_to_send", "audience_by_country", "estimated_credits"])
@@ -1046,10 +1068,68 @@ class SmsMarketingMailing(models.Model):
                 )
             )
 
+    def _is_large_audience(self):
+        """True when the audience has more rows than ``send_check_full_limit`` (counted up to there only).
+
+        False for a filter that cannot run: the full check reports why.
+        """
+        self.ensure_one()
+        limit = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("sms_marketing_custom.send_check_full_limit", SEND_CHECK_FULL_LIMIT)
+        )
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT count(*) FROM (SELECT 1 FROM (%s) r LIMIT %s) r",
+                        self._get_recipients_query(),
+                        limit + 1,
+                    )
+                )
+                return self.env.cr.fetchone()[0] > limit
+        except (UserError, ValidationError, AccessError, ValueError, SyntaxError, psycopg2.Error):
+            return False
+
+    def _check_can_send_quick(self):
+        """Send's check of a large audience: one recipient to send to (LIMIT 1), one message paid for."""
+        error = self._get_audience_statistics_error()
+        if error:
+            raise UserError(_("The recipient filter is not valid: %(error)s", error=error))
+        self.env.cr.execute(
+            SQL(
+                "SELECT 1 FROM (%s) f WHERE f.eligible LIMIT 1",
+                self._get_recipients_flagged_query(),
+            )
+        )
+        if not self.env.cr.fetchone():
+            raise UserError(_("No recipient will receive “%(subject)s”: check its recipients.", subject=self.subject))
+        self._check_placeholders()
+        gateway = self._get_gateway()
+        if not gateway:
+            raise UserError(_("No SMS gateway is configured: ask an administrator to set one up."))
+        if gateway.balance <= 0:
+            raise UserError(
+                _(
+                    "Not enough credits: %(gateway)s has no credits left. Buy credits before sending “%(subject)s”.",
+                    gateway=gateway.display_name,
+                    subject=self.subject,
+                )
+            )
+
+    def _get_audience_statistics_error(self):
+        """Why the recipient filter cannot be used, or False (as ``_get_audience_statistics``, no count)."""
+        self.ensure_one()
+        try:
+            self._parse_domain()
+            self._get_recipients_query()
+        except (UserError, ValidationError, AccessError, ValueError, SyntaxError) as error:
+            return str(error.args[0] if error.args else error)
+        return False
+
     def _trigger_queue(self, at=None):
-        cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue", raise_if_not_found=False)
-        if cron:
-            cron._trigger(at)
+        self.env["sms.marketing.engine"]._trigger_senders(at)
 
     @api.model
     def _cron_process_queue(self):

@@ -75,6 +75,11 @@ class SmsMarketingTrace(models.Model):
     sent_at = fields.Datetime()
     delivered_at = fields.Datetime()
     optout_at = fields.Datetime(string="Opted Out On", readonly=True, copy=False, index="btree_not_null")
+    # The reservation (sms.marketing.credit.move id) of the batch this trace is
+    # in flight with: set and committed before the provider call, cleared when
+    # the answer is recorded. No foreign key and no index: the sending UPDATEs
+    # stay HOT, and only a crash recovery looks traces up by it.
+    claim_move_id = fields.Integer(readonly=True, copy=False)
 
     _sql_constraints = [("uuid_unique", "unique(uuid)", "The trace UUID must be unique.")]
 

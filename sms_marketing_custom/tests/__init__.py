@@ -12,6 +12,7 @@ from . import (
     test_phone,
     test_providers,
     test_route_coexistence,
+    test_scale_out,
     test_security_matrix,
     test_sending,
     test_sending_concurrency,

@@ -5,8 +5,9 @@ locks only exist between real transactions) and delete what they created.
 """
 
 import threading
+from datetime import timedelta
 
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.tests import TransactionCase, tagged
 
 from .common import load_gateway_simulator
@@ -109,10 +110,11 @@ class TestConcurrentSenders(TransactionCase):
             # A finishes its batch
             gateway_a = engine_a._get_gateway(mailing_a)
             messages = engine_a._prepare(mailing_a, gateway_a, rows_a, params_a)
-            count = engine_a._reserve(mailing_a, gateway_a, messages)
-            results, error = engine_a._send(gateway_a, messages[:count], params_a)
-            spent, _insufficient = engine_a._record(mailing_a, messages[:count], results, error, params_a)
-            gateway_a._settle(sum(message["cost"] for message in messages[:count]), spent, mailing=mailing_a)
+            count, move_id, _delay = engine_a._reserve(mailing_a, gateway_a, messages, params_a)
+            batch = messages[:count]
+            results, error = engine_a._send(gateway_a, batch, params_a)
+            reserved = sum(message["cost"] for message in batch)
+            engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, batch, results, error, params_a)
             cr_a.commit()  # pylint: disable=invalid-commit
         with self._cursor() as cr:
             api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.mailing"]._run_sending_worker(time_budget=30)
@@ -165,3 +167,187 @@ class TestConcurrentSenders(TransactionCase):
         with self._cursor() as cr:
             cr.execute("SELECT balance FROM sms_marketing_gateway WHERE id = %s", [ids["gateway"]])
             self.assertEqual(cr.fetchone()[0], 0.0)
+
+    # ------------------------------------------------------------------ a batch in flight
+    def _build_committed(self, ids):
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            mailing = env["sms.marketing.mailing"].browse(ids["mailing"])
+            while not mailing.trace_build_done:
+                env["sms.marketing.engine"]._build_traces(mailing, env["sms.marketing.engine"]._get_params())
+            cr.commit()  # pylint: disable=invalid-commit
+        self.sim.configure(reset=True)
+
+    def _reserve_committed(self, cr, ids, batch_size=5):
+        """Sender A's first transaction: claim, prepare, reserve, commit. Returns (env, batch, move_id, reserved)."""
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        engine = env["sms.marketing.engine"]
+        mailing = env["sms.marketing.mailing"].browse(ids["mailing"])
+        params = dict(engine._get_params(), batch_size=batch_size)
+        gateway = engine._get_gateway(mailing)
+        rows = engine._claim(mailing, params)
+        messages = engine._prepare(mailing, gateway, rows, params)
+        count, move_id, delay = engine._reserve(mailing, gateway, messages, params)
+        self.assertEqual((count, delay), (batch_size, 0.0))
+        cr.commit()  # pylint: disable=invalid-commit
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # as sms.marketing.engine._commit does
+        return env, messages, move_id, float(count), params
+
+    def _run_worker(self, recover_at=None):
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            recovered = env["sms.marketing.engine"]._recover_batches(now=recover_at)
+            cr.commit()  # pylint: disable=invalid-commit
+            env["sms.marketing.mailing"]._run_sending_worker(time_budget=30)
+            cr.commit()  # pylint: disable=invalid-commit
+        return recovered
+
+    def _after_lease(self):
+        return fields.Datetime.now() + timedelta(hours=1)
+
+    def _check_final(self, ids, sent=60):
+        """Every trace sent once, the mailing done, no batch open, the ledger equal to the balance."""
+        uuids = [m["uuid"] for m in self.sim.state()["sent"]]
+        self.assertEqual(len(uuids), sent, "the gateway received each message once")
+        self.assertEqual(len(set(uuids)), sent)
+        with self._cursor() as cr:
+            cr.execute("SELECT state FROM sms_marketing_mailing WHERE id = %s", [ids["mailing"]])
+            self.assertEqual(cr.fetchone()[0], "done")
+            cr.execute(
+                """SELECT state, count(*), sum(cost), count(claim_move_id) FROM sms_marketing_trace
+                    WHERE mailing_id = %s GROUP BY state""",
+                [ids["mailing"]],
+            )
+            self.assertEqual([row[:4] for row in cr.fetchall()], [("sent", sent, float(sent), 0)])
+            cr.execute("SELECT balance FROM sms_marketing_gateway WHERE id = %s", [ids["gateway"]])
+            balance = cr.fetchone()[0]
+            cr.execute(
+                "SELECT sum(amount), count(lease_until) FROM sms_marketing_credit_move WHERE gateway_id = %s",
+                [ids["gateway"]],
+            )
+            ledger, open_leases = cr.fetchone()
+            self.assertAlmostEqual(ledger, balance)
+            self.assertAlmostEqual(balance, 1000.0 - sent, msg="each message spent once")
+            self.assertEqual(open_leases, 0)
+
+    def test_no_lock_held_during_the_provider_call(self):
+        """Between its reservation's commit and its answer, a sender holds no lock: the others send meanwhile."""
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+            uuids_a = {m["uuid"] for m in messages}
+            with self._cursor() as cr_b:  # any lock of A would make these wait (lock_timeout: fail instead)
+                cr_b.execute("SET lock_timeout = '2s'")
+                gateway_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+                self.assertTrue(gateway_b._reserve(1.0), "the gateway row is free")
+                cr_b.rollback()
+            self._run_worker()
+            self.assertFalse({m["uuid"] for m in self.sim.state()["sent"]} & uuids_a, "A's claimed batch is left alone")
+            self.assertEqual(len(self.sim.state()["sent"]), 55)
+            self.assertEqual(self._run_worker(), 0, "a live sender's lease is not taken")
+            engine_a = env_a["sms.marketing.engine"]
+            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+            gateway_a = engine_a._get_gateway(mailing_a)
+            results, error = engine_a._send(gateway_a, messages, params)
+            spent, _insufficient = engine_a._record_batch(
+                mailing_a, gateway_a, move_id, reserved, messages, results, error, params
+            )
+            self.assertEqual(spent, 5.0)
+            cr_a.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(self._run_worker(self._after_lease()), 0, "a settled batch is not recovered")
+        self._check_final(ids)
+
+    def test_killed_after_reservation_before_send(self):
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            _env, messages, _move, _reserved, _params = self._reserve_committed(cr_a, ids)
+        # A is gone: its connection closed after the commit, before calling the gateway
+        self.assertEqual(self._run_worker(), 0)
+        self.assertEqual(len(self.sim.state()["sent"]), 55, "the dead sender's batch waits for its lease to end")
+        self.assertEqual(self._run_worker(self._after_lease()), 1)
+        self.assertEqual(self.sim.state()["accepted"], 60)
+        self.assertTrue({m["uuid"] for m in messages} <= {m["uuid"] for m in self.sim.state()["sent"]})
+        self._check_final(ids)
+
+    def test_killed_after_send_before_record(self):
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            env_a, messages, _move, _reserved, params = self._reserve_committed(cr_a, ids)
+            engine_a = env_a["sms.marketing.engine"]
+            gateway_a = engine_a._get_gateway(env_a["sms.marketing.mailing"].browse(ids["mailing"]))
+            engine_a._send(gateway_a, messages, params)
+            self.assertEqual(len(self.sim.state()["sent"]), 5, "the gateway accepted A's batch")
+            cr_a.rollback()  # killed before recording
+        self.assertEqual(self._run_worker(self._after_lease()), 1)
+        self._check_final(ids)  # the 5 resent uuids were answered duplicate and counted once
+
+    def test_slow_sender_loses_to_the_recovery_of_its_expired_lease(self):
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+            engine_a = env_a["sms.marketing.engine"]
+            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+            gateway_a = engine_a._get_gateway(mailing_a)
+            results, error = engine_a._send(gateway_a, messages, params)
+            # A is slow: its lease ends, another runner recovers the batch and sends everything
+            self.assertEqual(self._run_worker(self._after_lease()), 1)
+            self.assertEqual(
+                engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, messages, results, error, params),
+                (None, False),
+                "A's late answer is dropped",
+            )
+            cr_a.commit()  # pylint: disable=invalid-commit
+        self._check_final(ids)
+
+    def test_recovery_skips_a_batch_being_recorded(self):
+        """The recovery meets the sender's open settlement: it skips it (SKIP LOCKED) and the sender wins."""
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+            engine_a = env_a["sms.marketing.engine"]
+            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+            gateway_a = engine_a._get_gateway(mailing_a)
+            results, error = engine_a._send(gateway_a, messages, params)
+            engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, messages, results, error, params)
+            with self._cursor() as cr_b:  # A has not committed yet
+                cr_b.execute("SET lock_timeout = '2s'")
+                engine_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.engine"]
+                self.assertEqual(engine_b._recover_batches(now=self._after_lease()), 0)
+                cr_b.rollback()
+            cr_a.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(self._run_worker(self._after_lease()), 0)
+        self._check_final(ids)
+
+    def test_delivery_report_overtaking_the_record(self):
+        """A report that arrives while the sender is between its call and its record is kept."""
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+            engine_a = env_a["sms.marketing.engine"]
+            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+            gateway_a = engine_a._get_gateway(mailing_a)
+            results, error = engine_a._send(gateway_a, messages, params)
+            with self._cursor() as cr_b:  # the webhook, on its own connection
+                gateway_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+                statuses = [{"uuid": messages[0]["uuid"], "state": "delivered"}]
+                statuses.append({"uuid": messages[1]["uuid"], "state": "undelivered"})
+                self.assertEqual(gateway_b._process_statuses(statuses), 2)
+                cr_b.commit()  # pylint: disable=invalid-commit
+            engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, messages, results, error, params)
+            cr_a.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT uuid, state, failure_type, claim_move_id FROM sms_marketing_trace WHERE uuid = ANY(%s)",
+                [[m["uuid"] for m in messages]],
+            )
+            states = {uuid: (state, ftype, claim) for uuid, state, ftype, claim in cr.fetchall()}
+        self.assertEqual(states.pop(messages[0]["uuid"]), ("delivered", None, None))
+        self.assertEqual(states.pop(messages[1]["uuid"]), ("failed", "undelivered", None))
+        self.assertEqual(set(states.values()), {("sent", None, None)})

@@ -1,0 +1,131 @@
+"""Scale-out: sender crons, the shared rate limit, and Send's check of a large audience."""
+
+from unittest.mock import patch
+
+from psycopg2 import IntegrityError
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import SmsEngineCase
+
+SENDER = "sms_marketing_custom.ir_cron_sms_marketing_process_queue"
+
+
+@tagged("post_install", "-at_install")
+class TestScaleOut(SmsEngineCase):
+    def _set_param(self, key, value):
+        self.env["ir.config_parameter"].sudo().set_param(f"sms_marketing_custom.{key}", value)
+
+    # ------------------------------------------------------------------ sender crons
+    def test_sender_crons_follow_the_setting(self):
+        engine = self.env["sms.marketing.engine"]
+        self._set_param("sender_crons", 4)
+        senders = engine._sync_sender_crons()
+        self.assertEqual(len(senders), 4)
+        self.assertEqual(senders[0], self.env.ref(SENDER))
+        self.assertEqual(set(senders.mapped("code")), {"model._cron_process_queue()"})
+        self.assertTrue(all(senders.mapped("active")))
+        self.assertEqual(engine._sync_sender_crons(), senders, "in step: nothing created twice")
+
+        self._set_param("sender_crons", 1)
+        self.assertEqual(engine._sync_sender_crons(), self.env.ref(SENDER))
+        self.assertFalse(any((senders - self.env.ref(SENDER)).mapped("active")), "the extra senders are archived")
+
+        self._set_param("sender_crons", 3)
+        again = engine._sync_sender_crons()
+        self.assertEqual(again, senders[:3], "archived senders come back")
+
+        self._set_param("sender_crons", "many")
+        self.assertEqual(len(engine._sync_sender_crons()), 2, "an unreadable setting falls back to 2")
+
+    def test_send_wakes_every_sender(self):
+        self._make_contacts(2)
+        self._set_param("sender_crons", 3)
+        senders = self.env["sms.marketing.engine"]._sync_sender_crons()
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        before = Trigger.search_count([("cron_id", "in", senders.ids)])
+        self._make_mailing().action_send_now()
+        triggers = Trigger.search([("cron_id", "in", senders.ids)])
+        self.assertEqual(len(triggers) - before, 3)
+        self.assertEqual(set(triggers.mapped("cron_id")), set(senders))
+
+    # ------------------------------------------------------------------ rate limit
+    def test_rate_slots_with_a_controlled_clock(self):
+        gateway = self.http_gateway
+        self.assertEqual(gateway._take_rate_slots(1000, now=100.0), 0.0, "no limit: no wait")
+        gateway.rate_limit = 10.0
+        gateway.flush_recordset()
+        self.assertAlmostEqual(gateway._take_rate_slots(10, now=100.0), 0.0)
+        self.assertAlmostEqual(gateway._take_rate_slots(10, now=100.0), 1.0, msg="the next second's slots")
+        self.assertAlmostEqual(gateway._take_rate_slots(5, now=100.5), 1.5)
+        self.assertAlmostEqual(gateway._take_rate_slots(1, now=102.5), 0.0, msg="the bucket was drained by then")
+        self.assertAlmostEqual(gateway._take_rate_slots(1, now=102.5), 0.1)
+        self.assertAlmostEqual(gateway._take_rate_slots(1, now=200.0), 0.0, msg="idle time is not saved up")
+        self.assertAlmostEqual(gateway._take_rate_slots(10, now=200.0), 0.1)
+        # 10/s over one minute of the controlled clock: 600 messages granted, whatever the batch sizes
+        gateway._take_rate_slots(0, now=300.0)
+        granted, now = 0, 300.0
+        while True:
+            wait = gateway._take_rate_slots(7, now=now)
+            if now + wait >= 360.0:
+                break
+            granted += 7
+            now += wait
+        self.assertEqual(granted, 602)  # 86 batches of 7 start within [300, 360)
+
+    def test_rate_limit_caps_the_batch(self):
+        engine = self.env["sms.marketing.engine"]
+        params = engine._get_params()
+        self.assertEqual(engine._get_batch_size(self.http_gateway, params), params["batch_size"])
+        self.http_gateway.rate_limit = 2.5
+        self.assertEqual(engine._get_batch_size(self.http_gateway, params), 2)
+        self.http_gateway.rate_limit = 0.2
+        self.assertEqual(engine._get_batch_size(self.http_gateway, params), 1)
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            self.http_gateway.rate_limit = -1
+            self.http_gateway.flush_recordset()
+
+    def test_rate_limited_batch_waits_outside_its_transaction(self):
+        """A second batch right after the first waits for its slots; the lease covers the wait."""
+        self._make_contacts(6)
+        self.http_gateway.rate_limit = 3.0
+        mailing = self._start(self._make_mailing(gateway=self.http_gateway))
+        engine = self.env["sms.marketing.engine"]
+        params = engine._get_params()
+        while not mailing.trace_build_done:
+            engine._build_traces(mailing, params)
+        waits = []
+        # the clock is the boundary: record the waits instead of sleeping them
+        with patch.object(type(engine), "_wait", lambda self, seconds: waits.append(seconds)):
+            engine._send_batch(mailing, params)
+            engine._send_batch(mailing, params)
+        self.assertEqual(len(self.sim.state()["sent"]), 6, "two batches of 3 (one second of the limit each)")
+        self.assertEqual(len(waits), 1, "the first batch leaves at once")
+        self.assertGreater(waits[0], 0.5)
+        self.assertLessEqual(waits[0], 1.0)
+
+    # ------------------------------------------------------------------ Send
+    def test_send_check_of_a_large_audience(self):
+        self._make_contacts(3)
+        self._set_param("send_check_full_limit", 2)
+        mailing = self._make_mailing(gateway=self.http_gateway)
+        self.assertTrue(mailing._is_large_audience())
+        self.http_gateway.sudo()._change_balance(-self.http_gateway.balance, "spend")
+        with self.assertRaisesRegex(UserError, "no credits left"):
+            mailing.action_send_now()
+        self.http_gateway.sudo()._change_balance(1.0, "purchase")
+        mailing.action_send_now()  # one credit: the engine pauses for the rest
+        self.assertEqual(mailing.state, "scheduled")
+
+    def test_send_check_refuses_an_audience_nobody_can_receive(self):
+        self._set_param("send_check_full_limit", 0)
+        contacts = self._make_contacts(3)
+        mailing = self._make_mailing()
+        self.assertTrue(mailing._is_large_audience())
+        self.env["sms.marketing.blacklist"].create({"number": contacts[0].phone_sanitized})
+        self.env["sms.marketing.subscription"].search([("contact_id", "in", contacts[1:].ids)]).write({"opt_out": True})
+        with self.assertRaisesRegex(UserError, "No recipient will receive"):
+            mailing.action_send_now()
+        self.assertEqual(mailing.state, "draft")

@@ -20,6 +20,8 @@
         "views/sms_marketing_list_views.xml",
         "views/sms_marketing_contact_views.xml",
         "views/sms_marketing_blacklist_views.xml",
+        "views/sms_marketing_consent_views.xml",
+        "views/res_config_settings_views.xml",
         "views/sms_marketing_recipient_model_views.xml",
         "views/sms_marketing_trace_views.xml",
         "views/sms_marketing_gateway_views.xml",

@@ -4,8 +4,11 @@ from . import sms_marketing_subscription  # isort:skip
 from . import (
     ir_fields_converter,
     ir_model,
+    res_company,
+    res_config_settings,
     res_partner,
     sms_marketing_blacklist,
+    sms_marketing_consent,
     sms_marketing_contact,
     sms_marketing_credit_move,
     sms_marketing_engine,

@@ -36,8 +36,17 @@ class SmsMarketingBlacklist(models.Model):
     )
     removed_date = fields.Datetime(string="Removed On", readonly=True)
     active = fields.Boolean(default=True)
+    consent_ids = fields.Many2many(
+        "sms.marketing.consent", string="Consent Log", compute="_compute_consent_ids", readonly=True
+    )
 
     _sql_constraints = [("number_unique", "unique(number)", "This number is already in the blacklist.")]
+
+    @api.depends("number")
+    def _compute_consent_ids(self):
+        events = self.env["sms.marketing.consent"].search([("number", "in", self.mapped("number"))])
+        for rec in self:
+            rec.consent_ids = events.filtered(lambda event, number=rec.number: event.number == number)
 
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
@@ -60,7 +69,9 @@ class SmsMarketingBlacklist(models.Model):
             elif not number or number not in new_numbers:  # same number twice in one call: keep the first
                 new_numbers.add(number)
                 new_vals_list.append(vals)
-        return reactivated | super().create(new_vals_list)
+        created = super().create(new_vals_list)
+        created._log_consent("opt_out", {rec.id: vals.get("source") for rec, vals in zip(created, new_vals_list)})
+        return reactivated | created
 
     def write(self, vals):
         if vals.get("number"):
@@ -68,7 +79,29 @@ class SmsMarketingBlacklist(models.Model):
         if vals.get("active") is True:
             vals.setdefault("removed_source", False)
             vals.setdefault("removed_date", False)
-        return super().write(vals)
+        result = super().write(vals)
+        if "active" in vals:
+            source = vals.get("source") if vals["active"] else vals.get("removed_source")
+            self._log_consent("opt_out" if vals["active"] else "opt_in", dict.fromkeys(self.ids, source))
+        return result
+
+    def _log_consent(self, event, source_by_id):
+        """One consent event per record: the blacklist's state changes only with its event (docs/design.md)."""
+        Consent = self.env["sms.marketing.consent"]
+        details = Consent._get_details()
+        details.pop("list_id", None)
+        forced_source = details.pop("source", None)
+        Consent._log(
+            [
+                {
+                    **details,
+                    "number": rec.number,
+                    "event": event,
+                    "source": Consent._source_of(forced_source or source_by_id.get(rec.id)),
+                }
+                for rec in self
+            ]
+        )
 
     # ------------------------------------------------------------------ actions
     def action_remove(self):
@@ -82,13 +115,16 @@ class SmsMarketingBlacklist(models.Model):
 
     # ------------------------------------------------------------------ API
     @api.model
-    def _add_numbers(self, numbers, source="manual"):
-        """Blacklist E.164 ``numbers`` (reactivating archived ones). Returns the records."""
+    def _add_numbers(self, numbers, source="manual", details=None):
+        """Blacklist E.164 ``numbers`` (reactivating archived ones). Returns the records.
+
+        ``details`` go into the consent log's events (mailing_id, gateway_id, evidence).
+        """
         numbers = list(dict.fromkeys(number for number in numbers or [] if number))
         if not numbers:
             return self.browse()
         # sudo: opt-out links and STOP keywords add numbers on behalf of the recipient (public/webhook requests)
-        blacklist = self.sudo().with_context(active_test=False)
+        blacklist = self.sudo().with_context(active_test=False, sms_marketing_consent=details or {})
         existing = blacklist.search([("number", "in", numbers)])
         inactive = existing.filtered(lambda rec: not rec.active)
         inactive.write({"active": True, "source": source, "date": fields.Datetime.now()})
@@ -97,13 +133,13 @@ class SmsMarketingBlacklist(models.Model):
         return (existing | created).with_env(self.env)
 
     @api.model
-    def _remove_numbers(self, numbers, source="manual"):
+    def _remove_numbers(self, numbers, source="manual", details=None):
         """Take E.164 ``numbers`` out of the blacklist (archived with who/when). Returns the records."""
         numbers = [number for number in numbers or [] if number]
         if not numbers:
             return self.browse()
         # sudo: a START keyword removes the number on behalf of its owner
-        records = self.sudo().search([("number", "in", numbers)])
+        records = self.sudo().with_context(sms_marketing_consent=details or {}).search([("number", "in", numbers)])
         records.write({"active": False, "removed_source": source, "removed_date": fields.Datetime.now()})
         return records.with_env(self.env)
 
@@ -121,20 +157,28 @@ class SmsMarketingBlacklist(models.Model):
         ignored. When a number sends several keywords at once, the last wins.
         Results: [{number (E.164 or None), action: "optout" | "optin" | "ignored"}].
         """
-        results, last_action = [], {}
+        results, last_action, evidence = [], {}, {}
         for message in messages:
             number = self._normalize_inbound_number(message.get("number") or message.get("from"))
-            action = links.classify_keyword(str(message.get("content") or "")) if number else None
+            content = str(message.get("content") or "")
+            action = links.classify_keyword(content) if number else None
             if action:
                 last_action[number] = action
+                evidence[number] = content
             results.append({"number": number, "action": action or "ignored"})
         optouts = [number for number, action in last_action.items() if action == "optout"]
-        optins = [number for number, action in last_action.items() if action == "optin"]
+        Consent = self.env["sms.marketing.consent"]
+        gateway_id = self.env.context.get("sms_marketing_gateway_id")
+        for number, action in last_action.items():
+            details = {"gateway_id": gateway_id, "evidence": evidence.get(number)}
+            if action == "optout":
+                self._add_numbers([number], "keyword", details=details)
+            elif action == "optin":
+                if not self._remove_numbers([number], "keyword", details=details):
+                    # not blacklisted: START is still an opt-in to prove
+                    Consent.sudo()._log([{**details, "number": number, "event": "opt_in", "source": "keyword"}])
         if optouts:
-            self._add_numbers(optouts, "keyword")
             self._mark_last_traces_opted_out(optouts)
-        if optins:
-            self._remove_numbers(optins, "keyword")
         return results
 
     @api.model

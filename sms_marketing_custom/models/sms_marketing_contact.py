@@ -25,6 +25,9 @@ class SmsMarketingContact(models.Model):
         "res.country", help="Country used to read a national number (else the company's country)."
     )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    consent_ids = fields.Many2many(
+        "sms.marketing.consent", string="Consent Log", compute="_compute_consent_ids", readonly=True
+    )
     phone_sanitized = fields.Char(
         string="Normalised Number",
         compute="_compute_phone_sanitized",
@@ -140,6 +143,16 @@ class SmsMarketingContact(models.Model):
             vals["phone_sanitized"] = result.e164 or False
             vals["phone_country_code"] = (result.e164 and result.region) or False
             vals["phone_error"] = result.error or False
+
+    @api.depends("phone_sanitized")
+    def _compute_consent_ids(self):
+        Consent = self.env["sms.marketing.consent"]
+        events = Consent.search(Consent._get_numbers_domain(self.mapped("phone_sanitized"), self))
+        for contact in self:
+            contact.consent_ids = events.filtered(
+                lambda event, c=contact: event.contact_id == c
+                or (c.phone_sanitized and event.number == c.phone_sanitized)
+            )
 
     # ------------------------------------------------------------------ actions
     def action_blacklist(self):

@@ -70,6 +70,8 @@ PARAM_DEFAULTS = {
 }
 # Namespace of the per-mailing advisory lock of the trace builder ("SMS").
 BUILD_LOCK_NAMESPACE = 0x534D53
+# Namespace of the per-number advisory locks of the frequency cap at claim time ("SMF").
+CAP_LOCK_NAMESPACE = 0x534D46
 
 
 class SmsMarketingEngine(models.AbstractModel):
@@ -363,12 +365,14 @@ class SmsMarketingEngine(models.AbstractModel):
                   FROM (%(query)s) q
                  WHERE q.res_id BETWEEN %(lo)s AND %(hi)s
             ), flagged AS (
-                SELECT src.*, (bl.id IS NOT NULL) AS blacklisted
+                SELECT src.*, (bl.id IS NOT NULL) AS blacklisted,
+                       (src.number IS NOT NULL AND bl.id IS NULL AND NOT src.opted_out AND %(capped)s) AS capped
                   FROM src
                   LEFT JOIN sms_marketing_blacklist bl ON bl.number = src.number AND bl.active
             ), ranked AS (
                 SELECT flagged.*,
-                       row_number() OVER (PARTITION BY number ORDER BY (opted_out OR blacklisted), res_id) AS rn,
+                       row_number() OVER (PARTITION BY number ORDER BY (opted_out OR blacklisted OR capped), res_id)
+                       AS rn,
                        EXISTS (SELECT 1 FROM sms_marketing_trace t
                                 WHERE t.mailing_id = %(mailing)s AND t.number = flagged.number
                                   AND t.state != 'canceled') AS seen
@@ -378,6 +382,7 @@ class SmsMarketingEngine(models.AbstractModel):
                        CASE WHEN number IS NULL THEN 'invalid_number'
                             WHEN blacklisted THEN 'blacklisted'
                             WHEN opted_out THEN 'opted_out'
+                            WHEN capped THEN 'frequency_capped'
                             WHEN rn > 1 OR seen THEN 'duplicate' END AS failure_type
                   FROM ranked
             )
@@ -391,6 +396,7 @@ class SmsMarketingEngine(models.AbstractModel):
                    CASE failure_type WHEN 'invalid_number' THEN %(r_invalid)s
                                      WHEN 'blacklisted' THEN %(r_blacklisted)s
                                      WHEN 'opted_out' THEN %(r_opted_out)s
+                                     WHEN 'frequency_capped' THEN %(r_capped)s
                                      WHEN 'duplicate' THEN %(r_duplicate)s END,
                    0, NULL, NULL, %(now)s, %(now)s
               FROM classified
@@ -405,6 +411,8 @@ class SmsMarketingEngine(models.AbstractModel):
             r_invalid=reasons["invalid_number"],
             r_blacklisted=reasons["blacklisted"],
             r_opted_out=reasons["opted_out"],
+            r_capped=reasons["frequency_capped"],
+            capped=mailing._get_frequency_cap_condition(SQL("src.number")),
             r_duplicate=reasons["duplicate"],
         )
         self.env.cr.execute(query)
@@ -451,6 +459,72 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _claim(self, mailing, params):
+        """The next batch to send: ``_claim_rows``, less what the frequency cap holds back or cancels.
+
+        A batch the cap emptied by canceling its traces is progress: the next
+        batch is claimed at once. An empty answer means nothing can be sent now.
+        """
+        while True:
+            rows = self._claim_rows(mailing, params)
+            kept, canceled = self._apply_frequency_cap(mailing, rows)
+            if kept or not canceled:
+                return kept
+
+    @api.model
+    def _apply_frequency_cap(self, mailing, rows):
+        """(rows to send, count canceled): the frequency cap checked again at claim time.
+
+        The audience query and the INSERT only see what was sent when they ran:
+        two mailings sending to the same number at once would both pass a cap
+        of 1. So each claimed number takes a transaction advisory lock (the
+        lock ends with the batch's commit, after its traces are recorded as
+        sent); a number another runner holds is left pending for a later
+        claim, and a locked number is checked with ``_get_frequency_cap_condition``
+        in a statement run after the lock was taken, which in READ COMMITTED
+        (``_commit``) sees every batch committed before. Traces over the cap
+        are canceled with their reason. Mailings without a cap take no lock.
+        """
+        if not rows or mailing.frequency_cap_count <= 0:
+            return rows, 0
+        cr = self.env.cr
+        numbers = sorted({row[2] for row in rows if row[2]})
+        cr.execute(
+            SQL(
+                "SELECT n FROM unnest(%s::varchar[]) n WHERE pg_try_advisory_xact_lock(%s, hashtext(n))",
+                numbers,
+                CAP_LOCK_NAMESPACE,
+            )
+        )
+        locked = [row[0] for row in cr.fetchall()]
+        capped = set()
+        if locked:
+            cr.execute(
+                SQL(
+                    "SELECT n FROM unnest(%s::varchar[]) n WHERE %s",
+                    locked,
+                    mailing._get_frequency_cap_condition(SQL("n")),
+                )
+            )
+            capped = {row[0] for row in cr.fetchall()}
+        locked = set(locked)
+        cancel_ids = [row[0] for row in rows if row[2] in capped]
+        if cancel_ids:
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace SET state = 'canceled', failure_type = 'frequency_capped',
+                              failure_reason = %s, write_date = %s
+                        WHERE id = ANY(%s) AND state = 'pending'""",
+                    self.env["sms.marketing.trace"]._get_failure_reasons()["frequency_capped"],
+                    fields.Datetime.now(),
+                    cancel_ids,
+                )
+            )
+            self.env["sms.marketing.trace"].invalidate_model(["state", "failure_type", "failure_reason"])
+        kept = [row for row in rows if not row[2] or (row[2] in locked and row[2] not in capped)]
+        return kept, len(cancel_ids)
+
+    @api.model
+    def _claim_rows(self, mailing, params):
         """Lock the next batch of pending traces; rows locked by other runners are skipped.
 
         Each runner walks the mailing forward from the last id it claimed (the

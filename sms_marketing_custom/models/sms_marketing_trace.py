@@ -29,6 +29,7 @@ FAILURE_TYPES = [
     ("blacklisted", "Blacklisted"),
     ("opted_out", "Opted Out"),
     ("duplicate", "Duplicate Number"),
+    ("frequency_capped", "Frequency Cap"),
     ("mailing_canceled", "Mailing Canceled"),
     # refused by the gateway
     ("wrong_number_format", "Wrong Number Format"),
@@ -85,6 +86,9 @@ class SmsMarketingTrace(models.Model):
         create_unique_index(cr, "sms_marketing_trace_mailing_res_uniq", self._table, ["mailing_id", "res_id"])
         # Duplicate numbers across build windows.
         create_index(cr, "sms_marketing_trace_mailing_number_idx", self._table, ["mailing_id", "number"])
+        # What a number received lately, across mailings: the frequency cap and the
+        # inbound keywords (number is never changed by the sending UPDATE: still HOT).
+        create_index(cr, "sms_marketing_trace_number_idx", self._table, ["number"])
         # The claims walk a mailing's traces in id order (and find its first one).
         create_index(cr, "sms_marketing_trace_mailing_id_idx", self._table, ["mailing_id", "id"])
         # Delivery reports come by uuid: the unique constraint's index.
@@ -103,6 +107,7 @@ class SmsMarketingTrace(models.Model):
             "blacklisted": _("The number is in the blacklist."),
             "opted_out": _("The recipient opted out of the mailing lists."),
             "duplicate": _("Another recipient of this mailing has the same number."),
+            "frequency_capped": _("The number already received the most marketing SMS the frequency cap allows."),
             "mailing_canceled": _("The mailing was canceled before this message was sent."),
             "wrong_number_format": _("The gateway says the number is not a valid phone number."),
             "country_not_supported": _("The gateway does not send to this country."),
@@ -200,17 +205,24 @@ class SmsMarketingTrace(models.Model):
         """Record that this trace's recipient left: the mailing's lists, or all SMS marketing."""
         self.ensure_one()
         lists = self.mailing_id._get_optout_lists()
+        details = {
+            "source": "optout_link",
+            "mailing_id": self.mailing_id.id,
+            "evidence": _("Opt-out page of the SMS sent to %(number)s", number=self.number or "?"),
+        }
         if lists:
             contact_domain = [("contact_id.phone_sanitized", "=", self.number)] if self.number else []
             if self.res_model == "sms.marketing.contact" and self.res_id:
                 contact_domain = expression.OR([contact_domain, [("contact_id", "=", self.res_id)]])
             if contact_domain:
-                subscriptions = self.env["sms.marketing.subscription"].search(
-                    expression.AND([[("list_id", "in", lists.ids), ("opt_out", "=", False)], contact_domain])
+                subscriptions = (
+                    self.env["sms.marketing.subscription"]
+                    .with_context(sms_marketing_consent=details)
+                    .search(expression.AND([[("list_id", "in", lists.ids), ("opt_out", "=", False)], contact_domain]))
                 )
                 subscriptions.write({"opt_out": True})
         elif self.number:
-            self.env["sms.marketing.blacklist"]._add_numbers([self.number], "optout_link")
+            self.env["sms.marketing.blacklist"]._add_numbers([self.number], "optout_link", details=details)
         if not self.optout_at:
             self.optout_at = fields.Datetime.now()
         return True

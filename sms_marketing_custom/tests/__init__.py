@@ -2,6 +2,8 @@ from . import (
     test_audience,
     test_audience_access,
     test_bad_input,
+    test_consent,
+    test_consent_concurrency,
     test_gateway,
     test_install,
     test_links,

@@ -17,6 +17,7 @@
         "data/sms_marketing_recipient_model_data.xml",
         "data/sms_marketing_gateway_data.xml",
         "views/sms_marketing_mailing_views.xml",
+        "views/sms_marketing_mailing_compliance_views.xml",
         "views/sms_marketing_list_views.xml",
         "views/sms_marketing_contact_views.xml",
         "views/sms_marketing_blacklist_views.xml",

@@ -16,6 +16,21 @@ class ResCompany(models.Model):
         help="The period of the frequency cap, in hours.",
     )
 
+    # Sending window ("quiet hours") in each recipient's local time: defaults of new mailings.
+    sms_marketing_quiet_hours = fields.Boolean(
+        string="SMS Sending Window",
+        help="New mailings send only inside the window, in each recipient's time zone.",
+    )
+    sms_marketing_window_start = fields.Float(string="SMS Window Opens", default=9.0)
+    sms_marketing_window_end = fields.Float(string="SMS Window Closes", default=20.0)
+    sms_marketing_window_no_sunday = fields.Boolean(string="No SMS on Sundays")
+
+    @api.constrains("sms_marketing_window_start", "sms_marketing_window_end")
+    def _check_sms_marketing_window(self):
+        self.env["sms.marketing.mailing"]._check_window_values(
+            self, "sms_marketing_window_start", "sms_marketing_window_end"
+        )
+
     @api.constrains("sms_marketing_frequency_cap_count", "sms_marketing_frequency_cap_hours")
     def _check_sms_marketing_frequency_cap(self):
         self.env["sms.marketing.mailing"]._check_frequency_cap_values(

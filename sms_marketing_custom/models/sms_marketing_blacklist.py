@@ -70,7 +70,8 @@ class SmsMarketingBlacklist(models.Model):
                 new_numbers.add(number)
                 new_vals_list.append(vals)
         created = super().create(new_vals_list)
-        created._log_consent("opt_out", {rec.id: vals.get("source") for rec, vals in zip(created, new_vals_list)})
+        sources = {rec.id: vals.get("source") for rec, vals in zip(created, new_vals_list, strict=True)}
+        created._log_consent("opt_out", sources)
         return reactivated | created
 
     def write(self, vals):
@@ -173,10 +174,9 @@ class SmsMarketingBlacklist(models.Model):
             details = {"gateway_id": gateway_id, "evidence": evidence.get(number)}
             if action == "optout":
                 self._add_numbers([number], "keyword", details=details)
-            elif action == "optin":
-                if not self._remove_numbers([number], "keyword", details=details):
-                    # not blacklisted: START is still an opt-in to prove
-                    Consent.sudo()._log([{**details, "number": number, "event": "opt_in", "source": "keyword"}])
+            elif action == "optin" and not self._remove_numbers([number], "keyword", details=details):
+                # not blacklisted: START is still an opt-in to prove
+                Consent.sudo()._log([{**details, "number": number, "event": "opt_in", "source": "keyword"}])
         if optouts:
             self._mark_last_traces_opted_out(optouts)
         return results

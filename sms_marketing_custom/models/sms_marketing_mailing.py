@@ -68,6 +68,12 @@ SUFFIX_TOKEN_MARKER = "\x00token\x00"
 AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
 
 
+def _format_hour(value):
+    """9.5 -> "09:30" (the float_time widget's display)."""
+    minutes = round((value or 0.0) * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 class SmsMarketingMailing(models.Model):
     _name = "sms.marketing.mailing"
     _description = "SMS Mailing"
@@ -188,6 +194,24 @@ class SmsMarketingMailing(models.Model):
         string="Frequency Cap Period (hours)",
         default=lambda self: self.env.company.sms_marketing_frequency_cap_hours or 24,
     )
+    # consent and compliance: sending window in each recipient's local time, defaults from the company
+    quiet_hours = fields.Boolean(
+        string="Sending Window",
+        default=lambda self: self.env.company.sms_marketing_quiet_hours,
+        help="Send only inside the window, in each recipient's time zone (the record's, else the number's). "
+        "Messages due outside it wait for it to open.",
+    )
+    window_start = fields.Float(
+        string="Window Opens", default=lambda self: self.env.company.sms_marketing_window_start or 9.0
+    )
+    window_end = fields.Float(
+        string="Window Closes", default=lambda self: self.env.company.sms_marketing_window_end or 20.0
+    )
+    window_no_sunday = fields.Boolean(
+        string="No Sundays", default=lambda self: self.env.company.sms_marketing_window_no_sunday
+    )
+    window_waiting_count = fields.Integer(string="Waiting for Their Window", compute="_compute_window_waiting")
+    window_next_at = fields.Datetime(string="Next Window Opens", compute="_compute_window_waiting")
     # price estimate
     estimated_credits = fields.Float(compute="_compute_estimate", digits=(16, 2))
     estimate_html = fields.Html(string="Estimate by Country", compute="_compute_estimate", sanitize=False)
@@ -683,6 +707,46 @@ class SmsMarketingMailing(models.Model):
             self._get_frequency_cap_condition(SQL("r.number")),
             self._get_recipients_query(),
         )
+
+    def _compute_window_waiting(self):
+        """Pending messages waiting for their sending window, and the first opening: one _read_group."""
+        ids = [mid for mid in self.ids if isinstance(mid, int)]
+        groups = {}
+        if ids:
+            groups = {
+                mailing.id: (count, first)
+                for mailing, count, first in self.env["sms.marketing.trace"]._read_group(
+                    [("mailing_id", "in", ids), ("state", "=", "pending"), ("failure_type", "=", "quiet_hours")],
+                    ["mailing_id"],
+                    ["__count", "next_try_at:min"],
+                )
+            }
+        for mailing in self:
+            mailing.window_waiting_count, mailing.window_next_at = groups.get(mailing.id, (0, False))
+
+    def _get_fallback_time_zone(self):
+        """Zone of a recipient whose record and number tell none: the company's, else the sender's, else UTC."""
+        self.ensure_one()
+        company = self.company_id or self.env.company
+        return company.partner_id.tz or self.sender_id.tz or self.user_id.tz or "UTC"
+
+    @api.model
+    def _check_window_values(self, records, start_field, end_field):
+        for record in records:
+            start, end = record[start_field], record[end_field]
+            if not (0 <= start < end <= 24):
+                raise ValidationError(
+                    _(
+                        "The sending window must open before it closes, between 00:00 and 24:00 "
+                        "(%(start)s to %(end)s given).",
+                        start=_format_hour(start),
+                        end=_format_hour(end),
+                    )
+                )
+
+    @api.constrains("window_start", "window_end")
+    def _check_window(self):
+        self._check_window_values(self, "window_start", "window_end")
 
     def _get_frequency_cap_condition(self, number):
         """SQL true when the E.164 ``number`` (an SQL expression) reached this mailing's frequency cap.

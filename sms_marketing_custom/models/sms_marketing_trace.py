@@ -30,6 +30,8 @@ FAILURE_TYPES = [
     ("opted_out", "Opted Out"),
     ("duplicate", "Duplicate Number"),
     ("frequency_capped", "Frequency Cap"),
+    # pending, not a failure: waits for the recipient's sending window
+    ("quiet_hours", "Outside the Sending Window"),
     ("mailing_canceled", "Mailing Canceled"),
     # refused by the gateway
     ("wrong_number_format", "Wrong Number Format"),
@@ -75,6 +77,9 @@ class SmsMarketingTrace(models.Model):
     next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")
     sent_at = fields.Datetime()
     delivered_at = fields.Datetime()
+    time_zone = fields.Char(
+        readonly=True, help="Time zones of the recipient (comma-separated) whose sending window applies."
+    )
     optout_at = fields.Datetime(string="Opted Out On", readonly=True, copy=False, index="btree_not_null")
 
     _sql_constraints = [("uuid_unique", "unique(uuid)", "The trace UUID must be unique.")]
@@ -108,6 +113,7 @@ class SmsMarketingTrace(models.Model):
             "opted_out": _("The recipient opted out of the mailing lists."),
             "duplicate": _("Another recipient of this mailing has the same number."),
             "frequency_capped": _("The number already received the most marketing SMS the frequency cap allows."),
+            "quiet_hours": _("Waits for the sending window to open in the recipient's time zone."),
             "mailing_canceled": _("The mailing was canceled before this message was sent."),
             "wrong_number_format": _("The gateway says the number is not a valid phone number."),
             "country_not_supported": _("The gateway does not send to this country."),

@@ -17,6 +17,7 @@ from . import (
     test_security_matrix,
     test_sending,
     test_sending_concurrency,
+    test_sending_window,
     test_sms_encoding,
     test_sql_safety,
     test_status_webhook,

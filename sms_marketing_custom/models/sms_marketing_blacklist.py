@@ -1,11 +1,16 @@
+import logging
 import re
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..tools import links
+from ..providers import SmsGatewayError, SmsGatewayTransientError
+from ..tools import links, pricing
 from ..tools import phone as phone_tools
+from ..tools.sms_encoding import segment_count
+
+_logger = logging.getLogger(__name__)
 
 
 class SmsMarketingBlacklist(models.Model):
@@ -147,38 +152,114 @@ class SmsMarketingBlacklist(models.Model):
     # ------------------------------------------------------------------ inbound SMS keywords
     @api.model
     def _apply_inbound_keywords(self, messages):
-        """Apply the STOP/START keywords of inbound SMS; one result per message.
+        """Apply the keywords of inbound SMS and answer them; one result per message, in order.
 
         ``messages`` are [{number, content}] as a provider read them from its
-        webhook (the gateway checked the signature). The whole message must be
-        a keyword (``tools.links.classify_keyword``): an opt-out keyword
-        blacklists the sender (source "keyword") and marks the last SMS sent
-        to that number as opted out (for the mailing's statistics); START or
-        UNSTOP removes the number from the blacklist; anything else is
-        ignored. When a number sends several keywords at once, the last wins.
-        Results: [{number (E.164 or None), action: "optout" | "optin" | "ignored"}].
+        webhook (the gateway, in the context as ``sms_marketing_gateway_id``,
+        checked the signature). Keywords are the company's (settings; the
+        localised built-in lists of ``tools.links`` by default), read by
+        ``tools.links.parse_inbound``; the whole message must be the keyword:
+
+        - STOP (and its translations) blacklists the sender (source "keyword"),
+          marks the last SMS sent to it as opted out, and answers once (not
+          when the number was already blacklisted);
+        - START/UNSTOP removes it from the blacklist and answers;
+        - HELP/INFO answers with the company's name and how to stop;
+        - ``JOIN <list keyword>`` asks for a YES (a pending request per number),
+          and YES subscribes the number to that list (double opt-in);
+        - anything else is ignored.
+
+        Every opt-in and opt-out lands in the consent log with the message as
+        evidence. Answers leave through the same gateway, charged like any SMS
+        (``_send_keyword_replies``). Results: [{number (E.164 or None), action:
+        "optout" | "optin" | "help" | "join" | "yes" | "ignored"}].
         """
-        results, last_action, evidence = [], {}, {}
+        gateway = self.env["sms.marketing.gateway"].sudo().browse(self.env.context.get("sms_marketing_gateway_id"))
+        gateway = gateway.exists()
+        company = gateway.company_id or self.env.company
+        keywords = company._get_sms_marketing_keywords()
+        results, replies, optouts = [], [], []
         for message in messages:
             number = self._normalize_inbound_number(message.get("number") or message.get("from"))
             content = str(message.get("content") or "")
-            action = links.classify_keyword(content) if number else None
-            if action:
-                last_action[number] = action
-                evidence[number] = content
-            results.append({"number": number, "action": action or "ignored"})
-        optouts = [number for number, action in last_action.items() if action == "optout"]
-        Consent = self.env["sms.marketing.consent"]
-        gateway_id = self.env.context.get("sms_marketing_gateway_id")
-        for number, action in last_action.items():
-            details = {"gateway_id": gateway_id, "evidence": evidence.get(number)}
+            action, argument, word = links.parse_inbound(content, keywords) if number else (None, None, None)
+            details = {"gateway_id": gateway.id, "evidence": content}
+            lang = company._get_sms_marketing_reply_lang(word)
+            reply = None
             if action == "optout":
+                already = bool(self._get_blacklisted_numbers([number]))
                 self._add_numbers([number], "keyword", details=details)
-            elif action == "optin" and not self._remove_numbers([number], "keyword", details=details):
-                # not blacklisted: START is still an opt-in to prove
-                Consent.sudo()._log([{**details, "number": number, "event": "opt_in", "source": "keyword"}])
+                optouts.append(number)
+                reply = None if already else company._get_sms_marketing_reply("stop", lang)
+            elif action == "optin":
+                if not self._remove_numbers([number], "keyword", details=details):
+                    # not blacklisted: START is still an opt-in to prove
+                    self.env["sms.marketing.consent"].sudo()._log(
+                        [{**details, "number": number, "event": "opt_in", "source": "keyword"}]
+                    )
+                reply = company._get_sms_marketing_reply("start", lang)
+            elif action == "help":
+                reply = company._get_sms_marketing_reply("help", lang)
+            elif action == "join":
+                request = self.env["sms.marketing.join.request"]._request(number, argument, gateway, company, content)
+                if request:
+                    reply = company._get_sms_marketing_reply("join", lang, list_name=request.list_id.name)
+                else:
+                    action = None
+            elif action == "yes":
+                request = self.env["sms.marketing.join.request"]._confirm(number, gateway, company, content)
+                if request:
+                    reply = company._get_sms_marketing_reply("joined", lang, list_name=request.list_id.name)
+                else:
+                    action = None
+            if reply:
+                replies.append({"number": number, "content": reply})
+            results.append({"number": number, "action": action or "ignored"})
         if optouts:
             self._mark_last_traces_opted_out(optouts)
+        if gateway and replies:
+            self._send_keyword_replies(gateway, replies)
+        return results
+
+    @api.model
+    def _send_keyword_replies(self, gateway, replies):
+        """Send ``replies`` ([{number, content}]) through ``gateway``, reserved and settled like any SMS.
+
+        Priced with ``tools.pricing`` and the gateway's prices; each has a new
+        uuid. Not enough credits, or a gateway error, sends nothing and
+        charges nothing: the keyword itself is applied anyway.
+        """
+        prices = gateway._get_prices()
+        messages = []
+        for reply in replies:
+            country = phone_tools.country_of(reply["number"])
+            segments = segment_count(reply["content"])
+            messages.append(
+                {
+                    "uuid": gateway._new_uuid(),
+                    "number": reply["number"],
+                    "content": reply["content"],
+                    "sender": gateway.sender or "",
+                    "country_code": country,
+                    "segments": segments,
+                    "cost": pricing.message_cost(segments, pricing.price_for(prices, country)),
+                }
+            )
+        reserved = round(sum(message["cost"] for message in messages), pricing.LEDGER_DIGITS)
+        if not gateway._reserve(reserved):
+            _logger.warning("gateway %s: not enough credits to answer %s keyword(s)", gateway.id, len(messages))
+            return []
+        try:
+            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
+        except (SmsGatewayError, SmsGatewayTransientError) as error:
+            gateway._settle(reserved, 0.0)
+            _logger.warning("gateway %s: keyword answers not sent: %s", gateway.id, error)
+            return []
+        Trace = self.env["sms.marketing.trace"]
+        spent = sum(
+            result.get("credits") or 0.0 for result in results if Trace._get_outcome(result.get("state"))[0] == "sent"
+        )
+        gateway._settle(reserved, round(spent, pricing.LEDGER_DIGITS))
         return results
 
     @api.model

@@ -6,6 +6,7 @@ from . import (
     test_consent_concurrency,
     test_gateway,
     test_install,
+    test_keywords,
     test_links,
     test_links_routes,
     test_mailing,

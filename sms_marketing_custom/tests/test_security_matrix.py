@@ -41,6 +41,8 @@ MATRIX = {
     "sms.marketing.recipient.model": {"user": "r", "manager": "crwu"},
     # consent log: append-only, written by the system only (events are the proof of consent)
     "sms.marketing.consent": {"user": "r", "manager": "r"},
+    # pending JOIN confirmations: written by the inbound webhook only
+    "sms.marketing.join.request": {"user": "r", "manager": "r"},
     # cache of normalised numbers, written by the engine as superuser
     "sms.marketing.number": {"manager": "r"},
 }
@@ -112,6 +114,9 @@ class SecurityFixtures(SmsMarketingCase):
             }
         if model == "sms.marketing.consent":
             return {"number": _number(), "event": "opt_out", "source": "manual", "company_id": company.id}
+        if model == "sms.marketing.join.request":
+            sms_list = env["sms.marketing.list"].create(self._vals("sms.marketing.list", company))
+            return {"number": _number(), "list_id": sms_list.id, "company_id": company.id}
         if model == "sms.marketing.number":
             return {"raw": f"0470 {seq:06d}", "region": "BE"}
         if model == "sms.marketing.mailing.test":
@@ -139,6 +144,7 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.recipient.model": ("sequence", 7),
         "sms.marketing.number": ("error", "too_short"),
         "sms.marketing.consent": ("event", "opt_in"),
+        "sms.marketing.join.request": ("state", "confirmed"),
     }
 
 

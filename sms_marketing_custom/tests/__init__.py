@@ -12,6 +12,7 @@ from . import (
     test_mailing,
     test_mailing_test_wizard,
     test_mailing_tour,
+    test_optout_page,
     test_phone,
     test_providers,
     test_route_coexistence,

@@ -8,7 +8,9 @@ Why
     blacklist and the subscriptions' ``opt_out`` are the current state, and
     every change of that state writes its event here in the same transaction
     (``sms.marketing.blacklist`` create/write, ``sms.marketing.subscription``
-    create/write), so the state always equals the last event.
+    create/write, and ``sms.marketing.contact`` create/write of ``list_ids``,
+    which write the relation rows directly), so the state always equals the
+    last event.
 
 Rules
     Users read (and export) the log; nobody writes or deletes it but the

@@ -89,5 +89,5 @@ class SmsMarketingJoinRequest(models.Model):
             else:  # already subscribed: the YES is still logged as proof
                 subscription._log_consent("opt_in")
         else:
-            Subscription.create({"contact_id": contact.id, "list_id": request.list_id.id})._log_consent("opt_in")
+            Subscription.create({"contact_id": contact.id, "list_id": request.list_id.id})
         return request

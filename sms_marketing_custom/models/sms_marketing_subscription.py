@@ -27,6 +27,7 @@ class SmsMarketingSubscription(models.Model):
         subscriptions = super().create(vals_list)
         self._invalidate_relations()
         subscriptions.filtered("opt_out")._log_consent("opt_out")
+        subscriptions.filtered(lambda sub: not sub.opt_out)._log_consent("opt_in")
         return subscriptions
 
     def write(self, vals):

@@ -18,8 +18,10 @@ NOW = datetime(2026, 3, 10, 12, 0, 0)
 
 class ConsentAssertions:
     def _events(self, number):
-        """[(event, source)] of ``number``, oldest first."""
-        events = self.env["sms.marketing.consent"].search([("number", "=", number)], order="id")
+        """[(event, source)] of ``number`` about all SMS marketing (the blacklist), oldest first."""
+        events = self.env["sms.marketing.consent"].search(
+            [("number", "=", number), ("list_id", "=", False)], order="id"
+        )
         return [(event.event, event.source) for event in events]
 
     def _assert_blacklist_follows_log(self, number):
@@ -38,6 +40,7 @@ class TestConsentLog(SmsMarketingAudienceCase, ConsentAssertions):
         cls.Blacklist = cls.env["sms.marketing.blacklist"]
         cls.sms_list = cls.env["sms.marketing.list"].create({"name": "Consent list"})
         cls.contact = cls._create_contacts([("Ann", "+1 202-555-0143", None)], cls.sms_list)
+        cls.subscribed_event = cls.env["sms.marketing.consent"].search([("contact_id", "=", cls.contact.id)])
 
     def test_blacklist_events_from_every_path(self):
         number = "+12025550143"
@@ -55,23 +58,43 @@ class TestConsentLog(SmsMarketingAudienceCase, ConsentAssertions):
             self._events(number),
             [("opt_out", "keyword"), ("opt_in", "manual"), ("opt_out", "import"), ("opt_in", "manual")],
         )
-        first = self.env["sms.marketing.consent"].search([("number", "=", number)], order="id", limit=1)
+        first = self.env["sms.marketing.consent"].search(
+            [("number", "=", number), ("list_id", "=", False)], order="id", limit=1
+        )
         self.assertEqual((first.gateway_id, first.evidence, first.company_id), (gateway, "STOP", self.env.company))
         entry = self.Blacklist.with_context(active_test=False).search([("number", "=", number)])
-        self.assertEqual(len(entry.consent_ids), 4, "the blacklist entry shows its log")
-        self.assertEqual(len(self.contact.consent_ids), 4, "so does the contact with that number")
+        self.assertEqual(len(entry.consent_ids), 5, "the blacklist entry shows the log of its number")
+        self.assertEqual(len(self.contact.consent_ids), 5, "so does the contact with that number (and its list)")
 
     def test_subscription_opt_out_changes_are_logged(self):
         subscription = self.contact.subscription_ids
         subscription.with_user(self.user_marketing).write({"opt_out": True})
         subscription.write({"opt_out": True})  # no change, no event
         subscription.write({"opt_out": False})
-        events = self.env["sms.marketing.consent"].search([("contact_id", "=", self.contact.id)], order="id")
+        events = self.env["sms.marketing.consent"].search(
+            [("contact_id", "=", self.contact.id), ("id", ">", self.subscribed_event.id)], order="id"
+        )
         self.assertEqual(events.mapped("event"), ["opt_out", "opt_in"])
         self.assertEqual(events.list_id, self.sms_list)
         self.assertEqual(events[0].user_id, self.user_marketing, "who recorded it")
         self.assertEqual(events.mapped("number"), ["+12025550143"] * 2)
         self.assertFalse(self.Blacklist.search([("number", "=", "+12025550143")]), "a list opt-out is no blacklisting")
+
+    def test_subscriptions_from_imports_and_forms_are_opt_ins(self):
+        other = self.env["sms.marketing.list"].create({"name": "Other list"})
+        imported = (
+            self.env["sms.marketing.contact"]
+            .with_context(import_file=True)
+            .create([{"name": "Imported", "phone": "+1 202-555-0178", "list_ids": [(4, self.sms_list.id)]}])
+        )
+        imported.with_context(import_file=False).write({"list_ids": [(4, other.id)]})
+        imported.write({"name": "Renamed"})  # no list change, no event
+        events = self.env["sms.marketing.consent"].search([("contact_id", "=", imported.id)], order="id")
+        self.assertEqual(
+            [(event.event, event.source, event.list_id) for event in events],
+            [("opt_in", "import", self.sms_list), ("opt_in", "manual", other)],
+        )
+        self.assertEqual(events.mapped("number"), ["+12025550178"] * 2)
 
     def test_optout_link_logs_the_mailing(self):
         mailing = self.env["sms.marketing.mailing"].create(
@@ -87,7 +110,9 @@ class TestConsentLog(SmsMarketingAudienceCase, ConsentAssertions):
             }
         )
         trace._optout()
-        event = self.env["sms.marketing.consent"].search([("contact_id", "=", self.contact.id)])
+        event = self.env["sms.marketing.consent"].search(
+            [("contact_id", "=", self.contact.id), ("id", ">", self.subscribed_event.id)]
+        )
         self.assertEqual(
             (event.event, event.source, event.mailing_id, event.list_id),
             ("opt_out", "optout_link", mailing, self.sms_list),
@@ -96,7 +121,7 @@ class TestConsentLog(SmsMarketingAudienceCase, ConsentAssertions):
 
     def test_log_is_append_only_and_per_company(self):
         self.Blacklist._add_numbers(["+12025550143"], "manual")
-        event = self.env["sms.marketing.consent"].search([("number", "=", "+12025550143")])
+        event = self.env["sms.marketing.consent"].search([("number", "=", "+12025550143"), ("list_id", "=", False)])
         for user in (self.user_marketing, self.user_manager, self.user_admin):
             self.assertEqual(event.with_user(user).read(["event"])[0]["event"], "opt_out")
             with self.assertRaises(AccessError), mute_logger("odoo.models"):

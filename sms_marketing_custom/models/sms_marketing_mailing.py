@@ -768,7 +768,8 @@ class SmsMarketingMailing(models.Model):
                                         LIMIT %(count)s) capped) >= %(count)s)""",
             number=number,
             since=fields.Datetime.now() - timedelta(hours=max(self.frequency_cap_hours, 0)),
-            mailing=self.id or 0,
+            # in the form the record is a new one (a falsy NewId): the saved mailing is its origin
+            mailing=self._origin.id or 0,
             count=self.frequency_cap_count,
         )
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import mute_logger
 
 from .common import SmsEngineCase, SmsMarketingAudienceCase
@@ -203,6 +203,18 @@ class TestFrequencyCap(SmsEngineCase):
         self.env["sms.marketing.blacklist"]._add_numbers([self.contacts[0].phone_sanitized])
         stats = mailing._get_recipient_statistics()
         self.assertEqual((stats["blacklisted"], stats["frequency_capped"]), (1, 0), "blacklisted comes first")
+
+    @freeze_time(NOW)
+    def test_form_counts_before_the_mailing_exists(self):
+        self._received(self.contacts[0], 2)
+        form = Form(self.env["sms.marketing.mailing"])
+        form.subject = "New"
+        form.body = "Hi"
+        form.list_ids.add(self.sms_list)
+        form.frequency_cap_count = 1
+        self.assertFalse(form.audience_error)
+        self.assertEqual(form.audience_frequency_capped, 1)
+        self.assertEqual(form.audience_to_send, 2)
 
     @freeze_time(NOW)
     def test_engine_cancels_with_the_reason_the_form_counted(self):

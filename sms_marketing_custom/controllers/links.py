@@ -58,10 +58,19 @@ class SmsMarketingLinks(http.Controller):
     @http.route(f"{links.OPTOUT_PATH}<string:token>", type="http", auth="public", methods=["GET", "POST"], csrf=False)
     def sms_marketing_optout(self, token, **kwargs):
         # One tap: a person's GET opts out; a link preview (bot user agent, HEAD) only gets the page
-        # with a confirm button, which POSTs.
+        # with a confirm button, which POSTs. The page's other buttons (undo, choice of lists, stop
+        # all) POST a ``choice``; a choice is never made by a GET.
         method = request.httprequest.method
         record = method == "POST" or (method == "GET" and not is_bot(request.httprequest.user_agent.string))
-        values = request.env["sms.marketing.trace"]._route_optout(token, record=record)
+        choice = kwargs.get("choice") if method == "POST" else None
+        if choice not in (None, "undo", "lists", "all"):
+            choice = None
+        keep = request.httprequest.form.getlist("keep_list_ids") if method == "POST" else []
+        values = request.env["sms.marketing.trace"]._route_optout(
+            token, record=record, choice=choice, keep_list_ids=keep
+        )
         if values is None:
             return request.render("sms_marketing_custom.optout_invalid", {}, status=404)
+        if values["lang"]:
+            request.update_context(lang=values["lang"])
         return request.render("sms_marketing_custom.optout_page", dict(values, optout_path=links.OPTOUT_PATH))

@@ -1,11 +1,16 @@
+import logging
 import re
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..tools import links
+from ..providers import SmsGatewayError, SmsGatewayTransientError
+from ..tools import links, pricing
 from ..tools import phone as phone_tools
+from ..tools.sms_encoding import segment_count
+
+_logger = logging.getLogger(__name__)
 
 
 class SmsMarketingBlacklist(models.Model):
@@ -36,8 +41,17 @@ class SmsMarketingBlacklist(models.Model):
     )
     removed_date = fields.Datetime(string="Removed On", readonly=True)
     active = fields.Boolean(default=True)
+    consent_ids = fields.Many2many(
+        "sms.marketing.consent", string="Consent Log", compute="_compute_consent_ids", readonly=True
+    )
 
     _sql_constraints = [("number_unique", "unique(number)", "This number is already in the blacklist.")]
+
+    @api.depends("number")
+    def _compute_consent_ids(self):
+        events = self.env["sms.marketing.consent"].search([("number", "in", self.mapped("number"))])
+        for rec in self:
+            rec.consent_ids = events.filtered(lambda event, number=rec.number: event.number == number)
 
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
@@ -60,7 +74,10 @@ class SmsMarketingBlacklist(models.Model):
             elif not number or number not in new_numbers:  # same number twice in one call: keep the first
                 new_numbers.add(number)
                 new_vals_list.append(vals)
-        return reactivated | super().create(new_vals_list)
+        created = super().create(new_vals_list)
+        sources = {rec.id: vals.get("source") for rec, vals in zip(created, new_vals_list, strict=True)}
+        created._log_consent("opt_out", sources)
+        return reactivated | created
 
     def write(self, vals):
         if vals.get("number"):
@@ -68,7 +85,29 @@ class SmsMarketingBlacklist(models.Model):
         if vals.get("active") is True:
             vals.setdefault("removed_source", False)
             vals.setdefault("removed_date", False)
-        return super().write(vals)
+        result = super().write(vals)
+        if "active" in vals:
+            source = vals.get("source") if vals["active"] else vals.get("removed_source")
+            self._log_consent("opt_out" if vals["active"] else "opt_in", dict.fromkeys(self.ids, source))
+        return result
+
+    def _log_consent(self, event, source_by_id):
+        """One consent event per record: the blacklist's state changes only with its event (docs/design.md)."""
+        Consent = self.env["sms.marketing.consent"]
+        details = Consent._get_details()
+        details.pop("list_id", None)
+        forced_source = details.pop("source", None)
+        Consent._log(
+            [
+                {
+                    **details,
+                    "number": rec.number,
+                    "event": event,
+                    "source": Consent._source_of(forced_source or source_by_id.get(rec.id)),
+                }
+                for rec in self
+            ]
+        )
 
     # ------------------------------------------------------------------ actions
     def action_remove(self):
@@ -82,13 +121,16 @@ class SmsMarketingBlacklist(models.Model):
 
     # ------------------------------------------------------------------ API
     @api.model
-    def _add_numbers(self, numbers, source="manual"):
-        """Blacklist E.164 ``numbers`` (reactivating archived ones). Returns the records."""
+    def _add_numbers(self, numbers, source="manual", details=None):
+        """Blacklist E.164 ``numbers`` (reactivating archived ones). Returns the records.
+
+        ``details`` go into the consent log's events (mailing_id, gateway_id, evidence).
+        """
         numbers = list(dict.fromkeys(number for number in numbers or [] if number))
         if not numbers:
             return self.browse()
         # sudo: opt-out links and STOP keywords add numbers on behalf of the recipient (public/webhook requests)
-        blacklist = self.sudo().with_context(active_test=False)
+        blacklist = self.sudo().with_context(active_test=False, sms_marketing_consent=details or {})
         existing = blacklist.search([("number", "in", numbers)])
         inactive = existing.filtered(lambda rec: not rec.active)
         inactive.write({"active": True, "source": source, "date": fields.Datetime.now()})
@@ -97,44 +139,127 @@ class SmsMarketingBlacklist(models.Model):
         return (existing | created).with_env(self.env)
 
     @api.model
-    def _remove_numbers(self, numbers, source="manual"):
+    def _remove_numbers(self, numbers, source="manual", details=None):
         """Take E.164 ``numbers`` out of the blacklist (archived with who/when). Returns the records."""
         numbers = [number for number in numbers or [] if number]
         if not numbers:
             return self.browse()
         # sudo: a START keyword removes the number on behalf of its owner
-        records = self.sudo().search([("number", "in", numbers)])
+        records = self.sudo().with_context(sms_marketing_consent=details or {}).search([("number", "in", numbers)])
         records.write({"active": False, "removed_source": source, "removed_date": fields.Datetime.now()})
         return records.with_env(self.env)
 
     # ------------------------------------------------------------------ inbound SMS keywords
     @api.model
     def _apply_inbound_keywords(self, messages):
-        """Apply the STOP/START keywords of inbound SMS; one result per message.
+        """Apply the keywords of inbound SMS and answer them; one result per message, in order.
 
         ``messages`` are [{number, content}] as a provider read them from its
-        webhook (the gateway checked the signature). The whole message must be
-        a keyword (``tools.links.classify_keyword``): an opt-out keyword
-        blacklists the sender (source "keyword") and marks the last SMS sent
-        to that number as opted out (for the mailing's statistics); START or
-        UNSTOP removes the number from the blacklist; anything else is
-        ignored. When a number sends several keywords at once, the last wins.
-        Results: [{number (E.164 or None), action: "optout" | "optin" | "ignored"}].
+        webhook (the gateway, in the context as ``sms_marketing_gateway_id``,
+        checked the signature). Keywords are the company's (settings; the
+        localised built-in lists of ``tools.links`` by default), read by
+        ``tools.links.parse_inbound``; the whole message must be the keyword:
+
+        - STOP (and its translations) blacklists the sender (source "keyword"),
+          marks the last SMS sent to it as opted out, and answers once (not
+          when the number was already blacklisted);
+        - START/UNSTOP removes it from the blacklist and answers;
+        - HELP/INFO answers with the company's name and how to stop;
+        - ``JOIN <list keyword>`` asks for a YES (a pending request per number),
+          and YES subscribes the number to that list (double opt-in);
+        - anything else is ignored.
+
+        Every opt-in and opt-out lands in the consent log with the message as
+        evidence. Answers leave through the same gateway, charged like any SMS
+        (``_send_keyword_replies``). Results: [{number (E.164 or None), action:
+        "optout" | "optin" | "help" | "join" | "yes" | "ignored"}].
         """
-        results, last_action = [], {}
+        gateway = self.env["sms.marketing.gateway"].sudo().browse(self.env.context.get("sms_marketing_gateway_id"))
+        gateway = gateway.exists()
+        company = gateway.company_id or self.env.company
+        keywords = company._get_sms_marketing_keywords()
+        results, replies, optouts = [], [], []
         for message in messages:
             number = self._normalize_inbound_number(message.get("number") or message.get("from"))
-            action = links.classify_keyword(str(message.get("content") or "")) if number else None
-            if action:
-                last_action[number] = action
+            content = str(message.get("content") or "")
+            action, argument, word = links.parse_inbound(content, keywords) if number else (None, None, None)
+            details = {"gateway_id": gateway.id, "evidence": content}
+            lang = company._get_sms_marketing_reply_lang(word)
+            reply = None
+            if action == "optout":
+                already = bool(self._get_blacklisted_numbers([number]))
+                self._add_numbers([number], "keyword", details=details)
+                optouts.append(number)
+                reply = None if already else company._get_sms_marketing_reply("stop", lang)
+            elif action == "optin":
+                if not self._remove_numbers([number], "keyword", details=details):
+                    # not blacklisted: START is still an opt-in to prove
+                    self.env["sms.marketing.consent"].sudo()._log(
+                        [{**details, "number": number, "event": "opt_in", "source": "keyword"}]
+                    )
+                reply = company._get_sms_marketing_reply("start", lang)
+            elif action == "help":
+                reply = company._get_sms_marketing_reply("help", lang)
+            elif action == "join":
+                request = self.env["sms.marketing.join.request"]._request(number, argument, gateway, company, content)
+                if request:
+                    reply = company._get_sms_marketing_reply("join", lang, list_name=request.list_id.name)
+                else:
+                    action = None
+            elif action == "yes":
+                request = self.env["sms.marketing.join.request"]._confirm(number, gateway, company, content)
+                if request:
+                    reply = company._get_sms_marketing_reply("joined", lang, list_name=request.list_id.name)
+                else:
+                    action = None
+            if reply:
+                replies.append({"number": number, "content": reply})
             results.append({"number": number, "action": action or "ignored"})
-        optouts = [number for number, action in last_action.items() if action == "optout"]
-        optins = [number for number, action in last_action.items() if action == "optin"]
         if optouts:
-            self._add_numbers(optouts, "keyword")
             self._mark_last_traces_opted_out(optouts)
-        if optins:
-            self._remove_numbers(optins, "keyword")
+        if gateway and replies:
+            self._send_keyword_replies(gateway, replies)
+        return results
+
+    @api.model
+    def _send_keyword_replies(self, gateway, replies):
+        """Send ``replies`` ([{number, content}]) through ``gateway``, reserved and settled like any SMS.
+
+        Priced with ``tools.pricing`` and the gateway's prices; each has a new
+        uuid. Not enough credits, or a gateway error, sends nothing and
+        charges nothing: the keyword itself is applied anyway.
+        """
+        prices = gateway._get_prices()
+        messages = []
+        for reply in replies:
+            country = phone_tools.country_of(reply["number"])
+            segments = segment_count(reply["content"])
+            messages.append(
+                {
+                    "uuid": gateway._new_uuid(),
+                    "number": reply["number"],
+                    "content": reply["content"],
+                    "sender": gateway.sender or "",
+                    "country_code": country,
+                    "segments": segments,
+                    "cost": pricing.message_cost(segments, pricing.price_for(prices, country)),
+                }
+            )
+        reserved = round(sum(message["cost"] for message in messages), pricing.LEDGER_DIGITS)
+        if not gateway._reserve(reserved):
+            _logger.warning("gateway %s: not enough credits to answer %s keyword(s)", gateway.id, len(messages))
+            return []
+        try:
+            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
+        except (SmsGatewayError, SmsGatewayTransientError) as error:
+            gateway._settle(reserved, 0.0)
+            _logger.warning("gateway %s: keyword answers not sent: %s", gateway.id, error)
+            return []
+        Trace = self.env["sms.marketing.trace"]
+        spent = sum(
+            result.get("credits") or 0.0 for result in results if Trace._get_outcome(result.get("state"))[0] == "sent"
+        )
+        gateway._settle(reserved, round(spent, pricing.LEDGER_DIGITS))
         return results
 
     @api.model

@@ -64,7 +64,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..providers import SmsGatewayError, SmsGatewayTransientError
-from ..tools import pricing
+from ..tools import pricing, quiet_hours
 from ..tools.sms_encoding import segment_count
 
 _logger = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ PARAM_DEFAULTS = {
 }
 # Namespace of the per-mailing advisory lock of the trace builder ("SMS").
 BUILD_LOCK_NAMESPACE = 0x534D53
+# Namespace of the per-number advisory locks of the frequency cap at claim time ("SMF").
+CAP_LOCK_NAMESPACE = 0x534D46
 
 
 class SmsMarketingEngine(models.AbstractModel):
@@ -431,6 +433,7 @@ class SmsMarketingEngine(models.AbstractModel):
         """
         reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
         now = fields.Datetime.now()
+        tz_expr, tz_joins = self._get_time_zone_sql(mailing)
         query = SQL(
             """
             WITH src AS (
@@ -439,12 +442,14 @@ class SmsMarketingEngine(models.AbstractModel):
                   FROM (%(query)s) q
                  WHERE q.res_id BETWEEN %(lo)s AND %(hi)s
             ), flagged AS (
-                SELECT src.*, (bl.id IS NOT NULL) AS blacklisted
+                SELECT src.*, (bl.id IS NOT NULL) AS blacklisted,
+                       (src.number IS NOT NULL AND bl.id IS NULL AND NOT src.opted_out AND %(capped)s) AS capped
                   FROM src
                   LEFT JOIN sms_marketing_blacklist bl ON bl.number = src.number AND bl.active
             ), ranked AS (
                 SELECT flagged.*,
-                       row_number() OVER (PARTITION BY number ORDER BY (opted_out OR blacklisted), res_id) AS rn,
+                       row_number() OVER (PARTITION BY number ORDER BY (opted_out OR blacklisted OR capped), res_id)
+                       AS rn,
                        EXISTS (SELECT 1 FROM sms_marketing_trace t
                                 WHERE t.mailing_id = %(mailing)s AND t.number = flagged.number
                                   AND t.state != 'canceled') AS seen
@@ -454,22 +459,26 @@ class SmsMarketingEngine(models.AbstractModel):
                        CASE WHEN number IS NULL THEN 'invalid_number'
                             WHEN blacklisted THEN 'blacklisted'
                             WHEN opted_out THEN 'opted_out'
+                            WHEN capped THEN 'frequency_capped'
                             WHEN rn > 1 OR seen THEN 'duplicate' END AS failure_type
                   FROM ranked
             )
             INSERT INTO sms_marketing_trace
                    (mailing_id, res_model, res_id, number, country_code, uuid, state, failure_type, failure_reason,
-                    try_count, create_uid, write_uid, create_date, write_date)
-            SELECT %(mailing)s, %(model)s, res_id, number, upper(country_code),
+                    try_count, time_zone, create_uid, write_uid, create_date, write_date)
+            SELECT %(mailing)s, %(model)s, c.res_id, c.number,
+                   -- "001" (international networks) is no country: priced as every other country
+                   CASE WHEN length(c.country_code) = 2 THEN upper(c.country_code) END,
                    replace(gen_random_uuid()::text, '-', ''),
-                   CASE WHEN failure_type IS NULL THEN 'pending' ELSE 'canceled' END,
-                   failure_type,
-                   CASE failure_type WHEN 'invalid_number' THEN %(r_invalid)s
-                                     WHEN 'blacklisted' THEN %(r_blacklisted)s
-                                     WHEN 'opted_out' THEN %(r_opted_out)s
-                                     WHEN 'duplicate' THEN %(r_duplicate)s END,
-                   0, NULL, NULL, %(now)s, %(now)s
-              FROM classified
+                   CASE WHEN c.failure_type IS NULL THEN 'pending' ELSE 'canceled' END,
+                   c.failure_type,
+                   CASE c.failure_type WHEN 'invalid_number' THEN %(r_invalid)s
+                                       WHEN 'blacklisted' THEN %(r_blacklisted)s
+                                       WHEN 'opted_out' THEN %(r_opted_out)s
+                                       WHEN 'frequency_capped' THEN %(r_capped)s
+                                       WHEN 'duplicate' THEN %(r_duplicate)s END,
+                   0, %(tz_expr)s, NULL, NULL, %(now)s, %(now)s
+              FROM classified c %(tz_joins)s
             ON CONFLICT (mailing_id, res_id) DO NOTHING
             """,
             query=recipients,
@@ -481,10 +490,134 @@ class SmsMarketingEngine(models.AbstractModel):
             r_invalid=reasons["invalid_number"],
             r_blacklisted=reasons["blacklisted"],
             r_opted_out=reasons["opted_out"],
+            r_capped=reasons["frequency_capped"],
+            tz_expr=tz_expr,
+            tz_joins=tz_joins,
+            capped=mailing._get_frequency_cap_condition(SQL("src.number")),
             r_duplicate=reasons["duplicate"],
         )
         self.env.cr.execute(query)
-        return self.env.cr.rowcount
+        inserted = self.env.cr.rowcount
+        if mailing.quiet_hours:
+            self._hold_for_window(mailing, lo, hi)
+        return inserted
+
+    @api.model
+    def _get_time_zone_sql(self, mailing):
+        """(expression, joins) of each recipient's zone key, for the INSERT's ``classified c`` rows.
+
+        The record's ``tz`` when its model stores one, else the zones of the
+        number's longest prefix in libphonenumber's time-zone table (one hash
+        join per prefix length, nine at most: set-wise at any size), else the
+        mailing's fallback zone. Empty when the mailing has no sending window.
+        """
+        if not mailing.quiet_hours:
+            return SQL("NULL"), SQL("")
+        table = quiet_hours.prefix_table()
+        joins, keys = [], []
+        for length in quiet_hours.prefix_lengths():
+            alias = SQL.identifier(f"zone_{length}")
+            joins.append(
+                SQL(
+                    """LEFT JOIN (SELECT * FROM unnest(%s::varchar[], %s::varchar[]) AS z(prefix, key)) %s
+                              ON %s.prefix = substr(c.number, 2, %s)""",
+                    [prefix for prefix, _key in table if len(prefix) == length],
+                    [key for prefix, key in table if len(prefix) == length],
+                    alias,
+                    alias,
+                    length,
+                )
+            )
+            keys.insert(0, SQL("%s.key", alias))
+        Model = self.env[mailing.recipient_model]
+        tz_field = Model._fields.get("tz")
+        if tz_field and tz_field.store and tz_field.type in ("char", "selection"):
+            joins.append(SQL("LEFT JOIN %s rec ON rec.id = c.res_id", SQL.identifier(Model._table)))
+            keys.insert(0, SQL("NULLIF(rec.tz, '')"))
+        keys.append(SQL("%s", mailing._get_fallback_time_zone()))
+        return SQL("COALESCE(%s)", SQL(", ").join(keys)), SQL(" ").join(joins)
+
+    @api.model
+    def _get_window_openings(self, mailing, zone_keys):
+        """{zone key: next opening (UTC) when later than now}: one computation per distinct key."""
+        now = fields.Datetime.now()
+        fallback = mailing._get_fallback_time_zone()
+        start, end, no_sunday = mailing.window_start, mailing.window_end, mailing.window_no_sunday
+        openings = {}
+        for key in zone_keys:
+            opening = quiet_hours.next_opening(key, now, start, end, no_sunday, fallback)
+            if opening is None:  # zones whose windows never overlap: the fallback zone's window decides
+                opening = quiet_hours.next_opening(fallback, now, start, end, no_sunday, fallback)
+            if opening and opening > now:
+                openings[key] = opening
+        return openings
+
+    @api.model
+    def _hold_for_window(self, mailing, lo, hi):
+        """Pending traces of [lo, hi] whose window is closed wait for it: next_try_at = its opening.
+
+        One SELECT DISTINCT of the zone keys, the openings computed per key in
+        Python, one UPDATE ... FROM unnest. The trace keeps ``quiet_hours`` as
+        its (pending) reason so that the mailing shows how many wait and when.
+        """
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """SELECT DISTINCT time_zone FROM sms_marketing_trace
+                    WHERE mailing_id = %s AND res_id BETWEEN %s AND %s AND state = 'pending'""",
+                mailing.id,
+                lo,
+                hi,
+            )
+        )
+        openings = self._get_window_openings(mailing, [row[0] for row in cr.fetchall()])
+        if openings:
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace t SET next_try_at = v.opening, failure_type = 'quiet_hours',
+                              failure_reason = %(reason)s
+                         FROM unnest(%(keys)s::varchar[], %(openings)s::timestamp[]) AS v(key, opening)
+                        WHERE t.mailing_id = %(mailing)s AND t.res_id BETWEEN %(lo)s AND %(hi)s
+                          AND t.state = 'pending' AND t.time_zone = v.key""",
+                    reason=self.env["sms.marketing.trace"]._get_failure_reasons()["quiet_hours"],
+                    keys=list(openings),
+                    openings=list(openings.values()),
+                    mailing=mailing.id,
+                    lo=lo,
+                    hi=hi,
+                )
+            )
+
+    @api.model
+    def _apply_window(self, mailing, rows):
+        """(rows to send, count held back): the sending window checked again at claim time.
+
+        A trace built while its window was open may be claimed after it closed
+        (a long mailing, a retry): it waits for the next opening instead.
+        """
+        if not rows or not mailing.quiet_hours:
+            return rows, 0
+        cr = self.env.cr
+        ids = [row[0] for row in rows]
+        cr.execute(SQL("SELECT id, time_zone FROM sms_marketing_trace WHERE id = ANY(%s)", ids))
+        zone_by_id = dict(cr.fetchall())
+        openings = self._get_window_openings(mailing, set(zone_by_id.values()))
+        held = [trace_id for trace_id in ids if zone_by_id.get(trace_id) in openings]
+        if held:
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace t SET next_try_at = v.opening, failure_type = 'quiet_hours',
+                              failure_reason = %s
+                         FROM unnest(%s::int[], %s::timestamp[]) AS v(id, opening)
+                        WHERE t.id = v.id""",
+                    self.env["sms.marketing.trace"]._get_failure_reasons()["quiet_hours"],
+                    held,
+                    [openings[zone_by_id[trace_id]] for trace_id in held],
+                )
+            )
+            self.env["sms.marketing.trace"].invalidate_model(["next_try_at", "failure_type", "failure_reason"])
+        held = set(held)
+        return [row for row in rows if row[0] not in held], len(held)
 
     # ------------------------------------------------------------------ sending one batch
     @api.model
@@ -630,6 +763,75 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _claim(self, mailing, params):
+        """The next batch to send: ``_claim_rows``, less what the frequency cap holds back or cancels
+        and what waits for its sending window.
+
+        A batch emptied by canceling or deferring its traces is progress: the
+        next batch is claimed at once. An empty answer means nothing can be sent now.
+        """
+        while True:
+            rows = self._claim_rows(mailing, params)
+            kept, canceled = self._apply_frequency_cap(mailing, rows)
+            kept, held = self._apply_window(mailing, kept)
+            if kept or not (canceled or held):
+                return kept
+
+    @api.model
+    def _apply_frequency_cap(self, mailing, rows):
+        """(rows to send, count canceled): the frequency cap checked again at claim time.
+
+        The audience query and the INSERT only see what was sent when they ran:
+        two mailings sending to the same number at once would both pass a cap
+        of 1. So each claimed number takes a transaction advisory lock (the
+        lock ends with the commit of the reservation, which commits the traces'
+        claim markers too, and the cap counts a claimed trace as sent); a
+        number another runner holds is left pending for a later claim, and a
+        locked number is checked with ``_get_frequency_cap_condition`` in a
+        statement run after the lock was taken, which in READ COMMITTED
+        (``_commit``) sees every batch committed before. Traces over the cap
+        are canceled with their reason. Mailings without a cap take no lock.
+        """
+        if not rows or mailing.frequency_cap_count <= 0:
+            return rows, 0
+        cr = self.env.cr
+        numbers = sorted({row[2] for row in rows if row[2]})
+        cr.execute(
+            SQL(
+                "SELECT n FROM unnest(%s::varchar[]) n WHERE pg_try_advisory_xact_lock(%s, hashtext(n))",
+                numbers,
+                CAP_LOCK_NAMESPACE,
+            )
+        )
+        locked = [row[0] for row in cr.fetchall()]
+        capped = set()
+        if locked:
+            cr.execute(
+                SQL(
+                    "SELECT n FROM unnest(%s::varchar[]) n WHERE %s",
+                    locked,
+                    mailing._get_frequency_cap_condition(SQL("n")),
+                )
+            )
+            capped = {row[0] for row in cr.fetchall()}
+        locked = set(locked)
+        cancel_ids = [row[0] for row in rows if row[2] in capped]
+        if cancel_ids:
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace SET state = 'canceled', failure_type = 'frequency_capped',
+                              failure_reason = %s, write_date = %s
+                        WHERE id = ANY(%s) AND state = 'pending'""",
+                    self.env["sms.marketing.trace"]._get_failure_reasons()["frequency_capped"],
+                    fields.Datetime.now(),
+                    cancel_ids,
+                )
+            )
+            self.env["sms.marketing.trace"].invalidate_model(["state", "failure_type", "failure_reason"])
+        kept = [row for row in rows if not row[2] or (row[2] in locked and row[2] not in capped)]
+        return kept, len(cancel_ids)
+
+    @api.model
+    def _claim_rows(self, mailing, params):
         """Lock the next batch of pending traces; rows locked by other runners are skipped.
 
         Each runner walks the mailing forward from the last id it claimed (the

@@ -453,7 +453,8 @@ class SmsMarketingGateway(models.Model):
             return 400, None
         if kind == "statuses":
             return 200, {"updated": gateway._process_statuses(items)}
-        return 200, {"results": gateway.env["sms.marketing.blacklist"]._apply_inbound_keywords(items)}
+        blacklist = gateway.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=gateway.id)
+        return 200, {"results": blacklist._apply_inbound_keywords(items)}
 
     def _check_signature(self, body, signature):
         """True when ``signature`` is a valid ``X-Signature`` of ``body`` for this gateway's provider.

@@ -1,5 +1,8 @@
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
+
+from ..tools import links
 
 
 class SmsMarketingList(models.Model):
@@ -17,6 +20,11 @@ class SmsMarketingList(models.Model):
     name = fields.Char(required=True, translate=False)
     active = fields.Boolean(default=True)
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    keyword = fields.Char(
+        index="btree_not_null",
+        copy=False,
+        help='People join this list by texting "JOIN <keyword>" to a gateway of the company, then YES.',
+    )
     subscription_ids = fields.One2many("sms.marketing.subscription", "list_id", string="Subscriptions")
     contact_ids = fields.Many2many(
         "sms.marketing.contact", "sms_marketing_subscription", "list_id", "contact_id", string="Contacts"
@@ -28,6 +36,30 @@ class SmsMarketingList(models.Model):
     optout_count = fields.Integer(string="Opted Out", compute="_compute_counts")
     blacklisted_count = fields.Integer(string="Blacklisted", compute="_compute_counts")
     mailing_count = fields.Integer(string="Mailings", compute="_compute_mailing_count")
+
+    @api.model
+    def _normalize_list_keyword(self, keyword):
+        """The keyword as inbound SMS are read (upper case, no accents nor spaces), or a clear error."""
+        normalized = links.normalize_keyword(keyword)
+        if not normalized.isalnum():
+            raise ValidationError(_("The keyword %(keyword)s must be letters and digits only.", keyword=keyword))
+        return normalized
+
+    @api.constrains("keyword", "company_id")
+    def _check_keyword_unique(self):
+        for sms_list in self.filtered("keyword"):
+            # sudo: a clash with a list the user cannot read must be refused too
+            domain = [("id", "!=", sms_list.id), ("keyword", "=", sms_list.keyword)]
+            if sms_list.company_id:  # a list without a company is every company's
+                domain.append(("company_id", "in", [sms_list.company_id.id, False]))
+            others = self.sudo().with_context(active_test=False).search_count(domain)
+            if others:
+                raise ValidationError(
+                    _(
+                        "Another mailing list of this company already has the keyword %(keyword)s.",
+                        keyword=sms_list.keyword,
+                    )
+                )
 
     # ------------------------------------------------------------------ computes
     def _compute_counts(self):
@@ -85,12 +117,17 @@ class SmsMarketingList(models.Model):
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("keyword"):
+                vals["keyword"] = self._normalize_list_keyword(vals["keyword"])
         lists = super().create(vals_list)
         if any("contact_ids" in vals for vals in vals_list):
             lists.env["sms.marketing.subscription"]._invalidate_relations()
         return lists
 
     def write(self, vals):
+        if vals.get("keyword"):
+            vals["keyword"] = self._normalize_list_keyword(vals["keyword"])
         result = super().write(vals)
         if "contact_ids" in vals:
             self.env["sms.marketing.subscription"]._invalidate_relations()

@@ -69,7 +69,13 @@ SCHEDULE_TOLERANCE = timedelta(minutes=1)
 SEND_CHECK_FULL_LIMIT = 50000
 # Where the opt-out token goes in the opt-out line while it is being laid out.
 SUFFIX_TOKEN_MARKER = "\x00token\x00"
-AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "duplicates", "to_send")
+AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
+
+
+def _format_hour(value):
+    """9.5 -> "09:30" (the float_time widget's display)."""
+    minutes = round((value or 0.0) * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 class SmsMarketingMailing(models.Model):
@@ -179,8 +185,37 @@ class SmsMarketingMailing(models.Model):
     audience_invalid = fields.Integer(string="Invalid Numbers", compute="_compute_audience")
     audience_excluded = fields.Integer(string="Blacklisted or Opted Out", compute="_compute_audience")
     audience_duplicates = fields.Integer(string="Duplicates", compute="_compute_audience")
+    audience_frequency_capped = fields.Integer(string="Texted Recently", compute="_compute_audience")
     audience_error = fields.Char(compute="_compute_audience")
     audience_by_country = fields.Json(compute="_compute_audience")
+    # consent and compliance: frequency cap ("smart sending"), defaults from the company
+    frequency_cap_count = fields.Integer(
+        string="Frequency Cap",
+        default=lambda self: self.env.company.sms_marketing_frequency_cap_count,
+        help="Skip numbers that received at least this many marketing SMS in the period. 0: no cap.",
+    )
+    frequency_cap_hours = fields.Integer(
+        string="Frequency Cap Period (hours)",
+        default=lambda self: self.env.company.sms_marketing_frequency_cap_hours or 24,
+    )
+    # consent and compliance: sending window in each recipient's local time, defaults from the company
+    quiet_hours = fields.Boolean(
+        string="Sending Window",
+        default=lambda self: self.env.company.sms_marketing_quiet_hours,
+        help="Send only inside the window, in each recipient's time zone (the record's, else the number's). "
+        "Messages due outside it wait for it to open.",
+    )
+    window_start = fields.Float(
+        string="Window Opens", default=lambda self: self.env.company.sms_marketing_window_start or 9.0
+    )
+    window_end = fields.Float(
+        string="Window Closes", default=lambda self: self.env.company.sms_marketing_window_end or 20.0
+    )
+    window_no_sunday = fields.Boolean(
+        string="No Sundays", default=lambda self: self.env.company.sms_marketing_window_no_sunday
+    )
+    window_waiting_count = fields.Integer(string="Waiting for Their Window", compute="_compute_window_waiting")
+    window_next_at = fields.Datetime(string="Next Window Opens", compute="_compute_window_waiting")
     # price estimate
     estimated_credits = fields.Float(compute="_compute_estimate", digits=(16, 2))
     estimate_html = fields.Html(string="Estimate by Country", compute="_compute_estimate", sanitize=False)
@@ -263,7 +298,7 @@ class SmsMarketingMailing(models.Model):
             mailing.sms_segments = info.segments
             mailing.sms_units = info.units
 
-    @api.depends("recipient_model_id", "list_ids", "domain", "sender_id")
+    @api.depends("recipient_model_id", "list_ids", "domain", "sender_id", "frequency_cap_count", "frequency_cap_hours")
     @api.depends_context("uid", "allowed_company_ids")
     def _compute_audience(self):
         for mailing in self:
@@ -274,6 +309,7 @@ class SmsMarketingMailing(models.Model):
             mailing.audience_invalid = stats["invalid"]
             mailing.audience_excluded = stats["blacklisted"] + stats["opted_out"]
             mailing.audience_duplicates = stats["duplicates"]
+            mailing.audience_frequency_capped = stats["frequency_capped"]
             mailing.audience_by_country = stats["by_country"]
 
     @api.depends("audience_by_country", "audience_to_send", "sms_segments", "gateway_id", "company_id")
@@ -670,7 +706,9 @@ class SmsMarketingMailing(models.Model):
         1. ``invalid``: no valid number (``number`` IS NULL);
         2. ``blacklisted``: the number is in the active blacklist;
         3. ``opted_out``: the contact opted out of all the chosen lists;
-        4. ``duplicate``: the number already appears on an eligible row with a lower ``res_id``;
+        4. ``frequency_capped``: the number received the cap's count of marketing SMS in its period
+           (``_get_frequency_cap_condition``);
+        5. ``duplicate``: the number already appears on an eligible row with a lower ``res_id``;
 
         and NULL for the rows to send to.
         """
@@ -681,6 +719,7 @@ class SmsMarketingMailing(models.Model):
                    CASE WHEN k.number IS NULL THEN 'invalid'
                         WHEN k.blacklisted THEN 'blacklisted'
                         WHEN k.opted_out THEN 'opted_out'
+                        WHEN k.capped THEN 'frequency_capped'
                         WHEN row_number() OVER (PARTITION BY k.number, k.eligible ORDER BY k.res_id) > 1
                         THEN 'duplicate'
                    END AS reason
@@ -690,18 +729,102 @@ class SmsMarketingMailing(models.Model):
         )
 
     def _get_recipients_flagged_query(self):
-        """The recipients query plus ``blacklisted`` and ``eligible`` (a valid number, neither
-        blacklisted nor opted out): the audience has someone to send to iff one row is eligible
-        (the first of each eligible number is sent)."""
+        """The recipients query plus ``blacklisted``, ``capped`` (frequency cap) and ``eligible``
+        (a valid number, neither blacklisted, opted out nor capped): the audience has someone
+        to send to iff one row is eligible (the first of each eligible number is sent)."""
         self.ensure_one()
         self.env["sms.marketing.blacklist"].flush_model(["number", "active"])
         return SQL(
-            """SELECT r.*, b.id IS NOT NULL AS blacklisted,
-                      r.number IS NOT NULL AND b.id IS NULL AND NOT r.opted_out AS eligible
-                 FROM (%s) r
-            LEFT JOIN sms_marketing_blacklist b ON b.number = r.number AND b.active""",
+            """SELECT f.*, f.number IS NOT NULL AND NOT f.blacklisted AND NOT f.opted_out
+                           AND NOT f.capped AS eligible
+                 FROM (SELECT r.*, b.id IS NOT NULL AS blacklisted,
+                              r.number IS NOT NULL AND b.id IS NULL AND NOT r.opted_out AND %s AS capped
+                         FROM (%s) r
+                    LEFT JOIN sms_marketing_blacklist b ON b.number = r.number AND b.active) f""",
+            self._get_frequency_cap_condition(SQL("r.number")),
             self._get_recipients_query(),
         )
+
+    def _compute_window_waiting(self):
+        """Pending messages waiting for their sending window, and the first opening: one _read_group."""
+        ids = [mid for mid in self.ids if isinstance(mid, int)]
+        groups = {}
+        if ids:
+            groups = {
+                mailing.id: (count, first)
+                for mailing, count, first in self.env["sms.marketing.trace"]._read_group(
+                    [("mailing_id", "in", ids), ("state", "=", "pending"), ("failure_type", "=", "quiet_hours")],
+                    ["mailing_id"],
+                    ["__count", "next_try_at:min"],
+                )
+            }
+        for mailing in self:
+            mailing.window_waiting_count, mailing.window_next_at = groups.get(mailing.id, (0, False))
+
+    def _get_fallback_time_zone(self):
+        """Zone of a recipient whose record and number tell none: the company's, else the sender's, else UTC."""
+        self.ensure_one()
+        company = self.company_id or self.env.company
+        return company.partner_id.tz or self.sender_id.tz or self.user_id.tz or "UTC"
+
+    @api.model
+    def _check_window_values(self, records, start_field, end_field):
+        for record in records:
+            start, end = record[start_field], record[end_field]
+            if not (0 <= start < end <= 24):
+                raise ValidationError(
+                    _(
+                        "The sending window must open before it closes, between 00:00 and 24:00 "
+                        "(%(start)s to %(end)s given).",
+                        start=_format_hour(start),
+                        end=_format_hour(end),
+                    )
+                )
+
+    @api.constrains("window_start", "window_end")
+    def _check_window(self):
+        self._check_window_values(self, "window_start", "window_end")
+
+    def _get_frequency_cap_condition(self, number):
+        """SQL true when the E.164 ``number`` (an SQL expression) reached this mailing's frequency cap.
+
+        The one definition of the cap: at least ``frequency_cap_count`` marketing
+        SMS sent (sent or delivered, any mailing but this one) to the number
+        since ``frequency_cap_hours`` ago, messages in flight (claimed by a
+        runner whose provider call is under way: ``claim_move_id``) counting as
+        sent; ``FALSE`` when the cap is off. Used by the audience count, the
+        engine's INSERT and the check at claim time. Reads
+        ``sms_marketing_trace_number_idx``, at most ``count`` rows per number.
+        """
+        self.ensure_one()
+        if self.frequency_cap_count <= 0:
+            return SQL("FALSE")
+        self.env["sms.marketing.trace"].flush_model(["number", "state", "sent_at", "mailing_id", "claim_move_id"])
+        return SQL(
+            """((SELECT count(*) FROM (SELECT 1 FROM sms_marketing_trace cap
+                                        WHERE cap.number = %(number)s AND cap.mailing_id != %(mailing)s
+                                          AND ((cap.state IN ('sent', 'delivered') AND cap.sent_at >= %(since)s)
+                                               OR (cap.state = 'pending' AND cap.claim_move_id IS NOT NULL))
+                                        LIMIT %(count)s) capped) >= %(count)s)""",
+            number=number,
+            since=fields.Datetime.now() - timedelta(hours=max(self.frequency_cap_hours, 0)),
+            # in the form the record is a new one (a falsy NewId): the saved mailing is its origin
+            mailing=self._origin.id or 0,
+            count=self.frequency_cap_count,
+        )
+
+    @api.model
+    def _check_frequency_cap_values(self, records, count_field, hours_field):
+        """A negative cap, or a cap with no period, is refused with the field's name."""
+        for record in records:
+            if record[count_field] < 0:
+                raise ValidationError(_("The frequency cap cannot be negative (0 turns it off)."))
+            if record[count_field] and record[hours_field] <= 0:
+                raise ValidationError(_("The period of the frequency cap must be at least one hour."))
+
+    @api.constrains("frequency_cap_count", "frequency_cap_hours")
+    def _check_frequency_cap(self):
+        self._check_frequency_cap_values(self, "frequency_cap_count", "frequency_cap_hours")
 
     def _get_recipient_statistics(self):
         """Counts of the audience, in SQL: total, valid, invalid, blacklisted, opted_out, duplicates,
@@ -715,6 +838,7 @@ class SmsMarketingMailing(models.Model):
                        count(*) FILTER (WHERE c.number IS NOT NULL),
                        count(*) FILTER (WHERE c.reason = 'blacklisted'),
                        count(*) FILTER (WHERE c.reason = 'opted_out'),
+                       count(*) FILTER (WHERE c.reason = 'frequency_capped'),
                        count(*) FILTER (WHERE c.reason = 'duplicate'),
                        count(*) FILTER (WHERE c.reason IS NULL)
                   FROM (%s) c
@@ -723,7 +847,7 @@ class SmsMarketingMailing(models.Model):
                 self._get_recipients_classified_query(),
             )
         )
-        keys = ("total", "valid", "blacklisted", "opted_out", "duplicates", "to_send")
+        keys = ("total", "valid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
         stats = dict.fromkeys(keys, 0)
         by_country = {}
         for country_code, *counts in self.env.cr.fetchall():

@@ -26,15 +26,42 @@ class SmsMarketingSubscription(models.Model):
                 vals.setdefault("opt_out_date", fields.Datetime.now())
         subscriptions = super().create(vals_list)
         self._invalidate_relations()
+        subscriptions.filtered("opt_out")._log_consent("opt_out")
+        subscriptions.filtered(lambda sub: not sub.opt_out)._log_consent("opt_in")
         return subscriptions
 
     def write(self, vals):
+        changed = self.browse()
         if "opt_out" in vals:
             vals["opt_out_date"] = fields.Datetime.now() if vals["opt_out"] else False
+            changed = self.filtered(lambda sub: sub.opt_out != bool(vals["opt_out"]))
         result = super().write(vals)
         if {"contact_id", "list_id"} & set(vals):
             self._invalidate_relations()
+        if changed:
+            changed._log_consent("opt_out" if vals["opt_out"] else "opt_in")
         return result
+
+    def _log_consent(self, event):
+        """A change of ``opt_out`` is a consent event about that list (docs/design.md, consent log)."""
+        if not self:
+            return
+        Consent = self.env["sms.marketing.consent"]
+        details = Consent._get_details()
+        source = Consent._source_of(details.pop("source", None))
+        Consent._log(
+            [
+                {
+                    **details,
+                    "number": sub.contact_id.phone_sanitized,
+                    "contact_id": sub.contact_id.id,
+                    "list_id": sub.list_id.id,
+                    "event": event,
+                    "source": source,
+                }
+                for sub in self.sudo()
+            ]
+        )
 
     def unlink(self):
         result = super().unlink()

@@ -29,6 +29,9 @@ FAILURE_TYPES = [
     ("blacklisted", "Blacklisted"),
     ("opted_out", "Opted Out"),
     ("duplicate", "Duplicate Number"),
+    ("frequency_capped", "Frequency Cap"),
+    # pending, not a failure: waits for the recipient's sending window
+    ("quiet_hours", "Outside the Sending Window"),
     ("mailing_canceled", "Mailing Canceled"),
     # refused by the gateway
     ("wrong_number_format", "Wrong Number Format"),
@@ -74,6 +77,9 @@ class SmsMarketingTrace(models.Model):
     next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")
     sent_at = fields.Datetime()
     delivered_at = fields.Datetime()
+    time_zone = fields.Char(
+        readonly=True, help="Time zones of the recipient (comma-separated) whose sending window applies."
+    )
     optout_at = fields.Datetime(string="Opted Out On", readonly=True, copy=False, index="btree_not_null")
     # The reservation (sms.marketing.credit.move id) of the batch this trace is
     # in flight with: set and committed before the provider call, cleared when
@@ -90,6 +96,9 @@ class SmsMarketingTrace(models.Model):
         create_unique_index(cr, "sms_marketing_trace_mailing_res_uniq", self._table, ["mailing_id", "res_id"])
         # Duplicate numbers across build windows.
         create_index(cr, "sms_marketing_trace_mailing_number_idx", self._table, ["mailing_id", "number"])
+        # What a number received lately, across mailings: the frequency cap and the
+        # inbound keywords (number is never changed by the sending UPDATE: still HOT).
+        create_index(cr, "sms_marketing_trace_number_idx", self._table, ["number"])
         # The claims walk a mailing's traces in id order (and find its first one).
         create_index(cr, "sms_marketing_trace_mailing_id_idx", self._table, ["mailing_id", "id"])
         # Delivery reports come by uuid: the unique constraint's index.
@@ -108,6 +117,8 @@ class SmsMarketingTrace(models.Model):
             "blacklisted": _("The number is in the blacklist."),
             "opted_out": _("The recipient opted out of the mailing lists."),
             "duplicate": _("Another recipient of this mailing has the same number."),
+            "frequency_capped": _("The number already received the most marketing SMS the frequency cap allows."),
+            "quiet_hours": _("Waits for the sending window to open in the recipient's time zone."),
             "mailing_canceled": _("The mailing was canceled before this message was sent."),
             "wrong_number_format": _("The gateway says the number is not a valid phone number."),
             "country_not_supported": _("The gateway does not send to this country."),
@@ -181,41 +192,137 @@ class SmsMarketingTrace(models.Model):
 
     # ------------------------------------------------------------------ opt-out
     @api.model
-    def _route_optout(self, token, record=True):
+    def _route_optout(self, token, record=True, choice=None, keep_list_ids=()):
         """Values of the opt-out page of ``/o/<token>``; None when the token is not valid.
 
         With ``record`` the opt-out is recorded (idempotent); without (a link preview),
-        the page only asks for confirmation.
+        the page only asks for confirmation. A person's later choices on the page:
+        ``choice`` "undo" (subscribed again: "I unsubscribed by mistake"), "lists"
+        (of the person's other lists, stay in ``keep_list_ids`` and leave the rest),
+        "all" (no marketing SMS at all: the blacklist). Each lands in the consent log.
         """
         trace = self._get_from_optout_token(token)
         if not trace:
             return None
-        if record:
+        if choice == "undo":
+            trace._optout_undo()
+        elif choice == "lists":
+            trace._optout_choose_lists(keep_list_ids)
+        elif choice == "all" and trace.number:
+            self.env["sms.marketing.blacklist"]._add_numbers(
+                [trace.number], "optout_link", details=trace._get_optout_details(_("Stop all SMS"))
+            )
+            trace.optout_at = trace.optout_at or fields.Datetime.now()
+        elif record and choice is None:
             trace._optout()
         mailing = trace.mailing_id
+        company = mailing.company_id or self.env.company
         return {
             "token": token,
             "done": bool(trace.optout_at),
+            "choice": choice,
             "number": links.mask_number(trace.number),
             "list_names": mailing._get_optout_lists().mapped("name"),
-            "company_name": (mailing.company_id or self.env.company).name,
+            "other_subscriptions": [
+                {"id": sub.list_id.id, "name": sub.list_id.name, "subscribed": not sub.opt_out}
+                for sub in trace._get_other_subscriptions()
+            ],
+            "blacklisted": bool(self.env["sms.marketing.blacklist"]._get_blacklisted_numbers([trace.number])),
+            "company_name": company.name,
+            "company_id": company.id,
+            "lang": trace._get_recipient_lang(),
         }
+
+    def _get_optout_details(self, evidence):
+        """Consent-log details of a choice made on this trace's opt-out page."""
+        self.ensure_one()
+        return {
+            "source": "optout_link",
+            "mailing_id": self.mailing_id.id,
+            "evidence": _(
+                "Opt-out page of the SMS sent to %(number)s: %(choice)s", number=self.number or "?", choice=evidence
+            ),
+        }
+
+    def _get_recipient_contacts(self):
+        """The mailing-list contacts this trace's recipient is: by number, and the record itself."""
+        self.ensure_one()
+        Contact = self.env["sms.marketing.contact"]
+        contacts = Contact._find_by_numbers([self.number]) if self.number else Contact
+        if self.res_model == "sms.marketing.contact" and self.res_id:
+            contacts |= Contact.browse(self.res_id).exists()
+        company = self.mailing_id.company_id
+        return contacts.filtered(lambda c: not company or not c.company_id or c.company_id == company)
+
+    def _get_other_subscriptions(self):
+        """The person's subscriptions to lists other than the ones this mailing left, one per list."""
+        self.ensure_one()
+        left = self.mailing_id._get_optout_lists()
+        subscriptions = self._get_recipient_contacts().subscription_ids.filtered(
+            lambda sub: sub.list_id not in left and sub.list_id.active
+        )
+        by_list = {}
+        for subscription in subscriptions.sorted(lambda sub: (sub.list_id.name, sub.id)):
+            by_list.setdefault(subscription.list_id, subscription)
+        return self.env["sms.marketing.subscription"].union(*by_list.values())
+
+    def _get_recipient_lang(self):
+        """The language of the page: the recipient record's when it has one, else the company's."""
+        self.ensure_one()
+        record = self.env[self.res_model].browse(self.res_id).exists() if self.res_model in self.env else None
+        lang = record and "lang" in record._fields and record.lang
+        company = self.mailing_id.company_id or self.env.company
+        lang = lang or company.partner_id.lang
+        return lang if lang and self.env["res.lang"]._lang_get(lang) else None
+
+    def _optout_undo(self):
+        """ "I unsubscribed by mistake": back in the mailing's lists, or out of the blacklist."""
+        self.ensure_one()
+        details = self._get_optout_details(_("I unsubscribed by mistake"))
+        lists = self.mailing_id._get_optout_lists()
+        if lists:
+            subscriptions = self._get_recipient_contacts().subscription_ids.filtered(
+                lambda sub: sub.list_id in lists and sub.opt_out
+            )
+            subscriptions.with_context(sms_marketing_consent=details).write({"opt_out": False})
+        if self.number:
+            self.env["sms.marketing.blacklist"]._remove_numbers([self.number], "optout_link", details=details)
+        self.optout_at = False
+
+    def _optout_choose_lists(self, keep_list_ids):
+        """Of the person's other lists, stay in ``keep_list_ids`` and leave the others (each change logged)."""
+        self.ensure_one()
+        keep = {int(list_id) for list_id in keep_list_ids if str(list_id).isdigit()}
+        details = self._get_optout_details(_("Choice of lists"))
+        Subscription = self.env["sms.marketing.subscription"].with_context(sms_marketing_consent=details)
+        others = self._get_recipient_contacts().subscription_ids.filtered(
+            lambda sub: sub.list_id not in self.mailing_id._get_optout_lists()
+        )
+        Subscription.browse(others.filtered(lambda sub: sub.list_id.id in keep and sub.opt_out).ids).write(
+            {"opt_out": False}
+        )
+        Subscription.browse(others.filtered(lambda sub: sub.list_id.id not in keep and not sub.opt_out).ids).write(
+            {"opt_out": True}
+        )
 
     def _optout(self):
         """Record that this trace's recipient left: the mailing's lists, or all SMS marketing."""
         self.ensure_one()
         lists = self.mailing_id._get_optout_lists()
+        details = self._get_optout_details(_("Unsubscribe"))
         if lists:
             contact_domain = [("contact_id.phone_sanitized", "=", self.number)] if self.number else []
             if self.res_model == "sms.marketing.contact" and self.res_id:
                 contact_domain = expression.OR([contact_domain, [("contact_id", "=", self.res_id)]])
             if contact_domain:
-                subscriptions = self.env["sms.marketing.subscription"].search(
-                    expression.AND([[("list_id", "in", lists.ids), ("opt_out", "=", False)], contact_domain])
+                subscriptions = (
+                    self.env["sms.marketing.subscription"]
+                    .with_context(sms_marketing_consent=details)
+                    .search(expression.AND([[("list_id", "in", lists.ids), ("opt_out", "=", False)], contact_domain]))
                 )
                 subscriptions.write({"opt_out": True})
         elif self.number:
-            self.env["sms.marketing.blacklist"]._add_numbers([self.number], "optout_link")
+            self.env["sms.marketing.blacklist"]._add_numbers([self.number], "optout_link", details=details)
         if not self.optout_at:
             self.optout_at = fields.Datetime.now()
         return True

@@ -197,6 +197,7 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
                 "invalid": 1,
                 "blacklisted": 1,
                 "opted_out": 1,
+                "frequency_capped": 0,
                 "duplicates": 1,
                 "to_send": 2,
                 "by_country": {"FR": 1, "US": 1},

@@ -161,7 +161,11 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         page = response.text
         self.assertIn("Newsletter", page)
         self.assertIn("Promotions", page)
-        self.assertNotIn("Partners", page, "lists of other mailings are not shown")
+        left = page.split('class="o_sms_optout_lists"')[1].split("</ul>")[0]
+        self.assertNotIn("Partners", left, "the lists of other mailings are not left ...")
+        self.assertRegex(
+            page, r'value="\d+" id="keep_list_\d+" checked="True"/>\s*<label[^>]*>Partners<', "... but offered"
+        )
         self.assertIn("+•••••••••78", page)
         self.assertNotIn("612345678", page, "the number is masked")
         subscriptions = self.env["sms.marketing.subscription"].search([("contact_id", "=", self.contacts[0].id)])

@@ -39,6 +39,10 @@ MATRIX = {
     "sms.marketing.mailing.schedule": {"user": "crwu", "manager": "crwu"},
     # which models can receive SMS: configured by managers, read by the mailing form
     "sms.marketing.recipient.model": {"user": "r", "manager": "crwu"},
+    # consent log: append-only, written by the system only (events are the proof of consent)
+    "sms.marketing.consent": {"user": "r", "manager": "r"},
+    # pending JOIN confirmations: written by the inbound webhook only
+    "sms.marketing.join.request": {"user": "r", "manager": "r"},
     # cache of normalised numbers, written by the engine as superuser
     "sms.marketing.number": {"manager": "r"},
 }
@@ -108,6 +112,11 @@ class SecurityFixtures(SmsMarketingCase):
                 "model_id": env["ir.model"]._get_id("res.company"),
                 "phone_field_id": env.ref("base.field_res_company__phone").id,
             }
+        if model == "sms.marketing.consent":
+            return {"number": _number(), "event": "opt_out", "source": "manual", "company_id": company.id}
+        if model == "sms.marketing.join.request":
+            sms_list = env["sms.marketing.list"].create(self._vals("sms.marketing.list", company))
+            return {"number": _number(), "list_id": sms_list.id, "company_id": company.id}
         if model == "sms.marketing.number":
             return {"raw": f"0470 {seq:06d}", "region": "BE"}
         if model == "sms.marketing.mailing.test":
@@ -134,6 +143,8 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.mailing.test": ("numbers", "+32470000999"),
         "sms.marketing.recipient.model": ("sequence", 7),
         "sms.marketing.number": ("error", "too_short"),
+        "sms.marketing.consent": ("event", "opt_in"),
+        "sms.marketing.join.request": ("state", "confirmed"),
     }
 
 

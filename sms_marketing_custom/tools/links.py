@@ -121,6 +121,51 @@ OPTOUT_KEYWORDS = frozenset(
     }
 )
 OPTIN_KEYWORDS = frozenset({"START", "UNSTOP"})
+HELP_KEYWORDS = frozenset(
+    {
+        "HELP",
+        "INFO",
+        "AIDE",  # fr
+        "HILFE",  # de
+        "AYUDA",  # es
+        "AJUDA",  # pt
+        "HULP",  # nl
+        "AIUTO",  # it
+        "HJALP",  # sv (HJÄLP)
+    }
+)
+# "JOIN <list keyword>" subscribes to that list, once confirmed with a YES.
+JOIN_KEYWORDS = frozenset({"JOIN", "SUBSCRIBE", "INSCRIRE", "ABONNIEREN", "ALTA", "ENTRAR", "AANMELDEN", "ISCRIVITI"})
+YES_KEYWORDS = frozenset({"YES", "Y", "OUI", "JA", "SI", "SIM", "YA"})
+# The language of each localised keyword: the reply is written in it when the database has it.
+KEYWORD_LANGS = {
+    "ARRET": "fr",
+    "ARRETER": "fr",
+    "DESABONNER": "fr",
+    "DESINSCRIRE": "fr",
+    "AIDE": "fr",
+    "INSCRIRE": "fr",
+    "OUI": "fr",
+    "ABMELDEN": "de",
+    "HILFE": "de",
+    "ABONNIEREN": "de",
+    "PARAR": "es",
+    "BAJA": "es",
+    "AYUDA": "es",
+    "ALTA": "es",
+    "SAIR": "pt",
+    "AJUDA": "pt",
+    "ENTRAR": "pt",
+    "SIM": "pt",
+    "AFMELDEN": "nl",
+    "STOPPEN": "nl",
+    "HULP": "nl",
+    "AANMELDEN": "nl",
+    "DISISCRIVITI": "it",
+    "AIUTO": "it",
+    "ISCRIVITI": "it",
+    "HJALP": "sv",
+}
 
 
 # ----------------------------------------------------------------------- URLs
@@ -266,3 +311,37 @@ def classify_keyword(content):
     if keyword in OPTIN_KEYWORDS:
         return "optin"
     return None
+
+
+def parse_keywords(text):
+    """A set of keywords typed by a person ("Stop, Arrêt; QUIT") in normalised form."""
+    return frozenset(filter(None, (normalize_keyword(part) for part in re.split(r"[,;\n]+", text or ""))))
+
+
+def parse_inbound(content, keywords=None):
+    """(action, argument, keyword) of an inbound SMS; action None when it is no keyword.
+
+    Actions: "optout", "optin", "help", "yes" (the whole message is the
+    keyword) and "join" (``JOIN <list keyword>``: argument is the normalised
+    list keyword). ``keywords`` maps each action to its keyword set (a
+    company's settings); the built-in sets otherwise.
+    """
+    keywords = keywords or DEFAULT_KEYWORDS
+    word = normalize_keyword(content)
+    for action in ("optout", "optin", "help", "yes"):
+        if word in keywords[action]:
+            return action, None, word
+    head, _sep, rest = (content or "").strip().partition(" ")
+    head, rest = normalize_keyword(head), normalize_keyword(rest)
+    if head in keywords["join"] and rest:
+        return "join", rest, head
+    return None, None, word
+
+
+DEFAULT_KEYWORDS = {
+    "optout": OPTOUT_KEYWORDS,
+    "optin": OPTIN_KEYWORDS,
+    "help": HELP_KEYWORDS,
+    "yes": YES_KEYWORDS,
+    "join": JOIN_KEYWORDS,
+}

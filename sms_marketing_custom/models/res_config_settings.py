@@ -1,0 +1,26 @@
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    sms_marketing_frequency_cap_count = fields.Integer(
+        related="company_id.sms_marketing_frequency_cap_count", readonly=False
+    )
+    sms_marketing_frequency_cap_hours = fields.Integer(
+        related="company_id.sms_marketing_frequency_cap_hours", readonly=False
+    )
+    sms_marketing_quiet_hours = fields.Boolean(related="company_id.sms_marketing_quiet_hours", readonly=False)
+    sms_marketing_window_start = fields.Float(related="company_id.sms_marketing_window_start", readonly=False)
+    sms_marketing_window_end = fields.Float(related="company_id.sms_marketing_window_end", readonly=False)
+    sms_marketing_window_no_sunday = fields.Boolean(related="company_id.sms_marketing_window_no_sunday", readonly=False)
+    sms_marketing_keywords_optout = fields.Char(related="company_id.sms_marketing_keywords_optout", readonly=False)
+    sms_marketing_keywords_optin = fields.Char(related="company_id.sms_marketing_keywords_optin", readonly=False)
+    sms_marketing_keywords_help = fields.Char(related="company_id.sms_marketing_keywords_help", readonly=False)
+    sms_marketing_keywords_join = fields.Char(related="company_id.sms_marketing_keywords_join", readonly=False)
+    sms_marketing_keywords_yes = fields.Char(related="company_id.sms_marketing_keywords_yes", readonly=False)
+    sms_marketing_reply_stop = fields.Char(related="company_id.sms_marketing_reply_stop", readonly=False)
+    sms_marketing_reply_start = fields.Char(related="company_id.sms_marketing_reply_start", readonly=False)
+    sms_marketing_reply_help = fields.Char(related="company_id.sms_marketing_reply_help", readonly=False)
+    sms_marketing_reply_join = fields.Char(related="company_id.sms_marketing_reply_join", readonly=False)
+    sms_marketing_reply_joined = fields.Char(related="company_id.sms_marketing_reply_joined", readonly=False)

@@ -1,0 +1,112 @@
+"""The opt-out page's choices: undo, the person's other lists, stop all; each in the consent log."""
+
+import re
+
+from odoo.tests import HttpCase, tagged
+
+from ..tools import links
+from .common import SmsMarketingLinksCommon
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+@tagged("post_install", "-at_install")
+class TestOptoutPage(HttpCase, SmsMarketingLinksCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_links_fixtures()
+        cls.trace = cls.traces[0]
+        token = cls.env["sms.marketing.trace"]._get_tokens([cls.trace.id])[cls.trace.id][1]
+        cls.path = f"{links.OPTOUT_PATH}{token}"
+
+    def setUp(self):
+        super().setUp()
+        # the fixtures' subscriptions are opt-ins already in the log: only what the page adds counts
+        self.first_event = self.env["sms.marketing.consent"].search([], order="id desc", limit=1).id or 0
+
+    def _open(self, data=None, user_agent=BROWSER):
+        if data is None:
+            response = self.url_open(self.path, headers={"User-Agent": user_agent})
+        else:
+            response = self.url_open(self.path, data=data, headers={"User-Agent": user_agent})
+        self.env.invalidate_all()
+        self.assertEqual(response.status_code, 200)
+        return response.text
+
+    def _opted_out_lists(self):
+        subscriptions = self.env["sms.marketing.subscription"].search([("contact_id", "=", self.contacts[0].id)])
+        return subscriptions.filtered("opt_out").list_id
+
+    def _events(self):
+        events = self.env["sms.marketing.consent"].search(
+            [("contact_id", "=", self.contacts[0].id), ("id", ">", self.first_event)], order="id"
+        )
+        return [(event.event, event.list_id.name, event.source) for event in events]
+
+    def test_undo_and_choice_of_lists_land_in_the_log(self):
+        page = self._open()
+        self.assertIn("/web/binary/company_logo?company=", page)
+        self.assertIn(self.env.company.name, page)
+        self.assertEqual(self._opted_out_lists(), self.list_news | self.list_promo)
+        self.assertIn("I unsubscribed by mistake", page)
+
+        page = self._open({"choice": "undo"})
+        self.assertIn("You are subscribed again", page)
+        self.assertFalse(self._opted_out_lists())
+        self.assertFalse(self.trace.optout_at, "the mailing's opt-out count forgets it")
+
+        self._open()  # one tap again
+        # keep nothing of the other lists: Partners is left too
+        self._open({"choice": "lists"})
+        self.assertEqual(self._opted_out_lists(), self.list_news | self.list_promo | self.list_other)
+        self._open({"choice": "lists", "keep_list_ids": str(self.list_other.id)})
+        self.assertEqual(self._opted_out_lists(), self.list_news | self.list_promo)
+        self.assertEqual(
+            self._events(),
+            [
+                ("opt_out", "Newsletter", "optout_link"),
+                ("opt_out", "Promotions", "optout_link"),
+                ("opt_in", "Newsletter", "optout_link"),
+                ("opt_in", "Promotions", "optout_link"),
+                ("opt_out", "Newsletter", "optout_link"),
+                ("opt_out", "Promotions", "optout_link"),
+                ("opt_out", "Partners", "optout_link"),
+                ("opt_in", "Partners", "optout_link"),
+            ],
+        )
+        self.assertEqual(self.env["sms.marketing.consent"].search([], limit=1).mailing_id, self.mailing)
+
+    def test_choices_cannot_reach_other_people_lists(self):
+        self._open()
+        foreign = self.env["sms.marketing.list"].create({"name": "Someone else's"})
+        self.env["sms.marketing.subscription"].create(
+            {"contact_id": self.contacts[1].id, "list_id": foreign.id, "opt_out": True}
+        )
+        self._open({"choice": "lists", "keep_list_ids": [str(foreign.id), str(self.list_other.id), "x"]})
+        self.assertTrue(self.env["sms.marketing.subscription"].search([("list_id", "=", foreign.id)]).opt_out)
+
+    def test_stop_all_and_bots(self):
+        page = self._open(user_agent="WhatsApp/2.23")
+        self.assertIn("Confirm", page)
+        self.assertNotIn("I unsubscribed by mistake", page)
+        self.assertFalse(self._opted_out_lists(), "a link preview changes nothing")
+        self.assertFalse(self._events())
+        self._open()
+        self._open({"choice": "all"})
+        entry = self.env["sms.marketing.blacklist"].search([("number", "=", self.trace.number)])
+        self.assertEqual(entry.source, "optout_link")
+        event = self.env["sms.marketing.consent"].search([("number", "=", self.trace.number), ("list_id", "=", False)])
+        self.assertEqual((event.event, event.mailing_id), ("opt_out", self.mailing))
+        self._open({"choice": "undo"})
+        self.assertFalse(self.env["sms.marketing.blacklist"].search([("number", "=", self.trace.number)]))
+
+    def test_page_in_the_recipient_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        partner = self.env["res.partner"].create({"name": "Zoé", "mobile": "+33612345678", "lang": "fr_FR"})
+        trace = self.trace_model
+        trace.res_id = partner.id
+        token = self.env["sms.marketing.trace"]._get_tokens([trace.id])[trace.id][1]
+        response = self.url_open(f"{links.OPTOUT_PATH}{token}", headers={"User-Agent": BROWSER})
+        self.assertTrue(re.search(r'<html lang="fr-FR"', response.text))
+        self.assertIn('<html lang="en-US"', self._open(), "a contact has no language: the company's")

@@ -57,6 +57,13 @@ class SmsMarketingGateway(models.Model):
     webhook_secret = fields.Char(
         groups="base.group_system", copy=False, help="Shared secret the provider signs its webhook calls with."
     )
+    vonage_signature_method = fields.Selection(
+        [("md5hash", "MD5 hash"), ("md5", "MD5 HMAC"), ("sha1", "SHA1 HMAC"), ("sha256", "SHA256 HMAC"), ("sha512", "SHA512 HMAC")],
+        string="Signature Method",
+        default="md5hash",
+        groups="base.group_system",
+        help="Vonage: the signature method set in the dashboard (API settings) with the signature secret.",
+    )
     timeout = fields.Float(default=15.0, help="Seconds to wait for the gateway before retrying later.")
     # sandbox provider
     sandbox_delivery = fields.Boolean(
@@ -297,7 +304,28 @@ class SmsMarketingGateway(models.Model):
         self.ensure_one()
         if not messages:
             return []
-        return self._get_provider().send(messages)
+        results = self._get_provider().send(messages)
+        self._apply_provider_results(messages, results)
+        return results
+
+    def _apply_provider_results(self, messages, results):
+        """Keep what a provider said beyond the trace's state: its message ids (for ``lookup``)
+        and the numbers it refused because their owner opted out with it (blacklisted, source
+        "provider", so that no mailing tries them again)."""
+        numbers = {message["uuid"]: message["number"] for message in messages}
+        opted_out = [numbers[r["uuid"]] for r in results if r.get("opt_out") and r.get("uuid") in numbers]
+        if opted_out:
+            self.env["sms.marketing.blacklist"].sudo()._add_numbers(opted_out, source="provider")
+        ids = [(r["uuid"], r["provider_id"]) for r in results if r.get("provider_id") and r.get("uuid") in numbers]
+        if ids:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace t SET provider_message_id = v.pid
+                         FROM unnest(%s::varchar[], %s::varchar[]) AS v(uuid, pid) WHERE t.uuid = v.uuid""",
+                    [uuid for uuid, _pid in ids],
+                    [str(pid)[:64] for _uuid, pid in ids],
+                )
+            )
 
     # ------------------------------------------------------------------ provider accounts
     def _refresh_balance(self):
@@ -366,14 +394,26 @@ class SmsMarketingGateway(models.Model):
             return 403, None
         try:
             if kind == "statuses":
-                items = provider.parse_statuses(raw_body, headers)
+                items = provider.parse_statuses(raw_body, headers, url)
             else:
-                items = provider.parse_inbound(raw_body, headers)
+                items = provider.parse_inbound(raw_body, headers, url)
         except ValueError:
             return 400, None
         if kind == "statuses":
             return 200, {"updated": gateway._process_statuses(items)}
-        return 200, {"results": gateway.env["sms.marketing.blacklist"]._apply_inbound_keywords(items)}
+        Blacklist = gateway.env["sms.marketing.blacklist"]
+        # the provider already blocks these numbers itself (e.g. Twilio's Advanced Opt-Out): say so
+        held = [Blacklist._normalize_inbound_number(item["number"]) for item in items if item.get("opt_out") == "stop"]
+        if any(held):
+            Blacklist._add_numbers([number for number in held if number], source="provider")
+        return 200, {"results": Blacklist._apply_inbound_keywords(items)}
+
+    @api.model
+    def _webhook_response(self, gateway_id, kind, answer):
+        """(body, content type) of a provider that answers webhooks its own way, else None."""
+        gateway = self.sudo().browse(gateway_id).exists()
+        provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
+        return provider.webhook_response(kind, answer) if provider else None
 
     def _check_signature(self, body, signature):
         """True when ``signature`` is a valid ``X-Signature`` of ``body`` for this gateway's provider.
@@ -388,9 +428,10 @@ class SmsMarketingGateway(models.Model):
     def _process_statuses(self, statuses):
         """Apply delivery reports [{uuid, state}] set-wise; statuses never go backwards.
 
-        Only traces of mailings sent through this gateway (or the default one)
-        and still ``sent`` (or ``pending`` when the report overtook the sender's
-        commit) move; returns the count.
+        Only traces sent through this gateway (the trace's, else its mailing's,
+        else the default one) and still ``sent`` (or ``pending`` when the report
+        overtook the sender's commit, or ``unknown``: the report proves it left)
+        move; returns the count.
         """
         self.ensure_one()
         uuids, states = [], []
@@ -415,8 +456,8 @@ class SmsMarketingGateway(models.Model):
                           write_date = %(now)s
                      FROM unnest(%(uuids)s::varchar[], %(states)s::varchar[]) AS v(uuid, state),
                           sms_marketing_mailing m
-                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending') AND m.id = t.mailing_id
-                      AND (m.gateway_id = %(gateway)s OR m.gateway_id IS NULL)
+                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending', 'unknown') AND m.id = t.mailing_id
+                      AND COALESCE(t.gateway_id, m.gateway_id, %(gateway)s) = %(gateway)s
                       AND v.state IN ('delivered', 'undelivered', 'expired', 'failed')""",
                 now=now,
                 expired=reasons["expired"],

@@ -204,6 +204,11 @@ class SmsMarketingMailing(models.Model):
     )
     delivered_count = fields.Integer(compute="_compute_statistics", string="Delivered")
     failed_count = fields.Integer(compute="_compute_statistics", string="Failed")
+    unknown_count = fields.Integer(
+        compute="_compute_statistics",
+        string="Outcome Unknown",
+        help="Messages a provider may have sent but whose answer was lost; never sent again.",
+    )
     canceled_count = fields.Integer(compute="_compute_statistics", string="Canceled")
     sent_ratio = fields.Float(compute="_compute_statistics", string="Sent (%)")
     delivered_ratio = fields.Float(compute="_compute_statistics", string="Delivered (%)")
@@ -303,13 +308,14 @@ class SmsMarketingMailing(models.Model):
                 mailing_stats["_cost"] += float(cost)
         for mailing in self:
             counts = stats.get(mailing.id, {"_sent": 0, "_cost": 0.0})
-            total = sum(counts.get(s, 0) for s in ("pending", "sent", "delivered", "failed", "canceled"))
+            total = sum(counts.get(s, 0) for s in ("pending", "sent", "delivered", "failed", "canceled", "unknown"))
             sent = counts["_sent"]
             mailing.recipient_count = total
             mailing.pending_count = counts.get("pending", 0)
             mailing.sent_count = sent
             mailing.delivered_count = counts.get("delivered", 0)
             mailing.failed_count = counts.get("failed", 0)
+            mailing.unknown_count = counts.get("unknown", 0)
             mailing.canceled_count = counts.get("canceled", 0)
             mailing.sent_ratio = 100.0 * sent / total if total else 0.0
             mailing.delivered_ratio = 100.0 * mailing.delivered_count / sent if sent else 0.0

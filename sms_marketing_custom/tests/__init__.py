@@ -10,6 +10,8 @@ from . import (
     test_mailing_test_wizard,
     test_mailing_tour,
     test_phone,
+    test_provider_twilio,
+    test_provider_vonage,
     test_providers,
     test_route_coexistence,
     test_security_matrix,

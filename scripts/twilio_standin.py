@@ -26,6 +26,7 @@ By hand: ``python3 scripts/twilio_standin.py --port 8071``; from Python:
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -248,8 +249,15 @@ class TwilioStandin:
                     self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
                     return None
                 if not self._authorized(match["sid"]):
-                    self._json(401, {"code": 20003, "message": "Authenticate", "status": 401,
-                                     "more_info": "https://www.twilio.com/docs/errors/20003"})
+                    self._json(
+                        401,
+                        {
+                            "code": 20003,
+                            "message": "Authenticate",
+                            "status": 401,
+                            "more_info": "https://www.twilio.com/docs/errors/20003",
+                        },
+                    )
                     return None
                 return match
 
@@ -259,8 +267,9 @@ class TwilioStandin:
                     return None
                 with standin.lock:
                     if "msg" not in match.groupdict():
-                        return self._json(200, {"account_sid": standin.account_sid, "balance": standin.balance,
-                                                "currency": "USD"})
+                        return self._json(
+                            200, {"account_sid": standin.account_sid, "balance": standin.balance, "currency": "USD"}
+                        )
                     if match["msg"]:
                         message = next((m for m in standin.messages if m["sid"] == match["msg"]), None)
                         if not message:
@@ -301,10 +310,8 @@ def main():
     args = parser.parse_args()
     standin = TwilioStandin(args.host, args.port, args.account_sid, args.auth_token)
     print(f"Twilio stand-in on {standin.url} (SID {standin.account_sid}); Ctrl+C stops it", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         standin.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

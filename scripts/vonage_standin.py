@@ -23,6 +23,7 @@ per send request. By hand: ``python3 scripts/vonage_standin.py --port 8072``.
 """
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import json
@@ -64,8 +65,17 @@ def parts_of(text, unicode):
 
 
 class VonageStandin:
-    def __init__(self, host="127.0.0.1", port=0, api_key="vonage-key", api_secret="vonage-secret",
-                 signature_secret="vonage-signature", signature_method="md5hash", balance=20.0, price=0.05):
+    def __init__(
+        self,
+        host="127.0.0.1",
+        port=0,
+        api_key="vonage-key",
+        api_secret="vonage-secret",
+        signature_secret="vonage-signature",
+        signature_method="md5hash",
+        balance=20.0,
+        price=0.05,
+    ):
         self.api_key = api_key
         self.api_secret = api_secret
         self.signature_secret = signature_secret
@@ -174,24 +184,28 @@ class VonageStandin:
         for _part in range(count):
             self.balance = round(self.balance - self.price, 8)
             ids.append(uuid.uuid4().hex[:16].upper())
-            parts.append({
+            parts.append(
+                {
+                    "to": to,
+                    "message-id": ids[-1],
+                    "status": "0",
+                    "remaining-balance": f"{self.balance:.8f}",
+                    "message-price": f"{self.price:.8f}",
+                    "network": "20810",
+                    "client-ref": form.get("client-ref", ""),
+                }
+            )
+        self.messages.append(
+            {
+                "message-ids": ids,
                 "to": to,
-                "message-id": ids[-1],
-                "status": "0",
-                "remaining-balance": f"{self.balance:.8f}",
-                "message-price": f"{self.price:.8f}",
-                "network": "20810",
+                "from": form["from"],
+                "text": form["text"],
+                "type": form.get("type") or "text",
                 "client-ref": form.get("client-ref", ""),
-            })
-        self.messages.append({
-            "message-ids": ids,
-            "to": to,
-            "from": form["from"],
-            "text": form["text"],
-            "type": form.get("type") or "text",
-            "client-ref": form.get("client-ref", ""),
-            "callback": form.get("callback", ""),
-        })
+                "callback": form.get("callback", ""),
+            }
+        )
         return {"message-count": str(count), "messages": parts}
 
     def _handler_class(self):
@@ -255,10 +269,8 @@ def main():
     args = parser.parse_args()
     standin = VonageStandin(args.host, args.port, args.api_key, args.api_secret, args.signature_secret)
     print(f"Vonage stand-in on {standin.url}; Ctrl+C stops it", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         standin.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -763,7 +763,7 @@ class SmsMarketingEngine(models.AbstractModel):
         reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
         update = {"id": [], "state": [], "cost": [], "ftype": [], "reason": [], "tries": [], "pid": []}
         spent = {}
-        for row, message in zip(rows, messages):
+        for row, message in zip(rows, messages, strict=False):
             result = found.get(message["uuid"]) or {}
             tries = row[10] + 1 if can_look_up else params["max_tries"]  # nothing more to learn without look-up
             if result.get("state") == "sent":
@@ -787,7 +787,8 @@ class SmsMarketingEngine(models.AbstractModel):
             SQL(
                 """UPDATE sms_marketing_trace t
                       SET state = v.state, cost = v.cost, failure_type = v.ftype, failure_reason = v.reason,
-                          try_count = v.tries, provider_message_id = v.pid, next_try_at = NULL, gateway_id = %(gateway)s,
+                          try_count = v.tries, provider_message_id = v.pid, next_try_at = NULL,
+                          gateway_id = %(gateway)s,
                           -- an unknown one is looked up again at the next runs, up to max_tries
                           in_flight_at = CASE WHEN v.state = 'unknown' AND v.tries < %(max_tries)s
                                               THEN COALESCE(t.in_flight_at, %(now)s) END,
@@ -813,14 +814,17 @@ class SmsMarketingEngine(models.AbstractModel):
         for mailing_id, cost in spent.items():
             if gateway and cost:
                 gateway._change_balance(-cost, "spend", mailing=Mailing.browse(mailing_id), allow_partial=True)
-        back = {row[9] for row, state in zip(rows, update["state"]) if state == "pending"}
+        back = {row[9] for row, state in zip(rows, update["state"], strict=False) if state == "pending"}
         if back:  # a mailing that ended meanwhile has messages to send again
             self.env.cr.execute(
-                SQL("UPDATE sms_marketing_mailing SET state = 'sending' WHERE id = ANY(%s) AND state = 'done'", list(back))
+                SQL(
+                    "UPDATE sms_marketing_mailing SET state = 'sending' WHERE id = ANY(%s) AND state = 'done'",
+                    list(back),
+                )
             )
         for mailing_id in {row[9] for row in rows}:
             counts = {}
-            for row, state in zip(rows, update["state"]):
+            for row, state in zip(rows, update["state"], strict=False):
                 if row[9] == mailing_id and state != row[8]:  # only what changed is news
                     counts[state] = counts.get(state, 0) + 1
             if counts:

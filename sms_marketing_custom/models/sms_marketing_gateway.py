@@ -58,7 +58,13 @@ class SmsMarketingGateway(models.Model):
         groups="base.group_system", copy=False, help="Shared secret the provider signs its webhook calls with."
     )
     vonage_signature_method = fields.Selection(
-        [("md5hash", "MD5 hash"), ("md5", "MD5 HMAC"), ("sha1", "SHA1 HMAC"), ("sha256", "SHA256 HMAC"), ("sha512", "SHA512 HMAC")],
+        [
+            ("md5hash", "MD5 hash"),
+            ("md5", "MD5 HMAC"),
+            ("sha1", "SHA1 HMAC"),
+            ("sha256", "SHA256 HMAC"),
+            ("sha512", "SHA512 HMAC"),
+        ],
         string="Signature Method",
         default="md5hash",
         groups="base.group_system",

@@ -79,7 +79,10 @@ class SmsMarketingTrace(models.Model):
     in_flight_at = fields.Datetime(readonly=True, copy=False, help="Handed to a provider without idempotency key.")
     in_flight_pid = fields.Integer(readonly=True, copy=False)
     provider_message_id = fields.Char(
-        readonly=True, copy=False, index="btree_not_null", help="The provider's id of the message (e.g. Twilio's SM...)."
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The provider's id of the message (e.g. Twilio's SM...).",
     )
     try_count = fields.Integer(readonly=True, help="Sending attempts that met a transient gateway error.")
     next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")

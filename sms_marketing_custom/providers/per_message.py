@@ -129,4 +129,6 @@ class PerMessageProvider(SmsProvider):
     def _estimate(self, message):
         """Credits of a message the provider prices later: our price list (as the engine reserved)."""
         prices = self.env.context.get("sms_marketing_prices") or self.gateway._get_prices()
-        return pricing.message_cost(message.get("segments") or 1, pricing.price_for(prices, message.get("country_code")))
+        return pricing.message_cost(
+            message.get("segments") or 1, pricing.price_for(prices, message.get("country_code"))
+        )

@@ -105,7 +105,11 @@ class TwilioProvider(PerMessageProvider):
 
     # ------------------------------------------------------------------ interface
     def _send_one(self, message):
-        data = {"To": message["number"], "Body": message["content"], "StatusCallback": self._status_callback(message["uuid"])}
+        data = {
+            "To": message["number"],
+            "Body": message["content"],
+            "StatusCallback": self._status_callback(message["uuid"]),
+        }
         sender = message.get("sender") or ""
         if sender.startswith("MG"):
             data["MessagingServiceSid"] = sender
@@ -113,7 +117,10 @@ class TwilioProvider(PerMessageProvider):
             data["From"] = sender
         else:
             raise SmsGatewayError(
-                _("The gateway %(name)s needs a sender: a Twilio number or a Messaging Service SID.", name=self.gateway.name)
+                _(
+                    "The gateway %(name)s needs a sender: a Twilio number or a Messaging Service SID.",
+                    name=self.gateway.name,
+                )
             )
         answer = self._http("POST", self._account_url("/Messages.json"), data=data, auth=self._auth())
         return self._read_answer(message, answer)
@@ -126,7 +133,9 @@ class TwilioProvider(PerMessageProvider):
                 raise AnswerLost(f"HTTP {answer.status} without a message sid")
             return self._accepted(message, payload)
         if answer.status == 401 or code == 20003:
-            raise SmsGatewayError(_("Twilio refused the Account SID or Auth Token of %(name)s.", name=self.gateway.name))
+            raise SmsGatewayError(
+                _("Twilio refused the Account SID or Auth Token of %(name)s.", name=self.gateway.name)
+            )
         if answer.status == 429 or code in THROTTLED_CODES:
             raise SmsGatewayTransientError(_("Twilio is throttling the account (error %(code)s).", code=code or 429))
         if answer.status >= 500:
@@ -164,7 +173,9 @@ class TwilioProvider(PerMessageProvider):
         for message in messages:
             try:
                 if message.get("provider_id"):
-                    answer = self._http("GET", self._account_url(f"/Messages/{message['provider_id']}.json"), auth=self._auth())
+                    answer = self._http(
+                        "GET", self._account_url(f"/Messages/{message['provider_id']}.json"), auth=self._auth()
+                    )
                     if answer.status == 200 and answer.payload:
                         found[message["uuid"]] = self._accepted(message, answer.payload)
                     continue
@@ -184,12 +195,16 @@ class TwilioProvider(PerMessageProvider):
                 (
                     item
                     for item in answer.payload["messages"]
-                    if isinstance(item, dict) and item.get("body") == message["content"] and item.get("sid")
+                    if isinstance(item, dict)
+                    and item.get("body") == message["content"]
+                    and item.get("sid")
                     and item.get("status_callback", callback) == callback
                 ),
                 None,
             )
-            found[message["uuid"]] = self._accepted(message, match) if match else self.result(message["uuid"], SERVER_ERROR)
+            found[message["uuid"]] = (
+                self._accepted(message, match) if match else self.result(message["uuid"], SERVER_ERROR)
+            )
         return found
 
     def fetch_balance(self):
@@ -221,7 +236,9 @@ class TwilioProvider(PerMessageProvider):
         public = self.gateway._get_webhook_url().split("/sms_marketing/")[0]
         parts = urlsplit(url)
         candidates += url_variants(f"{public}{parts.path}" + (f"?{parts.query}" if parts.query else ""))
-        matches = [hmac.compare_digest(compute_signature(token, candidate, params), signature) for candidate in candidates]
+        matches = [
+            hmac.compare_digest(compute_signature(token, candidate, params), signature) for candidate in candidates
+        ]
         return any(matches)
 
     def parse_statuses(self, raw_body, headers, url=None):
@@ -246,4 +263,3 @@ class TwilioProvider(PerMessageProvider):
         if kind == "messages":
             return '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml"
         return None
-

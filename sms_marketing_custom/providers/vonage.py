@@ -81,7 +81,15 @@ class VonageProvider(PerMessageProvider):
     key = "vonage"
     label = _lt("Vonage")
     default_endpoint = "https://rest.nexmo.com"
-    gateway_fields = ("endpoint_url", "account_id", "api_key", "sender", "webhook_secret", "vonage_signature_method", "timeout")
+    gateway_fields = (
+        "endpoint_url",
+        "account_id",
+        "api_key",
+        "sender",
+        "webhook_secret",
+        "vonage_signature_method",
+        "timeout",
+    )
     required_fields = ("account_id", "api_key")
 
     def _credentials(self):
@@ -91,7 +99,9 @@ class VonageProvider(PerMessageProvider):
     def _send_one(self, message):
         sender = message.get("sender") or ""
         if not sender:
-            raise SmsGatewayError(_("The gateway %(name)s needs a sender (the 'from' of Vonage).", name=self.gateway.name))
+            raise SmsGatewayError(
+                _("The gateway %(name)s needs a sender (the 'from' of Vonage).", name=self.gateway.name)
+            )
         content = message["content"]
         data = {
             **self._credentials(),
@@ -109,7 +119,12 @@ class VonageProvider(PerMessageProvider):
         if answer.status == 429 or answer.status >= 500:
             raise SmsGatewayTransientError(_("Vonage is busy or failing (HTTP %(code)s).", code=answer.status))
         parts = (answer.payload or {}).get("messages")
-        if answer.status != 200 or not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
+        if (
+            answer.status != 200
+            or not isinstance(parts, list)
+            or not parts
+            or not all(isinstance(p, dict) for p in parts)
+        ):
             raise AnswerLost(f"HTTP {answer.status}: unreadable answer")
         return self._read_parts(message, parts)
 
@@ -136,10 +151,18 @@ class VonageProvider(PerMessageProvider):
             raise SmsGatewayTransientError(_("Vonage is throttling or failing (status %(code)s).", code=status))
         if status in CONFIGURATION_STATUSES:
             raise SmsGatewayError(
-                _("Vonage refused the gateway %(name)s (status %(code)s: %(text)s).", name=self.gateway.name, code=status, text=text)
+                _(
+                    "Vonage refused the gateway %(name)s (status %(code)s: %(text)s).",
+                    name=self.gateway.name,
+                    code=status,
+                    text=text,
+                )
             )
         return self.result(
-            message["uuid"], STATUS_STATES.get(status, "rejected"), provider_code=status, opt_out=status in OPTED_OUT_STATUSES
+            message["uuid"],
+            STATUS_STATES.get(status, "rejected"),
+            provider_code=status,
+            opt_out=status in OPTED_OUT_STATUSES,
         )
 
     def fetch_balance(self):
@@ -198,4 +221,6 @@ class VonageProvider(PerMessageProvider):
         if "msisdn" not in params:
             raise ValueError("not a Vonage inbound message")
         number = str(params["msisdn"])
-        return [{"number": number if number.startswith("+") else f"+{number}", "content": str(params.get("text") or "")}]
+        return [
+            {"number": number if number.startswith("+") else f"+{number}", "content": str(params.get("text") or "")}
+        ]

@@ -318,7 +318,12 @@ class SmsProviderCase(SmsMarketingCase, HttpCase):
     def _make_contacts(cls, numbers, country):
         return cls.env["sms.marketing.contact"].create(
             [
-                {"name": f"Contact {number}", "phone": number, "country_id": country.id, "list_ids": [(4, cls.sms_list.id)]}
+                {
+                    "name": f"Contact {number}",
+                    "phone": number,
+                    "country_id": country.id,
+                    "list_ids": [(4, cls.sms_list.id)],
+                }
                 for number in numbers
             ]
         )

@@ -11,6 +11,7 @@ from . import (
     sms_marketing_engine,
     sms_marketing_gateway,
     sms_marketing_gateway_price,
+    sms_marketing_gateway_route,
     sms_marketing_link,
     sms_marketing_link_click,
     sms_marketing_list,

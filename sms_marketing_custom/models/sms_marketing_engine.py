@@ -422,7 +422,7 @@ class SmsMarketingEngine(models.AbstractModel):
         rows = self._claim(mailing, params)
         if not rows:
             return 0
-        gateway = self._get_gateway(mailing)
+        gateway = self._route_batch(mailing, rows, params)
         if not gateway:
             self._pause(mailing, "gateway_error", _("No SMS gateway is configured: add one in the configuration."))
             return 0
@@ -562,7 +562,13 @@ class SmsMarketingEngine(models.AbstractModel):
         try:
             results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
         except SmsGatewayTransientError as error:
+            self._note_gateway_call(gateway, str(error), params)
             return {}, str(error)
+        except SmsGatewayError as error:
+            if self._note_gateway_call(gateway, str(error), params):
+                return {}, str(error)  # another gateway of the route takes these messages over
+            raise
+        self._note_gateway_call(gateway, self._batch_failure(results), params)
         return {result["uuid"]: result for result in results}, None
 
     @api.model
@@ -840,3 +846,79 @@ class SmsMarketingEngine(models.AbstractModel):
                 )
         self.env["sms.marketing.trace"].invalidate_model()
         return len(rows)
+
+    # ------------------------------------------------------------------ routing and failover
+    @api.model
+    def _route_batch(self, mailing, rows, params):
+        """The gateway of this batch; with routes, the batch keeps only the claimed rows of one gateway.
+
+        A mailing with its own gateway, or of a company without routes, sends
+        through ``_get_gateway``. Otherwise each row's destination country
+        picks a gateway (``sms.marketing.gateway.route._get_gateway``: the
+        first of its route that is up); the rows of the first row's gateway
+        stay in ``rows`` (changed in place), the others stay pending and the
+        next claim starts again at the first of them.
+        """
+        params.pop("_route", None)
+        Route = self.env["sms.marketing.gateway.route"]
+        company = mailing.company_id or self.env.company
+        if mailing.gateway_id or not rows or not Route._has_routes(company):
+            return self._get_gateway(mailing)
+        chains = params.setdefault("_chains", {})
+        default = self._get_gateway(mailing)
+        picked = {}
+        for row in rows:
+            code = (row[4] or "").upper() or False
+            if (company.id, code) not in chains:
+                chains[company.id, code] = Route._get_chain(company, code)
+            chain = chains[company.id, code]
+            if code not in picked:
+                picked[code] = (Route._get_gateway(company, code, chain) or default, chain)
+        gateway, chain = picked[(rows[0][4] or "").upper() or False]
+        kept = [row for row in rows if picked[(row[4] or "").upper() or False][0] == gateway]
+        dropped = [row[0] for row in rows if picked[(row[4] or "").upper() or False][0] != gateway]
+        if dropped:
+            params.setdefault("_after", {})[mailing.id] = min(dropped) - 1
+        rows[:] = kept
+        self.env.cr.execute(
+            SQL(
+                "UPDATE sms_marketing_trace SET gateway_id = %s WHERE id = ANY(%s) AND gateway_id IS DISTINCT FROM %s",
+                gateway.id,
+                [row[0] for row in kept],
+                gateway.id,
+            )
+        )
+        params["_route"] = {"mailing": mailing, "next": chain.filtered(lambda g: g != gateway)[:1]}
+        return gateway.sudo()
+
+    @api.model
+    def _batch_failure(self, results):
+        """The error of a batch the gateway answered without taking any message (None otherwise)."""
+        states = {result.get("state") for result in results}
+        if results and states <= {SERVER_ERROR, "unknown"}:
+            return _("The gateway took none of the messages.")
+        return None
+
+    @api.model
+    def _note_gateway_call(self, gateway, error, params):
+        """Count the gateway's consecutive failures; True when its route has another gateway to take over.
+
+        When the count reaches the gateway's ``failover_threshold``, the
+        mailing being sent says where its messages go now.
+        """
+        count = gateway._note_call(bool(error))
+        route = params.get("_route")
+        if not error or not route or not route["next"]:
+            return False
+        if count == gateway.failover_threshold:
+            route["mailing"]._message_log(
+                body=_(
+                    "The gateway %(gateway)s failed %(count)s times in a row (%(error)s): its messages go through "
+                    "%(next)s until it answers again.",
+                    gateway=gateway.name,
+                    count=count,
+                    error=error,
+                    next=route["next"].name,
+                )
+            )
+        return True

@@ -84,6 +84,15 @@ class SmsMarketingGateway(models.Model):
         help="Sandbox: share of sent messages reported undelivered. "
         "Test numbers ending in 5550004 are always undelivered.",
     )
+    # routing and failover (sms.marketing.gateway.route)
+    route_ids = fields.One2many("sms.marketing.gateway.route", "gateway_id", string="Routes")
+    failover_threshold = fields.Integer(
+        default=3,
+        help="Consecutive failures (time-outs, server errors, refused credentials) after which the messages "
+        "of its routes go to the next gateway of their route. 0: never.",
+    )
+    consecutive_failures = fields.Integer(readonly=True, copy=False)
+    last_failure_at = fields.Datetime(readonly=True, copy=False)
     # what the form shows, from the provider's class
     provider_fields = fields.Char(compute="_compute_provider_info")
     provider_can_refresh = fields.Boolean(compute="_compute_provider_info")
@@ -177,6 +186,44 @@ class SmsMarketingGateway(models.Model):
         return self.sudo().search(  # sudo: marketers send through gateways they may not configure
             [("company_id", "in", [company.id, False])], limit=1
         )
+
+    def _is_failing(self, now=None):
+        """True while routes skip this gateway: it failed ``failover_threshold`` times in a row
+        (sms.marketing.gateway.route: it is tried again after a while)."""
+        self.ensure_one()
+        now = now or fields.Datetime.now()
+        probe = self.env["sms.marketing.gateway.route"]._probe_after()
+        return bool(
+            self.failover_threshold > 0
+            and self.consecutive_failures >= self.failover_threshold
+            and self.last_failure_at
+            and self.last_failure_at > now - probe
+        )
+
+    def _note_call(self, failed):
+        """Count a call's failure (or reset the count on success); returns the consecutive failures."""
+        self.ensure_one()
+        if failed:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_gateway SET consecutive_failures = COALESCE(consecutive_failures, 0) + 1,
+                              last_failure_at = %s WHERE id = %s RETURNING consecutive_failures""",
+                    fields.Datetime.now(),
+                    self.id,
+                )
+            )
+            count = self.env.cr.fetchone()[0]
+        else:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_gateway SET consecutive_failures = 0
+                        WHERE id = %s AND consecutive_failures != 0""",
+                    self.id,
+                )
+            )
+            count = 0
+        self.invalidate_recordset(["consecutive_failures", "last_failure_at"])
+        return count
 
     def _get_prices(self):
         """{country code or False: credits per segment}: the one definition of a price.

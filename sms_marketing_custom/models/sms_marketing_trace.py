@@ -73,9 +73,8 @@ class SmsMarketingTrace(models.Model):
     )
     failure_type = fields.Selection(FAILURE_TYPES)
     failure_reason = fields.Char()
-    gateway_id = fields.Many2one(
-        "sms.marketing.gateway", readonly=True, index="btree_not_null", help="The gateway the message left through."
-    )
+    # no index: the sending UPDATEs stay HOT (see init)
+    gateway_id = fields.Many2one("sms.marketing.gateway", readonly=True, help="The gateway the message left through.")
     in_flight_at = fields.Datetime(readonly=True, copy=False, help="Handed to a provider without idempotency key.")
     in_flight_pid = fields.Integer(readonly=True, copy=False)
     provider_message_id = fields.Char(

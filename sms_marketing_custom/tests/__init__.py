@@ -14,6 +14,7 @@ from . import (
     test_provider_vonage,
     test_providers,
     test_route_coexistence,
+    test_routing,
     test_security_matrix,
     test_sending,
     test_sending_concurrency,

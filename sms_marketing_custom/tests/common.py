@@ -315,25 +315,21 @@ class SmsProviderCase(SmsMarketingCase, HttpCase):
         cls.sms_list = cls.env["sms.marketing.list"].create({"name": "Provider customers"})
 
     @classmethod
-    def _make_contacts(cls, numbers, country):
+    def _make_contacts(cls, numbers, country, sms_list=None):
+        sms_list = sms_list or cls.sms_list
         return cls.env["sms.marketing.contact"].create(
             [
-                {
-                    "name": f"Contact {number}",
-                    "phone": number,
-                    "country_id": country.id,
-                    "list_ids": [(4, cls.sms_list.id)],
-                }
+                {"name": f"Contact {number}", "phone": number, "country_id": country.id, "list_ids": [(4, sms_list.id)]}
                 for number in numbers
             ]
         )
 
-    def _make_mailing(self, gateway, body="Spring sale: 20% off today!", **values):
+    def _make_mailing(self, gateway, body="Spring sale: 20% off today!", sms_list=None, **values):
         return self.env["sms.marketing.mailing"].create(
             {
                 "subject": "Provider test",
                 "body": body,
-                "list_ids": [(6, 0, self.sms_list.ids)],
+                "list_ids": [(6, 0, (sms_list or self.sms_list).ids)],
                 "gateway_id": gateway.id if gateway else False,
                 "include_optout": False,
                 **values,

@@ -33,6 +33,7 @@ MATRIX = {
     # gateways and prices are configured by managers
     "sms.marketing.gateway": {"user": "r", "manager": "crwu"},
     "sms.marketing.gateway.price": {"user": "r", "manager": "crwu"},
+    "sms.marketing.gateway.route": {"user": "r", "manager": "crwu"},
     # the ledger is append-only, written by the engine as superuser
     "sms.marketing.credit.move": {"user": "r", "manager": "r"},
     "sms.marketing.mailing.test": {"user": "crwu", "manager": "crwu"},
@@ -97,6 +98,9 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.gateway.price":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "price": 1.0}
+        if model == "sms.marketing.gateway.route":
+            gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
+            return {"gateway_id": gateway.id, "company_id": company.id}
         if model == "sms.marketing.credit.move":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "move_type": "purchase", "amount": 10.0}

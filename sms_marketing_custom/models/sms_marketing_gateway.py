@@ -87,6 +87,7 @@ class SmsMarketingGateway(models.Model):
     # routing and failover (sms.marketing.gateway.route)
     route_ids = fields.One2many("sms.marketing.gateway.route", "gateway_id", string="Routes")
     failover_threshold = fields.Integer(
+        string="Failover After",
         default=3,
         help="Consecutive failures (time-outs, server errors, refused credentials) after which the messages "
         "of its routes go to the next gateway of their route. 0: never.",

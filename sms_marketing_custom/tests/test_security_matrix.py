@@ -134,6 +134,7 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.link.click": ("trace_id", False),
         "sms.marketing.gateway": ("name", "Changed"),
         "sms.marketing.gateway.price": ("price", 2.0),
+        "sms.marketing.gateway.route": ("sequence", 7),
         "sms.marketing.credit.move": ("amount", 1.0),
         "sms.marketing.mailing.test": ("numbers", "+32470000999"),
         "sms.marketing.recipient.model": ("sequence", 7),

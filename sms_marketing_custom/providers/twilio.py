@@ -7,7 +7,7 @@
       201 {"sid": "SM...", "status": "queued", "num_segments": "1", ...}
       400 {"code": 21211, "message": "...", "more_info": "...", "status": 400}
     GET  {base}/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json      one message
-    GET  {base}/2010-04-01/Accounts/{AccountSid}/Messages.json?To=...&DateSent>=YYYY-MM-DD
+    GET  {base}/2010-04-01/Accounts/{AccountSid}/Messages.json?To=...&PageSize=100   newest first
     GET  {base}/2010-04-01/Accounts/{AccountSid}/Balance.json   {"balance": "12.34", "currency": "USD"}
 
 Gateway fields: ``account_id`` (Account SID), ``api_key`` (Auth Token),
@@ -28,10 +28,11 @@ and ``lookup`` for how a message whose answer was lost is found again.
 import base64
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import timedelta, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
-from odoo import _, fields
+from odoo import _
 from odoo.tools.translate import _lt
 
 from . import SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
@@ -53,6 +54,7 @@ OPTED_OUT_CODES = {21610}
 # The sender is wrong: every message would be refused, the mailing pauses.
 CONFIGURATION_CODES = {21212, 21603, 21606, 21659, 21660, 21661, 21701, 21703, 21704, 20404}
 THROTTLED_CODES = {20429, 14107}
+CLOCK_SKEW = timedelta(minutes=5)
 # MessageStatus of a callback -> delivery report state; the others are intermediate.
 STATUS_STATES = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed", "read": "delivered"}
 
@@ -179,11 +181,11 @@ class TwilioProvider(PerMessageProvider):
                     if answer.status == 200 and answer.payload:
                         found[message["uuid"]] = self._accepted(message, answer.payload)
                     continue
-                since = fields.Date.to_string((message.get("since") or fields.Datetime.now()) - timedelta(days=1))
+                # no DateSent filter: a message still queued at Twilio has no date_sent yet
                 answer = self._http(
                     "GET",
                     self._account_url("/Messages.json"),
-                    params={"To": message["number"], "DateSent>": since, "PageSize": 100},
+                    params={"To": message["number"], "PageSize": 100},
                     auth=self._auth(),
                 )
             except (RequestNotSent, AnswerLost):
@@ -199,6 +201,7 @@ class TwilioProvider(PerMessageProvider):
                     and item.get("body") == message["content"]
                     and item.get("sid")
                     and item.get("status_callback", callback) == callback
+                    and self._created_since(item, message.get("since"))
                 ),
                 None,
             )
@@ -206,6 +209,20 @@ class TwilioProvider(PerMessageProvider):
                 self._accepted(message, match) if match else self.result(message["uuid"], SERVER_ERROR)
             )
         return found
+
+    @staticmethod
+    def _created_since(item, since):
+        """True when Twilio created ``item`` after ``since`` (minus clock skew): the same text sent to
+        the same number by an earlier mailing is not this message."""
+        if not since:
+            return True
+        try:
+            created = parsedate_to_datetime(item.get("date_created") or "")
+        except (TypeError, ValueError):
+            return False
+        if created.tzinfo:
+            created = created.astimezone(timezone.utc).replace(tzinfo=None)
+        return created >= since - CLOCK_SKEW
 
     def fetch_balance(self):
         payload = self._request_or_raise("GET", self._account_url("/Balance.json"), auth=self._auth())

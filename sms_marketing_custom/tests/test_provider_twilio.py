@@ -1,6 +1,9 @@
+import time
+from email.utils import formatdate
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
+from odoo import fields
 from odoo.tests import tagged
 
 from ..providers.twilio import compute_signature
@@ -180,3 +183,15 @@ class TestTwilioProvider(SmsProviderCase):
         # the batch's reservation holds what was spent; the ledger is the balance
         self.assertAlmostEqual(self.gateway.balance, balance - 3.0)
         self.assertAlmostEqual(mailing.credits_spent, 3.0)
+
+    def test_lookup_ignores_the_same_text_sent_before(self):
+        """The same text to the same number by an earlier mailing is not the message looked up."""
+        form = {"To": "+12025550141", "Body": "Same text", "From": "+15005550006"}
+        self.standin.create_message(form)
+        self.standin.messages[-1]["date_created"] = formatdate(time.time() - 3600, usegmt=True)
+        message = {"uuid": "a" * 32, "number": "+12025550141", "content": "Same text", "since": fields.Datetime.now()}
+        provider = self.gateway._get_provider()
+        self.assertEqual(provider.lookup([message])[message["uuid"]]["state"], "server_error")
+        self.standin.create_message(form)
+        found = provider.lookup([message])[message["uuid"]]
+        self.assertEqual((found["state"], found["provider_id"]), ("sent", self.standin.messages[-1]["sid"]))

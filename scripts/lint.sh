@@ -6,5 +6,5 @@ cd "$ROOT"
 bin="$(dirname "$PYTHON")"
 "$bin/ruff" check .
 "$bin/ruff" format --check .
-"$bin/pylint" --rcfile=.pylintrc sms_marketing_custom
+"$bin/pylint" --rcfile=.pylintrc sms_marketing_custom sms_marketing_custom_iap
 echo "lint: ruff and pylint-odoo clean"

@@ -27,8 +27,10 @@ lifecycle_pid=$!
 bash "$ROOT/scripts/check_coexistence.sh" >"$ROOT/.odoo/coexistence.out" 2>&1 &
 coexistence_pid=$!
 status=0
-odoo_bin -d "$DB" -i sms_marketing_custom --test-enable --stop-after-init --log-level=test \
-    --http-port="$(free_port)" --max-cron-threads=0 --test-tags="${ODOO_TEST_TAGS:-/sms_marketing_custom}" \
+# the Odoo SMS credits bridge too (it needs Odoo's sms module, which mail's dependencies bring)
+odoo_bin -d "$DB" -i sms_marketing_custom,sms_marketing_custom_iap --test-enable --stop-after-init --log-level=test \
+    --http-port="$(free_port)" --max-cron-threads=0 \
+    --test-tags="${ODOO_TEST_TAGS:-/sms_marketing_custom,/sms_marketing_custom_iap}" \
     >"$LOG" 2>&1 || status=$?
 grep -E "(ERROR|CRITICAL|FAIL:|Ran [0-9]+ tests|tests? in|failed, )" "$LOG" | tail -40 || true
 if [[ $status != 0 ]] || grep -qE " (ERROR|CRITICAL) " "$LOG"; then

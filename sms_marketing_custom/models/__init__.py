@@ -14,6 +14,7 @@ from . import (
     sms_marketing_engine,
     sms_marketing_gateway,
     sms_marketing_gateway_price,
+    sms_marketing_gateway_route,
     sms_marketing_join_request,
     sms_marketing_link,
     sms_marketing_link_click,

@@ -29,7 +29,13 @@ class SmsMarketingBlacklist(models.Model):
 
     number = fields.Char(required=True, index=True, help="E.164 number that receives no marketing SMS.")
     source = fields.Selection(
-        [("manual", "Manual"), ("optout_link", "Opt-out Link"), ("keyword", "STOP Keyword"), ("import", "Import")],
+        [
+            ("manual", "Manual"),
+            ("optout_link", "Opt-out Link"),
+            ("keyword", "STOP Keyword"),
+            ("import", "Import"),
+            ("provider", "SMS Provider"),
+        ],
         default="manual",
         required=True,
     )

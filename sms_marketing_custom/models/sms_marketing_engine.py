@@ -63,7 +63,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..providers import SmsGatewayError, SmsGatewayTransientError
+from ..providers import PROVIDERS, SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
 from ..tools import pricing, quiet_hours
 from ..tools.sms_encoding import segment_count
 
@@ -78,6 +78,9 @@ PARAM_DEFAULTS = {
     "retry_max_seconds": 3600,
     "max_tries": 6,  # transient errors before a trace fails
     "lease_margin_seconds": 60,  # a batch in flight this long past its call's time-out is presumed dead
+    # a provider without idempotency key: how long a call may take before its in-flight
+    # messages are taken for a crash's (sooner when their sender's database session is gone)
+    "in_flight_timeout": 900,
 }
 # Namespace of the per-mailing advisory lock of the trace builder ("SMS").
 BUILD_LOCK_NAMESPACE = 0x534D53
@@ -152,6 +155,7 @@ class SmsMarketingEngine(models.AbstractModel):
     @api.model
     def _wake_due_mailings(self):
         """scheduled & due -> sending; paused for credit -> sending once the gateway has credit."""
+        self._reconcile_unknown()
         Mailing = self.env["sms.marketing.mailing"]
         now = fields.Datetime.now()
         due = Mailing.search([("state", "=", "scheduled"), ("schedule_date", "<=", now)])
@@ -636,6 +640,7 @@ class SmsMarketingEngine(models.AbstractModel):
         rows = self._claim(mailing, dict(params, batch_size=self._get_batch_size(gateway, params)))
         if not rows:
             return 0
+        gateway = self._route_batch(mailing, rows, params)
         if not gateway:
             self._pause(mailing, "gateway_error", _("No SMS gateway is configured: add one in the configuration."))
             return 0
@@ -964,11 +969,18 @@ class SmsMarketingEngine(models.AbstractModel):
         """
         if not messages:
             return {}, None
+        self._mark_in_flight(gateway, messages, params)
         prices = params["_prices"][gateway.id]
         try:
             results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
         except SmsGatewayTransientError as error:
+            self._note_gateway_call(gateway, str(error), params)
             return {}, str(error)
+        except SmsGatewayError as error:
+            if self._note_gateway_call(gateway, str(error), params):
+                return {}, str(error)  # another gateway of the route takes these messages over
+            raise
+        self._note_gateway_call(gateway, self._batch_failure(results), params)
         return {result["uuid"]: result for result in results}, None
 
     @api.model
@@ -1044,6 +1056,7 @@ class SmsMarketingEngine(models.AbstractModel):
                           failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
                           next_try_at = v.next_try,
                           try_count = v.tries, claim_move_id = NULL,
+                          in_flight_at = CASE WHEN v.state = 'unknown' THEN t.in_flight_at END,
                           sent_at = CASE WHEN %(keep)s THEN t.sent_at
                                          WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
                                          THEN %(now)s ELSE t.sent_at END,
@@ -1068,3 +1081,263 @@ class SmsMarketingEngine(models.AbstractModel):
                 tries=update["tries"],
             )
         )
+
+    # ------------------------------------------------------------------ providers without idempotency key
+    @api.model
+    def _mark_in_flight(self, gateway, messages, params):
+        """Before a provider that is not idempotent (Twilio, Vonage) is called, mark its messages in flight.
+
+        The mark (time, this database session, the text and the gateway) is
+        committed before the call and cleared by ``_record``; meanwhile the
+        traces are not claimed again (``next_try_at`` is the end of the
+        call's allowed time). Should the runner die during the call, the
+        messages are neither lost nor sent again blindly: ``_reconcile_unknown``
+        asks the provider what became of them.
+        """
+        cls = PROVIDERS.get(gateway.provider)
+        if not cls or cls.idempotent:
+            return
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace t
+                      SET in_flight_at = %(now)s, in_flight_pid = pg_backend_pid(), gateway_id = %(gateway)s,
+                          next_try_at = %(until)s, body = v.body
+                     FROM unnest(%(ids)s::int[], %(bodies)s::text[]) AS v(id, body)
+                    WHERE t.id = v.id""",
+                now=now,
+                until=now + timedelta(seconds=params.get("in_flight_timeout") or PARAM_DEFAULTS["in_flight_timeout"]),
+                gateway=gateway.id,
+                ids=[message["trace_id"] for message in messages],
+                bodies=[message["content"] for message in messages],
+            )
+        )
+        self._commit()
+
+    @api.model
+    def _reconcile_unknown(self, limit=1000):
+        """Settle the messages whose fate a provider without idempotency key left open.
+
+        Two kinds: messages still in flight whose sender died (its database
+        session is gone, or the call's allowed time is over), and ``unknown``
+        ones (the answer was lost). The gateway's provider looks them up
+        (``lookup``): found, they are ``sent`` and charged; never taken, they
+        go back to ``pending`` and are sent normally; not answered, they stay
+        (or become) ``unknown`` with their reason, counted apart by the
+        mailing, never sent twice. A provider that cannot look up (Vonage)
+        leaves them ``unknown``. Returns the number of traces settled.
+        """
+        params = self._get_params()
+        now = fields.Datetime.now()
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """SELECT t.id, t.uuid, t.number, t.body, t.country_code, t.segments, t.provider_message_id,
+                          COALESCE(t.in_flight_at, t.sent_at, t.write_date), t.state, t.mailing_id, t.try_count,
+                          COALESCE(t.gateway_id, m.gateway_id)
+                     FROM sms_marketing_trace t JOIN sms_marketing_mailing m ON m.id = t.mailing_id
+                    WHERE t.in_flight_at IS NOT NULL AND t.claim_move_id IS NULL
+                      AND ((t.state = 'pending'
+                            AND (t.next_try_at <= %(now)s
+                                 OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = t.in_flight_pid)))
+                           OR t.state = 'unknown')
+                    ORDER BY t.id LIMIT %(limit)s
+                      FOR NO KEY UPDATE OF t SKIP LOCKED""",
+                now=now,
+                limit=limit,
+            )
+        )
+        rows = cr.fetchall()
+        if not rows:
+            return 0
+        Gateway = self.env["sms.marketing.gateway"].sudo()  # sudo: the engine accounts credits on any gateway
+        by_gateway = {}
+        for row in rows:
+            by_gateway.setdefault(row[11], []).append(row)
+        settled = 0
+        for gateway_id, gateway_rows in by_gateway.items():
+            gateway = Gateway.browse(gateway_id) if gateway_id else Gateway._get_default()
+            settled += self._reconcile_gateway(gateway, gateway_rows, params, now)
+        self._commit()
+        return settled
+
+    @api.model
+    def _reconcile_gateway(self, gateway, rows, params, now):
+        """Look ``rows`` (see ``_reconcile_unknown``) up at ``gateway``'s provider and apply the answers."""
+        provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
+        prices = gateway._get_prices() if gateway else {False: pricing.FALLBACK_PRICE}
+        messages = [
+            {
+                "uuid": row[1],
+                "number": row[2],
+                "content": row[3] or "",
+                "country_code": row[4],
+                "segments": row[5] or segment_count(row[3] or ""),
+                "sender": gateway.sender or "" if gateway else "",
+                "provider_id": row[6],
+                "since": row[7],
+            }
+            for row in rows
+        ]
+        found = {}
+        if provider:
+            try:
+                found = gateway.with_context(sms_marketing_prices=prices)._get_provider().lookup(messages) or {}
+            except SmsGatewayError as error:  # the provider cannot be asked now: next time
+                _logger.info("gateway %s: look-up failed, messages stay unknown for now: %s", gateway.id, error)
+        can_look_up = bool(provider) and type(provider).overrides("lookup")
+        reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
+        update = {"id": [], "state": [], "cost": [], "ftype": [], "reason": [], "tries": [], "pid": []}
+        spent = {}
+        for row, message in zip(rows, messages, strict=False):
+            result = found.get(message["uuid"]) or {}
+            tries = row[10] + 1 if can_look_up else params["max_tries"]  # nothing more to learn without look-up
+            if result.get("state") == "sent":
+                state, cost, ftype, reason = "sent", result.get("credits") or 0.0, None, None
+                # its batch was settled without it (recorded unknown, or released by the recovery)
+                spent[row[9]] = spent.get(row[9], 0.0) + cost
+            elif result.get("state") == SERVER_ERROR:  # the provider never took it: send it normally
+                state, cost, ftype, reason = "pending", 0.0, None, None
+                tries = row[10]
+            else:
+                state, cost, ftype, reason = "unknown", 0.0, "unknown_outcome", reasons["unknown_outcome"]
+            update["id"].append(row[0])
+            update["state"].append(state)
+            update["cost"].append(cost)
+            update["ftype"].append(ftype)
+            update["reason"].append(reason)
+            update["tries"].append(tries)
+            update["pid"].append(result.get("provider_id") or row[6])
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace t
+                      SET state = v.state, cost = v.cost, failure_type = v.ftype, failure_reason = v.reason,
+                          try_count = v.tries, provider_message_id = v.pid, next_try_at = NULL,
+                          gateway_id = %(gateway)s,
+                          -- an unknown one is looked up again at the next runs, up to max_tries
+                          in_flight_at = CASE WHEN v.state = 'unknown' AND v.tries < %(max_tries)s
+                                              THEN COALESCE(t.in_flight_at, %(now)s) END,
+                          sent_at = CASE WHEN v.state = 'sent' THEN COALESCE(t.sent_at, %(now)s) ELSE t.sent_at END,
+                          write_date = %(now)s
+                     FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(costs)s::numeric[], %(ftypes)s::varchar[],
+                                 %(reasons)s::varchar[], %(tries)s::int[], %(pids)s::varchar[])
+                          AS v(id, state, cost, ftype, reason, tries, pid)
+                    WHERE t.id = v.id""",
+                gateway=gateway.id if gateway else None,
+                now=now,
+                max_tries=params["max_tries"],
+                ids=update["id"],
+                states=update["state"],
+                costs=update["cost"],
+                ftypes=update["ftype"],
+                reasons=update["reason"],
+                tries=update["tries"],
+                pids=update["pid"],
+            )
+        )
+        Mailing = self.env["sms.marketing.mailing"]
+        for mailing_id, cost in spent.items():
+            if gateway and cost:
+                gateway._change_balance(-cost, "spend", mailing=Mailing.browse(mailing_id), allow_partial=True)
+        back = {row[9] for row, state in zip(rows, update["state"], strict=False) if state == "pending"}
+        if back:  # a mailing that ended meanwhile has messages to send again
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE sms_marketing_mailing SET state = 'sending' WHERE id = ANY(%s) AND state = 'done'",
+                    list(back),
+                )
+            )
+        for mailing_id in {row[9] for row in rows}:
+            counts = {}
+            for row, state in zip(rows, update["state"], strict=False):
+                if row[9] == mailing_id and state != row[8]:  # only what changed is news
+                    counts[state] = counts.get(state, 0) + 1
+            if counts:
+                Mailing.browse(mailing_id)._message_log(
+                    body=_(
+                        "Messages whose gateway answer was lost, checked with %(gateway)s: %(sent)s sent, "
+                        "%(pending)s to send again, %(unknown)s unknown (never sent twice).",
+                        gateway=gateway.name if gateway else "-",
+                        sent=counts.get("sent", 0),
+                        pending=counts.get("pending", 0),
+                        unknown=counts.get("unknown", 0),
+                    )
+                )
+        self.env["sms.marketing.trace"].invalidate_model()
+        return len(rows)
+
+    # ------------------------------------------------------------------ routing and failover
+    @api.model
+    def _route_batch(self, mailing, rows, params):
+        """The gateway of this batch; with routes, the batch keeps only the claimed rows of one gateway.
+
+        A mailing with its own gateway, or of a company without routes, sends
+        through ``_get_gateway``. Otherwise each row's destination country
+        picks a gateway (``sms.marketing.gateway.route._get_gateway``: the
+        first of its route that is up); the rows of the first row's gateway
+        stay in ``rows`` (changed in place), the others stay pending and the
+        next claim starts again at the first of them.
+        """
+        params.pop("_route", None)
+        Route = self.env["sms.marketing.gateway.route"]
+        company = mailing.company_id or self.env.company
+        if mailing.gateway_id or not rows or not Route._has_routes(company):
+            return self._get_gateway(mailing)
+        chains = params.setdefault("_chains", {})
+        default = self._get_gateway(mailing)
+        picked = {}
+        for row in rows:
+            code = (row[4] or "").upper() or False
+            if (company.id, code) not in chains:
+                chains[company.id, code] = Route._get_chain(company, code)
+            chain = chains[company.id, code]
+            if code not in picked:
+                picked[code] = (Route._get_gateway(company, code, chain) or default, chain)
+        gateway, chain = picked[(rows[0][4] or "").upper() or False]
+        kept = [row for row in rows if picked[(row[4] or "").upper() or False][0] == gateway]
+        dropped = [row[0] for row in rows if picked[(row[4] or "").upper() or False][0] != gateway]
+        if dropped:
+            params.setdefault("_after", {})[mailing.id] = min(dropped) - 1
+        rows[:] = kept
+        self.env.cr.execute(
+            SQL(
+                "UPDATE sms_marketing_trace SET gateway_id = %s WHERE id = ANY(%s) AND gateway_id IS DISTINCT FROM %s",
+                gateway.id,
+                [row[0] for row in kept],
+                gateway.id,
+            )
+        )
+        params["_route"] = {"mailing": mailing, "next": chain.filtered(lambda g: g != gateway)[:1]}
+        return gateway.sudo()
+
+    @api.model
+    def _batch_failure(self, results):
+        """The error of a batch the gateway answered without taking any message (None otherwise)."""
+        states = {result.get("state") for result in results}
+        if results and states <= {SERVER_ERROR, "unknown"}:
+            return _("The gateway took none of the messages.")
+        return None
+
+    @api.model
+    def _note_gateway_call(self, gateway, error, params):
+        """Count the gateway's consecutive failures; True when its route has another gateway to take over.
+
+        When the count reaches the gateway's ``failover_threshold``, the
+        mailing being sent says where its messages go now.
+        """
+        count = gateway._note_call(bool(error))
+        route = params.get("_route")
+        if not error or not route or not route["next"]:
+            return False
+        if count == gateway.failover_threshold:
+            route["mailing"]._message_log(
+                body=_(
+                    "The gateway %(gateway)s failed %(count)s times in a row (%(error)s): its messages go through "
+                    "%(next)s until it answers again.",
+                    gateway=gateway.name,
+                    count=count,
+                    error=error,
+                    next=route["next"].name,
+                )
+            )
+        return True

@@ -57,6 +57,19 @@ class SmsMarketingGateway(models.Model):
     webhook_secret = fields.Char(
         groups="base.group_system", copy=False, help="Shared secret the provider signs its webhook calls with."
     )
+    vonage_signature_method = fields.Selection(
+        [
+            ("md5hash", "MD5 hash"),
+            ("md5", "MD5 HMAC"),
+            ("sha1", "SHA1 HMAC"),
+            ("sha256", "SHA256 HMAC"),
+            ("sha512", "SHA512 HMAC"),
+        ],
+        string="Signature Method",
+        default="md5hash",
+        groups="base.group_system",
+        help="Vonage: the signature method set in the dashboard (API settings) with the signature secret.",
+    )
     timeout = fields.Float(default=15.0, help="Seconds to wait for the gateway before retrying later.")
     rate_limit = fields.Float(
         string="Rate Limit (SMS/s)",
@@ -78,6 +91,16 @@ class SmsMarketingGateway(models.Model):
         help="Sandbox: share of sent messages reported undelivered. "
         "Test numbers ending in 5550004 are always undelivered.",
     )
+    # routing and failover (sms.marketing.gateway.route)
+    route_ids = fields.One2many("sms.marketing.gateway.route", "gateway_id", string="Routes")
+    failover_threshold = fields.Integer(
+        string="Failover After",
+        default=3,
+        help="Consecutive failures (time-outs, server errors, refused credentials) after which the messages "
+        "of its routes go to the next gateway of their route. 0: never.",
+    )
+    consecutive_failures = fields.Integer(readonly=True, copy=False)
+    last_failure_at = fields.Datetime(readonly=True, copy=False)
     # what the form shows, from the provider's class
     provider_fields = fields.Char(compute="_compute_provider_info")
     provider_can_refresh = fields.Boolean(compute="_compute_provider_info")
@@ -172,6 +195,44 @@ class SmsMarketingGateway(models.Model):
         return self.sudo().search(  # sudo: marketers send through gateways they may not configure
             [("company_id", "in", [company.id, False])], limit=1
         )
+
+    def _is_failing(self, now=None):
+        """True while routes skip this gateway: it failed ``failover_threshold`` times in a row
+        (sms.marketing.gateway.route: it is tried again after a while)."""
+        self.ensure_one()
+        now = now or fields.Datetime.now()
+        probe = self.env["sms.marketing.gateway.route"]._probe_after()
+        return bool(
+            self.failover_threshold > 0
+            and self.consecutive_failures >= self.failover_threshold
+            and self.last_failure_at
+            and self.last_failure_at > now - probe
+        )
+
+    def _note_call(self, failed):
+        """Count a call's failure (or reset the count on success); returns the consecutive failures."""
+        self.ensure_one()
+        if failed:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_gateway SET consecutive_failures = COALESCE(consecutive_failures, 0) + 1,
+                              last_failure_at = %s WHERE id = %s RETURNING consecutive_failures""",
+                    fields.Datetime.now(),
+                    self.id,
+                )
+            )
+            count = self.env.cr.fetchone()[0]
+        else:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_gateway SET consecutive_failures = 0
+                        WHERE id = %s AND consecutive_failures != 0""",
+                    self.id,
+                )
+            )
+            count = 0
+        self.invalidate_recordset(["consecutive_failures", "last_failure_at"])
+        return count
 
     def _get_prices(self):
         """{country code or False: credits per segment}: the one definition of a price.
@@ -377,7 +438,28 @@ class SmsMarketingGateway(models.Model):
         self.ensure_one()
         if not messages:
             return []
-        return self._get_provider().send(messages)
+        results = self._get_provider().send(messages)
+        self._apply_provider_results(messages, results)
+        return results
+
+    def _apply_provider_results(self, messages, results):
+        """Keep what a provider said beyond the trace's state: its message ids (for ``lookup``)
+        and the numbers it refused because their owner opted out with it (blacklisted, source
+        "provider", so that no mailing tries them again)."""
+        numbers = {message["uuid"]: message["number"] for message in messages}
+        opted_out = [numbers[r["uuid"]] for r in results if r.get("opt_out") and r.get("uuid") in numbers]
+        if opted_out:
+            self.env["sms.marketing.blacklist"].sudo()._add_numbers(opted_out, source="provider")
+        ids = [(r["uuid"], r["provider_id"]) for r in results if r.get("provider_id") and r.get("uuid") in numbers]
+        if ids:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace t SET provider_message_id = v.pid
+                         FROM unnest(%s::varchar[], %s::varchar[]) AS v(uuid, pid) WHERE t.uuid = v.uuid""",
+                    [uuid for uuid, _pid in ids],
+                    [str(pid)[:64] for _uuid, pid in ids],
+                )
+            )
 
     # ------------------------------------------------------------------ provider accounts
     def _refresh_balance(self):
@@ -446,15 +528,26 @@ class SmsMarketingGateway(models.Model):
             return 403, None
         try:
             if kind == "statuses":
-                items = provider.parse_statuses(raw_body, headers)
+                items = provider.parse_statuses(raw_body, headers, url)
             else:
-                items = provider.parse_inbound(raw_body, headers)
+                items = provider.parse_inbound(raw_body, headers, url)
         except ValueError:
             return 400, None
         if kind == "statuses":
             return 200, {"updated": gateway._process_statuses(items)}
-        blacklist = gateway.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=gateway.id)
-        return 200, {"results": blacklist._apply_inbound_keywords(items)}
+        Blacklist = gateway.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=gateway.id)
+        # the provider already blocks these numbers itself (e.g. Twilio's Advanced Opt-Out): say so
+        held = [Blacklist._normalize_inbound_number(item["number"]) for item in items if item.get("opt_out") == "stop"]
+        if any(held):
+            Blacklist._add_numbers([number for number in held if number], source="provider")
+        return 200, {"results": Blacklist._apply_inbound_keywords(items)}
+
+    @api.model
+    def _webhook_response(self, gateway_id, kind, answer):
+        """(body, content type) of a provider that answers webhooks its own way, else None."""
+        gateway = self.sudo().browse(gateway_id).exists()
+        provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
+        return provider.webhook_response(kind, answer) if provider else None
 
     def _check_signature(self, body, signature):
         """True when ``signature`` is a valid ``X-Signature`` of ``body`` for this gateway's provider.
@@ -469,9 +562,10 @@ class SmsMarketingGateway(models.Model):
     def _process_statuses(self, statuses):
         """Apply delivery reports [{uuid, state}] set-wise; statuses never go backwards.
 
-        Only traces of mailings sent through this gateway (or the default one)
-        and still ``sent`` (or ``pending`` when the report overtook the sender's
-        commit) move; returns the count.
+        Only traces sent through this gateway (the trace's, else its mailing's,
+        else the default one) and still ``sent`` (or ``pending`` when the report
+        overtook the sender's commit, or ``unknown``: the report proves it left)
+        move; returns the count.
         """
         self.ensure_one()
         uuids, states = [], []
@@ -496,8 +590,8 @@ class SmsMarketingGateway(models.Model):
                           write_date = %(now)s
                      FROM unnest(%(uuids)s::varchar[], %(states)s::varchar[]) AS v(uuid, state),
                           sms_marketing_mailing m
-                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending') AND m.id = t.mailing_id
-                      AND (m.gateway_id = %(gateway)s OR m.gateway_id IS NULL)
+                    WHERE t.uuid = v.uuid AND t.state IN ('sent', 'pending', 'unknown') AND m.id = t.mailing_id
+                      AND COALESCE(t.gateway_id, m.gateway_id, %(gateway)s) = %(gateway)s
                       AND v.state IN ('delivered', 'undelivered', 'expired', 'failed')""",
                 now=now,
                 expired=reasons["expired"],

@@ -243,6 +243,11 @@ class SmsMarketingMailing(models.Model):
     )
     delivered_count = fields.Integer(compute="_compute_statistics", string="Delivered")
     failed_count = fields.Integer(compute="_compute_statistics", string="Failed")
+    unknown_count = fields.Integer(
+        compute="_compute_statistics",
+        string="Outcome Unknown",
+        help="Messages a provider may have sent but whose answer was lost; never sent again.",
+    )
     canceled_count = fields.Integer(compute="_compute_statistics", string="Canceled")
     sent_ratio = fields.Float(compute="_compute_statistics", string="Sent (%)")
     delivered_ratio = fields.Float(compute="_compute_statistics", string="Delivered (%)")
@@ -343,13 +348,14 @@ class SmsMarketingMailing(models.Model):
                 mailing_stats["_cost"] += float(cost)
         for mailing in self:
             counts = stats.get(mailing.id, {"_sent": 0, "_cost": 0.0})
-            total = sum(counts.get(s, 0) for s in ("pending", "sent", "delivered", "failed", "canceled"))
+            total = sum(counts.get(s, 0) for s in ("pending", "sent", "delivered", "failed", "canceled", "unknown"))
             sent = counts["_sent"]
             mailing.recipient_count = total
             mailing.pending_count = counts.get("pending", 0)
             mailing.sent_count = sent
             mailing.delivered_count = counts.get("delivered", 0)
             mailing.failed_count = counts.get("failed", 0)
+            mailing.unknown_count = counts.get("unknown", 0)
             mailing.canceled_count = counts.get("canceled", 0)
             mailing.sent_ratio = 100.0 * sent / total if total else 0.0
             mailing.delivered_ratio = 100.0 * mailing.delivered_count / sent if sent else 0.0
@@ -1102,17 +1108,48 @@ class SmsMarketingMailing(models.Model):
         """
         self.ensure_one()
         segments = self.sms_segments
-        prices = gateway._get_prices() if gateway else {False: pricing.FALLBACK_PRICE}
+        gateway_of = self._get_route_gateways(gateway)
+        prices_of = {}
+        by_gateway = {}
         lines = []
+
+        def add_line(code, count):
+            routed = gateway_of(code)
+            if routed.id not in prices_of:
+                prices_of[routed.id] = routed._get_prices() if routed else {False: pricing.FALLBACK_PRICE}
+            price = pricing.price_for(prices_of[routed.id], code)
+            credits = count * pricing.message_cost(segments, price)
+            lines.append((code or False, count, price, credits))
+            by_gateway[routed] = by_gateway.get(routed, 0.0) + credits
+
         for code, count in sorted((self.audience_by_country or {}).items(), key=lambda item: -item[1]):
-            price = pricing.price_for(prices, code)
-            lines.append((code or False, count, price, count * pricing.message_cost(segments, price)))
+            add_line(code, count)
         counted = sum(line[1] for line in lines)
         if self.audience_to_send > counted:
             # recipients whose country is not known (the statistics may not break them down)
-            rest, price = self.audience_to_send - counted, prices[False]
-            lines.append((False, rest, price, rest * pricing.message_cost(segments, price)))
-        return {"credits": sum(line[3] for line in lines), "segments": segments, "lines": lines}
+            add_line(False, self.audience_to_send - counted)
+        return {
+            "credits": sum(line[3] for line in lines),
+            "segments": segments,
+            "lines": lines,
+            "by_gateway": by_gateway,
+        }
+
+    def _get_route_gateways(self, gateway):
+        """country code -> the gateway its messages go through: the routes' choice
+        (sms.marketing.gateway.route) when the mailing has no gateway of its own, else ``gateway``."""
+        Route = self.env["sms.marketing.gateway.route"]
+        company = self.company_id or self.env.company
+        if self.gateway_id or not Route._has_routes(company):
+            return lambda code: gateway
+        cache = {}
+
+        def gateway_of(code):
+            if code not in cache:
+                cache[code] = Route._get_gateway(company, code or False) or gateway
+            return cache[code]
+
+        return gateway_of
 
     def _render_estimate_html(self, estimate):
         if not estimate["lines"]:
@@ -1177,17 +1214,19 @@ class SmsMarketingMailing(models.Model):
         gateway = self._get_gateway()
         if not gateway:
             raise UserError(_("No SMS gateway is configured: ask an administrator to set one up."))
-        credits = self.estimated_credits
-        if gateway.balance < credits:
+        # each gateway must pay for the messages its routes give it
+        for payer, credits in self._get_credit_estimate(gateway)["by_gateway"].items():
+            if not payer or payer.balance >= credits:
+                continue
             # formatted outside _(): the translation extractor evaluates the call's string tokens
-            needed, balance = f"{credits:,.2f}", f"{gateway.balance:,.2f}"
+            needed, balance = f"{credits:,.2f}", f"{payer.balance:,.2f}"
             raise UserError(
                 _(
                     "Not enough credits: “%(subject)s” needs about %(needed)s credits, and %(gateway)s has "
                     "%(balance)s. Buy credits, or reduce the audience or the length of the SMS.",
                     subject=self.subject,
                     needed=needed,
-                    gateway=gateway.display_name,
+                    gateway=payer.display_name,
                     balance=balance,
                 )
             )

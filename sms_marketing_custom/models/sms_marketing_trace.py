@@ -20,7 +20,7 @@ from odoo import _, api, fields, models
 from odoo.osv import expression
 from odoo.tools import create_index, create_unique_index
 
-from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT
+from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, UNKNOWN
 from ..tools import links
 
 FAILURE_TYPES = [
@@ -42,6 +42,8 @@ FAILURE_TYPES = [
     # delivery reports
     ("undelivered", "Undelivered"),
     ("expired", "Expired"),
+    # a provider without idempotency key took the request but its answer was lost
+    ("unknown_outcome", "Outcome Unknown"),
 ]
 
 
@@ -67,12 +69,23 @@ class SmsMarketingTrace(models.Model):
             ("delivered", "Delivered"),
             ("failed", "Failed"),
             ("canceled", "Canceled"),
+            ("unknown", "Unknown"),
         ],
         default="pending",
         required=True,
     )
     failure_type = fields.Selection(FAILURE_TYPES)
     failure_reason = fields.Char()
+    # no index: the sending UPDATEs stay HOT (see init)
+    gateway_id = fields.Many2one("sms.marketing.gateway", readonly=True, help="The gateway the message left through.")
+    in_flight_at = fields.Datetime(readonly=True, copy=False, help="Handed to a provider without idempotency key.")
+    in_flight_pid = fields.Integer(readonly=True, copy=False)
+    provider_message_id = fields.Char(
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The provider's id of the message (e.g. Twilio's SM...).",
+    )
     try_count = fields.Integer(readonly=True, help="Sending attempts that met a transient gateway error.")
     next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")
     sent_at = fields.Datetime()
@@ -101,6 +114,9 @@ class SmsMarketingTrace(models.Model):
         create_index(cr, "sms_marketing_trace_number_idx", self._table, ["number"])
         # The claims walk a mailing's traces in id order (and find its first one).
         create_index(cr, "sms_marketing_trace_mailing_id_idx", self._table, ["mailing_id", "id"])
+        # The engine looks for messages in flight or of unknown outcome at every run; only
+        # providers without idempotency key set in_flight_at, so the others' UPDATEs stay HOT.
+        create_index(cr, "sms_marketing_trace_in_flight_idx", self._table, ["id"], where="in_flight_at IS NOT NULL")
         # Delivery reports come by uuid: the unique constraint's index.
         # No index involves a column the sending UPDATE changes (state, body,
         # costs, dates), and pages keep room for the new row versions: the
@@ -127,6 +143,10 @@ class SmsMarketingTrace(models.Model):
             "insufficient_credit": _("Not sent: the gateway has not enough credits."),
             "undelivered": _("The operator could not deliver the message."),
             "expired": _("The message expired before it could be delivered."),
+            "unknown_outcome": _(
+                "The gateway's answer was lost after the message was handed over: it may have been sent. "
+                "It is not sent again, so that nobody gets it twice."
+            ),
         }
 
     @api.model
@@ -143,6 +163,8 @@ class SmsMarketingTrace(models.Model):
             return "failed", result_state
         if result_state == INSUFFICIENT_CREDIT:
             return "pending", INSUFFICIENT_CREDIT
+        if result_state == UNKNOWN:
+            return "unknown", "unknown_outcome"
         return "pending", "gateway_error"
 
     @api.model

@@ -11,6 +11,9 @@ ACCEPTED = ("sent", "duplicate")  # "duplicate": the uuid was accepted before, c
 FINAL_ERRORS = ("wrong_number_format", "country_not_supported", "rejected")
 INSUFFICIENT_CREDIT = "insufficient_credit"
 SERVER_ERROR = "server_error"
+# The request reached a provider without idempotency key but its answer was lost: the message
+# may have left. Never sent again blindly: looked up at the provider, else shown as unknown.
+UNKNOWN = "unknown"
 
 
 class SmsGatewayError(Exception):
@@ -22,5 +25,5 @@ class SmsGatewayTransientError(SmsGatewayError):
 
 
 # The providers register themselves when imported; they need the names above.
-from . import base, http_json, sandbox  # noqa: E402  isort:skip
+from . import base, http_json, sandbox, twilio, vonage  # noqa: E402  isort:skip
 from .base import PROVIDERS, SmsProvider, get_provider_class, register_provider  # noqa: E402  isort:skip

@@ -63,13 +63,32 @@ Contract
     providers sign it). Must be constant-time and refuse when no secret is
     configured.
 
-``parse_statuses(raw_body, headers) -> [{"uuid", "state"}]``
+``parse_statuses(raw_body, headers, url) -> [{"uuid", "state"}]``
     Delivery reports, ``state`` being "delivered", "undelivered", "expired"
-    or "failed". Raises ValueError when the body cannot be read.
+    or "failed". Raises ValueError when the body cannot be read. ``url`` is
+    the signed URL that was called (a provider may carry the uuid in it).
 
-``parse_inbound(raw_body, headers) -> [{"number", "content"}]``
+``parse_inbound(raw_body, headers, url) -> [{"number", "content", "opt_out"}]``
     Inbound SMS (the sender's number as the provider gives it, the text).
-    Raises ValueError when the body cannot be read.
+    ``opt_out`` ("stop", "start" or empty): the provider itself already
+    recorded the sender's opt-out or opt-in (the number is blacklisted with
+    the source "provider"). Raises ValueError when the body cannot be read.
+
+``webhook_response(kind, answer) -> (body, content type) | None``
+    What to answer a webhook call (None: the JSON ``answer``).
+
+``lookup(messages) -> {uuid: result} | None``
+    For a provider that is not idempotent: what became of messages whose
+    answer was lost (``UNKNOWN``). Each message is a ``send`` message plus
+    ``provider_id`` (when known) and ``since`` (when it was sent). A result
+    ``sent`` means the provider has it; ``server_error`` that it never
+    took it (safe to send again); a message left out could not be checked
+    now. None: the provider cannot look messages up (they stay unknown).
+
+A result of ``send`` may also carry ``provider_id`` (the provider's id of
+the message, kept on the trace for ``lookup``) and ``opt_out`` (True: the
+provider refused the number because the recipient opted out with it; the
+number is blacklisted with the source "provider").
 """
 
 import hashlib
@@ -145,13 +164,21 @@ class SmsProvider:
         """True when the call comes from the provider; a provider without webhooks accepts none."""
         return False
 
-    def parse_statuses(self, raw_body, headers):
+    def parse_statuses(self, raw_body, headers, url=None):
         """[{uuid, state}] of a delivery-report call; ValueError when unreadable."""
         return []
 
-    def parse_inbound(self, raw_body, headers):
-        """[{number, content}] of an inbound-SMS call; ValueError when unreadable."""
+    def parse_inbound(self, raw_body, headers, url=None):
+        """[{number, content, opt_out}] of an inbound-SMS call; ValueError when unreadable."""
         return []
+
+    def webhook_response(self, kind, answer):
+        """(body, content type) to answer a webhook call, or None for the JSON ``answer``."""
+        return None
+
+    def lookup(self, messages):
+        """{uuid: result} of messages whose answer was lost, or None when the provider cannot tell."""
+        return None
 
     # ------------------------------------------------------------------ helpers
     @classmethod
@@ -206,14 +233,14 @@ class SignedJsonWebhooks:
             raise ValueError(f"{key!r} must be a list of objects")
         return items
 
-    def parse_statuses(self, raw_body, headers):
+    def parse_statuses(self, raw_body, headers, url=None):
         return [
             {"uuid": str(item["uuid"]), "state": str(item["state"])}
             for item in self._json_items(raw_body, "statuses")
             if item.get("uuid") and item.get("state")
         ]
 
-    def parse_inbound(self, raw_body, headers):
+    def parse_inbound(self, raw_body, headers, url=None):
         return [
             # some gateways name the sender "from"
             {"number": str(item.get("number") or item.get("from") or ""), "content": str(item.get("content") or "")}

@@ -1,6 +1,6 @@
 import uuid
 
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 
 class SmsMarketingCase(TransactionCase):
@@ -123,16 +123,22 @@ class SmsMarketingMailingCase(SmsMarketingCase):
 
 
 # ---------------------------------------------------------------------- sending engine
-def load_gateway_simulator():
-    """scripts/gateway_simulator.py of the repository, imported by path (it is not part of the addon)."""
+def load_script(filename, module_name):
+    """A module of the repository's scripts/ (simulator, provider stand-ins), imported by path:
+    they are not part of the addon."""
     import importlib.util
     import os
 
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "gateway_simulator.py")
-    spec = importlib.util.spec_from_file_location("sms_gateway_simulator", os.path.abspath(path))
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", filename)
+    spec = importlib.util.spec_from_file_location(module_name, os.path.abspath(path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_gateway_simulator():
+    """scripts/gateway_simulator.py of the repository."""
+    return load_script("gateway_simulator.py", "sms_gateway_simulator")
 
 
 class SmsEngineCase(SmsMarketingCase):
@@ -287,3 +293,60 @@ class SmsMarketingLinksCommon:
                 ]
             )
         )
+
+
+class SmsProviderCase(SmsMarketingCase, HttpCase):
+    """Real providers against their local stand-ins (scripts/*_standin.py), webhooks through Odoo's HTTP server.
+
+    ``web.base.url`` is this test server, so the callback URLs the providers are
+    given (and sign) are the ones the stand-ins post to. ``_make_due`` ends the
+    backoff of what a run left pending, so that the next run retries it.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from odoo.tests.common import HOST
+        from odoo.tools import config
+
+        cls.odoo_url = f"http://{HOST}:{config['http_port']}"
+        set_param = cls.env["ir.config_parameter"].sudo().set_param
+        set_param("web.base.url", cls.odoo_url)
+        cls.sms_list = cls.env["sms.marketing.list"].create({"name": "Provider customers"})
+
+    @classmethod
+    def _make_contacts(cls, numbers, country, sms_list=None):
+        sms_list = sms_list or cls.sms_list
+        return cls.env["sms.marketing.contact"].create(
+            [
+                {"name": f"Contact {number}", "phone": number, "country_id": country.id, "list_ids": [(4, sms_list.id)]}
+                for number in numbers
+            ]
+        )
+
+    def _make_mailing(self, gateway, body="Spring sale: 20% off today!", sms_list=None, **values):
+        return self.env["sms.marketing.mailing"].create(
+            {
+                "subject": "Provider test",
+                "body": body,
+                "list_ids": [(6, 0, (sms_list or self.sms_list).ids)],
+                "gateway_id": gateway.id if gateway else False,
+                "include_optout": False,
+                **values,
+            }
+        )
+
+    def _run_engine(self, mailing=None):
+        if mailing:
+            mailing.write({"state": "sending"})
+        self.env["sms.marketing.engine"]._run(time_budget=30)
+        self.env.flush_all()  # the HTTP server reads through the same test cursor
+        self.env.invalidate_all()
+
+    def _make_due(self, mailing):
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE sms_marketing_trace SET next_try_at = NULL WHERE mailing_id = %s", [mailing.id])
+        self.env.invalidate_all()
+
+    def _traces_by_number(self, mailing):
+        return {trace.number: trace for trace in mailing.trace_ids}

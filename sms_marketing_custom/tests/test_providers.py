@@ -25,8 +25,10 @@ INTERFACE = {
     "fetch_balance": [],
     "fetch_prices": [],
     "verify_webhook": ["raw_body", "headers", "url"],
-    "parse_statuses": ["raw_body", "headers"],
-    "parse_inbound": ["raw_body", "headers"],
+    "parse_statuses": ["raw_body", "headers", "url"],
+    "parse_inbound": ["raw_body", "headers", "url"],
+    "webhook_response": ["kind", "answer"],
+    "lookup": ["messages"],
 }
 PROTOCOL_STATES = {*ACCEPTED, *FINAL_ERRORS, INSUFFICIENT_CREDIT, SERVER_ERROR}
 # Every field a provider may show on the gateway form.

@@ -33,6 +33,7 @@ MATRIX = {
     # gateways and prices are configured by managers
     "sms.marketing.gateway": {"user": "r", "manager": "crwu"},
     "sms.marketing.gateway.price": {"user": "r", "manager": "crwu"},
+    "sms.marketing.gateway.route": {"user": "r", "manager": "crwu"},
     # the ledger is append-only, written by the engine as superuser
     "sms.marketing.credit.move": {"user": "r", "manager": "r"},
     "sms.marketing.mailing.test": {"user": "crwu", "manager": "crwu"},
@@ -101,6 +102,9 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.gateway.price":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "price": 1.0}
+        if model == "sms.marketing.gateway.route":
+            gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
+            return {"gateway_id": gateway.id, "company_id": company.id}
         if model == "sms.marketing.credit.move":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "move_type": "purchase", "amount": 10.0}
@@ -139,6 +143,7 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.link.click": ("trace_id", False),
         "sms.marketing.gateway": ("name", "Changed"),
         "sms.marketing.gateway.price": ("price", 2.0),
+        "sms.marketing.gateway.route": ("sequence", 7),
         "sms.marketing.credit.move": ("amount", 1.0),
         "sms.marketing.mailing.test": ("numbers", "+32470000999"),
         "sms.marketing.recipient.model": ("sequence", 7),

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""A local stand-in for Odoo's SMS service (IAP), standard library only.
+
+It answers the JSON-RPC calls Odoo's ``sms`` and ``iap`` modules make, on the
+endpoints the system parameters ``sms.endpoint`` and ``iap.endpoint`` point to:
+
+* ``POST /api/sms/3/send`` (``SmsApi._send_sms_batch``): params ``messages``
+  ([{"content", "numbers": [{"uuid", "number"}]}]), ``webhook_url``,
+  ``dbuuid``, ``account_token``; result: one {"uuid", "state", "credit"} per
+  number, ``state`` "success", "wrong_number_format" (not E.164),
+  "insufficient_credit" (no credits left) or the state forced per number.
+* ``POST /iap/1/balance`` (``iap.account.get_credits``): result the credits left.
+* Delivery reports, posted when asked (``post_report``): JSON-RPC
+  ``{"params": {"message_statuses": [{"sms_status", "uuids"}]}}`` to the
+  ``webhook_url`` of the batch (IAP signs nothing: the URL is the secret).
+
+By hand: ``python3 scripts/iap_standin.py --port 8073``, then the system
+parameters ``sms.endpoint`` and ``iap.endpoint`` = ``http://127.0.0.1:8073``.
+"""
+
+import argparse
+import contextlib
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
+)
+
+
+def parts_of(text):
+    if all(c in GSM7 for c in text):
+        return 1 if len(text) <= 160 else -(-len(text) // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else -(-units // 67)
+
+
+class IapStandin:
+    def __init__(self, host="127.0.0.1", port=0, credits=100.0, price=1.0):
+        self.credits = credits
+        self.price = price
+        self.lock = threading.RLock()
+        self.sent = []  # {"uuid", "number", "content", "webhook_url", "account_token"}
+        self.number_states = {}
+        self.server = ThreadingHTTPServer((host, port), self._handler_class())
+        self.server.daemon_threads = True
+
+    @property
+    def url(self):
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self):
+        threading.Thread(target=self.server.serve_forever, name="iap-standin", daemon=True).start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self, credits=100.0):
+        with self.lock:
+            self.credits = credits
+            self.sent.clear()
+            self.number_states.clear()
+
+    def send(self, params):
+        results = []
+        for message in params.get("messages") or []:
+            content = message.get("content") or ""
+            for target in message.get("numbers") or []:
+                msg_uuid, number = target.get("uuid"), target.get("number") or ""
+                forced = self.number_states.get(number)
+                if forced:
+                    results.append({"uuid": msg_uuid, "state": forced})
+                    continue
+                if not E164_RE.match(number):
+                    results.append({"uuid": msg_uuid, "state": "wrong_number_format"})
+                    continue
+                cost = parts_of(content) * self.price
+                if cost > self.credits + 1e-9:
+                    results.append({"uuid": msg_uuid, "state": "insufficient_credit"})
+                    continue
+                self.credits -= cost
+                self.sent.append(
+                    {
+                        "uuid": msg_uuid,
+                        "number": number,
+                        "content": content,
+                        "webhook_url": params.get("webhook_url"),
+                        "account_token": params.get("account_token"),
+                    }
+                )
+                results.append({"uuid": msg_uuid, "state": "success", "credit": cost})
+        return results
+
+    def post_report(self, webhook_url, status, uuids):
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {"message_statuses": [{"sms_status": status, "uuids": list(uuids)}]},
+                "id": uuid.uuid4().hex,
+            }
+        ).encode()
+        request = urllib.request.Request(webhook_url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def _handler_class(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def _json(self, code, payload):
+                body = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    request = json.loads(self.rfile.read(length) if length else b"{}")
+                except ValueError:
+                    return self._json(400, {"error": "bad json"})
+                params = request.get("params") or {}
+                with standin.lock:
+                    if self.path == "/api/sms/3/send":
+                        result = standin.send(params)
+                    elif self.path == "/iap/1/balance":
+                        result = standin.credits
+                    else:
+                        return self._json(404, {"error": "not found"})
+                return self._json(200, {"jsonrpc": "2.0", "id": request.get("id"), "result": result})
+
+        return Handler
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8073)
+    parser.add_argument("--credits", type=float, default=100.0)
+    args = parser.parse_args()
+    standin = IapStandin(args.host, args.port, args.credits)
+    print(f"Odoo IAP SMS stand-in on {standin.url}; Ctrl+C stops it", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        standin.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

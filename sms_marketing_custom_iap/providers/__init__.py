@@ -1,0 +1,1 @@
+from . import odoo_iap

@@ -1,0 +1,84 @@
+import threading
+from contextlib import contextmanager
+from urllib.parse import parse_qs, urlsplit
+
+from odoo.addons.sms_marketing_custom.tests.common import SmsProviderCase, load_script
+from odoo.tests import tagged
+
+
+@tagged("post_install", "-at_install")
+class TestOdooIapProvider(SmsProviderCase):
+    """The odoo_iap provider through Odoo's own SmsApi, against scripts/iap_standin.py."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.standin = load_script("iap_standin.py", "sms_iap_standin").IapStandin().start()
+        cls.addClassCleanup(cls.standin.stop)
+        set_param = cls.env["ir.config_parameter"].sudo().set_param
+        set_param("sms.endpoint", cls.standin.url)
+        set_param("iap.endpoint", cls.standin.url)
+        cls.gateway = cls.env.ref("sms_marketing_custom_iap.sms_marketing_gateway_odoo_iap")
+        cls.gateway._change_balance(100.0, "purchase")
+        cls.be = cls.env.ref("base.be")
+        cls.numbers = ["+32470000021", "+32470000022"]
+        cls._make_contacts(cls.numbers, cls.be)
+
+    def setUp(self):
+        super().setUp()
+        self.standin.reset()
+
+    @contextmanager
+    def _network(self):
+        """iap_jsonrpc refuses to call out from a test thread; the stand-in is on 127.0.0.1."""
+        thread = threading.current_thread()
+        testing = thread.testing
+        thread.testing = False
+        try:
+            yield
+        finally:
+            thread.testing = testing
+
+    def test_gateway_needs_nothing_configured(self):
+        self.assertEqual(self.gateway.provider, "odoo_iap")
+        self.assertEqual(self.gateway.provider_fields, ",timeout,")
+        with self._network():
+            self.gateway.action_refresh()
+        self.assertAlmostEqual(self.gateway.balance, 100.0)  # read from IAP
+
+    def test_send_and_reports(self):
+        mailing = self._make_mailing(self.gateway)
+        with self._network():
+            self._run_engine(mailing)
+        self.assertEqual(sorted(m["number"] for m in self.standin.sent), self.numbers)
+        self.assertTrue(all(m["account_token"] for m in self.standin.sent))  # the database's IAP account
+        traces = self._traces_by_number(mailing)
+        self.assertEqual(set(mailing.trace_ids.mapped("state")), {"sent"})
+        self.assertAlmostEqual(mailing.credits_spent, 2.0)
+        webhook = self.standin.sent[0]["webhook_url"]
+        self.assertEqual(urlsplit(webhook).path, f"/sms_marketing/status/{self.gateway.id}")
+        first, second = (traces[n].uuid for n in self.numbers)
+        self.assertEqual(self.standin.post_report(webhook, "delivered", [first])[0], 200)
+        # IAP signs nothing: a report without the URL's token changes nothing
+        forged = webhook.split("?")[0] + "?token=" + "0" * 64
+        self.assertEqual(self.standin.post_report(forged, "delivered", [second])[0], 403)
+        self.assertEqual(self.standin.post_report(webhook.split("?")[0], "delivered", [second])[0], 403)
+        self.assertEqual(self.standin.post_report(webhook, "not_delivered", [second])[0], 200)
+        self.env.invalidate_all()
+        self.assertEqual(traces[self.numbers[0]].state, "delivered")
+        self.assertEqual(
+            (traces[self.numbers[1]].state, traces[self.numbers[1]].failure_type), ("failed", "undelivered")
+        )
+        self.assertTrue(parse_qs(urlsplit(webhook).query)["token"][0])
+
+    def test_states_and_credits(self):
+        self.standin.number_states[self.numbers[0]] = "wrong_number_format"
+        self.standin.credits = 0.5
+        mailing = self._make_mailing(self.gateway)
+        with self._network():
+            self._run_engine(mailing)
+        traces = self._traces_by_number(mailing)
+        self.assertEqual(traces[self.numbers[0]].failure_type, "wrong_number_format")
+        self.assertEqual(traces[self.numbers[1]].state, "pending")
+        self.assertEqual((mailing.state, mailing.pause_code), ("paused", "insufficient_credit"))
+        self.assertFalse(self.standin.sent)

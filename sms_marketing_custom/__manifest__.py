@@ -29,6 +29,7 @@
         "views/sms_marketing_optout_templates.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
         "wizard/sms_marketing_mailing_schedule_views.xml",
+        "wizard/sms_marketing_mailing_send_views.xml",
         "report/sms_marketing_trace_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],

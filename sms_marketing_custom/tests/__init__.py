@@ -7,6 +7,7 @@ from . import (
     test_links,
     test_links_routes,
     test_mailing,
+    test_mailing_form_truth,
     test_mailing_test_wizard,
     test_mailing_tour,
     test_phone,

@@ -253,9 +253,7 @@ class SmsMarketingMailing(models.Model):
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
         """The dashboard folds Canceled, and Paused while empty, so that its columns fit a laptop screen."""
-        result = super().read_group(
-            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy
-        )
+        result = super().read_group(domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
         groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
         if groupby[:1] == ["state"]:
             for line in result:

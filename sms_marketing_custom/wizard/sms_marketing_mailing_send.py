@@ -24,7 +24,7 @@ class SmsMarketingMailingSend(models.TransientModel):
     balance_after = fields.Float(string="Credits After Sending", compute="_compute_summary", digits=(16, 2))
     gateway_name = fields.Char(string="Gateway", compute="_compute_summary")
     estimate_sampled = fields.Boolean(compute="_compute_summary")
-    estimate_html = fields.Html(related="mailing_id.estimate_html")
+    estimate_html = fields.Html(string="Estimate by Country", compute="_compute_summary", sanitize=False)
     prices_html = fields.Html(string="Prices", compute="_compute_prices_html", sanitize=False)
 
     @api.depends("mailing_id")
@@ -40,6 +40,7 @@ class SmsMarketingMailingSend(models.TransientModel):
             wizard.balance = gateway.balance if gateway else 0.0
             wizard.balance_after = wizard.balance - wizard.credits
             wizard.gateway_name = gateway.display_name if gateway else ""
+            wizard.estimate_html = mailing._render_estimate_html(estimate) if estimate else False
 
     @api.depends("mailing_id")
     def _compute_prices_html(self):

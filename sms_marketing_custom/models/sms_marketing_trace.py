@@ -221,9 +221,9 @@ class SmsMarketingTrace(models.Model):
     recipient_ref = fields.Reference(
         selection="_selection_recipient_models", string="Recipient", compute="_compute_recipient_ref"
     )
-    country_id = fields.Many2one("res.country", string="Country", compute="_compute_country_id")
+    country_id = fields.Many2one("res.country", compute="_compute_country_id")
     clicked = fields.Boolean(compute="_compute_clicked", help="The recipient opened a tracked link of this SMS.")
-    opted_out = fields.Boolean(string="Opted Out", compute="_compute_opted_out")
+    opted_out = fields.Boolean(compute="_compute_opted_out")
 
     @api.model
     def _selection_recipient_models(self):

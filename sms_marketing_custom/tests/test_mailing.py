@@ -147,7 +147,9 @@ class TestMailing(SmsMarketingMailingCase):
             for country in ("United States", "Belgium", "France"):
                 self.assertIn(country, html)
         action = self.mailing.action_view_prices()
-        prices = self.env[action["res_model"]].with_user(self.user_marketing).with_context(action["context"]).create({})
+        prices = (
+            self.env[action["res_model"]].with_user(self.user_marketing).with_context(**action["context"]).create({})
+        )
         for line in ("United States", "Belgium", "Other countries"):
             self.assertIn(line, prices.prices_html)
 

@@ -93,7 +93,7 @@ class TestMailingFormTruth(SmsEngineCase):
     def test_prices_button_shows_the_default_price(self):
         mailing = self._form(self.default_only, "Hello").save()
         action = mailing.action_view_prices()
-        wizard = self.env[action["res_model"]].with_context(action["context"]).create({})
+        wizard = self.env[action["res_model"]].with_context(**action["context"]).create({})
         self.assertIn("Other countries", wizard.prices_html)
         self.assertIn(">2<", wizard.prices_html)
         priced = self._form(self.priced, "Hello").save()
@@ -110,7 +110,7 @@ class TestMailingFormTruth(SmsEngineCase):
         self.assertFalse(mailing.estimate_sampled)
         balance = self.priced.balance
         action = mailing.action_open_send_confirm()
-        confirm = self.env[action["res_model"]].with_context(action["context"]).create({})
+        confirm = self.env[action["res_model"]].with_context(**action["context"]).create({})
         self.assertEqual(confirm.recipient_count, 5)
         self.assertEqual(confirm.parts_text, "1 to 2")
         self.assertAlmostEqual(confirm.credits, estimate)
@@ -150,7 +150,7 @@ class TestMailingFormTruth(SmsEngineCase):
             mailing.action_open_send_confirm()
         self.sim.configure(balance=50.0)
         action = mailing.action_open_send_confirm()
-        confirm = self.env[action["res_model"]].with_context(action["context"]).create({})
+        confirm = self.env[action["res_model"]].with_context(**action["context"]).create({})
         self.assertAlmostEqual(confirm.balance, 50.0)
         self.assertAlmostEqual(confirm.balance_after, 45.0)
 

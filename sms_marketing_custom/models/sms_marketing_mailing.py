@@ -376,7 +376,9 @@ class SmsMarketingMailing(models.Model):
         """The preview as a message bubble; the opt-out line set apart, as the recipient reads it."""
         if not text:
             return False
-        head = self._get_optout_suffix_parts()[0] if self.include_optout else ""
+        res_id = self._get_preview_res_id()
+        lang = self._get_recipient_langs([res_id]).get(res_id) if res_id else None
+        head = self._get_optout_suffix_parts(lang)[0] if self.include_optout else ""
         body, optout = text, ""
         if head and head in text:
             position = text.rindex(head)
@@ -982,7 +984,38 @@ class SmsMarketingMailing(models.Model):
         self.ensure_one()
         texts = self._render_placeholders(res_ids)
         texts_by_trace = {tid: texts.get(rid) or "" for tid, rid in zip(trace_ids, res_ids, strict=True)}
-        return self._apply_tracking(trace_ids, texts_by_trace)
+        langs = self._get_recipient_langs(res_ids) if self.include_optout else {}
+        langs_by_trace = {tid: langs.get(rid) for tid, rid in zip(trace_ids, res_ids, strict=True)} if langs else None
+        return self._apply_tracking(trace_ids, texts_by_trace, langs_by_trace)
+
+    def _get_lang_column(self):
+        """The stored language column of the recipient model (e.g. Contacts' ``lang``), else None."""
+        self.ensure_one()
+        Model = self.env[self.recipient_model or CONTACT_MODEL]
+        field = Model._fields.get("lang")
+        if field and field.store and field.type in ("selection", "char") and not field.company_dependent:
+            return SQL.identifier(Model._table, "lang")
+        return None
+
+    def _get_recipient_langs(self, res_ids):
+        """{res_id: language} of the recipients whose record has a language."""
+        self.ensure_one()
+        column = self._get_lang_column()
+        ids = [res_id for res_id in res_ids if isinstance(res_id, int)]
+        if column is None or not ids:
+            return {}
+        Model = self.env[self.recipient_model or CONTACT_MODEL]
+        Model.flush_model(["lang"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, %s FROM %s WHERE id = ANY(%s) AND %s IS NOT NULL",
+                column,
+                SQL.identifier(Model._table),
+                ids,
+                column,
+            )
+        )
+        return dict(self.env.cr.fetchall())
 
     def _get_sms_text_to_count(self):
         """The body as it will be counted: each URL as a tracked short link, plus the opt-out text."""
@@ -1007,7 +1040,7 @@ class SmsMarketingMailing(models.Model):
             Link._get_codes(mailing, urls)
         return True
 
-    def _apply_tracking(self, trace_ids, texts_by_trace):
+    def _apply_tracking(self, trace_ids, texts_by_trace, langs_by_trace=None):
         """{trace_id: final body}: tracked short links with the trace's token, opt-out link.
 
         Each distinct text is cut once around its URLs (trackers read or
@@ -1017,6 +1050,7 @@ class SmsMarketingMailing(models.Model):
 
         :param trace_ids: traces of this mailing, records or ids (0 for a test SMS)
         :param texts_by_trace: {trace_id: rendered text} (placeholders already rendered)
+        :param langs_by_trace: {trace_id: recipient's language} for the opt-out line, if known
         """
         self.ensure_one()
         trace_ids = trace_ids.ids if isinstance(trace_ids, models.BaseModel) else list(trace_ids)
@@ -1030,12 +1064,18 @@ class SmsMarketingMailing(models.Model):
         if not include_optout and not codes:
             return {trace_id: texts_by_trace.get(trace_id) or "" for trace_id in trace_ids}
         head, tail = self._get_optout_suffix_parts() if include_optout else ("", "")
+        suffixes = {None: (head, tail)}
         key = self.env["sms.marketing.trace"]._get_token_key()
         digest, sha256, tokens_from_digest = hmac.digest, hashlib.sha256, links.tokens_from_digest
         bodies = {}
         for trace_id in trace_ids:
             click_token, optout_token = tokens_from_digest(trace_id, digest(key, links.TOKEN_SCOPE % trace_id, sha256))
             body = click_token.join(parts_by_text[texts_by_trace.get(trace_id) or ""])
+            if include_optout and langs_by_trace:
+                lang = langs_by_trace.get(trace_id)
+                if lang not in suffixes:
+                    suffixes[lang] = self._get_optout_suffix_parts(lang)
+                head, tail = suffixes[lang]
             bodies[trace_id] = f"{body}{head}{optout_token}{tail}" if include_optout else body
         return bodies
 
@@ -1045,10 +1085,13 @@ class SmsMarketingMailing(models.Model):
         base_url = (self[:1] if self else self).get_base_url().rstrip("/")
         return (base_url + links.CLICK_PATH, base_url + links.OPTOUT_PATH, base_url + links.LEGACY_CLICK_PATH)
 
-    def _get_optout_suffix_parts(self):
-        """(text before the token, text after it) of the opt-out line, in the responsible's language."""
+    def _get_optout_suffix_parts(self, lang=None):
+        """(text before the token, text after it) of the opt-out line, in the recipient's language
+        ``lang`` when known (and installed), else the responsible's."""
         self.ensure_one()
-        mailing = self.with_context(lang=self.user_id.lang or self.env.lang or "en_US")
+        if lang and not self.env["res.lang"]._lang_get_id(lang):
+            lang = None
+        mailing = self.with_context(lang=lang or self.user_id.lang or self.env.lang or "en_US")
         suffix = mailing._get_optout_suffix_text(self._get_own_link_prefixes()[1] + SUFFIX_TOKEN_MARKER)
         head, _marker, tail = suffix.partition(SUFFIX_TOKEN_MARKER)
         return head, tail
@@ -1147,6 +1190,9 @@ class SmsMarketingMailing(models.Model):
         if rest > 0:  # recipients whose country is not known
             by_country[False] = by_country.get(False, 0) + rest
         if "{{" not in (self.body or "") or not by_country:
+            by_lang = self._get_sendable_langs() if self.include_optout and by_country else None
+            if by_lang:
+                return self._get_parts_by_lang(by_lang), False
             return {code: {self.sms_segments: count} for code, count in by_country.items() if count}, False
         rows = self._get_sendable_rows(limit=PLACEHOLDER_EXACT_LIMIT)
         sampled = len(rows) < self.audience_to_send
@@ -1172,6 +1218,45 @@ class SmsMarketingMailing(models.Model):
             size = sum(sample.values())
             distribution[code] = {segments: count * n / size for segments, n in sample.items()}
         return distribution, True
+
+    def _get_sendable_langs(self):
+        """{(country code or False, language or None): recipients} when the recipient model has a
+        language (the opt-out line is in it), else None."""
+        self.ensure_one()
+        column = self._get_lang_column()
+        if column is None:
+            return None
+        Model = self.env[self.recipient_model]
+        Model.flush_model(["lang"])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """SELECT c.country_code, %s, count(*) FROM (%s) c JOIN %s ON %s = c.res_id
+                            WHERE c.reason IS NULL GROUP BY 1, 2""",
+                        column,
+                        self._get_recipients_classified_query(),
+                        SQL.identifier(Model._table),
+                        SQL.identifier(Model._table, "id"),
+                    )
+                )
+                rows = self.env.cr.fetchall()
+        except (UserError, ValidationError, AccessError, ValueError, SyntaxError, KeyError, TypeError, psycopg2.Error):
+            return None
+        return {(code or False, lang or None): count for code, lang, count in rows}
+
+    def _get_parts_by_lang(self, by_lang):
+        """{country: {parts: recipients}} of a body without placeholders whose opt-out line
+        follows each recipient's language (one message laid out per language)."""
+        mailing = self.with_context(sms_marketing_preview=True)
+        parts_of_lang, distribution = {}, {}
+        for (code, lang), count in by_lang.items():
+            if lang not in parts_of_lang:
+                text = mailing._apply_tracking([0], {0: self.body or ""}, {0: lang})[0]
+                parts_of_lang[lang] = count_segments(text).segments
+            country = distribution.setdefault(code, {})
+            country[parts_of_lang[lang]] = country.get(parts_of_lang[lang], 0) + count
+        return distribution
 
     def _get_sendable_rows(self, limit=None):
         """[(res_id, country code)] of the recipients the mailing sends to, in ``res_id`` order;

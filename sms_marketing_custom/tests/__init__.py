@@ -19,4 +19,5 @@ from . import (
     test_sms_encoding,
     test_sql_safety,
     test_status_webhook,
+    test_translations,
 )

@@ -36,6 +36,7 @@
     "demo": [
         "demo/sms_marketing_demo.xml",
         "demo/sms_marketing_list_demo.xml",
+        "demo/sms_marketing_story_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -252,13 +252,14 @@ class SmsMarketingMailing(models.Model):
 
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
-        """The dashboard folds Canceled, and Paused while empty, so that its columns fit a laptop screen."""
+        """The dashboard folds Canceled, and Sending and Paused while empty, so that its columns fit a
+        laptop screen."""
         result = super().read_group(domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
         groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
         if groupby[:1] == ["state"]:
             for line in result:
                 count = line.get("state_count", line.get("__count", 0))
-                if line.get("state") == "canceled" or (line.get("state") == "paused" and not count):
+                if line.get("state") == "canceled" or (line.get("state") in ("sending", "paused") and not count):
                     line["__fold"] = True
         return result
 
@@ -1305,7 +1306,7 @@ class SmsMarketingMailing(models.Model):
             "<tfoot><tr><th>%s</th><th class='text-end'>%s</th><th></th><th class='text-end'>%s</th></tr></tfoot>"
             "</table>"
         ) % (
-            _("Total (%(parts)s SMS parts each)", parts=self._format_parts_range(estimate)),
+            _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
             self.audience_to_send,
             f"{estimate['credits']:,.2f}",
         )

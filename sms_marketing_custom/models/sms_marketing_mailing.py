@@ -336,7 +336,7 @@ class SmsMarketingMailing(models.Model):
     def _compute_preview_ref(self):
         for mailing in self:
             model = mailing.recipient_model or CONTACT_MODEL
-            rows = mailing._get_sendable_rows() if mailing.recipient_model_id else []
+            rows = mailing._get_sendable_rows(limit=1) if mailing.recipient_model_id else []
             mailing.preview_ref = f"{model},{rows[0][0]}" if rows else False
 
     @api.depends("body", "include_optout", "preview_ref", "user_id", "recipient_model_id")
@@ -404,10 +404,8 @@ class SmsMarketingMailing(models.Model):
         codes = {}
         mailing_id = self._origin.id if self._origin else False
         if mailing_id:
-            trackers = (
-                self.env["sms.marketing.link"]
-                .sudo()
-                .search([("mailing_id", "=", mailing_id), ("url", "in", list(urls))])
+            trackers = self.env["sms.marketing.link"].search(
+                [("mailing_id", "=", mailing_id), ("url", "in", list(urls))]
             )
             codes = {tracker.url: tracker.code for tracker in trackers}
         return {url: codes.get(url) or "x" * links.CODE_LENGTH for url in urls}
@@ -1195,7 +1193,7 @@ class SmsMarketingMailing(models.Model):
             if by_lang:
                 return self._get_parts_by_lang(by_lang), False
             return {code: {self.sms_segments: count} for code, count in by_country.items() if count}, False
-        rows = self._get_sendable_rows(limit=PLACEHOLDER_EXACT_LIMIT)
+        rows = self._get_sendable_rows(limit=PLACEHOLDER_EXACT_LIMIT, sample=True)
         sampled = len(rows) < self.audience_to_send
         mailing = self.with_context(sms_marketing_preview=True)
         samples, overall = {}, {}
@@ -1259,11 +1257,12 @@ class SmsMarketingMailing(models.Model):
             country[parts_of_lang[lang]] = country.get(parts_of_lang[lang], 0) + count
         return distribution
 
-    def _get_sendable_rows(self, limit=None):
-        """[(res_id, country code)] of the recipients the mailing sends to, in ``res_id`` order;
-        with ``limit``, a spread sample of that size (the same one each time)."""
+    def _get_sendable_rows(self, limit=None, sample=False):
+        """[(res_id, country code)] of the recipients the mailing sends to, in ``res_id`` order:
+        the first ``limit`` ones, or with ``sample`` a spread sample of that size (the same one
+        each time)."""
         self.ensure_one()
-        order = SQL("md5(c.res_id::text)") if limit else SQL("c.res_id")
+        order = SQL("md5(c.res_id::text)") if sample else SQL("c.res_id")
         try:
             with self.env.cr.savepoint(flush=False):
                 query = SQL(

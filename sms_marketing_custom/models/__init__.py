@@ -11,6 +11,7 @@ from . import (
     sms_marketing_consent,
     sms_marketing_contact,
     sms_marketing_credit_move,
+    sms_marketing_demo,
     sms_marketing_engine,
     sms_marketing_gateway,
     sms_marketing_gateway_price,

@@ -69,6 +69,10 @@ SCHEDULE_TOLERANCE = timedelta(minutes=1)
 SEND_CHECK_FULL_LIMIT = 50000
 # Where the opt-out token goes in the opt-out line while it is being laid out.
 SUFFIX_TOKEN_MARKER = "\x00token\x00"
+# Above this many recipients, a body with placeholders is rendered for a
+# spread sample of the audience only (the parts range and credits are then an
+# estimate); up to it, every message is rendered and the estimate is exact.
+PLACEHOLDER_EXACT_LIMIT = 1000
 AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
 
 
@@ -125,6 +129,13 @@ class SmsMarketingMailing(models.Model):
         default=lambda self: self.env["ir.model"]._get_id(CONTACT_MODEL),
     )
     recipient_model = fields.Char(related="recipient_model_id.model", string="Recipients Model")
+    recipient_choice = fields.Selection(
+        selection="_selection_recipient_choice",
+        string="Send To",
+        compute="_compute_recipient_choice",
+        inverse="_inverse_recipient_choice",
+        help="Mailing List, or the records of another SMS-enabled model chosen with a filter.",
+    )
     is_list_mailing = fields.Boolean(compute="_compute_is_list_mailing")
     list_ids = fields.Many2many(
         "sms.marketing.list",
@@ -170,6 +181,22 @@ class SmsMarketingMailing(models.Model):
         compute="_compute_sms_optout_suffix",
         help="Exact text appended to every SMS when the opt-out link is included.",
     )
+    preview_ref = fields.Reference(
+        selection="_selection_preview_models",
+        string="Preview For",
+        compute="_compute_preview_ref",
+        store=True,
+        readonly=False,
+        copy=False,
+        help="The recipient whose SMS the preview shows (by default the first recipient of the audience).",
+    )
+    sms_preview = fields.Text(
+        string="Preview",
+        compute="_compute_sms_preview",
+        help="The SMS the preview recipient receives, as sent: placeholders, tracked links and opt-out line.",
+    )
+    sms_preview_html = fields.Html(string="SMS Preview", compute="_compute_sms_preview", sanitize=False)
+    sms_preview_error = fields.Char(compute="_compute_sms_preview")
     sms_encoding = fields.Char(string="Encoding", compute="_compute_sms_counts")
     sms_segments = fields.Integer(string="SMS Parts", compute="_compute_sms_counts")
     sms_units = fields.Integer(string="Length", compute="_compute_sms_counts")
@@ -218,6 +245,11 @@ class SmsMarketingMailing(models.Model):
     window_next_at = fields.Datetime(string="Next Window Opens", compute="_compute_window_waiting")
     # price estimate
     estimated_credits = fields.Float(compute="_compute_estimate", digits=(16, 2))
+    sms_segments_min = fields.Integer(string="Fewest SMS Parts", compute="_compute_estimate")
+    sms_segments_max = fields.Integer(string="Most SMS Parts", compute="_compute_estimate")
+    estimate_sampled = fields.Boolean(
+        compute="_compute_estimate", help="The placeholders were rendered for a sample of the audience only."
+    )
     estimate_html = fields.Html(string="Estimate by Country", compute="_compute_estimate", sanitize=False)
     # sending (the engine's state of this mailing)
     trace_ids = fields.One2many("sms.marketing.trace", "mailing_id", string="Traces")
@@ -262,6 +294,19 @@ class SmsMarketingMailing(models.Model):
     def _group_expand_states(self, states, domain, order):
         return [key for key, _label in self._fields["state"].selection]
 
+    @api.model
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
+        """The dashboard folds Canceled, and Sending and Paused while empty, so that its columns fit a
+        laptop screen."""
+        result = super().read_group(domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
+        groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
+        if groupby[:1] == ["state"]:
+            for line in result:
+                count = line.get("state_count", line.get("__count", 0))
+                if line.get("state") == "canceled" or (line.get("state") in ("sending", "paused") and not count):
+                    line["__fold"] = True
+        return result
+
     @api.depends("recipient_model")
     def _compute_is_list_mailing(self):
         for mailing in self:
@@ -295,13 +340,119 @@ class SmsMarketingMailing(models.Model):
             else:
                 mailing.sms_optout_suffix = ""
 
-    @api.depends("body", "include_optout", "sms_link_length", "sms_optout_suffix")
+    @api.depends("sms_preview")
     def _compute_sms_counts(self):
+        # The counter counts the preview: the very text one recipient receives.
         for mailing in self:
-            info = count_segments(mailing._get_sms_text_to_count())
+            info = count_segments(mailing.sms_preview or "")
             mailing.sms_encoding = info.encoding
             mailing.sms_segments = info.segments
             mailing.sms_units = info.units
+
+    @api.model
+    def _selection_recipient_choice(self):
+        """Mailing List first (the contacts of the chosen lists), then the other SMS-enabled models by name."""
+        # sudo: which models are enabled is not secret, ir.model is readable by managers only
+        enabled = self.env["ir.model"].sudo().search([("is_sms_marketing_enabled", "=", True)])
+        others = sorted((model.model, model.name) for model in enabled if model.model != CONTACT_MODEL)
+        return [(CONTACT_MODEL, _("Mailing List")), *sorted(others, key=lambda choice: choice[1])]
+
+    @api.model
+    def _selection_preview_models(self):
+        return self._selection_recipient_choice()
+
+    @api.depends("recipient_model_id")
+    def _compute_recipient_choice(self):
+        for mailing in self:
+            mailing.recipient_choice = mailing.recipient_model or False
+
+    def _inverse_recipient_choice(self):
+        for mailing in self.filtered("recipient_choice"):
+            if mailing.recipient_choice != mailing.recipient_model:
+                mailing.recipient_model_id = self.env["ir.model"]._get_id(mailing.recipient_choice)
+
+    @api.onchange("recipient_choice")
+    def _onchange_recipient_choice(self):
+        # the form has no inverse: the choice sets the model, which resets lists and filter
+        self._inverse_recipient_choice()
+
+    @api.depends("recipient_model_id", "list_ids", "domain")
+    def _compute_preview_ref(self):
+        for mailing in self:
+            model = mailing.recipient_model or CONTACT_MODEL
+            rows = mailing._get_sendable_rows(limit=1) if mailing.recipient_model_id else []
+            mailing.preview_ref = f"{model},{rows[0][0]}" if rows else False
+
+    @api.depends("body", "include_optout", "preview_ref", "user_id", "recipient_model_id")
+    def _compute_sms_preview(self):
+        for mailing in self:
+            text, error = mailing._get_preview()
+            mailing.sms_preview = text
+            mailing.sms_preview_error = error
+            mailing.sms_preview_html = mailing._render_preview_html(text)
+
+    def _get_preview_res_id(self):
+        """The record of the preview recipient, if it is one of the recipient model."""
+        self.ensure_one()
+        record = self.preview_ref
+        if record and record._name == (self.recipient_model or CONTACT_MODEL) and record.exists():
+            return record.id
+        return None
+
+    def _get_preview(self):
+        """(text, error): the SMS the preview recipient receives, ``_render_messages`` with
+        trace 0 (tokens of the real length that belong to no trace) and without
+        creating link trackers (``_get_link_codes``)."""
+        self.ensure_one()
+        if not self.body:
+            return "", False
+        mailing = self.with_context(sms_marketing_preview=True)
+        res_id = self._get_preview_res_id()
+        if res_id is None:
+            # no recipient to fill the placeholders: they are shown as typed
+            return mailing._apply_tracking([0], {0: self.body}).get(0, ""), False
+        try:
+            return mailing._render_messages([0], [res_id])[0], False
+        except UserError as error:
+            text = mailing._apply_tracking([0], {0: self.body}).get(0, "")
+            return text, _("A placeholder cannot be rendered: %(error)s", error=error.args[0] if error.args else error)
+
+    def _render_preview_html(self, text):
+        """The preview as a message bubble; the opt-out line set apart, as the recipient reads it."""
+        if not text:
+            return False
+        res_id = self._get_preview_res_id()
+        lang = self._get_recipient_langs([res_id]).get(res_id) if res_id else None
+        head = self._get_optout_suffix_parts(lang)[0] if self.include_optout else ""
+        body, optout = text, ""
+        if head and head in text:
+            position = text.rindex(head)
+            body, optout = text[:position], text[position:]
+        optout_html = (
+            Markup("<div class='o_sms_preview_optout text-muted border-top mt-1 pt-1'>%s</div>") % optout.strip("\n")
+            if optout
+            else Markup("")
+        )
+        return Markup(
+            "<div class='o_sms_preview_bubble rounded-3 p-2 bg-light border' style='white-space: pre-wrap; "
+            "max-width: 22rem; word-break: break-all'><div class='o_sms_preview_body'>%s</div>%s</div>"
+        ) % (body, optout_html)
+
+    def _get_link_codes(self, urls):
+        """{url: code} of this mailing's trackers, created as needed; for a preview
+        (context ``sms_marketing_preview``) nothing is created: an existing
+        tracker's code, else a stand-in of the same length."""
+        self.ensure_one()
+        if not self.env.context.get("sms_marketing_preview"):
+            return self.env["sms.marketing.link"]._get_codes(self, urls)
+        codes = {}
+        mailing_id = self._origin.id if self._origin else False
+        if mailing_id:
+            trackers = self.env["sms.marketing.link"].search(
+                [("mailing_id", "=", mailing_id), ("url", "in", list(urls))]
+            )
+            codes = {tracker.url: tracker.code for tracker in trackers}
+        return {url: codes.get(url) or "x" * links.CODE_LENGTH for url in urls}
 
     @api.depends("recipient_model_id", "list_ids", "domain", "sender_id", "frequency_cap_count", "frequency_cap_hours")
     @api.depends_context("uid", "allowed_company_ids")
@@ -317,7 +468,9 @@ class SmsMarketingMailing(models.Model):
             mailing.audience_frequency_capped = stats["frequency_capped"]
             mailing.audience_by_country = stats["by_country"]
 
-    @api.depends("audience_by_country", "audience_to_send", "sms_segments", "gateway_id", "company_id")
+    @api.depends(
+        "audience_by_country", "audience_to_send", "sms_segments", "body", "include_optout", "gateway_id", "company_id"
+    )
     @api.depends_context("uid", "allowed_company_ids")
     def _compute_estimate(self):
         for mailing in self:
@@ -325,6 +478,9 @@ class SmsMarketingMailing(models.Model):
             estimate = mailing._get_credit_estimate(gateway)
             mailing.gateway_balance = gateway.balance if gateway else 0.0
             mailing.estimated_credits = estimate["credits"]
+            mailing.sms_segments_min = estimate["segments_min"]
+            mailing.sms_segments_max = estimate["segments_max"]
+            mailing.estimate_sampled = estimate["sampled"]
             mailing.estimate_html = mailing._render_estimate_html(estimate)
 
     def _compute_statistics(self):
@@ -533,19 +689,36 @@ class SmsMarketingMailing(models.Model):
         }
 
     def action_view_prices(self):
-        """The gateway's price per segment, by country."""
+        """The gateway's price per SMS part, by country, with its price for every other country."""
         self.ensure_one()
-        gateway = self._get_gateway()
-        if not gateway:
+        if not self._get_gateway():
             raise UserError(_("No SMS gateway is configured: ask an administrator to set one up."))
+        return self._action_open_send_wizard(
+            _("Prices of %(gateway)s", gateway=self._get_gateway().display_name),
+            "sms_marketing_custom.sms_marketing_mailing_send_view_form_prices",
+        )
+
+    def action_open_send_confirm(self):
+        """Send's confirmation: recipients, SMS parts, credits and the balance after sending.
+
+        Checks first (with the gateway's fresh balance), so that the figures
+        shown are the ones ``action_send_now`` will send with.
+        """
+        self.ensure_one()
+        self._check_can_send()
+        return self._action_open_send_wizard(
+            _("Send “%(subject)s”?", subject=self.subject),
+            "sms_marketing_custom.sms_marketing_mailing_send_view_form",
+        )
+
+    def _action_open_send_wizard(self, name, view_xmlid):
         return {
             "type": "ir.actions.act_window",
-            "name": _("Prices of %(gateway)s", gateway=gateway.display_name),
-            "res_model": "sms.marketing.gateway.price",
-            "views": [(self.env.ref("sms_marketing_custom.sms_marketing_gateway_price_view_tree_info").id, "tree")],
-            "domain": [("gateway_id", "=", gateway.id)],
+            "name": name,
+            "res_model": "sms.marketing.mailing.send",
+            "views": [(self.env.ref(view_xmlid).id, "form")],
             "target": "new",
-            "context": {"create": False, "edit": False, "delete": False},
+            "context": {"default_mailing_id": self.id},
         }
 
     def _action_view_traces(self, name, domain):
@@ -979,7 +1152,38 @@ class SmsMarketingMailing(models.Model):
         self.ensure_one()
         texts = self._render_placeholders(res_ids)
         texts_by_trace = {tid: texts.get(rid) or "" for tid, rid in zip(trace_ids, res_ids, strict=True)}
-        return self._apply_tracking(trace_ids, texts_by_trace)
+        langs = self._get_recipient_langs(res_ids) if self.include_optout else {}
+        langs_by_trace = {tid: langs.get(rid) for tid, rid in zip(trace_ids, res_ids, strict=True)} if langs else None
+        return self._apply_tracking(trace_ids, texts_by_trace, langs_by_trace)
+
+    def _get_lang_column(self):
+        """The stored language column of the recipient model (e.g. Contacts' ``lang``), else None."""
+        self.ensure_one()
+        Model = self.env[self.recipient_model or CONTACT_MODEL]
+        field = Model._fields.get("lang")
+        if field and field.store and field.type in ("selection", "char") and not field.company_dependent:
+            return SQL.identifier(Model._table, "lang")
+        return None
+
+    def _get_recipient_langs(self, res_ids):
+        """{res_id: language} of the recipients whose record has a language."""
+        self.ensure_one()
+        column = self._get_lang_column()
+        ids = [res_id for res_id in res_ids if isinstance(res_id, int)]
+        if column is None or not ids:
+            return {}
+        Model = self.env[self.recipient_model or CONTACT_MODEL]
+        Model.flush_model(["lang"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, %s FROM %s WHERE id = ANY(%s) AND %s IS NOT NULL",
+                column,
+                SQL.identifier(Model._table),
+                ids,
+                column,
+            )
+        )
+        return dict(self.env.cr.fetchall())
 
     def _get_sms_text_to_count(self):
         """The body as it will be counted: each URL as a tracked short link, plus the opt-out text."""
@@ -1004,7 +1208,7 @@ class SmsMarketingMailing(models.Model):
             Link._get_codes(mailing, urls)
         return True
 
-    def _apply_tracking(self, trace_ids, texts_by_trace):
+    def _apply_tracking(self, trace_ids, texts_by_trace, langs_by_trace=None):
         """{trace_id: final body}: tracked short links with the trace's token, opt-out link.
 
         Each distinct text is cut once around its URLs (trackers read or
@@ -1014,6 +1218,7 @@ class SmsMarketingMailing(models.Model):
 
         :param trace_ids: traces of this mailing, records or ids (0 for a test SMS)
         :param texts_by_trace: {trace_id: rendered text} (placeholders already rendered)
+        :param langs_by_trace: {trace_id: recipient's language} for the opt-out line, if known
         """
         self.ensure_one()
         trace_ids = trace_ids.ids if isinstance(trace_ids, models.BaseModel) else list(trace_ids)
@@ -1021,18 +1226,24 @@ class SmsMarketingMailing(models.Model):
         click_prefix = own_prefixes[0]
         texts = {texts_by_trace.get(trace_id) or "" for trace_id in trace_ids}
         urls = {url for text in texts for url in links.trackable_urls(text, own_prefixes)}
-        codes = self.env["sms.marketing.link"]._get_codes(self, urls) if urls else {}
+        codes = self._get_link_codes(urls) if urls else {}
         parts_by_text = {text: links.compile_text(text, codes, click_prefix) for text in texts}
         include_optout = self.include_optout
         if not include_optout and not codes:
             return {trace_id: texts_by_trace.get(trace_id) or "" for trace_id in trace_ids}
         head, tail = self._get_optout_suffix_parts() if include_optout else ("", "")
+        suffixes = {None: (head, tail)}
         key = self.env["sms.marketing.trace"]._get_token_key()
         digest, sha256, tokens_from_digest = hmac.digest, hashlib.sha256, links.tokens_from_digest
         bodies = {}
         for trace_id in trace_ids:
             click_token, optout_token = tokens_from_digest(trace_id, digest(key, links.TOKEN_SCOPE % trace_id, sha256))
             body = click_token.join(parts_by_text[texts_by_trace.get(trace_id) or ""])
+            if include_optout and langs_by_trace:
+                lang = langs_by_trace.get(trace_id)
+                if lang not in suffixes:
+                    suffixes[lang] = self._get_optout_suffix_parts(lang)
+                head, tail = suffixes[lang]
             bodies[trace_id] = f"{body}{head}{optout_token}{tail}" if include_optout else body
         return bodies
 
@@ -1042,10 +1253,13 @@ class SmsMarketingMailing(models.Model):
         base_url = (self[:1] if self else self).get_base_url().rstrip("/")
         return (base_url + links.CLICK_PATH, base_url + links.OPTOUT_PATH, base_url + links.LEGACY_CLICK_PATH)
 
-    def _get_optout_suffix_parts(self):
-        """(text before the token, text after it) of the opt-out line, in the responsible's language."""
+    def _get_optout_suffix_parts(self, lang=None):
+        """(text before the token, text after it) of the opt-out line, in the recipient's language
+        ``lang`` when known (and installed), else the responsible's."""
         self.ensure_one()
-        mailing = self.with_context(lang=self.user_id.lang or self.env.lang or "en_US")
+        if lang and not self.env["res.lang"]._lang_get_id(lang):
+            lang = None
+        mailing = self.with_context(lang=lang or self.user_id.lang or self.env.lang or "en_US")
         suffix = mailing._get_optout_suffix_text(self._get_own_link_prefixes()[1] + SUFFIX_TOKEN_MARKER)
         head, _marker, tail = suffix.partition(SUFFIX_TOKEN_MARKER)
         return head, tail
@@ -1100,37 +1314,37 @@ class SmsMarketingMailing(models.Model):
         return self.env["sms.marketing.gateway"]._get_default(self.company_id or self.env.company)
 
     def _get_credit_estimate(self, gateway):
-        """Segments and credits this audience takes, by country, priced as the engine charges.
+        """Parts and credits this audience takes, by country, priced as the engine charges.
 
-        ``{"credits": float, "segments": int, "lines": [(country_code, recipients, price, credits)]}``
-        with the gateway's ``_get_prices`` (a country without its own price
-        takes the gateway's price for other countries).
+        ``{"credits", "segments", "segments_min", "segments_max", "sampled",
+        "lines": [(country_code, recipients, price, credits)]}`` with the
+        gateway's ``_get_prices`` (a country without its own price takes the
+        gateway's price for other countries) and ``pricing.message_cost`` per
+        message, so that it equals what the sending spends when every message
+        is accepted (``_get_parts_distribution``).
         """
         self.ensure_one()
-        segments = self.sms_segments
         gateway_of = self._get_route_gateways(gateway)
         prices_of = {}
         by_gateway = {}
+        distribution, sampled = self._get_parts_distribution()
         lines = []
-
-        def add_line(code, count):
+        for code, parts in sorted(distribution.items(), key=lambda item: -sum(item[1].values())):
             routed = gateway_of(code)
             if routed.id not in prices_of:
                 prices_of[routed.id] = routed._get_prices() if routed else {False: pricing.FALLBACK_PRICE}
             price = pricing.price_for(prices_of[routed.id], code)
-            credits = count * pricing.message_cost(segments, price)
+            count = round(sum(parts.values()))
+            credits = sum(n * pricing.message_cost(segments, price) for segments, n in parts.items())
             lines.append((code or False, count, price, credits))
             by_gateway[routed] = by_gateway.get(routed, 0.0) + credits
-
-        for code, count in sorted((self.audience_by_country or {}).items(), key=lambda item: -item[1]):
-            add_line(code, count)
-        counted = sum(line[1] for line in lines)
-        if self.audience_to_send > counted:
-            # recipients whose country is not known (the statistics may not break them down)
-            add_line(False, self.audience_to_send - counted)
+        all_parts = {segments for parts in distribution.values() for segments in parts}
         return {
-            "credits": sum(line[3] for line in lines),
-            "segments": segments,
+            "credits": round(sum(line[3] for line in lines), pricing.LEDGER_DIGITS),
+            "segments": self.sms_segments,
+            "segments_min": min(all_parts, default=self.sms_segments),
+            "segments_max": max(all_parts, default=self.sms_segments),
+            "sampled": sampled,
             "lines": lines,
             "by_gateway": by_gateway,
         }
@@ -1150,6 +1364,110 @@ class SmsMarketingMailing(models.Model):
             return cache[code]
 
         return gateway_of
+
+    def _get_parts_distribution(self):
+        """({country code or False: {SMS parts: recipients}}, sampled) of the recipients to send to.
+
+        Without placeholders every message has the preview's parts (tokens
+        have a fixed length). With placeholders, the messages of up to
+        ``PLACEHOLDER_EXACT_LIMIT`` recipients are rendered as the engine
+        renders them (``_render_messages``); above, a spread sample of that
+        size is, and each country's recipients are split like its sample
+        (the whole sample for a country it misses).
+        """
+        self.ensure_one()
+        by_country = dict(self.audience_by_country or {})
+        rest = self.audience_to_send - sum(by_country.values())
+        if rest > 0:  # recipients whose country is not known
+            by_country[False] = by_country.get(False, 0) + rest
+        if "{{" not in (self.body or "") or not by_country:
+            by_lang = self._get_sendable_langs() if self.include_optout and by_country else None
+            if by_lang:
+                return self._get_parts_by_lang(by_lang), False
+            return {code: {self.sms_segments: count} for code, count in by_country.items() if count}, False
+        rows = self._get_sendable_rows(limit=PLACEHOLDER_EXACT_LIMIT, sample=True)
+        sampled = len(rows) < self.audience_to_send
+        mailing = self.with_context(sms_marketing_preview=True)
+        samples, overall = {}, {}
+        for start in range(0, len(rows), 200):
+            chunk = rows[start : start + 200]
+            try:
+                texts = mailing._render_messages(list(range(len(chunk))), [row[0] for row in chunk])
+            except UserError:
+                # a broken placeholder: Send refuses it with the reason; count the preview's parts
+                return {code: {self.sms_segments: count} for code, count in by_country.items() if count}, False
+            for index, (_res_id, code) in enumerate(chunk):
+                segments = count_segments(texts[index]).segments
+                country = samples.setdefault(code or False, {})
+                country[segments] = country.get(segments, 0) + 1
+                overall[segments] = overall.get(segments, 0) + 1
+        if not sampled:
+            return samples, False
+        distribution = {}
+        for code, count in by_country.items():
+            sample = samples.get(code) or overall
+            size = sum(sample.values())
+            distribution[code] = {segments: count * n / size for segments, n in sample.items()}
+        return distribution, True
+
+    def _get_sendable_langs(self):
+        """{(country code or False, language or None): recipients} when the recipient model has a
+        language (the opt-out line is in it), else None."""
+        self.ensure_one()
+        column = self._get_lang_column()
+        if column is None:
+            return None
+        Model = self.env[self.recipient_model]
+        Model.flush_model(["lang"])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """SELECT c.country_code, %s, count(*) FROM (%s) c JOIN %s ON %s = c.res_id
+                            WHERE c.reason IS NULL GROUP BY 1, 2""",
+                        column,
+                        self._get_recipients_classified_query(),
+                        SQL.identifier(Model._table),
+                        SQL.identifier(Model._table, "id"),
+                    )
+                )
+                rows = self.env.cr.fetchall()
+        except (UserError, ValidationError, AccessError, ValueError, SyntaxError, KeyError, TypeError, psycopg2.Error):
+            return None
+        return {(code or False, lang or None): count for code, lang, count in rows}
+
+    def _get_parts_by_lang(self, by_lang):
+        """{country: {parts: recipients}} of a body without placeholders whose opt-out line
+        follows each recipient's language (one message laid out per language)."""
+        mailing = self.with_context(sms_marketing_preview=True)
+        parts_of_lang, distribution = {}, {}
+        for (code, lang), count in by_lang.items():
+            if lang not in parts_of_lang:
+                text = mailing._apply_tracking([0], {0: self.body or ""}, {0: lang})[0]
+                parts_of_lang[lang] = count_segments(text).segments
+            country = distribution.setdefault(code, {})
+            country[parts_of_lang[lang]] = country.get(parts_of_lang[lang], 0) + count
+        return distribution
+
+    def _get_sendable_rows(self, limit=None, sample=False):
+        """[(res_id, country code)] of the recipients the mailing sends to, in ``res_id`` order:
+        the first ``limit`` ones, or with ``sample`` a spread sample of that size (the same one
+        each time)."""
+        self.ensure_one()
+        order = SQL("md5(c.res_id::text)") if sample else SQL("c.res_id")
+        try:
+            with self.env.cr.savepoint(flush=False):
+                query = SQL(
+                    "SELECT c.res_id, c.country_code FROM (%s) c WHERE c.reason IS NULL ORDER BY %s LIMIT %s",
+                    self._get_recipients_classified_query(),
+                    order,
+                    limit,
+                )
+                self.env.cr.execute(query)
+                rows = self.env.cr.fetchall()
+        except (UserError, ValidationError, AccessError, ValueError, SyntaxError, KeyError, TypeError, psycopg2.Error):
+            return []  # an invalid filter being edited: the form says why elsewhere
+        return sorted(rows)
 
     def _render_estimate_html(self, estimate):
         if not estimate["lines"]:
@@ -1179,13 +1497,38 @@ class SmsMarketingMailing(models.Model):
             "<tfoot><tr><th>%s</th><th class='text-end'>%s</th><th></th><th class='text-end'>%s</th></tr></tfoot>"
             "</table>"
         ) % (
-            _("Total (%(parts)s SMS parts each)", parts=estimate["segments"]),
+            _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
             self.audience_to_send,
             f"{estimate['credits']:,.2f}",
         )
         return head + Markup("<tbody>") + rows + Markup("</tbody>") + foot
 
+    @api.model
+    def _format_parts_range(self, estimate):
+        """ "2", or "1 to 3" when placeholders make the messages of different lengths."""
+        low, high = estimate["segments_min"], estimate["segments_max"]
+        return str(low) if low == high else _("%(low)s to %(high)s", low=low, high=high)
+
     # ------------------------------------------------------------------ queue
+    def _refresh_gateway_account(self, gateway):
+        """Read the balance and prices of a gateway whose provider keeps the account (not the
+        sandbox), so that Send checks the credits against the provider's figures."""
+        if gateway.provider_simulated:
+            return
+        try:
+            # sudo: marketers read a gateway; updating its balance and prices is the gateway's own business
+            gateway.sudo().action_refresh()
+        except UserError as error:
+            raise UserError(
+                _(
+                    "The gateway %(gateway)s cannot be reached to read its balance and prices, so nothing was "
+                    "sent. Try again in a moment or ask an administrator to check it. (%(error)s)",
+                    gateway=gateway.display_name,
+                    error=error.args[0] if error.args else error,
+                )
+            ) from error
+        self.invalidate_recordset(["gateway_balance", "estimated_credits"])
+
     def _check_can_send(self):
         """Refuse, with a reason a marketer understands, what would fail or be wrong to send."""
         self.ensure_one()
@@ -1214,9 +1557,12 @@ class SmsMarketingMailing(models.Model):
         gateway = self._get_gateway()
         if not gateway:
             raise UserError(_("No SMS gateway is configured: ask an administrator to set one up."))
-        # each gateway must pay for the messages its routes give it
+        # each gateway must pay for the messages its routes give it, by the provider's own figures
         for payer, credits in self._get_credit_estimate(gateway)["by_gateway"].items():
-            if not payer or payer.balance >= credits:
+            if not payer:
+                continue
+            self._refresh_gateway_account(payer)
+            if payer.balance >= credits:
                 continue
             # formatted outside _(): the translation extractor evaluates the call's string tokens
             needed, balance = f"{credits:,.2f}", f"{payer.balance:,.2f}"

@@ -348,3 +348,60 @@ class SmsMarketingTrace(models.Model):
         if not self.optout_at:
             self.optout_at = fields.Datetime.now()
         return True
+
+    # ------------------------------------------------------------------ display
+    # Shown in the trace views; computed so that the engine's set-wise inserts
+    # and updates of the table stay as they are.
+    recipient_ref = fields.Reference(
+        selection="_selection_recipient_models", string="Recipient", compute="_compute_recipient_ref"
+    )
+    country_id = fields.Many2one("res.country", compute="_compute_country_id")
+    clicked = fields.Boolean(compute="_compute_clicked", help="The recipient opened a tracked link of this SMS.")
+    opted_out = fields.Boolean(compute="_compute_opted_out")
+
+    @api.model
+    def _selection_recipient_models(self):
+        # sudo: the names of the SMS-enabled models are not secret, ir.model is for managers
+        configs = self.env["sms.marketing.recipient.model"].sudo().search([])
+        return [(config.model_id.model, config.model_id.name) for config in configs]
+
+    @api.depends("res_model", "res_id")
+    def _compute_recipient_ref(self):
+        models_ = {model for model, _name in self._selection_recipient_models()}
+        for trace in self:
+            valid = trace.res_model in models_ and trace.res_id
+            trace.recipient_ref = f"{trace.res_model},{trace.res_id}" if valid else False
+
+    @api.depends("country_code")
+    def _compute_country_id(self):
+        codes = {code for code in self.mapped("country_code") if code}
+        countries = {c.code: c for c in self.env["res.country"].search([("code", "in", list(codes))])} if codes else {}
+        for trace in self:
+            trace.country_id = countries.get(trace.country_code or "", False)
+
+    def _compute_clicked(self):
+        ids = [trace_id for trace_id in self.ids if isinstance(trace_id, int)]
+        clicked = set()
+        if ids:
+            groups = self.env["sms.marketing.link.click"].sudo()._read_group([("trace_id", "in", ids)], ["trace_id"])
+            clicked = {trace.id for (trace,) in groups}
+        for trace in self:
+            trace.clicked = trace.id in clicked
+
+    @api.depends("optout_at")
+    def _compute_opted_out(self):
+        for trace in self:
+            trace.opted_out = bool(trace.optout_at)
+
+    def action_open_recipient(self):
+        """The recipient's record (list contact, partner...), read with the user's own rights."""
+        self.ensure_one()
+        if not self.recipient_ref:
+            return False
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+            "target": "current",
+        }

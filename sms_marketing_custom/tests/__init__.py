@@ -10,6 +10,7 @@ from . import (
     test_links,
     test_links_routes,
     test_mailing,
+    test_mailing_form_truth,
     test_mailing_test_wizard,
     test_mailing_tour,
     test_optout_page,
@@ -27,4 +28,5 @@ from . import (
     test_sms_encoding,
     test_sql_safety,
     test_status_webhook,
+    test_translations,
 )

@@ -38,6 +38,7 @@ MATRIX = {
     "sms.marketing.credit.move": {"user": "r", "manager": "r"},
     "sms.marketing.mailing.test": {"user": "crwu", "manager": "crwu"},
     "sms.marketing.mailing.schedule": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.mailing.send": {"user": "crwu", "manager": "crwu"},
     # which models can receive SMS: configured by managers, read by the mailing form
     "sms.marketing.recipient.model": {"user": "r", "manager": "crwu"},
     # consent log: append-only, written by the system only (events are the proof of consent)
@@ -108,6 +109,9 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.credit.move":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "move_type": "purchase", "amount": 10.0}
+        if model == "sms.marketing.mailing.send":
+            mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
+            return {"mailing_id": mailing.id}
         if model == "sms.marketing.mailing.schedule":
             mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
             return {"mailing_id": mailing.id, "schedule_date": "2099-01-01 10:00:00"}

@@ -83,13 +83,9 @@ registry.category("web_tour.tours").add("sms_marketing_custom_mailing", {
             run: "text Tour spring sale",
         },
         {
-            content: "Mailing List is the default recipient model",
-            trigger: '.o_field_widget[name="recipient_model_id"] input',
-            run() {
-                if (!this.$anchor.val().includes("Mailing")) {
-                    throw new Error(`recipients default to ${this.$anchor.val()}`);
-                }
-            },
+            content: "Mailing List is the default and first recipient choice",
+            trigger: '.o_field_widget[name="recipient_choice"] .o_radio_item:first:contains("Mailing List") input:checked',
+            isCheck: true,
         },
         {
             content: "Select a mailing list",
@@ -107,12 +103,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_mailing", {
         },
         {
             content: "Switch the recipients to Contacts",
-            trigger: '.o_field_widget[name="recipient_model_id"] input',
-            run: "text Contact",
-        },
-        {
-            content: "Pick Contact",
-            trigger: '.o-autocomplete--dropdown-item a:not(:contains("Mailing")):contains("Contact")',
+            trigger: '.o_field_widget[name="recipient_choice"] .o_radio_item:contains("Contact"):not(:contains("Mailing")) input',
         },
         {
             content: "The domain editor shows the default filter of Contacts",

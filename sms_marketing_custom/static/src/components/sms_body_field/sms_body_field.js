@@ -3,13 +3,16 @@
  * The SMS Content field: a text area with, beneath it, a live counter of what
  * will really be sent (characters, encoding, SMS parts, the characters that
  * force Unicode) and a button that replaces look-alikes to stay in GSM-7.
- * Links count as the tracked short links that replace them, and the opt-out
- * text is added when the mailing includes it.
+ * It counts the mailing's preview (the server's ``sms_preview``: the SMS the
+ * preview recipient receives, placeholders rendered, tracked links, opt-out
+ * line), saved or not. While the user types, the text is sent to the record
+ * after a short pause so that the preview follows; until it comes back, the
+ * typed text is counted with links and the opt-out line at their sent length.
  */
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { TextField, textField } from "@web/views/fields/text/text_field";
-import { useEffect, useState } from "@odoo/owl";
+import { onWillUnmount, useEffect, useState } from "@odoo/owl";
 
 import {
     countSegments,
@@ -18,6 +21,9 @@ import {
     smsTextToCount,
     GSM7_LOOKALIKES,
 } from "@sms_marketing_custom/js/sms_encoding";
+
+// milliseconds of pause in typing before the preview is refreshed
+export const UPDATE_DELAY = 400;
 
 export class SmsBodyField extends TextField {
     static template = "sms_marketing_custom.SmsBodyField";
@@ -31,7 +37,10 @@ export class SmsBodyField extends TextField {
                 if (!textarea) {
                     return;
                 }
-                const onInput = () => (this.smsState.text = textarea.value);
+                const onInput = () => {
+                    this.smsState.text = textarea.value;
+                    this.scheduleUpdate();
+                };
                 textarea.addEventListener("input", onInput);
                 return () => textarea.removeEventListener("input", onInput);
             },
@@ -46,10 +55,25 @@ export class SmsBodyField extends TextField {
             },
             () => [this.props.record.data[this.props.name] || ""]
         );
+        onWillUnmount(() => clearTimeout(this.updateTimeout));
+    }
+
+    /** Send the typed text to the record after a pause: the server renders the preview. */
+    scheduleUpdate() {
+        clearTimeout(this.updateTimeout);
+        this.updateTimeout = setTimeout(() => {
+            const textarea = this.textareaRef.el;
+            if (textarea && textarea.value !== (this.props.record.data[this.props.name] || "")) {
+                this.props.record.update({ [this.props.name]: textarea.value });
+            }
+        }, UPDATE_DELAY);
     }
 
     get sentText() {
         const data = this.props.record.data;
+        if (this.smsState.text === (data[this.props.name] || "") && typeof data.sms_preview === "string") {
+            return data.sms_preview;
+        }
         return smsTextToCount(this.smsState.text, {
             linkLength: data.sms_link_length || 0,
             optoutSuffix: data.sms_optout_suffix || "",
@@ -69,6 +93,10 @@ export class SmsBodyField extends TextField {
             unicodeChars: unicodeChars.map((char) => this.describeChar(char)),
             fixable: unicodeChars.some((char) => char in GSM7_LOOKALIKES),
             capacity: info.segments ? info.segments * info.per_segment : info.per_segment,
+            optoutCharacters:
+                this.props.record.data.include_optout && text
+                    ? Array.from(this.props.record.data.sms_optout_suffix || "").length
+                    : 0,
         };
     }
 
@@ -102,6 +130,7 @@ export const smsBodyField = {
         { name: "include_optout", type: "boolean" },
         { name: "sms_link_length", type: "integer" },
         { name: "sms_optout_suffix", type: "char" },
+        { name: "sms_preview", type: "text" },
     ],
 };
 

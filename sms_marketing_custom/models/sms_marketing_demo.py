@@ -1,0 +1,185 @@
+"""Demo data that tells a story: lists of a few hundred contacts and mailings with their life.
+
+Only called from demo/sms_marketing_story_demo.xml. The figures are drawn
+from a seeded random generator, so every demo database tells the same story:
+three sent mailings (delivered, failed, canceled, clicked, opted out), one
+scheduled and one draft.
+"""
+
+import random
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+from ..tools import pricing
+from ..tools.sms_encoding import segment_count
+
+FIRST_NAMES = (
+    "Emma Liam Olivia Noah Ava Lucas Mia Leo Sofia Hugo Chloé Louis Léa Jules Alice Adam Lina Gabriel Zoé Arthur "
+    "Giulia Marco Anna Luca Sara Matteo Laura Jan Eva Tom Nina Max Lisa Paul Julia Finn Clara Ben Lena Elias"
+).split()
+LAST_NAMES = (
+    "Smith Johnson Brown Martin Bernard Dubois Thomas Robert Petit Durand Peeters Janssens Maes Jacobs Mertens "
+    "Rossi Russo Ferrari Esposito Müller Schmidt Schneider Fischer Weber Garcia Lopez Martinez Wilson Taylor Moore"
+).split()
+# (country xmlid, number pattern with {n} the contact's sequence, count)
+AUDIENCE = (
+    ("base.us", "+1 202 555 {n:04d}", 120),
+    ("base.be", "+32 470 {n:06d}", 110),
+    ("base.fr", "+33 6 12 {n:06d}", 90),
+)
+STORY = (
+    # subject, body, days ago, delivered, failed, click rate, opt-out rate
+    (
+        "Spring sale: 20% off",
+        "Hi {{ object.name.split()[0] }}, our spring sale starts today: 20% off everything at "
+        "https://shop.example.com/spring",
+        21,
+        0.93,
+        0.03,
+        0.14,
+        0.010,
+    ),
+    (
+        "Weekend flash sale",
+        "Flash sale this weekend only: buy 2, get the 3rd free! https://shop.example.com/flash",
+        9,
+        0.91,
+        0.05,
+        0.09,
+        0.015,
+    ),
+    (
+        "New store opening",
+        "Our new store opens Saturday at 10am, with a gift for the first 100 visitors. "
+        "Directions: https://shop.example.com/stores/new",
+        3,
+        0.95,
+        0.02,
+        0.18,
+        0.005,
+    ),
+)
+
+
+class SmsMarketingDemo(models.AbstractModel):
+    _name = "sms.marketing.demo"
+    _description = "SMS Marketing Demo Data"
+
+    @api.model
+    def _create_demo_story(self):
+        rng = random.Random(17)
+        env = self.env
+        customers = env["sms.marketing.list"].create({"name": "Customers"})
+        vip = env["sms.marketing.list"].create({"name": "VIP Club"})
+        values = []
+        for xmlid, pattern, count in AUDIENCE:
+            country = env.ref(xmlid)
+            for n in range(count):
+                name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                lists = [customers.id] + ([vip.id] if rng.random() < 0.25 else [])
+                values.append(
+                    {
+                        "name": name,
+                        "phone": pattern.format(n=100 + n * 7),
+                        "country_id": country.id,
+                        "list_ids": [(6, 0, lists)],
+                    }
+                )
+        contacts = env["sms.marketing.contact"].create(values)
+        # a few numbers typed wrong, a few blacklisted: the canceled traces of the story
+        contacts[:4].write({"phone": "0612"})
+        env["sms.marketing.blacklist"]._add_numbers(contacts[10:14].mapped("phone_sanitized"))
+        now = fields.Datetime.now()
+        for subject, body, days, delivered, failed, click_rate, optout_rate in STORY:
+            mailing = env["sms.marketing.mailing"].create(
+                {"subject": subject, "body": body, "list_ids": [(6, 0, customers.ids)], "include_optout": True}
+            )
+            self._demo_send(mailing, now - timedelta(days=days), rng, delivered, failed, click_rate, optout_rate)
+        env["sms.marketing.mailing"].create(
+            {
+                "subject": "VIP early access",
+                "body": "VIP early access: the summer collection is yours 48h before everyone. "
+                "https://shop.example.com/vip",
+                "list_ids": [(6, 0, vip.ids)],
+                "include_optout": True,
+                "schedule_type": "scheduled",
+                "schedule_date": now + timedelta(days=5),
+                "state": "scheduled",
+                "sender_id": env.ref("base.user_admin").id,
+            }
+        )
+        env["sms.marketing.mailing"].create(
+            {
+                "subject": "Summer teaser",
+                "body": "Summer is coming, {{ object.name.split()[0] }}! Sneak peek: https://shop.example.com/summer",
+                "list_ids": [(6, 0, customers.ids)],
+                "include_optout": True,
+            }
+        )
+
+    @api.model
+    def _demo_send(self, mailing, sent_at, rng, delivered_rate, failed_rate, click_rate, optout_rate):
+        """The life of a sent mailing, as the engine and the gateway would have written it."""
+        stats_query = mailing._get_recipients_classified_query()
+        self.env.cr.execute(stats_query)
+        rows = self.env.cr.dictfetchall()
+        reasons = {
+            "invalid": "invalid_number",
+            "blacklisted": "blacklisted",
+            "opted_out": "opted_out",
+            "duplicate": "duplicate",
+        }
+        traces = self.env["sms.marketing.trace"].create(
+            [
+                {
+                    "mailing_id": mailing.id,
+                    "res_model": "sms.marketing.contact",
+                    "res_id": row["res_id"],
+                    "number": row["number"],
+                    "country_code": row["country_code"],
+                    "state": "canceled" if row["reason"] else "pending",
+                    "failure_type": reasons.get(row["reason"], False),
+                }
+                for row in rows
+            ]
+        )
+        to_send = traces.filtered(lambda trace: trace.state == "pending")
+        bodies = mailing._render_messages(to_send.ids, to_send.mapped("res_id"))
+        prices = mailing._get_gateway()._get_prices()
+        link = self.env["sms.marketing.link"].search([("mailing_id", "=", mailing.id)], limit=1)
+        clicks = []
+        for trace in to_send:
+            body = bodies[trace.id]
+            segments = segment_count(body)
+            draw = rng.random()
+            state = (
+                "delivered" if draw < delivered_rate else "failed" if draw < delivered_rate + failed_rate else "sent"
+            )
+            trace.write(
+                {
+                    "body": body,
+                    "segments": segments,
+                    "cost": pricing.message_cost(segments, pricing.price_for(prices, trace.country_code)),
+                    "state": state,
+                    "failure_type": "undelivered" if state == "failed" else False,
+                    "sent_at": sent_at,
+                    "delivered_at": sent_at + timedelta(seconds=rng.randint(3, 90)) if state == "delivered" else False,
+                    "optout_at": sent_at + timedelta(hours=rng.randint(1, 48))
+                    if state == "delivered" and rng.random() < optout_rate
+                    else False,
+                }
+            )
+            if link and state == "delivered" and rng.random() < click_rate:
+                when = sent_at + timedelta(minutes=rng.randint(1, 600))
+                clicks.append({"link_id": link.id, "trace_id": trace.id, "click_date": when})
+        self.env["sms.marketing.link.click"].create(clicks)
+        mailing.write(
+            {
+                "state": "done",
+                "schedule_date": sent_at,
+                "sent_date": sent_at,
+                "trace_build_done": True,
+                "sender_id": self.env.ref("base.user_admin").id,
+            }
+        )

@@ -1,0 +1,193 @@
+"""The form tells the truth: preview, counter, parts, credits, confirmation, prices, test SMS.
+
+Every figure the marketer reads on the form is compared with what the
+sending really does (the queue run with the sandbox gateway).
+"""
+
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from ..tools import links
+from ..tools.sms_encoding import count_segments
+from .common import SmsEngineCase
+
+
+@tagged("post_install", "-at_install")
+class TestMailingFormTruth(SmsEngineCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.us, cls.fr = cls.env.ref("base.us"), cls.env.ref("base.fr")
+        cls.truth_list = cls.env["sms.marketing.list"].create({"name": "Truth list"})
+        subscribed = {"list_ids": [(4, cls.truth_list.id)]}
+        # names of different lengths: with placeholders, messages of 1 and 2 parts
+        cls.truth_contacts = cls.env["sms.marketing.contact"].create(
+            [
+                {"name": "Ann", "phone": "+1 202-555-0143", "country_id": cls.us.id, **subscribed},
+                {"name": "Bob " + "B" * 60, "phone": "+1 202-555-0178", "country_id": cls.us.id, **subscribed},
+                {"name": "Chloé", "phone": "+32 470 98 76 54", "country_id": cls.belgium.id, **subscribed},
+                {"name": "Denis " + "D" * 50, "phone": "+33 6 12 34 56 78", "country_id": cls.fr.id, **subscribed},
+                {"name": "Eve", "phone": "+44 7911 123456", **subscribed},
+            ]
+        )
+        cls.priced = cls.env["sms.marketing.gateway"].create(
+            {"name": "Priced sandbox", "provider": "sandbox", "default_price": 1.7, "sequence": 300}
+        )
+        cls.priced._change_balance(1000.0, "purchase")
+        cls.env["sms.marketing.gateway.price"].create(
+            [
+                {"gateway_id": cls.priced.id, "country_id": cls.us.id, "price": 0.5},
+                {"gateway_id": cls.priced.id, "country_id": cls.belgium.id, "price": 1.25},
+            ]
+        )
+        cls.default_only = cls.env["sms.marketing.gateway"].create(
+            {"name": "Default price only", "provider": "sandbox", "default_price": 2.0, "sequence": 400}
+        )
+        cls.default_only._change_balance(100.0, "purchase")
+
+    def _form(self, gateway, body, include_optout=True):
+        form = Form(self.env["sms.marketing.mailing"].with_user(self.user_marketing))
+        form.subject = "Truth"
+        form.list_ids.add(self.truth_list)
+        form.gateway_id = gateway
+        form.include_optout = include_optout
+        form.body = body
+        return form
+
+    # ---------------------------------------------------------------- preview and counter
+    def test_preview_of_a_new_record_counts_link_and_optout(self):
+        body = "Flash sale: 30% off everything this weekend only, see https://shop.example.com/flash?utm=sms now!"
+        form = self._form(self.priced, body)
+        preview = form.sms_preview
+        base = self.env["sms.marketing.mailing"].get_base_url().rstrip("/")
+        self.assertIn(base + links.CLICK_PATH, preview, "the link in its tracked short form")
+        self.assertNotIn("https://shop.example.com", preview)
+        self.assertIn(base + links.OPTOUT_PATH, preview, "the opt-out line is shown")
+        self.assertIn("Opt out", form.sms_preview_html)
+        self.assertIn("o_sms_preview_optout", form.sms_preview_html)
+        info = count_segments(preview)
+        self.assertEqual((form.sms_units, form.sms_segments), (info.units, info.segments))
+        unsaved = (form.sms_units, form.sms_segments, form.estimated_credits)
+        self.assertFalse(self.env["sms.marketing.link"].search([("url", "=like", "https://shop.example.com%")]))
+        mailing = form.save()
+        self.assertEqual((mailing.sms_units, mailing.sms_segments, mailing.estimated_credits), unsaved)
+        self.assertEqual(len(mailing.sms_preview), len(preview))
+        self.assertEqual(mailing.sms_units, len(preview))
+
+    def test_preview_renders_placeholders_for_the_chosen_recipient(self):
+        form = self._form(self.priced, "Hi {{ object.name }}!", include_optout=False)
+        first = min(self.truth_contacts.ids)
+        self.assertEqual(form.preview_ref, f"sms.marketing.contact,{first}")
+        self.assertEqual(form.sms_preview, "Hi Ann!")
+        form.preview_ref = f"sms.marketing.contact,{self.truth_contacts[2].id}"
+        self.assertEqual(form.sms_preview, "Hi Chloé!")
+        self.assertEqual(form.sms_encoding, "GSM-7", "é is in the GSM-7 alphabet")
+        self.assertEqual(form.sms_units, len("Hi Chloé!"))
+
+    # ---------------------------------------------------------------- price
+    def test_estimate_with_only_a_default_price(self):
+        form = self._form(self.default_only, "Hello", include_optout=False)
+        self.assertEqual(form.estimated_credits, 5 * 2.0)
+        self.assertIn("<td class='text-end'>2</td>", form.estimate_html)
+
+    def test_prices_button_shows_the_default_price(self):
+        mailing = self._form(self.default_only, "Hello").save()
+        action = mailing.action_view_prices()
+        wizard = self.env[action["res_model"]].with_context(**action["context"]).create({})
+        self.assertIn("Other countries", wizard.prices_html)
+        self.assertIn(">2<", wizard.prices_html)
+        priced = self._form(self.priced, "Hello").save()
+        wizard = self.env["sms.marketing.mailing.send"].create({"mailing_id": priced.id})
+        for text in ("United States", "0.5", "Belgium", "1.25", "Other countries", "1.7"):
+            self.assertIn(text, wizard.prices_html)
+
+    def test_estimate_equals_spent(self):
+        """Default price, country prices, a link, the opt-out line and placeholders: estimate == spent."""
+        body = "Hi {{ object.name }}, our spring sale starts now: https://shop.example.com/spring?from=sms"
+        mailing = self._form(self.priced, body).save()
+        estimate, low, high = mailing.estimated_credits, mailing.sms_segments_min, mailing.sms_segments_max
+        self.assertEqual((low, high), (1, 2))
+        self.assertFalse(mailing.estimate_sampled)
+        balance = self.priced.balance
+        action = mailing.action_open_send_confirm()
+        confirm = self.env[action["res_model"]].with_context(**action["context"]).create({})
+        self.assertEqual(confirm.recipient_count, 5)
+        self.assertEqual(confirm.parts_text, "1 to 2")
+        self.assertAlmostEqual(confirm.credits, estimate)
+        self.assertAlmostEqual(confirm.balance_after, balance - estimate)
+        confirm.action_confirm()
+        self.assertEqual(mailing.state, "scheduled")
+        self.env["sms.marketing.mailing"]._cron_process_queue()
+        self.env.invalidate_all()
+        traces = mailing.trace_ids
+        self.assertEqual(set(traces.mapped("state")), {"sent", "delivered"} & set(traces.mapped("state")))
+        self.assertEqual(len(traces), 5)
+        self.assertAlmostEqual(sum(traces.mapped("cost")), estimate, places=4)
+        self.assertAlmostEqual(self.priced.balance, balance - estimate, places=4)
+        self.assertEqual((min(traces.mapped("segments")), max(traces.mapped("segments"))), (low, high))
+        for trace in traces:
+            self.assertEqual(trace.segments, count_segments(trace.body).segments)
+        # the preview had the length of the first recipient's real message
+        first = traces.filtered(lambda t: t.res_id == min(self.truth_contacts.ids))
+        self.assertEqual(len(first.body), mailing.sms_units)
+
+    def test_estimate_equals_spent_without_placeholders(self):
+        mailing = self._form(self.priced, "Spring sale https://shop.example.com/s " + "x" * 90).save()
+        estimate, segments = mailing.estimated_credits, mailing.sms_segments
+        # 2 US at 0.5, 1 BE at 1.25, FR and GB at the default 1.7, per part
+        self.assertAlmostEqual(estimate, segments * (2 * 0.5 + 1.25 + 2 * 1.7))
+        mailing.action_send_now()
+        self.env["sms.marketing.mailing"]._cron_process_queue()
+        self.env.invalidate_all()
+        self.assertAlmostEqual(sum(mailing.trace_ids.mapped("cost")), estimate, places=4)
+        self.assertEqual(set(mailing.trace_ids.mapped("segments")), {segments})
+
+    # ---------------------------------------------------------------- confirmation
+    def test_send_button_refreshes_an_http_gateway(self):
+        self.sim.configure(balance=3.0, prices={"*": 1.0})
+        mailing = self._form(self.http_gateway, "Hello", include_optout=False).save()
+        with self.assertRaisesRegex(UserError, "Not enough credits"):
+            mailing.action_open_send_confirm()
+        self.sim.configure(balance=50.0)
+        action = mailing.action_open_send_confirm()
+        confirm = self.env[action["res_model"]].with_context(**action["context"]).create({})
+        self.assertAlmostEqual(confirm.balance, 50.0)
+        self.assertAlmostEqual(confirm.balance_after, 45.0)
+
+    def test_send_button_says_when_the_gateway_cannot_be_reached(self):
+        mailing = self._form(self.http_gateway, "Hello", include_optout=False).save()
+        self.sim.configure(raw_answers={"/sms/v1/balance": "<html>maintenance</html>"})
+        with self.assertRaisesRegex(UserError, "cannot be reached"):
+            mailing.action_open_send_confirm()
+        self.assertEqual(mailing.state, "draft")
+
+    # ---------------------------------------------------------------- test SMS
+    def test_test_sms_is_the_real_message(self):
+        body = "Hi {{ object.name }}: https://shop.example.com/test"
+        mailing = self._form(self.priced, body).save()
+        chloe = self.truth_contacts[2]
+        wizard = self.env["sms.marketing.mailing.test"].create(
+            {"mailing_id": mailing.id, "numbers": chloe.phone_sanitized}
+        )
+        balance = self.priced.balance
+        wizard.action_send()
+        self.assertIn("Hi Chloé: ", wizard.result_html)
+        base = mailing.get_base_url().rstrip("/")
+        self.assertIn(base + links.CLICK_PATH, wizard.result_html)
+        self.assertIn(base + links.OPTOUT_PATH, wizard.result_html)
+        self.assertIn("Sent", mailing.message_ids[0].body)
+        self.assertIn("Hi Chloé", mailing.message_ids[0].body)
+        text = mailing._render_messages([0], [chloe.id])[0]
+        # Belgium: 1.25 per part, as the engine charges
+        self.assertAlmostEqual(balance - self.priced.balance, count_segments(text).segments * 1.25)
+
+    # ---------------------------------------------------------------- recipients
+    def test_recipient_choice_reads_like_the_documentation(self):
+        choices = self.env["sms.marketing.mailing"]._selection_recipient_choice()
+        self.assertEqual(choices[0], ("sms.marketing.contact", "Mailing List"))
+        self.assertIn(("res.partner", "Contact"), choices)
+        form = Form(self.env["sms.marketing.mailing"].with_user(self.user_marketing))
+        self.assertEqual(form.recipient_choice, "sms.marketing.contact")
+        form.recipient_choice = "res.partner"
+        self.assertEqual(form.recipient_model, "res.partner")
+        self.assertNotEqual(form.domain, "[]")

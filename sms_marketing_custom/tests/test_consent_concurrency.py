@@ -82,13 +82,20 @@ class TestFrequencyCapConcurrentMailings(TransactionCase):
         engine = env["sms.marketing.engine"]
         return engine, env["sms.marketing.mailing"].browse(mailing_id), engine._get_params()
 
-    def _finish_batch(self, engine, mailing, rows, params):
+    def _reserve_batch(self, engine, mailing, rows, params):
+        """The batch's first transaction, as the engine runs it: prepare and reserve (the traces get
+        their claim marker); the caller commits it, which ends the cap's locks."""
         gateway = engine._get_gateway(mailing)
         messages = engine._prepare(mailing, gateway, rows, params)
-        count = engine._reserve(mailing, gateway, messages)
-        results, error = engine._send(gateway, messages[:count], params)
-        spent, _insufficient = engine._record(mailing, messages[:count], results, error, params)
-        gateway._settle(sum(message["cost"] for message in messages[:count]), spent, mailing=mailing)
+        count, move_id, _delay = engine._reserve(mailing, gateway, messages, params)
+        return gateway, move_id, messages[:count]
+
+    def _send_and_record(self, engine, mailing, reserved_batch, params):
+        """The provider call, then the batch's second transaction (record and settle); the caller commits."""
+        gateway, move_id, batch = reserved_batch
+        results, error = engine._send(gateway, batch, params)
+        reserved = round(sum(message["cost"] for message in batch), 4)
+        engine._record_batch(mailing, gateway, move_id, reserved, batch, results, error, params)
 
     def _trace(self, mailing_id):
         with self._cursor() as cr:
@@ -111,14 +118,19 @@ class TestFrequencyCapConcurrentMailings(TransactionCase):
             self.assertEqual(engine_b._claim(mailing_b, params_b), [])
             cr_b.commit()  # pylint: disable=invalid-commit
 
-            self._finish_batch(engine_a, mailing_a, rows_a, params_a)
+            reserved_a = self._reserve_batch(engine_a, mailing_a, rows_a, params_a)
             cr_a.commit()  # pylint: disable=invalid-commit
             self.assertEqual(self._trace(second_id), [("pending", None)])
 
-            # A's SMS is committed: B's next claim sees it and cancels its own
+            # A's SMS is in flight (its lock ended with the reservation's commit, its claim marker
+            # did not): B's next claim counts it as sent and cancels its own
             engine_b, mailing_b, params_b = self._sender(cr_b, second_id)
             self.assertEqual(engine_b._claim(mailing_b, params_b), [])
             cr_b.commit()  # pylint: disable=invalid-commit
+            self.assertEqual(self._trace(second_id), [("canceled", "frequency_capped")])
+
+            self._send_and_record(engine_a, mailing_a, reserved_a, params_a)
+            cr_a.commit()  # pylint: disable=invalid-commit
         self.assertEqual(self._trace(first_id), [("sent", None)])
         self.assertEqual(self._trace(second_id), [("canceled", "frequency_capped")])
         self.assertEqual([message["number"] for message in self.sim.state()["sent"]], [NUMBER], "one SMS, not two")
@@ -136,8 +148,12 @@ class TestFrequencyCapConcurrentMailings(TransactionCase):
             engine_b, mailing_b, params_b = self._sender(cr_b, ids["mailings"][1])
             rows_b = engine_b._claim(mailing_b, params_b)
             self.assertEqual(len(rows_b), 1)
-            self._finish_batch(engine_a, mailing_a, rows_a, params_a)
+            reserved_a = self._reserve_batch(engine_a, mailing_a, rows_a, params_a)
             cr_a.commit()  # pylint: disable=invalid-commit
-            self._finish_batch(engine_b, mailing_b, rows_b, params_b)
+            reserved_b = self._reserve_batch(engine_b, mailing_b, rows_b, params_b)
+            cr_b.commit()  # pylint: disable=invalid-commit
+            self._send_and_record(engine_a, mailing_a, reserved_a, params_a)
+            cr_a.commit()  # pylint: disable=invalid-commit
+            self._send_and_record(engine_b, mailing_b, reserved_b, params_b)
             cr_b.commit()  # pylint: disable=invalid-commit
         self.assertEqual(len(self.sim.state()["sent"]), 2)

@@ -56,19 +56,19 @@ class TestMailingFormTruth(SmsEngineCase):
 
     # ---------------------------------------------------------------- preview and counter
     def test_preview_of_a_new_record_counts_link_and_optout(self):
-        body = "Flash sale: 30% off everything this weekend only, see https://shop.example.com/flash?utm=sms now!"
+        body = "Flash sale: 30% off everything this weekend only, see https://preview.example.org/flash?utm=sms now!"
         form = self._form(self.priced, body)
         preview = form.sms_preview
         base = self.env["sms.marketing.mailing"].get_base_url().rstrip("/")
         self.assertIn(base + links.CLICK_PATH, preview, "the link in its tracked short form")
-        self.assertNotIn("https://shop.example.com", preview)
+        self.assertNotIn("https://preview.example.org", preview)
         self.assertIn(base + links.OPTOUT_PATH, preview, "the opt-out line is shown")
         self.assertIn("Opt out", form.sms_preview_html)
         self.assertIn("o_sms_preview_optout", form.sms_preview_html)
         info = count_segments(preview)
         self.assertEqual((form.sms_units, form.sms_segments), (info.units, info.segments))
         unsaved = (form.sms_units, form.sms_segments, form.estimated_credits)
-        self.assertFalse(self.env["sms.marketing.link"].search([("url", "=like", "https://shop.example.com%")]))
+        self.assertFalse(self.env["sms.marketing.link"].search([("url", "=like", "https://preview.example.org%")]))
         mailing = form.save()
         self.assertEqual((mailing.sms_units, mailing.sms_segments, mailing.estimated_credits), unsaved)
         self.assertEqual(len(mailing.sms_preview), len(preview))

@@ -162,6 +162,25 @@ class SmsMarketingGateway(models.Model):
                         )
                     )
 
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        gateways = super().create(vals_list)
+        if self.env.context.get("sms_marketing_refresh_on_create"):
+            gateways._refresh_account_on_create()
+        return gateways
+
+    def _refresh_account_on_create(self):
+        """Read the balance and prices of new gateways whose provider keeps the account, so that a
+        new gateway does not show 0 credits; an unreachable provider does not stop the creation
+        (Send reads them again, and says so when the provider cannot be reached)."""
+        for gateway in self.filtered(lambda g: not g.provider_simulated):
+            try:
+                with self.env.cr.savepoint():
+                    gateway.action_refresh()
+            except UserError as error:
+                _logger.info("gateway %s: balance and prices not read at creation: %s", gateway.id, error)
+
     # ------------------------------------------------------------------ actions
     def action_refresh(self):
         """Fetch balance and prices from the gateway."""

@@ -1,5 +1,6 @@
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import SmsEngineCase
 
@@ -72,3 +73,20 @@ class TestGateway(SmsEngineCase):
         samples += [c * 80 for c in "^{}\\[~]|`€é\x07\t\f"] + ["x" * 159 + "{", "Réduction 20%", "😀" * 35]
         for text in samples:
             self.assertEqual(segment_count(text), count_segments(text).segments, repr(text))
+
+    def test_gateway_created_from_the_form_reads_its_account(self):
+        """A new HTTP gateway shows the provider's balance and prices at once, not 0 credits;
+        an unreachable provider does not stop the creation."""
+        self.sim.configure(balance=321.0, prices={"BE": 0.5, "*": 2.0})
+        action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_gateway_action")
+        Gateway = self.env["sms.marketing.gateway"].with_context(**safe_eval(action["context"]))
+        values = {"provider": "http", "api_key": self.sim.api_key, "webhook_secret": self.sim.webhook_secret}
+        gateway = Gateway.create({"name": "New provider", "endpoint_url": self.sim.url, **values})
+        self.assertEqual(gateway.balance, 321.0)
+        self.assertEqual(gateway._get_prices(), {"BE": 0.5, False: 2.0})
+        self.assertAlmostEqual(self._ledger_balance(gateway), 321.0)
+        down = Gateway.create({"name": "Down provider", "endpoint_url": "http://127.0.0.1:9", **values})
+        self.assertEqual(down.balance, 0.0)
+        # created without the form's context (imports, code): nothing is read
+        quiet = self.env["sms.marketing.gateway"].create({"name": "Quiet", "endpoint_url": self.sim.url, **values})
+        self.assertEqual(quiet.balance, 0.0)

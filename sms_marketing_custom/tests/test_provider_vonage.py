@@ -151,8 +151,9 @@ class TestVonageProvider(SmsProviderCase):
         twice, and the messages are shown unknown (Vonage cannot be asked), not lost."""
         mailing = self._make_mailing(self.gateway)
         engine_class = type(self.env["sms.marketing.engine"])
-        # the marks are committed before the call (a plain try keeps them: assertRaises would roll back)
-        with patch.object(engine_class, "_record", side_effect=RuntimeError("killed")):
+        # the runner dies in the batch's second transaction (recording), after the call; the marks and the
+        # reservation were committed before the call (a plain try keeps them: assertRaises would roll back)
+        with patch.object(engine_class, "_record_batch", side_effect=RuntimeError("killed")):
             died = False
             try:
                 self._run_engine(mailing)
@@ -164,6 +165,11 @@ class TestVonageProvider(SmsProviderCase):
         self.env.cr.execute(  # the call's allowed time is over: the runner is taken for dead
             "UPDATE sms_marketing_trace SET next_try_at = now() at time zone 'UTC' - interval '1 second'"
             " WHERE mailing_id = %s AND in_flight_at IS NOT NULL",
+            [mailing.id],
+        )
+        self.env.cr.execute(  # and its batch's lease has expired: the recovery releases the batch
+            "UPDATE sms_marketing_credit_move SET lease_until = now() at time zone 'UTC' - interval '1 second'"
+            " WHERE mailing_id = %s AND lease_until IS NOT NULL",
             [mailing.id],
         )
         self.env.invalidate_all()

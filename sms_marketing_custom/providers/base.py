@@ -94,10 +94,25 @@ number is blacklisted with the source "provider").
 import hashlib
 import hmac
 import json
+import threading
+
+import requests
 
 from odoo import _
 
 from . import SmsGatewayError
+
+_http_local = threading.local()
+
+
+def http_session():
+    """The calling thread's keep-alive HTTP session, shared by the providers that call out
+    (``requests.Session`` is not thread-safe; a session per thread keeps connections open)."""
+    session = getattr(_http_local, "session", None)
+    if session is None:
+        session = _http_local.session = requests.Session()
+    return session
+
 
 PROVIDERS = {}  # key -> provider class, filled by @register_provider
 

@@ -22,7 +22,6 @@ Delivery reports and inbound SMS are the signed JSON webhooks of ``base``.
 
 import logging
 import math
-import threading
 
 import requests
 
@@ -30,14 +29,12 @@ from odoo import _
 from odoo.tools.translate import _lt
 
 from . import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
-from .base import SignedJsonWebhooks, SmsProvider, register_provider
+from .base import SignedJsonWebhooks, SmsProvider, http_session, register_provider
 
 _logger = logging.getLogger(__name__)
 
 KNOWN_STATES = frozenset((*ACCEPTED, *FINAL_ERRORS, INSUFFICIENT_CREDIT, SERVER_ERROR))
 DEFAULT_PRICE_CODES = ("", "*", "DEFAULT")  # how the protocol names "every other country"
-
-_local = threading.local()
 
 
 def _number(value):
@@ -60,14 +57,6 @@ class HttpJsonProvider(SignedJsonWebhooks, SmsProvider):
     required_fields = ("endpoint_url",)  # the protocol has no public endpoint
 
     # ------------------------------------------------------------------ transport
-    @staticmethod
-    def _session():
-        # One keep-alive session per thread (requests.Session is not thread-safe).
-        session = getattr(_local, "session", None)
-        if session is None:
-            session = _local.session = requests.Session()
-        return session
-
     def _request(self, method, path, payload=None):
         """The JSON object the gateway answers, or a gateway error."""
         gateway = self.gateway
@@ -75,7 +64,7 @@ class HttpJsonProvider(SignedJsonWebhooks, SmsProvider):
         headers = {"Authorization": f"Bearer {self.secret('api_key')}"}
         timeout = gateway.timeout or 15.0
         try:
-            response = self._session().request(
+            response = http_session().request(
                 method, url, json=payload, headers=headers, timeout=(min(timeout, 5.0), timeout)
             )
         except requests.exceptions.RequestException as e:

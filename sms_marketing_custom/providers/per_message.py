@@ -18,7 +18,6 @@ batch is sent message by message and the loop stops at the first doubt:
 """
 
 import logging
-import threading
 
 import requests
 
@@ -26,11 +25,9 @@ from odoo import _
 
 from ..tools import pricing
 from . import SERVER_ERROR, UNKNOWN, SmsGatewayError, SmsGatewayTransientError
-from .base import SmsProvider
+from .base import SmsProvider, http_session
 
 _logger = logging.getLogger(__name__)
-
-_local = threading.local()
 
 
 class ProviderAnswer:
@@ -52,19 +49,11 @@ class AnswerLost(Exception):
 class PerMessageProvider(SmsProvider):
     idempotent = False
 
-    @staticmethod
-    def _session():
-        # One keep-alive session per thread (requests.Session is not thread-safe).
-        session = getattr(_local, "session", None)
-        if session is None:
-            session = _local.session = requests.Session()
-        return session
-
     def _http(self, method, url, **kwargs):
         """The provider's ``ProviderAnswer``; RequestNotSent or AnswerLost when there is none."""
         timeout = self.gateway.timeout or 15.0
         try:
-            response = self._session().request(method, url, timeout=(min(timeout, 5.0), timeout), **kwargs)
+            response = http_session().request(method, url, timeout=(min(timeout, 5.0), timeout), **kwargs)
         except (requests.exceptions.ConnectionError, requests.exceptions.ConnectTimeout) as e:
             if isinstance(e, requests.exceptions.ConnectTimeout) or "Connection refused" in str(e):
                 raise RequestNotSent(type(e).__name__) from e

@@ -10,7 +10,7 @@ from datetime import timedelta
 from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.tests import TransactionCase, tagged
 
-from .common import load_gateway_simulator
+from .common import load_gateway_simulator, load_script
 
 
 @tagged("post_install", "-at_install")
@@ -136,6 +136,124 @@ class TestConcurrentSenders(TransactionCase):
             cr.execute("SELECT sum(amount) FROM sms_marketing_credit_move WHERE gateway_id = %s", [ids["gateway"]])
             self.assertAlmostEqual(cr.fetchone()[0], balance)
             self.assertAlmostEqual(balance, 940.0)
+
+    def _setup_committed_provider(self, gateway_values, numbers):
+        """A committed gateway of a real provider (its stand-in), its contacts and a mailing in sending."""
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            gateway = env["sms.marketing.gateway"].create(
+                {"name": "Concurrency provider", "timeout": 5, **gateway_values}
+            )
+            gateway._change_balance(1000.0, "purchase")
+            sms_list = env["sms.marketing.list"].create({"name": "Concurrency provider list"})
+            contacts = env["sms.marketing.contact"].create(
+                [
+                    {"name": f"P{i}", "phone": number, "phone_sanitized": number, "list_ids": [(4, sms_list.id)]}
+                    for i, number in enumerate(numbers)
+                ]
+            )
+            mailing = env["sms.marketing.mailing"].create(
+                {
+                    "subject": "Concurrency provider",
+                    "body": "Hello",
+                    "list_ids": [(6, 0, sms_list.ids)],
+                    "gateway_id": gateway.id,
+                    "include_optout": False,
+                }
+            )
+            mailing.state = "sending"
+            engine = env["sms.marketing.engine"]
+            while not mailing.trace_build_done:
+                engine._build_traces(mailing, engine._get_params())
+            ids = {"gateway": gateway.id, "list": sms_list.id, "contacts": contacts.ids, "mailing": mailing.id}
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup, ids)
+        return ids
+
+    def test_two_senders_share_one_mailing_on_each_provider(self):
+        """The two-sender interleaving against the Twilio and Vonage stand-ins (no idempotency key):
+        every number receives exactly one SMS, none is lost."""
+        twilio = load_script("twilio_standin.py", "sms_twilio_standin").TwilioStandin().start()
+        self.addCleanup(twilio.stop)
+        vonage = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
+        self.addCleanup(vonage.stop)
+        cases = [
+            (
+                twilio,
+                {
+                    "provider": "twilio",
+                    "endpoint_url": twilio.url,
+                    "account_id": twilio.account_sid,
+                    "api_key": twilio.auth_token,
+                    "sender": "+15005550006",
+                },
+                [f"+1202555{i:04d}" for i in range(10)],
+                "to",
+            ),
+            (
+                vonage,
+                {
+                    "provider": "vonage",
+                    "endpoint_url": vonage.url,
+                    "account_id": vonage.api_key,
+                    "api_key": vonage.api_secret,
+                    "webhook_secret": vonage.signature_secret,
+                    "sender": "AcmeShop",
+                    "default_price": 0.05,
+                },
+                [f"+3247{i:07d}" for i in range(10)],
+                "to",
+            ),
+        ]
+        for standin, values, numbers, to_key in cases:
+            with self.subTest(provider=values["provider"]):
+                ids = self._setup_committed_provider(values, numbers)
+                with self._cursor() as cr_a:
+                    cr_a.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    env_a = api.Environment(cr_a, SUPERUSER_ID, {})
+                    engine_a = env_a["sms.marketing.engine"]
+                    mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+                    params_a = dict(engine_a._get_params(), batch_size=3)
+                    rows_a = engine_a._claim(mailing_a, params_a)
+                    self.assertEqual(len(rows_a), 3)
+                    # sender B runs to the end while A's batch is claimed
+                    with self._cursor() as cr_b:
+                        api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.mailing"]._run_sending_worker(
+                            time_budget=30, batch_size=3
+                        )
+                        cr_b.commit()  # pylint: disable=invalid-commit
+                    sent_by_b = [str(message[to_key]).lstrip("+") for message in standin.messages]
+                    self.assertEqual(len(sent_by_b), 7, "B sent every number but A's")
+                    self.assertFalse(set(sent_by_b) & {row[2].lstrip("+") for row in rows_a})
+                    # A finishes its batch: reserve (committed), call, record
+                    gateway_a = engine_a._get_gateway(mailing_a)
+                    messages = engine_a._prepare(mailing_a, gateway_a, rows_a, params_a)
+                    count, move_id, _delay = engine_a._reserve(mailing_a, gateway_a, messages, params_a)
+                    cr_a.commit()  # pylint: disable=invalid-commit
+                    batch = messages[:count]
+                    results, error = engine_a._send(gateway_a, batch, params_a)
+                    reserved = sum(message["cost"] for message in batch)
+                    engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, batch, results, error, params_a)
+                    cr_a.commit()  # pylint: disable=invalid-commit
+                with self._cursor() as cr:
+                    api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.mailing"]._run_sending_worker(time_budget=30)
+                    cr.commit()  # pylint: disable=invalid-commit
+                received = [str(message[to_key]).lstrip("+") for message in standin.messages]
+                self.assertEqual(sorted(received), sorted(number.lstrip("+") for number in numbers), "one SMS each")
+                with self._cursor() as cr:
+                    cr.execute(
+                        "SELECT state, count(*) FROM sms_marketing_trace WHERE mailing_id = %s GROUP BY state",
+                        [ids["mailing"]],
+                    )
+                    self.assertEqual(dict(cr.fetchall()), {"sent": 10}, "none lost")
+                    cr.execute("SELECT state FROM sms_marketing_mailing WHERE id = %s", [ids["mailing"]])
+                    self.assertEqual(cr.fetchone()[0], "done")
+                    cr.execute("SELECT balance FROM sms_marketing_gateway WHERE id = %s", [ids["gateway"]])
+                    balance = cr.fetchone()[0]
+                    cr.execute(
+                        "SELECT sum(amount) FROM sms_marketing_credit_move WHERE gateway_id = %s", [ids["gateway"]]
+                    )
+                    self.assertAlmostEqual(cr.fetchone()[0], balance, msg="the ledger is the balance")
 
     def test_concurrent_reservations_never_go_negative(self):
         ids = self._setup_committed(contacts=1)

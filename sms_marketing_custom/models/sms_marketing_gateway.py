@@ -484,8 +484,10 @@ class SmsMarketingGateway(models.Model):
     def _refresh_balance(self):
         """Align the local balance with the provider's, through a ledger line.
 
-        A provider that keeps no balance (the sandbox) leaves it as it is: the
-        local ledger is the truth. Returns the balance.
+        The local balance is the provider's less what the batches in flight
+        hold (their reservations are open: the provider has not charged them
+        yet). A provider that keeps no balance (the sandbox) leaves it as it
+        is: the local ledger is the truth. Returns the provider's balance.
         """
         self.ensure_one()
         try:
@@ -496,7 +498,15 @@ class SmsMarketingGateway(models.Model):
             return self.balance
         self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s FOR UPDATE", self.id))
         local = self.env.cr.fetchone()[0] or 0.0
-        diff = round(remote - local, 4)
+        self.env.cr.execute(
+            SQL(
+                """SELECT COALESCE(-sum(amount), 0) FROM sms_marketing_credit_move
+                    WHERE gateway_id = %s AND lease_until IS NOT NULL""",
+                self.id,
+            )
+        )
+        held = float(self.env.cr.fetchone()[0])
+        diff = round(remote - held - local, 4)
         if diff > 0:
             self._change_balance(diff, "purchase", note=_("Balance read from the gateway"))
         elif diff < 0:

@@ -64,7 +64,7 @@ LOCKED_STATES = ("sending", "paused", "done", "canceled")
 # Schedules a little in the past (the time to click) are accepted.
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
 # Above this many recipients (ir.config_parameter sms_marketing_custom.send_check_full_limit),
-# Send checks the audience cheaply (_check_can_send_quick): the full classification and
+# Send checks the audience cheaply (_check_audience_quick, _check_credits_quick): the full classification and
 # price by country take too long for a click.
 SEND_CHECK_FULL_LIMIT = 50000
 # Where the opt-out token goes in the opt-out line while it is being laid out.
@@ -73,6 +73,8 @@ SUFFIX_TOKEN_MARKER = "\x00token\x00"
 # spread sample of the audience only (the parts range and credits are then an
 # estimate); up to it, every message is rendered and the estimate is exact.
 PLACEHOLDER_EXACT_LIMIT = 1000
+# What a recipient filter being edited can raise: the form shows the reason instead of failing.
+FILTER_ERRORS = (UserError, ValidationError, AccessError, ValueError, SyntaxError)
 AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
 
 
@@ -1053,7 +1055,7 @@ class SmsMarketingMailing(models.Model):
             self._parse_domain()
             with self.env.cr.savepoint():
                 stats = self._get_recipient_statistics()
-        except (UserError, ValidationError, AccessError, ValueError, SyntaxError) as error:
+        except FILTER_ERRORS as error:
             return empty, str(error.args[0] if error.args else error)
         except psycopg2.Error as error:  # rolled back by the savepoint; the form shows why
             return empty, _("The recipients cannot be counted: %(error)s", error=error.diag.message_primary)
@@ -1432,7 +1434,7 @@ class SmsMarketingMailing(models.Model):
                     )
                 )
                 rows = self.env.cr.fetchall()
-        except (UserError, ValidationError, AccessError, ValueError, SyntaxError, KeyError, TypeError, psycopg2.Error):
+        except (*FILTER_ERRORS, KeyError, TypeError, psycopg2.Error):
             return None
         return {(code or False, lang or None): count for code, lang, count in rows}
 
@@ -1465,7 +1467,7 @@ class SmsMarketingMailing(models.Model):
                 )
                 self.env.cr.execute(query)
                 rows = self.env.cr.fetchall()
-        except (UserError, ValidationError, AccessError, ValueError, SyntaxError, KeyError, TypeError, psycopg2.Error):
+        except (*FILTER_ERRORS, KeyError, TypeError, psycopg2.Error):
             return []  # an invalid filter being edited: the form says why elsewhere
         return sorted(rows)
 
@@ -1538,26 +1540,50 @@ class SmsMarketingMailing(models.Model):
             raise UserError(_("The mailing “%(subject)s” has no SMS content.", subject=self.subject))
         if self.is_list_mailing and not self.list_ids:
             raise UserError(_("Select at least one mailing list to send “%(subject)s” to.", subject=self.subject))
-        if self._is_large_audience():
-            # A large audience: classifying it and pricing it by country takes
-            # seconds (7 s at 1,000,000), and Send must answer at once. Send
-            # checks that someone will receive it and that one message can be
-            # paid; a shortfall pauses the mailing with its reason, and the
-            # form's estimate shows the full count and price beforehand.
-            self._check_can_send_quick()
-            return
-        # The computed audience fields: one statistics query, shared with the
-        # credit estimate below (estimated_credits reads the same fields).
-        self.invalidate_recordset(["audience_error", "audience_to_send", "audience_by_country", "estimated_credits"])
-        if self.audience_error:
-            raise UserError(_("The recipient filter is not valid: %(error)s", error=self.audience_error))
-        if not self.audience_to_send:
-            raise UserError(_("No recipient will receive “%(subject)s”: check its recipients.", subject=self.subject))
+        # A large audience: classifying and pricing it by country takes seconds (7 s at
+        # 1,000,000), and Send must answer at once. Send then checks that someone will
+        # receive it and that the gateway has credits; a shortfall pauses the mailing with
+        # its reason, and the form's estimate shows the full count and price beforehand.
+        large = self._is_large_audience()
+        if large:
+            self._check_audience_quick()
+        else:
+            self._check_audience()
         self._check_placeholders()
         gateway = self._get_gateway()
         if not gateway:
             raise UserError(_("No SMS gateway is configured: ask an administrator to set one up."))
-        # each gateway must pay for the messages its routes give it, by the provider's own figures
+        if large:
+            self._check_credits_quick(gateway)
+        else:
+            self._check_credits(gateway)
+
+    def _check_audience(self):
+        """Send's check of the audience: a valid filter and someone to send to, counted in full."""
+        # The computed audience fields: one statistics query, shared with the
+        # credit estimate (estimated_credits reads the same fields).
+        self.invalidate_recordset(["audience_error", "audience_to_send", "audience_by_country", "estimated_credits"])
+        self._raise_no_audience(self.audience_error, self.audience_to_send)
+
+    def _check_audience_quick(self):
+        """Send's check of a large audience: a valid filter and one recipient to send to (LIMIT 1)."""
+        error = self._get_audience_statistics_error()
+        has_recipients = False
+        if not error:
+            self.env.cr.execute(
+                SQL("SELECT 1 FROM (%s) f WHERE f.eligible LIMIT 1", self._get_recipients_flagged_query())
+            )
+            has_recipients = bool(self.env.cr.fetchone())
+        self._raise_no_audience(error, has_recipients)
+
+    def _raise_no_audience(self, error, has_recipients):
+        if error:
+            raise UserError(_("The recipient filter is not valid: %(error)s", error=error))
+        if not has_recipients:
+            raise UserError(_("No recipient will receive “%(subject)s”: check its recipients.", subject=self.subject))
+
+    def _check_credits(self, gateway):
+        """Each gateway must pay for the messages its routes give it, by the provider's own figures."""
         for payer, credits in self._get_credit_estimate(gateway)["by_gateway"].items():
             if not payer:
                 continue
@@ -1574,6 +1600,17 @@ class SmsMarketingMailing(models.Model):
                     needed=needed,
                     gateway=payer.display_name,
                     balance=balance,
+                )
+            )
+
+    def _check_credits_quick(self, gateway):
+        """Send's credit check for a large audience: the gateway has credits left."""
+        if gateway.balance <= 0:
+            raise UserError(
+                _(
+                    "Not enough credits: %(gateway)s has no credits left. Buy credits before sending “%(subject)s”.",
+                    gateway=gateway.display_name,
+                    subject=self.subject,
                 )
             )
 
@@ -1598,34 +1635,8 @@ class SmsMarketingMailing(models.Model):
                     )
                 )
                 return self.env.cr.fetchone()[0] > limit
-        except (UserError, ValidationError, AccessError, ValueError, SyntaxError, psycopg2.Error):
+        except (*FILTER_ERRORS, psycopg2.Error):
             return False
-
-    def _check_can_send_quick(self):
-        """Send's check of a large audience: one recipient to send to (LIMIT 1), one message paid for."""
-        error = self._get_audience_statistics_error()
-        if error:
-            raise UserError(_("The recipient filter is not valid: %(error)s", error=error))
-        self.env.cr.execute(
-            SQL(
-                "SELECT 1 FROM (%s) f WHERE f.eligible LIMIT 1",
-                self._get_recipients_flagged_query(),
-            )
-        )
-        if not self.env.cr.fetchone():
-            raise UserError(_("No recipient will receive “%(subject)s”: check its recipients.", subject=self.subject))
-        self._check_placeholders()
-        gateway = self._get_gateway()
-        if not gateway:
-            raise UserError(_("No SMS gateway is configured: ask an administrator to set one up."))
-        if gateway.balance <= 0:
-            raise UserError(
-                _(
-                    "Not enough credits: %(gateway)s has no credits left. Buy credits before sending “%(subject)s”.",
-                    gateway=gateway.display_name,
-                    subject=self.subject,
-                )
-            )
 
     def _get_audience_statistics_error(self):
         """Why the recipient filter cannot be used, or False (as ``_get_audience_statistics``, no count)."""
@@ -1633,7 +1644,7 @@ class SmsMarketingMailing(models.Model):
         try:
             self._parse_domain()
             self._get_recipients_query()
-        except (UserError, ValidationError, AccessError, ValueError, SyntaxError) as error:
+        except FILTER_ERRORS as error:
             return str(error.args[0] if error.args else error)
         return False
 

@@ -112,21 +112,22 @@ class SmsMarketingMailingTest(models.TransientModel):
         }
 
     def _get_sample_recipients(self, numbers):
-        """{number: res_id of the audience record whose SMS it receives (None without audience)}."""
+        """{number: res_id of the audience record whose SMS it receives (None without audience)}:
+        the recipient with that number, else the audience's first (as the form's preview)."""
         mailing = self.mailing_id
         self.env.cr.execute(
             SQL(
-                """SELECT DISTINCT ON (c.number = ANY(%(numbers)s), c.number) c.number, c.res_id
-                     FROM (%(audience)s) c
-                    WHERE c.reason IS NULL
-                 ORDER BY c.number = ANY(%(numbers)s) DESC, c.number, c.res_id""",
-                numbers=numbers,
-                audience=mailing._get_recipients_classified_query(),
+                """SELECT DISTINCT ON (c.number) c.number, c.res_id
+                     FROM (%s) c
+                    WHERE c.reason IS NULL AND c.number = ANY(%s)
+                 ORDER BY c.number, c.res_id""",
+                mailing._get_recipients_classified_query(),
+                numbers,
             )
         )
-        rows = self.env.cr.fetchall()
-        by_number = {number: res_id for number, res_id in rows if number in numbers}
-        first = min((res_id for _number, res_id in rows), default=None)
+        by_number = dict(self.env.cr.fetchall())
+        first_rows = mailing._get_sendable_rows(limit=1)
+        first = first_rows[0][0] if first_rows else None
         if first is None and "{{" in (mailing.body or ""):
             raise UserError(_("The SMS has placeholders and no recipient to fill them: choose recipients first."))
         return {number: by_number.get(number, first) for number in numbers}

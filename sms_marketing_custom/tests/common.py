@@ -1,5 +1,6 @@
 import uuid
 
+from odoo import sql_db
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 
@@ -350,3 +351,37 @@ class SmsProviderCase(SmsMarketingCase, HttpCase):
 
     def _traces_by_number(self, mailing):
         return {trace.number: trace for trace in mailing.trace_ids}
+
+
+class SmsCommittedCase(TransactionCase):
+    """Senders on real, committed database connections of their own, with the gateway simulator.
+
+    What these tests create is committed (claims, leases and the locks between
+    runners only exist between real transactions) and deleted by their cleanup.
+    The interleavings are forced step by step on separate cursors, never by
+    racing threads: the outcome depends on the locks alone.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = load_gateway_simulator().Simulator(delivery=None, balance=100000.0).start()
+        cls.addClassCleanup(cls.sim.stop)
+
+    def _cursor(self):
+        return sql_db.db_connect(self.env.cr.dbname).cursor()
+
+    def _reserve_batch(self, engine, mailing, rows, params):
+        """A claimed batch's first transaction, as the engine runs it: prepare and reserve (the traces get
+        their claim marker); the caller commits it."""
+        gateway = engine._get_gateway(mailing)
+        messages = engine._prepare(mailing, gateway, rows, params)
+        count, move_id, _delay = engine._reserve(mailing, gateway, messages, params)
+        return gateway, move_id, messages[:count]
+
+    def _send_and_record(self, engine, mailing, reserved_batch, params):
+        """The provider call, then the batch's second transaction (record and settle); the caller commits."""
+        gateway, move_id, batch = reserved_batch
+        results, error = engine._send(gateway, batch, params)
+        reserved = round(sum(message["cost"] for message in batch), 4)
+        engine._record_batch(mailing, gateway, move_id, reserved, batch, results, error, params)

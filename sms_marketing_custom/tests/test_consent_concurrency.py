@@ -5,25 +5,16 @@ and delete what they created. The interleaving is forced step by step (no
 threads): the outcome depends on the locks alone, not on timing.
 """
 
-from odoo import SUPERUSER_ID, api, sql_db
-from odoo.tests import TransactionCase, tagged
+from odoo import SUPERUSER_ID, api
+from odoo.tests import tagged
 
-from .common import load_gateway_simulator
+from .common import SmsCommittedCase
 
 NUMBER = "+32485550017"
 
 
 @tagged("post_install", "-at_install")
-class TestFrequencyCapConcurrentMailings(TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.sim = load_gateway_simulator().Simulator(delivery=None, balance=100000.0).start()
-        cls.addClassCleanup(cls.sim.stop)
-
-    def _cursor(self):
-        return sql_db.db_connect(self.env.cr.dbname).cursor()
-
+class TestFrequencyCapConcurrentMailings(SmsCommittedCase):
     def _setup_committed(self):
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -81,21 +72,6 @@ class TestFrequencyCapConcurrentMailings(TransactionCase):
         env = api.Environment(cr, SUPERUSER_ID, {})
         engine = env["sms.marketing.engine"]
         return engine, env["sms.marketing.mailing"].browse(mailing_id), engine._get_params()
-
-    def _reserve_batch(self, engine, mailing, rows, params):
-        """The batch's first transaction, as the engine runs it: prepare and reserve (the traces get
-        their claim marker); the caller commits it, which ends the cap's locks."""
-        gateway = engine._get_gateway(mailing)
-        messages = engine._prepare(mailing, gateway, rows, params)
-        count, move_id, _delay = engine._reserve(mailing, gateway, messages, params)
-        return gateway, move_id, messages[:count]
-
-    def _send_and_record(self, engine, mailing, reserved_batch, params):
-        """The provider call, then the batch's second transaction (record and settle); the caller commits."""
-        gateway, move_id, batch = reserved_batch
-        results, error = engine._send(gateway, batch, params)
-        reserved = round(sum(message["cost"] for message in batch), 4)
-        engine._record_batch(mailing, gateway, move_id, reserved, batch, results, error, params)
 
     def _trace(self, mailing_id):
         with self._cursor() as cr:

@@ -7,23 +7,14 @@ locks only exist between real transactions) and delete what they created.
 import threading
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, api, fields, sql_db
-from odoo.tests import TransactionCase, tagged
+from odoo import SUPERUSER_ID, api, fields
+from odoo.tests import tagged
 
-from .common import load_gateway_simulator, load_script
+from .common import SmsCommittedCase, load_script
 
 
 @tagged("post_install", "-at_install")
-class TestConcurrentSenders(TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.sim = load_gateway_simulator().Simulator(delivery=None, balance=100000.0).start()
-        cls.addClassCleanup(cls.sim.stop)
-
-    def _cursor(self):
-        return sql_db.db_connect(self.env.cr.dbname).cursor()
-
+class TestConcurrentSenders(SmsCommittedCase):
     def _setup_committed(self, contacts=60):
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -108,13 +99,8 @@ class TestConcurrentSenders(TransactionCase):
             self.assertFalse(sent_by_b & uuids_a, "B never sends a trace A has claimed")
 
             # A finishes its batch
-            gateway_a = engine_a._get_gateway(mailing_a)
-            messages = engine_a._prepare(mailing_a, gateway_a, rows_a, params_a)
-            count, move_id, _delay = engine_a._reserve(mailing_a, gateway_a, messages, params_a)
-            batch = messages[:count]
-            results, error = engine_a._send(gateway_a, batch, params_a)
-            reserved = sum(message["cost"] for message in batch)
-            engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, batch, results, error, params_a)
+            reserved_a = self._reserve_batch(engine_a, mailing_a, rows_a, params_a)
+            self._send_and_record(engine_a, mailing_a, reserved_a, params_a)
             cr_a.commit()  # pylint: disable=invalid-commit
         with self._cursor() as cr:
             api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.mailing"]._run_sending_worker(time_budget=30)
@@ -226,14 +212,9 @@ class TestConcurrentSenders(TransactionCase):
                     self.assertEqual(len(sent_by_b), 7, "B sent every number but A's")
                     self.assertFalse(set(sent_by_b) & {row[2].lstrip("+") for row in rows_a})
                     # A finishes its batch: reserve (committed), call, record
-                    gateway_a = engine_a._get_gateway(mailing_a)
-                    messages = engine_a._prepare(mailing_a, gateway_a, rows_a, params_a)
-                    count, move_id, _delay = engine_a._reserve(mailing_a, gateway_a, messages, params_a)
+                    reserved_a = self._reserve_batch(engine_a, mailing_a, rows_a, params_a)
                     cr_a.commit()  # pylint: disable=invalid-commit
-                    batch = messages[:count]
-                    results, error = engine_a._send(gateway_a, batch, params_a)
-                    reserved = sum(message["cost"] for message in batch)
-                    engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, batch, results, error, params_a)
+                    self._send_and_record(engine_a, mailing_a, reserved_a, params_a)
                     cr_a.commit()  # pylint: disable=invalid-commit
                 with self._cursor() as cr:
                     api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.mailing"]._run_sending_worker(time_budget=30)

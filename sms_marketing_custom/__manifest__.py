@@ -18,6 +18,7 @@
         "data/sms_marketing_gateway_data.xml",
         "views/sms_marketing_mailing_views.xml",
         "views/sms_marketing_mailing_compliance_views.xml",
+        "views/sms_marketing_mailing_ab_views.xml",
         "views/sms_marketing_list_views.xml",
         "views/sms_marketing_contact_views.xml",
         "views/sms_marketing_blacklist_views.xml",

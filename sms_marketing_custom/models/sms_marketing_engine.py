@@ -154,8 +154,10 @@ class SmsMarketingEngine(models.AbstractModel):
     # ------------------------------------------------------------------ queue
     @api.model
     def _wake_due_mailings(self):
-        """scheduled & due -> sending; paused for credit -> sending once the gateway has credit."""
+        """scheduled & due -> sending; paused for credit -> sending once the gateway has credit;
+        A/B tests past their decision time -> sending to the rest."""
         self._reconcile_unknown()
+        self._decide_ab_tests()
         Mailing = self.env["sms.marketing.mailing"]
         now = fields.Datetime.now()
         due = Mailing.search([("state", "=", "scheduled"), ("schedule_date", "<=", now)])
@@ -336,23 +338,51 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _check_done(self, mailing):
-        """Mark the mailing done when it is built and no trace is pending any more."""
+        """Mark the mailing done when it is built and no trace is pending any more; an A/B test's
+        test share, once sent, waits for its winner (``testing``)."""
         self.env.cr.execute(
             SQL(
-                """UPDATE sms_marketing_mailing m SET state = 'done', sent_date = %(now)s, write_date = %(now)s
+                """UPDATE sms_marketing_mailing m
+                      SET state = CASE WHEN %(testing)s THEN 'testing' ELSE 'done' END,
+                          sent_date = CASE WHEN %(testing)s THEN NULL ELSE %(now)s END,
+                          ab_test_sent_at = CASE WHEN %(testing)s THEN %(now)s ELSE m.ab_test_sent_at END,
+                          write_date = %(now)s
                     WHERE m.id = %(id)s AND m.state = 'sending' AND m.trace_build_done
                       AND NOT EXISTS (SELECT 1 FROM sms_marketing_trace t
-                                       WHERE t.mailing_id = m.id AND t.state = 'pending')""",
+                                       WHERE t.mailing_id = m.id AND t.state = 'pending')
+                RETURNING m.state""",
+                testing=SQL("m.ab_testing AND m.ab_winner_variant_id IS NULL"),
                 now=fields.Datetime.now(),
                 id=mailing.id,
             )
         )
-        done = bool(self.env.cr.rowcount)
-        if done:
-            mailing.invalidate_recordset(["state", "sent_date"])
-            mailing._message_log(body=_("The mailing has been sent."))
+        row = self.env.cr.fetchone()
+        if row:
+            mailing.invalidate_recordset(["state", "sent_date", "ab_test_sent_at"])
+            if row[0] == "testing":
+                mailing._message_log(body=_("The test share has been sent: the winner goes to the rest next."))
+            else:
+                mailing._message_log(body=_("The mailing has been sent."))
             self._commit()
-        return done
+        return bool(row)
+
+    @api.model
+    def _decide_ab_tests(self):
+        """A/B tests past their decision time: the best version goes to the rest of the audience."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM sms_marketing_mailing
+                    WHERE state = 'testing' AND ab_winner_metric != 'manual' AND ab_winner_variant_id IS NULL
+                      AND ab_test_sent_at + make_interval(hours => ab_decision_hours) <= %s""",
+                fields.Datetime.now(),
+            )
+        )
+        mailings = self.env["sms.marketing.mailing"].browse([row[0] for row in self.env.cr.fetchall()])
+        for mailing in mailings:
+            winner = self.env["sms.marketing.mailing.variant"]._pick_winner(mailing)
+            if winner and mailing._start_rest(winner):
+                self._commit()
+        return mailings
 
     @api.model
     def _pause(self, mailing, code, reason):
@@ -456,7 +486,7 @@ class SmsMarketingEngine(models.AbstractModel):
                        AS rn,
                        EXISTS (SELECT 1 FROM sms_marketing_trace t
                                 WHERE t.mailing_id = %(mailing)s AND t.number = flagged.number
-                                  AND t.state != 'canceled') AS seen
+                                  AND t.state != 'canceled' AND t.res_id != flagged.res_id) AS seen
                   FROM flagged
             ), classified AS (
                 SELECT ranked.*,
@@ -466,10 +496,10 @@ class SmsMarketingEngine(models.AbstractModel):
                             WHEN capped THEN 'frequency_capped'
                             WHEN rn > 1 OR seen THEN 'duplicate' END AS failure_type
                   FROM ranked
-            )
+            ), versioned AS (%(versioned)s)
             INSERT INTO sms_marketing_trace
                    (mailing_id, res_model, res_id, number, country_code, uuid, state, failure_type, failure_reason,
-                    try_count, time_zone, create_uid, write_uid, create_date, write_date)
+                    try_count, time_zone, create_uid, write_uid, create_date, write_date, variant_id, ab_sample)
             SELECT %(mailing)s, %(model)s, c.res_id, c.number,
                    -- "001" (international networks) is no country: priced as every other country
                    CASE WHEN length(c.country_code) = 2 THEN upper(c.country_code) END,
@@ -481,8 +511,8 @@ class SmsMarketingEngine(models.AbstractModel):
                                        WHEN 'opted_out' THEN %(r_opted_out)s
                                        WHEN 'frequency_capped' THEN %(r_capped)s
                                        WHEN 'duplicate' THEN %(r_duplicate)s END,
-                   0, %(tz_expr)s, NULL, NULL, %(now)s, %(now)s
-              FROM classified c %(tz_joins)s
+                   0, %(tz_expr)s, NULL, NULL, %(now)s, %(now)s, c.variant_id, c.ab_sample
+              FROM versioned c %(tz_joins)s
             ON CONFLICT (mailing_id, res_id) DO NOTHING
             """,
             query=recipients,
@@ -499,12 +529,51 @@ class SmsMarketingEngine(models.AbstractModel):
             tz_joins=tz_joins,
             capped=mailing._get_frequency_cap_condition(SQL("src.number")),
             r_duplicate=reasons["duplicate"],
+            versioned=self._get_versioned_sql(mailing),
         )
         self.env.cr.execute(query)
         inserted = self.env.cr.rowcount
         if mailing.quiet_hours:
             self._hold_for_window(mailing, lo, hi)
         return inserted
+
+    @api.model
+    def _get_versioned_sql(self, mailing):
+        """The ``versioned`` step of ``_insert_traces``: rows of ``classified`` with their A/B version.
+
+        No A/B test: every row, no version. Test phase (no winner yet): only the
+        test share — of the window's rows to send to, the first ``ab_test_share``
+        % (rounded up) by md5(mailing, record), a draw that is random and the
+        same on every run — dealt round-robin to the versions, continuing from the
+        test rows already built so that the versions stay even across windows.
+        Rest phase: every row, with the winner; the test share's rows are
+        already there (the insert's ON CONFLICT skips them) and their numbers
+        make the rest's same numbers duplicates.
+        """
+        if not mailing.ab_testing:
+            return SQL("SELECT classified.*, NULL::int AS variant_id, FALSE AS ab_sample FROM classified")
+        if mailing.ab_winner_variant_id:
+            return SQL(
+                "SELECT classified.*, %s::int AS variant_id, FALSE AS ab_sample FROM classified",
+                mailing.ab_winner_variant_id.id,
+            )
+        versions = mailing.variant_ids.sorted(lambda v: (not v.is_main, v.sequence, v.id)).ids
+        return SQL(
+            """SELECT d.*, (%(versions)s::int[])[mod(d.draw - 1 + %(dealt)s, %(count)s) + 1] AS variant_id,
+                      TRUE AS ab_sample
+                 FROM (SELECT classified.*,
+                              row_number() OVER (ORDER BY md5(%(seed)s || classified.res_id::text)) AS draw,
+                              count(*) OVER () AS eligible
+                         FROM classified WHERE classified.failure_type IS NULL) d
+                WHERE d.draw <= ceil(d.eligible * %(share)s / 100.0)""",
+            versions=versions,
+            count=len(versions),
+            dealt=SQL(
+                "(SELECT count(*) FROM sms_marketing_trace WHERE mailing_id = %s AND ab_sample)", mailing.id
+            ),
+            seed=f"{mailing.id}:",
+            share=mailing.ab_test_share,
+        )
 
     @api.model
     def _get_time_zone_sql(self, mailing):
@@ -883,7 +952,7 @@ class SmsMarketingEngine(models.AbstractModel):
         """
         if not any(row[5] for row in rows):  # first attempt of these traces: their links are needed
             mailing._prepare_tracking()
-        bodies = mailing._render_messages([row[0] for row in rows], [row[1] for row in rows])
+        bodies = self._render_batch(mailing, rows)
         prices = params.setdefault("_prices", {}).get(gateway.id)
         if prices is None:  # once per run: prices change rarely, a run lasts a minute
             prices = params["_prices"][gateway.id] = gateway._get_prices()
@@ -909,6 +978,23 @@ class SmsMarketingEngine(models.AbstractModel):
                 }
             )
         return messages
+
+    @api.model
+    def _render_batch(self, mailing, rows):
+        """{trace id: text} of claimed ``rows``: the mailing's text, or each trace's A/B version's."""
+        if not mailing.ab_testing:
+            return mailing._render_messages([row[0] for row in rows], [row[1] for row in rows])
+        self.env.cr.execute(
+            SQL("SELECT id, variant_id FROM sms_marketing_trace WHERE id = ANY(%s)", [row[0] for row in rows])
+        )
+        version_of = dict(self.env.cr.fetchall())
+        Variant = self.env["sms.marketing.mailing.variant"]
+        bodies = {}
+        for variant_id in set(version_of.values()):
+            group = [row for row in rows if version_of.get(row[0]) == variant_id]
+            text = Variant.browse(variant_id).body if variant_id else None
+            bodies.update(mailing._render_messages([row[0] for row in group], [row[1] for row in group], text))
+        return bodies
 
     @api.model
     def _reserve(self, mailing, gateway, messages, params):

@@ -58,9 +58,11 @@ LOCKED_FIELDS = frozenset(
         "schedule_date",
         "gateway_id",
         "company_id",
+        "ab_testing",
+        "ab_test_share",
     }
 )
-LOCKED_STATES = ("sending", "paused", "done", "canceled")
+LOCKED_STATES = ("sending", "paused", "testing", "done", "canceled")
 # Schedules a little in the past (the time to click) are accepted.
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
 # Above this many recipients (ir.config_parameter sms_marketing_custom.send_check_full_limit),
@@ -111,6 +113,7 @@ class SmsMarketingMailing(models.Model):
             ("scheduled", "Scheduled"),
             ("sending", "Sending"),
             ("paused", "Paused"),
+            ("testing", "A/B Testing"),
             ("done", "Sent"),
             ("canceled", "Canceled"),
         ],
@@ -291,6 +294,38 @@ class SmsMarketingMailing(models.Model):
     clicked_count = fields.Integer(string="Clicked", compute="_compute_link_statistics")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_link_statistics")
 
+    # A/B test (models/sms_marketing_mailing_variant.py)
+    ab_testing = fields.Boolean(
+        string="A/B Test",
+        copy=True,
+        help="Send two or more versions to a test share of the audience, then the best one to the rest.",
+    )
+    variant_ids = fields.One2many("sms.marketing.mailing.variant", "mailing_id", string="Versions", copy=True)
+    ab_test_share = fields.Integer(
+        string="Test Share (%)",
+        default=10,
+        help="The part of the audience that receives the versions, split evenly; the rest gets the winner.",
+    )
+    ab_winner_metric = fields.Selection(
+        [
+            ("clicks", "Most clicks"),
+            ("delivered", "Best delivery rate"),
+            ("optout", "Fewest opt-outs"),
+            ("manual", "I choose"),
+        ],
+        string="Winner",
+        default="clicks",
+        required=True,
+    )
+    ab_decision_hours = fields.Integer(
+        string="Decide After (hours)", default=4, help="Hours after the test share is sent."
+    )
+    ab_test_sent_at = fields.Datetime(string="Test Sent On", readonly=True, copy=False)
+    ab_decision_at = fields.Datetime(string="Winner Chosen On", compute="_compute_ab_decision_at")
+    ab_winner_variant_id = fields.Many2one(
+        "sms.marketing.mailing.variant", string="Winning Version", readonly=True, copy=False
+    )
+
     # ------------------------------------------------------------------ computes
     @api.model
     def _group_expand_states(self, states, domain, order):
@@ -298,14 +333,16 @@ class SmsMarketingMailing(models.Model):
 
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
-        """The dashboard folds Canceled, and Sending and Paused while empty, so that its columns fit a
+        """The dashboard folds Canceled, and Sending, Paused and A/B Testing while empty, so that its columns fit a
         laptop screen."""
         result = super().read_group(domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
         groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
         if groupby[:1] == ["state"]:
             for line in result:
                 count = line.get("state_count", line.get("__count", 0))
-                if line.get("state") == "canceled" or (line.get("state") in ("sending", "paused") and not count):
+                if line.get("state") == "canceled" or (
+                    line.get("state") in ("sending", "paused", "testing") and not count
+                ):
                     line["__fold"] = True
         return result
 
@@ -401,22 +438,24 @@ class SmsMarketingMailing(models.Model):
             return record.id
         return None
 
-    def _get_preview(self):
+    def _get_preview(self, body=None):
         """(text, error): the SMS the preview recipient receives, ``_render_messages`` with
         trace 0 (tokens of the real length that belong to no trace) and without
-        creating link trackers (``_get_link_codes``)."""
+        creating link trackers (``_get_link_codes``); ``body`` is an A/B version's text
+        (default: the mailing's)."""
         self.ensure_one()
-        if not self.body:
+        body = self.body if body is None else body
+        if not body:
             return "", False
         mailing = self.with_context(sms_marketing_preview=True)
         res_id = self._get_preview_res_id()
         if res_id is None:
             # no recipient to fill the placeholders: they are shown as typed
-            return mailing._apply_tracking([0], {0: self.body}).get(0, ""), False
+            return mailing._apply_tracking([0], {0: body}).get(0, ""), False
         try:
-            return mailing._render_messages([0], [res_id])[0], False
+            return mailing._render_messages([0], [res_id], body)[0], False
         except UserError as error:
-            text = mailing._apply_tracking([0], {0: self.body}).get(0, "")
+            text = mailing._apply_tracking([0], {0: body}).get(0, "")
             return text, _("A placeholder cannot be rendered: %(error)s", error=error.args[0] if error.args else error)
 
     def _render_preview_html(self, text):
@@ -574,7 +613,9 @@ class SmsMarketingMailing(models.Model):
             self._strip_nul(vals)
             self._check_body_rights(vals.get("body"))
             self._check_sender_values(vals)
-        return super().create(vals_list)
+        mailings = super().create(vals_list)
+        mailings._ensure_main_version()
+        return mailings
 
     def write(self, vals):
         self._strip_nul(vals)
@@ -599,7 +640,10 @@ class SmsMarketingMailing(models.Model):
                         state=dict(self._fields["state"]._description_selection(self.env))[started[0].state],
                     )
                 )
-        return super().write(vals)
+        result = super().write(vals)
+        if vals.get("ab_testing"):
+            self._ensure_main_version()
+        return result
 
     def copy(self, default=None):
         self.ensure_one()
@@ -1125,8 +1169,8 @@ class SmsMarketingMailing(models.Model):
         return config.domain or "[]"
 
     # ------------------------------------------------------------------ content
-    def _render_placeholders(self, res_ids):
-        """Render the body for each recipient record: {res_id: text}.
+    def _render_placeholders(self, res_ids, body=None):
+        """Render the body (or ``body``, an A/B version's text) for each recipient record: {res_id: text}.
 
         Placeholders (``{{ object.name }}``) go through Odoo's inline_template
         engine with ``object`` the recipient record of ``recipient_model``. A
@@ -1134,7 +1178,7 @@ class SmsMarketingMailing(models.Model):
         any record (the common case, and the fast one).
         """
         self.ensure_one()
-        body = self.body or ""
+        body = (self.body if body is None else body) or ""
         res_ids = list(res_ids)
         if "{{" not in body:
             return dict.fromkeys(res_ids, body)
@@ -1143,16 +1187,17 @@ class SmsMarketingMailing(models.Model):
         # Odoo's safe engine (safe_eval of each expression, sandboxed).
         return self.env["mail.render.mixin"]._render_template(body, model, res_ids, engine="inline_template")
 
-    def _render_messages(self, trace_ids, res_ids):
+    def _render_messages(self, trace_ids, res_ids, body=None):
         """The SMS each recipient receives, {trace_id: text}: the one definition of a message.
 
         Placeholders rendered on the recipient record ``res_ids[i]``, then each
         URL as its tracked short link with the token of ``trace_ids[i]``, then
-        the opt-out line. The engine, the test SMS and the counter's lengths
-        all come from here.
+        the opt-out line. ``body``: an A/B version's text instead of the
+        mailing's. The engine, the test SMS and the counter's lengths all come
+        from here.
         """
         self.ensure_one()
-        texts = self._render_placeholders(res_ids)
+        texts = self._render_placeholders(res_ids, body)
         texts_by_trace = {tid: texts.get(rid) or "" for tid, rid in zip(trace_ids, res_ids, strict=True)}
         langs = self._get_recipient_langs(res_ids) if self.include_optout else {}
         langs_by_trace = {tid: langs.get(rid) for tid, rid in zip(trace_ids, res_ids, strict=True)} if langs else None
@@ -1203,10 +1248,11 @@ class SmsMarketingMailing(models.Model):
         return text
 
     def _prepare_tracking(self):
-        """Create the trackers of the URLs of the body (once per mailing, idempotent)."""
+        """Create the trackers of the URLs of the body and its A/B versions (once per mailing, idempotent)."""
         Link = self.env["sms.marketing.link"]
         for mailing in self:
-            urls = links.trackable_urls(mailing.body or "", mailing._get_own_link_prefixes())
+            prefixes = mailing._get_own_link_prefixes()
+            urls = {url for body in mailing._get_version_bodies() for url in links.trackable_urls(body, prefixes)}
             Link._get_codes(mailing, urls)
         return True
 
@@ -1278,14 +1324,17 @@ class SmsMarketingMailing(models.Model):
         return self.list_ids.browse()
 
     def _check_placeholders(self):
-        """Render the body once, on one record of the audience model, to catch broken placeholders."""
-        if "{{" not in (self.body or ""):
+        """Render the body (and each A/B version) once, on one record of the audience model, to catch
+        broken placeholders."""
+        bodies = [body for body in self._get_version_bodies() if "{{" in body]
+        if not bodies:
             return
         model = self.recipient_model or CONTACT_MODEL
         sample = self._get_audience_env()[model].search([], limit=1)
         if sample:
             try:
-                self._render_placeholders(sample.ids)
+                for body in bodies:
+                    self._render_placeholders(sample.ids, body)
             except UserError as error:
                 raise UserError(
                     _("A placeholder of the SMS content cannot be rendered: %(error)s", error=error.args[0])
@@ -1316,7 +1365,21 @@ class SmsMarketingMailing(models.Model):
         return self.env["sms.marketing.gateway"]._get_default(self.company_id or self.env.company)
 
     def _get_credit_estimate(self, gateway):
-        """Parts and credits this audience takes, by country, priced as the engine charges.
+        """Parts and credits this audience takes (``_get_body_estimate``); for an A/B test, the costliest
+        version sent to the whole audience (the winner is not known yet), the parts range over all versions."""
+        self.ensure_one()
+        bodies = self._get_version_bodies()
+        if len(bodies) < 2:
+            return self._get_body_estimate(gateway)
+        estimates = [self._get_body_estimate(gateway, body) for body in bodies]
+        costliest = dict(max(estimates, key=lambda estimate: estimate["credits"]))
+        costliest["segments_min"] = min(estimate["segments_min"] for estimate in estimates)
+        costliest["segments_max"] = max(estimate["segments_max"] for estimate in estimates)
+        return costliest
+
+    def _get_body_estimate(self, gateway, body=None):
+        """Parts and credits this audience takes with ``body`` (default: the mailing's), by country,
+        priced as the engine charges.
 
         ``{"credits", "segments", "segments_min", "segments_max", "sampled",
         "lines": [(country_code, recipients, price, credits)]}`` with the
@@ -1329,7 +1392,8 @@ class SmsMarketingMailing(models.Model):
         gateway_of = self._get_route_gateways(gateway)
         prices_of = {}
         by_gateway = {}
-        distribution, sampled = self._get_parts_distribution()
+        distribution, sampled = self._get_parts_distribution(body)
+        segments = self.sms_segments if body is None or body == self.body else self._get_preview_segments(body)
         lines = []
         for code, parts in sorted(distribution.items(), key=lambda item: -sum(item[1].values())):
             routed = gateway_of(code)
@@ -1343,9 +1407,9 @@ class SmsMarketingMailing(models.Model):
         all_parts = {segments for parts in distribution.values() for segments in parts}
         return {
             "credits": round(sum(line[3] for line in lines), pricing.LEDGER_DIGITS),
-            "segments": self.sms_segments,
-            "segments_min": min(all_parts, default=self.sms_segments),
-            "segments_max": max(all_parts, default=self.sms_segments),
+            "segments": segments,
+            "segments_min": min(all_parts, default=segments),
+            "segments_max": max(all_parts, default=segments),
             "sampled": sampled,
             "lines": lines,
             "by_gateway": by_gateway,
@@ -1367,8 +1431,13 @@ class SmsMarketingMailing(models.Model):
 
         return gateway_of
 
-    def _get_parts_distribution(self):
-        """({country code or False: {SMS parts: recipients}}, sampled) of the recipients to send to.
+    def _get_preview_segments(self, body):
+        """SMS parts of the preview of ``body`` (an A/B version's text)."""
+        return count_segments(self._get_preview(body)[0] or "").segments
+
+    def _get_parts_distribution(self, body=None):
+        """({country code or False: {SMS parts: recipients}}, sampled) of the recipients to send to,
+        with ``body`` (an A/B version's text; default: the mailing's).
 
         Without placeholders every message has the preview's parts (tokens
         have a fixed length). With placeholders, the messages of up to
@@ -1378,15 +1447,18 @@ class SmsMarketingMailing(models.Model):
         (the whole sample for a country it misses).
         """
         self.ensure_one()
+        own_body = body is None or body == self.body
+        body = (self.body if body is None else body) or ""
+        segments = self.sms_segments if own_body else self._get_preview_segments(body)
         by_country = dict(self.audience_by_country or {})
         rest = self.audience_to_send - sum(by_country.values())
         if rest > 0:  # recipients whose country is not known
             by_country[False] = by_country.get(False, 0) + rest
-        if "{{" not in (self.body or "") or not by_country:
+        if "{{" not in body or not by_country:
             by_lang = self._get_sendable_langs() if self.include_optout and by_country else None
             if by_lang:
-                return self._get_parts_by_lang(by_lang), False
-            return {code: {self.sms_segments: count} for code, count in by_country.items() if count}, False
+                return self._get_parts_by_lang(by_lang, body), False
+            return {code: {segments: count} for code, count in by_country.items() if count}, False
         rows = self._get_sendable_rows(limit=PLACEHOLDER_EXACT_LIMIT, sample=True)
         sampled = len(rows) < self.audience_to_send
         mailing = self.with_context(sms_marketing_preview=True)
@@ -1394,10 +1466,10 @@ class SmsMarketingMailing(models.Model):
         for start in range(0, len(rows), 200):
             chunk = rows[start : start + 200]
             try:
-                texts = mailing._render_messages(list(range(len(chunk))), [row[0] for row in chunk])
+                texts = mailing._render_messages(list(range(len(chunk))), [row[0] for row in chunk], body)
             except UserError:
                 # a broken placeholder: Send refuses it with the reason; count the preview's parts
-                return {code: {self.sms_segments: count} for code, count in by_country.items() if count}, False
+                return {code: {segments: count} for code, count in by_country.items() if count}, False
             for index, (_res_id, code) in enumerate(chunk):
                 segments = count_segments(texts[index]).segments
                 country = samples.setdefault(code or False, {})
@@ -1438,14 +1510,14 @@ class SmsMarketingMailing(models.Model):
             return None
         return {(code or False, lang or None): count for code, lang, count in rows}
 
-    def _get_parts_by_lang(self, by_lang):
-        """{country: {parts: recipients}} of a body without placeholders whose opt-out line
+    def _get_parts_by_lang(self, by_lang, body):
+        """{country: {parts: recipients}} of ``body`` without placeholders whose opt-out line
         follows each recipient's language (one message laid out per language)."""
         mailing = self.with_context(sms_marketing_preview=True)
         parts_of_lang, distribution = {}, {}
         for (code, lang), count in by_lang.items():
             if lang not in parts_of_lang:
-                text = mailing._apply_tracking([0], {0: self.body or ""}, {0: lang})[0]
+                text = mailing._apply_tracking([0], {0: body}, {0: lang})[0]
                 parts_of_lang[lang] = count_segments(text).segments
             country = distribution.setdefault(code, {})
             country[parts_of_lang[lang]] = country.get(parts_of_lang[lang], 0) + count
@@ -1511,6 +1583,101 @@ class SmsMarketingMailing(models.Model):
         low, high = estimate["segments_min"], estimate["segments_max"]
         return str(low) if low == high else _("%(low)s to %(high)s", low=low, high=high)
 
+    # ------------------------------------------------------------------ A/B test
+    def _get_version_bodies(self):
+        """The texts this mailing sends: its body, and with an A/B test each other version's."""
+        self.ensure_one()
+        bodies = [self.body or ""]
+        if self.ab_testing:
+            bodies += [variant.body or "" for variant in self.variant_ids if not variant.is_main]
+        return bodies
+
+    @api.depends("ab_test_sent_at", "ab_decision_hours", "ab_winner_metric")
+    def _compute_ab_decision_at(self):
+        for mailing in self:
+            automatic = mailing.ab_test_sent_at and mailing.ab_winner_metric != "manual"
+            mailing.ab_decision_at = (
+                mailing.ab_test_sent_at + timedelta(hours=mailing.ab_decision_hours) if automatic else False
+            )
+
+    @api.onchange("ab_testing")
+    def _onchange_ab_testing(self):
+        # the versions list starts with A (this mailing's text) and an empty B
+        if self.ab_testing and not self.variant_ids:
+            self.variant_ids = [
+                fields.Command.create({"is_main": True, "sequence": 0}),
+                fields.Command.create({"sequence": 1, "own_body": self.body}),
+            ]
+
+    @api.constrains("ab_test_share", "ab_decision_hours")
+    def _check_ab_values(self):
+        for mailing in self.filtered("ab_testing"):
+            if not 1 <= mailing.ab_test_share <= 100:
+                raise ValidationError(_("The test share is a percentage of the audience, from 1 to 100."))
+            if mailing.ab_decision_hours < 0:
+                raise ValidationError(_("The winner cannot be chosen before the test share is sent."))
+
+    def _ensure_main_version(self):
+        """An A/B test's version A is the mailing's own text: one ``is_main`` version, always."""
+        for mailing in self.filtered(lambda m: m.ab_testing and not m.variant_ids.filtered("is_main")):
+            self.env["sms.marketing.mailing.variant"].create({"mailing_id": mailing.id, "is_main": True, "sequence": 0})
+
+    def _check_versions_editable(self):
+        for mailing in self:
+            if mailing.state not in ("draft", "scheduled"):
+                raise UserError(
+                    _("The versions of “%(subject)s” can no longer change: it has started.", subject=mailing.subject)
+                )
+
+    def _check_ab_test(self):
+        """Send's check of an A/B test: two versions with a text, a test share that reaches each one."""
+        self.ensure_one()
+        if not self.ab_testing:
+            return
+        versions = self.variant_ids
+        if len(versions) < 2:
+            raise UserError(_("An A/B test needs at least two versions: add one, or turn the A/B test off."))
+        empty = versions.filtered(lambda v: not (v.body or "").strip())
+        if empty:
+            raise UserError(_("%(version)s has no text.", version=empty[0].name))
+        # a large audience's share reaches every version: only a small one is counted
+        to_send = 0 if self._is_large_audience() else self.audience_to_send
+        if to_send and -(-to_send * self.ab_test_share // 100) < len(versions):
+            raise UserError(
+                _(
+                    "A test share of %(share)s%% of %(count)s recipients does not reach each of the "
+                    "%(versions)s versions: raise the share.",
+                    share=self.ab_test_share,
+                    count=to_send,
+                    versions=len(versions),
+                )
+            )
+
+    def _start_rest(self, winner):
+        """Send ``winner`` to the rest of the audience: True if this call did it (once per mailing,
+        whoever calls first — the marketer or the queue's deadline)."""
+        self.ensure_one()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_mailing SET state = 'sending', ab_winner_variant_id = %s,
+                          trace_build_done = FALSE, trace_build_cursor = 0, write_date = now() AT TIME ZONE 'UTC'
+                    WHERE id = %s AND state = 'testing' AND ab_winner_variant_id IS NULL""",
+                winner.id,
+                self.id,
+            )
+        )
+        if not self.env.cr.rowcount:
+            return False
+        self.invalidate_recordset(["state", "ab_winner_variant_id", "trace_build_done", "trace_build_cursor"])
+        self._message_log(
+            body=_(
+                "%(version)s won the A/B test: it is being sent to the rest of the audience.", version=winner.name
+            )
+        )
+        self._trigger_queue()
+        return True
+
     # ------------------------------------------------------------------ queue
     def _refresh_gateway_account(self, gateway):
         """Read the balance and prices of a gateway whose provider keeps the account (not the
@@ -1540,6 +1707,7 @@ class SmsMarketingMailing(models.Model):
             raise UserError(_("The mailing “%(subject)s” has no SMS content.", subject=self.subject))
         if self.is_list_mailing and not self.list_ids:
             raise UserError(_("Select at least one mailing list to send “%(subject)s” to.", subject=self.subject))
+        self._check_ab_test()
         # A large audience: classifying and pricing it by country takes seconds (7 s at
         # 1,000,000), and Send must answer at once. Send then checks that someone will
         # receive it and that the gateway has credits; a shortfall pauses the mailing with

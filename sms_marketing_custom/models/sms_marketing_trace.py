@@ -99,6 +99,10 @@ class SmsMarketingTrace(models.Model):
     # the answer is recorded. No foreign key and no index: the sending UPDATEs
     # stay HOT, and only a crash recovery looks traces up by it.
     claim_move_id = fields.Integer(readonly=True, copy=False)
+    # A/B test: the version this recipient got, and whether as part of the test share (set at insert, never
+    # updated; no index: the statistics read them by mailing)
+    variant_id = fields.Many2one("sms.marketing.mailing.variant", string="Version", readonly=True, ondelete="set null")
+    ab_sample = fields.Boolean(string="In A/B Test Share", readonly=True)
 
     _sql_constraints = [("uuid_unique", "unique(uuid)", "The trace UUID must be unique.")]
 

@@ -1,4 +1,5 @@
 from . import (
+    test_ab_testing,
     test_audience,
     test_audience_access,
     test_bad_input,

@@ -21,6 +21,8 @@ _SEQ = count(1)
 # the SMS groups, portal and public users get nothing on any model.
 MATRIX = {
     "sms.marketing.mailing": {"user": "crwu", "manager": "crwu"},
+    # A/B versions follow their mailing
+    "sms.marketing.mailing.variant": {"user": "crwu", "manager": "crwu"},
     "sms.marketing.list": {"user": "crwu", "manager": "crwu"},
     "sms.marketing.contact": {"user": "crwu", "manager": "crwu"},
     "sms.marketing.subscription": {"user": "crwu", "manager": "crwu"},
@@ -79,6 +81,9 @@ class SecurityFixtures(SmsMarketingCase):
         seq = next(_SEQ)
         if model == "sms.marketing.mailing":
             return {"subject": f"Security {seq}", "body": "Hello", "company_id": company.id}
+        if model == "sms.marketing.mailing.variant":
+            mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
+            return {"mailing_id": mailing.id, "own_body": f"Version {seq}"}
         if model == "sms.marketing.list":
             return {"name": f"List {seq}", "company_id": company.id}
         if model == "sms.marketing.contact":
@@ -139,6 +144,7 @@ class SecurityFixtures(SmsMarketingCase):
     WRITE_FIELD = {
         "sms.marketing.mailing": ("subject", "Changed"),
         "sms.marketing.list": ("name", "Changed"),
+        "sms.marketing.mailing.variant": ("own_body", "Changed"),
         "sms.marketing.contact": ("name", "Changed"),
         "sms.marketing.subscription": ("opt_out", True),
         "sms.marketing.blacklist": ("active", False),
@@ -263,6 +269,7 @@ class TestMultiCompany(SecurityFixtures):
     # models without their own company: isolated through their parent
     ISOLATED_THROUGH_PARENT = (
         "sms.marketing.subscription",
+        "sms.marketing.mailing.variant",
         "sms.marketing.trace",
         "sms.marketing.link",
         "sms.marketing.link.click",

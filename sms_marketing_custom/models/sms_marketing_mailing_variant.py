@@ -55,6 +55,11 @@ class SmsMarketingMailingVariant(models.Model):
         inverse="_inverse_body",
         help="Version A is the mailing's SMS content; the other versions have their own.",
     )
+    # what the SMS Content widget counts, as on the mailing
+    sms_preview = fields.Text(compute="_compute_sms_preview")
+    include_optout = fields.Boolean(related="mailing_id.include_optout")
+    sms_link_length = fields.Integer(related="mailing_id.sms_link_length")
+    sms_optout_suffix = fields.Char(related="mailing_id.sms_optout_suffix")
     sms_preview_html = fields.Html(string="Preview", compute="_compute_sms_preview", sanitize=False)
     sms_segments = fields.Integer(string="SMS Parts", compute="_compute_sms_preview")
     sms_units = fields.Integer(string="Length", compute="_compute_sms_preview")
@@ -98,6 +103,7 @@ class SmsMarketingMailingVariant(models.Model):
         for variant in self:
             text = variant.mailing_id._get_preview(variant.body or "")[0] if variant.mailing_id else ""
             info = count_segments(text or "")
+            variant.sms_preview = text or ""
             variant.sms_preview_html = variant.mailing_id._render_preview_html(text) if text else False
             variant.sms_segments = info.segments
             variant.sms_units = info.units

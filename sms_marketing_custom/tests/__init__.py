@@ -1,5 +1,6 @@
 from . import (
     test_ab_testing,
+    test_ab_tour,
     test_audience,
     test_audience_access,
     test_bad_input,

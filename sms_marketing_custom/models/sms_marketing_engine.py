@@ -568,9 +568,7 @@ class SmsMarketingEngine(models.AbstractModel):
                 WHERE d.draw <= ceil(d.eligible * %(share)s / 100.0)""",
             versions=versions,
             count=len(versions),
-            dealt=SQL(
-                "(SELECT count(*) FROM sms_marketing_trace WHERE mailing_id = %s AND ab_sample)", mailing.id
-            ),
+            dealt=SQL("(SELECT count(*) FROM sms_marketing_trace WHERE mailing_id = %s AND ab_sample)", mailing.id),
             seed=f"{mailing.id}:",
             share=mailing.ab_test_share,
         )

@@ -1671,9 +1671,7 @@ class SmsMarketingMailing(models.Model):
             return False
         self.invalidate_recordset(["state", "ab_winner_variant_id", "trace_build_done", "trace_build_cursor"])
         self._message_log(
-            body=_(
-                "%(version)s won the A/B test: it is being sent to the rest of the audience.", version=winner.name
-            )
+            body=_("%(version)s won the A/B test: it is being sent to the rest of the audience.", version=winner.name)
         )
         self._trigger_queue()
         return True

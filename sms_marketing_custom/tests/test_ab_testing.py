@@ -32,7 +32,11 @@ class TestAbTesting(SmsEngineCase):
 
     def _click(self, traces):
         link = self.env["sms.marketing.link"].create(
-            {"mailing_id": traces.mailing_id.id, "url": f"https://example.com/{traces[:1].id}", "code": f"ab{traces[:1].id}"}
+            {
+                "mailing_id": traces.mailing_id.id,
+                "url": f"https://example.com/{traces[:1].id}",
+                "code": f"ab{traces[:1].id}",
+            }
         )
         self.env["sms.marketing.link.click"].create([{"link_id": link.id, "trace_id": t.id} for t in traces])
 

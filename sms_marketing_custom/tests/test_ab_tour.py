@@ -13,8 +13,7 @@ class TestAbTour(HttpCase):
             {
                 "name": "AB list",
                 "contact_ids": [
-                    (0, 0, {"name": f"AB {i}", "phone": f"+32 470 55 00 0{i}", "country_id": be.id})
-                    for i in range(4)
+                    (0, 0, {"name": f"AB {i}", "phone": f"+32 470 55 00 0{i}", "country_id": be.id}) for i in range(4)
                 ],
             }
         )
@@ -46,5 +45,7 @@ class TestAbTour(HttpCase):
         self.assertEqual(mailing.state, "done")
         rest = mailing.trace_ids.filtered(lambda t: not t.ab_sample)
         self.assertEqual(len(rest), 2)
-        self.assertTrue(all(body.startswith("Only today: 20% off everything in store\n") for body in rest.mapped("body")))
+        self.assertTrue(
+            all(body.startswith("Only today: 20% off everything in store\n") for body in rest.mapped("body"))
+        )
         self.assertEqual(len(set(mailing.trace_ids.mapped("res_id"))), 4, "one SMS per contact")

@@ -207,3 +207,14 @@ class TestAbTesting(SmsEngineCase):
         self.assertEqual((a.body, b.body), (BODY_A, BODY_B))
         mailing.body = "New text of A"
         self.assertEqual(a.body, "New text of A")
+
+    def test_test_sms_of_a_chosen_version(self):
+        mailing = self._make_ab_mailing()
+        _a, b, _c = self._versions(mailing)
+        wizard = self.env["sms.marketing.mailing.test"].create(
+            {"mailing_id": mailing.id, "numbers": "+32470123456", "variant_id": b.id}
+        )
+        wizard.action_send()
+        self.assertIn(BODY_B, wizard.result_html)
+        self.assertNotIn(BODY_A, wizard.result_html)
+        self.assertFalse(mailing.trace_ids)

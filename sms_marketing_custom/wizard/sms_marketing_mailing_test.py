@@ -17,6 +17,13 @@ class SmsMarketingMailingTest(models.TransientModel):
     _description = "Test SMS Mailing"
 
     mailing_id = fields.Many2one("sms.marketing.mailing", required=True, ondelete="cascade")
+    ab_testing = fields.Boolean(related="mailing_id.ab_testing")
+    variant_id = fields.Many2one(
+        "sms.marketing.mailing.variant",
+        string="Version",
+        domain="[('mailing_id', '=', mailing_id)]",
+        help="The A/B test's version to send (default: version A, the mailing's SMS content).",
+    )
     numbers = fields.Char(required=True, help="Comma-separated phone numbers, in international format (+32...).")
     state = fields.Selection([("draft", "Draft"), ("done", "Done")], default="draft")
     result_html = fields.Html(readonly=True, sanitize=False)
@@ -56,7 +63,8 @@ class SmsMarketingMailingTest(models.TransientModel):
         self.ensure_one()
         mailing = self.mailing_id
         numbers = self._parse_numbers()
-        if not (mailing.body or "").strip():
+        body = self.variant_id.body if self.variant_id else None
+        if not ((mailing.body if body is None else body) or "").strip():
             raise UserError(_("The SMS has no content yet."))
         gateway = mailing._get_gateway().sudo()  # sudo: a test is charged on a gateway marketers only read
         if not gateway:
@@ -65,7 +73,7 @@ class SmsMarketingMailingTest(models.TransientModel):
         messages = []
         for number, res_id in self._get_sample_recipients(numbers).items():
             # trace id 0: a test SMS has the real length, but its tokens belong to no trace
-            text = mailing._render_messages([0], [res_id])[0]
+            text = mailing._render_messages([0], [res_id], body)[0]
             country = phone_tools.normalize(number).region
             cost = pricing.message_cost(segment_count(text), pricing.price_for(prices, country))
             messages.append(

@@ -313,7 +313,7 @@ class SmsMarketingMailing(models.Model):
             ("optout", "Fewest opt-outs"),
             ("manual", "I choose"),
         ],
-        string="Winner",
+        string="Winner By",
         default="clicks",
         required=True,
     )

@@ -113,7 +113,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_ab_winner", {
         },
         {
             content: "The form says the test share is sent",
-            trigger: ".o_sms_marketing_ab_testing:contains(Choose the winner)",
+            trigger: ".o_sms_marketing_ab_testing:contains(Choose the winner in the A/B Test tab)",
             isCheck: true,
         },
         {

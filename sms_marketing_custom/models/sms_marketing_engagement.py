@@ -1,0 +1,359 @@
+"""Engagement filters: what each recipient received and clicked, on every SMS-enabled model that has them.
+
+One definition, keyed by the model's ``_name`` on the traces' ``res_model`` /
+``res_id``: the fields are non-stored, computed with one grouped query for all
+the records of a compute, and searched with one SQL subquery on ``id`` (never
+record by record), so that a filter counts 1,000,000 contacts in one query.
+
+* Received: a trace ``sent`` or ``delivered`` (``sent_at`` is when it left);
+* Clicked: a click tied to a trace of the record (a click without a valid
+  token belongs to nobody);
+* Delivery failure: a ``failed`` trace, at its ``write_date`` (a failed trace
+  is final: its last write is the failure being recorded).
+
+Traces and clicks are read with the user's rights (their access rights and
+company rules): a marketer filters on the mailings of their companies only,
+and the ids found are then filtered again by the model's own record rules in
+the outer search. Records without any trace have the "empty" value (no date,
+0, False, no mailing): when it satisfies the condition, the search returns the
+complement of the records that do not, as an anti-join (a ``NOT IN`` of a
+large subquery would not be hashed by PostgreSQL beyond ``work_mem``).
+"""
+
+import ast
+import operator as py_operator
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, Query
+
+RECEIVED_STATES = ("sent", "delivered")
+RECEIVED_DAYS = 30
+CLICKED_DAYS = 90
+ENGAGEMENT_GROUP = "sms_marketing_custom.group_sms_marketing_user"
+
+COMPARISONS = {
+    "=": py_operator.eq,
+    "!=": py_operator.ne,
+    "<": py_operator.lt,
+    "<=": py_operator.le,
+    ">": py_operator.gt,
+    ">=": py_operator.ge,
+}
+SQL_COMPARISONS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+class SmsMarketingEngagementMixin(models.AbstractModel):
+    _name = "sms.marketing.engagement.mixin"
+    _description = "SMS Engagement Filters"
+
+    sms_last_received_at = fields.Datetime(
+        string="Last SMS Received",
+        compute="_compute_sms_engagement",
+        search="_search_sms_last_received_at",
+        groups=ENGAGEMENT_GROUP,
+        help="When the last marketing SMS sent to this recipient left (sent or delivered).",
+    )
+    sms_last_click_at = fields.Datetime(
+        string="Last SMS Click",
+        compute="_compute_sms_engagement",
+        search="_search_sms_last_click_at",
+        groups=ENGAGEMENT_GROUP,
+        help="When this recipient last clicked a tracked link of a marketing SMS.",
+    )
+    sms_received_30d_count = fields.Integer(
+        string="SMS Received (30 Days)",
+        compute="_compute_sms_engagement",
+        search="_search_sms_received_30d_count",
+        groups=ENGAGEMENT_GROUP,
+        help="Marketing SMS sent to this recipient in the last 30 days.",
+    )
+    sms_clicked_90d = fields.Boolean(
+        string="Clicked (90 Days)",
+        compute="_compute_sms_engagement",
+        search="_search_sms_clicked_90d",
+        groups=ENGAGEMENT_GROUP,
+        help="This recipient clicked a tracked link of a marketing SMS in the last 90 days.",
+    )
+    sms_last_failure_at = fields.Datetime(
+        string="Last Delivery Failure",
+        compute="_compute_sms_engagement",
+        search="_search_sms_last_failure_at",
+        groups=ENGAGEMENT_GROUP,
+        help="When the last marketing SMS to this recipient was recorded as failed.",
+    )
+    sms_received_mailing_ids = fields.Many2many(
+        "sms.marketing.mailing",
+        string="Received Mailing",
+        compute="_compute_sms_engagement",
+        search="_search_sms_received_mailing_ids",
+        groups=ENGAGEMENT_GROUP,
+        help="The SMS mailings this recipient was sent.",
+    )
+    sms_clicked_mailing_ids = fields.Many2many(
+        "sms.marketing.mailing",
+        string="Clicked Mailing",
+        compute="_compute_sms_engagement",
+        search="_search_sms_clicked_mailing_ids",
+        groups=ENGAGEMENT_GROUP,
+        help="The SMS mailings whose tracked link this recipient clicked.",
+    )
+
+    # ------------------------------------------------------------------ sources
+    def _sms_traces_sql(self, domain, *columns):
+        """SELECT ``columns`` of the traces of this model's records matching ``domain``, read with the
+        user's rights (access rights and the traces' company rule)."""
+        Trace = self.env["sms.marketing.trace"]
+        Trace.flush_model(["res_model", "res_id", "mailing_id", "state", "sent_at", "write_date"])
+        query = Trace._search([("res_model", "=", self._name), ("res_id", "!=", False), *domain])
+        return query.select(
+            *(SQL("%s AS %s", SQL.identifier(query.table, col), SQL.identifier(col)) for col in columns)
+        )
+
+    def _sms_received_sql(self, domain=()):
+        """Rows (res_id, mailing_id, sent_at) of the SMS these records received."""
+        return self._sms_traces_sql(
+            [("state", "in", RECEIVED_STATES), ("sent_at", "!=", False), *domain], "res_id", "mailing_id", "sent_at"
+        )
+
+    def _sms_failures_sql(self):
+        """Rows (res_id, write_date) of the SMS to these records that failed."""
+        return self._sms_traces_sql([("state", "=", "failed")], "res_id", "write_date")
+
+    def _sms_clicks_sql(self, domain=(), trace_domain=()):
+        """Rows (res_id, mailing_id, click_date) of the clicks of these records, read with the user's rights."""
+        Click = self.env["sms.marketing.link.click"]
+        Click.flush_model(["trace_id", "click_date"])
+        query = Click._search([("trace_id", "!=", False), *domain])
+        return SQL(
+            "SELECT t.res_id, t.mailing_id, c.click_date FROM (%s) c JOIN (%s) t ON t.id = c.trace_id",
+            query.select(
+                SQL("%s AS trace_id", SQL.identifier(query.table, "trace_id")),
+                SQL("%s AS click_date", SQL.identifier(query.table, "click_date")),
+            ),
+            self._sms_traces_sql(list(trace_domain), "id", "res_id", "mailing_id"),
+        )
+
+    # ------------------------------------------------------------------ compute
+    def _compute_sms_engagement(self):
+        by_id = {record._origin.id: record for record in self if record._origin.id}
+        values = dict.fromkeys(by_id, None)
+        if by_id:
+            now = fields.Datetime.now()
+            ids_domain = [("res_id", "in", list(by_id))]
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT r.res_id, max(r.sent_at), count(*) FILTER (WHERE r.sent_at >= %s),
+                           array_agg(DISTINCT r.mailing_id)
+                      FROM (%s) r
+                  GROUP BY r.res_id
+                    """,
+                    now - timedelta(days=RECEIVED_DAYS),
+                    self._sms_received_sql(ids_domain),
+                )
+            )
+            received = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            self.env.cr.execute(
+                SQL(
+                    "SELECT f.res_id, max(f.write_date) FROM (%s) f GROUP BY f.res_id",
+                    self._sms_traces_sql([("state", "=", "failed"), *ids_domain], "res_id", "write_date"),
+                )
+            )
+            failures = dict(self.env.cr.fetchall())
+            self.env.cr.execute(
+                SQL(
+                    """SELECT c.res_id, max(c.click_date), array_agg(DISTINCT c.mailing_id)
+                         FROM (%s) c GROUP BY c.res_id""",
+                    self._sms_clicks_sql(trace_domain=ids_domain),
+                )
+            )
+            clicks = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            since_click = now - timedelta(days=CLICKED_DAYS)
+            for res_id in by_id:
+                last_received, recent_count, mailing_ids = received.get(res_id, (False, 0, []))
+                last_click, clicked_ids = clicks.get(res_id, (False, []))
+                values[res_id] = {
+                    "sms_last_received_at": last_received,
+                    "sms_received_30d_count": recent_count,
+                    "sms_received_mailing_ids": [(6, 0, mailing_ids)],
+                    "sms_last_click_at": last_click,
+                    "sms_clicked_90d": bool(last_click and last_click >= since_click),
+                    "sms_clicked_mailing_ids": [(6, 0, clicked_ids)],
+                    "sms_last_failure_at": failures.get(res_id, False),
+                }
+        empty = {
+            "sms_last_received_at": False,
+            "sms_received_30d_count": 0,
+            "sms_received_mailing_ids": [(5, 0, 0)],
+            "sms_last_click_at": False,
+            "sms_clicked_90d": False,
+            "sms_clicked_mailing_ids": [(5, 0, 0)],
+            "sms_last_failure_at": False,
+        }
+        for record in self:
+            record.update(values.get(record._origin.id) or empty)
+
+    # ------------------------------------------------------------------ search
+    def _search_sms_last_received_at(self, operator, value):
+        return self._sms_search_aggregate("sms_last_received_at", self._sms_received_sql(), "sent_at", operator, value)
+
+    def _search_sms_last_click_at(self, operator, value):
+        return self._sms_search_aggregate("sms_last_click_at", self._sms_clicks_sql(), "click_date", operator, value)
+
+    def _search_sms_last_failure_at(self, operator, value):
+        return self._sms_search_aggregate(
+            "sms_last_failure_at", self._sms_failures_sql(), "write_date", operator, value
+        )
+
+    def _search_sms_received_30d_count(self, operator, value):
+        since = fields.Datetime.now() - timedelta(days=RECEIVED_DAYS)
+        rows = self._sms_received_sql([("sent_at", ">=", since)])
+        return self._sms_search_aggregate("sms_received_30d_count", rows, None, operator, value)
+
+    def _search_sms_clicked_90d(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise self._sms_operator_error("sms_clicked_90d", operator, value)
+        since = fields.Datetime.now() - timedelta(days=CLICKED_DAYS)
+        rows = self._sms_clicks_sql([("click_date", ">=", since)])
+        return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), (operator == "=") == value)
+
+    def _search_sms_received_mailing_ids(self, operator, value):
+        return self._sms_search_mailings("sms_received_mailing_ids", operator, value, clicked=False)
+
+    def _search_sms_clicked_mailing_ids(self, operator, value):
+        return self._sms_search_mailings("sms_clicked_mailing_ids", operator, value, clicked=True)
+
+    def _sms_search_mailings(self, field_name, operator, value, clicked):
+        """Records that received (clicked) any of the mailings ``value``: ``in``/``=`` (and their negations
+        ``not in``/``!=``, records without them), ``= False``/``!= False`` (none/any), ``ilike`` on the
+        subject, ``any``/``not any`` a domain on the mailings (paths such as ``...mailing_ids.subject``)."""
+        Mailing = self.env["sms.marketing.mailing"]
+        positive = operator in ("in", "=", "ilike", "any")
+        if operator not in ("in", "not in", "=", "!=", "ilike", "not ilike", "any", "not any"):
+            raise self._sms_operator_error(field_name, operator, value)
+        if operator in ("any", "not any"):
+            # a path ("sms_received_mailing_ids.subject") or the editor's "matches any of"
+            if isinstance(value, Query):
+                value = [("id", "in", value)]
+            if not isinstance(value, list | tuple):
+                raise self._sms_operator_error(field_name, operator, value)
+            operator, value = ("in" if positive else "not in"), Mailing._search(list(value))
+        if value == [] and operator in ("in", "not in"):
+            # in []: nobody; not in []: everybody
+            return [("id", "=", False)] if operator == "in" else []
+        if operator in ("ilike", "not ilike"):
+            if not isinstance(value, str):
+                raise self._sms_operator_error(field_name, operator, value)
+            mailing_domain = [("subject", "ilike", value)]
+        elif value is False or value is None:
+            # = False: no mailing at all; != False: any
+            mailing_domain = None
+            positive = not positive
+        elif isinstance(value, Query):
+            mailing_domain = [("id", "in", value)]
+        else:
+            ids = value if isinstance(value, list | tuple) else [value]
+            if not all(isinstance(mailing_id, int) and not isinstance(mailing_id, bool) for mailing_id in ids):
+                raise self._sms_operator_error(field_name, operator, value)
+            mailing_domain = [("id", "in", list(ids))]
+        trace_domain = []
+        if mailing_domain is not None:
+            # the mailings the user may read (a subquery: the trace rule applies too)
+            trace_domain = [("mailing_id", "in", Mailing._search(mailing_domain))]
+        rows = self._sms_clicks_sql(trace_domain=trace_domain) if clicked else self._sms_received_sql(trace_domain)
+        return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), positive)
+
+    # ------------------------------------------------------------------ search tools
+    def _sms_search_aggregate(self, field_name, rows, date_column, operator, value):
+        """Domain on ``id``: records whose last ``date_column`` (without one: whose count) over their
+        ``rows`` (grouped by res_id) satisfies ``operator value``; records without rows have the empty
+        value (no date, 0)."""
+        if operator not in COMPARISONS:
+            raise self._sms_operator_error(field_name, operator, value)
+        any_row = SQL("SELECT r.res_id FROM (%s) r", rows)
+        if date_column is None:
+            if value is False or value is None:
+                value = 0
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self._sms_operator_error(field_name, operator, value)
+            aggregate = SQL("count(*)")
+            empty_matches = COMPARISONS[operator](0, value)
+        elif value is False or value is None:
+            if operator not in ("=", "!="):
+                raise self._sms_operator_error(field_name, operator, value)
+            # set (!= False): any row; not set (= False): none
+            return self._sms_ids_domain(any_row, operator == "!=")
+        else:
+            try:
+                value = fields.Datetime.to_datetime(value)
+            except (TypeError, ValueError) as error:
+                raise self._sms_operator_error(field_name, operator, value) from error
+            if value is None:
+                raise self._sms_operator_error(field_name, operator, value)
+            column = SQL.identifier("r", date_column)
+            if operator in (">", ">="):
+                # the last date is after X iff one date is: no grouping
+                return self._sms_ids_domain(SQL(f"%s WHERE %s {SQL_COMPARISONS[operator]} %s", any_row, column, value))
+            aggregate = SQL("max(%s)", column)
+            # no date: only "different from" matches (as for a stored field)
+            empty_matches = operator == "!="
+        condition = SQL(f"%s {SQL_COMPARISONS[operator]} %s", aggregate, value)
+        if not empty_matches:
+            return self._sms_ids_domain(SQL("%s GROUP BY r.res_id HAVING %s", any_row, condition))
+        # the empty value matches: every record but those whose rows do not
+        return self._sms_ids_domain(SQL("%s GROUP BY r.res_id HAVING NOT (%s)", any_row, condition), False)
+
+    def _sms_ids_domain(self, res_ids_sql, positive=True):
+        """``[("id", "in", ...)]`` of the records whose id is (``positive``) or is not in ``res_ids_sql``;
+        the complement is an anti-join on the model's table."""
+        if positive:
+            return [("id", "in", SQL("(%s)", res_ids_sql))]
+        table = SQL.identifier(self._table)
+        return [
+            (
+                "id",
+                "in",
+                SQL(
+                    """(SELECT m.id FROM %s m
+                         WHERE NOT EXISTS (SELECT 1 FROM (%s) x WHERE x.res_id = m.id))""",
+                    table,
+                    res_ids_sql,
+                ),
+            )
+        ]
+
+    @api.model
+    def _sms_operator_error(self, field_name, operator, value):
+        field = self._fields[field_name]
+        return UserError(
+            _(
+                "The filter “%(field)s” does not support “%(operator)s %(value)s”.",
+                field=field.get_description(self.env)["string"],
+                operator=operator,
+                value=value,
+            )
+        )
+
+
+def combine_domains(*domains):
+    """The text of a domain that is the AND of the domains given as text (as the domain editor stores them).
+
+    Each is kept as written (``uid``, ``context_today()``... keep their meaning):
+    the leaves of literal lists are joined at the top level (an implicit AND);
+    another expression is appended with ``+ list(...)``.
+    """
+    leaves, extra = [], []
+    for text in domains:
+        text = (text or "[]").strip()
+        try:
+            node = ast.parse(text, mode="eval").body
+        except SyntaxError:
+            node = None
+        if isinstance(node, ast.List | ast.Tuple):
+            leaves.extend(ast.get_source_segment(text, element) for element in node.elts)
+        else:
+            extra.append(text)
+    combined = "[{}]".format(", ".join(leaves))
+    return " + ".join([combined, *(f"list({text})" for text in extra)])

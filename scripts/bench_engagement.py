@@ -38,7 +38,8 @@ cr.execute(f"INSERT INTO sms_marketing_list (name, active, company_id, create_da
            f"VALUES ('bench', true, 1, {NOW}, {NOW}) RETURNING id")  # fmt: skip
 list_id = cr.fetchone()[0]
 cr.execute(
-    "INSERT INTO sms_marketing_subscription (contact_id, list_id) SELECT id, %s FROM sms_marketing_contact WHERE id > %s",
+    """INSERT INTO sms_marketing_subscription (contact_id, list_id)
+       SELECT id, %s FROM sms_marketing_contact WHERE id > %s""",
     [list_id, base],
 )
 Mailing = env["sms.marketing.mailing"]
@@ -81,7 +82,7 @@ marketer = env["res.users"].create(
     {
         "name": "bench marketer",
         "login": f"bench_engagement_{os.getpid()}",
-        "groups_id": [(6, 0, [env.ref("sms_marketing_custom.group_sms_marketing_user").id, env.ref("base.group_user").id])],
+        "groups_id": [(6, 0, [env.ref("sms_marketing_custom.group_sms_marketing_user").id])],
     }
 )
 Contact = env["sms.marketing.contact"].with_user(marketer)

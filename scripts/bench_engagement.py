@@ -65,8 +65,9 @@ for days, modulo in ((120, 2), (75, 3), (40, 5), (10, 7)):
     traces = cr.rowcount
     trace_time = time.monotonic() - trace_start
     cr.execute(
-        f"""INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, click_date, create_date, write_date)
-            SELECT %s, t.id, %s, t.sent_at + interval '2 days', {NOW}, {NOW}
+        f"""INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, res_model, res_id, click_date,
+                                                  create_date, write_date)
+            SELECT %s, t.id, %s, t.res_model, t.res_id, t.sent_at + interval '2 days', {NOW}, {NOW}
               FROM sms_marketing_trace t
              WHERE t.mailing_id = %s AND t.state = 'delivered' AND t.res_id %% 100 < 5""",
         [link.id, mailing.id, mailing.id],

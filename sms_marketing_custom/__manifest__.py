@@ -50,6 +50,7 @@
             "sms_marketing_custom/static/src/tours/**/*",
         ],
     },
+    "uninstall_hook": "uninstall_hook",
     "application": True,
     "installable": True,
 }

@@ -7,7 +7,8 @@ record by record), so that a filter counts 1,000,000 contacts in one query.
 
 * Received: a trace ``sent`` or ``delivered`` (``sent_at`` is when it left);
 * Clicked: a click tied to a trace of the record (a click without a valid
-  token belongs to nobody);
+  token belongs to nobody); the click keeps the trace's ``res_model``/``res_id``,
+  so that click filters read the clicks alone;
 * Delivery failure: a ``failed`` trace, at its ``write_date`` (a failed trace
   is final: its last write is the failure being recorded).
 
@@ -26,7 +27,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, Query
+from odoo.tools import SQL, Query, table_exists
 
 RECEIVED_STATES = ("sent", "delivered")
 RECEIVED_DAYS = 30
@@ -101,15 +102,18 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
     )
 
     # ------------------------------------------------------------------ sources
-    def _sms_traces_sql(self, domain, *columns):
-        """SELECT ``columns`` of the traces of this model's records matching ``domain``, read with the
-        user's rights (access rights and the traces' company rule)."""
-        Trace = self.env["sms.marketing.trace"]
-        Trace.flush_model(["res_model", "res_id", "mailing_id", "state", "sent_at", "write_date"])
-        query = Trace._search([("res_model", "=", self._name), ("res_id", "!=", False), *domain])
+    def _sms_rows_sql(self, model_name, domain, *columns):
+        """SELECT ``columns`` of the traces (clicks) of this model's records matching ``domain``, read with
+        the user's rights (access rights and the company rule: the mailings of the user's companies)."""
+        Model = self.env[model_name]
+        Model.flush_model(["res_model", "res_id", "mailing_id", *columns])
+        query = Model._search([("res_model", "=", self._name), ("res_id", "!=", False), *domain])
         return query.select(
             *(SQL("%s AS %s", SQL.identifier(query.table, col), SQL.identifier(col)) for col in columns)
         )
+
+    def _sms_traces_sql(self, domain, *columns):
+        return self._sms_rows_sql("sms.marketing.trace", domain, *columns)
 
     def _sms_received_sql(self, domain=()):
         """Rows (res_id, mailing_id, sent_at) of the SMS these records received."""
@@ -117,23 +121,13 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             [("state", "in", RECEIVED_STATES), ("sent_at", "!=", False), *domain], "res_id", "mailing_id", "sent_at"
         )
 
-    def _sms_failures_sql(self):
+    def _sms_failures_sql(self, domain=()):
         """Rows (res_id, write_date) of the SMS to these records that failed."""
-        return self._sms_traces_sql([("state", "=", "failed")], "res_id", "write_date")
+        return self._sms_traces_sql([("state", "=", "failed"), *domain], "res_id", "write_date")
 
-    def _sms_clicks_sql(self, domain=(), trace_domain=()):
-        """Rows (res_id, mailing_id, click_date) of the clicks of these records, read with the user's rights."""
-        Click = self.env["sms.marketing.link.click"]
-        Click.flush_model(["trace_id", "click_date"])
-        query = Click._search([("trace_id", "!=", False), *domain])
-        return SQL(
-            "SELECT t.res_id, t.mailing_id, c.click_date FROM (%s) c JOIN (%s) t ON t.id = c.trace_id",
-            query.select(
-                SQL("%s AS trace_id", SQL.identifier(query.table, "trace_id")),
-                SQL("%s AS click_date", SQL.identifier(query.table, "click_date")),
-            ),
-            self._sms_traces_sql(list(trace_domain), "id", "res_id", "mailing_id"),
-        )
+    def _sms_clicks_sql(self, domain=()):
+        """Rows (res_id, mailing_id, click_date) of the clicks of these records."""
+        return self._sms_rows_sql("sms.marketing.link.click", domain, "res_id", "mailing_id", "click_date")
 
     # ------------------------------------------------------------------ compute
     def _compute_sms_engagement(self):
@@ -158,7 +152,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             self.env.cr.execute(
                 SQL(
                     "SELECT f.res_id, max(f.write_date) FROM (%s) f GROUP BY f.res_id",
-                    self._sms_traces_sql([("state", "=", "failed"), *ids_domain], "res_id", "write_date"),
+                    self._sms_failures_sql(ids_domain),
                 )
             )
             failures = dict(self.env.cr.fetchall())
@@ -166,7 +160,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
                 SQL(
                     """SELECT c.res_id, max(c.click_date), array_agg(DISTINCT c.mailing_id)
                          FROM (%s) c GROUP BY c.res_id""",
-                    self._sms_clicks_sql(trace_domain=ids_domain),
+                    self._sms_clicks_sql(ids_domain),
                 )
             )
             clicks = {row[0]: row[1:] for row in self.env.cr.fetchall()}
@@ -258,11 +252,11 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             if not all(isinstance(mailing_id, int) and not isinstance(mailing_id, bool) for mailing_id in ids):
                 raise self._sms_operator_error(field_name, operator, value)
             mailing_domain = [("id", "in", list(ids))]
-        trace_domain = []
+        rows_domain = []
         if mailing_domain is not None:
-            # the mailings the user may read (a subquery: the trace rule applies too)
-            trace_domain = [("mailing_id", "in", Mailing._search(mailing_domain))]
-        rows = self._sms_clicks_sql(trace_domain=trace_domain) if clicked else self._sms_received_sql(trace_domain)
+            # the mailings the user may read (a subquery: the traces' and clicks' rule applies too)
+            rows_domain = [("mailing_id", "in", Mailing._search(mailing_domain))]
+        rows = self._sms_clicks_sql(rows_domain) if clicked else self._sms_received_sql(rows_domain)
         return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), positive)
 
     # ------------------------------------------------------------------ search tools
@@ -357,3 +351,77 @@ def combine_domains(*domains):
             extra.append(text)
     combined = "[{}]".format(", ".join(leaves))
     return " + ".join([combined, *(f"list({text})" for text in extra)])
+
+
+# ---------------------------------------------------------------------- models an administrator enables
+# Contacts and partners inherit the mixin. Any other model an administrator enables
+# (sms.marketing.recipient.model) gets the same fields and methods at each registry
+# setup (ir.model.fields._add_manual_fields, called by BaseModel._setup_base): the
+# fields are copies of the mixin's, removed again when the model is no longer enabled.
+ENGAGEMENT_FIELD_NAMES = (
+    "sms_last_received_at",
+    "sms_last_click_at",
+    "sms_received_30d_count",
+    "sms_clicked_90d",
+    "sms_last_failure_at",
+    "sms_received_mailing_ids",
+    "sms_clicked_mailing_ids",
+)
+ENGAGEMENT_METHODS = tuple(
+    (name, function)
+    for name, function in vars(SmsMarketingEngagementMixin).items()
+    if callable(function) and name.startswith(("_sms_", "_compute_sms_", "_search_sms_"))
+)
+
+
+def get_enabled_models(cr):
+    """Names of the enabled models, read in SQL (the registry is being set up)."""
+    if not table_exists(cr, "sms_marketing_recipient_model"):
+        return set()
+    cr.execute(
+        """SELECT m.model FROM sms_marketing_recipient_model r JOIN ir_model m ON m.id = r.model_id
+            WHERE r.active"""
+    )
+    return {row[0] for row in cr.fetchall()}
+
+
+def inherits_engagement_mixin(registry, model_name):
+    """Whether ``model_name`` has the filters by inheritance (contacts, partners), not added here."""
+    mixin = registry.get(SmsMarketingEngagementMixin._name)
+    return model_name == SmsMarketingEngagementMixin._name or bool(mixin and model_name in mixin._inherit_children)
+
+
+def setup_engagement_fields(model, enabled_models):
+    """Add the engagement fields to ``model`` (being set up) if it is enabled; remove the ones added
+    before if it no longer is."""
+    if inherits_engagement_mixin(model.pool, model._name):
+        return
+    if model._name not in enabled_models or model._abstract or model._transient:
+        for name in ENGAGEMENT_FIELD_NAMES:
+            if name in model._fields:
+                model._pop_field(name)
+        return
+    cls = model.env.registry[model._name]
+    for name, function in ENGAGEMENT_METHODS:
+        setattr(cls, name, function)
+    for name in ENGAGEMENT_FIELD_NAMES:
+        if name not in model._fields:
+            definition = vars(SmsMarketingEngagementMixin)[name]
+            field = type(definition)(**definition.args)
+            # BaseModel._add_field takes the fields of the class only (or x_ names)
+            setattr(cls, name, field)
+            model._add_field(name, field)
+
+
+def remove_engagement_field_rows(cr, model_names=None):
+    """Delete the reflection (ir.model.fields) of the fields added to enabled models: they have no
+    XML id, so neither disabling a model nor uninstalling the module would remove them."""
+    inherited = ("sms.marketing.contact", "res.partner", "sms.marketing.engagement.mixin")
+    query = SQL(
+        "DELETE FROM ir_model_fields WHERE name = ANY(%s) AND model != ALL(%s)",
+        list(ENGAGEMENT_FIELD_NAMES),
+        list(inherited),
+    )
+    if model_names is not None:
+        query = SQL("%s AND model = ANY(%s)", query, list(model_names))
+    cr.execute(query)

@@ -14,6 +14,10 @@ class SmsMarketingLinkClick(models.Model):
     mailing_id = fields.Many2one(related="link_id.mailing_id", store=True, index=True)
     country_id = fields.Many2one("res.country")
     click_date = fields.Datetime(string="Clicked On", default=fields.Datetime.now, required=True)
+    # The recipient, copied from the trace when the click is recorded (clicks are insert-only):
+    # the engagement filters read the clicks alone, never joined to every trace.
+    res_model = fields.Char(related="trace_id.res_model", store=True, string="Recipient Model")
+    res_id = fields.Integer(related="trace_id.res_id", store=True, string="Recipient ID", index="btree_not_null")
 
     @api.model
     def _add_click(self, link_id, trace_id=None, country_code=None):

@@ -374,3 +374,82 @@ class TestResendNonClickers(EngagementCase):
             draft.action_resend_to_non_clickers()
         no_links = self.Mailing.create({"subject": "No links", "body": "Hi", "state": "done"})
         self.assertFalse(no_links.can_resend_non_clickers, "without tracked links nobody could click")
+
+
+@tagged("post_install", "-at_install")
+class TestEngagementEnabledModel(EngagementCase):
+    """A model an administrator enables gets the same filters, and loses them when it is disabled."""
+
+    def _enable_banks(self):
+        config = (
+            self.env["sms.marketing.recipient.model"]
+            .with_user(self.user_admin)
+            .create(
+                {
+                    "model_id": self.env["ir.model"]._get_id("res.bank"),
+                    "phone_field_id": self.env["ir.model.fields"]._get("res.bank", "phone").id,
+                }
+            )
+        )
+        self.addCleanup(lambda: config.exists() and config.sudo().unlink())
+        return config
+
+    def _field_rows(self):
+        return self.env["ir.model.fields"].search([("model", "=", "res.bank"), ("name", "in", list(ENGAGEMENT_FIELDS))])
+
+    def test_enabled_model_gets_the_filters(self):
+        self.assertNotIn("sms_last_received_at", self.env["res.bank"]._fields)
+        config = self._enable_banks()
+        Bank = self.env["res.bank"].with_user(self.user_marketing)
+        described = Bank.fields_get(list(ENGAGEMENT_FIELDS))
+        self.assertEqual({name: desc["string"] for name, desc in described.items()}, ENGAGEMENT_FIELDS)
+        self.assertEqual(len(self._field_rows()), len(ENGAGEMENT_FIELDS), "reflected in ir.model.fields")
+        banks = self.env["res.bank"].create([{"name": f"Bank {i}", "phone": f"+1 202-555-06{i:02d}"} for i in range(3)])
+        trace = self._trace(self.mailing_1, banks[1], "delivered", self._days_ago(2))
+        self._click(trace, self._days_ago(1))
+        self._trace(self.mailing_2, banks[2], "delivered", self._days_ago(50))
+        banks = banks.with_user(self.user_marketing)
+        self.assertEqual(banks.mapped("sms_received_30d_count"), [0, 1, 0])
+        self.assertEqual(banks[1].sms_clicked_mailing_ids, self.mailing_1)
+        scope = [("id", "in", banks.ids)]
+        self.assertEqual(Bank.search([*scope, ("sms_last_received_at", "=", False)]), banks[0])
+        self.assertEqual(Bank.search([*scope, ("sms_received_30d_count", "<", 1)]), banks[0] | banks[2])
+        self.assertEqual(Bank.search([*scope, ("sms_clicked_90d", "=", True)]), banks[1])
+        # a mailing to banks can be resent to those who did not click
+        mailing = self.Mailing.create(
+            {
+                "subject": "Banks",
+                "body": "Hi https://shop.example.com",
+                "recipient_model_id": config.model_id.id,
+                "domain": f"[('id', 'in', {banks.ids})]",
+            }
+        )
+        for bank in banks:
+            clicked = self._trace(mailing, bank, "delivered", self._days_ago(0, 3))
+        self._click(clicked, self._days_ago(0, 1))
+        mailing.state = "done"
+        draft = self.Mailing.browse(mailing.with_user(self.user_marketing).action_resend_to_non_clickers()["res_id"])
+        self.env.cr.execute(draft.with_user(self.user_marketing)._get_recipients_query())
+        self.assertEqual({row[0] for row in self.env.cr.fetchall()}, set(banks[:2].ids))
+        # disabled: the fields and their reflection are gone
+        config.sudo().unlink()
+        self.assertNotIn("sms_last_received_at", self.env["res.bank"]._fields)
+        self.assertFalse(self._field_rows())
+        self.assertIn("sms_last_received_at", self.env["res.partner"]._fields, "partners keep theirs")
+
+    def test_uninstall_hook_removes_the_reflection(self):
+        self._enable_banks()
+        self.assertTrue(self._field_rows())
+        from odoo.addons.sms_marketing_custom import uninstall_hook
+
+        uninstall_hook(self.env)
+        self.assertFalse(self._field_rows())
+        self.assertEqual(
+            len(
+                self.env["ir.model.fields"].search(
+                    [("model", "=", "res.partner"), ("name", "in", list(ENGAGEMENT_FIELDS))]
+                )
+            ),
+            len(ENGAGEMENT_FIELDS),
+            "the partners' fields are removed by the uninstall itself (they have XML ids)",
+        )

@@ -33,9 +33,10 @@ class IrModelFields(models.Model):
     _inherit = "ir.model.fields"
 
     def _add_manual_fields(self, model):
-        super()._add_manual_fields(model)
+        result = super()._add_manual_fields(model)
         # the engagement filters of the models an administrator enabled (models/sms_marketing_engagement.py)
         cache = self.env.cr.cache
         if ENABLED_MODELS_KEY not in cache:
             cache[ENABLED_MODELS_KEY] = engagement.get_enabled_models(self.env.cr)
         engagement.setup_engagement_fields(model, cache[ENABLED_MODELS_KEY])
+        return result

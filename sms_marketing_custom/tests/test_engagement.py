@@ -440,7 +440,7 @@ class TestEngagementEnabledModel(EngagementCase):
     def test_uninstall_hook_removes_the_reflection(self):
         self._enable_banks()
         self.assertTrue(self._field_rows())
-        from odoo.addons.sms_marketing_custom import uninstall_hook
+        from .. import uninstall_hook
 
         uninstall_hook(self.env)
         self.assertFalse(self._field_rows())

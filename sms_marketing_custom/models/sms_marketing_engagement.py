@@ -414,14 +414,15 @@ def setup_engagement_fields(model, enabled_models):
 
 
 def remove_engagement_field_rows(cr, model_names=None):
-    """Delete the reflection (ir.model.fields) of the fields added to enabled models: they have no
-    XML id, so neither disabling a model nor uninstalling the module would remove them."""
-    inherited = ("sms.marketing.contact", "res.partner", "sms.marketing.engagement.mixin")
+    """Delete the reflection (ir.model.fields) of the fields added to enabled models: it has no XML id
+    (unlike the mixin's, its heirs' and their delegates' such as res.users), so neither disabling a
+    model nor uninstalling the module would remove it."""
     query = SQL(
-        "DELETE FROM ir_model_fields WHERE name = ANY(%s) AND model != ALL(%s)",
+        """DELETE FROM ir_model_fields f
+            WHERE f.name = ANY(%s)
+              AND NOT EXISTS (SELECT 1 FROM ir_model_data d WHERE d.model = 'ir.model.fields' AND d.res_id = f.id)""",
         list(ENGAGEMENT_FIELD_NAMES),
-        list(inherited),
     )
     if model_names is not None:
-        query = SQL("%s AND model = ANY(%s)", query, list(model_names))
+        query = SQL("%s AND f.model = ANY(%s)", query, list(model_names))
     cr.execute(query)

@@ -453,3 +453,7 @@ class TestEngagementEnabledModel(EngagementCase):
             len(ENGAGEMENT_FIELDS),
             "the partners' fields are removed by the uninstall itself (they have XML ids)",
         )
+        self.assertTrue(
+            self.env["ir.model.fields"].search([("model", "=", "res.users"), ("name", "=", "sms_clicked_90d")]),
+            "so are the ones users inherit from partners",
+        )

@@ -42,7 +42,7 @@ COMPARISONS = {
     ">": py_operator.gt,
     ">=": py_operator.ge,
 }
-SQL_COMPARISONS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+SQL_COMPARISONS = {"=": SQL("="), "!=": SQL("<>"), "<": SQL("<"), "<=": SQL("<="), ">": SQL(">"), ">=": SQL(">=")}
 
 
 class SmsMarketingEngagementMixin(models.AbstractModel):
@@ -289,11 +289,11 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             column = SQL.identifier("r", date_column)
             if operator in (">", ">="):
                 # the last date is after X iff one date is: no grouping
-                return self._sms_ids_domain(SQL(f"%s WHERE %s {SQL_COMPARISONS[operator]} %s", any_row, column, value))
+                return self._sms_ids_domain(SQL("%s WHERE %s %s %s", any_row, column, SQL_COMPARISONS[operator], value))
             aggregate = SQL("max(%s)", column)
             # no date: only "different from" matches (as for a stored field)
             empty_matches = operator == "!="
-        condition = SQL(f"%s {SQL_COMPARISONS[operator]} %s", aggregate, value)
+        condition = SQL("%s %s %s", aggregate, SQL_COMPARISONS[operator], value)
         if not empty_matches:
             return self._sms_ids_domain(SQL("%s GROUP BY r.res_id HAVING %s", any_row, condition))
         # the empty value matches: every record but those whose rows do not

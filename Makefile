@@ -1,5 +1,5 @@
 # The two commands of README.md are `make run` and `make test`.
-.PHONY: run test lint bench soak simulator screenshot
+.PHONY: run test lint bench bench-engagement soak simulator screenshot
 
 run:
 	@bash scripts/run.sh
@@ -12,6 +12,9 @@ lint:
 
 bench:
 	@bash scripts/bench.sh $(N)
+
+bench-engagement:
+	@bash scripts/bench_engagement.sh $(N)
 
 soak:
 	@bash scripts/soak.sh

@@ -51,6 +51,7 @@
             "sms_marketing_custom/static/src/tours/**/*",
         ],
     },
+    "uninstall_hook": "uninstall_hook",
     "application": True,
     "installable": True,
 }

@@ -1,6 +1,9 @@
 # sms_marketing_subscription first: its table is also the relation table of the
 # contacts' and lists' many2many fields, so it must be created by its own model.
 from . import sms_marketing_subscription  # isort:skip
+
+# the engagement mixin before the models that inherit it (contacts, partners)
+from . import sms_marketing_engagement  # isort:skip
 from . import (
     ir_fields_converter,
     ir_model,

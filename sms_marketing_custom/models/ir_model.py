@@ -1,5 +1,10 @@
 from odoo import api, fields, models
 
+from . import sms_marketing_engagement as engagement
+
+# the enabled models' names, cached on the cursor while the registry is set up
+ENABLED_MODELS_KEY = "sms_marketing_enabled_models"
+
 
 class IrModel(models.Model):
     _inherit = "ir.model"
@@ -22,3 +27,16 @@ class IrModel(models.Model):
         enabled = self.env["sms.marketing.recipient.model"].sudo().search([]).mapped("model_id").ids
         positive = (operator == "=") == bool(value)
         return [("id", "in" if positive else "not in", enabled)]
+
+
+class IrModelFields(models.Model):
+    _inherit = "ir.model.fields"
+
+    def _add_manual_fields(self, model):
+        result = super()._add_manual_fields(model)
+        # the engagement filters of the models an administrator enabled (models/sms_marketing_engagement.py)
+        cache = self.env.cr.cache
+        if ENABLED_MODELS_KEY not in cache:
+            cache[ENABLED_MODELS_KEY] = engagement.get_enabled_models(self.env.cr)
+        engagement.setup_engagement_fields(model, cache[ENABLED_MODELS_KEY])
+        return result

@@ -21,7 +21,8 @@ class ResPartner(models.Model):
     ORM recompute the field record by record on a table that may be huge.
     """
 
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "sms.marketing.engagement.mixin"]
 
     sms_marketing_number = fields.Char(
         string="SMS Number",

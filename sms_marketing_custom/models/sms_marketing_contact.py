@@ -16,6 +16,7 @@ class SmsMarketingContact(models.Model):
     """
 
     _name = "sms.marketing.contact"
+    _inherit = ["sms.marketing.engagement.mixin"]
     _description = "SMS Mailing Contact"
     _order = "name, id"
 

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import column_exists, create_column, table_exists
 
 
 class SmsMarketingLinkClick(models.Model):
@@ -14,6 +15,26 @@ class SmsMarketingLinkClick(models.Model):
     mailing_id = fields.Many2one(related="link_id.mailing_id", store=True, index=True)
     country_id = fields.Many2one("res.country")
     click_date = fields.Datetime(string="Clicked On", default=fields.Datetime.now, required=True)
+    # The recipient, copied from the trace when the click is recorded (clicks are insert-only):
+    # the engagement filters read the clicks alone, never joined to every trace.
+    res_model = fields.Char(related="trace_id.res_model", store=True, string="Recipient Model")
+    res_id = fields.Integer(related="trace_id.res_id", store=True, string="Recipient ID", index="btree_not_null")
+
+    def _auto_init(self):
+        """On upgrade, the recipient columns are filled from the traces in one UPDATE, instead of
+        letting the ORM recompute them click by click."""
+        cr = self.env.cr
+        fill = table_exists(cr, self._table) and not column_exists(cr, self._table, "res_id")
+        if fill:
+            create_column(cr, self._table, "res_model", "varchar")
+            create_column(cr, self._table, "res_id", "int4")
+        result = super()._auto_init()
+        if fill:
+            cr.execute(
+                """UPDATE sms_marketing_link_click c SET res_model = t.res_model, res_id = t.res_id
+                     FROM sms_marketing_trace t WHERE t.id = c.trace_id"""
+            )
+        return result
 
     @api.model
     def _add_click(self, link_id, trace_id=None, country_code=None):

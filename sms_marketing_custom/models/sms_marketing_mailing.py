@@ -43,6 +43,7 @@ from odoo.tools.rendering_tools import parse_inline_template
 
 from ..tools import links, pricing
 from ..tools.sms_encoding import count_segments
+from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import _eval_domain
 
 CONTACT_MODEL = "sms.marketing.contact"
@@ -809,6 +810,63 @@ class SmsMarketingMailing(models.Model):
         action["domain"] = [("mailing_id", "=", self.id)]
         action["context"] = {}
         return action
+
+    # ---- resend
+    # "Resend to those who did not click": a draft copy of a sent mailing whose filter adds
+    # "received this mailing and did not click it" (the engagement filters,
+    # models/sms_marketing_engagement.py): its audience is the one definition, _get_recipients_query.
+    can_resend_non_clickers = fields.Boolean(compute="_compute_can_resend_non_clickers")
+
+    @api.depends("state", "link_ids", "recipient_model_id")
+    def _compute_can_resend_non_clickers(self):
+        for mailing in self:
+            mailing.can_resend_non_clickers = (
+                mailing.state == "done" and bool(mailing.link_ids) and mailing._has_engagement_filters()
+            )
+
+    def _has_engagement_filters(self):
+        self.ensure_one()
+        return "sms_clicked_mailing_ids" in self.env[self.recipient_model or CONTACT_MODEL]._fields
+
+    def _get_non_clickers_domain(self):
+        """The filter of the copy, as text: the mailing's own, and received it, and did not click it."""
+        self.ensure_one()
+        engaged = (
+            f"[('sms_received_mailing_ids', 'in', [{int(self.id)}]), "
+            f"('sms_clicked_mailing_ids', 'not in', [{int(self.id)}])]"
+        )
+        return combine_domains(self.domain, engaged)
+
+    def action_resend_to_non_clickers(self):
+        """A new draft for the recipients who were sent this mailing and did not click its links; opened."""
+        self.ensure_one()
+        if self.state != "done":
+            raise UserError(_("Only a sent mailing can be resent to the recipients who did not click."))
+        if not self._has_engagement_filters():
+            raise UserError(
+                _(
+                    "The recipients of this mailing (%(model)s) have no engagement filters: "
+                    "it cannot be resent to those who did not click.",
+                    model=self.recipient_model_id.name,
+                )
+            )
+        copy = self.copy(
+            {
+                "subject": _("%(subject)s (did not click)", subject=self.subject),
+                "recipient_model_id": self.recipient_model_id.id,
+                "list_ids": [(6, 0, self.list_ids.ids)],
+                "domain": self._get_non_clickers_domain(),
+            }
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": copy.id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
+    # ---- end of resend
 
     # ------------------------------------------------------------------ audience
     def _get_sender_values(self):

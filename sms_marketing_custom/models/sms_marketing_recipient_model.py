@@ -4,6 +4,8 @@ from odoo.tools import SQL
 from odoo.tools.safe_eval import datetime, dateutil, safe_eval, time
 
 from ..tools import phone as phone_tools
+from . import sms_marketing_engagement as engagement
+from .ir_model import ENABLED_MODELS_KEY
 
 # rows normalised per batch when filling the number cache of a model without a stored E.164 field
 CACHE_BATCH_SIZE = 5_000
@@ -75,6 +77,46 @@ class SmsMarketingRecipientModel(models.Model):
                         error=error,
                     )
                 ) from error
+
+    # ------------------------------------------------------------------ engagement filters
+    @api.model_create_multi
+    def create(self, vals_list):
+        configs = super().create(vals_list)
+        self._setup_engagement_fields(set(configs.mapped("model")))
+        return configs
+
+    def write(self, vals):
+        before = set(self.mapped("model"))
+        result = super().write(vals)
+        if {"model_id", "active"} & set(vals):
+            self._setup_engagement_fields(before | set(self.mapped("model")))
+        return result
+
+    def unlink(self):
+        before = set(self.mapped("model"))
+        result = super().unlink()
+        self._setup_engagement_fields(before)
+        return result
+
+    @api.model
+    def _setup_engagement_fields(self, model_names):
+        """Add (remove) the engagement filters of the models enabled (disabled) here, as Odoo does for a
+        custom field: set the registry up again, reflect the fields, and tell the other workers."""
+        changed = [
+            name
+            for name in model_names
+            if name in self.env and not engagement.inherits_engagement_mixin(self.pool, name)
+        ]
+        if not changed:
+            return  # contacts and partners inherit the filters
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.cache.pop(ENABLED_MODELS_KEY, None)
+        self.pool.setup_models(cr)
+        enabled = engagement.get_enabled_models(cr)
+        engagement.remove_engagement_field_rows(cr, set(changed) - enabled)
+        self.pool.init_models(cr, [name for name in changed if name in enabled], dict(self.env.context))
+        self.pool.registry_invalidated = True
 
     # ------------------------------------------------------------------ API
     @api.model

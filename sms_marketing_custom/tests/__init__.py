@@ -6,6 +6,7 @@ from . import (
     test_bad_input,
     test_consent,
     test_consent_concurrency,
+    test_engagement,
     test_gateway,
     test_install,
     test_keywords,

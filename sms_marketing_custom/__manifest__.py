@@ -35,6 +35,9 @@
         "wizard/sms_marketing_mailing_schedule_views.xml",
         "wizard/sms_marketing_mailing_send_views.xml",
         "report/sms_marketing_trace_report_views.xml",
+        "views/sms_marketing_template_views.xml",
+        "views/sms_marketing_campaign_views.xml",
+        "report/sms_marketing_campaign_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
     "demo": [

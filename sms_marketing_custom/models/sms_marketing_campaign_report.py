@@ -35,7 +35,6 @@ class SmsMarketingCampaignReport(models.Model):
         string="Status",
         readonly=True,
     )
-    active = fields.Boolean(readonly=True)
     sent_date = fields.Datetime(string="Sent On", readonly=True)
     schedule_date = fields.Datetime(string="Scheduled for", readonly=True)
     recipient_count = fields.Integer(string="Recipients", readonly=True)
@@ -52,7 +51,7 @@ class SmsMarketingCampaignReport(models.Model):
             SQL(
                 """CREATE VIEW %s AS (
                     SELECT m.id AS id, m.id AS mailing_id, m.campaign_id, m.company_id, m.user_id, m.state,
-                           m.active, m.sent_date, m.schedule_date,
+                           m.sent_date, m.schedule_date,
                            t.recipient_count, t.sent_count, t.delivered_count, t.failed_count,
                            t.optout_count, t.credits_spent, c.clicked_count
                       FROM sms_marketing_mailing m
@@ -77,7 +76,7 @@ class SmsMarketingCampaignReport(models.Model):
     def _flush_sources(self):
         """The view reads these tables: what the ORM still holds in memory is written first."""
         self.env["sms.marketing.mailing"].flush_model(
-            ["campaign_id", "company_id", "user_id", "state", "active", "sent_date", "schedule_date"]
+            ["campaign_id", "company_id", "user_id", "state", "sent_date", "schedule_date"]
         )
         self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "sent_at", "optout_at", "cost"])
         self.env["sms.marketing.link.click"].flush_model(["mailing_id", "trace_id"])

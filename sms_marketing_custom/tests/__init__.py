@@ -32,5 +32,6 @@ from . import (
     test_sql_safety,
     test_status_webhook,
     test_templates,
+    test_templates_tour,
     test_translations,
 )

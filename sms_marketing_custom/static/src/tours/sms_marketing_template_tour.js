@@ -91,3 +91,80 @@ registry.category("web_tour.tours").add("sms_marketing_custom_template", {
         },
     ],
 });
+
+/**
+ * A marketer writes a template (the counter, preview and price of the mailing
+ * form) and reads the campaigns in Reporting (tests/test_templates_tour.py).
+ */
+registry.category("web_tour.tours").add("sms_marketing_custom_template_form", {
+    test: true,
+    url: "/web#action=sms_marketing_custom.sms_marketing_template_action",
+    steps: () => [
+        {
+            content: "New template",
+            trigger: ".o_list_button_add",
+        },
+        {
+            content: "Name",
+            trigger: '.o_field_widget[name="name"] input',
+            run: "text Tour welcome",
+        },
+        {
+            content: "Write the text",
+            trigger: '.o_field_widget[name="body"] textarea',
+            run: "text Hi {{ object.name }}, welcome! https://flash.example.org/welcome",
+        },
+        {
+            content: "The preview renders the sample recipient, the tracked link and the opt-out line",
+            trigger: '.o_sms_preview_body:contains("welcome!"):contains("/l/"):not(:contains("{{"))',
+            extra_trigger: '.o_sms_preview_optout:contains("/o/")',
+            isCheck: true,
+        },
+        {
+            content: "The counter counts the preview",
+            trigger: ".o_sms_counter_chars",
+            run() {
+                const body = document.querySelector(".o_sms_preview_body").textContent;
+                const optout = document.querySelector(".o_sms_preview_optout");
+                const expected = Array.from(body + (optout ? "\n" + optout.textContent : "")).length;
+                const shown = parseInt(this.$anchor[0].textContent.trim(), 10);
+                if (shown !== expected) {
+                    throw new Error(`counter ${shown}, preview ${expected}`);
+                }
+            },
+        },
+        {
+            content: "The price of one message to the sample",
+            trigger: '.o_sms_marketing_template_price:contains("credits per message to")',
+            isCheck: true,
+        },
+        ...stepUtils.saveForm(),
+        {
+            content: "Reporting",
+            trigger: '.o_menu_sections button:contains("Reporting")',
+            extra_trigger: ".o_form_saved",
+        },
+        {
+            content: "Campaigns",
+            trigger: '.dropdown-item[data-menu-xmlid="sms_marketing_custom.sms_marketing_campaign_menu"]',
+        },
+        {
+            content: "The campaign and its figures",
+            trigger: '.o_data_row:contains("Tour campaign") td[name="sent_count"]:contains("2")',
+            isCheck: true,
+        },
+        {
+            content: "Reporting",
+            trigger: '.o_menu_sections button:contains("Reporting")',
+        },
+        {
+            content: "Campaign Analysis",
+            trigger: '.dropdown-item[data-menu-xmlid="sms_marketing_custom.sms_marketing_campaign_report_menu"]',
+        },
+        {
+            content: "The pivot groups the mailings by campaign",
+            trigger: '.o_pivot .o_pivot_header_cell_closed:contains("Tour campaign")',
+            isCheck: true,
+        },
+    ],
+});

@@ -44,6 +44,7 @@
         "demo/sms_marketing_demo.xml",
         "demo/sms_marketing_list_demo.xml",
         "demo/sms_marketing_story_demo.xml",
+        "demo/sms_marketing_campaign_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -111,7 +111,7 @@ class SmsMarketingCampaign(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_mailing_action")
         action["domain"] = [("campaign_id", "=", self.id)]
-        action["context"] = {"default_campaign_id": self.id, "search_default_group_state": 0}
+        action["context"] = {"default_campaign_id": self.id}
         return action
 
     def action_view_report(self):

@@ -70,7 +70,7 @@ class SmsMarketingTemplate(models.Model):
     sms_encoding = fields.Char(string="Encoding", compute="_compute_sms")
     sms_segments = fields.Integer(string="SMS Parts", compute="_compute_sms")
     sms_units = fields.Integer(string="Length", compute="_compute_sms")
-    sample_country_code = fields.Char(string="Sample Country", compute="_compute_sms")
+    sample_country_id = fields.Many2one("res.country", compute="_compute_sms")
     sample_credits = fields.Float(
         string="Credits per Message",
         compute="_compute_sms",
@@ -130,7 +130,7 @@ class SmsMarketingTemplate(models.Model):
             template.sms_segments = mailing.sms_segments
             template.sms_units = mailing.sms_units
             price = template._get_sample_price(mailing)
-            template.sample_country_code = price["country_code"]
+            template.sample_country_id = price["country"]
             template.sample_credits = price["credits"]
             template.sample_gateway_id = price["gateway"]
 
@@ -182,10 +182,10 @@ class SmsMarketingTemplate(models.Model):
         return self.env[model].search([], limit=1).id or None
 
     def _get_sample_price(self, mailing):
-        """{"credits", "country_code", "gateway"} of one message to the sample recipient:
+        """{"credits", "country", "gateway"} of one message to the sample recipient:
         the mailing's estimate (routes, prices, parts) of an audience of that one recipient."""
         self.ensure_one()
-        empty = {"credits": 0.0, "country_code": False, "gateway": False}
+        empty = {"credits": 0.0, "country": False, "gateway": False}
         if not self.body or not self._get_sample_res_id() or not mailing.audience_to_send:
             return empty
         gateway = mailing._get_gateway()
@@ -193,8 +193,13 @@ class SmsMarketingTemplate(models.Model):
         if not estimate["lines"]:
             return empty
         code = estimate["lines"][0][0]
+        country = self.env["res.country"].search([("code", "=", code)], limit=1) if code else False
         payer = next(iter(estimate["by_gateway"]), gateway)
-        return {"credits": estimate["credits"], "country_code": code or False, "gateway": payer.id or False}
+        return {
+            "credits": estimate["credits"],
+            "country": country.id if country else False,
+            "gateway": payer.id or False,
+        }
 
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi

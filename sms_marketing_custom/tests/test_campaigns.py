@@ -191,6 +191,9 @@ class TestCampaigns(SmsMarketingMailingCase):
             self.env["sms.marketing.campaign.report"],
         )
         self.assertEqual(campaign_b.with_user(self.marketer_b).sent_count, 1)
-        # a mailing of company A cannot join a campaign of company B
+        # a mailing of company A cannot join a campaign of company B, nor its campaign move to B
         with self.assertRaises(ValidationError):
             self.first.campaign_id = campaign_b
+        with self.assertRaises(ValidationError):
+            self.campaign.company_id = self.company_b
+        self.other_campaign.company_id = False  # a campaign of every company

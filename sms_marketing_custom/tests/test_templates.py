@@ -81,7 +81,7 @@ class TestTemplates(SmsMarketingMailingCase):
             with self.subTest(country=code):
                 template.preview_ref = contact
                 mailing = self._mailing_for(BODY, contact)
-                self.assertEqual(template.sample_country_code, code)
+                self.assertEqual(template.sample_country_id.code, code)
                 self.assertEqual(template.sample_gateway_id, self.gateway)
                 self.assertAlmostEqual(template.sample_credits, pricing.message_cost(template.sms_segments, price))
                 # the mailing's own estimate, line of that country, per recipient
@@ -108,7 +108,7 @@ class TestTemplates(SmsMarketingMailingCase):
         self.assertEqual(template.recipient_choice, "res.partner")
         template.preview_ref = partner
         self.assertEqual(template.sms_preview, "Dear Dora Partner")
-        self.assertEqual(template.sample_country_code, "BE")
+        self.assertEqual(template.sample_country_id, self.country_be)
 
     # ---------------------------------------------------------------- start from a template
     def test_start_from_template_fills_the_mailing(self):

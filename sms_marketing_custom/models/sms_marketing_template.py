@@ -59,8 +59,10 @@ class SmsMarketingTemplate(models.Model):
         selection="_selection_preview_models",
         string="Preview For",
         compute="_compute_preview_ref",
+        store=True,
         readonly=False,
-        help="The recipient whose SMS the preview shows (by default the first one with a number).",
+        copy=False,
+        help="The recipient whose SMS the preview shows (by default the first one a mailing would send to).",
     )
     sms_link_length = fields.Integer(string="Tracked Link Length", compute="_compute_sms")
     sms_optout_suffix = fields.Char(string="Opt-out Text", compute="_compute_sms")
@@ -238,6 +240,7 @@ class SmsMarketingTemplate(models.Model):
             "include_optout": mailing.include_optout,
             "recipient_model_id": mailing.recipient_model_id.id,
             "company_id": mailing.company_id.id,
+            "preview_ref": f"{mailing.preview_ref._name},{mailing.preview_ref.id}" if mailing.preview_ref else False,
         }
 
     def action_new_mailing(self):

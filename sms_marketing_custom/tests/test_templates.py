@@ -175,7 +175,7 @@ class TestTemplates(SmsMarketingMailingCase):
         again.template_id = template
         again._onchange_template_id()
         self.assertEqual((again.body, again.include_optout), (mailing.body, mailing.include_optout))
-        template.preview_ref = mailing.preview_ref
+        self.assertEqual(template.preview_ref, mailing.preview_ref, "the mailing's preview recipient is the sample")
         self.assertEqual(template.sms_preview, mailing.sms_preview)
 
     def test_save_as_template_needs_a_text(self):

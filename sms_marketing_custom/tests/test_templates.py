@@ -207,6 +207,16 @@ class TestTemplates(SmsMarketingMailingCase):
         self.user_marketing.write({"groups_id": [(4, editor.id)]})
         plain.write({"body": "Hi {{ object.phone }}"})
 
+    def test_no_form_reads_ir_model_for_marketers(self):
+        """The reference widget's model_field option reads ir.model in the browser, which marketers
+        may not: an Access Error as soon as the preview shows (mailing and template forms)."""
+        views = self.env["ir.ui.view"].search([("model", "=like", "sms.marketing.%"), ("type", "=", "form")])
+        self.assertTrue(views)
+        for view in views:
+            with self.subTest(view=view.xml_id or view.name):
+                self.assertNotIn("model_field", view.arch_db)
+        self.assertFalse(self.env["ir.model"].with_user(self.user_marketing).check_access_rights("read", False))
+
     def test_marketers_manage_templates_employees_do_not(self):
         template = self.Template.create({"name": "Mine", "body": "Hello"})
         template.write({"name": "Renamed"})

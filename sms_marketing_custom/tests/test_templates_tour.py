@@ -19,7 +19,14 @@ class TestTemplateTour(HttpCase):
         cls.template = cls.env["sms.marketing.template"].create({"name": "Tour flash sale", "body": BODY})
 
     def test_template_tour(self):
-        self.start_tour("/web", "sms_marketing_custom_template", login="admin")
+        """As a marketer: the mailing form's preview (and its recipient picker) work without access to
+        ir.model."""
+        new_test_user(
+            self.env,
+            login="tpl_tour_mailer",
+            groups="base.group_user,sms_marketing_custom.group_sms_marketing_user",
+        )
+        self.start_tour("/web", "sms_marketing_custom_template", login="tpl_tour_mailer")
         mailing = self.env["sms.marketing.mailing"].search([("subject", "=", "Tour from template")])
         self.assertEqual(len(mailing), 1)
         self.assertEqual(mailing.template_id, self.template)

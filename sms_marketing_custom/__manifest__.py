@@ -35,12 +35,16 @@
         "wizard/sms_marketing_mailing_schedule_views.xml",
         "wizard/sms_marketing_mailing_send_views.xml",
         "report/sms_marketing_trace_report_views.xml",
+        "views/sms_marketing_template_views.xml",
+        "views/sms_marketing_campaign_views.xml",
+        "report/sms_marketing_campaign_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
     "demo": [
         "demo/sms_marketing_demo.xml",
         "demo/sms_marketing_list_demo.xml",
         "demo/sms_marketing_story_demo.xml",
+        "demo/sms_marketing_campaign_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

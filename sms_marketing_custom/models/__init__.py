@@ -11,6 +11,7 @@ from . import (
     res_config_settings,
     res_partner,
     sms_marketing_blacklist,
+    sms_marketing_campaign,
     sms_marketing_consent,
     sms_marketing_contact,
     sms_marketing_credit_move,
@@ -26,5 +27,9 @@ from . import (
     sms_marketing_mailing,
     sms_marketing_mailing_variant,
     sms_marketing_recipient_model,
+    sms_marketing_template,
     sms_marketing_trace,
 )
+
+# last: its SQL view reads the tables of the mailings, traces and clicks, created before it
+from . import sms_marketing_campaign_report  # isort:skip

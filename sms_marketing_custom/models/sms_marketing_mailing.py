@@ -1886,3 +1886,72 @@ class SmsMarketingMailing(models.Model):
         return self.env["sms.marketing.engine"]._run(
             time_budget=time_budget, loop=loop, idle_sleep=idle_sleep, batch_size=batch_size
         )
+
+    # ---- templates and campaigns
+    # The rules live in models/sms_marketing_template.py and models/sms_marketing_campaign.py;
+    # the mailing only points to its template and campaign.
+    template_id = fields.Many2one(
+        "sms.marketing.template",
+        string="Start from template",
+        ondelete="set null",
+        copy=True,
+        help="Fills the SMS content, the recipients model and the opt-out option from a template.",
+    )
+    campaign_id = fields.Many2one(
+        "sms.marketing.campaign",
+        ondelete="set null",
+        index="btree_not_null",
+        tracking=True,
+    )
+
+    @api.onchange("template_id")
+    def _onchange_template_id(self):
+        """A template picked on a draft fills its content, model and opt-out option (it replaces a
+        text already typed, and says so)."""
+        if not self.template_id or self.state != "draft":
+            return None
+        values = self.template_id._get_mailing_values()
+        replaced = (self.body or "").strip() and (self.body or "").strip() != (values["body"] or "").strip()
+        self.update(values)
+        if replaced:
+            return {
+                "warning": {
+                    "title": _("SMS content replaced"),
+                    "message": _(
+                        "The content of the template “%(template)s” replaced the text you had written. "
+                        "Discard your changes to get it back.",
+                        template=self.template_id.name,
+                    ),
+                    "type": "notification",
+                }
+            }
+        return None
+
+    @api.constrains("company_id", "campaign_id")
+    def _check_campaign_company(self):
+        for mailing in self.sudo():  # sudo: the other company's campaign is the one not readable
+            company, campaign_company = mailing.company_id, mailing.campaign_id.company_id
+            if company and campaign_company and company != campaign_company:
+                raise ValidationError(
+                    _(
+                        "The mailing “%(subject)s” belongs to %(company)s: its campaign must too.",
+                        subject=mailing.subject,
+                        company=company.name,
+                    )
+                )
+
+    def action_save_as_template(self):
+        """A template of this mailing's content and model, opened in a dialog."""
+        self.ensure_one()
+        if not (self.body or "").strip():
+            raise UserError(_("Write the SMS content before saving it as a template."))
+        Template = self.env["sms.marketing.template"]
+        template = Template.create(Template._prepare_from_mailing(self))
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("SMS Template"),
+            "res_model": "sms.marketing.template",
+            "res_id": template.id,
+            "view_mode": "form",
+            "target": "new",
+        }

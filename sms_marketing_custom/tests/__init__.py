@@ -4,6 +4,7 @@ from . import (
     test_audience,
     test_audience_access,
     test_bad_input,
+    test_campaigns,
     test_consent,
     test_consent_concurrency,
     test_engagement,
@@ -31,5 +32,7 @@ from . import (
     test_sms_encoding,
     test_sql_safety,
     test_status_webhook,
+    test_templates,
+    test_templates_tour,
     test_translations,
 )

@@ -49,6 +49,11 @@ MATRIX = {
     "sms.marketing.join.request": {"user": "r", "manager": "r"},
     # cache of normalised numbers, written by the engine as superuser
     "sms.marketing.number": {"manager": "r"},
+    # marketers write and share their templates and campaigns
+    "sms.marketing.template": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.campaign": {"user": "crwu", "manager": "crwu"},
+    # an SQL view of the mailings' figures
+    "sms.marketing.campaign.report": {"user": "r", "manager": "r"},
 }
 # models checked on an existing record (their records are few and unique per model)
 EXISTING = {"sms.marketing.recipient.model": "sms_marketing_custom.sms_marketing_recipient_model_partner"}
@@ -132,12 +137,23 @@ class SecurityFixtures(SmsMarketingCase):
             return {"number": _number(), "list_id": sms_list.id, "company_id": company.id}
         if model == "sms.marketing.number":
             return {"raw": f"0470 {seq:06d}", "region": "BE"}
+        if model == "sms.marketing.template":
+            return {"name": f"Template {seq}", "body": "Hello", "company_id": company.id}
+        if model == "sms.marketing.campaign":
+            return {"name": f"Campaign {seq}", "company_id": company.id}
+        if model == "sms.marketing.campaign.report":
+            mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
+            return {"mailing_id": mailing.id}
         if model == "sms.marketing.mailing.test":
             mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
             return {"mailing_id": mailing.id, "numbers": _number()}
         return None
 
     def _new(self, model, company=None):
+        if self.env[model]._auto is False:
+            # a report (SQL view): the row of a new record of its source
+            mailing_id = self._vals(model, company)["mailing_id"]
+            return self.env[model].search([("mailing_id", "=", mailing_id)])
         return self.env[model].create(self._vals(model, company))
 
     # a harmless field to write per model
@@ -160,6 +176,9 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.number": ("error", "too_short"),
         "sms.marketing.consent": ("event", "opt_in"),
         "sms.marketing.join.request": ("state", "confirmed"),
+        "sms.marketing.template": ("name", "Changed"),
+        "sms.marketing.campaign": ("name", "Changed"),
+        "sms.marketing.campaign.report": ("sent_count", 1),
     }
 
 
@@ -265,6 +284,8 @@ class TestMultiCompany(SecurityFixtures):
         "sms.marketing.list",
         "sms.marketing.contact",
         "sms.marketing.gateway",
+        "sms.marketing.template",
+        "sms.marketing.campaign",
     )
     # models without their own company: isolated through their parent
     ISOLATED_THROUGH_PARENT = (
@@ -275,6 +296,7 @@ class TestMultiCompany(SecurityFixtures):
         "sms.marketing.link.click",
         "sms.marketing.gateway.price",
         "sms.marketing.credit.move",
+        "sms.marketing.campaign.report",
     )
 
     def test_company_records_isolated(self):

@@ -1,0 +1,90 @@
+"""Campaign analysis: one row per mailing with its figures, for the Reporting pivot and graph.
+
+What: the figures of each mailing (recipients, sent, delivered, failed,
+clicked, opted out, credits spent) as stored columns, so that they can be
+grouped and summed by campaign, responsible, month... in a pivot; the
+campaigns' figures (``sms.marketing.campaign._compute_figures``) are these
+rows summed.
+
+How: an SQL view over the mailings; each mailing's traces and clicks are
+counted in a LATERAL subquery, which reads the trace index of that mailing
+only, so that a filter on a campaign counts the traces of its mailings alone.
+The counts follow the mailing's statistics (``_compute_statistics``,
+``_compute_link_statistics``): recipients are all traces, sent the traces
+with a sending date, clicked the distinct traces with a click
+(tests/test_campaigns.py checks they agree).
+"""
+
+from odoo import fields, models, tools
+from odoo.tools import SQL
+
+
+class SmsMarketingCampaignReport(models.Model):
+    _name = "sms.marketing.campaign.report"
+    _description = "SMS Campaign Analysis"
+    _auto = False
+    _rec_name = "mailing_id"
+    _order = "mailing_id desc"
+
+    mailing_id = fields.Many2one("sms.marketing.mailing", readonly=True)
+    campaign_id = fields.Many2one("sms.marketing.campaign", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    user_id = fields.Many2one("res.users", string="Responsible", readonly=True)
+    state = fields.Selection(
+        selection=lambda self: self.env["sms.marketing.mailing"]._fields["state"].selection,
+        string="Status",
+        readonly=True,
+    )
+    sent_date = fields.Datetime(string="Sent On", readonly=True)
+    schedule_date = fields.Datetime(string="Scheduled for", readonly=True)
+    recipient_count = fields.Integer(string="Recipients", readonly=True)
+    sent_count = fields.Integer(string="Sent", readonly=True)
+    delivered_count = fields.Integer(string="Delivered", readonly=True)
+    failed_count = fields.Integer(string="Failed", readonly=True)
+    clicked_count = fields.Integer(string="Clicked", readonly=True)
+    optout_count = fields.Integer(string="Opted Out", readonly=True)
+    credits_spent = fields.Float(readonly=True, digits=(16, 4))
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL(
+                """CREATE VIEW %s AS (
+                    SELECT m.id AS id, m.id AS mailing_id, m.campaign_id, m.company_id, m.user_id, m.state,
+                           m.sent_date, m.schedule_date,
+                           t.recipient_count, t.sent_count, t.delivered_count, t.failed_count,
+                           t.optout_count, t.credits_spent, c.clicked_count
+                      FROM sms_marketing_mailing m
+                     CROSS JOIN LATERAL (
+                           SELECT count(*) AS recipient_count,
+                                  count(*) FILTER (WHERE tr.sent_at IS NOT NULL) AS sent_count,
+                                  count(*) FILTER (WHERE tr.state = 'delivered') AS delivered_count,
+                                  count(*) FILTER (WHERE tr.state = 'failed') AS failed_count,
+                                  count(*) FILTER (WHERE tr.optout_at IS NOT NULL) AS optout_count,
+                                  COALESCE(sum(tr.cost), 0) AS credits_spent
+                             FROM sms_marketing_trace tr
+                            WHERE tr.mailing_id = m.id) t
+                     CROSS JOIN LATERAL (
+                           SELECT count(DISTINCT cl.trace_id) AS clicked_count
+                             FROM sms_marketing_link_click cl
+                            WHERE cl.mailing_id = m.id AND cl.trace_id IS NOT NULL) c
+                )""",
+                SQL.identifier(self._table),
+            )
+        )
+
+    def _flush_sources(self):
+        """The view reads these tables: what the ORM still holds in memory is written first."""
+        self.env["sms.marketing.mailing"].flush_model(
+            ["campaign_id", "company_id", "user_id", "state", "sent_date", "schedule_date"]
+        )
+        self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "sent_at", "optout_at", "cost"])
+        self.env["sms.marketing.link.click"].flush_model(["mailing_id", "trace_id"])
+
+    def _read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None):
+        self._flush_sources()
+        return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+    def _search(self, domain, offset=0, limit=None, order=None, access_rights_uid=None):
+        self._flush_sources()
+        return super()._search(domain, offset, limit, order, access_rights_uid)

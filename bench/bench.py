@@ -23,11 +23,25 @@ and its column is extrapolated, and said so), BENCH_SIDES (default
 (cProfile every worker and print the hot spots), BENCH_KEEP_DB=1,
 BENCH_DB_PREFIX (default smc_bench: names of the databases it creates and drops).
 
-Network mode (ours): BENCH_GATEWAY=http sends through scripts/gateway_simulator.py
-(a local HTTP gateway, BENCH_LATENCY_MS per request, default 100) with the
-``http`` provider; its delivery reports come back through Odoo's HTTP webhook
-(an odoo-bin HTTP server on the bench database runs during the run). "Final"
-is accepted by the gateway, or delivered/failed through a report.
+Network mode: BENCH_GATEWAY=http, both sides send over HTTP on 127.0.0.1 with
+the same BENCH_LATENCY_MS per send request (default 100), each server started
+before the side's workers and stopped after its run:
+- ours through scripts/gateway_simulator.py with the ``http`` provider; its
+  delivery reports come back through Odoo's HTTP webhook (an odoo-bin HTTP
+  server on the bench database runs during the run). "Final" is accepted by the
+  gateway, or delivered/failed through a report.
+- Odoo's through scripts/iap_standin.py (IAP's JSON-RPC API): ``sms.endpoint``
+  and ``iap.endpoint`` point to it and the database has an ``sms`` IAP account;
+  Odoo's own ``SmsApi._contact_iap`` -> ``iap_jsonrpc`` makes the requests, only
+  wrapped to time the first one (the same boundary as ours: the batch handed to
+  the provider client). "Final" is accepted by IAP, as in sandbox mode (the
+  stand-in posts no delivery reports).
+Without it (sandbox mode), ours uses the in-process sandbox gateway and Odoo's
+IAP call is replaced in process by a stand-in accepting every message.
+The report prints the ratio ours/Odoo of one run in both modes, labelled with
+the gateway; figures of an earlier run or extrapolated are labelled as such.
+Results are written to bench/results/<side>-<N>.json (sandbox) or
+<side>-<N>-http<latency>ms.json (network mode).
 BENCH_RUNNERS="1,4" BENCH_REPEATS=3 sweeps the number of runners (sender
 processes, each the queue cron in a loop) and prints median and range.
 """
@@ -218,13 +232,18 @@ def measure(side, n, aud):
         log(f"{side.label}: seeded {n} contacts by COPY in {time.time() - t:.1f}s")
         mailing_id = side.create_mailing(env, list_id, aud)
 
-    network = _start_network(db, run_dir_name := f"run-{side.key}-{n}") if side.key == "ours" and _network() else []
-    if network:
+    run_name = f"run-{side.key}-{n}"
+    network = []
+    if _network():
+        network = _start_network(db, run_name) if side.key == "ours" else _start_iap_standin(run_name)
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            mailing = env["sms.marketing.mailing"].browse(mailing_id)
-            mailing.gateway_id = side._gateway(env, credits=n * 10 + 1000)
-    run_dir = RESULTS / run_dir_name if network else RESULTS / f"run-{side.key}-{n}"
+            if side.key == "ours":
+                mailing = env["sms.marketing.mailing"].browse(mailing_id)
+                mailing.gateway_id = side._gateway(env, credits=n * 10 + 1000)
+            else:
+                side.use_iap(env, os.environ["BENCH_IAP_URL"])
+    run_dir = RESULTS / run_name
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     stop = run_dir / "stop"
@@ -239,15 +258,17 @@ def measure(side, n, aud):
                 stderr=subprocess.STDOUT,
             )
         workers.append((proc, stats_path))
-    deadline = time.time() + 300
-    while not all(Path(str(p) + ".ready").exists() for _, p in workers):
-        if any(proc.poll() is not None for proc, _ in workers) or time.time() > deadline:
-            raise SystemExit(f"a {side.label} worker did not start, see {run_dir}")
-        time.sleep(0.1)
-    try:
+    try:  # the workers and the network servers are stopped whatever happens
+        deadline = time.time() + 300
+        while not all(Path(str(p) + ".ready").exists() for _, p in workers):
+            if any(proc.poll() is not None for proc, _ in workers) or time.time() > deadline:
+                raise SystemExit(f"a {side.label} worker did not start, see {run_dir}")
+            time.sleep(0.1)
         spies = start_pyspy(workers, run_dir)
         t0, t_done, send_queries, summary, peaks = _send_and_wait(side, db, registry, mailing_id, workers, run_dir)
         stop_pyspy(spies)
+        if network and side.key == "odoo":
+            summary["iap_standin_credits_spent"] = _iap_credits_spent()
     finally:
         stop.touch()
         for proc, _ in workers:
@@ -273,7 +294,10 @@ def measure(side, n, aud):
         "n": n,
         "db": db,
         "workers": len(workers),
-        "gateway": f"http, {_latency_ms():g} ms" if network else "sandbox (in process)",
+        "gateway": _gateway_mode(),
+        "gateway_server": (
+            ("scripts/gateway_simulator.py" if side.key == "ours" else "scripts/iap_standin.py") if network else None
+        ),
         "measured": True,
         "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "first_sms_s": (min(firsts) - t0) if firsts else None,
@@ -287,7 +311,7 @@ def measure(side, n, aud):
         "errors": [e for s in stats for e in s["errors"]],
         "workers_stats": stats,
     }
-    (RESULTS / f"{side.key}-{n}.json").write_text(json.dumps(result, indent=1))
+    _result_path(side.key, n).write_text(json.dumps(result, indent=1))
     log(f"{side.label}: done in {total:.1f}s; {summary}")
     if result["errors"]:
         log(f"{side.label}: {len(result['errors'])} worker errors, first:\n{result['errors'][0]}")
@@ -304,6 +328,41 @@ def _network():
 
 def _latency_ms():
     return float(os.environ.get("BENCH_LATENCY_MS", "100"))
+
+
+def _gateway_mode():
+    """How this run sends, as stored in each result ("gateway") and printed."""
+    return f"http, {_latency_ms():g} ms" if _network() else "sandbox (in process)"
+
+
+def _result_path(side_key, n):
+    """bench/results/<side>-<N>.json; network mode: <side>-<N>-http<latency>ms.json (the
+    figures of one mode are never read back as those of the other)."""
+    suffix = f"-http{_latency_ms():g}ms" if _network() else ""
+    return RESULTS / f"{side_key}-{n}{suffix}.json"
+
+
+def _wait_for(urls, procs, logs, what):
+    """Until every URL answers (any HTTP status), or fail if a process died or after 2 minutes."""
+    import urllib.error
+    import urllib.request
+
+    def answers(url):
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+        except urllib.error.HTTPError:
+            return True  # up (it refused this anonymous request)
+        except OSError:
+            return False
+        return True
+
+    deadline = time.time() + 120
+    while not all(answers(url) for url in urls):
+        if time.time() > deadline or any(proc.poll() is not None for proc in procs):
+            for proc in procs:
+                proc.terminate()
+            raise SystemExit(f"{what} did not start, see {logs}")
+        time.sleep(0.5)
 
 
 def _free_port():
@@ -342,26 +401,46 @@ def _start_network(db, run_name):
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
     )
     os.environ["BENCH_GATEWAY_URL"] = f"http://127.0.0.1:{sim_port}"
-    import urllib.error
-    import urllib.request
-
-    deadline = time.time() + 120
-
-    def answers(url):
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-        except urllib.error.HTTPError:
-            return True  # up (it refused this anonymous request)
-        except OSError:
-            return False
-        return True
-
-    while not (answers(f"http://127.0.0.1:{http_port}/web/login") and answers(f"http://127.0.0.1:{sim_port}/")):
-        if time.time() > deadline or sim.poll() is not None or server.poll() is not None:
-            raise SystemExit(f"the network gateway or the Odoo HTTP server did not start, see {logs}")
-        time.sleep(0.5)
+    _wait_for(
+        [f"http://127.0.0.1:{http_port}/web/login", f"http://127.0.0.1:{sim_port}/"],
+        [sim, server],
+        logs,
+        "the network gateway or the Odoo HTTP server",
+    )
     log(f"network mode: gateway simulator :{sim_port} ({_latency_ms():g} ms), Odoo HTTP :{http_port}")
     return [sim, server]
+
+
+def _start_iap_standin(run_name):
+    """Odoo's side in network mode: scripts/iap_standin.py with the same latency per send
+    request as our gateway simulator, credits for any N; its URL in BENCH_IAP_URL."""
+    logs = RESULTS / f"{run_name}-network"
+    logs.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    with open(logs / "iap_standin.log", "w") as out:
+        standin = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "iap_standin.py"), "--port", str(port),
+             "--credits", "1e12", "--latency-ms", str(_latency_ms())],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    os.environ["BENCH_IAP_URL"] = url = f"http://127.0.0.1:{port}"
+    _wait_for([url + "/"], [standin], logs, "the IAP stand-in")
+    log(f"network mode: IAP stand-in :{port} ({_latency_ms():g} ms)")
+    return [standin]
+
+
+def _iap_credits_spent():
+    """Credits the IAP stand-in charged (SMS parts accepted, from its 1e12): the proof that
+    Odoo's side really sent over HTTP."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        os.environ["BENCH_IAP_URL"] + "/iap/1/balance",
+        data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": {}, "id": 1}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return round(1e12 - json.loads(response.read())["result"])
 
 
 def provenance():
@@ -527,17 +606,22 @@ def extrapolated_odoo(n):
     measured = []
     for path in RESULTS.glob("odoo-*.json"):
         data = json.loads(path.read_text())
-        if data.get("measured") and data["n"] < n:
+        # only a measurement through the same gateway as this run (sandbox or HTTP at this latency)
+        if data.get("measured") and data["n"] < n and data.get("gateway", "sandbox (in process)") == _gateway_mode():
             measured.append(data)
     if measured:
         base = max(measured, key=lambda d: d["n"])
         scale = n / base["n"]
-        source = f"extrapolated linearly from Odoo's measurement at N={base['n']} ({base['at']})"
+        source = (
+            f"extrapolated linearly from Odoo's measurement at N={base['n']} ({base['at']}, "
+            f"gateway {base['gateway']})"
+        )
         idle = base["idle_rss_mb"]  # a worker before Send: the part that does not grow with N
         return {
             "side": "odoo",
             "n": n,
             "measured": False,
+            "gateway": base["gateway"],
             "source": source,
             "first_sms_s": base["first_sms_s"] * scale if base["first_sms_s"] else None,
             "total_s": base["total_s"] * scale,
@@ -559,7 +643,26 @@ def extrapolated_odoo(n):
 
 
 # ------------------------------------------------------------------- report
-def report(n, ours, odoo):
+def _gateway_line(ours, odoo, same_run):
+    """How each side sent: one line, and whether the two columns are like for like."""
+    g_ours, g_odoo = ours.get("gateway", "sandbox (in process)"), odoo.get("gateway")
+    if g_ours.startswith("http") and g_ours == g_odoo:
+        how = (
+            f"both sides over HTTP on 127.0.0.1, {g_ours.split(', ')[1]} per send request (ours: "
+            "scripts/gateway_simulator.py, http provider; Odoo: scripts/iap_standin.py through its own "
+            "SmsApi._contact_iap -> iap_jsonrpc)"
+        )
+    elif g_ours == g_odoo:
+        how = "both sides in process (ours: sandbox gateway; Odoo: IAP call replaced by an accept-all stand-in)"
+    else:
+        return f"gateway: ours {g_ours}, Odoo {g_odoo or 'unknown'}: NOT LIKE FOR LIKE, the ratios are indicative only"
+    return f"gateway: {how}" + ("" if same_run else "; the two columns are NOT from the same run")
+
+
+def report(n, ours, odoo, same_run=False):
+    """The table ours vs Odoo. same_run: both sides measured by this run (else the one
+    read back from bench/results or extrapolated is labelled so)."""
+
     def fmt(value, spec):
         return "n/a" if value is None else format(value, spec)
 
@@ -578,9 +681,11 @@ def report(n, ours, odoo):
         "",
         f"N={n:,} recipients, {ours['workers']} workers ({ours['db']})  vs  Odoo 17 mass_mailing_sms"
         + (f" ({odoo['db']}, mailing cron + SMS cron workers)" if odoo.get("measured") else ""),
+        f"this run: {provenance()}",
+        _gateway_line(ours, odoo, same_run),
         "",
         f"| {'figure':<44} | {'sms_marketing_custom':>20} | {'mass_mailing_sms':>16} | {'ours/odoo':>9} |",
-        f"|{'-' * 46}|{'-' * 22}:|{'-' * 18}:|{'-' * 10}:|".replace("-:", "-:"),
+        f"|{'-' * 46}|{'-' * 21}:|{'-' * 17}:|{'-' * 10}:|",
     ]
     for label, key, spec in rows:
         lines.append(
@@ -588,12 +693,17 @@ def report(n, ours, odoo):
             f"| {ratio(ours.get(key), odoo.get(key)):>9} |"
         )
     lines.append("")
-    lines.append(f"ours: {ours.get('summary')}")
+    lines.append(f"ours: {ours.get('summary')}" + (f", {ours['source']}" if ours.get("source") else ""))
     if odoo.get("measured"):
         lines.append(f"odoo: {odoo.get('summary')}" + (f", {odoo['source']}" if odoo.get("source") else ""))
     else:
         lines.append(f"odoo: NOT RUN at this N (BENCH_ODOO_MAX); its column is {odoo['source']}.")
-    lines.append(f"throughput ratio vs mass_mailing_sms at N={n}: {ours['rate'] / odoo['rate']:.1f}x")
+    where = (
+        f"same run, {ours.get('gateway', 'sandbox (in process)')}"
+        if same_run
+        else "NOT the same run: see the labels above"
+    )
+    lines.append(f"throughput ratio vs mass_mailing_sms at N={n} ({where}): {ours['rate'] / odoo['rate']:.1f}x")
     print("\n".join(lines), flush=True)
 
 
@@ -623,19 +733,20 @@ def main(argv):
             log(f"mass_mailing_sms is not run above BENCH_ODOO_MAX={odoo_max}: its figures are extrapolated")
             continue
         results[key] = measure(SIDES[key], n, aud)
+    same_run = set(results) == {"ours", "odoo"}
+    earlier = f"MEASURED IN AN EARLIER RUN ({{at}}), BENCH_SIDES={','.join(sides)}"
     if "ours" not in results:
-        path = RESULTS / f"ours-{n}.json"
+        path = _result_path("ours", n)
         if not path.exists():
             return
         results["ours"] = json.loads(path.read_text())
+        results["ours"]["source"] = earlier.format(at=results["ours"]["at"])
     if "odoo" not in results:
-        path = RESULTS / f"odoo-{n}.json"
+        path = _result_path("odoo", n)
         results["odoo"] = json.loads(path.read_text()) if n <= odoo_max and path.exists() else extrapolated_odoo(n)
         if results["odoo"].get("measured"):
-            results["odoo"]["source"] = (
-                f"MEASURED IN AN EARLIER RUN ({results['odoo']['at']}), BENCH_SIDES={','.join(sides)}"
-            )
-    report(n, results["ours"], results["odoo"])
+            results["odoo"]["source"] = earlier.format(at=results["odoo"]["at"])
+    report(n, results["ours"], results["odoo"], same_run)
 
 
 if __name__ == "__main__":

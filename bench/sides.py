@@ -276,17 +276,36 @@ class OdooSide(Side):
         env.cr.commit()  # each cron is its own transaction, as under ir.cron
         env["sms.sms"]._process_queue()
 
+    @staticmethod
+    def use_iap(env, url, token="bench-sms-account"):
+        """Network mode: Odoo's SMS and IAP endpoints at ``url`` (scripts/iap_standin.py)
+        and an ``sms`` IAP account, as a database registered with IAP has."""
+        params = env["ir.config_parameter"].sudo()
+        params.set_param("sms.endpoint", url)
+        params.set_param("iap.endpoint", url)
+        if not params.get_param("database.uuid"):
+            params.set_param("database.uuid", "bench-database-uuid")
+        Account = env["iap.account"].sudo()
+        Account.search([("service_name", "=", "sms")]).unlink()
+        Account.create({"service_name": "sms", "account_token": token})
+
     def patch(self, registry, on_first_send):
-        """Replace the IAP call (the one network boundary) by a stand-in that
-        accepts every message, as IAP does with enough credits."""
+        """Signal every SMS batch handed to IAP (``SmsApi._contact_iap`` for
+        ``/api/sms/3/send``). Network mode (BENCH_IAP_URL, set by bench.py): Odoo's
+        own call goes on over HTTP to scripts/iap_standin.py, merely wrapped. Else the
+        call is replaced in process by a stand-in accepting every message, as IAP
+        does with enough credits."""
         from odoo.addons.sms.tools.sms_api import SmsApi
 
         original = SmsApi._contact_iap
+        network = bool(os.environ.get("BENCH_IAP_URL"))
 
         def _contact_iap(self, local_endpoint, params, timeout=15):
             if local_endpoint != "/api/sms/3/send":
                 return original(self, local_endpoint, params, timeout=timeout)
             on_first_send()
+            if network:
+                return original(self, local_endpoint, params, timeout=timeout)
             return [
                 {"uuid": number["uuid"], "state": "success", "credit": 1}
                 for message in params["messages"]

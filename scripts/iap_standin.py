@@ -14,8 +14,14 @@ endpoints the system parameters ``sms.endpoint`` and ``iap.endpoint`` point to:
   ``{"params": {"message_statuses": [{"sms_status", "uuids"}]}}`` to the
   ``webhook_url`` of the batch (IAP signs nothing: the URL is the secret).
 
-By hand: ``python3 scripts/iap_standin.py --port 8073``, then the system
-parameters ``sms.endpoint`` and ``iap.endpoint`` = ``http://127.0.0.1:8073``.
+``--latency-ms`` (``latency`` in seconds from Python) delays every send
+request by that much before it is answered, as IAP across the network would
+(the balance call is answered at once); ``--credits`` is the starting balance.
+
+By hand: ``python3 scripts/iap_standin.py --port 8073 [--latency-ms 100]
+[--credits 1e9]``, then the system parameters ``sms.endpoint`` and
+``iap.endpoint`` = ``http://127.0.0.1:8073`` and an ``iap.account`` for the
+``sms`` service (any token: the stand-in records it and checks nothing).
 """
 
 import argparse
@@ -23,6 +29,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -43,9 +50,10 @@ def parts_of(text):
 
 
 class IapStandin:
-    def __init__(self, host="127.0.0.1", port=0, credits=100.0, price=1.0):
+    def __init__(self, host="127.0.0.1", port=0, credits=100.0, price=1.0, latency=0.0):
         self.credits = credits
         self.price = price
+        self.latency = latency  # seconds before a send request is answered: IAP across the network
         self.lock = threading.RLock()
         self.sent = []  # {"uuid", "number", "content", "webhook_url", "account_token"}
         self.number_states = {}
@@ -141,6 +149,8 @@ class IapStandin:
                 except ValueError:
                     return self._json(400, {"error": "bad json"})
                 params = request.get("params") or {}
+                if self.path == "/api/sms/3/send" and standin.latency:
+                    time.sleep(standin.latency)  # outside the lock: concurrent requests overlap their waits
                 with standin.lock:
                     if self.path == "/api/sms/3/send":
                         result = standin.send(params)
@@ -158,9 +168,10 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8073)
     parser.add_argument("--credits", type=float, default=100.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every send request (e.g. 0, 100, 300)")
     args = parser.parse_args()
-    standin = IapStandin(args.host, args.port, args.credits)
-    print(f"Odoo IAP SMS stand-in on {standin.url}; Ctrl+C stops it", flush=True)
+    standin = IapStandin(args.host, args.port, args.credits, latency=args.latency_ms / 1000.0)
+    print(f"Odoo IAP SMS stand-in on {standin.url} ({args.latency_ms:g} ms per send); Ctrl+C stops it", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         standin.server.serve_forever()
 

@@ -850,14 +850,16 @@ class SmsMarketingMailing(models.Model):
                     model=self.recipient_model_id.name,
                 )
             )
-        copy = self.copy(
-            {
-                "subject": _("%(subject)s (did not click)", subject=self.subject),
-                "recipient_model_id": self.recipient_model_id.id,
-                "list_ids": [(6, 0, self.list_ids.ids)],
-                "domain": self._get_non_clickers_domain(),
-            }
-        )
+        values = {
+            "subject": _("%(subject)s (did not click)", subject=self.subject),
+            "recipient_model_id": self.recipient_model_id.id,
+            "list_ids": [(6, 0, self.list_ids.ids)],
+            "domain": self._get_non_clickers_domain(),
+        }
+        if self.ab_testing:
+            # an A/B test's non-clickers get its winning text, not another test
+            values.update({"ab_testing": False, "variant_ids": [], "body": self.ab_winner_variant_id.body or self.body})
+        copy = self.copy(values)
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,

@@ -218,3 +218,16 @@ class TestAbTesting(SmsEngineCase):
         self.assertIn(BODY_B, wizard.result_html)
         self.assertNotIn(BODY_A, wizard.result_html)
         self.assertFalse(mailing.trace_ids)
+
+    def test_non_clickers_of_an_ab_test_get_the_winning_text(self):
+        mailing = self._start(self._make_ab_mailing(share=30, metric="manual", body="Sale https://shop.example.com"))
+        self._run_cron()
+        _a, b, _c = self._versions(mailing)
+        b.action_choose_winner()
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        action = mailing.action_resend_to_non_clickers()
+        copy = self.env["sms.marketing.mailing"].browse(action["res_id"])
+        self.assertFalse(copy.ab_testing)
+        self.assertFalse(copy.variant_ids)
+        self.assertEqual(copy.body, BODY_B)

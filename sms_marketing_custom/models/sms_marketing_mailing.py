@@ -44,9 +44,8 @@ from odoo.tools.rendering_tools import parse_inline_template
 from ..tools import links, pricing
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
-from .sms_marketing_recipient_model import _eval_domain
+from .sms_marketing_recipient_model import CONTACT_MODEL, _eval_domain
 
-CONTACT_MODEL = "sms.marketing.contact"
 # Fields that define what is (being) sent: frozen once sending has started.
 LOCKED_FIELDS = frozenset(
     {
@@ -90,7 +89,7 @@ def _format_hour(value):
 class SmsMarketingMailing(models.Model):
     _name = "sms.marketing.mailing"
     _description = "SMS Mailing"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "sms.marketing.recipient.choice.mixin"]
     _rec_name = "subject"
     _order = "schedule_date desc, id desc"
 
@@ -126,20 +125,8 @@ class SmsMarketingMailing(models.Model):
         group_expand="_group_expand_states",
     )
     # recipients
-    recipient_model_id = fields.Many2one(
-        "ir.model",
-        string="Recipients",
-        ondelete="cascade",
-        required=True,
-        domain=[("is_sms_marketing_enabled", "=", True)],
-        default=lambda self: self.env["ir.model"]._get_id(CONTACT_MODEL),
-    )
-    recipient_model = fields.Char(related="recipient_model_id.model", string="Recipients Model")
     recipient_choice = fields.Selection(
-        selection="_selection_recipient_choice",
         string="Send To",
-        compute="_compute_recipient_choice",
-        inverse="_inverse_recipient_choice",
         help="Mailing List, or the records of another SMS-enabled model chosen with a filter.",
     )
     is_list_mailing = fields.Boolean(compute="_compute_is_list_mailing")
@@ -388,33 +375,6 @@ class SmsMarketingMailing(models.Model):
             mailing.sms_encoding = info.encoding
             mailing.sms_segments = info.segments
             mailing.sms_units = info.units
-
-    @api.model
-    def _selection_recipient_choice(self):
-        """Mailing List first (the contacts of the chosen lists), then the other SMS-enabled models by name."""
-        # sudo: which models are enabled is not secret, ir.model is readable by managers only
-        enabled = self.env["ir.model"].sudo().search([("is_sms_marketing_enabled", "=", True)])
-        others = sorted((model.model, model.name) for model in enabled if model.model != CONTACT_MODEL)
-        return [(CONTACT_MODEL, _("Mailing List")), *sorted(others, key=lambda choice: choice[1])]
-
-    @api.model
-    def _selection_preview_models(self):
-        return self._selection_recipient_choice()
-
-    @api.depends("recipient_model_id")
-    def _compute_recipient_choice(self):
-        for mailing in self:
-            mailing.recipient_choice = mailing.recipient_model or False
-
-    def _inverse_recipient_choice(self):
-        for mailing in self.filtered("recipient_choice"):
-            if mailing.recipient_choice != mailing.recipient_model:
-                mailing.recipient_model_id = self.env["ir.model"]._get_id(mailing.recipient_choice)
-
-    @api.onchange("recipient_choice")
-    def _onchange_recipient_choice(self):
-        # the form has no inverse: the choice sets the model, which resets lists and filter
-        self._inverse_recipient_choice()
 
     @api.depends("recipient_model_id", "list_ids", "domain")
     def _compute_preview_ref(self):

@@ -7,6 +7,8 @@ from ..tools import phone as phone_tools
 from . import sms_marketing_engagement as engagement
 from .ir_model import ENABLED_MODELS_KEY
 
+# the model of mailing-list contacts, the default recipients
+CONTACT_MODEL = "sms.marketing.contact"
 # rows normalised per batch when filling the number cache of a model without a stored E.164 field
 CACHE_BATCH_SIZE = 5_000
 
@@ -268,3 +270,54 @@ def _eval_domain(env, domain, user=None):
     if not isinstance(value, list | tuple):
         raise ValidationError(_("This filter is not valid: %(domain)s", domain=domain))
     return list(value)
+
+
+class SmsMarketingRecipientChoiceMixin(models.AbstractModel):
+    """What a mailing and a template are written for: one SMS-enabled model, offered as a choice
+    (Mailing List first, then the other enabled models by name) and as the sample recipient's models."""
+
+    _name = "sms.marketing.recipient.choice.mixin"
+    _description = "SMS Recipients Model Choice"
+
+    recipient_model_id = fields.Many2one(
+        "ir.model",
+        string="Recipients",
+        ondelete="cascade",
+        required=True,
+        domain=[("is_sms_marketing_enabled", "=", True)],
+        default=lambda self: self.env["ir.model"]._get_id(CONTACT_MODEL),
+    )
+    recipient_model = fields.Char(related="recipient_model_id.model", string="Recipients Model")
+    recipient_choice = fields.Selection(
+        selection="_selection_recipient_choice",
+        string="Send To",
+        compute="_compute_recipient_choice",
+        inverse="_inverse_recipient_choice",
+    )
+
+    @api.model
+    def _selection_recipient_choice(self):
+        """Mailing List first (the contacts of the chosen lists), then the other SMS-enabled models by name."""
+        # sudo: which models are enabled is not secret, ir.model is readable by managers only
+        enabled = self.env["ir.model"].sudo().search([("is_sms_marketing_enabled", "=", True)])
+        others = sorted((model.model, model.name) for model in enabled if model.model != CONTACT_MODEL)
+        return [(CONTACT_MODEL, _("Mailing List")), *sorted(others, key=lambda choice: choice[1])]
+
+    @api.model
+    def _selection_preview_models(self):
+        return self._selection_recipient_choice()
+
+    @api.depends("recipient_model_id")
+    def _compute_recipient_choice(self):
+        for record in self:
+            record.recipient_choice = record.recipient_model or False
+
+    def _inverse_recipient_choice(self):
+        for record in self.filtered("recipient_choice"):
+            if record.recipient_choice != record.recipient_model:
+                record.recipient_model_id = self.env["ir.model"]._get_id(record.recipient_choice)
+
+    @api.onchange("recipient_choice")
+    def _onchange_recipient_choice(self):
+        # the form has no inverse: the choice sets the model (on a mailing, which resets lists and filter)
+        self._inverse_recipient_choice()

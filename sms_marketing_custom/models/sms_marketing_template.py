@@ -20,7 +20,7 @@ no price.
 
 from odoo import _, api, fields, models
 
-from .sms_marketing_mailing import CONTACT_MODEL
+from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # the form fields of a mailing that a template fills, and "Save as Template" reads
 TEMPLATE_FIELDS = ("body", "include_optout", "recipient_model_id")
@@ -28,27 +28,16 @@ TEMPLATE_FIELDS = ("body", "include_optout", "recipient_model_id")
 
 class SmsMarketingTemplate(models.Model):
     _name = "sms.marketing.template"
+    _inherit = ["sms.marketing.recipient.choice.mixin"]
     _description = "SMS Template"
     _order = "name, id"
 
     name = fields.Char(required=True, translate=False)
     active = fields.Boolean(default=True)
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
-    recipient_model_id = fields.Many2one(
-        "ir.model",
-        string="Recipients",
-        ondelete="cascade",
-        required=True,
-        domain=[("is_sms_marketing_enabled", "=", True)],
-        default=lambda self: self.env["ir.model"]._get_id(CONTACT_MODEL),
-        help="The model of the records the placeholders are rendered on.",
-    )
-    recipient_model = fields.Char(related="recipient_model_id.model", string="Recipients Model")
+    recipient_model_id = fields.Many2one(help="The model of the records the placeholders are rendered on.")
     recipient_choice = fields.Selection(
-        selection="_selection_preview_models",
         string="Recipients Type",
-        compute="_compute_recipient_choice",
-        inverse="_inverse_recipient_choice",
         help="Mailing List, or another SMS-enabled model: the records the placeholders are rendered on.",
     )
     body = fields.Text(string="SMS Content", required=True)
@@ -82,25 +71,6 @@ class SmsMarketingTemplate(models.Model):
     sample_gateway_id = fields.Many2one("sms.marketing.gateway", string="Gateway", compute="_compute_sms")
 
     # ------------------------------------------------------------------ computes
-    @api.model
-    def _selection_preview_models(self):
-        return self.env["sms.marketing.mailing"]._selection_recipient_choice()
-
-    @api.depends("recipient_model_id")
-    def _compute_recipient_choice(self):
-        for template in self:
-            template.recipient_choice = template.recipient_model or False
-
-    def _inverse_recipient_choice(self):
-        for template in self.filtered("recipient_choice"):
-            if template.recipient_choice != template.recipient_model:
-                template.recipient_model_id = self.env["ir.model"]._get_id(template.recipient_choice)
-
-    @api.onchange("recipient_choice")
-    def _onchange_recipient_choice(self):
-        # the form has no inverse: the choice sets the model
-        self._inverse_recipient_choice()
-
     def _compute_mailing_count(self):
         counts = {}
         if self.ids:

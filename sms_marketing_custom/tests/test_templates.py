@@ -5,7 +5,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
-from ..models.sms_marketing_mailing import CONTACT_MODEL as CONTACT
+from ..models.sms_marketing_recipient_model import CONTACT_MODEL as CONTACT
 from ..tools import pricing
 from ..tools.sms_encoding import count_segments
 from .common import SmsMarketingMailingCase

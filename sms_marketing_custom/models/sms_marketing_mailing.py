@@ -391,14 +391,6 @@ class SmsMarketingMailing(models.Model):
             mailing.sms_preview_error = error
             mailing.sms_preview_html = mailing._render_preview_html(text)
 
-    def _get_preview_res_id(self):
-        """The record of the preview recipient, if it is one of the recipient model."""
-        self.ensure_one()
-        record = self.preview_ref
-        if record and record._name == (self.recipient_model or CONTACT_MODEL) and record.exists():
-            return record.id
-        return None
-
     def _get_preview(self, body=None):
         """(text, error): the SMS the preview recipient receives, ``_render_messages`` with
         trace 0 (tokens of the real length that belong to no trace) and without

@@ -317,6 +317,15 @@ class SmsMarketingRecipientChoiceMixin(models.AbstractModel):
             if record.recipient_choice != record.recipient_model:
                 record.recipient_model_id = self.env["ir.model"]._get_id(record.recipient_choice)
 
+    def _get_preview_res_id(self):
+        """The id of the preview (sample) recipient ``preview_ref``, if it is a record of the recipients
+        model, else None."""
+        self.ensure_one()
+        record = self.preview_ref
+        if record and record._name == (self.recipient_model or CONTACT_MODEL) and record.exists():
+            return record.id
+        return None
+
     @api.onchange("recipient_choice")
     def _onchange_recipient_choice(self):
         # the form has no inverse: the choice sets the model (on a mailing, which resets lists and filter)

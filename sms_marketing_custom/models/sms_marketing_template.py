@@ -107,19 +107,11 @@ class SmsMarketingTemplate(models.Model):
             template.sample_gateway_id = price["gateway"]
 
     # ------------------------------------------------------------------ the mailing's rules
-    def _get_sample_res_id(self):
-        """The sample recipient's id if it is a record of the template's model, else None."""
-        self.ensure_one()
-        record = self.preview_ref
-        if record and record._name == (self.recipient_model or CONTACT_MODEL) and record.exists():
-            return record.id
-        return None
-
     def _get_sample_mailing(self, res_id=None):
         """An in-memory mailing (never saved) of this template's text, whose audience is the sample
         recipient alone: its preview, counter and estimate are the template's."""
         self.ensure_one()
-        res_id = res_id if res_id is not None else self._get_sample_res_id()
+        res_id = res_id if res_id is not None else self._get_preview_res_id()
         values = {
             "subject": self.name or "",
             "body": self.body or "",
@@ -158,7 +150,7 @@ class SmsMarketingTemplate(models.Model):
         the mailing's estimate (routes, prices, parts) of an audience of that one recipient."""
         self.ensure_one()
         empty = {"credits": 0.0, "country": False, "gateway": False}
-        if not self.body or not self._get_sample_res_id() or not mailing.audience_to_send:
+        if not self.body or not self._get_preview_res_id() or not mailing.audience_to_send:
             return empty
         gateway = mailing._get_gateway()
         estimate = mailing._get_credit_estimate(gateway)

@@ -98,8 +98,24 @@ registry.category("web_tour.tours").add("sms_marketing_custom_template", {
  */
 registry.category("web_tour.tours").add("sms_marketing_custom_template_form", {
     test: true,
-    url: "/web#action=sms_marketing_custom.sms_marketing_template_action",
+    url: "/web",
     steps: () => [
+        {
+            content: "Open the apps menu",
+            trigger: ".o_navbar_apps_menu button",
+        },
+        {
+            content: "Open the SMS Campaigns app",
+            trigger: '.o_app[data-menu-xmlid="sms_marketing_custom.sms_marketing_menu_root"]',
+        },
+        {
+            content: "Configuration",
+            trigger: '.o_menu_sections button:contains("Configuration")',
+        },
+        {
+            content: "SMS Templates",
+            trigger: '.dropdown-item[data-menu-xmlid="sms_marketing_custom.sms_marketing_template_menu"]',
+        },
         {
             content: "New template",
             trigger: ".o_list_button_add",

@@ -9,14 +9,28 @@ rows summed.
 How: an SQL view over the mailings; each mailing's traces and clicks are
 counted in a LATERAL subquery, which reads the trace index of that mailing
 only, so that a filter on a campaign counts the traces of its mailings alone.
-The counts follow the mailing's statistics (``_compute_statistics``,
-``_compute_link_statistics``): recipients are all traces, sent the traces
-with a sending date, clicked the distinct traces with a click
-(tests/test_campaigns.py checks they agree).
+It is the one definition of a mailing's figures: recipients are all traces,
+sent the traces with a sending date (delivered or not), clicked the distinct
+traces with a click; the mailing's own statistics read their rows here
+(``_get_mailing_figures``).
 """
 
 from odoo import fields, models, tools
 from odoo.tools import SQL
+
+# the columns of a mailing's figures, in the order _get_mailing_figures reads them
+FIGURE_COLUMNS = (
+    "recipient_count",
+    "pending_count",
+    "sent_count",
+    "delivered_count",
+    "failed_count",
+    "unknown_count",
+    "canceled_count",
+    "clicked_count",
+    "optout_count",
+    "credits_spent",
+)
 
 
 class SmsMarketingCampaignReport(models.Model):
@@ -41,6 +55,9 @@ class SmsMarketingCampaignReport(models.Model):
     sent_count = fields.Integer(string="Sent", readonly=True)
     delivered_count = fields.Integer(string="Delivered", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)
+    pending_count = fields.Integer(string="Pending", readonly=True)
+    unknown_count = fields.Integer(string="Unknown", readonly=True)
+    canceled_count = fields.Integer(string="Canceled", readonly=True)
     clicked_count = fields.Integer(string="Clicked", readonly=True)
     optout_count = fields.Integer(string="Opted Out", readonly=True)
     credits_spent = fields.Float(readonly=True, digits=(16, 4))
@@ -53,6 +70,7 @@ class SmsMarketingCampaignReport(models.Model):
                     SELECT m.id AS id, m.id AS mailing_id, m.campaign_id, m.company_id, m.user_id, m.state,
                            m.sent_date, m.schedule_date,
                            t.recipient_count, t.sent_count, t.delivered_count, t.failed_count,
+                           t.pending_count, t.unknown_count, t.canceled_count,
                            t.optout_count, t.credits_spent, c.clicked_count
                       FROM sms_marketing_mailing m
                      CROSS JOIN LATERAL (
@@ -60,6 +78,9 @@ class SmsMarketingCampaignReport(models.Model):
                                   count(*) FILTER (WHERE tr.sent_at IS NOT NULL) AS sent_count,
                                   count(*) FILTER (WHERE tr.state = 'delivered') AS delivered_count,
                                   count(*) FILTER (WHERE tr.state = 'failed') AS failed_count,
+                                  count(*) FILTER (WHERE tr.state = 'pending') AS pending_count,
+                                  count(*) FILTER (WHERE tr.state = 'unknown') AS unknown_count,
+                                  count(*) FILTER (WHERE tr.state = 'canceled') AS canceled_count,
                                   count(*) FILTER (WHERE tr.optout_at IS NOT NULL) AS optout_count,
                                   COALESCE(sum(tr.cost), 0) AS credits_spent
                              FROM sms_marketing_trace tr
@@ -80,6 +101,22 @@ class SmsMarketingCampaignReport(models.Model):
         )
         self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "sent_at", "optout_at", "cost"])
         self.env["sms.marketing.link.click"].flush_model(["mailing_id", "trace_id"])
+
+    def _get_mailing_figures(self, mailing_ids):
+        """{mailing id: {figure: value}} of ``mailing_ids`` (FIGURE_COLUMNS), one query on the view,
+        without record rules (the caller's mailings are already the ones it may read)."""
+        if not mailing_ids:
+            return {}
+        self._flush_sources()
+        self.env.cr.execute(
+            SQL(
+                "SELECT mailing_id, %s FROM %s WHERE mailing_id = ANY(%s)",
+                SQL(", ").join(SQL.identifier(column) for column in FIGURE_COLUMNS),
+                SQL.identifier(self._table),
+                list(mailing_ids),
+            )
+        )
+        return {row[0]: dict(zip(FIGURE_COLUMNS, row[1:], strict=True)) for row in self.env.cr.fetchall()}
 
     def _read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None):
         self._flush_sources()

@@ -279,8 +279,8 @@ class SmsMarketingMailing(models.Model):
     failed_ratio = fields.Float(compute="_compute_statistics", string="Failed (%)")
     canceled_ratio = fields.Float(compute="_compute_statistics", string="Canceled (%)")
     credits_spent = fields.Float(compute="_compute_statistics", digits=(16, 4))
-    clicked_count = fields.Integer(string="Clicked", compute="_compute_link_statistics")
-    optout_count = fields.Integer(string="Opted Out", compute="_compute_link_statistics")
+    clicked_count = fields.Integer(string="Clicked", compute="_compute_statistics")
+    optout_count = fields.Integer(string="Opted Out", compute="_compute_statistics")
 
     # A/B test (models/sms_marketing_mailing_variant.py)
     ab_testing = fields.Boolean(
@@ -478,59 +478,27 @@ class SmsMarketingMailing(models.Model):
             mailing.estimate_html = mailing._render_estimate_html(estimate)
 
     def _compute_statistics(self):
-        """All counters of a batch of mailings with one grouped query."""
-        stats = {}
+        """All figures of a batch of mailings: their rows of the campaign analysis, one query
+        (``sms.marketing.campaign.report``, the one definition of a mailing's figures)."""
         ids = [mid for mid in self.ids if isinstance(mid, int)]
-        if ids:
-            self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "cost", "sent_at"])
-            self.env.cr.execute(
-                SQL(
-                    """SELECT mailing_id, state, sent_at IS NOT NULL, count(*), COALESCE(sum(cost), 0)
-                         FROM sms_marketing_trace WHERE mailing_id = ANY(%s) GROUP BY 1, 2, 3""",
-                    ids,
-                )
-            )
-            for mailing_id, state, was_sent, count, cost in self.env.cr.fetchall():
-                mailing_stats = stats.setdefault(mailing_id, {"_sent": 0, "_cost": 0.0})
-                mailing_stats[state] = mailing_stats.get(state, 0) + count
-                # a message failed by its delivery report was sent all the same
-                mailing_stats["_sent"] += count if was_sent else 0
-                mailing_stats["_cost"] += float(cost)
+        figures_of = self.env["sms.marketing.campaign.report"]._get_mailing_figures(ids)
         for mailing in self:
-            counts = stats.get(mailing.id, {"_sent": 0, "_cost": 0.0})
-            total = sum(counts.get(s, 0) for s in ("pending", "sent", "delivered", "failed", "canceled", "unknown"))
-            sent = counts["_sent"]
+            figures = figures_of.get(mailing.id, {})
+            total, sent = figures.get("recipient_count", 0), figures.get("sent_count", 0)
             mailing.recipient_count = total
-            mailing.pending_count = counts.get("pending", 0)
+            mailing.pending_count = figures.get("pending_count", 0)
             mailing.sent_count = sent
-            mailing.delivered_count = counts.get("delivered", 0)
-            mailing.failed_count = counts.get("failed", 0)
-            mailing.unknown_count = counts.get("unknown", 0)
-            mailing.canceled_count = counts.get("canceled", 0)
+            mailing.delivered_count = figures.get("delivered_count", 0)
+            mailing.failed_count = figures.get("failed_count", 0)
+            mailing.unknown_count = figures.get("unknown_count", 0)
+            mailing.canceled_count = figures.get("canceled_count", 0)
+            mailing.clicked_count = figures.get("clicked_count", 0)
+            mailing.optout_count = figures.get("optout_count", 0)
             mailing.sent_ratio = 100.0 * sent / total if total else 0.0
             mailing.delivered_ratio = 100.0 * mailing.delivered_count / sent if sent else 0.0
             mailing.failed_ratio = 100.0 * mailing.failed_count / total if total else 0.0
             mailing.canceled_ratio = 100.0 * mailing.canceled_count / total if total else 0.0
-            mailing.credits_spent = counts["_cost"]
-
-    def _compute_link_statistics(self):
-        clicked = optouts = {}
-        if self.ids:
-            clicked = dict(
-                self.env["sms.marketing.link.click"]._read_group(
-                    [("mailing_id", "in", self.ids), ("trace_id", "!=", False)],
-                    ["mailing_id"],
-                    ["trace_id:count_distinct"],
-                )
-            )
-            optouts = dict(
-                self.env["sms.marketing.trace"]._read_group(
-                    [("mailing_id", "in", self.ids), ("optout_at", "!=", False)], ["mailing_id"], ["__count"]
-                )
-            )
-        for mailing in self:
-            mailing.clicked_count = clicked.get(mailing, 0)
-            mailing.optout_count = optouts.get(mailing, 0)
+            mailing.credits_spent = float(figures.get("credits_spent", 0.0))
 
     # ------------------------------------------------------------------ constraints
     @api.constrains("company_id", "list_ids", "gateway_id")

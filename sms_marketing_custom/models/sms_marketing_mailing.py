@@ -1361,7 +1361,7 @@ class SmsMarketingMailing(models.Model):
         """Parts and credits this audience takes with ``body`` (default: the mailing's), by country,
         priced as the engine charges.
 
-        ``{"credits", "segments", "segments_min", "segments_max", "sampled",
+        ``{"credits", "segments_min", "segments_max", "sampled",
         "lines": [(country_code, recipients, price, credits)]}`` with the
         gateway's ``_get_prices`` (a country without its own price takes the
         gateway's price for other countries) and ``pricing.message_cost`` per
@@ -1373,7 +1373,6 @@ class SmsMarketingMailing(models.Model):
         prices_of = {}
         by_gateway = {}
         distribution, sampled = self._get_parts_distribution(body)
-        segments = self.sms_segments if body is None or body == self.body else self._get_preview_segments(body)
         lines = []
         for code, parts in sorted(distribution.items(), key=lambda item: -sum(item[1].values())):
             routed = gateway_of(code)
@@ -1385,11 +1384,13 @@ class SmsMarketingMailing(models.Model):
             lines.append((code or False, count, price, credits))
             by_gateway[routed] = by_gateway.get(routed, 0.0) + credits
         all_parts = {segments for parts in distribution.values() for segments in parts}
+        if not all_parts:  # no one to send to: the preview's parts
+            own_body = body is None or body == self.body
+            all_parts = {self.sms_segments if own_body else self._get_preview_segments(body)}
         return {
             "credits": round(sum(line[3] for line in lines), pricing.LEDGER_DIGITS),
-            "segments": segments,
-            "segments_min": min(all_parts, default=segments),
-            "segments_max": max(all_parts, default=segments),
+            "segments_min": min(all_parts),
+            "segments_max": max(all_parts),
             "sampled": sampled,
             "lines": lines,
             "by_gateway": by_gateway,
@@ -1609,8 +1610,9 @@ class SmsMarketingMailing(models.Model):
                     _("The versions of “%(subject)s” can no longer change: it has started.", subject=mailing.subject)
                 )
 
-    def _check_ab_test(self):
-        """Send's check of an A/B test: two versions with a text, a test share that reaches each one."""
+    def _check_ab_test(self, large):
+        """Send's check of an A/B test: two versions with a text, a test share that reaches each one
+        (counted unless the audience is ``large``, whose share always does)."""
         self.ensure_one()
         if not self.ab_testing:
             return
@@ -1621,7 +1623,7 @@ class SmsMarketingMailing(models.Model):
         if empty:
             raise UserError(_("%(version)s has no text.", version=empty[0].name))
         # a large audience's share reaches every version: only a small one is counted
-        to_send = 0 if self._is_large_audience() else self.audience_to_send
+        to_send = 0 if large else self.audience_to_send
         if to_send and -(-to_send * self.ab_test_share // 100) < len(versions):
             raise UserError(
                 _(
@@ -1685,7 +1687,6 @@ class SmsMarketingMailing(models.Model):
             raise UserError(_("The mailing “%(subject)s” has no SMS content.", subject=self.subject))
         if self.is_list_mailing and not self.list_ids:
             raise UserError(_("Select at least one mailing list to send “%(subject)s” to.", subject=self.subject))
-        self._check_ab_test()
         # A large audience: classifying and pricing it by country takes seconds (7 s at
         # 1,000,000), and Send must answer at once. Send then checks that someone will
         # receive it and that the gateway has credits; a shortfall pauses the mailing with
@@ -1695,6 +1696,7 @@ class SmsMarketingMailing(models.Model):
             self._check_audience_quick()
         else:
             self._check_audience()
+        self._check_ab_test(large)
         self._check_placeholders()
         gateway = self._get_gateway()
         if not gateway:

@@ -7,6 +7,7 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.tests import Form, tagged
 
+from ..models import sms_marketing_engine as engine_module
 from .common import SmsEngineCase
 
 
@@ -80,6 +81,56 @@ class TestSendingSandbox(SmsEngineCase):
         self._run_cron()
         self.assertEqual(mailing.state, "done")
         self.assertEqual(self._states(mailing), {"delivered": 9, "canceled": 4})
+
+    def test_build_windows_grow(self):
+        """A small first window (the first SMS leaves at once), then four times the span built so far."""
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.build_first_step", "2")
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.build_max_step", "100")
+        mailing = self._start(self._make_mailing())
+        engine = self.env["sms.marketing.engine"]
+        params = engine._get_params()
+        cursors = []
+        while not mailing.trace_build_done:
+            engine._build_traces(mailing, params)
+            cursors.append(mailing.trace_build_cursor)
+        start = min(mailing.trace_ids.mapped("res_id"))
+        self.assertEqual(cursors[:2], [start + 1, start + 2 + 8 - 1], "2 ids, then 4 x 2 = 8 ids")
+        self.assertEqual(len(cursors), 3, "then 4 x 10 ids: the rest of the 13 recipients")
+        self.assertEqual(len(mailing.trace_ids), 13)
+
+    def test_large_window_refreshes_the_trace_statistics(self):
+        """A window that grows the trace table by a tenth or more re-analyzes it; a small one does not."""
+        cr = self.env.cr
+
+        def known_rows():
+            cr.execute("SELECT reltuples FROM pg_class WHERE oid = 'sms_marketing_trace'::regclass")
+            return cr.fetchone()[0]
+
+        def count_rows():
+            cr.execute("SELECT count(*) FROM sms_marketing_trace")
+            return cr.fetchone()[0]
+
+        cr.execute("ANALYZE sms_marketing_trace")
+        before = count_rows()
+        # enough recipients to grow the table by more than a tenth
+        self._make_contacts(max(0, before // 10 + 1 - 13), start=6000000)
+        engine = self.env["sms.marketing.engine"]
+        params = engine._get_params()
+        with patch.object(engine_module, "TRACE_ANALYZE_MIN_ROWS", 5):
+            mailing = self._start(self._make_mailing())
+            while not mailing.trace_build_done:
+                engine._build_traces(mailing, params)
+            self.assertGreater(count_rows(), before * 1.1)
+            self.assertEqual(known_rows(), count_rows(), "the statistics know the new window")
+            # a window of one recipient, far below a tenth of the table: not analyzed again
+            small_list = self.env["sms.marketing.list"].create({"name": "One"})
+            self._make_contacts(1, start=7000000, sms_list=small_list)
+            small = self._start(self._make_mailing(list_ids=[(6, 0, small_list.ids)]))
+            known = known_rows()
+            while not small.trace_build_done:
+                engine._build_traces(small, params)
+            self.assertEqual(len(small.trace_ids), 1)
+            self.assertEqual(known_rows(), known)
 
     def test_sandbox_simulated_failures(self):
         """The sandbox's test numbers decide each fate (no luck involved): refused ones cost nothing."""

@@ -330,6 +330,24 @@ class TestConcurrentSenders(SmsCommittedCase):
             self.assertAlmostEqual(balance, 1000.0 - sent, msg="each message spent once")
             self.assertEqual(open_leases, 0)
 
+    def test_each_batch_transaction_is_read_committed_without_jit(self):
+        """What a runner's transactions run in after each of its commits (see the engine's ``_commit``)."""
+        thread = threading.current_thread()
+        with self._cursor() as cr:
+            engine = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]
+            cr.execute("SHOW jit")
+            default_jit = cr.fetchone()[0]
+            thread.testing = False  # as in a cron worker: the engine commits
+            try:
+                engine._commit()
+            finally:
+                thread.testing = True
+            cr.execute("SELECT current_setting('transaction_isolation'), current_setting('jit')")
+            self.assertEqual(cr.fetchone(), ("read committed", "off"))
+            cr.commit()  # pylint: disable=invalid-commit
+            cr.execute("SHOW jit")
+            self.assertEqual(cr.fetchone()[0], default_jit, "for that transaction only: the connection is as it was")
+
     def test_no_lock_held_during_the_provider_call(self):
         """Between its reservation's commit and its answer, a sender holds no lock: the others send meanwhile."""
         ids = self._setup_committed()

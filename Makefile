@@ -1,5 +1,5 @@
 # The two commands of README.md are `make run` and `make test`.
-.PHONY: run test lint bench bench-engagement soak simulator screenshot
+.PHONY: run test lint bench bench-scale bench-engagement soak simulator screenshot
 
 run:
 	@bash scripts/run.sh
@@ -12,6 +12,10 @@ lint:
 
 bench:
 	@bash scripts/bench.sh $(N)
+
+# the scale targets in one run (sweep, 1,000,000, Odoo at 100,000): see bench/bench.py
+bench-scale:
+	@BENCH_PLAN=scale bash scripts/bench.sh
 
 bench-engagement:
 	@bash scripts/bench_engagement.sh $(N)

@@ -44,6 +44,43 @@ Results are written to bench/results/<side>-<N>.json (sandbox) or
 <side>-<N>-http<latency>ms.json (network mode).
 BENCH_RUNNERS="1,4" BENCH_REPEATS=3 sweeps the number of runners (sender
 processes, each the queue cron in a loop) and prints median and range.
+Each result also stores send_s (Send until its transaction is committed: what
+the user waits for) and worker_peaks_mb (each worker's peak RSS, sampled apart).
+
+Scale plan: BENCH_PLAN=scale (`make bench-scale`, N is ignored) measures in one
+run everything the scale targets need, then prints the tables and each target
+with its value and PASS, FAIL or NOT MEASURED:
+- the sweep of our side: gateway modes BENCH_SCALE_MODES (default
+  "sandbox,0,100,300": the in-process sandbox, and the HTTP gateway at those
+  latencies in ms) x BENCH_RUNNERS (default "1,2,4") x BENCH_SCALE_NS (default
+  "10000,100000"), BENCH_REPEATS (default 3) runs of each cell, the repeats
+  interleaved (repeat 1 of every cell of an N, then repeat 2, ...) so that a
+  change of the machine's load touches every cell alike; one table per N with
+  each cell's gateway mode in its row, median and [min-max] of total s,
+  recipients/s, first SMS s, Send s, peak RSS (largest worker, sum), and the
+  ratio of median recipients/s to the first runner count;
+- Odoo's side once at 100,000 through the HTTP gateway at 100 ms
+  (BENCH_SCALE_ODOO=0 skips it), compared with our 4-runner cell at 100,000,
+  http 100 ms (median);
+- the big run: BENCH_SCALE_BIG recipients (default 1000000; 0 skips it)
+  through the HTTP gateway at 100 ms with 4 runners, one run.
+Targets: at 100,000 http 100 ms with 4 runners >= 70% of the sandbox with 4
+runners (ratio of medians); 4 runners faster than 1 at 0, 100 and 300 ms at
+100,000; the big run within 180 s and its first SMS within 2 s of Send; Send
+within 1 s in every run of ours; the big run's largest worker peak RSS at most
+1.2x the median at 100,000 (http 100 ms, 4 runners), each worker's peak
+printed; >= 30x Odoo's throughput at 100,000. A target whose runs were skipped,
+or measured at another size than its own (BENCH_SCALE_NS without 100000: the
+largest N stands in; BENCH_SCALE_BIG other than 1000000), prints NOT MEASURED
+with the value at the size measured. Every figure printed comes from this run
+(one provenance line per table, with the load range over the runs and the
+module's file hash of each run); a failed run is counted in its row and the
+others go on. Progress (run i of K, ETA) goes to stderr; the plan's runs and
+report are written to bench/results/scale-<timestamp>.json and .txt (the JSON
+after every run). Try it small:
+  BENCH_DB_PREFIX=plan_dev BENCH_SCALE_NS=2000 BENCH_SCALE_MODES=sandbox,100 \
+  BENCH_RUNNERS=1,4 BENCH_REPEATS=1 BENCH_SCALE_BIG=5000 BENCH_SCALE_ODOO=0 \
+  make bench-scale
 """
 
 import hashlib
@@ -220,7 +257,9 @@ def measure(side, n, aud):
     import odoo
     from odoo import SUPERUSER_ID, api
 
+    load_before = os.getloadavg()[0]
     db = fresh_db(side, n)
+    addon = _addon_hash() if side.key == "ours" else None  # the code its workers load
     registry = odoo.modules.registry.Registry(db)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -232,7 +271,7 @@ def measure(side, n, aud):
         log(f"{side.label}: seeded {n} contacts by COPY in {time.time() - t:.1f}s")
         mailing_id = side.create_mailing(env, list_id, aud)
 
-    run_name = f"run-{side.key}-{n}"
+    run_name = f"run-{DB_PREFIX}-{side.key}-{n}"  # per prefix, as the databases: runs of two checkouts apart
     network = []
     if _network():
         network = _start_network(db, run_name) if side.key == "ours" else _start_iap_standin(run_name)
@@ -265,7 +304,9 @@ def measure(side, n, aud):
                 raise SystemExit(f"a {side.label} worker did not start, see {run_dir}")
             time.sleep(0.1)
         spies = start_pyspy(workers, run_dir)
-        t0, t_done, send_queries, summary, peaks = _send_and_wait(side, db, registry, mailing_id, workers, run_dir)
+        t0, t_done, send_s, send_queries, summary, peaks = _send_and_wait(
+            side, db, registry, mailing_id, workers, run_dir
+        )
         stop_pyspy(spies)
         if network and side.key == "odoo":
             summary["iap_standin_credits_spent"] = _iap_credits_spent()
@@ -279,13 +320,16 @@ def measure(side, n, aud):
         for proc in network:
             proc.terminate()
             proc.wait(timeout=30)
+        # their URLs die with them: a later run in this process (the scale plan) must not send there
+        os.environ.pop("BENCH_GATEWAY_URL", None)
+        os.environ.pop("BENCH_IAP_URL", None)
     stats = [json.loads(Path(p).read_text()) for _, p in workers]
     odoo.sql_db.close_db(db)
     odoo.modules.registry.Registry.delete(db)
     if os.environ.get("BENCH_KEEP_DB") != "1":
         _dropdb(db)
 
-    rss_idle, peak_rss, peak_sum = peaks
+    rss_idle, worker_peaks, peak_sum = peaks
     firsts = [s["first_send"] for s in stats if s["first_send"]]
     total = t_done - t0
     queries = send_queries + sum(s["work_queries"] for s in stats)
@@ -300,10 +344,14 @@ def measure(side, n, aud):
         ),
         "measured": True,
         "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "addon": addon,
+        "load_before": load_before,
         "first_sms_s": (min(firsts) - t0) if firsts else None,
+        "send_s": send_s,
         "total_s": total,
         "rate": n / total,
-        "peak_rss_mb": peak_rss / 2**20,
+        "peak_rss_mb": max(worker_peaks) / 2**20,
+        "worker_peaks_mb": [peak / 2**20 for peak in worker_peaks],
         "peak_rss_sum_mb": peak_sum / 2**20,
         "idle_rss_mb": rss_idle / 2**20,
         "queries_per_1000": queries * 1000 / n,
@@ -332,7 +380,21 @@ def _latency_ms():
 
 def _gateway_mode():
     """How this run sends, as stored in each result ("gateway") and printed."""
-    return f"http, {_latency_ms():g} ms" if _network() else "sandbox (in process)"
+    return _mode_label(f"{_latency_ms():g}" if _network() else "sandbox")
+
+
+def _mode_label(mode):
+    """A gateway mode of the scale plan ("sandbox" or a latency in ms through the HTTP gateway,
+    e.g. "100"), as _gateway_mode() prints it."""
+    return "sandbox (in process)" if mode == "sandbox" else f"http, {float(mode):g} ms"
+
+
+def _use_mode(mode):
+    """Make the next measure() send in this mode: sets BENCH_GATEWAY / BENCH_LATENCY_MS,
+    which _network(), _latency_ms() and the network servers read."""
+    os.environ["BENCH_GATEWAY"] = "sandbox" if mode == "sandbox" else "http"
+    if mode != "sandbox":
+        os.environ["BENCH_LATENCY_MS"] = f"{float(mode):g}"
 
 
 def _result_path(side_key, n):
@@ -443,17 +505,19 @@ def _iap_credits_spent():
         return round(1e12 - json.loads(response.read())["result"])
 
 
-def provenance():
-    """Commit, date, machine and settings of this run: printed with every result."""
+def provenance(gateway=None, load=None):
+    """Commit, date, machine and settings of this run: printed with every result.
+    gateway, load: what to print instead of this process's mode and the current load."""
     import platform
 
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    gateway = f"http gateway {_latency_ms():g} ms/request" if _network() else "sandbox (in process)"
+    if gateway is None:
+        gateway = f"http gateway {_latency_ms():g} ms/request" if _network() else "sandbox (in process)"
     return (
         f"commit {commit or '?'}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{platform.node()} ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}), {gateway}"
+        f"{platform.node()} ({os.cpu_count()} cores, {load or f'load {os.getloadavg()[0]:.1f}'}), {gateway}"
     )
 
 
@@ -485,6 +549,372 @@ def sweep(n, aud):
         )
     print("\n".join(lines), flush=True)
     (RESULTS / f"sweep-{n}.json").write_text(json.dumps({str(k): v for k, v in rows.items()}, indent=1, default=str))
+
+
+# ----------------------------------------------------------------- scale plan
+SCALE_N = 100_000  # the size of the sweep the scale targets name
+SCALE_BIG = 1_000_000  # the size of their one big run
+SCALE_TEXT = {
+    "sandbox_share": "4 runners through the HTTP gateway (100 ms) reach >= 70% of the sandbox's at 100,000",
+    "runners": "4 runners faster than 1 at 0, 100 and 300 ms at 100,000 (ratio of median throughputs > 1)",
+    "big_total": "1,000,000 through the HTTP gateway (100 ms), 4 runners, one run: within 180 s",
+    "big_first": "first SMS within 2 s of Send at 1,000,000",
+    "send": "Send returns within 1 s at any size (largest Send of every run of ours in the plan)",
+    "memory": "largest worker's peak RSS at 1,000,000 within 20% of that at 100,000 (http 100 ms, 4 runners)",
+    "odoo": "throughput >= 30x Odoo's mass_mailing_sms at 100,000 (same gateway, latency, audience)",
+}
+
+
+def _count(number, noun):
+    """'1 run', '3 runs'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _duration(seconds):
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _env_list(name, default):
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _audience(n):
+    t = time.time()
+    aud = audience_mod.build(n)
+    audience_mod.check_sample(aud)
+    log(f"audience of {n}: {aud.stats}, {aud.expected_sendable()} to send (built in {time.time() - t:.1f}s)")
+    return aud
+
+
+def scale_plan():
+    """BENCH_PLAN=scale (`make bench-scale`): every run the scale targets need, in one run of
+    this process; then the tables, each target with its value and verdict, written to
+    bench/results/scale-<timestamp>.json and .txt."""
+    cfg = {
+        "BENCH_SCALE_NS": [int(n) for n in _env_list("BENCH_SCALE_NS", f"10000,{SCALE_N}")],
+        "BENCH_SCALE_MODES": [
+            m if m == "sandbox" else f"{float(m):g}" for m in _env_list("BENCH_SCALE_MODES", "sandbox,0,100,300")
+        ],
+        "BENCH_RUNNERS": [int(r) for r in _env_list("BENCH_RUNNERS", "1,2,4")],
+        "BENCH_REPEATS": int(os.environ.get("BENCH_REPEATS", "3")),
+        "BENCH_SCALE_BIG": int(os.environ.get("BENCH_SCALE_BIG", str(SCALE_BIG))),
+        "BENCH_SCALE_ODOO": int(os.environ.get("BENCH_SCALE_ODOO", "1")),
+        "BENCH_DB_PREFIX": DB_PREFIX,
+    }
+    # the size of the 100,000 targets; another when overridden (then they are NOT MEASURED)
+    ref_n = SCALE_N if SCALE_N in cfg["BENCH_SCALE_NS"] else max(cfg["BENCH_SCALE_NS"])
+    jobs = []  # (kind, N, gateway mode, runners, repeat): "ours" cells, Odoo's run, the big run
+    for n in cfg["BENCH_SCALE_NS"]:
+        for repeat in range(1, cfg["BENCH_REPEATS"] + 1):  # repeats interleaved: a change of load hits every cell
+            for mode in cfg["BENCH_SCALE_MODES"]:
+                jobs += [("ours", n, mode, count, repeat) for count in cfg["BENCH_RUNNERS"]]
+        if cfg["BENCH_SCALE_ODOO"] and n == ref_n:
+            jobs.append(("odoo", n, "100", None, 1))
+    if cfg["BENCH_SCALE_BIG"]:
+        jobs.append(("big", cfg["BENCH_SCALE_BIG"], "100", 4, 1))
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    out = RESULTS / f"scale-{stamp}"
+    plan = {"plan": "scale", "name": out.name, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    plan.update(settings=cfg, ref_n=ref_n, runs=[])
+    aud, spent, done_n = None, 0.0, 0
+    for i, (kind, n, mode, count, repeat) in enumerate(jobs, 1):
+        left = sum(job[1] for job in jobs[i - 1 :] if job[0] != "odoo")
+        eta = f", ETA ~{_duration(spent / done_n * left)} for our runs left (Odoo's not counted)" if done_n else ""
+        what = {
+            "ours": f"{_count(count, 'runner')}, repeat {repeat}/{cfg['BENCH_REPEATS']}",
+            "odoo": "Odoo's mass_mailing_sms, one run",
+            "big": f"{count} runners, the big run",
+        }[kind]
+        log(f"scale plan: run {i} of {len(jobs)}: N={n:,}, {_mode_label(mode)}, {what}{eta}")
+        t = time.time()
+        if aud is None or aud.n != n:
+            aud = None  # the previous size's audience goes before the next is built
+            aud = _audience(n)
+        _use_mode(mode)
+        if count:
+            os.environ["BENCH_WORKERS"] = str(count)
+        side = SIDES["odoo" if kind == "odoo" else "ours"]
+        try:
+            result = measure(side, n, aud)
+        except (Exception, SystemExit) as exc:  # reported as failed; the other runs go on
+            log(f"scale plan: run {i} failed: {exc!r}")
+            result = {"side": side.key, "n": n, "gateway": _mode_label(mode), "measured": False, "failed": repr(exc)}
+        if kind != "odoo":
+            spent, done_n = spent + time.time() - t, done_n + n
+        result["plan"] = {"kind": kind, "mode": mode, "runners": count, "repeat": repeat}
+        plan["runs"].append(result)
+        Path(f"{out}.json").write_text(json.dumps(plan, indent=1, default=str))  # so far, should it stop
+
+    loads = [r["load_before"] for r in plan["runs"] if "load_before" in r]
+    load = f"load {min(loads):.1f}-{max(loads):.1f} at the runs' starts" if loads else None
+    plan["provenance"] = provenance(gateway="gateway mode in each row", load=load)
+    plan["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    plan["targets"] = _scale_targets(plan)
+    text = "\n".join(_scale_report(plan))
+    print(text, flush=True)
+    Path(f"{out}.txt").write_text(text + "\n")
+    Path(f"{out}.json").write_text(json.dumps(plan, indent=1, default=str))
+    log(f"scale plan: written to {out}.json and {out}.txt")
+
+
+def _plan_runs(plan, kind, n, mode, count):
+    """The plan's successful runs of one cell."""
+    cell = {"kind": kind, "mode": mode, "runners": count}
+    return [
+        r for r in plan["runs"] if r.get("measured") and r["n"] == n and all(r["plan"][k] == v for k, v in cell.items())
+    ]
+
+
+def _spread(values, spec):
+    """'median [min-max]' ('value' for one run)."""
+    import statistics
+
+    if not values:
+        return "n/a"
+    text = format(statistics.median(values), spec)
+    return text if len(values) == 1 else f"{text} [{format(min(values), spec)}-{format(max(values), spec)}]"
+
+
+def _worker_peaks(result):
+    peaks = result["worker_peaks_mb"]
+    return (
+        f"each worker's peak RSS {' / '.join(f'{p:,.0f}' for p in peaks)} MB, sum {sum(peaks):,.0f} MB "
+        f"(peak of the sum {result['peak_rss_sum_mb']:,.0f} MB)"
+    )
+
+
+def _scale_report(plan):
+    """The plan's printed report: header, one table per N, the big run, Odoo, the targets."""
+    import statistics
+
+    cfg, prov = plan["settings"], plan["provenance"]
+    runners = cfg["BENCH_RUNNERS"]
+    addons = sorted({r["addon"] for r in plan["runs"] if r.get("addon")})
+    lines = [
+        "",
+        f"== scale plan {plan['name']}: all figures from this run ({plan['started']} to {plan['finished']})",
+        f"this run: {prov}",
+        "settings: " + " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in cfg.items()),
+        (
+            f"sms_marketing_custom files (sha1) {addons[0]} in every run"
+            if len(addons) <= 1
+            else f"THE MODULE CHANGED DURING THE RUN: runs measured {', '.join(addons)} (see addon in the JSON)"
+        ),
+        f"written to bench/results/{plan['name']}.json and .txt",
+    ]
+    columns = (
+        "| N | gateway | runners | total s | recipients/s | first SMS s | Send s | peak RSS MB largest | "
+        "peak RSS MB sum | {last} |"
+    )
+    base_label = f"vs {_count(runners[0], 'runner')}"
+    for n in cfg["BENCH_SCALE_NS"]:
+        lines += [
+            "",
+            f"N={n:,}: median [min-max] of {_count(cfg['BENCH_REPEATS'], 'run')} per cell; {base_label} = ratio "
+            f"of median recipients/s, same N and gateway ({plan['name']}, all figures from this run)",
+            f"this run: {prov}",
+            "",
+            columns.format(last=base_label),
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for mode in cfg["BENCH_SCALE_MODES"]:
+            base = _plan_runs(plan, "ours", n, mode, runners[0])
+            for count in runners:
+                results = _plan_runs(plan, "ours", n, mode, count)
+                failed = cfg["BENCH_REPEATS"] - len(results)
+                vs = (
+                    f"{statistics.median(r['rate'] for r in results) / statistics.median(r['rate'] for r in base):.2f}x"
+                    if results and base
+                    else "n/a"
+                )
+                lines.append(_scale_row(n, mode, f"{count}" + (f" ({failed} failed)" if failed else ""), results, vs))
+    big_n = cfg["BENCH_SCALE_BIG"]
+    if big_n:
+        lines += ["", f"big run: N={big_n:,}, one run ({plan['name']}, all figures from this run)", f"this run: {prov}"]
+        big = _plan_runs(plan, "big", big_n, "100", 4)
+        lines += [
+            "",
+            columns.format(last="each worker's peak RSS MB"),
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        peaks = " / ".join(f"{p:,.0f}" for p in big[0]["worker_peaks_mb"]) if big else "n/a"
+        lines.append(_scale_row(big_n, "100", "4" if big else "4 (failed)", big, peaks))
+    else:
+        lines += ["", "big run: NOT RUN (BENCH_SCALE_BIG=0)"]
+    lines += _scale_odoo_lines(plan)
+    lines += [
+        "",
+        f"targets ({plan['name']}, all figures from this run; NOT MEASURED = an input skipped or its size "
+        "overridden by the settings, its value at the size measured shown for information):",
+        f"this run: {prov}",
+    ]
+    for t in plan["targets"]:
+        lines.append(f"[{t['verdict']}] {t['target']}: {t['value']}")
+        lines += [f"    {detail}" for detail in t["details"]]
+    return lines
+
+
+def _scale_row(n, mode, runners, results, last):
+    def col(key, spec):
+        return _spread([r[key] for r in results if r.get(key) is not None], spec)
+
+    return (
+        f"| {n:,} | {_mode_label(mode)} | {runners} | {col('total_s', '.1f')} | {col('rate', ',.0f')} "
+        f"| {col('first_sms_s', '.2f')} | {col('send_s', '.2f')} | {col('peak_rss_mb', ',.0f')} "
+        f"| {col('peak_rss_sum_mb', ',.0f')} | {last} |"
+    )
+
+
+def _ours_median(results, n):
+    """Our runs of one cell as one column of report(): the median of each figure."""
+    import statistics
+
+    middle = sorted(results, key=lambda r: r["rate"])[len(results) // 2]
+    ours = {"n": n, "workers": middle["workers"], "gateway": middle["gateway"], "summary": middle["summary"]}
+    ours["db"] = f"median of {_count(len(results), 'run')} of this plan"
+    ours["source"] = f"each figure the median of {_count(len(results), 'run')}; summary of the median run"
+    for key in ("first_sms_s", "total_s", "rate", "peak_rss_mb", "queries_per_1000"):
+        values = [r[key] for r in results if r.get(key) is not None]
+        ours[key] = statistics.median(values) if values else None
+    return ours
+
+
+def _scale_odoo_lines(plan):
+    ref_n, prov = plan["ref_n"], plan["provenance"]
+    lines = ["", f"Odoo's mass_mailing_sms, N={ref_n:,}, http 100 ms, one run ({plan['name']})"]
+    if not plan["settings"]["BENCH_SCALE_ODOO"]:
+        return [*lines, "NOT RUN (BENCH_SCALE_ODOO=0)"]
+    odoo = _plan_runs(plan, "odoo", ref_n, "100", None)
+    ours = _plan_runs(plan, "ours", ref_n, "100", 4)
+    if not odoo:
+        return [*lines, "FAILED: see the log and the JSON"]
+    if not ours:
+        return [
+            *lines,
+            f"this run: {prov}",
+            f"odoo: {odoo[0]['rate']:,.0f}/s; no run of ours at http 100 ms, 4 runners",
+        ]
+    return [*lines, *report_lines(ref_n, _ours_median(ours, ref_n), odoo[0], True, prov)]
+
+
+def _scale_targets(plan):
+    """Each target of the scale issue: its value from this plan's runs and PASS, FAIL or NOT
+    MEASURED (an input skipped, or measured at another size than the target's)."""
+    import statistics
+
+    med = statistics.median
+    ref_n, big_n = plan["ref_n"], plan["settings"]["BENCH_SCALE_BIG"]
+    at_ref = f"N={ref_n:,}" + ("" if ref_n == SCALE_N else f" (not {SCALE_N:,}: overridden)")
+    at_big = f"N={big_n:,}" + ("" if big_n == SCALE_BIG else f" (not {SCALE_BIG:,}: overridden)")
+    ours_runs = [r for r in plan["runs"] if r.get("measured") and r["plan"]["kind"] != "odoo"]
+    big = _plan_runs(plan, "big", big_n, "100", 4)
+    big = big[0] if big else None
+    no_big = f"no big run ({'BENCH_SCALE_BIG=0' if not big_n else 'it failed'})"
+    targets = []
+
+    def cell(mode, count):
+        return _plan_runs(plan, "ours", ref_n, mode, count)
+
+    def rate(results):
+        return med(r["rate"] for r in results)
+
+    def add(key, ok, measured, value, details=()):
+        verdict = "NOT MEASURED" if ok is None or not measured else "PASS" if ok else "FAIL"
+        targets.append(
+            {"key": key, "target": SCALE_TEXT[key], "verdict": verdict, "value": value, "details": list(details)}
+        )
+
+    http, sandbox = cell("100", 4), cell("sandbox", 4)
+    if http and sandbox:
+        share = rate(http) / rate(sandbox)
+        add(
+            "sandbox_share",
+            share >= 0.70,
+            ref_n == SCALE_N,
+            f"{share:.0%} at {at_ref}: {rate(http):,.0f}/s through http 100 ms vs {rate(sandbox):,.0f}/s in the "
+            f"sandbox, 4 runners (medians of {len(http)} and {_count(len(sandbox), 'run')})",
+        )
+    else:
+        add("sandbox_share", None, False, f"no run at {at_ref} with 4 runners through http 100 ms and the sandbox")
+
+    parts, oks = [], []
+    for latency in ("0", "100", "300"):
+        four, one = cell(latency, 4), cell(latency, 1)
+        if four and one:
+            oks.append(rate(four) / rate(one) > 1)
+            parts.append(f"{latency} ms {rate(four) / rate(one):.2f}x ({rate(four):,.0f}/s vs {rate(one):,.0f}/s)")
+        else:
+            parts.append(f"{latency} ms not measured")
+    add(
+        "runners",
+        all(oks) if oks else None,
+        ref_n == SCALE_N and len(oks) == 3,
+        f"at {at_ref}, 4 vs 1 runner: " + ", ".join(parts),
+    )
+
+    if big:
+        add(
+            "big_total",
+            big["total_s"] <= 180,
+            big_n == SCALE_BIG,
+            f"{big['total_s']:.1f} s at {at_big} ({big['rate']:,.0f}/s)",
+        )
+        first = big["first_sms_s"]
+        add(
+            "big_first",
+            None if first is None else first <= 2,
+            big_n == SCALE_BIG,
+            f"{'n/a' if first is None else f'{first:.2f} s'} at {at_big}",
+        )
+    else:
+        add("big_total", None, False, no_big)
+        add("big_first", None, False, no_big)
+
+    if ours_runs:
+        slowest = max(ours_runs, key=lambda r: r["send_s"])
+        largest = max(r["n"] for r in ours_runs)
+        odoo_send = [f"{r['send_s']:.2f} s" for r in plan["runs"] if r.get("measured") and r["side"] == "odoo"]
+        add(
+            "send",
+            slowest["send_s"] <= 1,
+            big is not None and big_n == SCALE_BIG,
+            f"max {slowest['send_s']:.2f} s over {_count(len(ours_runs), 'run')} of ours, N up to {largest:,}"
+            f" (that run: N={slowest['n']:,}, {slowest['gateway']}, {slowest['workers']} runners)"
+            + (f"; Odoo's Send, not counted: {', '.join(odoo_send)}" if odoo_send else ""),
+            [] if big else [f"{no_big}: the largest size is not covered"],
+        )
+    else:
+        add("send", None, False, "no run of ours succeeded")
+
+    if big and http:
+        ref = med(r["peak_rss_mb"] for r in http)
+        add(
+            "memory",
+            big["peak_rss_mb"] <= 1.2 * ref,
+            big_n == SCALE_BIG and ref_n == SCALE_N,
+            f"{big['peak_rss_mb']:,.0f} MB at {at_big} vs {ref:,.0f} MB at {at_ref} "
+            f"(median of {_count(len(http), 'run')}, http 100 ms, 4 runners): {big['peak_rss_mb'] / ref - 1:+.1%}",
+            [f"N={big_n:,}: {_worker_peaks(big)}"]
+            + [f"N={ref_n:,} run {i}: {_worker_peaks(r)}" for i, r in enumerate(http, 1)],
+        )
+    else:
+        add("memory", None, False, no_big if not big else f"no run at {at_ref} with 4 runners through http 100 ms")
+
+    odoo = _plan_runs(plan, "odoo", ref_n, "100", None)
+    if odoo and http:
+        ratio = rate(http) / odoo[0]["rate"]
+        add(
+            "odoo",
+            ratio >= 30,
+            ref_n == SCALE_N,
+            f"{ratio:.1f}x at {at_ref}, http 100 ms, same run: ours with {http[0]['workers']} runners "
+            f"{rate(http):,.0f}/s (median of {_count(len(http), 'run')}) vs Odoo {odoo[0]['rate']:,.0f}/s (one run)",
+        )
+    else:
+        why = "BENCH_SCALE_ODOO=0" if not plan["settings"]["BENCH_SCALE_ODOO"] else "a run missing or failed"
+        add("odoo", None, False, f"not measured at {at_ref} ({why})")
+    return targets
 
 
 def start_pyspy(workers, run_dir):
@@ -548,22 +978,25 @@ def _frame_name(frame):
 
 
 def _send_and_wait(side, db, registry, mailing_id, workers, run_dir):
-    """Press Send, then poll until every message is final; sample the RSS meanwhile."""
+    """Press Send, then poll until every message is final; sample each worker's RSS meanwhile.
+    -> (t0, t_done, Send's duration, Send's queries, summary, (idle RSS of the largest worker,
+    each worker's peak RSS, peak of the workers' sum)), RSS in bytes."""
     import psutil
     import psycopg2
 
     from odoo import SUPERUSER_ID, api, sql_db
 
     ps = [psutil.Process(proc.pid) for proc, _ in workers]
-    rss_idle = max(p.memory_info().rss for p in ps)
-    peak_rss, peak_sum = rss_idle, 0
+    worker_peaks = [p.memory_info().rss for p in ps]
+    rss_idle, peak_sum = max(worker_peaks), 0
     log(f"{side.label}: {len(workers)} workers ready, pressing Send")
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         q0 = sql_db.sql_counter
         t0 = time.time()
         side.send(env, mailing_id)
-    log(f"{side.label}: Send took {time.time() - t0:.2f}s")
+    send_s = time.time() - t0  # until Send's transaction is committed: what the user waits for
+    log(f"{side.label}: Send took {send_s:.2f}s")
     send_queries = sql_db.sql_counter - q0
 
     conn = psycopg2.connect(dbname=db)
@@ -575,7 +1008,8 @@ def _send_and_wait(side, db, registry, mailing_id, workers, run_dir):
                 raise SystemExit(f"a {side.label} worker died, see {run_dir}")
             now = time.time()
             rss = [p.memory_info().rss for p in ps]
-            peak_rss, peak_sum = max(peak_rss, *rss), max(peak_sum, sum(rss))
+            worker_peaks = [max(peak, now_rss) for peak, now_rss in zip(worker_peaks, rss, strict=True)]
+            peak_sum = max(peak_sum, sum(rss))
             if now - last_check >= 0.25:
                 last_check = now
                 with conn.cursor() as cr:
@@ -584,7 +1018,7 @@ def _send_and_wait(side, db, registry, mailing_id, workers, run_dir):
             time.sleep(POLL)
     finally:
         conn.close()
-    return t0, t_done, send_queries, summary, (rss_idle, peak_rss, peak_sum)
+    return t0, t_done, send_s, send_queries, summary, (rss_idle, worker_peaks, peak_sum)
 
 
 def print_profiles(side, run_dir, top=25):
@@ -662,6 +1096,11 @@ def _gateway_line(ours, odoo, same_run):
 def report(n, ours, odoo, same_run=False):
     """The table ours vs Odoo. same_run: both sides measured by this run (else the one
     read back from bench/results or extrapolated is labelled so)."""
+    print("\n".join(report_lines(n, ours, odoo, same_run, provenance())), flush=True)
+
+
+def report_lines(n, ours, odoo, same_run, prov):
+    """report()'s lines, under the provenance line prov."""
 
     def fmt(value, spec):
         return "n/a" if value is None else format(value, spec)
@@ -681,7 +1120,7 @@ def report(n, ours, odoo, same_run=False):
         "",
         f"N={n:,} recipients, {ours['workers']} workers ({ours['db']})  vs  Odoo 17 mass_mailing_sms"
         + (f" ({odoo['db']}, mailing cron + SMS cron workers)" if odoo.get("measured") else ""),
-        f"this run: {provenance()}",
+        f"this run: {prov}",
         _gateway_line(ours, odoo, same_run),
         "",
         f"| {'figure':<44} | {'sms_marketing_custom':>20} | {'mass_mailing_sms':>16} | {'ours/odoo':>9} |",
@@ -704,7 +1143,7 @@ def report(n, ours, odoo, same_run=False):
         else "NOT the same run: see the labels above"
     )
     lines.append(f"throughput ratio vs mass_mailing_sms at N={n} ({where}): {ours['rate'] / odoo['rate']:.1f}x")
-    print("\n".join(lines), flush=True)
+    return lines
 
 
 def main(argv):
@@ -717,11 +1156,10 @@ def main(argv):
     odoo_max = int(os.environ.get("BENCH_ODOO_MAX", "100000"))
     RESULTS.mkdir(exist_ok=True)
 
-    t = time.time()
-    aud = audience_mod.build(n)
-    audience_mod.check_sample(aud)
-    log(f"audience of {n}: {aud.stats}, {aud.expected_sendable()} to send (built in {time.time() - t:.1f}s)")
-
+    if os.environ.get("BENCH_PLAN") == "scale":
+        scale_plan()
+        return
+    aud = _audience(n)
     if os.environ.get("BENCH_RUNNERS"):
         sweep(n, aud)
         return

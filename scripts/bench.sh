@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench [N=100000]`: sms_marketing_custom against Odoo 17's mass_mailing_sms,
 # same audience, same PostgreSQL, same Odoo tree. See bench/bench.py.
+# `make bench-scale` (BENCH_PLAN=scale): the scale plan, N ignored; see bench/bench.py.
 set -euo pipefail
 source "$(dirname "$0")/odoo_env.sh"
 cd "$ROOT"

@@ -448,7 +448,9 @@ class SmsMarketingMailing(models.Model):
             codes = {tracker.url: tracker.code for tracker in trackers}
         return {url: codes.get(url) or "x" * links.CODE_LENGTH for url in urls}
 
-    @api.depends("recipient_model_id", "list_ids", "domain", "sender_id", "frequency_cap_count", "frequency_cap_hours")
+    @api.depends(
+        "recipient_model_id", "list_ids", "domain", "sender_id", "frequency_cap_count", "frequency_cap_hours", "state"
+    )
     @api.depends_context("uid", "allowed_company_ids")
     def _compute_audience(self):
         for mailing in self:
@@ -1033,8 +1035,17 @@ class SmsMarketingMailing(models.Model):
 
     def _get_recipient_statistics(self):
         """Counts of the audience, in SQL: total, valid, invalid, blacklisted, opted_out, duplicates,
-        to_send and by_country {ISO code or False: recipients to send to}."""
+        to_send and by_country {ISO code or False: recipients to send to}.
+
+        A sent mailing's audience is the one it was sent to (its traces, by the
+        reason each was canceled), not who its lists or filter select today.
+        """
         self.ensure_one()
+        classified = (
+            self._get_sent_recipients_classified_query()
+            if self.state == "done" and self._origin.id
+            else self._get_recipients_classified_query()
+        )
         self.env.cr.execute(
             SQL(
                 """
@@ -1049,7 +1060,7 @@ class SmsMarketingMailing(models.Model):
                   FROM (%s) c
               GROUP BY c.country_code
                 """,
-                self._get_recipients_classified_query(),
+                classified,
             )
         )
         keys = ("total", "valid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
@@ -1063,6 +1074,20 @@ class SmsMarketingMailing(models.Model):
         stats["invalid"] = stats["total"] - stats["valid"]
         stats["by_country"] = by_country
         return stats
+
+    def _get_sent_recipients_classified_query(self):
+        """A sent mailing's traces as ``_get_recipients_classified_query`` rows (country_code, number, reason):
+        the reason is the one its trace was canceled for when the audience was built."""
+        return SQL(
+            """SELECT t.country_code,
+                      CASE WHEN t.failure_type = 'invalid_number' THEN NULL ELSE t.number END AS number,
+                      CASE WHEN t.failure_type = 'invalid_number' THEN 'invalid'
+                           WHEN t.failure_type IN ('blacklisted', 'opted_out', 'frequency_capped', 'duplicate')
+                           THEN t.failure_type END AS reason
+                 FROM sms_marketing_trace t
+                WHERE t.mailing_id = %s""",
+            self._origin.id,
+        )
 
     def _get_audience_statistics(self):
         """(statistics, error): ``_get_recipient_statistics`` made safe for a form being edited.

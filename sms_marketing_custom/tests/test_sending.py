@@ -82,6 +82,30 @@ class TestSendingSandbox(SmsEngineCase):
         self.assertEqual(mailing.state, "done")
         self.assertEqual(self._states(mailing), {"delivered": 9, "canceled": 4})
 
+    def test_sent_mailing_shows_the_audience_it_was_sent_to(self):
+        """Once sent, the form's audience is the one the mailing went to, not today's lists and blacklist."""
+
+        def audience(mailing):
+            return (
+                mailing.audience_total,
+                mailing.audience_to_send,
+                mailing.audience_invalid,
+                mailing.audience_excluded,
+                mailing.audience_duplicates,
+            )
+
+        mailing = self._start(self._make_mailing())
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        sent = (13, 9, 1, 2, 1)  # the invalid number, the blacklisted and opted-out ones, the twin
+        self.assertEqual(audience(mailing), sent)
+        # since then: one more contact in the list, one more number blacklisted
+        self._make_contacts(1, start=100)
+        self.env["sms.marketing.blacklist"].create({"number": self.contacts[5].phone_sanitized})
+        mailing.invalidate_recordset()
+        self.assertEqual(audience(mailing), sent)
+        self.assertEqual(audience(mailing.copy()), (14, 9, 1, 3, 1), "a new draft counts today's audience")
+
     def test_build_windows_grow(self):
         """A small first window (the first SMS leaves at once), then four times the span built so far."""
         self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.build_first_step", "2")

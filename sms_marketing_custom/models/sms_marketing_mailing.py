@@ -780,7 +780,7 @@ class SmsMarketingMailing(models.Model):
         }
         if self.ab_testing:
             # an A/B test's non-clickers get its winning text, not another test
-            values.update({"ab_testing": False, "variant_ids": [], "body": self.ab_winner_variant_id.body or self.body})
+            values.update({"ab_testing": False, "variant_ids": [], "body": self._get_winning_body()})
         copy = self.copy(values)
         return {
             "type": "ir.actions.act_window",
@@ -1889,8 +1889,13 @@ class SmsMarketingMailing(models.Model):
                     )
                 )
 
+    def _get_winning_body(self):
+        """The text the whole audience is sent: an A/B test's winning version's once chosen, else the mailing's."""
+        self.ensure_one()
+        return self.ab_winner_variant_id.body or self.body
+
     def action_save_as_template(self):
-        """A template of this mailing's content and model, opened in a dialog."""
+        """A template of this mailing's content (an A/B test's winning text) and model, opened in a dialog."""
         self.ensure_one()
         if not (self.body or "").strip():
             raise UserError(_("Write the SMS content before saving it as a template."))

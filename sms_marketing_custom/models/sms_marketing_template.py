@@ -198,7 +198,7 @@ class SmsMarketingTemplate(models.Model):
         """Values of a template saved from ``mailing``."""
         return {
             "name": mailing.subject,
-            "body": mailing.body,
+            "body": mailing._get_winning_body(),
             "include_optout": mailing.include_optout,
             "recipient_model_id": mailing.recipient_model_id.id,
             "company_id": mailing.company_id.id,

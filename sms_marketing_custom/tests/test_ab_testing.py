@@ -231,3 +231,6 @@ class TestAbTesting(SmsEngineCase):
         self.assertFalse(copy.ab_testing)
         self.assertFalse(copy.variant_ids)
         self.assertEqual(copy.body, BODY_B)
+        # and saved as a template, it is the winning text that is kept
+        action = mailing.action_save_as_template()
+        self.assertEqual(self.env["sms.marketing.template"].browse(action["res_id"]).body, BODY_B)

@@ -13,6 +13,7 @@ from odoo import api, fields, models
 
 from ..tools import pricing
 from ..tools.sms_encoding import segment_count
+from .sms_marketing_mailing import AUDIENCE_REASON_FAILURE_TYPES
 
 FIRST_NAMES = (
     "Emma Liam Olivia Noah Ava Lucas Mia Leo Sofia Hugo Chloé Louis Léa Jules Alice Adam Lina Gabriel Zoé Arthur "
@@ -124,12 +125,6 @@ class SmsMarketingDemo(models.AbstractModel):
         stats_query = mailing._get_recipients_classified_query()
         self.env.cr.execute(stats_query)
         rows = self.env.cr.dictfetchall()
-        reasons = {
-            "invalid": "invalid_number",
-            "blacklisted": "blacklisted",
-            "opted_out": "opted_out",
-            "duplicate": "duplicate",
-        }
         traces = self.env["sms.marketing.trace"].create(
             [
                 {
@@ -139,7 +134,7 @@ class SmsMarketingDemo(models.AbstractModel):
                     "number": row["number"],
                     "country_code": row["country_code"],
                     "state": "canceled" if row["reason"] else "pending",
-                    "failure_type": reasons.get(row["reason"], False),
+                    "failure_type": AUDIENCE_REASON_FAILURE_TYPES.get(row["reason"], False),
                 }
                 for row in rows
             ]

@@ -78,6 +78,15 @@ PLACEHOLDER_EXACT_LIMIT = 1000
 # What a recipient filter being edited can raise: the form shows the reason instead of failing.
 FILTER_ERRORS = (UserError, ValidationError, AccessError, ValueError, SyntaxError)
 AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
+# The audience's reasons not to send (``_get_recipients_classified_query``) and the failure type
+# a trace canceled for that reason carries.
+AUDIENCE_REASON_FAILURE_TYPES = {
+    "invalid": "invalid_number",
+    "blacklisted": "blacklisted",
+    "opted_out": "opted_out",
+    "frequency_capped": "frequency_capped",
+    "duplicate": "duplicate",
+}
 
 
 def _format_hour(value):
@@ -1078,14 +1087,18 @@ class SmsMarketingMailing(models.Model):
     def _get_sent_recipients_classified_query(self):
         """A sent mailing's traces as ``_get_recipients_classified_query`` rows (country_code, number, reason):
         the reason is the one its trace was canceled for when the audience was built."""
+        reason_of = SQL(" ").join(
+            SQL("WHEN %s THEN %s", failure_type, reason)
+            for reason, failure_type in AUDIENCE_REASON_FAILURE_TYPES.items()
+        )
         return SQL(
             """SELECT t.country_code,
-                      CASE WHEN t.failure_type = 'invalid_number' THEN NULL ELSE t.number END AS number,
-                      CASE WHEN t.failure_type = 'invalid_number' THEN 'invalid'
-                           WHEN t.failure_type IN ('blacklisted', 'opted_out', 'frequency_capped', 'duplicate')
-                           THEN t.failure_type END AS reason
+                      CASE WHEN t.failure_type = %s THEN NULL ELSE t.number END AS number,
+                      CASE t.failure_type %s END AS reason
                  FROM sms_marketing_trace t
                 WHERE t.mailing_id = %s""",
+            AUDIENCE_REASON_FAILURE_TYPES["invalid"],
+            reason_of,
             self._origin.id,
         )
 

@@ -522,31 +522,29 @@ def provenance(gateway=None, load=None):
 
 
 def sweep(n, aud):
-    """BENCH_RUNNERS x BENCH_REPEATS runs of our side: median and range of each runner count."""
+    """BENCH_RUNNERS x BENCH_REPEATS runs of our side: median and range of each runner count,
+    in the scale plan's row format."""
     import statistics
 
     runners = [int(r) for r in os.environ.get("BENCH_RUNNERS", "1,2,4").split(",")]
     repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    mode = f"{_latency_ms():g}" if _network() else "sandbox"
     rows = {}
     for count in runners:
         os.environ["BENCH_WORKERS"] = str(count)
         rows[count] = [measure(SIDES["ours"], n, aud) for _i in range(repeats)]
-    lines = ["", f"sweep N={n:,}, {repeats} repeats, this run: {provenance()}", ""]
-    lines.append("| runners | total s median [min-max] | recipients/s median [min-max] | first SMS s median | "
-                 "peak RSS MB largest / sum | vs 1 runner |")  # fmt: skip
-    lines.append("|---:|---:|---:|---:|---:|---:|")
+    base_label = f"vs {_count(runners[0], 'runner')}"
+    lines = [
+        "",
+        f"sweep N={n:,}, {_count(repeats, 'repeat')}, this run: {provenance()}",
+        "",
+        SCALE_COLUMNS.format(last=base_label),
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     base = statistics.median(r["rate"] for r in rows[runners[0]])
     for count, results in rows.items():
-        totals = [r["total_s"] for r in results]
-        rates = [r["rate"] for r in results]
-        firsts = [r["first_sms_s"] for r in results if r["first_sms_s"] is not None]
-        lines.append(
-            f"| {count} | {statistics.median(totals):.1f} [{min(totals):.1f}-{max(totals):.1f}] "
-            f"| {statistics.median(rates):,.0f} [{min(rates):,.0f}-{max(rates):,.0f}] "
-            f"| {statistics.median(firsts) if firsts else float('nan'):.2f} "
-            f"| {max(r['peak_rss_mb'] for r in results):,.0f} / {max(r['peak_rss_sum_mb'] for r in results):,.0f} "
-            f"| {statistics.median(rates) / base:.2f}x |"
-        )
+        vs = f"{statistics.median(r['rate'] for r in results) / base:.2f}x"
+        lines.append(_scale_row(n, mode, count, results, vs))
     print("\n".join(lines), flush=True)
     (RESULTS / f"sweep-{n}.json").write_text(json.dumps({str(k): v for k, v in rows.items()}, indent=1, default=str))
 
@@ -554,6 +552,11 @@ def sweep(n, aud):
 # ----------------------------------------------------------------- scale plan
 SCALE_N = 100_000  # the size of the sweep the scale targets name
 SCALE_BIG = 1_000_000  # the size of their one big run
+# the header of a table of _scale_row rows (sweep and scale plan), its last column named by the caller
+SCALE_COLUMNS = (
+    "| N | gateway | runners | total s | recipients/s | first SMS s | Send s | peak RSS MB largest | "
+    "peak RSS MB sum | {last} |"
+)
 SCALE_TEXT = {
     "sandbox_share": "4 runners through the HTTP gateway (100 ms) reach >= 70% of the sandbox's at 100,000",
     "runners": "4 runners faster than 1 at 0, 100 and 300 ms at 100,000 (ratio of median throughputs > 1)",
@@ -703,10 +706,6 @@ def _scale_report(plan):
         ),
         f"written to bench/results/{plan['name']}.json and .txt",
     ]
-    columns = (
-        "| N | gateway | runners | total s | recipients/s | first SMS s | Send s | peak RSS MB largest | "
-        "peak RSS MB sum | {last} |"
-    )
     base_label = f"vs {_count(runners[0], 'runner')}"
     for n in cfg["BENCH_SCALE_NS"]:
         lines += [
@@ -715,7 +714,7 @@ def _scale_report(plan):
             f"of median recipients/s, same N and gateway ({plan['name']}, all figures from this run)",
             f"this run: {prov}",
             "",
-            columns.format(last=base_label),
+            SCALE_COLUMNS.format(last=base_label),
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for mode in cfg["BENCH_SCALE_MODES"]:
@@ -735,7 +734,7 @@ def _scale_report(plan):
         big = _plan_runs(plan, "big", big_n, "100", 4)
         lines += [
             "",
-            columns.format(last="each worker's peak RSS MB"),
+            SCALE_COLUMNS.format(last="each worker's peak RSS MB"),
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         peaks = " / ".join(f"{p:,.0f}" for p in big[0]["worker_peaks_mb"]) if big else "n/a"

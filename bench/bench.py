@@ -1,86 +1,19 @@
-"""`make bench [N=...]`: sms_marketing_custom against Odoo 17's mass_mailing_sms.
+"""`make bench [N=...]` and `make bench-scale`: sms_marketing_custom against Odoo 17's mass_mailing_sms.
 
-One run, same PostgreSQL, same Odoo tree. For each side:
+For each side, in one run on the same PostgreSQL and Odoo tree: a fresh database with the
+same N contacts in one mailing list, one mailing with a tracked link and the opt-out link,
+worker processes running the side's cron method(s) in a loop; Send is pressed and this
+process polls the database until every message is final, sampling the workers' RSS. It
+prints first SMS, total time, recipients/s, Send, peak RSS and SQL queries per 1,000
+recipients, and writes the results to bench/results/.
 
-1. a fresh database (a copy of a freshly installed template, without demo
-   data), the same N contacts loaded by COPY into one mailing list;
-2. one mailing with a tracked link and the opt-out link;
-3. worker processes started beforehand, each with its own registry and
-   cursor, running the side's cron method(s) in a loop the way Odoo's cron
-   workers do (idle polls every 50 ms, back to back while there is work);
-4. Send is pressed (committed) at t0; this process then polls the database
-   until every message is final and samples the workers' RSS with psutil.
+    make bench N=100000                                  # both sides, sandbox gateway
+    BENCH_GATEWAY=http BENCH_LATENCY_MS=100 make bench   # both sides over HTTP on 127.0.0.1
+    BENCH_RUNNERS=1,2,4 BENCH_REPEATS=3 make bench N=10000   # runner sweep, our side only
+    make bench-scale                                     # BENCH_PLAN=scale: the scale plan
 
-Figures: time from Send until the first SMS reaches the gateway boundary,
-total time until every message is final, recipients per second (N / total,
-as in ANCHORS.md), peak RSS of the largest worker, and SQL queries per 1,000
-recipients (every query the workers and Send ran, minus the workers' idle
-polls, counted with odoo.sql_db's per-process counter).
-
-Environment: BENCH_ODOO_MAX (default 100000; above it Odoo's side is not run
-and its column is extrapolated, and said so), BENCH_SIDES (default
-"ours,odoo"), BENCH_WORKERS (our workers, default 2), BENCH_PROFILE=1
-(cProfile every worker and print the hot spots), BENCH_KEEP_DB=1,
-BENCH_DB_PREFIX (default smc_bench: names of the databases it creates and drops).
-
-Network mode: BENCH_GATEWAY=http, both sides send over HTTP on 127.0.0.1 with
-the same BENCH_LATENCY_MS per send request (default 100), each server started
-before the side's workers and stopped after its run:
-- ours through scripts/gateway_simulator.py with the ``http`` provider; its
-  delivery reports come back through Odoo's HTTP webhook (an odoo-bin HTTP
-  server on the bench database runs during the run). "Final" is accepted by the
-  gateway, or delivered/failed through a report.
-- Odoo's through scripts/iap_standin.py (IAP's JSON-RPC API): ``sms.endpoint``
-  and ``iap.endpoint`` point to it and the database has an ``sms`` IAP account;
-  Odoo's own ``SmsApi._contact_iap`` -> ``iap_jsonrpc`` makes the requests, only
-  wrapped to time the first one (the same boundary as ours: the batch handed to
-  the provider client). "Final" is accepted by IAP, as in sandbox mode (the
-  stand-in posts no delivery reports).
-Without it (sandbox mode), ours uses the in-process sandbox gateway and Odoo's
-IAP call is replaced in process by a stand-in accepting every message.
-The report prints the ratio ours/Odoo of one run in both modes, labelled with
-the gateway; figures of an earlier run or extrapolated are labelled as such.
-Results are written to bench/results/<side>-<N>.json (sandbox) or
-<side>-<N>-http<latency>ms.json (network mode).
-BENCH_RUNNERS="1,4" BENCH_REPEATS=3 sweeps the number of runners (sender
-processes, each the queue cron in a loop) and prints median and range.
-Each result also stores send_s (Send until its transaction is committed: what
-the user waits for) and worker_peaks_mb (each worker's peak RSS, sampled apart).
-
-Scale plan: BENCH_PLAN=scale (`make bench-scale`, N is ignored) measures in one
-run everything the scale targets need, then prints the tables and each target
-with its value and PASS, FAIL or NOT MEASURED:
-- the sweep of our side: gateway modes BENCH_SCALE_MODES (default
-  "sandbox,0,100,300": the in-process sandbox, and the HTTP gateway at those
-  latencies in ms) x BENCH_RUNNERS (default "1,2,4") x BENCH_SCALE_NS (default
-  "10000,100000"), BENCH_REPEATS (default 3) runs of each cell, the repeats
-  interleaved (repeat 1 of every cell of an N, then repeat 2, ...) so that a
-  change of the machine's load touches every cell alike; one table per N with
-  each cell's gateway mode in its row, median and [min-max] of total s,
-  recipients/s, first SMS s, Send s, peak RSS (largest worker, sum), and the
-  ratio of median recipients/s to the first runner count;
-- Odoo's side once at 100,000 through the HTTP gateway at 100 ms
-  (BENCH_SCALE_ODOO=0 skips it), compared with our 4-runner cell at 100,000,
-  http 100 ms (median);
-- the big run: BENCH_SCALE_BIG recipients (default 1000000; 0 skips it)
-  through the HTTP gateway at 100 ms with 4 runners, one run.
-Targets: at 100,000 http 100 ms with 4 runners >= 70% of the sandbox with 4
-runners (ratio of medians); 4 runners faster than 1 at 0, 100 and 300 ms at
-100,000; the big run within 180 s and its first SMS within 2 s of Send; Send
-within 1 s in every run of ours; the big run's largest worker peak RSS at most
-1.2x the median at 100,000 (http 100 ms, 4 runners), each worker's peak
-printed; >= 30x Odoo's throughput at 100,000. A target whose runs were skipped,
-or measured at another size than its own (BENCH_SCALE_NS without 100000: the
-largest N stands in; BENCH_SCALE_BIG other than 1000000), prints NOT MEASURED
-with the value at the size measured. Every figure printed comes from this run
-(one provenance line per table, with the load range over the runs and the
-module's file hash of each run); a failed run is counted in its row and the
-others go on. Progress (run i of K, ETA) goes to stderr; the plan's runs and
-report are written to bench/results/scale-<timestamp>.json and .txt (the JSON
-after every run). Try it small:
-  BENCH_DB_PREFIX=plan_dev BENCH_SCALE_NS=2000 BENCH_SCALE_MODES=sandbox,100 \
-  BENCH_RUNNERS=1,4 BENCH_REPEATS=1 BENCH_SCALE_BIG=5000 BENCH_SCALE_ODOO=0 \
-  make bench-scale
+docs/benchmark.md describes the method, every option (BENCH_*), the scale plan's targets
+and the current figures.
 """
 
 import hashlib
@@ -1044,7 +977,8 @@ def print_profiles(side, run_dir, top=25):
 
 def extrapolated_odoo(n):
     """Odoo's figures at n when its side is not run: scaled from its largest
-    measurement on this machine (bench/results), else from ANCHORS.md."""
+    measurement on this machine (bench/results), else from the reference figures of
+    Odoo 17 mass_mailing_sms as shipped on a 2-core machine (docs/benchmark.md)."""
     measured = []
     for path in RESULTS.glob("odoo-*.json"):
         data = json.loads(path.read_text())
@@ -1075,7 +1009,10 @@ def extrapolated_odoo(n):
         "side": "odoo",
         "n": n,
         "measured": False,
-        "source": "taken from ANCHORS.md (300 SMS/s, 13 KB per recipient, 2,000 queries per 1,000)",
+        "source": (
+            "taken from reference figures of Odoo 17 mass_mailing_sms as shipped, measured on a 2-core "
+            "machine (300 SMS/s, 13 KB per recipient, 2,000 queries per 1,000)"
+        ),
         "first_sms_s": None,
         "total_s": n / 300,
         "rate": 300.0,

@@ -334,23 +334,18 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
 def combine_domains(*domains):
     """The text of a domain that is the AND of the domains given as text (as the domain editor stores them).
 
-    Each is kept as written (``uid``, ``context_today()``... keep their meaning):
-    the leaves of literal lists are joined at the top level (an implicit AND);
-    another expression is appended with ``+ list(...)``.
+    Each is kept as written (``uid``, ``context_today()``... keep their meaning): the elements of the
+    literal lists are joined at the top level (an implicit AND). Each text must be a literal domain
+    (``tools.domain_literal``, checked before): anything else raises ValueError.
     """
-    leaves, extra = [], []
+    leaves = []
     for text in domains:
         text = (text or "[]").strip()
-        try:
-            node = ast.parse(text, mode="eval").body
-        except SyntaxError:
-            node = None
-        if isinstance(node, ast.List | ast.Tuple):
-            leaves.extend(ast.get_source_segment(text, element) for element in node.elts)
-        else:
-            extra.append(text)
-    combined = "[{}]".format(", ".join(leaves))
-    return " + ".join([combined, *(f"list({text})" for text in extra)])
+        node = ast.parse(text, mode="eval").body
+        if not isinstance(node, ast.List | ast.Tuple):
+            raise ValueError(f"not a literal domain: {text!r}")
+        leaves.extend(ast.get_source_segment(text, element) for element in node.elts)
+    return "[{}]".format(", ".join(leaves))
 
 
 # ---------------------------------------------------------------------- models an administrator enables

@@ -44,7 +44,7 @@ from odoo.tools.rendering_tools import parse_inline_template
 from ..tools import links, pricing
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
-from .sms_marketing_recipient_model import CONTACT_MODEL, _eval_domain
+from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # Fields that define what is (being) sent: frozen once sending has started.
 LOCKED_FIELDS = frozenset(
@@ -535,7 +535,9 @@ class SmsMarketingMailing(models.Model):
     @api.constrains("domain", "recipient_model_id")
     def _check_domain(self):
         for mailing in self:
-            if not mailing.is_list_mailing:
+            if mailing.is_list_mailing:
+                mailing._get_recipient_domain()  # a literal domain; the lists' contacts are checked when counted
+            else:
                 mailing._parse_domain()
 
     # ------------------------------------------------------------------ CRUD
@@ -762,6 +764,7 @@ class SmsMarketingMailing(models.Model):
     def _get_non_clickers_domain(self):
         """The filter of the copy, as text: the mailing's own, and received it, and did not click it."""
         self.ensure_one()
+        self._get_recipient_domain()  # a filter that is not a literal domain is refused with its reason
         engaged = (
             f"[('sms_received_mailing_ids', 'in', [{int(self.id)}]), "
             f"('sms_clicked_mailing_ids', 'not in', [{int(self.id)}])]"
@@ -863,9 +866,9 @@ class SmsMarketingMailing(models.Model):
         return False
 
     def _get_recipient_domain(self):
-        """The mailing's filter (``domain``) as a list; ``uid`` and ``user`` mean the sender."""
+        """The mailing's filter (``domain``) as a list, read as data; ``uid`` and ``user`` mean the sender."""
         self.ensure_one()
-        return _eval_domain(self.env, self.domain, self._get_audience_env().user)
+        return self.env["sms.marketing.recipient.model"]._read_filter(self.domain, self._get_audience_env().user)
 
     def _get_recipients_query(self):
         """SQL of the mailing's audience: rows (res_id, number, raw_phone, country_code, opted_out).

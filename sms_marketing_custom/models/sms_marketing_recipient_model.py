@@ -1,8 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
-from odoo.tools.safe_eval import datetime, dateutil, safe_eval, time
 
+from ..tools import domain_literal
 from ..tools import phone as phone_tools
 from . import sms_marketing_engagement as engagement
 from .ir_model import ENABLED_MODELS_KEY
@@ -69,8 +69,9 @@ class SmsMarketingRecipientModel(models.Model):
     @api.constrains("domain", "model_id")
     def _check_domain(self):
         for config in self:
+            domain = config._get_default_domain()  # a filter that is not a literal domain says why
             try:
-                self.env[config.model].sudo().search_count(config._get_default_domain(), limit=1)
+                self.env[config.model].sudo().search_count(domain, limit=1)
             except Exception as error:
                 raise ValidationError(
                     _(
@@ -129,7 +130,60 @@ class SmsMarketingRecipientModel(models.Model):
 
     def _get_default_domain(self):
         self.ensure_one()
-        return _eval_domain(self.env, self.domain)
+        return self._read_filter(self.domain)
+
+    @api.model
+    def _read_filter(self, text, user=None):
+        """The recipient filter ``text`` (a domain stored as text) as a list, or a ValidationError saying why
+        it is not one.
+
+        The text is data, never code: ``tools.domain_literal`` reads it as a literal domain, with the names
+        of the web client's domain editor (``uid``, ``user.id``, ``context_today()``...) replaced by plain
+        values of ``user`` (whose filter it is: a mailing's sender, also when the cron reads it as
+        superuser; by default the current user). No record reaches the reading.
+        """
+        user = (user or self.env.user).sudo()  # sudo: the user's own ids and time zone, whoever reads
+        names = domain_literal.FilterNames(
+            uid=user.id,
+            company_id=user.company_id.id or False,
+            partner_id=user.partner_id.id or False,
+            tz=user.tz or "UTC",
+        )
+        try:
+            return domain_literal.parse_domain(text, names)
+        except domain_literal.FilterError as error:
+            raise ValidationError(self._get_filter_error_message(error)) from error
+
+    @api.model
+    def _get_filter_error_message(self, error):
+        """What a user reads when their filter is not a literal domain (``domain_literal.FilterError``)."""
+        text = error.snippet
+        if error.reason == domain_literal.REASON_TOO_LONG:
+            return _("The recipient filter is too long: at most %(limit)s characters.", limit=error.limit)
+        if error.reason == domain_literal.REASON_TOO_DEEP:
+            return _("The recipient filter is nested too deeply, near “%(text)s”.", text=text)
+        if error.reason == domain_literal.REASON_MISSING_OPERAND:
+            return _("“%(text)s” in the recipient filter has fewer conditions after it than it combines.", text=text)
+        if error.reason == domain_literal.REASON_NOT_A_CONDITION:
+            return _(
+                "“%(text)s” is not a condition of the recipient filter: a condition is (field, operator, value), "
+                "and conditions are combined with '&', '|' and '!'.",
+                text=text,
+            )
+        if error.reason == domain_literal.REASON_NOT_ALLOWED:
+            return _(
+                "“%(text)s” is not allowed in a recipient filter: a value is a constant, a list of constants, uid, "
+                "user.id, user.company_id.id, user.partner_id.id, or a date computed with context_today(), "
+                "datetime and relativedelta.",
+                text=text,
+            )
+        if error.reason == domain_literal.REASON_BAD_DATE:
+            return _("“%(text)s” in the recipient filter does not give a valid date.", text=text)
+        # not readable, or not a list
+        return _(
+            "A recipient filter is a list of conditions, such as [('name', '=', 'Alice')], not “%(text)s”.",
+            text=text,
+        )
 
     def _get_numbers_query(self, domain, audience_env):
         """SQL selecting (res_id, number, raw_phone, country_code) of the records matching ``domain``.
@@ -244,32 +298,6 @@ class SmsMarketingNumber(models.Model):
                     [result.error for result in results],
                 )
             )
-
-
-def _eval_domain(env, domain, user=None):
-    """A domain stored as text (domain widget) as a list; raises ValidationError when it is not one.
-
-    ``user`` is whose "uid"/"user" the filter means (the mailing's Responsible,
-    also when the cron evaluates it as superuser); the names are those of the
-    web client's domain editor.
-    """
-    user = user or env.user
-    context = {
-        "uid": user.id,
-        "user": user,
-        "context_today": lambda: fields.Datetime.context_timestamp(user, fields.Datetime.now()),
-        "datetime": datetime,
-        "dateutil": dateutil,
-        "relativedelta": dateutil.relativedelta.relativedelta,
-        "time": time,
-    }
-    try:
-        value = safe_eval(domain or "[]", context)
-    except Exception as error:
-        raise ValidationError(_("This filter is not valid: %(error)s", error=error)) from error
-    if not isinstance(value, list | tuple):
-        raise ValidationError(_("This filter is not valid: %(domain)s", domain=domain))
-    return list(value)
 
 
 class SmsMarketingRecipientChoiceMixin(models.AbstractModel):

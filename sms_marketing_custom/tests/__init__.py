@@ -25,6 +25,7 @@ from . import (
     test_route_coexistence,
     test_routing,
     test_scale_out,
+    test_security_filters,
     test_security_matrix,
     test_sending,
     test_sending_concurrency,

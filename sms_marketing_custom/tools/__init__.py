@@ -1,1 +1,1 @@
-"""Pure Python helpers (no ``odoo`` import): SMS encoding, phone numbers, links."""
+"""Pure Python helpers (no ``odoo`` import): SMS encoding, phone numbers, links, recipient filters."""

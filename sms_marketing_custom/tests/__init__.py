@@ -26,6 +26,8 @@ from . import (
     test_routing,
     test_scale_out,
     test_security_matrix,
+    test_security_outbound,
+    test_security_secrets,
     test_sending,
     test_sending_concurrency,
     test_sending_window,

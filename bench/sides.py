@@ -164,6 +164,8 @@ class OurSide(Side):
                     "api_key": "bench",
                     "webhook_secret": "bench-secret",
                     "timeout": 30,
+                    # the simulator listens on 127.0.0.1 (a release without the switch has no such field)
+                    **({"allow_private_network": True} if "allow_private_network" in Gateway._fields else {}),
                 }
             )
             gateway._change_balance(credits, "purchase", note="Benchmark credits")

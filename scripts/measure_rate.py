@@ -63,6 +63,7 @@ def main():
                 "name": "Rate limit measure",
                 "provider": "http",
                 "endpoint_url": sim.url,
+                "allow_private_network": True,  # the simulator listens on 127.0.0.1
                 "api_key": sim.api_key,
                 "webhook_secret": sim.webhook_secret,
                 "rate_limit": args.rate,

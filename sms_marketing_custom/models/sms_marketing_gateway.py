@@ -14,6 +14,14 @@ keeps what is Odoo's business and asks the provider, through
   and STOP/START keywords to the blacklist
   (``sms.marketing.blacklist._apply_inbound_keywords``).
 
+Trust: the credentials (``_secret_fields``) and the right to call private
+addresses (``allow_private_network``) are an administrator's, given for the
+gateway's provider, endpoint and account (``_connection_fields``). Anyone
+else changing those on a gateway that holds them is refused: the credentials
+would leave for the new address (``_check_connection_change``). Every call
+out goes through ``SmsProvider.http_request`` (``tools/outbound.py``), and a
+provider's own words reach administrators only (``_provider_error_message``).
+
 Credits: ``balance`` is the credit available to Odoo. It only ever changes
 through ``_change_balance``, an atomic conditional UPDATE (the balance never
 goes negative, whatever the number of concurrent senders) that writes one
@@ -25,10 +33,11 @@ import logging
 import uuid as uuid_lib
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..providers import PROVIDERS, SmsGatewayError
+from ..tools import outbound
 
 _logger = logging.getLogger(__name__)
 
@@ -37,6 +46,10 @@ class SmsMarketingGateway(models.Model):
     _name = "sms.marketing.gateway"
     _description = "SMS Credit Gateway"
     _order = "sequence, id"
+    # What an administrator gives a gateway for its provider, endpoint and account (never sent elsewhere).
+    _secret_fields = ("account_id", "api_key", "webhook_secret")
+    # Where those go: only a Settings administrator changes them on a gateway that holds any.
+    _connection_fields = ("provider", "endpoint_url", "account_id")
 
     name = fields.Char(required=True)
     active = fields.Boolean(default=True)
@@ -49,6 +62,14 @@ class SmsMarketingGateway(models.Model):
         string="Endpoint URL",
         help="Base URL of the provider's API, e.g. https://sms.example.com. "
         "Empty: the provider's public URL, when it has one.",
+    )
+    allow_private_network = fields.Boolean(
+        string="Allow Private Addresses",
+        groups="base.group_system",
+        copy=False,
+        help="Let this gateway call local or private network addresses (127.0.0.1, 10.x, 192.168.x, ...): "
+        "a provider inside your network, or a local simulator. Off, such addresses are refused before "
+        "connecting, whatever the endpoint's name resolves to.",
     )
     account_id = fields.Char(
         string="Account ID", groups="base.group_system", copy=False, help="Account identifier at the provider."
@@ -101,6 +122,11 @@ class SmsMarketingGateway(models.Model):
     )
     consecutive_failures = fields.Integer(readonly=True, copy=False)
     last_failure_at = fields.Datetime(readonly=True, copy=False)
+    connection_locked = fields.Boolean(
+        compute="_compute_connection_locked",
+        help="The current user may not change the provider, endpoint or account: "
+        "an administrator gave this gateway credentials for them.",
+    )
     # what the form shows, from the provider's class
     provider_fields = fields.Char(compute="_compute_provider_info")
     provider_can_refresh = fields.Boolean(compute="_compute_provider_info")
@@ -138,6 +164,12 @@ class SmsMarketingGateway(models.Model):
             gateway.provider_can_refresh = bool(cls) and any(map(cls.overrides, ("fetch_balance", "fetch_prices")))
             gateway.provider_simulated = bool(cls) and cls.simulated
 
+    @api.depends_context("uid")
+    def _compute_connection_locked(self):
+        administrator = self.env.is_system()
+        for gateway in self:
+            gateway.connection_locked = not administrator and gateway._is_bound_by_administrator()
+
     def _compute_credit_move_count(self):
         counts = dict(
             self.env["sms.marketing.credit.move"]._read_group(
@@ -162,6 +194,14 @@ class SmsMarketingGateway(models.Model):
                         )
                     )
 
+    @api.constrains("endpoint_url")
+    def _check_endpoint_url(self):
+        for gateway in self.filtered("endpoint_url"):
+            try:
+                outbound.check_endpoint_url(gateway.endpoint_url)
+            except outbound.OutboundRefused as e:
+                raise ValidationError(gateway._outbound_refusal_message(e)) from e
+
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
     def create(self, vals_list):
@@ -169,6 +209,32 @@ class SmsMarketingGateway(models.Model):
         if self.env.context.get("sms_marketing_refresh_on_create"):
             gateways._refresh_account_on_create()
         return gateways
+
+    def write(self, vals):
+        self._check_connection_change(vals)
+        return super().write(vals)
+
+    def _check_connection_change(self, vals):
+        """Refuse, before anything is written, a change of provider, endpoint or account by anyone
+        but a Settings administrator on a gateway an administrator gave credentials (or the right to
+        call private addresses): the credentials would go to the new address, which its writer
+        chose. Refused rather than cleared: whoever may not type credentials could not put them
+        back, and a slip on a live gateway would stop every mailing until an administrator comes."""
+        if self.env.is_system():
+            return
+        changed = [name for name in self._connection_fields if name in vals]
+        for gateway in self.sudo() if changed else ():  # sudo: whether credentials are set is not secret
+            if gateway._is_bound_by_administrator() and any(
+                (vals[name] or False) != (gateway[name] or False) for name in changed
+            ):
+                raise UserError(
+                    _(
+                        "Only a Settings administrator can change the provider, endpoint URL or account of the "
+                        "gateway %(name)s: its credentials were given for the current ones and would be sent to "
+                        "the new address. Ask an administrator, who will enter the credentials for the new one.",
+                        name=gateway.name,
+                    )
+                )
 
     def _refresh_account_on_create(self):
         """Read the balance and prices of new gateways whose provider keeps the account, so that a
@@ -493,7 +559,7 @@ class SmsMarketingGateway(models.Model):
         try:
             remote = self._get_provider().fetch_balance()
         except SmsGatewayError as e:
-            raise UserError(str(e)) from e
+            raise UserError(self._provider_error_message(e)) from e
         if remote is None:
             return self.balance
         self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s FOR UPDATE", self.id))
@@ -523,7 +589,7 @@ class SmsMarketingGateway(models.Model):
         try:
             prices = self._get_provider().fetch_prices()
         except SmsGatewayError as e:
-            raise UserError(str(e)) from e
+            raise UserError(self._provider_error_message(e)) from e
         if prices is None:
             return
         countries = {c.code: c.id for c in self.env["res.country"].search([])}
@@ -637,3 +703,50 @@ class SmsMarketingGateway(models.Model):
     @api.model
     def _new_uuid(self):
         return uuid_lib.uuid4().hex
+
+    # ------------------------------------------------------------------ trust
+    def _is_bound_by_administrator(self):
+        """True when an administrator gave this gateway credentials or the right to call private addresses."""
+        self.ensure_one()
+        gateway = self.sudo()  # sudo: the values stay here; only whether they are set is used
+        return gateway.allow_private_network or any(gateway[name] for name in self._secret_fields)
+
+    def _provider_error_message(self, error):
+        """The text of a provider's SmsGatewayError for the current user: its ``detail`` (the
+        provider's answer, the address refused: whatever the endpoint's server said) only for a
+        Settings administrator, who configures gateways; others get the generic text and the HTTP
+        status. The real user decides, not sudo: marketers refresh through sudo when they send."""
+        if getattr(error, "detail", None) and self.env.user._is_system():
+            return _(
+                "%(error)s\nDetail (shown to administrators only): %(detail)s",
+                error=str(error),
+                detail=str(error.detail)[:500],
+            )
+        return str(error)
+
+    def _outbound_refusal_message(self, refusal):
+        """What to tell about a URL or address that ``tools/outbound.py`` refused (``refusal.reason``)."""
+        if refusal.reason == "private":
+            return _(
+                "The gateway %(name)s may not call %(host)s: it is a local or private network address. "
+                "A Settings administrator can allow private addresses on the gateway.",
+                name=self.name,
+                host=refusal.host,
+            )
+        if refusal.reason == "scheme":
+            return _("The endpoint URL of the gateway %(name)s must start with http:// or https://.", name=self.name)
+        if refusal.reason == "credentials":
+            return _(
+                "The endpoint URL of the gateway %(name)s may not contain a user name or password: "
+                "credentials go in the gateway's credential fields.",
+                name=self.name,
+            )
+        if refusal.reason == "characters":
+            return _("The endpoint URL of the gateway %(name)s contains spaces or backslashes.", name=self.name)
+        if refusal.reason == "query":
+            return _(
+                "The endpoint URL of the gateway %(name)s must be the provider's base URL, "
+                "without a ?query or #fragment.",
+                name=self.name,
+            )
+        return _("The endpoint URL of the gateway %(name)s has no valid host name or port.", name=self.name)

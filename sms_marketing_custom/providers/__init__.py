@@ -17,7 +17,17 @@ UNKNOWN = "unknown"
 
 
 class SmsGatewayError(Exception):
-    """The gateway refused the request for good (bad key, bad configuration)."""
+    """The gateway refused the request for good (bad key, bad configuration).
+
+    Its text reaches whoever sees the mailing (pause reasons, trace failures,
+    the chatter): never the provider's own words, which come from whatever
+    server the endpoint URL names. Those go to ``detail``, shown to Settings
+    administrators only and logged (``SmsProvider.gateway_error``).
+    """
+
+    def __init__(self, message="", detail=None):
+        super().__init__(message)
+        self.detail = detail
 
 
 class SmsGatewayTransientError(SmsGatewayError):

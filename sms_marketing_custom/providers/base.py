@@ -94,25 +94,14 @@ number is blacklisted with the source "provider").
 import hashlib
 import hmac
 import json
-import threading
-
-import requests
+import logging
 
 from odoo import _
 
+from ..tools import outbound
 from . import SmsGatewayError
 
-_http_local = threading.local()
-
-
-def http_session():
-    """The calling thread's keep-alive HTTP session, shared by the providers that call out
-    (``requests.Session`` is not thread-safe; a session per thread keeps connections open)."""
-    session = getattr(_http_local, "session", None)
-    if session is None:
-        session = _http_local.session = requests.Session()
-    return session
-
+_logger = logging.getLogger(__name__)
 
 PROVIDERS = {}  # key -> provider class, filled by @register_provider
 
@@ -207,6 +196,40 @@ class SmsProvider:
         if not url:
             raise SmsGatewayError(_("The gateway %(name)s has no endpoint URL.", name=self.gateway.name))
         return url.rstrip("/")
+
+    def http_request(self, method, url, **kwargs):
+        """requests' response to one call of the provider (``kwargs`` as ``requests.request``).
+
+        The one way out for the providers that call out: an http(s) URL only,
+        never a redirect (a 3xx is refused: the credentials it carries would
+        follow it), and public addresses only unless a Settings administrator
+        allowed private ones on the gateway (``tools/outbound.py``). Raises
+        SmsGatewayError for what is refused, requests' exceptions otherwise.
+        """
+        try:
+            outbound.check_url(url)
+            session = outbound.outbound_session(bool(self.gateway.sudo().allow_private_network))
+            response = session.request(method, url, allow_redirects=False, **kwargs)
+        except outbound.OutboundRefused as e:
+            raise self.gateway_error(self.gateway._outbound_refusal_message(e), detail=e.detail or e.reason) from e
+        if 300 <= response.status_code < 400:
+            raise self.gateway_error(
+                _(
+                    "The gateway %(name)s answered with a redirection (HTTP %(code)s), which is never followed: "
+                    "its endpoint URL must be the provider's own address.",
+                    name=self.gateway.name,
+                    code=response.status_code,
+                ),
+                detail=response.headers.get("Location") or "",
+            )
+        return response
+
+    def gateway_error(self, message, detail=None):
+        """An SmsGatewayError to raise: ``message`` for everyone, ``detail`` (what the provider
+        answered, the address refused) logged here and shown to administrators only."""
+        if detail:
+            _logger.warning("gateway %s: %s (%.500r)", self.gateway.id, message, detail)
+        return SmsGatewayError(message, detail=detail)
 
     def secret(self, field_name):
         """The value of a credential field of the gateway (readable by administrators only)."""

@@ -29,7 +29,7 @@ from odoo import _
 from odoo.tools.translate import _lt
 
 from . import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
-from .base import SignedJsonWebhooks, SmsProvider, http_session, register_provider
+from .base import SignedJsonWebhooks, SmsProvider, register_provider
 
 _logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class HttpJsonProvider(SignedJsonWebhooks, SmsProvider):
         headers = {"Authorization": f"Bearer {self.secret('api_key')}"}
         timeout = gateway.timeout or 15.0
         try:
-            response = http_session().request(
+            response = self.http_request(
                 method, url, json=payload, headers=headers, timeout=(min(timeout, 5.0), timeout)
             )
         except requests.exceptions.RequestException as e:
@@ -78,8 +78,9 @@ class HttpJsonProvider(SignedJsonWebhooks, SmsProvider):
         if response.status_code in (401, 403):
             raise SmsGatewayError(_("The gateway refused the API key of %(name)s.", name=gateway.name))
         if response.status_code != 200:
-            raise SmsGatewayError(
-                _("The gateway answered HTTP %(code)s: %(text)s", code=response.status_code, text=response.text[:200])
+            # the body is whatever the endpoint's server says: for the administrators and the log only
+            raise self.gateway_error(
+                _("The gateway answered HTTP %(code)s.", code=response.status_code), detail=response.text[:500]
             )
         try:
             answer = response.json()

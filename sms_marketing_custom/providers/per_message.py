@@ -25,7 +25,7 @@ from odoo import _
 
 from ..tools import pricing
 from . import SERVER_ERROR, UNKNOWN, SmsGatewayError, SmsGatewayTransientError
-from .base import SmsProvider, http_session
+from .base import SmsProvider
 
 _logger = logging.getLogger(__name__)
 
@@ -50,10 +50,11 @@ class PerMessageProvider(SmsProvider):
     idempotent = False
 
     def _http(self, method, url, **kwargs):
-        """The provider's ``ProviderAnswer``; RequestNotSent or AnswerLost when there is none."""
+        """The provider's ``ProviderAnswer``; RequestNotSent or AnswerLost when there is none,
+        SmsGatewayError when the call is refused (``http_request``)."""
         timeout = self.gateway.timeout or 15.0
         try:
-            response = http_session().request(method, url, timeout=(min(timeout, 5.0), timeout), **kwargs)
+            response = self.http_request(method, url, timeout=(min(timeout, 5.0), timeout), **kwargs)
         except (requests.exceptions.ConnectionError, requests.exceptions.ConnectTimeout) as e:
             if isinstance(e, requests.exceptions.ConnectTimeout) or "Connection refused" in str(e):
                 raise RequestNotSent(type(e).__name__) from e

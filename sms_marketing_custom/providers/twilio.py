@@ -139,17 +139,15 @@ class TwilioProvider(PerMessageProvider):
                 _("Twilio refused the Account SID or Auth Token of %(name)s.", name=self.gateway.name)
             )
         if answer.status == 429 or code in THROTTLED_CODES:
-            raise SmsGatewayTransientError(_("Twilio is throttling the account (error %(code)s).", code=code or 429))
+            raise SmsGatewayTransientError(
+                _("Twilio is throttling the account (error %(code)s).", code=code if code in THROTTLED_CODES else 429)
+            )
         if answer.status >= 500:
             raise SmsGatewayTransientError(_("Twilio is failing (HTTP %(code)s).", code=answer.status))
         if code in CONFIGURATION_CODES:
-            raise SmsGatewayError(
-                _(
-                    "Twilio refused the gateway %(name)s (error %(code)s: %(message)s).",
-                    name=self.gateway.name,
-                    code=code,
-                    message=str(payload.get("message") or "")[:200],
-                )
+            raise self.gateway_error(
+                _("Twilio refused the gateway %(name)s (error %(code)s).", name=self.gateway.name, code=code),
+                detail=str(payload.get("message") or "")[:500],
             )
         state = ERROR_STATES.get(code, "rejected")
         return self.result(message["uuid"], state, provider_code=code, opt_out=code in OPTED_OUT_CODES)

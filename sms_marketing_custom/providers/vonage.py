@@ -146,17 +146,13 @@ class VonageProvider(PerMessageProvider):
                 provider_id=str(accepted[0].get("message-id") or ""),
             )
         status = str(parts[0].get("status"))
-        text = str(parts[0].get("error-text") or "")[:200]
+        text = str(parts[0].get("error-text") or "")[:500]
         if status in TRANSIENT_STATUSES:
             raise SmsGatewayTransientError(_("Vonage is throttling or failing (status %(code)s).", code=status))
         if status in CONFIGURATION_STATUSES:
-            raise SmsGatewayError(
-                _(
-                    "Vonage refused the gateway %(name)s (status %(code)s: %(text)s).",
-                    name=self.gateway.name,
-                    code=status,
-                    text=text,
-                )
+            raise self.gateway_error(
+                _("Vonage refused the gateway %(name)s (status %(code)s).", name=self.gateway.name, code=status),
+                detail=text,
             )
         return self.result(
             message["uuid"],

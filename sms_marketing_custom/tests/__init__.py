@@ -27,6 +27,8 @@ from . import (
     test_scale_out,
     test_security_filters,
     test_security_matrix,
+    test_security_outbound,
+    test_security_secrets,
     test_sending,
     test_sending_concurrency,
     test_sending_window,

@@ -159,6 +159,7 @@ class SmsEngineCase(SmsMarketingCase):
                 "name": "Simulator",
                 "provider": "http",
                 "endpoint_url": cls.sim.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                 "api_key": cls.sim.api_key,
                 "webhook_secret": cls.sim.webhook_secret,
                 "timeout": 0.5,
@@ -385,3 +386,74 @@ class SmsCommittedCase(TransactionCase):
         results, error = engine._send(gateway, batch, params)
         reserved = round(sum(message["cost"] for message in batch), 4)
         engine._record_batch(mailing, gateway, move_id, reserved, batch, results, error, params)
+
+
+# ---------------------------------------------------------------------- outbound calls
+class RecordingServer:
+    """An HTTP server on 127.0.0.1 that records every request reaching it (method, path, headers,
+    body) and answers what the test set with ``answer`` (default: 200 and a balance every
+    provider reads). For the tests of where credentials go (test_security_*.py)."""
+
+    def __init__(self):
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        recorder = self
+        self.requests = []
+        self.answer()
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorder.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                status, payload, headers = recorder._answer
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        import threading
+
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def answer(self, status=200, payload=None, headers=None):
+        """What the server answers from now on; forgets what it received."""
+        if payload is None:
+            payload = {"balance": 7.0, "value": 7.0, "prices": []}
+        self._answer = (status, payload, headers or {})
+        self.requests = []
+
+    def received_text(self):
+        """Everything that reached the server as text, Basic credentials decoded."""
+        import base64
+
+        texts = []
+        for request in self.requests:
+            texts += [request["method"], request["path"], request["body"].decode(errors="replace")]
+            for name, value in request["headers"].items():
+                texts.append(f"{name}: {value}")
+                if name.lower() == "authorization" and value.startswith("Basic "):
+                    texts.append(base64.b64decode(value[6:]).decode(errors="replace"))
+        return "\n".join(texts)

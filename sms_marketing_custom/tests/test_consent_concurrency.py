@@ -23,6 +23,7 @@ class TestFrequencyCapConcurrentMailings(SmsCommittedCase):
                     "name": "Cap simulator",
                     "provider": "http",
                     "endpoint_url": self.sim.url,
+                    "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                     "api_key": self.sim.api_key,
                     "webhook_secret": self.sim.webhook_secret,
                     "timeout": 5,

@@ -80,7 +80,12 @@ class TestGateway(SmsEngineCase):
         self.sim.configure(balance=321.0, prices={"BE": 0.5, "*": 2.0})
         action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_gateway_action")
         Gateway = self.env["sms.marketing.gateway"].with_context(**safe_eval(action["context"]))
-        values = {"provider": "http", "api_key": self.sim.api_key, "webhook_secret": self.sim.webhook_secret}
+        values = {
+            "provider": "http",
+            "api_key": self.sim.api_key,
+            "webhook_secret": self.sim.webhook_secret,
+            "allow_private_network": True,  # the simulator listens on 127.0.0.1
+        }
         gateway = Gateway.create({"name": "New provider", "endpoint_url": self.sim.url, **values})
         self.assertEqual(gateway.balance, 321.0)
         self.assertEqual(gateway._get_prices(), {"BE": 0.5, False: 2.0})

@@ -107,6 +107,7 @@ class TestInboundKeywords(HttpCase):
                 "name": "Simulator",
                 "provider": "http",
                 "endpoint_url": sim.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                 "api_key": sim.api_key,
                 "webhook_secret": SECRET,
                 "sequence": 200,

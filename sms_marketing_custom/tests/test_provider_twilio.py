@@ -24,6 +24,7 @@ class TestTwilioProvider(SmsProviderCase):
                 "name": "Twilio",
                 "provider": "twilio",
                 "endpoint_url": cls.standin.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                 "account_id": cls.standin.account_sid,
                 "api_key": cls.standin.auth_token,
                 "sender": "+15005550006",

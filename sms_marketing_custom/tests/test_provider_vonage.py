@@ -22,6 +22,7 @@ class TestVonageProvider(SmsProviderCase):
                 "name": "Vonage",
                 "provider": "vonage",
                 "endpoint_url": cls.standin.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                 "account_id": cls.standin.api_key,
                 "api_key": cls.standin.api_secret,
                 "webhook_secret": cls.standin.signature_secret,

@@ -30,6 +30,7 @@ class TestRoutingEndToEnd(SmsProviderCase):
                 "name": "Twilio US",
                 "provider": "twilio",
                 "endpoint_url": cls.twilio.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                 "account_id": cls.twilio.account_sid,
                 "api_key": cls.twilio.auth_token,
                 "sender": "MG" + "1" * 32,  # a Messaging Service
@@ -41,6 +42,7 @@ class TestRoutingEndToEnd(SmsProviderCase):
                 "name": "Vonage EU",
                 "provider": "vonage",
                 "endpoint_url": cls.vonage.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                 "account_id": cls.vonage.api_key,
                 "api_key": cls.vonage.api_secret,
                 "webhook_secret": cls.vonage.signature_secret,
@@ -53,6 +55,7 @@ class TestRoutingEndToEnd(SmsProviderCase):
                 "name": "World",
                 "provider": "http",
                 "endpoint_url": cls.sim.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                 "api_key": cls.sim.api_key,
                 "webhook_secret": cls.sim.webhook_secret,
                 "default_price": 2.0,

@@ -23,6 +23,7 @@ class TestConcurrentSenders(SmsCommittedCase):
                     "name": "Concurrency simulator",
                     "provider": "http",
                     "endpoint_url": self.sim.url,
+                    "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                     "api_key": self.sim.api_key,
                     "webhook_secret": self.sim.webhook_secret,
                     "timeout": 5,
@@ -169,6 +170,7 @@ class TestConcurrentSenders(SmsCommittedCase):
                 {
                     "provider": "twilio",
                     "endpoint_url": twilio.url,
+                    "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                     "account_id": twilio.account_sid,
                     "api_key": twilio.auth_token,
                     "sender": "+15005550006",
@@ -181,6 +183,7 @@ class TestConcurrentSenders(SmsCommittedCase):
                 {
                     "provider": "vonage",
                     "endpoint_url": vonage.url,
+                    "allow_private_network": True,  # the stand-in listens on 127.0.0.1
                     "account_id": vonage.api_key,
                     "api_key": vonage.api_secret,
                     "webhook_secret": vonage.signature_secret,

@@ -26,6 +26,7 @@ from . import (
     test_routing,
     test_scale_out,
     test_security_matrix,
+    test_security_webhooks,
     test_sending,
     test_sending_concurrency,
     test_sending_window,

@@ -17,7 +17,9 @@ import hmac
 import http.client
 import json
 import re
+import secrets
 import sys
+import time
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 TARGET = "https://shop.example.com/coexistence?utm_source=sms"
@@ -206,10 +208,11 @@ def probe(args):
     )
     expect(status == 403, f"webhook {path} answered {status} to a bad signature, expected 403")
     ok(f"webhook {path} answers 403 to a bad signature")
-    signature = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    status, _headers, text = request(
-        port, "POST", path, body, {"Content-Type": "application/json", "X-Signature": signature}
-    )
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    signed = f"{timestamp}.{nonce}.".encode() + body  # docs/design.md, "Gateway protocol"
+    signature = hmac.new(WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-Timestamp": timestamp, "X-Nonce": nonce}
+    status, _headers, text = request(port, "POST", path, body, {**headers, "X-Signature": signature})
     expect(status == 200, f"webhook {path} answered {status} to a good signature, expected 200")
     expect(json.loads(text).get("updated") == 1, f"webhook {path} did not apply the delivery report: {text[:200]}")
     ok(f"webhook {path} answers 200 to a good signature")

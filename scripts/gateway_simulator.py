@@ -5,9 +5,10 @@ Standard library only. It keeps an account (credits, prices per country),
 answers per message (sent, duplicate, insufficient_credit,
 wrong_number_format, country_not_supported, rejected), remembers every uuid
 it accepted (a uuid sent again is answered ``duplicate`` and not sent or
-charged twice), posts delivery reports to the webhook with a valid
-``X-Signature`` (hex HMAC-SHA256 of the raw body with the webhook secret), and
-injects failures on demand: time-outs, 5xx, 429.
+charged twice), posts delivery reports to the webhook signed as the protocol
+says (``X-Timestamp``, ``X-Nonce`` and ``X-Signature``: hex HMAC-SHA256 of
+``{timestamp}.{nonce}.{raw body}`` with the webhook secret: ``signed_headers``),
+and injects failures on demand: time-outs, 5xx, 429.
 
 By hand::
 
@@ -30,6 +31,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import threading
 import time
 import urllib.request
@@ -81,9 +83,21 @@ def country_of(number):
     return None
 
 
-def sign(secret, body):
-    """The X-Signature of a webhook body."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret, body, timestamp, nonce):
+    """The X-Signature of a webhook body sent at ``timestamp`` (unix seconds) with ``nonce``."""
+    return hmac.new(secret.encode(), f"{timestamp}.{nonce}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signed_headers(secret, body, timestamp=None, nonce=None):
+    """The headers of a webhook call of ``body``: JSON, signed now (or at ``timestamp``) with a new nonce."""
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(16)
+    return {
+        "Content-Type": "application/json",
+        "X-Timestamp": timestamp,
+        "X-Nonce": nonce,
+        "X-Signature": sign(secret, body, timestamp, nonce),
+    }
 
 
 class Simulator:
@@ -216,7 +230,7 @@ class Simulator:
             request = urllib.request.Request(
                 webhook_url,
                 data=body,
-                headers={"Content-Type": "application/json", "X-Signature": sign(self.webhook_secret, body)},
+                headers=signed_headers(self.webhook_secret, body),
             )
             try:
                 with urllib.request.urlopen(request, timeout=10) as response:

@@ -14,7 +14,9 @@ It speaks what Twilio documents, for the calls the ``twilio`` provider makes:
   (``{"messages": [...], "next_page_uri": null, ...}``), ``GET .../Balance.json``.
 * Callbacks, posted when asked (``post_status``, ``post_inbound``): form-encoded
   POSTs (``MessageSid``, ``MessageStatus``, ``ErrorCode``... / ``From``,
-  ``Body``, ``OptOutType``...) signed with ``X-Twilio-Signature``.
+  ``Body``, ``OptOutType``...) signed with ``X-Twilio-Signature``. Every
+  callback posted is kept in ``posted`` (url, body, headers): ``replay`` posts
+  one again as is, as someone who captured it would.
 
 Failure injection: ``fail_next`` = ["timeout_after_accept" (the message is
 created, the answer comes too late), "drop_after_accept" (created, then the
@@ -68,10 +70,8 @@ def segments_of(text):
     return 1 if units <= 70 else -(-units // 67)
 
 
-def post_form(url, params, headers):
-    request = urllib.request.Request(
-        url, data=urlencode(params).encode(), headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
-    )
+def post_raw(url, body, headers):
+    request = urllib.request.Request(url, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read()
@@ -91,6 +91,7 @@ class TwilioStandin:
         self.number_errors = {}  # number -> Twilio error code
         self.fail_next = []
         self.requests = 0
+        self.posted = []  # (url, body, headers) of every callback posted
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
 
@@ -114,6 +115,7 @@ class TwilioStandin:
             self.number_errors.clear()
             self.fail_next.clear()
             self.requests = 0
+            self.posted.clear()
 
     # ------------------------------------------------------------------ callbacks (signed)
     def post_status(self, sid, status, error_code=None, auth_token=None):
@@ -132,11 +134,13 @@ class TwilioStandin:
         ]
         if error_code:
             params.append(("ErrorCode", str(error_code)))
-        return post_form(url, params, {"X-Twilio-Signature": signature(auth_token or self.auth_token, url, params)})
+        return self._post_signed(url, params, auth_token)
 
-    def post_inbound(self, url, from_number, body, to_number="+15005550006", opt_out_type=None, auth_token=None):
+    def post_inbound(
+        self, url, from_number, body, to_number="+15005550006", opt_out_type=None, auth_token=None, sid=None
+    ):
         """Post an incoming message to ``url`` (the number's messaging webhook); returns (HTTP status, body)."""
-        sid = "SM" + uuid.uuid4().hex
+        sid = sid or "SM" + uuid.uuid4().hex
         params = [
             ("AccountSid", self.account_sid),
             ("ApiVersion", "2010-04-01"),
@@ -152,7 +156,21 @@ class TwilioStandin:
         ]
         if opt_out_type:
             params.append(("OptOutType", opt_out_type))
-        return post_form(url, params, {"X-Twilio-Signature": signature(auth_token or self.auth_token, url, params)})
+        return self._post_signed(url, params, auth_token)
+
+    def _post_signed(self, url, params, auth_token=None):
+        body = urlencode(params).encode()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature(auth_token or self.auth_token, url, params),
+        }
+        with self.lock:
+            self.posted.append((url, body, headers))
+        return post_raw(url, body, headers)
+
+    def replay(self, posted):
+        """Post a captured callback (an item of ``posted``) again, byte for byte."""
+        return post_raw(*posted)
 
     # ------------------------------------------------------------------ API
     def _error(self, status, code, message):

@@ -15,7 +15,8 @@ It speaks what Vonage documents, for the calls the ``vonage`` provider makes:
 * Delivery receipts and inbound messages, posted when asked (``post_dlr``,
   ``post_inbound``) as form POSTs signed with ``sig`` (``signature_method``:
   "md5hash" or an HMAC method, with the signature secret), with ``timestamp``
-  and ``nonce``.
+  and ``nonce``. Every call posted is kept in ``posted`` (url, body, headers):
+  ``replay`` posts one again as is, as someone who captured it would.
 
 Failure injection: ``fail_next`` = ["timeout_after_accept", "drop_after_accept"
 (sent, then the connection closes without an answer), 500, 429...], one
@@ -88,6 +89,7 @@ class VonageStandin:
         self.number_statuses = {}  # digits -> forced status
         self.fail_next = []
         self.requests = 0
+        self.posted = []  # (url, body, headers) of every webhook call posted
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
 
@@ -110,21 +112,29 @@ class VonageStandin:
             self.number_statuses.clear()
             self.fail_next.clear()
             self.requests = 0
+            self.posted.clear()
 
     # ------------------------------------------------------------------ webhooks (signed)
-    def _post(self, url, params, secret=None):
-        params = {**params, "timestamp": str(int(time.time())), "nonce": secrets.token_hex(8)}
+    def _post(self, url, params, secret=None, timestamp=None):
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        params = {**params, "timestamp": str(timestamp), "nonce": secrets.token_hex(8)}
         params["sig"] = signature(secret or self.signature_secret, self.signature_method, params)
-        request = urllib.request.Request(
-            url, data=urlencode(params).encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}
-        )
+        posted = (url, urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+        with self.lock:
+            self.posted.append(posted)
+        return self.replay(posted)
+
+    def replay(self, posted):
+        """Post a call (an item of ``posted``) again, byte for byte."""
+        url, body, headers = posted
+        request = urllib.request.Request(url, data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    def post_dlr(self, client_ref, status, err_code="0", secret=None):
+    def post_dlr(self, client_ref, status, err_code="0", secret=None, timestamp=None):
         """Post the delivery receipt of the message sent with ``client_ref`` to its callback."""
         message = next(m for m in self.messages if m["client-ref"] == client_ref)
         return self._post(
@@ -143,9 +153,10 @@ class VonageStandin:
                 "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             },
             secret,
+            timestamp,
         )
 
-    def post_inbound(self, url, msisdn, text, to="447700900000", secret=None):
+    def post_inbound(self, url, msisdn, text, to="447700900000", secret=None, timestamp=None):
         """Post an inbound message from ``msisdn`` (digits) to ``url``."""
         return self._post(
             url,
@@ -160,6 +171,7 @@ class VonageStandin:
                 "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             },
             secret,
+            timestamp,
         )
 
     # ------------------------------------------------------------------ API

@@ -6,6 +6,10 @@ from odoo.http import request
 from ..tools import links
 from ..tools.links import is_bot
 
+# The pages' forms are a few fields (the opt-out choice, the ids of the lists kept): a larger
+# body gets 413 from Odoo before it parses it (route max_content_length).
+MAX_PAGE_BODY = 64 * 1024
+
 
 def _country_code():
     """ISO code of the visitor's country when GeoIP knows it (optional geoip2 + database)."""
@@ -33,6 +37,7 @@ class SmsMarketingLinks(http.Controller):
         methods=["GET", "HEAD"],
         csrf=False,
         save_session=False,
+        max_content_length=MAX_PAGE_BODY,
     )
     def sms_marketing_click(self, code, rest="", **kwargs):
         # sudo: anonymous visitors follow links; the model only reads the tracker and adds a click
@@ -55,7 +60,14 @@ class SmsMarketingLinks(http.Controller):
         return response
 
     # The token is the capability (HMAC of the trace): no session is involved, hence no CSRF token.
-    @http.route(f"{links.OPTOUT_PATH}<string:token>", type="http", auth="public", methods=["GET", "POST"], csrf=False)
+    @http.route(
+        f"{links.OPTOUT_PATH}<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        csrf=False,
+        max_content_length=MAX_PAGE_BODY,
+    )
     def sms_marketing_optout(self, token, **kwargs):
         # One tap: a person's GET opts out; a link preview (bot user agent, HEAD) only gets the page
         # with a confirm button, which POSTs. The page's other buttons (undo, choice of lists, stop

@@ -1,11 +1,24 @@
 from urllib.parse import urlencode
 
+from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from odoo import http
 from odoo.http import request
 
-WEBHOOK_ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": False, "save_session": False}
+# A batch of delivery reports fits many times over. Odoo applies a route's max_content_length
+# before it parses the body (a form's included): a larger declared body gets 413, neither
+# parsed nor kept (werkzeug reads it away in small chunks).
+MAX_WEBHOOK_BODY = 256 * 1024
+WEBHOOK_ROUTE = {
+    "type": "http",
+    "auth": "public",
+    "methods": ["POST"],
+    "csrf": False,
+    "save_session": False,
+    "max_content_length": MAX_WEBHOOK_BODY,
+}
+RAW_BODY_KEY = "sms_marketing.raw_body"  # the body read once, for Odoo's retry of the request
 
 
 class SmsMarketingWebhooks(http.Controller):
@@ -25,16 +38,29 @@ class SmsMarketingWebhooks(http.Controller):
 
     @staticmethod
     def _raw_body():
-        """The request's body as the provider sent it.
+        """The request's body as the provider sent it, at most ``MAX_WEBHOOK_BODY`` bytes (413 beyond).
 
         Odoo parses a form-encoded body (Twilio, Vonage) before the route runs,
         which consumes the stream: the body is then rebuilt from the parsed
-        form, with every value of every name (what the providers sign).
+        form, with every value of every name (what the providers sign); none
+        of it is read as a webhook before the provider verified it. A body
+        must say its length: a chunked one, which could be read without end,
+        gets 411 unread (the providers all send Content-Length).
         """
         httprequest = request.httprequest
-        raw = httprequest.get_data(cache=False)
+        environ = httprequest.environ
+        if RAW_BODY_KEY in environ:  # Odoo retries the request after a serialization failure
+            return environ[RAW_BODY_KEY]
+        if httprequest.content_length is None and httprequest.headers.get("Transfer-Encoding"):
+            raise LengthRequired()
+        if (httprequest.content_length or 0) > MAX_WEBHOOK_BODY:
+            raise RequestEntityTooLarge()
+        raw = httprequest.get_data(cache=False)  # Content-Length bytes at most
         if not raw and httprequest.mimetype == "application/x-www-form-urlencoded" and httprequest.form:
             raw = urlencode(list(httprequest.form.items(multi=True))).encode()
+        if len(raw) > MAX_WEBHOOK_BODY:
+            raise RequestEntityTooLarge()
+        environ[RAW_BODY_KEY] = raw
         return raw
 
     def _answer(self, gateway_id, kind):

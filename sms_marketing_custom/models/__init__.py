@@ -29,6 +29,7 @@ from . import (
     sms_marketing_recipient_model,
     sms_marketing_template,
     sms_marketing_trace,
+    sms_marketing_webhook_replay,
 )
 
 # last: its SQL view reads the tables of the mailings, traces and clicks, created before it

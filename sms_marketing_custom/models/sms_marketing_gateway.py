@@ -611,23 +611,34 @@ class SmsMarketingGateway(models.Model):
 
         ``kind`` is "statuses" (delivery reports) or "messages" (inbound SMS);
         ``headers`` the request's headers (any case), ``url`` the URL called.
-        The provider checks the signature and reads the body in its own
-        format. An unknown gateway and a bad signature get the same bare 403,
-        so the route tells nothing about which gateways exist.
+        The provider checks the signature before anything reads the body, then
+        reads it in its own format. An unknown gateway and a bad or malformed
+        signature get the same bare 403, so the route tells nothing about
+        which gateways exist. A call already applied (a replay, or the
+        provider's retry of a call whose answer it lost) gets 200 and changes
+        nothing (``sms.marketing.webhook.replay``).
         """
+        empty = {"updated": 0} if kind == "statuses" else {"results": []}
+        if not 0 < gateway_id < 2**31:  # ids are PostgreSQL integers: a larger one is no gateway, not an error
+            return 403, None
         # sudo: the caller is the provider (anonymous); its signature authenticates it
         gateway = self.sudo().browse(gateway_id).exists()
         provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
         headers = {str(name).lower(): value for name, value in (headers or {}).items()}
-        if not provider or not provider.verify_webhook(raw_body or b"", headers, url):
+        raw_body = raw_body or b""
+        if not provider or not self._verify_webhook(provider, raw_body, headers, url):
             return 403, None
         try:
             if kind == "statuses":
                 items = provider.parse_statuses(raw_body, headers, url)
             else:
                 items = provider.parse_inbound(raw_body, headers, url)
+            replay_key = provider.webhook_replay_key(raw_body, headers, url, kind) if items else None
         except ValueError:
             return 400, None
+        if replay_key and not gateway.env["sms.marketing.webhook.replay"]._claim(gateway, *replay_key):
+            _logger.info("gateway %s: webhook call %.80s already applied", gateway.id, replay_key[0])
+            return 200, empty
         if kind == "statuses":
             return 200, {"updated": gateway._process_statuses(items)}
         Blacklist = gateway.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=gateway.id)
@@ -638,21 +649,28 @@ class SmsMarketingGateway(models.Model):
         return 200, {"results": Blacklist._apply_inbound_keywords(items)}
 
     @api.model
+    def _verify_webhook(self, provider, raw_body, headers, url):
+        """The provider's ``verify_webhook``; a provider that breaks its contract on malformed input
+        (raises instead of answering False) refuses the call rather than answering 500."""
+        try:
+            return provider.verify_webhook(raw_body, headers, url) is True
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+            _logger.warning("gateway %s: its provider failed to check a webhook signature", provider.gateway.id)
+            return False
+
+    @api.model
     def _webhook_response(self, gateway_id, kind, answer):
         """(body, content type) of a provider that answers webhooks its own way, else None."""
         gateway = self.sudo().browse(gateway_id).exists()
         provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
         return provider.webhook_response(kind, answer) if provider else None
 
-    def _check_signature(self, body, signature):
-        """True when ``signature`` is a valid ``X-Signature`` of ``body`` for this gateway's provider.
-
-        For the signed JSON webhooks (sandbox, http): the hex HMAC-SHA256 of
-        the body keyed with the webhook secret; False when no secret is set.
-        """
+    def _check_signature(self, body, headers):
+        """True when ``headers`` (``X-Signature``... any case) sign ``body`` for this gateway's provider."""
         self.ensure_one()
         provider = self._get_provider(raise_if_unknown=False)
-        return bool(provider) and provider.verify_webhook(body, {"x-signature": signature}, self._get_webhook_url())
+        headers = {str(name).lower(): value for name, value in (headers or {}).items()}
+        return bool(provider) and self._verify_webhook(provider, body, headers, self._get_webhook_url())
 
     def _process_statuses(self, statuses):
         """Apply delivery reports [{uuid, state}] set-wise; statuses never go backwards.

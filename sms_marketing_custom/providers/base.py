@@ -60,8 +60,17 @@ Contract
 ``verify_webhook(raw_body, headers, url) -> bool``
     Whether a webhook call really comes from the provider. ``headers`` is a
     dict with lower-case names; ``url`` is the full URL that was called (some
-    providers sign it). Must be constant-time and refuse when no secret is
-    configured.
+    providers sign it). Must be constant-time, refuse when no secret is
+    configured, refuse a signed time outside ``WEBHOOK_TOLERANCE``, and
+    answer False (never raise) for anything malformed: it reads the body only
+    as far as the signature needs, before anything interprets it.
+
+``webhook_replay_key(raw_body, headers, url, kind) -> (key, until) | None``
+    The identity of a verified call (a nonce, the provider's message id...)
+    and the unix time up to which the same key must be refused: a second
+    call with it is a replay or the provider's retry of a call already
+    applied, answered 200 with no effect. None: the provider gives no
+    identity (nothing to refuse).
 
 ``parse_statuses(raw_body, headers, url) -> [{"uuid", "state"}]``
     Delivery reports, ``state`` being "delivered", "undelivered", "expired"
@@ -95,6 +104,8 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import time
 
 from odoo import _
 
@@ -104,6 +115,27 @@ from . import SmsGatewayError
 _logger = logging.getLogger(__name__)
 
 PROVIDERS = {}  # key -> provider class, filled by @register_provider
+
+# How far a webhook's signed time may be from ours (clock skew and transit); a nonce is
+# remembered that long after it, so a captured call cannot be played again.
+WEBHOOK_TOLERANCE = 300  # seconds
+HEX_SHA256_RE = re.compile(r"[0-9a-f]{64}", re.ASCII | re.IGNORECASE)
+UNIX_TIME_RE = re.compile(r"[0-9]{1,12}", re.ASCII)
+NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}", re.ASCII)
+
+
+def is_ascii_text(value):
+    """True for a non-empty ASCII str: what ``hmac.compare_digest`` can compare (it raises
+    TypeError on other str) and what every signature scheme uses."""
+    return isinstance(value, str) and bool(value) and value.isascii()
+
+
+def within_tolerance(timestamp):
+    """True when ``timestamp`` (unix seconds, int or digits) is within ``WEBHOOK_TOLERANCE`` of now."""
+    try:
+        return abs(time.time() - int(timestamp)) <= WEBHOOK_TOLERANCE
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def register_provider(cls):
@@ -167,6 +199,10 @@ class SmsProvider:
     def verify_webhook(self, raw_body, headers, url):
         """True when the call comes from the provider; a provider without webhooks accepts none."""
         return False
+
+    def webhook_replay_key(self, raw_body, headers, url, kind):
+        """(key, unix time until which it is refused) of a verified call, or None."""
+        return None
 
     def parse_statuses(self, raw_body, headers, url=None):
         """[{uuid, state}] of a delivery-report call; ValueError when unreadable."""
@@ -245,18 +281,42 @@ class SignedJsonWebhooks:
     """The project's own webhook format (docs/design.md, "Gateway protocol"), for providers that use it.
 
     Bodies are JSON: ``{"statuses": [{"uuid", "state"}]}`` for delivery
-    reports, ``{"messages": [{"number", "content"}]}`` for inbound SMS, signed
-    with ``X-Signature``: the hex HMAC-SHA256 of the raw body keyed with the
-    gateway's ``webhook_secret``.
+    reports, ``{"messages": [{"number", "content"}]}`` for inbound SMS. Each
+    call carries ``X-Timestamp`` (unix seconds), ``X-Nonce`` (16 to 64 of
+    ``A-Z a-z 0-9 _ -``, new for every call) and ``X-Signature``: the hex
+    HMAC-SHA256, keyed with the gateway's ``webhook_secret``, of
+    ``"{timestamp}.{nonce}."`` followed by the raw body. A call more than
+    ``WEBHOOK_TOLERANCE`` away from our clock, or whose nonce was seen, is
+    refused; the gateway retries a call by sending the very same request.
     """
+
+    @staticmethod
+    def webhook_signature(secret, timestamp, nonce, raw_body):
+        """The ``X-Signature`` of a call: hex HMAC-SHA256 of ``{timestamp}.{nonce}.{raw body}``."""
+        message = f"{timestamp}.{nonce}.".encode() + (raw_body or b"")
+        return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
     def verify_webhook(self, raw_body, headers, url):
         secret = self.secret("webhook_secret")
-        signature = (headers or {}).get("x-signature") or ""
-        if not secret or not isinstance(signature, str):
+        headers = headers or {}
+        signature, timestamp, nonce = (headers.get(name) for name in ("x-signature", "x-timestamp", "x-nonce"))
+        if not (
+            secret
+            and is_ascii_text(signature)
+            and HEX_SHA256_RE.fullmatch(signature)
+            and is_ascii_text(timestamp)
+            and UNIX_TIME_RE.fullmatch(timestamp)
+            and is_ascii_text(nonce)
+            and NONCE_RE.fullmatch(nonce)
+            and within_tolerance(timestamp)
+        ):
             return False
-        expected = hmac.new(secret.encode(), raw_body or b"", hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, signature)
+        expected = self.webhook_signature(secret, timestamp, nonce, raw_body)
+        return hmac.compare_digest(expected, signature.lower())
+
+    def webhook_replay_key(self, raw_body, headers, url, kind):
+        # the nonce is only valid with a timestamp within the tolerance: remember it that long
+        return f"nonce:{headers['x-nonce']}", int(headers["x-timestamp"]) + WEBHOOK_TOLERANCE
 
     @staticmethod
     def _json_items(raw_body, key):

@@ -19,7 +19,9 @@ with ``X-Twilio-Signature``: base64 HMAC-SHA1, keyed with the Auth Token, of
 the full URL followed by every POST parameter name and value, sorted by name.
 Each message's ``StatusCallback`` is the gateway's status URL with the trace
 uuid as ``?ref=`` (signed with the rest), so a callback finds its trace even
-when it overtakes the sender's commit.
+when it overtakes the sender's commit. Twilio signs no time: a call is applied
+once per MessageSid (a status callback: per MessageSid and MessageStatus), a
+replay or a retry of it is answered 200 with no effect (``webhook_replay_key``).
 
 Twilio has no idempotency key: see ``per_message`` for how a batch is sent,
 and ``lookup`` for how a message whose answer was lost is found again.
@@ -28,6 +30,7 @@ and ``lookup`` for how a message whose answer was lost is found again.
 import base64
 import hashlib
 import hmac
+import time
 from datetime import timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,7 +39,7 @@ from odoo import _
 from odoo.tools.translate import _lt
 
 from . import SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
-from .base import register_provider
+from .base import is_ascii_text, register_provider
 from .per_message import AnswerLost, PerMessageProvider, RequestNotSent
 
 # Twilio error code -> our result state (https://www.twilio.com/docs/api/errors).
@@ -55,6 +58,11 @@ OPTED_OUT_CODES = {21610}
 CONFIGURATION_CODES = {21212, 21603, 21606, 21659, 21660, 21661, 21701, 21703, 21704, 20404}
 THROTTLED_CODES = {20429, 14107}
 CLOCK_SKEW = timedelta(minutes=5)
+# How long a webhook's MessageSid is refused again (Twilio signs no time). A replayed status
+# changes nothing anyway (statuses never go backwards): a day covers Twilio's retries. A replayed
+# inbound STOP/START/YES/HELP would act again: refused for a year.
+STATUS_REPLAY_RETENTION = timedelta(days=1)
+INBOUND_REPLAY_RETENTION = timedelta(days=365)
 # MessageStatus of a callback -> delivery report state; the others are intermediate.
 STATUS_STATES = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed", "read": "delivered"}
 
@@ -239,8 +247,8 @@ class TwilioProvider(PerMessageProvider):
 
     def verify_webhook(self, raw_body, headers, url):
         token = self.secret("api_key")
-        signature = (headers or {}).get("x-twilio-signature") or ""
-        if not token or not signature or not isinstance(signature, str):
+        signature = (headers or {}).get("x-twilio-signature")
+        if not token or not is_ascii_text(signature):
             return False
         try:
             params = self._form(raw_body)
@@ -255,6 +263,18 @@ class TwilioProvider(PerMessageProvider):
             hmac.compare_digest(compute_signature(token, candidate, params), signature) for candidate in candidates
         ]
         return any(matches)
+
+    def webhook_replay_key(self, raw_body, headers, url, kind):
+        """Twilio signs no time: a call is known by its MessageSid (and, for a status callback, its
+        status), remembered long enough to outlast a captured inbound message's use."""
+        form = dict(self._form(raw_body))
+        sid = form.get("MessageSid") or form.get("SmsSid")
+        if kind == "statuses":
+            status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+            key = f"status:{sid}:{status}" if sid else f"sig:{headers['x-twilio-signature']}"
+            return key, time.time() + STATUS_REPLAY_RETENTION.total_seconds()
+        key = f"in:{sid}" if sid else f"sig:{headers['x-twilio-signature']}"
+        return key, time.time() + INBOUND_REPLAY_RETENTION.total_seconds()
 
     def parse_statuses(self, raw_body, headers, url=None):
         form = dict(self._form(raw_body))

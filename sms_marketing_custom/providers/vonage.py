@@ -20,7 +20,9 @@ and inbound messages (``msisdn``, ``text``...), signed with ``sig``: over
 every other parameter sorted by name, ``&name=value`` ("&" and "=" in values
 replaced by "_"), either MD5 of that string followed by the secret ("md5hash")
 or its HMAC keyed with the secret (md5, sha1, sha256, sha512), lower-case hex.
-Calls whose ``timestamp`` is more than five minutes away are refused (replays).
+Calls whose ``timestamp`` is more than five minutes away are refused; a call
+is applied once per ``messageId`` (a receipt: per messageId and status), a
+replay or retry of it is answered 200 with no effect (``webhook_replay_key``).
 
 Vonage has no idempotency key and no look-up of a sent message: a message
 whose answer was lost stays ``unknown`` with its reason (``per_message``).
@@ -30,6 +32,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from odoo import _
@@ -37,7 +40,7 @@ from odoo.tools.translate import _lt
 
 from ..tools.sms_encoding import count_segments
 from . import INSUFFICIENT_CREDIT, SmsGatewayError, SmsGatewayTransientError
-from .base import register_provider
+from .base import WEBHOOK_TOLERANCE, is_ascii_text, register_provider, within_tolerance
 from .per_message import AnswerLost, PerMessageProvider
 
 # Vonage SMS API status -> our result state; the codes that are the account's
@@ -59,7 +62,8 @@ CONFIGURATION_STATUSES = {"4", "8", "11", "14", "15", "23", "32"}  # credentials
 # Delivery receipt status -> delivery report state; accepted/buffered are not final.
 DLR_STATES = {"delivered": "delivered", "expired": "expired", "failed": "failed", "rejected": "undelivered"}
 SIGNATURE_METHODS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
-MAX_CLOCK_SKEW = 300  # seconds
+# A call's messageId is refused again for a day: Vonage retries a call until it gets a 200.
+ID_REPLAY_RETENTION = timedelta(days=1)
 
 
 def compute_signature(secret, method, params):
@@ -188,20 +192,31 @@ class VonageProvider(PerMessageProvider):
 
     def verify_webhook(self, raw_body, headers, url):
         secret = self.secret("webhook_secret")
+        if not secret:
+            return False
+        # Vonage puts the signature among the parameters it signs: the body is split into its
+        # parameters to check it, and read (parse_*) only once it is verified
         try:
             params = self._params(raw_body, headers)
         except ValueError:
             return False
         signature = params.pop("sig", None)
-        if not secret or not signature or not isinstance(signature, str):
-            return False
-        try:
-            if abs(time.time() - int(params.get("timestamp"))) > MAX_CLOCK_SKEW:
-                return False
-        except (TypeError, ValueError):
+        if not is_ascii_text(signature) or not within_tolerance(params.get("timestamp")):
             return False
         method = self.gateway.sudo().vonage_signature_method or "md5hash"
         return hmac.compare_digest(compute_signature(secret, method, params), signature.lower())
+
+    def webhook_replay_key(self, raw_body, headers, url, kind):
+        """A call is known by its messageId (a receipt: with its status), kept a day to outlast Vonage's
+        retries of a call already applied; without one, by its signed nonce (or signature) until its
+        timestamp is out of the tolerance."""
+        params = self._params(raw_body, headers)
+        message_id = params.get("messageId") or params.get("message-id")
+        if message_id:
+            key = f"dlr:{message_id}:{params.get('status')}" if kind == "statuses" else f"in:{message_id}"
+            return key, time.time() + ID_REPLAY_RETENTION.total_seconds()
+        key = f"nonce:{params['nonce']}" if params.get("nonce") else f"sig:{str(params.get('sig')).lower()}"
+        return key, int(params["timestamp"]) + WEBHOOK_TOLERANCE
 
     def parse_statuses(self, raw_body, headers, url=None):
         params = self._params(raw_body, headers)

@@ -29,6 +29,7 @@ from . import (
     test_security_matrix,
     test_security_outbound,
     test_security_secrets,
+    test_security_webhooks,
     test_sending,
     test_sending_concurrency,
     test_sending_window,

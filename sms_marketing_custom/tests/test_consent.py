@@ -1,7 +1,5 @@
 """Consent log (every opt-in and opt-out, the blacklist follows its last event) and the frequency cap."""
 
-import hashlib
-import hmac
 import json
 from datetime import datetime, timedelta
 
@@ -11,7 +9,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import SmsEngineCase, SmsMarketingAudienceCase
+from .common import SmsEngineCase, SmsMarketingAudienceCase, load_gateway_simulator
 
 NOW = datetime(2026, 3, 10, 12, 0, 0)
 
@@ -144,8 +142,7 @@ class TestConsentKeywordWebhook(HttpCase, ConsentAssertions):
 
     def _inbound(self, messages):
         body = json.dumps({"messages": messages}).encode()
-        signature = hmac.new(b"s3cr3t", body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "X-Signature": signature}
+        headers = load_gateway_simulator().signed_headers("s3cr3t", body)
         response = self.url_open(f"/sms_marketing/inbound/{self.gateway.id}", data=body, headers=headers)
         self.env.invalidate_all()
         self.assertEqual(response.status_code, 200)

@@ -61,10 +61,10 @@ class TestGateway(SmsEngineCase):
 
     def test_simulator_signature(self):
         body = b'{"statuses": []}'
-        signature = self.simulator_module.sign(self.sim.webhook_secret, body)
-        self.assertTrue(self.http_gateway._check_signature(body, signature))
-        self.assertFalse(self.http_gateway._check_signature(body + b" ", signature))
-        self.assertFalse(self.http_gateway._check_signature(body, ""))
+        headers = self.simulator_module.signed_headers(self.sim.webhook_secret, body)
+        self.assertTrue(self.http_gateway._check_signature(body, headers))
+        self.assertFalse(self.http_gateway._check_signature(body + b" ", headers))
+        self.assertFalse(self.http_gateway._check_signature(body, dict(headers, **{"X-Signature": ""})))
 
     def test_segment_fast_path_matches_count_segments(self):
         from ..tools.sms_encoding import count_segments, segment_count

@@ -28,7 +28,7 @@ class TestInboundKeywords(HttpCase):
 
     def _inbound(self, gateway, messages, secret=SECRET):
         body = json.dumps({"messages": messages}).encode()
-        headers = {"Content-Type": "application/json", "X-Signature": self.simulator.sign(secret, body)}
+        headers = self.simulator.signed_headers(secret, body)
         response = self.url_open(f"/sms_marketing/inbound/{gateway.id}", data=body, headers=headers)
         self.env.invalidate_all()
         self.assertEqual(response.status_code, 200)

@@ -1,5 +1,3 @@
-import hashlib
-import hmac
 import json
 import re
 from unittest.mock import patch
@@ -8,7 +6,7 @@ from odoo.tests import HttpCase, tagged
 
 from ..controllers import links as links_controller
 from ..tools import links
-from .common import SmsMarketingLinksCommon
+from .common import SmsMarketingLinksCommon, load_gateway_simulator
 
 BROWSER = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
@@ -225,9 +223,9 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
     # ------------------------------------------------------------------ inbound keywords
     def _inbound(self, messages, secret="s3cr3t", signature=None):
         body = json.dumps({"messages": messages}).encode()
-        if signature is None:
-            signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "X-Signature": signature}
+        headers = load_gateway_simulator().signed_headers(secret, body)
+        if signature is not None:
+            headers["X-Signature"] = signature
         response = self.url_open(f"/sms_marketing/inbound/{self.gateway.id}", data=body, headers=headers)
         self.env.invalidate_all()
         return response

@@ -25,6 +25,7 @@ INTERFACE = {
     "fetch_balance": [],
     "fetch_prices": [],
     "verify_webhook": ["raw_body", "headers", "url"],
+    "webhook_replay_key": ["raw_body", "headers", "url", "kind"],
     "parse_statuses": ["raw_body", "headers", "url"],
     "parse_inbound": ["raw_body", "headers", "url"],
     "webhook_response": ["kind", "answer"],
@@ -125,7 +126,7 @@ class TestProviderRegistry(TransactionCase):
         with self.assertRaises(SmsGatewayError):
             gateway._send_batch([{"uuid": "d" * 32, "number": "+32470000001", "content": "Hi"}])
         self.assertIsNone(gateway._get_provider(raise_if_unknown=False))
-        self.assertFalse(gateway._check_signature(b"{}", "00"))
+        self.assertFalse(gateway._check_signature(b"{}", {"X-Signature": "00"}))
 
     def test_gateway_form_shows_each_providers_fields(self):
         admin_env = self.env(user=self.env.ref("base.user_admin"))
@@ -327,7 +328,7 @@ class TestWebhookSignatures(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sign = staticmethod(load_gateway_simulator().sign)
+        cls.signed = staticmethod(load_gateway_simulator().signed_headers)
         Gateway = cls.env["sms.marketing.gateway"]
         cls.gateway = Gateway.create(
             {"name": "Signed", "provider": "http", "endpoint_url": "http://127.0.0.1:9", "webhook_secret": "s3cret"}
@@ -341,48 +342,49 @@ class TestWebhookSignatures(TransactionCase):
     def _route(self, gateway, body=None, headers=None, kind="statuses"):
         body = self.body if body is None else body
         if headers is None:
-            headers = {"X-Signature": self.sign("s3cret", body)}
+            headers = self.signed("s3cret", body)
         return self.env["sms.marketing.gateway"]._route_webhook(gateway.id, body, headers, "http://x/", kind)
 
     def test_good_signature(self):
         self.assertEqual(self._route(self.gateway), (200, {"updated": 0}))
-        lower = {"x-signature": self.sign("s3cret", self.body)}
+        lower = {name.lower(): value for name, value in self.signed("s3cret", self.body).items()}
         self.assertEqual(self._route(self.gateway, headers=lower)[0], 200, "header names in any case")
-        self.assertTrue(self.gateway._check_signature(self.body, self.sign("s3cret", self.body)))
+        self.assertTrue(self.gateway._check_signature(self.body, self.signed("s3cret", self.body)))
 
     def test_bad_signatures(self):
-        forged = self.sign("s3cret", self.body)[:-1] + ("0" if self.sign("s3cret", self.body)[-1] != "0" else "1")
+        good = self.signed("s3cret", self.body)
+        forged = good["X-Signature"][:-1] + ("0" if good["X-Signature"][-1] != "0" else "1")
         cases = {
-            "forged": {"X-Signature": forged},
+            "forged": {**good, "X-Signature": forged},
             "missing": {},
-            "empty": {"X-Signature": ""},
-            "other gateway's secret": {"X-Signature": self.sign("other", self.body)},
-            "body changed": {"X-Signature": self.sign("s3cret", self.body + b" ")},
-            "not text": {"X-Signature": None},
+            "empty": {**good, "X-Signature": ""},
+            "other gateway's secret": self.signed("other", self.body),
+            "body changed": self.signed("s3cret", self.body + b" "),
+            "not text": {**good, "X-Signature": None},
         }
         for label, headers in cases.items():
             with self.subTest(label):
                 self.assertEqual(self._route(self.gateway, headers=headers), (403, None))
-        self.assertFalse(self.gateway._check_signature(self.body, forged))
+        self.assertFalse(self.gateway._check_signature(self.body, {**good, "X-Signature": forged}))
         self.assertFalse(self.gateway._check_signature(self.body, None))
-        self.assertTrue(self.other._check_signature(self.body, self.sign("other", self.body)))
+        self.assertTrue(self.other._check_signature(self.body, self.signed("other", self.body)))
 
     def test_no_secret_no_webhook(self):
-        signature = self.sign("", self.body)
-        self.assertEqual(self._route(self.no_secret, headers={"X-Signature": signature}), (403, None))
-        self.assertFalse(self.no_secret._check_signature(self.body, signature))
+        headers = self.signed("", self.body)
+        self.assertEqual(self._route(self.no_secret, headers=headers), (403, None))
+        self.assertFalse(self.no_secret._check_signature(self.body, headers))
         self.assertEqual(self._route(self.gateway.browse(self.other.id + 1000)), (403, None), "unknown gateway")
 
     def test_signed_garbage_is_400(self):
         for body in (b"not json", b"[1]", b'{"statuses": {"uuid": 1}}', b'{"statuses": [1]}', b"[" * 100000):
-            headers = {"X-Signature": self.sign("s3cret", body)}
+            headers = self.signed("s3cret", body)
             with self.subTest(body=body[:20]):
                 self.assertEqual(self._route(self.gateway, body=body, headers=headers), (400, None))
 
     def test_inbound_is_read_by_the_provider(self):
         body = json.dumps({"messages": [{"from": "32470000042", "content": "STOP"}, {"number": "+1", "content": "x"}]})
         body = body.encode()
-        status, answer = self._route(self.gateway, body, {"X-Signature": self.sign("s3cret", body)}, "messages")
+        status, answer = self._route(self.gateway, body, self.signed("s3cret", body), "messages")
         self.assertEqual(status, 200)
         self.assertEqual(
             answer["results"], [{"number": "+32470000042", "action": "optout"}, {"number": None, "action": "ignored"}]

@@ -87,12 +87,8 @@ class TestRoutingEndToEnd(SmsProviderCase):
 
     def _post_sim_status(self, gateway, uuid, state, secret=None):
         body = json.dumps({"statuses": [{"uuid": uuid, "state": state}]}).encode()
-        signature = self.sim_module.sign(secret or self.sim.webhook_secret, body)
-        return self.url_open(
-            f"/sms_marketing/status/{gateway.id}",
-            data=body,
-            headers={"Content-Type": "application/json", "X-Signature": signature},
-        ).status_code
+        headers = self.sim_module.signed_headers(secret or self.sim.webhook_secret, body)
+        return self.url_open(f"/sms_marketing/status/{gateway.id}", data=body, headers=headers).status_code
 
     def test_estimate_follows_the_routes(self):
         mailing = self._make_mailing(False)

@@ -30,9 +30,11 @@ class TestStatusWebhook(HttpCase):
 
     def _post(self, gateway_id, statuses, secret="s3cret", signature=None, kind="status", key="statuses"):
         body = json.dumps({key: statuses}).encode()
-        headers = {"Content-Type": "application/json"}
-        if signature is not False:  # False: no header at all
-            headers["X-Signature"] = signature if signature is not None else self.simulator.sign(secret, body)
+        headers = self.simulator.signed_headers(secret, body)
+        if signature is False:  # no header at all
+            del headers["X-Signature"]
+        elif signature is not None:
+            headers["X-Signature"] = signature
         return self.url_open(f"/sms_marketing/{kind}/{gateway_id}", data=body, headers=headers)
 
     def test_signed_reports_move_traces(self):
@@ -73,7 +75,7 @@ class TestStatusWebhook(HttpCase):
 
     def test_signed_garbage_gets_400(self):
         body = b'{"statuses": "delivered"}'
-        headers = {"Content-Type": "application/json", "X-Signature": self.simulator.sign("s3cret", body)}
+        headers = self.simulator.signed_headers("s3cret", body)
         response = self.url_open(f"/sms_marketing/status/{self.gateway.id}", data=body, headers=headers)
         self.assertEqual(response.status_code, 400)
         self.assertEqual(response.content, b"")

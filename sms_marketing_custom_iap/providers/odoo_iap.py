@@ -16,6 +16,8 @@ Delivery reports: IAP posts JSON-RPC ``{"params": {"message_statuses": [{"sms_st
 to the ``webhook_url`` it was given, unsigned. So the URL given carries a token,
 an HMAC of the gateway with the database secret (``?token=``): a report to the
 URL without the right token is refused. Odoo SMS has no inbound messages.
+IAP gives no time and no id of a report: a replay cannot be told apart, and
+changes nothing (statuses never go backwards).
 
 Not idempotent as far as we know: a time-out leaves the batch ``unknown``
 (never sent again blindly); IAP cannot be asked about a message (no ``lookup``).
@@ -36,7 +38,7 @@ from odoo.addons.sms_marketing_custom.providers import (
     SmsGatewayError,
     SmsGatewayTransientError,
 )
-from odoo.addons.sms_marketing_custom.providers.base import SmsProvider, register_provider
+from odoo.addons.sms_marketing_custom.providers.base import SmsProvider, is_ascii_text, register_provider
 from odoo.addons.sms_marketing_custom.tools import pricing
 from odoo.tools.translate import _lt
 
@@ -123,7 +125,7 @@ class OdooIapProvider(SmsProvider):
     # ------------------------------------------------------------------ webhooks
     def verify_webhook(self, raw_body, headers, url):
         token = (parse_qs(urlsplit(url or "").query).get("token") or [""])[0]
-        return bool(token) and hmac.compare_digest(token, self._token())
+        return is_ascii_text(token) and hmac.compare_digest(token, self._token())
 
     def parse_statuses(self, raw_body, headers, url=None):
         try:

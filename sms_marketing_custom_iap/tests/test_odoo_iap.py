@@ -82,3 +82,21 @@ class TestOdooIapProvider(SmsProviderCase):
         self.assertEqual(traces[self.numbers[1]].state, "pending")
         self.assertEqual((mailing.state, mailing.pause_code), ("paused", "insufficient_credit"))
         self.assertFalse(self.standin.sent)
+
+    def test_malformed_or_oversize_reports_are_refused(self):
+        mailing = self._make_mailing(self.gateway)
+        with self._network():
+            self._run_engine(mailing)
+        webhook = self.standin.sent[0]["webhook_url"]
+        trace = self._traces_by_number(mailing)[self.standin.sent[0]["number"]]
+        base = webhook.split("?")[0]
+        # a token that is not ASCII once decoded is refused like any wrong token, not with a 500
+        for token in ("%C3%A9" * 32, "%FF" * 64):
+            with self.subTest(token=token):
+                self.assertEqual(self.standin.post_report(f"{base}?token={token}", "delivered", [trace.uuid])[0], 403)
+        # the right token with a body over the webhooks' limit: 413, nothing read
+        padding = ["0" * 32] * 10000
+        self.assertEqual(self.standin.post_report(webhook, "delivered", [trace.uuid, *padding])[0], 413)
+        self.env.invalidate_all()
+        self.assertEqual(trace.state, "sent")
+        self.assertEqual(self.standin.post_report(webhook, "delivered", [trace.uuid])[0], 200)

@@ -22,6 +22,7 @@ from odoo.tools import create_index, create_unique_index
 
 from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, UNKNOWN
 from ..tools import links
+from .sms_marketing_consent import ConsentDetails
 
 FAILURE_TYPES = [
     # canceled before sending
@@ -260,15 +261,15 @@ class SmsMarketingTrace(models.Model):
         }
 
     def _get_optout_details(self, evidence):
-        """Consent-log details of a choice made on this trace's opt-out page."""
+        """Consent-log details (``ConsentDetails``) of a choice made on this trace's opt-out page."""
         self.ensure_one()
-        return {
-            "source": "optout_link",
-            "mailing_id": self.mailing_id.id,
-            "evidence": _(
+        return ConsentDetails(
+            source="optout_link",
+            mailing_id=self.mailing_id.id,
+            evidence=_(
                 "Opt-out page of the SMS sent to %(number)s: %(choice)s", number=self.number or "?", choice=evidence
             ),
-        }
+        )
 
     def _get_recipient_contacts(self):
         """The mailing-list contacts this trace's recipient is: by number, and the record itself."""

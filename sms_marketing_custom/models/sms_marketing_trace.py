@@ -222,8 +222,9 @@ class SmsMarketingTrace(models.Model):
     def _route_optout(self, token, record=True, choice=None, keep_list_ids=()):
         """Values of the opt-out page of ``/o/<token>``; None when the token is not valid.
 
-        With ``record`` the opt-out is recorded (idempotent); without (a link preview),
-        the page only asks for confirmation. A person's later choices on the page:
+        With ``record`` (the page's POST) the opt-out is recorded (idempotent); without (any
+        GET: a person's browser then posts by script, a scanner does not), the page only asks
+        for confirmation. A person's later choices on the page:
         ``choice`` "undo" (subscribed again: "I unsubscribed by mistake"), "lists"
         (of the person's other lists, stay in ``keep_list_ids`` and leave the rest),
         "all" (no marketing SMS at all: the blacklist). Each lands in the consent log.

@@ -69,11 +69,14 @@ class SmsMarketingLinks(http.Controller):
         max_content_length=MAX_PAGE_BODY,
     )
     def sms_marketing_optout(self, token, **kwargs):
-        # One tap: a person's GET opts out; a link preview (bot user agent, HEAD) only gets the page
-        # with a confirm button, which POSTs. The page's other buttons (undo, choice of lists, stop
-        # all) POST a ``choice``; a choice is never made by a GET.
+        # Only a POST records. A GET (a person's tap, a link preview, a mail or SMS scanner posing as
+        # a browser) renders the page without recording; for a person the page submits its
+        # confirm form at once by script (one tap), with the button as the fallback. A bot's user
+        # agent gets no script. The page's other buttons (undo, choice of lists, stop all) POST a
+        # ``choice``.
         method = request.httprequest.method
-        record = method == "POST" or (method == "GET" and not is_bot(request.httprequest.user_agent.string))
+        record = method == "POST"
+        auto_submit = method == "GET" and not is_bot(request.httprequest.user_agent.string)
         choice = kwargs.get("choice") if method == "POST" else None
         if choice not in (None, "undo", "lists", "all"):
             choice = None
@@ -85,4 +88,6 @@ class SmsMarketingLinks(http.Controller):
             return request.render("sms_marketing_custom.optout_invalid", {}, status=404)
         if values["lang"]:
             request.update_context(lang=values["lang"])
-        return request.render("sms_marketing_custom.optout_page", dict(values, optout_path=links.OPTOUT_PATH))
+        return request.render(
+            "sms_marketing_custom.optout_page", dict(values, optout_path=links.OPTOUT_PATH, auto_submit=auto_submit)
+        )

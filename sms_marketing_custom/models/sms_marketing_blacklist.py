@@ -1,14 +1,16 @@
 import logging
 import re
+from dataclasses import replace
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..providers import SmsGatewayError, SmsGatewayTransientError
 from ..tools import links, pricing
 from ..tools import phone as phone_tools
 from ..tools.sms_encoding import segment_count
+from .sms_marketing_consent import ConsentDetails
 
 _logger = logging.getLogger(__name__)
 
@@ -20,6 +22,15 @@ class SmsMarketingBlacklist(models.Model):
     its history (source, dates) stays. Every check against the blacklist is a
     SQL join on the normalised number: contacts' ``phone_sanitized``, partners'
     ``sms_marketing_number``, the mailing's recipients query.
+
+    The blacklist is global: a STOP stops every company's SMS marketing in the
+    database (as Odoo's ``phone.blacklist``). Each entry keeps the company that
+    received its opt-out (``company_id``); only someone working in that company
+    (its allowed companies of the request) lifts it, and an entry of unknown
+    company only an SMS Marketing manager (``_check_can_lift``). Adding is
+    never restricted. Source, dates and company are the server's: they follow
+    the state change and its ``ConsentDetails`` (sms_marketing_consent.py),
+    never the values or context a caller sends.
     """
 
     _name = "sms.marketing.blacklist"
@@ -38,8 +49,16 @@ class SmsMarketingBlacklist(models.Model):
         ],
         default="manual",
         required=True,
+        readonly=True,
     )
     date = fields.Datetime(string="Blacklisted On", default=fields.Datetime.now, required=True, readonly=True)
+    company_id = fields.Many2one(
+        "res.company",
+        string="Received By",
+        readonly=True,
+        index=True,
+        help="The company whose SMS, gateway or user received the opt-out: only its users can remove it.",
+    )
     removed_source = fields.Selection(
         [("manual", "Manual"), ("optout_link", "Opt-out Link"), ("keyword", "START Keyword"), ("import", "Import")],
         string="Removed By",
@@ -53,6 +72,9 @@ class SmsMarketingBlacklist(models.Model):
 
     _sql_constraints = [("number_unique", "unique(number)", "This number is already in the blacklist.")]
 
+    # set by the server only, from the state change and its details (never from a caller's values)
+    _STATE_FIELDS = ("source", "date", "company_id", "removed_source", "removed_date")
+
     @api.depends("number")
     def _compute_consent_ids(self):
         events = self.env["sms.marketing.consent"].search([("number", "in", self.mapped("number"))])
@@ -63,56 +85,118 @@ class SmsMarketingBlacklist(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         """Store numbers in E.164; re-adding a known number reactivates it instead of failing."""
+        vals_list = [self._strip_state_fields(vals) for vals in vals_list]
         for vals in vals_list:
             if vals.get("number"):
                 vals["number"] = self._normalize_or_raise(vals["number"])
         numbers = [vals["number"] for vals in vals_list if vals.get("number")]
         existing = {rec.number: rec for rec in self.with_context(active_test=False).search([("number", "in", numbers)])}
         reactivated = self.browse()
+        state_values = self._get_state_values(True)
         new_vals_list = []
         new_numbers = set()
         for vals in vals_list:
             number = vals.get("number")
             record = existing.get(number)
             if record:
-                record.write({"active": True, "source": vals.get("source", "manual"), "date": fields.Datetime.now()})
                 reactivated |= record
             elif not number or number not in new_numbers:  # same number twice in one call: keep the first
                 new_numbers.add(number)
-                new_vals_list.append(vals)
+                new_vals_list.append({**vals, "active": True, **state_values})
+        # an entry already active stays as it is (its company too): only archived ones change state
+        reactivated.write({"active": True})
         created = super().create(new_vals_list)
-        sources = {rec.id: vals.get("source") for rec, vals in zip(created, new_vals_list, strict=True)}
-        created._log_consent("opt_out", sources)
+        created._log_consent("opt_out")
         return reactivated | created
 
     def write(self, vals):
+        vals = self._strip_state_fields(vals)
         if vals.get("number"):
             vals["number"] = self._normalize_or_raise(vals["number"])
-        if vals.get("active") is True:
-            vals.setdefault("removed_source", False)
-            vals.setdefault("removed_date", False)
-        result = super().write(vals)
-        if "active" in vals:
-            source = vals.get("source") if vals["active"] else vals.get("removed_source")
-            self._log_consent("opt_out" if vals["active"] else "opt_in", dict.fromkeys(self.ids, source))
+            if any(rec.number != vals["number"] for rec in self):
+                # a new number would lift the old one's opt-out without its event
+                raise UserError(_("The number of a blacklist entry cannot be changed: remove it and add the new one."))
+        if "active" not in vals:
+            return super().write(vals)
+        active = bool(vals.pop("active"))
+        changed = self.filtered(lambda rec: rec.active != active)
+        if not active:
+            self._check_can_lift()
+        result = super().write(vals) if vals else True
+        if changed:
+            super(SmsMarketingBlacklist, changed).write({"active": active, **self._get_state_values(active)})
+            changed._log_consent("opt_out" if active else "opt_in")
         return result
 
-    def _log_consent(self, event, source_by_id):
-        """One consent event per record: the blacklist's state changes only with its event (docs/design.md)."""
+    def unlink(self):
+        """Deleting an entry lifts its opt-out: the same right as removing it, and its event."""
+        self._check_can_lift()
+        self.filtered("active")._log_consent("opt_in")
+        return super().unlink()
+
+    @api.model
+    def load(self, fields, data):
+        """Odoo's import (the import screen calls ``load``): its changes are logged as imports."""
+        details = replace(self.env["sms.marketing.consent"]._get_details(), source="import")
+        return super(SmsMarketingBlacklist, self.with_context(**details.context())).load(fields, data)
+
+    def _strip_state_fields(self, vals):
+        """``vals`` without the fields the server sets (a caller may send them: they are ignored)."""
+        return {fname: value for fname, value in vals.items() if fname not in self._STATE_FIELDS}
+
+    def _get_state_values(self, active):
+        """Source, date and company of entries becoming ``active`` (an opt-out) or archived (an opt-in)."""
         Consent = self.env["sms.marketing.consent"]
         details = Consent._get_details()
-        details.pop("list_id", None)
-        forced_source = details.pop("source", None)
+        now = fields.Datetime.now()
+        if active:
+            return {
+                "source": details.source if details.source in dict(self._fields["source"].selection) else "manual",
+                "date": now,
+                "company_id": Consent._get_company(details).id,
+                "removed_source": False,
+                "removed_date": False,
+            }
+        removed_sources = dict(self._fields["removed_source"].selection)
+        return {
+            "removed_source": details.source if details.source in removed_sources else "manual",
+            "removed_date": now,
+        }
+
+    def _check_can_lift(self):
+        """Only someone working in the company that received an opt-out lifts it (docs/design.md):
+        the request's allowed companies, checked against the user's; an entry of unknown company
+        needs an SMS Marketing manager. The system (keywords, the opt-out page) runs as superuser."""
+        if self.env.su or not self:
+            return
+        companies = self.env.companies  # raises when the request names a company of someone else
+        is_manager = self.env.user.has_group("sms_marketing_custom.group_sms_marketing_manager")
+        # sudo: the entries' company is checked here, whoever may read it
+        for rec in self.sudo():
+            if rec.company_id and rec.company_id not in companies:
+                raise AccessError(
+                    _(
+                        "%(number)s was blacklisted by %(company)s: only its users can remove it.",
+                        number=rec.number,
+                        company=rec.company_id.name,
+                    )
+                )
+            if not rec.company_id and not is_manager:
+                raise AccessError(
+                    _(
+                        "%(number)s was blacklisted by an unknown company: only SMS Marketing managers can remove it.",
+                        number=rec.number,
+                    )
+                )
+
+    def _log_consent(self, event):
+        """One consent event per record: the blacklist's state changes only with its event (docs/design.md).
+        It belongs to the entry's company (the one that received the opt-out), so that its users see
+        who lifted it."""
+        Consent = self.env["sms.marketing.consent"]
+        values = Consent._get_event_values(Consent._get_details())
         Consent._log(
-            [
-                {
-                    **details,
-                    "number": rec.number,
-                    "event": event,
-                    "source": Consent._source_of(forced_source or source_by_id.get(rec.id)),
-                }
-                for rec in self
-            ]
+            [{**values, "number": rec.number, "event": event, "company_id": rec.sudo().company_id.id} for rec in self]
         )
 
     # ------------------------------------------------------------------ actions
@@ -130,29 +214,36 @@ class SmsMarketingBlacklist(models.Model):
     def _add_numbers(self, numbers, source="manual", details=None):
         """Blacklist E.164 ``numbers`` (reactivating archived ones). Returns the records.
 
-        ``details`` go into the consent log's events (mailing_id, gateway_id, evidence).
+        ``details`` (``ConsentDetails``, or a dict of mailing_id, gateway_id, evidence) go into the consent
+        log's events; a private method's argument, which no request can reach.
         """
         numbers = list(dict.fromkeys(number for number in numbers or [] if number))
         if not numbers:
             return self.browse()
+        details = ConsentDetails.of(details, source)
         # sudo: opt-out links and STOP keywords add numbers on behalf of the recipient (public/webhook requests)
-        blacklist = self.sudo().with_context(active_test=False, sms_marketing_consent=details or {})
+        blacklist = self.sudo().with_context(active_test=False, **details.context())
         existing = blacklist.search([("number", "in", numbers)])
-        inactive = existing.filtered(lambda rec: not rec.active)
-        inactive.write({"active": True, "source": source, "date": fields.Datetime.now()})
+        existing.filtered(lambda rec: not rec.active).write({"active": True})
         known = set(existing.mapped("number"))
-        created = blacklist.create([{"number": number, "source": source} for number in numbers if number not in known])
+        created = blacklist.create([{"number": number} for number in numbers if number not in known])
         return (existing | created).with_env(self.env)
 
     @api.model
     def _remove_numbers(self, numbers, source="manual", details=None):
-        """Take E.164 ``numbers`` out of the blacklist (archived with who/when). Returns the records."""
+        """Take E.164 ``numbers`` out of the blacklist (archived with who/when). Returns the records.
+
+        A user lifts only the entries of their companies (``_check_can_lift``); the recipient's own
+        START, YES or opt-out page's undo run as superuser and lift any.
+        """
         numbers = [number for number in numbers or [] if number]
         if not numbers:
             return self.browse()
+        details = ConsentDetails.of(details, source)
         # sudo: a START keyword removes the number on behalf of its owner
-        records = self.sudo().with_context(sms_marketing_consent=details or {}).search([("number", "in", numbers)])
-        records.write({"active": False, "removed_source": source, "removed_date": fields.Datetime.now()})
+        records = self.sudo().with_context(**details.context()).search([("number", "in", numbers)])
+        records.with_env(self.env)._check_can_lift()
+        records.write({"active": False})
         return records.with_env(self.env)
 
     # ------------------------------------------------------------------ inbound SMS keywords
@@ -189,7 +280,7 @@ class SmsMarketingBlacklist(models.Model):
             number = self._normalize_inbound_number(message.get("number") or message.get("from"))
             content = str(message.get("content") or "")
             action, argument, word = links.parse_inbound(content, keywords) if number else (None, None, None)
-            details = {"gateway_id": gateway.id, "evidence": content}
+            details = ConsentDetails(source="keyword", gateway_id=gateway.id, evidence=content)
             lang = company._get_sms_marketing_reply_lang(word)
             reply = None
             if action == "optout":
@@ -200,9 +291,8 @@ class SmsMarketingBlacklist(models.Model):
             elif action == "optin":
                 if not self._remove_numbers([number], "keyword", details=details):
                     # not blacklisted: START is still an opt-in to prove
-                    self.env["sms.marketing.consent"].sudo()._log(
-                        [{**details, "number": number, "event": "opt_in", "source": "keyword"}]
-                    )
+                    Consent = self.env["sms.marketing.consent"].sudo()
+                    Consent._log([{**Consent._get_event_values(details), "number": number, "event": "opt_in"}])
                 reply = company._get_sms_marketing_reply("start", lang)
             elif action == "help":
                 reply = company._get_sms_marketing_reply("help", lang)

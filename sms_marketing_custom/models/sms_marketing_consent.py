@@ -17,10 +17,25 @@ Rules
     system (the ACLs give no write/unlink, events are created with sudo). An
     event with a list is about that list only; without a list it is about all
     SMS marketing of the number (the blacklist).
+
+Trust
+    Only the server says what an event is. ``date`` is always now, ``user_id``
+    the real user of the request (none for a public route or the system),
+    ``company_id`` the mailing's, else the gateway's, else the request's own
+    company (checked against the user's companies). The source, mailing,
+    gateway and evidence come from a ``ConsentDetails`` object put in the
+    context key ``sms_marketing_consent`` by server code (the opt-out page,
+    keywords, provider answers, ``load()`` for imports): an RPC caller
+    controls the context but can only put JSON in it, never this object, so
+    whatever it sends there is ignored and its changes are "manual" events.
 """
+
+from dataclasses import dataclass, replace
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+CONTEXT_KEY = "sms_marketing_consent"
 
 SOURCES = [
     ("keyword", "SMS Keyword"),
@@ -30,6 +45,31 @@ SOURCES = [
     ("provider", "Provider"),
     ("manual", "Manual"),
 ]
+
+
+@dataclass(frozen=True)
+class ConsentDetails:
+    """What server code knows about a consent event, carried in the context under ``CONTEXT_KEY``.
+
+    A Python object on purpose: a context sent over RPC is JSON and cannot hold
+    one, so a request can never claim a source, a mailing or evidence.
+    """
+
+    source: str = "manual"
+    mailing_id: int | None = None
+    gateway_id: int | None = None
+    evidence: str | None = None
+
+    @classmethod
+    def of(cls, details, source):
+        """``details`` (a ``ConsentDetails``, a dict of server code's, or None) with ``source``."""
+        if isinstance(details, dict):
+            details = cls(**{name: details.get(name) for name in ("mailing_id", "gateway_id", "evidence")})
+        return replace(details or cls(), source=source)
+
+    def context(self):
+        """``with_context(**details.context())``: the changes made under it are logged with these details."""
+        return {CONTEXT_KEY: self}
 
 
 class SmsMarketingConsent(models.Model):
@@ -58,16 +98,21 @@ class SmsMarketingConsent(models.Model):
 
     @api.model
     def _log(self, events):
-        """Append ``events`` (dicts of this model's fields) in one INSERT; returns nothing.
+        """Append ``events`` (dicts of number, event, source, list_id, contact_id, mailing_id,
+        gateway_id, evidence, company_id) in one INSERT; returns nothing.
 
-        ``date`` defaults to now, ``user_id`` to the real user of the request
-        (not the superuser a public route runs as), ``company_id`` to the
-        mailing's, else the gateway's, else the current company.
+        Callers are server code (a private method: no request reaches it). The
+        server sets the rest, whatever the dicts say: ``date`` is now,
+        ``user_id`` the real user of the request (not the superuser a public
+        route runs as). ``company_id``, when the caller does not know better
+        (a blacklist entry's company), is the mailing's, else the gateway's,
+        else the request's company (``_get_request_company``).
         """
         if not events:
             return
         now = fields.Datetime.now()
         user = self.env.user if not self.env.user._is_public() and not self.env.user._is_superuser() else None
+        request_company = self._get_request_company().id
         mailings = (
             self.env["sms.marketing.mailing"].sudo().browse({e["mailing_id"] for e in events if e.get("mailing_id")})
         )
@@ -96,14 +141,9 @@ class SmsMarketingConsent(models.Model):
                 event.get("company_id")
                 or company_of.get(("m", event.get("mailing_id")))
                 or company_of.get(("g", event.get("gateway_id")))
-                or self.env.company.id
+                or request_company
             )
-            values = {
-                **event,
-                "date": event.get("date") or now,
-                "user_id": event.get("user_id") or (user.id if user else None),
-                "company_id": company,
-            }
+            values = {**event, "date": now, "user_id": user.id if user else None, "company_id": company}
             for name, column in columns.items():
                 column.append(values.get(name) or None)
         self.env.cr.execute(
@@ -125,15 +165,42 @@ class SmsMarketingConsent(models.Model):
 
     @api.model
     def _get_details(self):
-        """What the caller knows about the event (gateway, mailing, evidence, source), from the context."""
-        return dict(self.env.context.get("sms_marketing_consent") or {})
+        """The ``ConsentDetails`` server code put in the context; anything else there (a request's
+        JSON) is ignored: the change is then a manual one."""
+        details = self.env.context.get(CONTEXT_KEY)
+        details = details if isinstance(details, ConsentDetails) else ConsentDetails()
+        return details if details.source in dict(SOURCES) else ConsentDetails()
 
     @api.model
-    def _source_of(self, source):
-        """The log's source for a blacklist or page source (the same keys; anything else is manual)."""
-        if self.env.context.get("import_file"):
-            return "import"
-        return source if source in dict(SOURCES) else "manual"
+    def _get_event_values(self, details):
+        """The columns of an event that ``details`` give (the rest is set by ``_log``)."""
+        return {
+            "source": details.source,
+            "mailing_id": details.mailing_id,
+            "gateway_id": details.gateway_id,
+            "evidence": details.evidence,
+        }
+
+    @api.model
+    def _get_company(self, details):
+        """The company an event with ``details`` belongs to: the mailing's, else the gateway's, else the
+        request's (the company of a blacklist entry is its opt-out's)."""
+        # sudo: the company of a mailing or gateway the recipient acted on, read by public routes too
+        if details.mailing_id:
+            company = self.env["sms.marketing.mailing"].sudo().browse(details.mailing_id).company_id
+            if company:
+                return company
+        if details.gateway_id:
+            company = self.env["sms.marketing.gateway"].sudo().browse(details.gateway_id).company_id
+            if company:
+                return company
+        return self._get_request_company()
+
+    @api.model
+    def _get_request_company(self):
+        """The current company of the request, checked against the user's companies even under sudo
+        (``allowed_company_ids`` comes from the request; a sudo environment would take it unchecked)."""
+        return self.env(su=False).company
 
     @api.model
     def _get_numbers_domain(self, numbers, contacts=None):

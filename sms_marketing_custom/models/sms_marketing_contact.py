@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
@@ -137,22 +139,27 @@ class SmsMarketingContact(models.Model):
         if not added:
             return
         Consent = self.env["sms.marketing.consent"]
-        details = Consent._get_details()
-        source = Consent._source_of(details.pop("source", None))
+        values = Consent._get_event_values(Consent._get_details())
         numbers = {contact.id: contact.phone_sanitized for contact in self.sudo()}
         Consent._log(
             [
                 {
-                    **details,
+                    **values,
                     "number": numbers.get(contact_id),
                     "contact_id": contact_id,
                     "list_id": list_id,
                     "event": "opt_in",
-                    "source": source,
                 }
                 for contact_id, list_id in sorted(added)
             ]
         )
+
+    @api.model
+    def load(self, fields, data):
+        """Odoo's import (the import screen calls ``load``): the subscriptions it adds are logged as imports."""
+        Consent = self.env["sms.marketing.consent"]
+        details = replace(Consent._get_details(), source="import")
+        return super(SmsMarketingContact, self.with_context(**details.context())).load(fields, data)
 
     @api.model
     def _prepare_phone_values(self, vals_list):

@@ -256,7 +256,12 @@ class SmsMarketingGateway(models.Model):
         return True
 
     def action_add_demo_credits(self):
+        """Free credits on a sandbox gateway (no SMS leaves it), for those who configure gateways:
+        the write rights on this gateway (SMS Marketing managers of its company), checked here because
+        a button is also an RPC method that any reader could call."""
         self.ensure_one()
+        self.check_access_rights("write")
+        self.check_access_rule("write")
         if not self.provider_simulated:
             raise UserError(_("Only a sandbox gateway can get demo credits; buy credits from your provider."))
         self._change_balance(1000.0, "purchase", note=_("Demo credits"))

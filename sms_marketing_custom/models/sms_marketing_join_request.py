@@ -14,6 +14,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from .sms_marketing_consent import ConsentDetails
+
 JOIN_VALIDITY = timedelta(hours=24)
 
 
@@ -70,7 +72,7 @@ class SmsMarketingJoinRequest(models.Model):
             request.state = "expired"
             return self.browse()
         request.write({"state": "confirmed", "confirmed_date": now, "evidence": f"{request.evidence}\n{content}"})
-        details = {"source": "keyword", "gateway_id": gateway.id, "evidence": request.evidence}
+        details = ConsentDetails(source="keyword", gateway_id=gateway.id, evidence=request.evidence)
         # an explicit YES from the phone is consent to SMS marketing again
         self.env["sms.marketing.blacklist"]._remove_numbers([number], "keyword", details=details)
         Contact = self.env["sms.marketing.contact"].sudo().with_context(sms_marketing_consent=details)

@@ -21,9 +21,9 @@ class SmsMarketingSubscription(models.Model):
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("opt_out"):
-                vals.setdefault("opt_out_date", fields.Datetime.now())
+        now = fields.Datetime.now()
+        # the date of an opt-out is the server's, as its consent event's
+        vals_list = [{**vals, "opt_out_date": now if vals.get("opt_out") else False} for vals in vals_list]
         subscriptions = super().create(vals_list)
         self._invalidate_relations()
         subscriptions.filtered("opt_out")._log_consent("opt_out")
@@ -31,6 +31,7 @@ class SmsMarketingSubscription(models.Model):
         return subscriptions
 
     def write(self, vals):
+        vals = {fname: value for fname, value in vals.items() if fname != "opt_out_date"}  # the server's
         changed = self.browse()
         if "opt_out" in vals:
             vals["opt_out_date"] = fields.Datetime.now() if vals["opt_out"] else False
@@ -43,21 +44,20 @@ class SmsMarketingSubscription(models.Model):
         return result
 
     def _log_consent(self, event):
-        """A change of ``opt_out`` is a consent event about that list (docs/design.md, consent log)."""
+        """A change of ``opt_out`` is a consent event about that list (docs/design.md, consent log);
+        its details are the server's (``ConsentDetails``), never the request's."""
         if not self:
             return
         Consent = self.env["sms.marketing.consent"]
-        details = Consent._get_details()
-        source = Consent._source_of(details.pop("source", None))
+        values = Consent._get_event_values(Consent._get_details())
         Consent._log(
             [
                 {
-                    **details,
+                    **values,
                     "number": sub.contact_id.phone_sanitized,
                     "contact_id": sub.contact_id.id,
                     "list_id": sub.list_id.id,
                     "event": event,
-                    "source": source,
                 }
                 for sub in self.sudo()
             ]

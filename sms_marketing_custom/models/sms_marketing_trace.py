@@ -22,6 +22,7 @@ from odoo.tools import create_index, create_unique_index
 
 from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, UNKNOWN
 from ..tools import links
+from .sms_marketing_consent import ConsentDetails
 
 FAILURE_TYPES = [
     # canceled before sending
@@ -221,8 +222,9 @@ class SmsMarketingTrace(models.Model):
     def _route_optout(self, token, record=True, choice=None, keep_list_ids=()):
         """Values of the opt-out page of ``/o/<token>``; None when the token is not valid.
 
-        With ``record`` the opt-out is recorded (idempotent); without (a link preview),
-        the page only asks for confirmation. A person's later choices on the page:
+        With ``record`` (the page's POST) the opt-out is recorded (idempotent); without (any
+        GET: a person's browser then posts by script, a scanner does not), the page only asks
+        for confirmation. A person's later choices on the page:
         ``choice`` "undo" (subscribed again: "I unsubscribed by mistake"), "lists"
         (of the person's other lists, stay in ``keep_list_ids`` and leave the rest),
         "all" (no marketing SMS at all: the blacklist). Each lands in the consent log.
@@ -260,15 +262,15 @@ class SmsMarketingTrace(models.Model):
         }
 
     def _get_optout_details(self, evidence):
-        """Consent-log details of a choice made on this trace's opt-out page."""
+        """Consent-log details (``ConsentDetails``) of a choice made on this trace's opt-out page."""
         self.ensure_one()
-        return {
-            "source": "optout_link",
-            "mailing_id": self.mailing_id.id,
-            "evidence": _(
+        return ConsentDetails(
+            source="optout_link",
+            mailing_id=self.mailing_id.id,
+            evidence=_(
                 "Opt-out page of the SMS sent to %(number)s: %(choice)s", number=self.number or "?", choice=evidence
             ),
-        }
+        )
 
     def _get_recipient_contacts(self):
         """The mailing-list contacts this trace's recipient is: by number, and the record itself."""

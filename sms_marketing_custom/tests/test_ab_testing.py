@@ -212,7 +212,7 @@ class TestAbTesting(SmsEngineCase):
         mailing = self._make_ab_mailing()
         _a, b, _c = self._versions(mailing)
         wizard = self.env["sms.marketing.mailing.test"].create(
-            {"mailing_id": mailing.id, "numbers": "+32470123456", "variant_id": b.id}
+            {"mailing_id": mailing.id, "numbers": "+32470123466", "variant_id": b.id}
         )
         wizard.action_send()
         self.assertIn(BODY_B, wizard.result_html)

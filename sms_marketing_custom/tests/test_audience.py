@@ -97,7 +97,7 @@ class TestBlacklist(SmsMarketingAudienceCase):
         again = Blacklist.create({"number": "+33 6 12 34 56 78", "source": "optout_link"})
         self.assertEqual(again, removed)
         self.assertTrue(again.active)
-        self.assertEqual(again.source, "optout_link")
+        self.assertEqual(again.source, "manual", "the source is the server's: a user's change is manual")
         self.assertFalse(again.removed_date)
         again.action_remove()
         self.assertFalse(again.active)

@@ -47,8 +47,9 @@ class TestConsentLog(SmsMarketingAudienceCase, ConsentAssertions):
         self._assert_blacklist_follows_log(number)
         self.Blacklist._remove_numbers([number], "manual")
         self._assert_blacklist_follows_log(number)
-        # re-added by an import: the archived entry comes back, with its event
-        self.Blacklist.with_context(import_file=True).create([{"number": "+1 202 555 0143"}])
+        # re-added by an import (Odoo's import screen calls load()): the archived entry comes back, with its event
+        result = self.Blacklist.load(["number"], [["+1 202 555 0143"]])
+        self.assertFalse(result["messages"])
         self._assert_blacklist_follows_log(number)
         self.Blacklist.search([("number", "=", number)]).action_remove()
         self._assert_blacklist_follows_log(number)
@@ -81,12 +82,13 @@ class TestConsentLog(SmsMarketingAudienceCase, ConsentAssertions):
 
     def test_subscriptions_from_imports_and_forms_are_opt_ins(self):
         other = self.env["sms.marketing.list"].create({"name": "Other list"})
-        imported = (
-            self.env["sms.marketing.contact"]
-            .with_context(import_file=True)
-            .create([{"name": "Imported", "phone": "+1 202-555-0178", "list_ids": [(4, self.sms_list.id)]}])
+        Contact = self.env["sms.marketing.contact"]
+        result = Contact.load(
+            ["name", "phone", "list_ids/.id"], [["Imported", "+1 202-555-0178", str(self.sms_list.id)]]
         )
-        imported.with_context(import_file=False).write({"list_ids": [(4, other.id)]})
+        self.assertFalse(result["messages"])
+        imported = Contact.browse(result["ids"])
+        imported.write({"list_ids": [(4, other.id)]})
         imported.write({"name": "Renamed"})  # no list change, no event
         events = self.env["sms.marketing.consent"].search([("contact_id", "=", imported.id)], order="id")
         self.assertEqual(

@@ -154,7 +154,9 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
     def test_optout_from_lists(self):
         trace = self.traces[0]
         _clicks, optout_path = self._links_of(trace)
-        response = self._get(optout_path)
+        self.assertEqual(self._get(optout_path).status_code, 200)
+        self.assertFalse(trace.optout_at, "the page's GET records nothing: its script posts")
+        response = self._post(optout_path)
         self.assertEqual(response.status_code, 200)
         page = response.text
         self.assertIn("Newsletter", page)
@@ -181,7 +183,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
     def test_optout_from_all(self):
         bodies = self.mailing_model._apply_tracking(self.trace_model, {self.trace_model.id: "News"})
         optout_path = re.search(re.escape(OPTOUT) + r"\w+", bodies[self.trace_model.id]).group(0)
-        response = self._get(optout_path)
+        response = self._post(optout_path)
         self.assertEqual(response.status_code, 200)
         self.assertIn("any marketing SMS", response.text)
         entry = self.env["sms.marketing.blacklist"].search([("number", "=", self.trace_model.number)])

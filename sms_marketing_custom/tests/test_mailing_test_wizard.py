@@ -26,12 +26,12 @@ class TestMailingTestWizard(SmsEngineCase):
 
     def test_send_through_sandbox(self):
         balance = self.sandbox.balance
-        mailing, wizard = self._wizard("+32 470 12 34 56, +32470123457")
+        mailing, wizard = self._wizard("+32 470 12 34 66, +32470123467")
         messages = len(mailing.message_ids)
         action = wizard.action_send()
         self.assertEqual(action["res_id"], wizard.id)
         self.assertEqual(wizard.state, "done")
-        self.assertIn("+32470123456", wizard.result_html)
+        self.assertIn("+32470123466", wizard.result_html)
         self.assertIn("Sent", wizard.result_html)
         self.assertFalse(mailing.trace_ids, "a test leaves nothing for the cron")
         self.assertEqual(mailing.state, "draft")
@@ -40,8 +40,8 @@ class TestMailingTestWizard(SmsEngineCase):
         self.assertAlmostEqual(self._ledger_balance(self.sandbox), self.sandbox.balance)
 
     def test_send_through_simulator_shows_refusals(self):
-        self.sim.configure(number_states={"+32470123457": "rejected"})
-        _mailing, wizard = self._wizard("+32470123456, +32470123457", gateway=self.http_gateway)
+        self.sim.configure(number_states={"+32470123467": "rejected"})
+        _mailing, wizard = self._wizard("+32470123466, +32470123467", gateway=self.http_gateway)
         wizard.action_send()
         self.assertIn("The gateway rejected the message.", wizard.result_html)
-        self.assertEqual([m["number"] for m in self.sim.state()["sent"]], ["+32470123456"])
+        self.assertEqual([m["number"] for m in self.sim.state()["sent"]], ["+32470123466"])

@@ -26,6 +26,16 @@ class TestOptoutPage(HttpCase, SmsMarketingLinksCommon):
         self.first_event = self.env["sms.marketing.consent"].search([], order="id desc", limit=1).id or 0
 
     def _open(self, data=None, user_agent=BROWSER):
+        """A person's tap (data None): the GET, then the confirm POST its script makes; else a POST of ``data``."""
+        if data is None:
+            page = self._request(None, user_agent)
+            if "I unsubscribed by mistake" in page:  # already done: no form to submit
+                return page
+            self.assertIn('document.getElementById("o_sms_optout_confirm").submit()', page)
+            data = {"confirm": "1"}  # what the form posts (a button without name: any field, url_open posts)
+        return self._request(data, user_agent)
+
+    def _request(self, data, user_agent):
         if data is None:
             response = self.url_open(self.path, headers={"User-Agent": user_agent})
         else:
@@ -87,8 +97,9 @@ class TestOptoutPage(HttpCase, SmsMarketingLinksCommon):
         self.assertTrue(self.env["sms.marketing.subscription"].search([("list_id", "=", foreign.id)]).opt_out)
 
     def test_stop_all_and_bots(self):
-        page = self._open(user_agent="WhatsApp/2.23")
+        page = self._request(None, "WhatsApp/2.23")
         self.assertIn("Confirm", page)
+        self.assertNotIn(".submit()", page, "a link preview gets no script")
         self.assertNotIn("I unsubscribed by mistake", page)
         self.assertFalse(self._opted_out_lists(), "a link preview changes nothing")
         self.assertFalse(self._events())
@@ -109,4 +120,4 @@ class TestOptoutPage(HttpCase, SmsMarketingLinksCommon):
         token = self.env["sms.marketing.trace"]._get_tokens([trace.id])[trace.id][1]
         response = self.url_open(f"{links.OPTOUT_PATH}{token}", headers={"User-Agent": BROWSER})
         self.assertTrue(re.search(r'<html lang="fr-FR"', response.text))
-        self.assertIn('<html lang="en-US"', self._open(), "a contact has no language: the company's")
+        self.assertIn('<html lang="en-US"', self._request(None, BROWSER), "a contact has no language: the company's")

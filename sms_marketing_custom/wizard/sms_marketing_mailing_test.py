@@ -11,6 +11,8 @@ from ..tools import phone as phone_tools
 from ..tools import pricing
 from ..tools.sms_encoding import segment_count
 
+MAX_TEST_NUMBERS = 10  # a test is a few phones of the team; more is a mailing (and spends credits)
+
 
 class SmsMarketingMailingTest(models.TransientModel):
     _name = "sms.marketing.mailing.test"
@@ -24,9 +26,35 @@ class SmsMarketingMailingTest(models.TransientModel):
         domain="[('mailing_id', '=', mailing_id)]",
         help="The A/B test's version to send (default: version A, the mailing's SMS content).",
     )
-    numbers = fields.Char(required=True, help="Comma-separated phone numbers, in international format (+32...).")
+    numbers = fields.Char(
+        required=True,
+        help="Comma-separated phone numbers, in international format (+32...); at most 10.",
+    )
+    cost_estimate = fields.Char(
+        compute="_compute_cost_estimate", help="What the test costs, priced as the sending is charged."
+    )
     state = fields.Selection([("draft", "Draft"), ("done", "Done")], default="draft")
     result_html = fields.Html(readonly=True, sanitize=False)
+
+    @api.depends("numbers", "mailing_id", "variant_id")
+    def _compute_cost_estimate(self):
+        for wizard in self:
+            wizard.cost_estimate = False
+            try:
+                numbers, _blacklisted = wizard._get_numbers_to_send()
+                gateway = wizard._get_gateway()
+            except UserError:
+                continue  # said when sending
+            body = wizard.variant_id.body if wizard.variant_id else None
+            segments = wizard.mailing_id._get_preview_segments(wizard.mailing_id.body if body is None else body)
+            prices = gateway._get_prices()
+            credits = sum(
+                pricing.message_cost(segments, pricing.price_for(prices, phone_tools.normalize(number).region))
+                for number in numbers
+            )
+            wizard.cost_estimate = _(
+                "Costs about %(credits)s credits on %(gateway)s.", credits=f"{credits:.4g}", gateway=gateway.name
+            )
 
     @api.model
     def _normalize_number(self, raw, region):
@@ -51,10 +79,48 @@ class SmsMarketingMailingTest(models.TransientModel):
             raise UserError("\n".join(errors))
         if not numbers:
             raise UserError(_("Enter at least one phone number."))
+        if len(numbers) > MAX_TEST_NUMBERS:
+            raise UserError(
+                _(
+                    "A test SMS goes to at most %(max)s numbers; you entered %(count)s.",
+                    max=MAX_TEST_NUMBERS,
+                    count=len(numbers),
+                )
+            )
         return numbers
 
+    def _get_numbers_to_send(self):
+        """(numbers to send to, blacklisted numbers): a test SMS is marketing too, a STOP holds."""
+        numbers = self._parse_numbers()
+        blacklisted = self.env["sms.marketing.blacklist"]._get_blacklisted_numbers(numbers)
+        return [number for number in numbers if number not in blacklisted], [n for n in numbers if n in blacklisted]
+
+    def _get_gateway(self):
+        """The mailing's gateway (its own, else its company's default), only of the mailing's company:
+        a mailing without company tests through the current company's, never another's credits."""
+        self.ensure_one()
+        mailing = self.mailing_id
+        # the request's current company, checked against the user's (allowed_company_ids is the request's)
+        company = mailing.company_id or self.env(su=False).company
+        gateway = mailing.gateway_id or self.env["sms.marketing.gateway"]._get_default(company)
+        if not gateway:
+            raise UserError(_("No SMS gateway is configured."))
+        # sudo: a gateway of another company is exactly one the user may not read
+        gateway_company = gateway.sudo().company_id
+        if gateway_company and gateway_company != company:
+            raise UserError(
+                _(
+                    "The gateway %(gateway)s belongs to another company than %(company)s: "
+                    "choose a gateway of %(company)s for this mailing.",
+                    gateway=gateway.sudo().name,
+                    company=company.name,
+                )
+            )
+        return gateway.sudo()  # sudo: a test is charged on a gateway marketers only read
+
     def action_send(self):
-        """Send now, one SMS per number, through the mailing's gateway; no trace, nothing for the cron.
+        """Send now, one SMS per number (at most ``MAX_TEST_NUMBERS``; blacklisted numbers are skipped
+        and listed), through the mailing's gateway of its company; no trace, nothing for the cron.
 
         Each number gets the real SMS (``mailing._render_messages``) of the
         audience record with that number, else of the first recipient of the
@@ -62,13 +128,18 @@ class SmsMarketingMailingTest(models.TransientModel):
         """
         self.ensure_one()
         mailing = self.mailing_id
-        numbers = self._parse_numbers()
+        numbers, blacklisted = self._get_numbers_to_send()
+        if not numbers:
+            raise UserError(
+                _(
+                    "Nothing sent: every number is blacklisted (%(numbers)s). They receive no marketing SMS.",
+                    numbers=", ".join(blacklisted),
+                )
+            )
         body = self.variant_id.body if self.variant_id else None
         if not ((mailing.body if body is None else body) or "").strip():
             raise UserError(_("The SMS has no content yet."))
-        gateway = mailing._get_gateway().sudo()  # sudo: a test is charged on a gateway marketers only read
-        if not gateway:
-            raise UserError(_("No SMS gateway is configured."))
+        gateway = self._get_gateway()
         prices = gateway._get_prices()
         messages = []
         for number, res_id in self._get_sample_recipients(numbers).items():
@@ -106,6 +177,11 @@ class SmsMarketingMailingTest(models.TransientModel):
         gateway._settle(reserved, spent, mailing=mailing)
         rows = Markup("").join(
             Markup("<li>%s: %s<br/><code style='white-space: pre-wrap'>%s</code></li>") % line for line in lines
+        )
+        rows += Markup("").join(
+            Markup("<li class='o_sms_test_blacklisted'>%s: %s</li>")
+            % (number, _("Not sent: the number is blacklisted."))
+            for number in blacklisted
         )
         result_html = Markup("<p>%s</p><ul>%s</ul>") % (_("Test SMS"), rows)
         mailing._message_log(body=result_html)

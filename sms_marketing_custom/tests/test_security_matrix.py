@@ -47,6 +47,8 @@ MATRIX = {
     "sms.marketing.consent": {"user": "r", "manager": "r"},
     # pending JOIN confirmations: written by the inbound webhook only
     "sms.marketing.join.request": {"user": "r", "manager": "r"},
+    # webhook ids and nonces already seen: the webhook route's own (superuser), nobody else's
+    "sms.marketing.webhook.replay": {},
     # cache of normalised numbers, written by the engine as superuser
     "sms.marketing.number": {"manager": "r"},
     # marketers write and share their templates and campaigns
@@ -135,6 +137,9 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.join.request":
             sms_list = env["sms.marketing.list"].create(self._vals("sms.marketing.list", company))
             return {"number": _number(), "list_id": sms_list.id, "company_id": company.id}
+        if model == "sms.marketing.webhook.replay":
+            gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
+            return {"gateway_id": gateway.id, "key": f"nonce-{seq}", "expires_at": "2099-01-01 10:00:00"}
         if model == "sms.marketing.number":
             return {"raw": f"0470 {seq:06d}", "region": "BE"}
         if model == "sms.marketing.template":
@@ -174,6 +179,7 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.mailing.test": ("numbers", "+32470000999"),
         "sms.marketing.recipient.model": ("sequence", 7),
         "sms.marketing.number": ("error", "too_short"),
+        "sms.marketing.webhook.replay": ("key", "changed"),
         "sms.marketing.consent": ("event", "opt_in"),
         "sms.marketing.join.request": ("state", "confirmed"),
         "sms.marketing.template": ("name", "Changed"),

@@ -52,6 +52,7 @@ class TestWebhookAttacks(SmsProviderCase):
                 "api_key": cls.twilio_standin.auth_token,
                 "sender": "+15005550006",
                 "default_price": 1.0,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
             }
         )
         cls.twilio._change_balance(100.0, "purchase")
@@ -66,6 +67,7 @@ class TestWebhookAttacks(SmsProviderCase):
                 "api_key": cls.vonage_standin.api_secret,
                 "webhook_secret": cls.vonage_standin.signature_secret,
                 "sender": "AcmeShop",
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
             }
         )
         cls.numbers = (f"+3247{i:07d}" for i in range(3000000, 4000000))

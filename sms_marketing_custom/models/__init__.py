@@ -25,6 +25,7 @@ from . import (
     sms_marketing_link_click,
     sms_marketing_list,
     sms_marketing_mailing,
+    sms_marketing_mailing_state,
     sms_marketing_mailing_variant,
     sms_marketing_recipient_model,
     sms_marketing_template,

@@ -168,15 +168,12 @@ class SmsMarketingEngine(models.AbstractModel):
         Mailing = self.env["sms.marketing.mailing"]
         now = fields.Datetime.now()
         due = Mailing.search([("state", "=", "scheduled"), ("schedule_date", "<=", now)])
-        if due:
-            due.write({"state": "sending", "pause_reason": False, "pause_code": False})
-            for mailing in due:
-                mailing._message_log(body=mailing._get_audience_log())
+        due._set_sending()
         paused = Mailing.search([("state", "=", "paused"), ("pause_code", "=", "insufficient_credit")])
         for mailing in paused:
             gateway = self._get_gateway(mailing)
             if gateway and self._gateway_has_credit(gateway):
-                mailing.write({"state": "sending", "pause_reason": False, "pause_code": False})
+                mailing._set_sending(from_state="paused", pause_code="insufficient_credit")
         # A canceled mailing sends nothing more: its pending traces are closed,
         # once (trace_build_cursor -1 marks it; a canceled mailing builds no more).
         self.env.cr.execute(
@@ -347,31 +344,14 @@ class SmsMarketingEngine(models.AbstractModel):
     def _check_done(self, mailing):
         """Mark the mailing done when it is built and no trace is pending any more; an A/B test's
         test share, once sent, waits for its winner (``testing``)."""
-        self.env.cr.execute(
-            SQL(
-                """UPDATE sms_marketing_mailing m
-                      SET state = CASE WHEN %(testing)s THEN 'testing' ELSE 'done' END,
-                          sent_date = CASE WHEN %(testing)s THEN NULL ELSE %(now)s END,
-                          ab_test_sent_at = CASE WHEN %(testing)s THEN %(now)s ELSE m.ab_test_sent_at END,
-                          write_date = %(now)s
-                    WHERE m.id = %(id)s AND m.state = 'sending' AND m.trace_build_done
-                      AND NOT EXISTS (SELECT 1 FROM sms_marketing_trace t
-                                       WHERE t.mailing_id = m.id AND t.state = 'pending')
-                RETURNING m.state""",
-                testing=SQL("m.ab_testing AND m.ab_winner_variant_id IS NULL"),
-                now=fields.Datetime.now(),
-                id=mailing.id,
-            )
+        sent = SQL(
+            """m.trace_build_done
+               AND NOT EXISTS (SELECT 1 FROM sms_marketing_trace t WHERE t.mailing_id = m.id AND t.state = 'pending')"""
         )
-        row = self.env.cr.fetchone()
-        if row:
-            mailing.invalidate_recordset(["state", "sent_date", "ab_test_sent_at"])
-            if row[0] == "testing":
-                mailing._message_log(body=_("The test share has been sent: the winner goes to the rest next."))
-            else:
-                mailing._message_log(body=_("The mailing has been sent."))
+        finished = mailing._set_testing(where=sent) or mailing._set_done(where=sent)
+        if finished:
             self._commit()
-        return bool(row)
+        return bool(finished)
 
     @api.model
     def _decide_ab_tests(self):
@@ -393,18 +373,7 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _pause(self, mailing, code, reason):
-        self.env.cr.execute(
-            SQL(
-                """UPDATE sms_marketing_mailing SET state = 'paused', pause_code = %s, pause_reason = %s
-                    WHERE id = %s AND state = 'sending'""",
-                code,
-                reason,
-                mailing.id,
-            )
-        )
-        if self.env.cr.rowcount:
-            mailing.invalidate_recordset(["state", "pause_code", "pause_reason"])
-            mailing._message_log(body=reason)
+        mailing._set_paused(code, reason)
 
     # ------------------------------------------------------------------ building traces
     @api.model
@@ -1362,13 +1331,8 @@ class SmsMarketingEngine(models.AbstractModel):
             if gateway and cost:
                 gateway._change_balance(-cost, "spend", mailing=Mailing.browse(mailing_id), allow_partial=True)
         back = {row[9] for row, state in zip(rows, update["state"], strict=False) if state == "pending"}
-        if back:  # a mailing that ended meanwhile has messages to send again
-            self.env.cr.execute(
-                SQL(
-                    "UPDATE sms_marketing_mailing SET state = 'sending' WHERE id = ANY(%s) AND state = 'done'",
-                    list(back),
-                )
-            )
+        # a mailing that ended meanwhile has messages to send again
+        Mailing.browse(sorted(back))._set_sending(from_state="done")
         for mailing_id in {row[9] for row in rows}:
             counts = {}
             for row, state in zip(rows, update["state"], strict=False):

@@ -588,7 +588,7 @@ class SmsMarketingMailing(models.Model):
         now = fields.Datetime.now()
         for mailing in self:
             mailing._check_can_send()
-        self.write({"state": "scheduled", "schedule_type": "now", "schedule_date": now, **self._get_sender_values()})
+        self._set_scheduled({"schedule_type": "now", "schedule_date": now})
         self._trigger_queue(now)
         return True
 
@@ -602,7 +602,7 @@ class SmsMarketingMailing(models.Model):
                 _("The scheduled date %(date)s is in the past.", date=format_datetime(self.env, self.schedule_date))
             )
         self._check_can_send()
-        self.write({"state": "scheduled", "schedule_type": "scheduled", **self._get_sender_values()})
+        self._set_scheduled({"schedule_type": "scheduled"})
         self._trigger_queue(self.schedule_date)
         return True
 
@@ -621,7 +621,7 @@ class SmsMarketingMailing(models.Model):
         """Stop a mailing: nothing more is sent (the queue skips canceled mailings)."""
         if any(mailing.state == "done" for mailing in self):
             raise UserError(_("A mailing that has been sent can no longer be canceled."))
-        self.write({"state": "canceled"})
+        self._set_canceled()
         return True
 
     def action_draft(self):
@@ -631,14 +631,12 @@ class SmsMarketingMailing(models.Model):
                 raise UserError(
                     _("The mailing “%(subject)s” has started: duplicate it instead.", subject=mailing.subject)
                 )
-        self.write({"state": "draft", "sender_id": False, "sender_company_ids": [(5, 0, 0)]})
+        self._set_draft()
         return True
 
     def action_resume(self):
         """Resume a paused mailing by hand (e.g. after fixing the gateway)."""
-        self.filtered(lambda m: m.state == "paused").write(
-            {"state": "sending", "pause_reason": False, "pause_code": False}
-        )
+        self._set_sending(from_state="paused")
         self._trigger_queue()
         return True
 
@@ -1672,29 +1670,6 @@ class SmsMarketingMailing(models.Model):
                     versions=len(versions),
                 )
             )
-
-    def _start_rest(self, winner):
-        """Send ``winner`` to the rest of the audience: True if this call did it (once per mailing,
-        whoever calls first — the marketer or the queue's deadline)."""
-        self.ensure_one()
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """UPDATE sms_marketing_mailing SET state = 'sending', ab_winner_variant_id = %s,
-                          trace_build_done = FALSE, trace_build_cursor = 0, write_date = now() AT TIME ZONE 'UTC'
-                    WHERE id = %s AND state = 'testing' AND ab_winner_variant_id IS NULL""",
-                winner.id,
-                self.id,
-            )
-        )
-        if not self.env.cr.rowcount:
-            return False
-        self.invalidate_recordset(["state", "ab_winner_variant_id", "trace_build_done", "trace_build_cursor"])
-        self._message_log(
-            body=_("%(version)s won the A/B test: it is being sent to the rest of the audience.", version=winner.name)
-        )
-        self._trigger_queue()
-        return True
 
     # ------------------------------------------------------------------ queue
     def _refresh_gateway_account(self, gateway):

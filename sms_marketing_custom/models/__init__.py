@@ -30,6 +30,8 @@ from . import (
     sms_marketing_link_click,
     sms_marketing_list,
     sms_marketing_mailing,
+    sms_marketing_mailing_ab,
+    sms_marketing_mailing_price,
     sms_marketing_mailing_state,
     sms_marketing_mailing_variant,
     sms_marketing_recipient_model,

@@ -30,7 +30,7 @@ AB_TEST_UNDECIDED = SQL("m.ab_testing AND m.ab_winner_variant_id IS NULL")
 
 
 class SmsMarketingMailing(models.Model):
-    _inherit = "sms.marketing.mailing"
+    _inherit = "sms.marketing.mailing"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------ transitions
     def _set_scheduled(self, values):

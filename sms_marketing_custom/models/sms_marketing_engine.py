@@ -299,7 +299,7 @@ class SmsMarketingEngine(models.AbstractModel):
         if not build_done:
             access_error = mailing._get_sender_access_error()
             if access_error:
-                self._pause(mailing, "sender_access", access_error)
+                mailing._set_paused("sender_access", access_error)
                 self._commit()
                 return False
             built = self._build_traces(mailing, params)
@@ -340,7 +340,3 @@ class SmsMarketingEngine(models.AbstractModel):
             if winner and mailing._start_rest(winner):
                 self._commit()
         return mailings
-
-    @api.model
-    def _pause(self, mailing, code, reason):
-        mailing._set_paused(code, reason)

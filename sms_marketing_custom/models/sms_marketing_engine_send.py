@@ -50,7 +50,7 @@ class SmsMarketingEngine(models.AbstractModel):
             return 0
         gateway = self._route_batch(mailing, rows, params)
         if not gateway:
-            self._pause(mailing, "gateway_error", _("No SMS gateway is configured: add one in the configuration."))
+            mailing._set_paused("gateway_error", _("No SMS gateway is configured: add one in the configuration."))
             return 0
         messages = self._prepare(mailing, gateway, rows, params)
         count, move_id, delay = self._reserve(mailing, gateway, messages, params)
@@ -67,7 +67,7 @@ class SmsMarketingEngine(models.AbstractModel):
             results, transient_error = self._send(gateway, batch, params)
         except SmsGatewayError as error:  # refused for good: nothing was sent, nothing is charged
             if self._release_batch(mailing, gateway, move_id, reserved):
-                self._pause(mailing, "gateway_error", str(error))
+                mailing._set_paused("gateway_error", str(error))
             return 0
         spent, insufficient = self._record_batch(
             mailing, gateway, move_id, reserved, batch, results, transient_error, params
@@ -94,8 +94,7 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _pause_for_credit(self, mailing, gateway):
-        self._pause(
-            mailing,
+        mailing._set_paused(
             "insufficient_credit",
             _(
                 "Paused: the gateway %(gateway)s has not enough credits left. "

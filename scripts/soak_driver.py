@@ -240,9 +240,7 @@ def setup_data(env, cfg, proxy_url, seed):
     }.items():
         icp.set_param(f"sms_marketing_custom.{key}", str(value))
     # Nothing else in this copy sends: only our mailings are due.
-    env["sms.marketing.mailing"].search([("state", "in", ("scheduled", "sending", "paused"))]).write(
-        {"state": "canceled"}
-    )
+    env["sms.marketing.mailing"].search([("state", "in", ("scheduled", "sending", "paused"))])._set_canceled()
     gateway = env["sms.marketing.gateway"].create(
         {
             "name": "Soak gateway",

@@ -5,7 +5,9 @@ filtered with Odoo's domain editor), writes the text (the form counts
 characters, encoding and SMS parts as the gateway will), sees the audience and
 the credits it will take per country, then sends now or schedules.
 
-How: this file holds the whole model, in sections. Each business rule of a
+How: this file holds the model, in sections; its price (``sms_marketing_mailing_price.py``),
+A/B test (``sms_marketing_mailing_ab.py``) and state transitions
+(``sms_marketing_mailing_state.py``) are files of their own. Each business rule of a
 mailing has one definition here, used by the form, Send's checks, the test
 SMS, the sending engine and the statistics alike (docs/design.md, "One
 definition of each rule"):
@@ -21,7 +23,8 @@ definition of each rule"):
 
 The sending itself is ``sms.marketing.engine`` (models/sms_marketing_engine.py);
 this model only queues (``action_send_now``/``action_schedule``) and holds the
-engine's per-mailing state (``trace_build_*``, ``pause_*``).
+engine's per-mailing state (``trace_build_*``, ``pause_*``), changed only by
+its transitions (``_set_*``).
 
 Caveats: no action here sends anything inside the user's request. Placeholders
 are rendered by Odoo's own ``inline_template`` engine; because the cron renders
@@ -41,7 +44,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_datetime
 from odoo.tools.rendering_tools import parse_inline_template
 
-from ..tools import links, pricing
+from ..tools import links
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
@@ -71,10 +74,6 @@ SCHEDULE_TOLERANCE = timedelta(minutes=1)
 SEND_CHECK_FULL_LIMIT = 50000
 # Where the opt-out token goes in the opt-out line while it is being laid out.
 SUFFIX_TOKEN_MARKER = "\x00token\x00"
-# Above this many recipients, a body with placeholders is rendered for a
-# spread sample of the audience only (the parts range and credits are then an
-# estimate); up to it, every message is rendered and the estimate is exact.
-PLACEHOLDER_EXACT_LIMIT = 1000
 # What a recipient filter being edited can raise: the form shows the reason instead of failing.
 FILTER_ERRORS = (UserError, ValidationError, AccessError, ValueError, SyntaxError)
 AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
@@ -207,7 +206,6 @@ class SmsMarketingMailing(models.Model):
     schedule_type = fields.Selection([("now", "Send now"), ("scheduled", "On a date")], default="now", required=True)
     schedule_date = fields.Datetime(string="Scheduled for", tracking=True, copy=False)
     gateway_id = fields.Many2one("sms.marketing.gateway", help="Empty: the company's default gateway.")
-    gateway_balance = fields.Float(string="Credits Available", compute="_compute_estimate", digits=(16, 2))
     # audience, live (not stored: follows the filter as it is edited)
     audience_total = fields.Integer(string="Records", compute="_compute_audience")
     audience_to_send = fields.Integer(string="Will Receive", compute="_compute_audience")
@@ -246,13 +244,6 @@ class SmsMarketingMailing(models.Model):
     window_waiting_count = fields.Integer(string="Waiting for Their Window", compute="_compute_window_waiting")
     window_next_at = fields.Datetime(string="Next Window Opens", compute="_compute_window_waiting")
     # price estimate
-    estimated_credits = fields.Float(compute="_compute_estimate", digits=(16, 2))
-    sms_segments_min = fields.Integer(string="Fewest SMS Parts", compute="_compute_estimate")
-    sms_segments_max = fields.Integer(string="Most SMS Parts", compute="_compute_estimate")
-    estimate_sampled = fields.Boolean(
-        compute="_compute_estimate", help="The placeholders were rendered for a sample of the audience only."
-    )
-    estimate_html = fields.Html(string="Estimate by Country", compute="_compute_estimate", sanitize=False)
     # sending (the engine's state of this mailing)
     trace_ids = fields.One2many("sms.marketing.trace", "mailing_id", string="Traces")
     pause_reason = fields.Text(readonly=True, copy=False, help="Why the sending is paused, shown on the mailing.")
@@ -290,38 +281,6 @@ class SmsMarketingMailing(models.Model):
     credits_spent = fields.Float(compute="_compute_statistics", digits=(16, 4))
     clicked_count = fields.Integer(string="Clicked", compute="_compute_statistics")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_statistics")
-
-    # A/B test (models/sms_marketing_mailing_variant.py)
-    ab_testing = fields.Boolean(
-        string="A/B Test",
-        copy=True,
-        help="Send two or more versions to a test share of the audience, then the best one to the rest.",
-    )
-    variant_ids = fields.One2many("sms.marketing.mailing.variant", "mailing_id", string="Versions", copy=True)
-    ab_test_share = fields.Integer(
-        string="Test Share (%)",
-        default=10,
-        help="The part of the audience that receives the versions, split evenly; the rest gets the winner.",
-    )
-    ab_winner_metric = fields.Selection(
-        [
-            ("clicks", "Most clicks"),
-            ("delivered", "Best delivery rate"),
-            ("optout", "Fewest opt-outs"),
-            ("manual", "I choose"),
-        ],
-        string="Winner By",
-        default="clicks",
-        required=True,
-    )
-    ab_decision_hours = fields.Integer(
-        string="Decide After (hours)", default=4, help="Hours after the test share is sent."
-    )
-    ab_test_sent_at = fields.Datetime(string="Test Sent On", readonly=True, copy=False)
-    ab_decision_at = fields.Datetime(string="Winner Chosen On", compute="_compute_ab_decision_at")
-    ab_winner_variant_id = fields.Many2one(
-        "sms.marketing.mailing.variant", string="Winning Version", readonly=True, copy=False
-    )
 
     # ------------------------------------------------------------------ computes
     @api.model
@@ -473,21 +432,6 @@ class SmsMarketingMailing(models.Model):
             mailing.audience_frequency_capped = stats["frequency_capped"]
             mailing.audience_by_country = stats["by_country"]
 
-    @api.depends(
-        "audience_by_country", "audience_to_send", "sms_segments", "body", "include_optout", "gateway_id", "company_id"
-    )
-    @api.depends_context("uid", "allowed_company_ids")
-    def _compute_estimate(self):
-        for mailing in self:
-            gateway = mailing._get_gateway()
-            estimate = mailing._get_credit_estimate(gateway)
-            mailing.gateway_balance = gateway.balance if gateway else 0.0
-            mailing.estimated_credits = estimate["credits"]
-            mailing.sms_segments_min = estimate["segments_min"]
-            mailing.sms_segments_max = estimate["segments_max"]
-            mailing.estimate_sampled = estimate["sampled"]
-            mailing.estimate_html = mailing._render_estimate_html(estimate)
-
     def _compute_statistics(self):
         """All figures of a batch of mailings: their rows of the campaign analysis, one query
         (``sms.marketing.campaign.report``, the one definition of a mailing's figures)."""
@@ -590,7 +534,7 @@ class SmsMarketingMailing(models.Model):
         now = fields.Datetime.now()
         for mailing in self:
             mailing._check_can_send()
-        self.write({"state": "scheduled", "schedule_type": "now", "schedule_date": now, **self._get_sender_values()})
+        self._set_scheduled({"schedule_type": "now", "schedule_date": now})
         self._trigger_queue(now)
         return True
 
@@ -604,7 +548,7 @@ class SmsMarketingMailing(models.Model):
                 _("The scheduled date %(date)s is in the past.", date=format_datetime(self.env, self.schedule_date))
             )
         self._check_can_send()
-        self.write({"state": "scheduled", "schedule_type": "scheduled", **self._get_sender_values()})
+        self._set_scheduled({"schedule_type": "scheduled"})
         self._trigger_queue(self.schedule_date)
         return True
 
@@ -623,7 +567,7 @@ class SmsMarketingMailing(models.Model):
         """Stop a mailing: nothing more is sent (the queue skips canceled mailings)."""
         if any(mailing.state == "done" for mailing in self):
             raise UserError(_("A mailing that has been sent can no longer be canceled."))
-        self.write({"state": "canceled"})
+        self._set_canceled()
         return True
 
     def action_draft(self):
@@ -633,14 +577,12 @@ class SmsMarketingMailing(models.Model):
                 raise UserError(
                     _("The mailing “%(subject)s” has started: duplicate it instead.", subject=mailing.subject)
                 )
-        self.write({"state": "draft", "sender_id": False, "sender_company_ids": [(5, 0, 0)]})
+        self._set_draft()
         return True
 
     def action_resume(self):
         """Resume a paused mailing by hand (e.g. after fixing the gateway)."""
-        self.filtered(lambda m: m.state == "paused").write(
-            {"state": "sending", "pause_reason": False, "pause_code": False}
-        )
+        self._set_sending(from_state="paused")
         self._trigger_queue()
         return True
 
@@ -1377,328 +1319,6 @@ class SmsMarketingMailing(models.Model):
             if isinstance(vals.get(fname), str) and "\x00" in vals[fname]:
                 vals[fname] = vals[fname].replace("\x00", "")
 
-    # ------------------------------------------------------------------ price
-    def _get_gateway(self):
-        """The gateway this mailing sends through: its own, else the company's default."""
-        self.ensure_one()
-        if self.gateway_id:
-            return self.gateway_id
-        return self.env["sms.marketing.gateway"]._get_default(self.company_id or self.env.company)
-
-    def _get_credit_estimate(self, gateway):
-        """Parts and credits this audience takes (``_get_body_estimate``); for an A/B test, the costliest
-        version sent to the whole audience (the winner is not known yet), the parts range over all versions."""
-        self.ensure_one()
-        bodies = self._get_version_bodies()
-        if len(bodies) < 2:
-            return self._get_body_estimate(gateway)
-        estimates = [self._get_body_estimate(gateway, body) for body in bodies]
-        costliest = dict(max(estimates, key=lambda estimate: estimate["credits"]))
-        costliest["segments_min"] = min(estimate["segments_min"] for estimate in estimates)
-        costliest["segments_max"] = max(estimate["segments_max"] for estimate in estimates)
-        return costliest
-
-    def _get_body_estimate(self, gateway, body=None):
-        """Parts and credits this audience takes with ``body`` (default: the mailing's), by country,
-        priced as the engine charges.
-
-        ``{"credits", "segments_min", "segments_max", "sampled",
-        "lines": [(country_code, recipients, price, credits)]}`` with the
-        gateway's ``_get_prices`` (a country without its own price takes the
-        gateway's price for other countries) and ``pricing.message_cost`` per
-        message, so that it equals what the sending spends when every message
-        is accepted (``_get_parts_distribution``).
-        """
-        self.ensure_one()
-        gateway_of = self._get_route_gateways(gateway)
-        prices_of = {}
-        by_gateway = {}
-        distribution, sampled = self._get_parts_distribution(body)
-        lines = []
-        for code, parts in sorted(distribution.items(), key=lambda item: -sum(item[1].values())):
-            routed = gateway_of(code)
-            if routed.id not in prices_of:
-                prices_of[routed.id] = routed._get_prices() if routed else {False: pricing.FALLBACK_PRICE}
-            price = pricing.price_for(prices_of[routed.id], code)
-            count = round(sum(parts.values()))
-            credits = sum(n * pricing.message_cost(segments, price) for segments, n in parts.items())
-            lines.append((code or False, count, price, credits))
-            by_gateway[routed] = by_gateway.get(routed, 0.0) + credits
-        all_parts = {segments for parts in distribution.values() for segments in parts}
-        if not all_parts:  # no one to send to: the preview's parts
-            own_body = body is None or body == self.body
-            all_parts = {self.sms_segments if own_body else self._get_preview_segments(body)}
-        return {
-            "credits": round(sum(line[3] for line in lines), pricing.LEDGER_DIGITS),
-            "segments_min": min(all_parts),
-            "segments_max": max(all_parts),
-            "sampled": sampled,
-            "lines": lines,
-            "by_gateway": by_gateway,
-        }
-
-    def _get_route_gateways(self, gateway):
-        """country code -> the gateway its messages go through: the routes' choice
-        (sms.marketing.gateway.route) when the mailing has no gateway of its own, else ``gateway``."""
-        Route = self.env["sms.marketing.gateway.route"]
-        company = self.company_id or self.env.company
-        if self.gateway_id or not Route._has_routes(company):
-            return lambda code: gateway
-        cache = {}
-
-        def gateway_of(code):
-            if code not in cache:
-                cache[code] = Route._get_gateway(company, code or False) or gateway
-            return cache[code]
-
-        return gateway_of
-
-    def _get_preview_segments(self, body):
-        """SMS parts of the preview of ``body`` (an A/B version's text)."""
-        return count_segments(self._get_preview(body)[0] or "").segments
-
-    def _get_parts_distribution(self, body=None):
-        """({country code or False: {SMS parts: recipients}}, sampled) of the recipients to send to,
-        with ``body`` (an A/B version's text; default: the mailing's).
-
-        Without placeholders every message has the preview's parts (tokens
-        have a fixed length). With placeholders, the messages of up to
-        ``PLACEHOLDER_EXACT_LIMIT`` recipients are rendered as the engine
-        renders them (``_render_messages``); above, a spread sample of that
-        size is, and each country's recipients are split like its sample
-        (the whole sample for a country it misses).
-        """
-        self.ensure_one()
-        own_body = body is None or body == self.body
-        body = (self.body if body is None else body) or ""
-        segments = self.sms_segments if own_body else self._get_preview_segments(body)
-        by_country = dict(self.audience_by_country or {})
-        rest = self.audience_to_send - sum(by_country.values())
-        if rest > 0:  # recipients whose country is not known
-            by_country[False] = by_country.get(False, 0) + rest
-        if "{{" not in body or not by_country:
-            by_lang = self._get_sendable_langs() if self.include_optout and by_country else None
-            if by_lang:
-                return self._get_parts_by_lang(by_lang, body), False
-            return {code: {segments: count} for code, count in by_country.items() if count}, False
-        rows = self._get_sendable_rows(limit=PLACEHOLDER_EXACT_LIMIT, sample=True)
-        sampled = len(rows) < self.audience_to_send
-        mailing = self.with_context(sms_marketing_preview=True)
-        samples, overall = {}, {}
-        for start in range(0, len(rows), 200):
-            chunk = rows[start : start + 200]
-            try:
-                texts = mailing._render_messages(list(range(len(chunk))), [row[0] for row in chunk], body)
-            except UserError:
-                # a broken placeholder: Send refuses it with the reason; count the preview's parts
-                return {code: {segments: count} for code, count in by_country.items() if count}, False
-            for index, (_res_id, code) in enumerate(chunk):
-                segments = count_segments(texts[index]).segments
-                country = samples.setdefault(code or False, {})
-                country[segments] = country.get(segments, 0) + 1
-                overall[segments] = overall.get(segments, 0) + 1
-        if not sampled:
-            return samples, False
-        distribution = {}
-        for code, count in by_country.items():
-            sample = samples.get(code) or overall
-            size = sum(sample.values())
-            distribution[code] = {segments: count * n / size for segments, n in sample.items()}
-        return distribution, True
-
-    def _get_sendable_langs(self):
-        """{(country code or False, language or None): recipients} when the recipient model has a
-        language (the opt-out line is in it), else None."""
-        self.ensure_one()
-        column = self._get_lang_column()
-        if column is None:
-            return None
-        Model = self.env[self.recipient_model]
-        Model.flush_model(["lang"])
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        """SELECT c.country_code, %s, count(*) FROM (%s) c JOIN %s ON %s = c.res_id
-                            WHERE c.reason IS NULL GROUP BY 1, 2""",
-                        column,
-                        self._get_recipients_classified_query(),
-                        SQL.identifier(Model._table),
-                        SQL.identifier(Model._table, "id"),
-                    )
-                )
-                rows = self.env.cr.fetchall()
-        except (*FILTER_ERRORS, KeyError, TypeError, psycopg2.Error):
-            return None
-        return {(code or False, lang or None): count for code, lang, count in rows}
-
-    def _get_parts_by_lang(self, by_lang, body):
-        """{country: {parts: recipients}} of ``body`` without placeholders whose opt-out line
-        follows each recipient's language (one message laid out per language)."""
-        mailing = self.with_context(sms_marketing_preview=True)
-        parts_of_lang, distribution = {}, {}
-        for (code, lang), count in by_lang.items():
-            if lang not in parts_of_lang:
-                text = mailing._apply_tracking([0], {0: body}, {0: lang})[0]
-                parts_of_lang[lang] = count_segments(text).segments
-            country = distribution.setdefault(code, {})
-            country[parts_of_lang[lang]] = country.get(parts_of_lang[lang], 0) + count
-        return distribution
-
-    def _get_sendable_rows(self, limit=None, sample=False):
-        """[(res_id, country code)] of the recipients the mailing sends to, in ``res_id`` order:
-        the first ``limit`` ones, or with ``sample`` a spread sample of that size (the same one
-        each time)."""
-        self.ensure_one()
-        order = SQL("md5(c.res_id::text)") if sample else SQL("c.res_id")
-        try:
-            with self.env.cr.savepoint(flush=False):
-                query = SQL(
-                    "SELECT c.res_id, c.country_code FROM (%s) c WHERE c.reason IS NULL ORDER BY %s LIMIT %s",
-                    self._get_recipients_classified_query(),
-                    order,
-                    limit,
-                )
-                self.env.cr.execute(query)
-                rows = self.env.cr.fetchall()
-        except (*FILTER_ERRORS, KeyError, TypeError, psycopg2.Error):
-            return []  # an invalid filter being edited: the form says why elsewhere
-        return sorted(rows)
-
-    def _render_estimate_html(self, estimate):
-        if not estimate["lines"]:
-            return False
-        countries = {
-            country.code: country.name
-            for country in self.env["res.country"].search([("code", "in", [line[0] for line in estimate["lines"]])])
-        }
-        rows = Markup("").join(
-            Markup(
-                "<tr><td>%s</td><td class='text-end'>%s</td><td class='text-end'>%s</td>"
-                "<td class='text-end'>%s</td></tr>"
-            )
-            % (
-                countries.get(code) or code or _("Other countries"),
-                count,
-                f"{price:g}",
-                f"{credits:,.2f}",
-            )
-            for code, count, price, credits in estimate["lines"]
-        )
-        head = Markup(
-            "<table class='table table-sm o_sms_marketing_estimate'><thead><tr><th>%s</th>"
-            "<th class='text-end'>%s</th><th class='text-end'>%s</th><th class='text-end'>%s</th></tr></thead>"
-        ) % (_("Country"), _("Recipients"), _("Credits per SMS part"), _("Credits"))
-        foot = Markup(
-            "<tfoot><tr><th>%s</th><th class='text-end'>%s</th><th></th><th class='text-end'>%s</th></tr></tfoot>"
-            "</table>"
-        ) % (
-            _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
-            self.audience_to_send,
-            f"{estimate['credits']:,.2f}",
-        )
-        return head + Markup("<tbody>") + rows + Markup("</tbody>") + foot
-
-    @api.model
-    def _format_parts_range(self, estimate):
-        """ "2", or "1 to 3" when placeholders make the messages of different lengths."""
-        low, high = estimate["segments_min"], estimate["segments_max"]
-        return str(low) if low == high else _("%(low)s to %(high)s", low=low, high=high)
-
-    # ------------------------------------------------------------------ A/B test
-    def _get_version_bodies(self):
-        """The texts this mailing sends: its body, and with an A/B test each other version's."""
-        self.ensure_one()
-        bodies = [self.body or ""]
-        if self.ab_testing:
-            bodies += [variant.body or "" for variant in self.variant_ids if not variant.is_main]
-        return bodies
-
-    @api.depends("ab_test_sent_at", "ab_decision_hours", "ab_winner_metric")
-    def _compute_ab_decision_at(self):
-        for mailing in self:
-            automatic = mailing.ab_test_sent_at and mailing.ab_winner_metric != "manual"
-            mailing.ab_decision_at = (
-                mailing.ab_test_sent_at + timedelta(hours=mailing.ab_decision_hours) if automatic else False
-            )
-
-    @api.onchange("ab_testing")
-    def _onchange_ab_testing(self):
-        # the versions list starts with A (this mailing's text) and an empty B
-        if self.ab_testing and not self.variant_ids:
-            self.variant_ids = [
-                fields.Command.create({"is_main": True, "sequence": 0}),
-                fields.Command.create({"sequence": 1, "own_body": self.body}),
-            ]
-
-    @api.constrains("ab_test_share", "ab_decision_hours")
-    def _check_ab_values(self):
-        for mailing in self.filtered("ab_testing"):
-            if not 1 <= mailing.ab_test_share <= 100:
-                raise ValidationError(_("The test share is a percentage of the audience, from 1 to 100."))
-            if mailing.ab_decision_hours < 0:
-                raise ValidationError(_("The winner cannot be chosen before the test share is sent."))
-
-    def _ensure_main_version(self):
-        """An A/B test's version A is the mailing's own text: one ``is_main`` version, always."""
-        for mailing in self.filtered(lambda m: m.ab_testing and not m.variant_ids.filtered("is_main")):
-            self.env["sms.marketing.mailing.variant"].create({"mailing_id": mailing.id, "is_main": True, "sequence": 0})
-
-    def _check_versions_editable(self):
-        for mailing in self:
-            if mailing.state not in ("draft", "scheduled"):
-                raise UserError(
-                    _("The versions of “%(subject)s” can no longer change: it has started.", subject=mailing.subject)
-                )
-
-    def _check_ab_test(self, large):
-        """Send's check of an A/B test: two versions with a text, a test share that reaches each one
-        (counted unless the audience is ``large``, whose share always does)."""
-        self.ensure_one()
-        if not self.ab_testing:
-            return
-        versions = self.variant_ids
-        if len(versions) < 2:
-            raise UserError(_("An A/B test needs at least two versions: add one, or turn the A/B test off."))
-        empty = versions.filtered(lambda v: not (v.body or "").strip())
-        if empty:
-            raise UserError(_("%(version)s has no text.", version=empty[0].name))
-        # a large audience's share reaches every version: only a small one is counted
-        to_send = 0 if large else self.audience_to_send
-        if to_send and -(-to_send * self.ab_test_share // 100) < len(versions):
-            raise UserError(
-                _(
-                    "A test share of %(share)s%% of %(count)s recipients does not reach each of the "
-                    "%(versions)s versions: raise the share.",
-                    share=self.ab_test_share,
-                    count=to_send,
-                    versions=len(versions),
-                )
-            )
-
-    def _start_rest(self, winner):
-        """Send ``winner`` to the rest of the audience: True if this call did it (once per mailing,
-        whoever calls first — the marketer or the queue's deadline)."""
-        self.ensure_one()
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """UPDATE sms_marketing_mailing SET state = 'sending', ab_winner_variant_id = %s,
-                          trace_build_done = FALSE, trace_build_cursor = 0, write_date = now() AT TIME ZONE 'UTC'
-                    WHERE id = %s AND state = 'testing' AND ab_winner_variant_id IS NULL""",
-                winner.id,
-                self.id,
-            )
-        )
-        if not self.env.cr.rowcount:
-            return False
-        self.invalidate_recordset(["state", "ab_winner_variant_id", "trace_build_done", "trace_build_cursor"])
-        self._message_log(
-            body=_("%(version)s won the A/B test: it is being sent to the rest of the audience.", version=winner.name)
-        )
-        self._trigger_queue()
-        return True
-
     # ------------------------------------------------------------------ queue
     def _refresh_gateway_account(self, gateway):
         """Read the balance and prices of a gateway whose provider keeps the account (not the
@@ -1904,11 +1524,6 @@ class SmsMarketingMailing(models.Model):
                         company=company.name,
                     )
                 )
-
-    def _get_winning_body(self):
-        """The text the whole audience is sent: an A/B test's winning version's once chosen, else the mailing's."""
-        self.ensure_one()
-        return self.ab_winner_variant_id.body or self.body
 
     def action_save_as_template(self):
         """A template of this mailing's content (an A/B test's winning text) and model, opened in a dialog."""

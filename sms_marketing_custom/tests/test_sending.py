@@ -7,7 +7,7 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.tests import Form, tagged
 
-from ..models import sms_marketing_engine as engine_module
+from ..models import sms_marketing_engine_build as engine_module
 from .common import SmsEngineCase
 
 

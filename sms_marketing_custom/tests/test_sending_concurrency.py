@@ -5,6 +5,7 @@ locks only exist between real transactions) and delete what they created.
 """
 
 import threading
+import time
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields
@@ -238,6 +239,69 @@ class TestConcurrentSenders(SmsCommittedCase):
                         "SELECT sum(amount) FROM sms_marketing_credit_move WHERE gateway_id = %s", [ids["gateway"]]
                     )
                     self.assertAlmostEqual(cr.fetchone()[0], balance, msg="the ledger is the balance")
+
+    def test_two_runners_start_a_mailing_once(self):
+        """Two sender crons wake the same due mailing at once: it starts once, announced once.
+
+        Runner B looks for due mailings while A has started the mailing and not committed yet:
+        B's transition waits for A's row lock (checked in pg_stat_activity, not by timing), then
+        finds the mailing no longer scheduled.
+        """
+        ids = self._setup_committed(contacts=1)
+        with self._cursor() as cr:
+            cr.execute(
+                """UPDATE sms_marketing_mailing SET state = 'scheduled', schedule_date = %s WHERE id = %s""",
+                [fields.Datetime.now() - timedelta(minutes=1), ids["mailing"]],
+            )
+            cr.commit()  # pylint: disable=invalid-commit
+        started = threading.Event()
+        pid_b, errors = [], []
+
+        def runner_b():
+            try:
+                with self._cursor() as cr_b:
+                    cr_b.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # as the engine's runs
+                    cr_b.execute("SELECT pg_backend_pid()")
+                    pid_b.append(cr_b.fetchone()[0])
+                    started.set()
+                    api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.engine"]._wake_due_mailings()
+                    cr_b.commit()  # pylint: disable=invalid-commit
+            except Exception as error:  # reported by the main thread
+                errors.append(error)
+                started.set()
+
+        with self._cursor() as cr_a:
+            cr_a.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            api.Environment(cr_a, SUPERUSER_ID, {})["sms.marketing.engine"]._wake_due_mailings()
+            thread = threading.Thread(target=runner_b)
+            thread.start()
+            self.assertTrue(started.wait(timeout=30))
+            with self._cursor() as cr:  # B waits for A's lock on the mailing's row
+                for _attempt in range(300):
+                    cr.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", pid_b[:1] or [0])
+                    row = cr.fetchone()
+                    if errors or (row and row[0]):
+                        break
+                    cr.rollback()
+                    time.sleep(0.1)
+                else:
+                    self.fail("runner B never waited for runner A's row lock")
+            cr_a.commit()  # pylint: disable=invalid-commit
+        thread.join(timeout=30)
+        self.assertFalse(errors)
+        with self._cursor() as cr:
+            cr.execute("SELECT state FROM sms_marketing_mailing WHERE id = %s", [ids["mailing"]])
+            self.assertEqual(cr.fetchone()[0], "sending")
+            cr.execute(
+                """SELECT count(*) FROM mail_message
+                    WHERE model = 'sms.marketing.mailing' AND res_id = %s AND body::text LIKE %s""",
+                [ids["mailing"], "%Sending started%"],
+            )
+            self.assertEqual(cr.fetchone()[0], 1, "the start is announced once")
+            cr.execute(
+                "DELETE FROM mail_message WHERE model = 'sms.marketing.mailing' AND res_id = %s", [ids["mailing"]]
+            )
+            cr.commit()  # pylint: disable=invalid-commit
 
     def test_concurrent_reservations_never_go_negative(self):
         ids = self._setup_committed(contacts=1)

@@ -1,0 +1,312 @@
+"""The sending engine's builder: a mailing's traces, inserted window after window of ``res_id``.
+
+One set-wise ``INSERT ... SELECT`` per window from the mailing's audience query
+(``_get_recipients_query``), canceled traces with their reason for the numbers
+not to send to, each trace's A/B version and time zone, and the traces whose
+sending window is closed held until it opens (docs/design.md, "Sending", 3).
+Only one runner builds a mailing at a time (a transaction advisory lock).
+"""
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..tools import quiet_hours
+
+# A build window of fewer traces never re-analyzes the trace table (see _refresh_trace_statistics).
+TRACE_ANALYZE_MIN_ROWS = 10000
+# Namespace of the per-mailing advisory lock of the trace builder ("SMS").
+BUILD_LOCK_NAMESPACE = 0x534D53
+
+
+# One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
+class SmsMarketingEngine(models.AbstractModel):
+    _inherit = "sms.marketing.engine"  # pylint: disable=consider-merging-classes-inherited
+
+    # ------------------------------------------------------------------ building traces
+    # one method: the lock, the window's bounds, the insert and the cursor's move are one transaction, in order
+    @api.model
+    def _build_traces(self, mailing, params):
+        """Insert the traces of the next res_id window; returns the rows inserted (or 1 for progress).
+
+        Only one runner builds a mailing at a time (transaction advisory lock);
+        the others skip building and send what exists.
+        """
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", BUILD_LOCK_NAMESPACE, mailing.id))
+        if not cr.fetchone()[0]:
+            return 0
+        cr.execute(
+            SQL(
+                "SELECT trace_build_done, trace_build_cursor, trace_build_max FROM sms_marketing_mailing WHERE id = %s",
+                mailing.id,
+            )
+        )
+        done, cursor, max_id = cr.fetchone()
+        if done:
+            return 0
+        recipients = mailing._get_recipients_query()
+        first = not max_id
+        if first:
+            # recipients created after the start of the sending are not part of it
+            table = self.env[mailing.recipient_model]._table
+            cr.execute(SQL("SELECT COALESCE(max(id), 0) FROM %s", SQL.identifier(table)))
+            max_id = cr.fetchone()[0]
+        cursor = cursor or 0
+        # The next window starts at the next recipient (ids may be sparse) and
+        # grows: a small first one so that the first SMS leaves at once, then
+        # four times the span built so far (up to build_max_step), so that the
+        # traces already built keep the senders busy while the next window is
+        # inserted, and a large audience takes few INSERTs.
+        cr.execute(
+            SQL(
+                "SELECT q.res_id FROM (%s) q WHERE q.res_id > %s AND q.res_id <= %s ORDER BY q.res_id LIMIT 1",
+                recipients,
+                cursor,
+                max_id,
+            )
+        )
+        row = cr.fetchone()
+        inserted, hi = 0, max_id
+        if row:
+            step = params["build_first_step"]
+            if not first:
+                cr.execute(SQL("SELECT min(res_id) FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id))
+                start = cr.fetchone()[0] or row[0]
+                step = min(params["build_max_step"], max(step, 4 * (cursor - start + 1)))
+            lo, hi = row[0], min(row[0] + step - 1, max_id)
+            inserted = self._insert_traces(mailing, recipients, lo, hi)
+            self._refresh_trace_statistics(inserted)
+        cr.execute(
+            SQL(
+                """UPDATE sms_marketing_mailing SET trace_build_cursor = %s, trace_build_max = %s,
+                          trace_build_done = %s WHERE id = %s""",
+                hi,
+                max_id,
+                hi >= max_id,
+                mailing.id,
+            )
+        )
+        mailing.invalidate_recordset(["trace_build_cursor", "trace_build_max", "trace_build_done", "trace_ids"])
+        return inserted or 1
+
+    @api.model
+    def _refresh_trace_statistics(self, inserted):
+        """ANALYZE the trace table after a window that changed it by a tenth or more.
+
+        The claims find a mailing's pending traces through the (mailing, id)
+        index only if the planner knows they are there: with statistics taken
+        before the window (autovacuum comes a minute later at best), it reads
+        the whole table and sorts it for every batch. A table of many earlier
+        mailings is barely changed by one window and is not analyzed again.
+        """
+        if inserted < TRACE_ANALYZE_MIN_ROWS:
+            return
+        cr = self.env.cr
+        cr.execute("SELECT reltuples FROM pg_class WHERE oid = 'sms_marketing_trace'::regclass")
+        known = cr.fetchone()[0]
+        if known < 0 or inserted >= 0.1 * known:  # -1: never analyzed
+            cr.execute("ANALYZE sms_marketing_trace")
+
+    # long because it is one SQL statement: classifying and inserting a window stay one set-wise INSERT
+    @api.model
+    def _insert_traces(self, mailing, recipients, lo, hi):
+        """One set-wise INSERT ... SELECT of the window [lo, hi] of the audience.
+
+        create_uid/write_uid stay empty: traces are made by the system, and each
+        of these foreign keys would cost a check per row (a million per mailing).
+        """
+        reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
+        now = fields.Datetime.now()
+        tz_expr, tz_joins = self._get_time_zone_sql(mailing)
+        query = SQL(
+            """
+            WITH src AS (
+                SELECT q.res_id, NULLIF(q.number, '') AS number, q.country_code,
+                       COALESCE(q.opted_out, FALSE) AS opted_out
+                  FROM (%(query)s) q
+                 WHERE q.res_id BETWEEN %(lo)s AND %(hi)s
+            ), flagged AS (
+                SELECT src.*, (bl.id IS NOT NULL) AS blacklisted,
+                       (src.number IS NOT NULL AND bl.id IS NULL AND NOT src.opted_out AND %(capped)s) AS capped
+                  FROM src
+                  LEFT JOIN sms_marketing_blacklist bl ON bl.number = src.number AND bl.active
+            ), ranked AS (
+                SELECT flagged.*,
+                       row_number() OVER (PARTITION BY number ORDER BY (opted_out OR blacklisted OR capped), res_id)
+                       AS rn,
+                       EXISTS (SELECT 1 FROM sms_marketing_trace t
+                                WHERE t.mailing_id = %(mailing)s AND t.number = flagged.number
+                                  AND t.state != 'canceled' AND t.res_id != flagged.res_id) AS seen
+                  FROM flagged
+            ), classified AS (
+                SELECT ranked.*,
+                       CASE WHEN number IS NULL THEN 'invalid_number'
+                            WHEN blacklisted THEN 'blacklisted'
+                            WHEN opted_out THEN 'opted_out'
+                            WHEN capped THEN 'frequency_capped'
+                            WHEN rn > 1 OR seen THEN 'duplicate' END AS failure_type
+                  FROM ranked
+            ), versioned AS (%(versioned)s)
+            INSERT INTO sms_marketing_trace
+                   (mailing_id, res_model, res_id, number, country_code, uuid, state, failure_type, failure_reason,
+                    try_count, time_zone, create_uid, write_uid, create_date, write_date, variant_id, ab_sample)
+            SELECT %(mailing)s, %(model)s, c.res_id, c.number,
+                   -- "001" (international networks) is no country: priced as every other country
+                   CASE WHEN length(c.country_code) = 2 THEN upper(c.country_code) END,
+                   replace(gen_random_uuid()::text, '-', ''),
+                   CASE WHEN c.failure_type IS NULL THEN 'pending' ELSE 'canceled' END,
+                   c.failure_type,
+                   CASE c.failure_type WHEN 'invalid_number' THEN %(r_invalid)s
+                                       WHEN 'blacklisted' THEN %(r_blacklisted)s
+                                       WHEN 'opted_out' THEN %(r_opted_out)s
+                                       WHEN 'frequency_capped' THEN %(r_capped)s
+                                       WHEN 'duplicate' THEN %(r_duplicate)s END,
+                   0, %(tz_expr)s, NULL, NULL, %(now)s, %(now)s, c.variant_id, c.ab_sample
+              FROM versioned c %(tz_joins)s
+            ON CONFLICT (mailing_id, res_id) DO NOTHING
+            """,
+            query=recipients,
+            lo=lo,
+            hi=hi,
+            mailing=mailing.id,
+            model=mailing.recipient_model,
+            now=now,
+            r_invalid=reasons["invalid_number"],
+            r_blacklisted=reasons["blacklisted"],
+            r_opted_out=reasons["opted_out"],
+            r_capped=reasons["frequency_capped"],
+            tz_expr=tz_expr,
+            tz_joins=tz_joins,
+            capped=mailing._get_frequency_cap_condition(SQL("src.number")),
+            r_duplicate=reasons["duplicate"],
+            versioned=self._get_versioned_sql(mailing),
+        )
+        self.env.cr.execute(query)
+        inserted = self.env.cr.rowcount
+        if mailing.quiet_hours:
+            self._hold_for_window(mailing, lo, hi)
+        return inserted
+
+    @api.model
+    def _get_versioned_sql(self, mailing):
+        """The ``versioned`` step of ``_insert_traces``: rows of ``classified`` with their A/B version.
+
+        No A/B test: every row, no version. Test phase (no winner yet): only the
+        test share — of the window's rows to send to, the first ``ab_test_share``
+        % (rounded up) by md5(mailing, record), a draw that is random and the
+        same on every run — dealt round-robin to the versions, continuing from the
+        test rows already built so that the versions stay even across windows.
+        Rest phase: every row, with the winner; the test share's rows are
+        already there (the insert's ON CONFLICT skips them) and their numbers
+        make the rest's same numbers duplicates.
+        """
+        if not mailing.ab_testing:
+            return SQL("SELECT classified.*, NULL::int AS variant_id, FALSE AS ab_sample FROM classified")
+        if mailing.ab_winner_variant_id:
+            return SQL(
+                "SELECT classified.*, %s::int AS variant_id, FALSE AS ab_sample FROM classified",
+                mailing.ab_winner_variant_id.id,
+            )
+        versions = mailing.variant_ids.sorted(lambda v: (not v.is_main, v.sequence, v.id)).ids
+        return SQL(
+            """SELECT d.*, (%(versions)s::int[])[mod(d.draw - 1 + %(dealt)s, %(count)s) + 1] AS variant_id,
+                      TRUE AS ab_sample
+                 FROM (SELECT classified.*,
+                              row_number() OVER (ORDER BY md5(%(seed)s || classified.res_id::text)) AS draw,
+                              count(*) OVER () AS eligible
+                         FROM classified WHERE classified.failure_type IS NULL) d
+                WHERE d.draw <= ceil(d.eligible * %(share)s / 100.0)""",
+            versions=versions,
+            count=len(versions),
+            dealt=SQL("(SELECT count(*) FROM sms_marketing_trace WHERE mailing_id = %s AND ab_sample)", mailing.id),
+            seed=f"{mailing.id}:",
+            share=mailing.ab_test_share,
+        )
+
+    # ------------------------------------------------------------------ time zones and the sending window
+    @api.model
+    def _get_time_zone_sql(self, mailing):
+        """(expression, joins) of each recipient's zone key, for the INSERT's ``classified c`` rows.
+
+        The record's ``tz`` when its model stores one, else the zones of the
+        number's longest prefix in libphonenumber's time-zone table (one hash
+        join per prefix length, nine at most: set-wise at any size), else the
+        mailing's fallback zone. Empty when the mailing has no sending window.
+        """
+        if not mailing.quiet_hours:
+            return SQL("NULL"), SQL("")
+        table = quiet_hours.prefix_table()
+        joins, keys = [], []
+        for length in quiet_hours.prefix_lengths():
+            alias = SQL.identifier(f"zone_{length}")
+            joins.append(
+                SQL(
+                    """LEFT JOIN (SELECT * FROM unnest(%s::varchar[], %s::varchar[]) AS z(prefix, key)) %s
+                              ON %s.prefix = substr(c.number, 2, %s)""",
+                    [prefix for prefix, _key in table if len(prefix) == length],
+                    [key for prefix, key in table if len(prefix) == length],
+                    alias,
+                    alias,
+                    length,
+                )
+            )
+            keys.insert(0, SQL("%s.key", alias))
+        Model = self.env[mailing.recipient_model]
+        tz_field = Model._fields.get("tz")
+        if tz_field and tz_field.store and tz_field.type in ("char", "selection"):
+            joins.append(SQL("LEFT JOIN %s rec ON rec.id = c.res_id", SQL.identifier(Model._table)))
+            keys.insert(0, SQL("NULLIF(rec.tz, '')"))
+        keys.append(SQL("%s", mailing._get_fallback_time_zone()))
+        return SQL("COALESCE(%s)", SQL(", ").join(keys)), SQL(" ").join(joins)
+
+    @api.model
+    def _get_window_openings(self, mailing, zone_keys):
+        """{zone key: next opening (UTC) when later than now}: one computation per distinct key."""
+        now = fields.Datetime.now()
+        fallback = mailing._get_fallback_time_zone()
+        start, end, no_sunday = mailing.window_start, mailing.window_end, mailing.window_no_sunday
+        openings = {}
+        for key in zone_keys:
+            opening = quiet_hours.next_opening(key, now, start, end, no_sunday, fallback)
+            if opening is None:  # zones whose windows never overlap: the fallback zone's window decides
+                opening = quiet_hours.next_opening(fallback, now, start, end, no_sunday, fallback)
+            if opening and opening > now:
+                openings[key] = opening
+        return openings
+
+    @api.model
+    def _hold_for_window(self, mailing, lo, hi):
+        """Pending traces of [lo, hi] whose window is closed wait for it: next_try_at = its opening.
+
+        One SELECT DISTINCT of the zone keys, the openings computed per key in
+        Python, one UPDATE ... FROM unnest. The trace keeps ``quiet_hours`` as
+        its (pending) reason so that the mailing shows how many wait and when.
+        """
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """SELECT DISTINCT time_zone FROM sms_marketing_trace
+                    WHERE mailing_id = %s AND res_id BETWEEN %s AND %s AND state = 'pending'""",
+                mailing.id,
+                lo,
+                hi,
+            )
+        )
+        openings = self._get_window_openings(mailing, [row[0] for row in cr.fetchall()])
+        if openings:
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace t SET next_try_at = v.opening, failure_type = 'quiet_hours',
+                              failure_reason = %(reason)s
+                         FROM unnest(%(keys)s::varchar[], %(openings)s::timestamp[]) AS v(key, opening)
+                        WHERE t.mailing_id = %(mailing)s AND t.res_id BETWEEN %(lo)s AND %(hi)s
+                          AND t.state = 'pending' AND t.time_zone = v.key""",
+                    reason=self.env["sms.marketing.trace"]._get_failure_reasons()["quiet_hours"],
+                    keys=list(openings),
+                    openings=list(openings.values()),
+                    mailing=mailing.id,
+                    lo=lo,
+                    hi=hi,
+                )
+            )

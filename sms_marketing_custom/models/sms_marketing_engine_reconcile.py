@@ -1,0 +1,239 @@
+"""The sending engine's recovery: what a dead sender or a lost answer left open.
+
+``_recover_batches`` settles the reservations whose lease expired (refund,
+traces released, sent again under the same uuids); ``_reconcile_unknown``
+asks the provider what became of messages whose answer was lost
+(docs/design.md, "Sending": providers without idempotency key).
+"""
+
+import logging
+from collections import namedtuple
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..providers import SERVER_ERROR, SmsGatewayError
+from ..tools import pricing
+from ..tools.sms_encoding import segment_count
+
+_logger = logging.getLogger(__name__)
+
+# A trace to reconcile, as ``_reconcile_unknown`` selects it (``since``: when it was sent, or last written).
+UnknownRow = namedtuple(
+    "UnknownRow",
+    "id uuid number body country_code segments provider_message_id since state mailing_id try_count gateway_id",
+)
+
+
+# One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
+class SmsMarketingEngine(models.AbstractModel):
+    _inherit = "sms.marketing.engine"  # pylint: disable=consider-merging-classes-inherited
+
+    # ------------------------------------------------------------------ expired batches
+    @api.model
+    def _recover_batches(self, now=None):
+        """Settle the reservations whose lease expired (their sender died): refund, release the traces.
+
+        The traces go back to the queue with their uuids: the next send of a
+        message the gateway had accepted is answered ``duplicate`` and
+        accounted once. Expired leases being settled by a live sender are
+        skipped (``SKIP LOCKED``) and lost to it or to this recovery
+        (``sms.marketing.gateway._close_lease``). Returns the number of batches recovered.
+        """
+        now = now or fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, gateway_id, mailing_id, -amount FROM sms_marketing_credit_move
+                    WHERE lease_until < %s ORDER BY id LIMIT 100 FOR NO KEY UPDATE SKIP LOCKED""",
+                now,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        recovered = 0
+        for move_id, gateway_id, mailing_id, reserved in rows:
+            gateway = self.env["sms.marketing.gateway"].sudo().browse(gateway_id)
+            mailing = self.env["sms.marketing.mailing"].browse(mailing_id)
+            if self._release_batch(mailing, gateway, move_id, reserved):
+                recovered += 1
+                _logger.warning(
+                    "mailing %s: the sender of batch %s stopped before recording it; its messages go back to the queue",
+                    mailing_id,
+                    move_id,
+                )
+        if rows:
+            self._commit()
+        return recovered
+
+    # ------------------------------------------------------------------ lost answers
+    @api.model
+    def _reconcile_unknown(self, limit=1000):
+        """Settle the messages whose fate a provider without idempotency key left open.
+
+        Two kinds: messages still in flight whose sender died (its database
+        session is gone, or the call's allowed time is over), and ``unknown``
+        ones (the answer was lost). The gateway's provider looks them up
+        (``lookup``): found, they are ``sent`` and charged; never taken, they
+        go back to ``pending`` and are sent normally; not answered, they stay
+        (or become) ``unknown`` with their reason, counted apart by the
+        mailing, never sent twice. A provider that cannot look up (Vonage)
+        leaves them ``unknown``. Returns the number of traces settled.
+        """
+        cr = self.env.cr
+        # Every run asks: a look at the partial index answers "nothing" at once, where the
+        # query below may be planned as a scan of the whole table while its statistics are stale.
+        cr.execute("SELECT EXISTS (SELECT 1 FROM sms_marketing_trace WHERE in_flight_at IS NOT NULL)")
+        if not cr.fetchone()[0]:
+            return 0
+        params = self._get_params()
+        now = fields.Datetime.now()
+        cr.execute(
+            SQL(
+                """SELECT t.id, t.uuid, t.number, t.body, t.country_code, t.segments, t.provider_message_id,
+                          COALESCE(t.in_flight_at, t.sent_at, t.write_date), t.state, t.mailing_id, t.try_count,
+                          COALESCE(t.gateway_id, m.gateway_id)
+                     FROM sms_marketing_trace t JOIN sms_marketing_mailing m ON m.id = t.mailing_id
+                    WHERE t.in_flight_at IS NOT NULL AND t.claim_move_id IS NULL
+                      AND ((t.state = 'pending'
+                            AND (t.next_try_at <= %(now)s
+                                 OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = t.in_flight_pid)))
+                           OR t.state = 'unknown')
+                    ORDER BY t.id LIMIT %(limit)s
+                      FOR NO KEY UPDATE OF t SKIP LOCKED""",
+                now=now,
+                limit=limit,
+            )
+        )
+        rows = [UnknownRow(*row) for row in cr.fetchall()]
+        if not rows:
+            return 0
+        Gateway = self.env["sms.marketing.gateway"].sudo()  # sudo: the engine accounts credits on any gateway
+        by_gateway = {}
+        for row in rows:
+            by_gateway.setdefault(row.gateway_id, []).append(row)
+        settled = 0
+        for gateway_id, gateway_rows in by_gateway.items():
+            gateway = Gateway.browse(gateway_id) if gateway_id else Gateway._get_default()
+            settled += self._reconcile_gateway(gateway, gateway_rows, params, now)
+        self._commit()
+        return settled
+
+    @api.model
+    def _reconcile_gateway(self, gateway, rows, params, now):
+        """Look ``rows`` (see ``_reconcile_unknown``) up at ``gateway``'s provider and apply the answers."""
+        found, can_look_up = self._look_up_unknown(gateway, rows)
+        update, spent = self._get_reconciled_values(rows, found, can_look_up, params)
+        self._update_reconciled(gateway, update, params, now)
+        Mailing = self.env["sms.marketing.mailing"]
+        for mailing_id, cost in spent.items():
+            if gateway and cost:
+                gateway._change_balance(-cost, "spend", mailing=Mailing.browse(mailing_id), allow_partial=True)
+        back = {row.mailing_id for row, state in zip(rows, update["state"], strict=False) if state == "pending"}
+        # a mailing that ended meanwhile has messages to send again
+        Mailing.browse(sorted(back))._set_sending(from_state="done")
+        self._log_reconciled(gateway, rows, update["state"])
+        self.env["sms.marketing.trace"].invalidate_model()
+        return len(rows)
+
+    @api.model
+    def _look_up_unknown(self, gateway, rows):
+        """({uuid: the provider's result}, whether the provider can look messages up at all)."""
+        provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
+        prices = gateway._get_prices() if gateway else {False: pricing.FALLBACK_PRICE}
+        messages = [
+            {
+                "uuid": row.uuid,
+                "number": row.number,
+                "content": row.body or "",
+                "country_code": row.country_code,
+                "segments": row.segments or segment_count(row.body or ""),
+                "sender": gateway.sender or "" if gateway else "",
+                "provider_id": row.provider_message_id,
+                "since": row.since,
+            }
+            for row in rows
+        ]
+        found = {}
+        if provider:
+            try:
+                found = gateway.with_context(sms_marketing_prices=prices)._get_provider().lookup(messages) or {}
+            except SmsGatewayError as error:  # the provider cannot be asked now: next time
+                _logger.info("gateway %s: look-up failed, messages stay unknown for now: %s", gateway.id, error)
+        return found, bool(provider) and type(provider).overrides("lookup")
+
+    @api.model
+    def _get_reconciled_values(self, rows, found, can_look_up, params):
+        """(the columns of ``_update_reconciled``, {mailing id: credits spent}) from the look-up's answers."""
+        reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
+        update = {"id": [], "state": [], "cost": [], "ftype": [], "reason": [], "tries": [], "pid": []}
+        spent = {}
+        for row in rows:
+            result = found.get(row.uuid) or {}
+            tries = row.try_count + 1 if can_look_up else params["max_tries"]  # nothing more to learn without look-up
+            if result.get("state") == "sent":
+                state, cost, ftype, reason = "sent", result.get("credits") or 0.0, None, None
+                # its batch was settled without it (recorded unknown, or released by the recovery)
+                spent[row.mailing_id] = spent.get(row.mailing_id, 0.0) + cost
+            elif result.get("state") == SERVER_ERROR:  # the provider never took it: send it normally
+                state, cost, ftype, reason = "pending", 0.0, None, None
+                tries = row.try_count
+            else:
+                state, cost, ftype, reason = "unknown", 0.0, "unknown_outcome", reasons["unknown_outcome"]
+            update["id"].append(row.id)
+            update["state"].append(state)
+            update["cost"].append(cost)
+            update["ftype"].append(ftype)
+            update["reason"].append(reason)
+            update["tries"].append(tries)
+            update["pid"].append(result.get("provider_id") or row.provider_message_id)
+        return update, spent
+
+    @api.model
+    def _update_reconciled(self, gateway, update, params, now):
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace t
+                      SET state = v.state, cost = v.cost, failure_type = v.ftype, failure_reason = v.reason,
+                          try_count = v.tries, provider_message_id = v.pid, next_try_at = NULL,
+                          gateway_id = %(gateway)s,
+                          -- an unknown one is looked up again at the next runs, up to max_tries
+                          in_flight_at = CASE WHEN v.state = 'unknown' AND v.tries < %(max_tries)s
+                                              THEN COALESCE(t.in_flight_at, %(now)s) END,
+                          sent_at = CASE WHEN v.state = 'sent' THEN COALESCE(t.sent_at, %(now)s) ELSE t.sent_at END,
+                          write_date = %(now)s
+                     FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(costs)s::numeric[], %(ftypes)s::varchar[],
+                                 %(reasons)s::varchar[], %(tries)s::int[], %(pids)s::varchar[])
+                          AS v(id, state, cost, ftype, reason, tries, pid)
+                    WHERE t.id = v.id""",
+                gateway=gateway.id if gateway else None,
+                now=now,
+                max_tries=params["max_tries"],
+                ids=update["id"],
+                states=update["state"],
+                costs=update["cost"],
+                ftypes=update["ftype"],
+                reasons=update["reason"],
+                tries=update["tries"],
+                pids=update["pid"],
+            )
+        )
+
+    @api.model
+    def _log_reconciled(self, gateway, rows, states):
+        """Tell each mailing what became of its messages (``states``: the new state of each row)."""
+        Mailing = self.env["sms.marketing.mailing"]
+        for mailing_id in {row.mailing_id for row in rows}:
+            counts = {}
+            for row, state in zip(rows, states, strict=False):
+                if row.mailing_id == mailing_id and state != row.state:  # only what changed is news
+                    counts[state] = counts.get(state, 0) + 1
+            if counts:
+                Mailing.browse(mailing_id)._message_log(
+                    body=_(
+                        "Messages whose gateway answer was lost, checked with %(gateway)s: %(sent)s sent, "
+                        "%(pending)s to send again, %(unknown)s unknown (never sent twice).",
+                        gateway=gateway.name if gateway else "-",
+                        sent=counts.get("sent", 0),
+                        pending=counts.get("pending", 0),
+                        unknown=counts.get("unknown", 0),
+                    )
+                )

@@ -1,0 +1,168 @@
+"""The sending engine's record: a batch's answers moved onto its traces.
+
+``_record_batch`` closes the batch's lease (the arbiter with a recovery),
+maps each answer to a trace state (``sms.marketing.trace._get_outcome``),
+updates the traces in one ``UPDATE ... FROM unnest`` and settles the
+reservation. Providers without idempotency key get their messages marked in
+flight before the call (``_mark_in_flight``), cleared here.
+"""
+
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..providers import PROVIDERS
+from .sms_marketing_engine import PARAM_DEFAULTS
+
+
+# One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
+class SmsMarketingEngine(models.AbstractModel):
+    _inherit = "sms.marketing.engine"  # pylint: disable=consider-merging-classes-inherited
+
+    # ------------------------------------------------------------------ recording a batch
+    @api.model
+    def _record_batch(self, mailing, gateway, move_id, reserved, messages, results, transient_error, params):
+        """Close the batch's lease, record its answers, settle its reservation; (spent, insufficient).
+
+        Closing the lease comes first: it is the arbiter between this sender
+        and a recovery of its expired lease (``sms.marketing.gateway._close_lease``).
+        (None, False) when the recovery won: the answer is dropped, the
+        messages are sent again under the same uuids.
+        """
+        if not gateway._close_lease(move_id):
+            return None, False
+        spent, insufficient = self._record(mailing, messages, results, transient_error, params)
+        gateway._settle(reserved, spent, mailing=mailing)
+        return spent, insufficient
+
+    @api.model
+    def _record(self, mailing, messages, results, transient_error, params):
+        """Move the traces of ``messages`` by the gateway's answers; returns (credits spent, insufficient).
+
+        The one mapping of an answer to a trace is ``sms.marketing.trace._get_outcome``;
+        what stays pending is retried with a backoff, and fails after ``max_tries``.
+        """
+        Trace = self.env["sms.marketing.trace"]
+        reasons = Trace._get_failure_reasons()
+        now = fields.Datetime.now()
+        base, cap, max_tries = params["retry_base_seconds"], params["retry_max_seconds"], params["max_tries"]
+        columns = ("id", "state", "body", "segments", "cost", "ftype", "reason", "next", "tries")
+        update = {column: [] for column in columns}
+        spent, insufficient = 0.0, False
+        for message in messages:
+            result = results.get(message["uuid"]) or {}
+            result_state = "server_error" if transient_error else result.get("state") or "server_error"
+            state, failure_type = Trace._get_outcome(result_state)
+            reason, next_try, cost, tries = None, None, 0.0, message["tries"]
+            segments = result.get("segments") or message["segments"]
+            if state == "sent":
+                cost = result.get("credits") or 0.0
+                if result_state == "duplicate" and not cost:
+                    cost = message["cost"]  # the first, lost acceptance was charged: account it now
+                spent += cost
+                delivery = result.get("delivery")
+                if delivery == "delivered":
+                    state = "delivered"
+                elif delivery:
+                    state, failure_type = "failed", "undelivered"
+            elif failure_type == "insufficient_credit":
+                insufficient = True
+                failure_type = False
+            elif state == "pending":  # transient: time-out, 429, 5xx, per-message server_error or no result
+                tries += 1
+                if tries >= max_tries:
+                    state = "failed"
+                    reason = _(
+                        "The gateway could not take the message after %(tries)s attempts (%(error)s).",
+                        tries=tries,
+                        error=transient_error or result_state,
+                    )
+                else:
+                    failure_type = False
+                    next_try = now + timedelta(seconds=min(base * 2 ** message["tries"], cap))
+            if failure_type and not reason:
+                reason = reasons[failure_type]
+            update["id"].append(message["trace_id"])
+            update["state"].append(state)
+            update["body"].append(message["content"] if state != "pending" else None)
+            update["segments"].append(segments)
+            update["cost"].append(cost)
+            update["ftype"].append(failure_type or None)
+            update["reason"].append(reason)
+            update["next"].append(next_try)
+            update["tries"].append(tries)
+        if update["id"]:
+            self._update_traces(update, now)
+        return spent, insufficient
+
+    @api.model
+    def _update_traces(self, update, now):
+        # A delivery report that overtook this record (no lock is held during the
+        # provider call) has moved a trace further: states never move backwards.
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace t
+                      SET state = CASE WHEN %(keep)s THEN t.state ELSE v.state END,
+                          body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
+                          failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
+                          failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
+                          next_try_at = v.next_try,
+                          try_count = v.tries, claim_move_id = NULL,
+                          in_flight_at = CASE WHEN v.state = 'unknown' THEN t.in_flight_at END,
+                          sent_at = CASE WHEN %(keep)s THEN t.sent_at
+                                         WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
+                                         THEN %(now)s ELSE t.sent_at END,
+                          delivered_at = CASE WHEN v.state = 'delivered' AND NOT %(keep)s THEN %(now)s
+                                              ELSE t.delivered_at END,
+                          write_date = %(now)s
+                     FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(bodies)s::text[], %(segments)s::int[],
+                                 %(costs)s::numeric[], %(ftypes)s::varchar[], %(reasons)s::varchar[],
+                                 %(nexts)s::timestamp[], %(tries)s::int[])
+                          AS v(id, state, body, segments, cost, ftype, reason, next_try, tries)
+                    WHERE t.id = v.id""",
+                now=now,
+                keep=SQL("(v.state = 'sent' AND t.state IN ('delivered', 'failed'))"),
+                ids=update["id"],
+                states=update["state"],
+                bodies=update["body"],
+                segments=update["segments"],
+                costs=update["cost"],
+                ftypes=update["ftype"],
+                reasons=update["reason"],
+                nexts=update["next"],
+                tries=update["tries"],
+            )
+        )
+
+    # ------------------------------------------------------------------ providers without idempotency key
+    @api.model
+    def _mark_in_flight(self, gateway, messages, params):
+        """Before a provider that is not idempotent (Twilio, Vonage) is called, mark its messages in flight.
+
+        The mark (time, this database session, the text and the gateway) is
+        committed before the call and cleared by ``_record``; meanwhile the
+        traces are not claimed again (``next_try_at`` is the end of the
+        call's allowed time). Should the runner die during the call, the
+        messages are neither lost nor sent again blindly: ``_reconcile_unknown``
+        asks the provider what became of them.
+        """
+        cls = PROVIDERS.get(gateway.provider)
+        if not cls or cls.idempotent:
+            return
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace t
+                      SET in_flight_at = %(now)s, in_flight_pid = pg_backend_pid(), gateway_id = %(gateway)s,
+                          next_try_at = %(until)s, body = v.body
+                     FROM unnest(%(ids)s::int[], %(bodies)s::text[]) AS v(id, body)
+                    WHERE t.id = v.id""",
+                now=now,
+                until=now + timedelta(seconds=params.get("in_flight_timeout") or PARAM_DEFAULTS["in_flight_timeout"]),
+                gateway=gateway.id,
+                ids=[message["trace_id"] for message in messages],
+                bodies=[message["content"] for message in messages],
+            )
+        )
+        self._commit()

@@ -1,0 +1,404 @@
+"""The sending engine's batch: claim, prepare, send, and route through the gateways.
+
+``_send_batch`` runs one batch in two transactions with the provider call
+between them and no lock held across it (docs/design.md, "Sending", 4): the
+claim (``FOR NO KEY UPDATE SKIP LOCKED``, then the frequency cap and the
+sending window checked again), the messages prepared, the reservation
+(models/sms_marketing_engine_ledger.py) committed; the provider called; the
+answers recorded (models/sms_marketing_engine_record.py).
+"""
+
+import logging
+import time
+from collections import namedtuple
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..providers import SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
+from ..tools import pricing
+from ..tools.sms_encoding import segment_count
+
+_logger = logging.getLogger(__name__)
+
+# Namespace of the per-number advisory locks of the frequency cap at claim time ("SMF").
+CAP_LOCK_NAMESPACE = 0x534D46
+# A claimed trace, as ``_claim_rows`` selects it.
+ClaimedRow = namedtuple("ClaimedRow", "id res_id number uuid country_code try_count")
+
+
+# One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
+class SmsMarketingEngine(models.AbstractModel):
+    _inherit = "sms.marketing.engine"  # pylint: disable=consider-merging-classes-inherited
+
+    # ------------------------------------------------------------------ one batch
+    @api.model
+    def _send_batch(self, mailing, params):
+        """Claim, prepare, reserve, send and record one batch. Returns the traces claimed, 0 to stop.
+
+        Two transactions, none open during the provider call: the claim, the
+        reservation (a ledger line with a lease) and the traces' claim marker
+        are committed first; the answer is recorded and the reservation settled
+        in a second one. A sender killed in between leaves a lease that
+        ``_recover_batches`` settles once it has expired.
+        """
+        self.env.flush_all()
+        gateway = self._get_gateway(mailing)
+        params.setdefault("_after", {})  # the claim's position is the runner's, shared by the copy below
+        rows = self._claim(mailing, dict(params, batch_size=self._get_batch_size(gateway, params)))
+        if not rows:
+            return 0
+        gateway = self._route_batch(mailing, rows, params)
+        if not gateway:
+            mailing._set_paused("gateway_error", _("No SMS gateway is configured: add one in the configuration."))
+            return 0
+        messages = self._prepare(mailing, gateway, rows, params)
+        count, move_id, delay = self._reserve(mailing, gateway, messages, params)
+        if count < len(messages):  # the rest of the batch stays pending, untouched
+            self._pause_for_credit(mailing, gateway)
+        if not count:
+            return 0
+        batch = messages[:count]
+        reserved = round(sum(message["cost"] for message in batch), pricing.LEDGER_DIGITS)
+        self._commit()  # claim marker + reservation durable, every lock released before the call
+        if delay > 0:
+            self._wait(delay)
+        try:
+            results, transient_error = self._send(gateway, batch, params)
+        except SmsGatewayError as error:  # refused for good: nothing was sent, nothing is charged
+            if self._release_batch(mailing, gateway, move_id, reserved):
+                mailing._set_paused("gateway_error", str(error))
+            return 0
+        spent, insufficient = self._record_batch(
+            mailing, gateway, move_id, reserved, batch, results, transient_error, params
+        )
+        if spent is None:
+            _logger.warning(
+                "mailing %s: batch %s was recovered by another runner; its answer is dropped", mailing.id, move_id
+            )
+            return len(rows)
+        if insufficient:
+            self._pause_for_credit(mailing, gateway)
+        if transient_error:
+            _logger.info("mailing %s: gateway error, batch retried later: %s", mailing.id, transient_error)
+            return 0  # stop hammering a failing gateway in this run; the cron comes back at next_try_at
+        return len(rows)
+
+    @api.model
+    def _get_batch_size(self, gateway, params):
+        """``batch_size``, and at most one second of the gateway's rate limit: a batch leaves at once."""
+        size = params["batch_size"]
+        if gateway and gateway.rate_limit > 0:
+            size = min(size, max(1, int(gateway.rate_limit)))
+        return size
+
+    @api.model
+    def _pause_for_credit(self, mailing, gateway):
+        mailing._set_paused(
+            "insufficient_credit",
+            _(
+                "Paused: the gateway %(gateway)s has not enough credits left. "
+                "The mailing resumes by itself once credits are added.",
+                gateway=gateway.name,
+            ),
+        )
+
+    @api.model
+    def _wait(self, seconds):
+        """Pace the sender (rate limit), outside any transaction."""
+        time.sleep(seconds)
+
+    # ------------------------------------------------------------------ claim
+    @api.model
+    def _claim(self, mailing, params):
+        """The next batch to send: ``_claim_rows``, less what the frequency cap holds back or cancels
+        and what waits for its sending window.
+
+        A batch emptied by canceling or deferring its traces is progress: the
+        next batch is claimed at once. An empty answer means nothing can be sent now.
+        """
+        while True:
+            rows = self._claim_rows(mailing, params)
+            kept, canceled = self._apply_frequency_cap(mailing, rows)
+            kept, held = self._apply_window(mailing, kept)
+            if kept or not (canceled or held):
+                return kept
+
+    @api.model
+    def _claim_rows(self, mailing, params):
+        """Lock the next batch of pending traces; rows locked by other runners are skipped.
+
+        Each runner walks the mailing forward from the last id it claimed (the
+        index entries of rows already sent are not scanned again), and starts
+        over from the beginning when it reaches the end (retries, skipped rows).
+        Returns ``ClaimedRow`` named tuples (id, res_id, number, uuid, country_code, try_count).
+        """
+        cursors = params.setdefault("_after", {})
+        after = cursors.get(mailing.id, 0)
+        while True:
+            if not after:  # start from the mailing's first trace, not from the table's
+                self.env.cr.execute(
+                    SQL("SELECT COALESCE(min(id), 1) - 1 FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id)
+                )
+                after = start = self.env.cr.fetchone()[0]
+            else:
+                start = None
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id, res_id, number, uuid, country_code, try_count FROM sms_marketing_trace
+                        WHERE mailing_id = %(mailing)s AND state = 'pending' AND id > %(after)s
+                          AND claim_move_id IS NULL AND (next_try_at IS NULL OR next_try_at <= %(now)s)
+                        ORDER BY id LIMIT %(limit)s
+                          FOR NO KEY UPDATE SKIP LOCKED""",
+                    mailing=mailing.id,
+                    after=after,
+                    now=fields.Datetime.now(),
+                    limit=params["batch_size"],
+                )
+            )
+            rows = [ClaimedRow(*row) for row in self.env.cr.fetchall()]
+            if rows or start is not None:
+                break
+            after = 0
+        cursors[mailing.id] = rows[-1].id if rows else 0
+        return rows
+
+    @api.model
+    def _apply_frequency_cap(self, mailing, rows):
+        """(rows to send, count canceled): the frequency cap checked again at claim time.
+
+        The audience query and the INSERT only see what was sent when they ran:
+        two mailings sending to the same number at once would both pass a cap
+        of 1. So each claimed number takes a transaction advisory lock (the
+        lock ends with the commit of the reservation, which commits the traces'
+        claim markers too, and the cap counts a claimed trace as sent); a
+        number another runner holds is left pending for a later claim, and a
+        locked number is checked with ``_get_frequency_cap_condition`` in a
+        statement run after the lock was taken, which in READ COMMITTED
+        (``_commit``) sees every batch committed before. Traces over the cap
+        are canceled with their reason. Mailings without a cap take no lock.
+        """
+        if not rows or mailing.frequency_cap_count <= 0:
+            return rows, 0
+        cr = self.env.cr
+        numbers = sorted({row.number for row in rows if row.number})
+        cr.execute(
+            SQL(
+                "SELECT n FROM unnest(%s::varchar[]) n WHERE pg_try_advisory_xact_lock(%s, hashtext(n))",
+                numbers,
+                CAP_LOCK_NAMESPACE,
+            )
+        )
+        locked = [row[0] for row in cr.fetchall()]
+        capped = set()
+        if locked:
+            cr.execute(
+                SQL(
+                    "SELECT n FROM unnest(%s::varchar[]) n WHERE %s",
+                    locked,
+                    mailing._get_frequency_cap_condition(SQL("n")),
+                )
+            )
+            capped = {row[0] for row in cr.fetchall()}
+        locked = set(locked)
+        cancel_ids = [row.id for row in rows if row.number in capped]
+        if cancel_ids:
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace SET state = 'canceled', failure_type = 'frequency_capped',
+                              failure_reason = %s, write_date = %s
+                        WHERE id = ANY(%s) AND state = 'pending'""",
+                    self.env["sms.marketing.trace"]._get_failure_reasons()["frequency_capped"],
+                    fields.Datetime.now(),
+                    cancel_ids,
+                )
+            )
+            self.env["sms.marketing.trace"].invalidate_model(["state", "failure_type", "failure_reason"])
+        kept = [row for row in rows if not row.number or (row.number in locked and row.number not in capped)]
+        return kept, len(cancel_ids)
+
+    @api.model
+    def _apply_window(self, mailing, rows):
+        """(rows to send, count held back): the sending window checked again at claim time.
+
+        A trace built while its window was open may be claimed after it closed
+        (a long mailing, a retry): it waits for the next opening instead.
+        """
+        if not rows or not mailing.quiet_hours:
+            return rows, 0
+        cr = self.env.cr
+        ids = [row.id for row in rows]
+        cr.execute(SQL("SELECT id, time_zone FROM sms_marketing_trace WHERE id = ANY(%s)", ids))
+        zone_by_id = dict(cr.fetchall())
+        openings = self._get_window_openings(mailing, set(zone_by_id.values()))
+        held = [trace_id for trace_id in ids if zone_by_id.get(trace_id) in openings]
+        if held:
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace t SET next_try_at = v.opening, failure_type = 'quiet_hours',
+                              failure_reason = %s
+                         FROM unnest(%s::int[], %s::timestamp[]) AS v(id, opening)
+                        WHERE t.id = v.id""",
+                    self.env["sms.marketing.trace"]._get_failure_reasons()["quiet_hours"],
+                    held,
+                    [openings[zone_by_id[trace_id]] for trace_id in held],
+                )
+            )
+            self.env["sms.marketing.trace"].invalidate_model(["next_try_at", "failure_type", "failure_reason"])
+        held = set(held)
+        return [row for row in rows if row.id not in held], len(held)
+
+    # ------------------------------------------------------------------ prepare
+    @api.model
+    def _prepare(self, mailing, gateway, rows, params):
+        """The messages of the claimed ``rows``: text, parts and cost, in claim order.
+
+        Each message is the provider's input (uuid, number, content, sender,
+        country_code, segments) plus what the engine keeps: trace_id, tries, cost.
+        """
+        if not any(row.try_count for row in rows):  # first attempt of these traces: their links are needed
+            mailing._prepare_tracking()
+        bodies = self._render_batch(mailing, rows)
+        prices = params.setdefault("_prices", {}).get(gateway.id)
+        if prices is None:  # once per run: prices change rarely, a run lasts a minute
+            prices = params["_prices"][gateway.id] = gateway._get_prices()
+        sender = gateway.sender or ""
+        segments_by_text = {}
+        messages = []
+        for trace_id, _res_id, number, uuid, country, tries in rows:
+            body = bodies.get(trace_id, "")
+            segments = segments_by_text.get(body)
+            if segments is None:
+                segments = segments_by_text[body] = segment_count(body)
+            messages.append(
+                {
+                    "uuid": uuid,
+                    "number": number,
+                    "content": body,
+                    "sender": sender,
+                    "country_code": country,
+                    "segments": segments,
+                    "trace_id": trace_id,
+                    "tries": tries,
+                    "cost": pricing.message_cost(segments, pricing.price_for(prices, country)),
+                }
+            )
+        return messages
+
+    @api.model
+    def _render_batch(self, mailing, rows):
+        """{trace id: text} of claimed ``rows``: the mailing's text, or each trace's A/B version's."""
+        if not mailing.ab_testing:
+            return mailing._render_messages([row.id for row in rows], [row.res_id for row in rows])
+        self.env.cr.execute(
+            SQL("SELECT id, variant_id FROM sms_marketing_trace WHERE id = ANY(%s)", [row.id for row in rows])
+        )
+        version_of = dict(self.env.cr.fetchall())
+        Variant = self.env["sms.marketing.mailing.variant"]
+        bodies = {}
+        for variant_id in set(version_of.values()):
+            group = [row for row in rows if version_of.get(row.id) == variant_id]
+            text = Variant.browse(variant_id).body if variant_id else None
+            bodies.update(mailing._render_messages([row.id for row in group], [row.res_id for row in group], text))
+        return bodies
+
+    # ------------------------------------------------------------------ send
+    @api.model
+    def _send(self, gateway, messages, params):
+        """({uuid: result}, transient error text or None) of the provider's answer.
+
+        A transient error (time-out, 429, 5xx) answers for the whole batch: every
+        message is retried later with the same uuid. SmsGatewayError (refused
+        credentials) propagates: the caller pauses the mailing.
+        """
+        if not messages:
+            return {}, None
+        self._mark_in_flight(gateway, messages, params)
+        prices = params["_prices"][gateway.id]
+        try:
+            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
+        except SmsGatewayTransientError as error:
+            self._note_gateway_call(gateway, str(error), params)
+            return {}, str(error)
+        except SmsGatewayError as error:
+            if self._note_gateway_call(gateway, str(error), params):
+                return {}, str(error)  # another gateway of the route takes these messages over
+            raise
+        self._note_gateway_call(gateway, self._batch_failure(results), params)
+        return {result["uuid"]: result for result in results}, None
+
+    # ------------------------------------------------------------------ routing and failover
+    @api.model
+    def _route_batch(self, mailing, rows, params):
+        """The gateway of this batch; with routes, the batch keeps only the claimed rows of one gateway.
+
+        A mailing with its own gateway, or of a company without routes, sends
+        through ``_get_gateway``. Otherwise each row's destination country
+        picks a gateway (``sms.marketing.gateway.route._get_gateway``: the
+        first of its route that is up); the rows of the first row's gateway
+        stay in ``rows`` (changed in place), the others stay pending and the
+        next claim starts again at the first of them.
+        """
+        params.pop("_route", None)
+        Route = self.env["sms.marketing.gateway.route"]
+        company = mailing.company_id or self.env.company
+        if mailing.gateway_id or not rows or not Route._has_routes(company):
+            return self._get_gateway(mailing)
+        chains = params.setdefault("_chains", {})
+        default = self._get_gateway(mailing)
+        picked = {}
+        for row in rows:
+            code = (row.country_code or "").upper() or False
+            if (company.id, code) not in chains:
+                chains[company.id, code] = Route._get_chain(company, code)
+            chain = chains[company.id, code]
+            if code not in picked:
+                picked[code] = (Route._get_gateway(company, code, chain) or default, chain)
+        gateway, chain = picked[(rows[0].country_code or "").upper() or False]
+        kept = [row for row in rows if picked[(row.country_code or "").upper() or False][0] == gateway]
+        dropped = [row.id for row in rows if picked[(row.country_code or "").upper() or False][0] != gateway]
+        if dropped:
+            params.setdefault("_after", {})[mailing.id] = min(dropped) - 1
+        rows[:] = kept
+        self.env.cr.execute(
+            SQL(
+                "UPDATE sms_marketing_trace SET gateway_id = %s WHERE id = ANY(%s) AND gateway_id IS DISTINCT FROM %s",
+                gateway.id,
+                [row.id for row in kept],
+                gateway.id,
+            )
+        )
+        params["_route"] = {"mailing": mailing, "next": chain.filtered(lambda g: g != gateway)[:1]}
+        return gateway.sudo()
+
+    @api.model
+    def _batch_failure(self, results):
+        """The error of a batch the gateway answered without taking any message (None otherwise)."""
+        states = {result.get("state") for result in results}
+        if results and states <= {SERVER_ERROR, "unknown"}:
+            return _("The gateway took none of the messages.")
+        return None
+
+    @api.model
+    def _note_gateway_call(self, gateway, error, params):
+        """Count the gateway's consecutive failures; True when its route has another gateway to take over.
+
+        When the count reaches the gateway's ``failover_threshold``, the
+        mailing being sent says where its messages go now.
+        """
+        count = gateway._note_call(bool(error))
+        route = params.get("_route")
+        if not error or not route or not route["next"]:
+            return False
+        if count == gateway.failover_threshold:
+            route["mailing"]._message_log(
+                body=_(
+                    "The gateway %(gateway)s failed %(count)s times in a row (%(error)s): its messages go through "
+                    "%(next)s until it answers again.",
+                    gateway=gateway.name,
+                    count=count,
+                    error=error,
+                    next=route["next"].name,
+                )
+            )
+        return True

@@ -5,6 +5,7 @@ from . import (
     test_audience_access,
     test_bad_input,
     test_campaigns,
+    test_click_everywhere,
     test_consent,
     test_consent_concurrency,
     test_engagement,

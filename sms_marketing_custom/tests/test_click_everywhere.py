@@ -5,8 +5,10 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 APP_MENU = "sms_marketing_custom.sms_marketing_menu_root"
 CLICK_EVERYWHERE = (
-    "odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader').startClickEverywhere('%s');" % APP_MENU
+    f"odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader').startClickEverywhere('{APP_MENU}');"
 )
+MANAGER_GROUPS = "base.group_user,sms_marketing_custom.group_sms_marketing_manager"
+MARKETER_GROUPS = "base.group_user,sms_marketing_custom.group_sms_marketing_user"
 
 
 @tagged("post_install", "-at_install")
@@ -24,13 +26,9 @@ class TestClickEverywhere(HttpCase):
         self._click_everywhere("admin")
 
     def test_as_manager(self):
-        new_test_user(
-            self.env, "smc_click_manager", groups="base.group_user,sms_marketing_custom.group_sms_marketing_manager"
-        )
+        new_test_user(self.env, "smc_click_manager", groups=MANAGER_GROUPS)
         self._click_everywhere("smc_click_manager")
 
     def test_as_marketer(self):
-        new_test_user(
-            self.env, "smc_click_marketer", groups="base.group_user,sms_marketing_custom.group_sms_marketing_user"
-        )
+        new_test_user(self.env, "smc_click_marketer", groups=MARKETER_GROUPS)
         self._click_everywhere("smc_click_marketer")

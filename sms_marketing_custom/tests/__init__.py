@@ -7,6 +7,7 @@ from . import (
     test_campaigns,
     test_click_everywhere,
     test_consent,
+    test_dashboard_layout,
     test_consent_concurrency,
     test_engagement,
     test_gateway,

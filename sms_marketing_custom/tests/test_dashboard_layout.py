@@ -9,7 +9,8 @@ MEASURE = """
 (async () => {
     const env = odoo.__WOWL_DEBUG__.root.env;
     await env.services.action.doAction("sms_marketing_custom.sms_marketing_mailing_action");
-    for (let wait = 0; wait < 100 && !document.querySelector(".o_sms_marketing_mailing_kanban .o_kanban_group"); wait++) {
+    const column = ".o_sms_marketing_mailing_kanban .o_kanban_group";
+    for (let wait = 0; wait < 100 && !document.querySelector(column); wait++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const renderer = document.querySelector(".o_sms_marketing_mailing_kanban .o_kanban_renderer");

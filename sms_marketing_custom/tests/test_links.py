@@ -219,7 +219,16 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
         clicks = self.env["sms.marketing.link.click"].search([("mailing_id", "=", self.mailing.id)])
         self.assertEqual(clicks.country_id.mapped("code"), ["FR"])
         mailing = self.mailing.with_user(self.user_marketing)
-        self.assertEqual(self.env["sms.marketing.link.click"].search_count(mailing.action_view_clicks()["domain"]), 4)
+        clickers = (
+            self.env["sms.marketing.trace"]
+            .with_user(self.user_marketing)
+            .search(mailing.action_view_clicks()["domain"])
+        )
+        self.assertEqual(clickers, self.traces[:2], "Clicked lists the recipients who clicked, once each")
+        not_clicked = self.env["sms.marketing.trace"].search(
+            [("mailing_id", "=", self.mailing.id), ("clicked", "=", False)]
+        )
+        self.assertEqual(not_clicked, self.traces - self.traces[:2])
         self.assertEqual(
             self.env["sms.marketing.trace"].search(mailing.action_view_optouts()["domain"]), self.traces[2]
         )

@@ -19,6 +19,7 @@ from . import (
     test_mailing_form_truth,
     test_mailing_test_wizard,
     test_mailing_tour,
+    test_number_formats,
     test_optout_page,
     test_phone,
     test_provider_twilio,

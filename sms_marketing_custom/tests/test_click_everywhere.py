@@ -29,6 +29,9 @@ class TestClickEverywhere(HttpCase):
         new_test_user(self.env, "smc_click_manager", groups=MANAGER_GROUPS)
         self._click_everywhere("smc_click_manager")
 
-    def test_as_marketer(self):
-        new_test_user(self.env, "smc_click_marketer", groups=MARKETER_GROUPS)
+    def test_as_marketer_in_italian(self):
+        # the app's first users are Italian: the marketer clicks through it in Italian
+        self.env["res.lang"]._activate_lang("it_IT")
+        self.env["ir.module.module"].search([("name", "=", "sms_marketing_custom")])._update_translations(["it_IT"])
+        new_test_user(self.env, "smc_click_marketer", groups=MARKETER_GROUPS, lang="it_IT")
         self._click_everywhere("smc_click_marketer")

@@ -6,6 +6,10 @@ DB="${SMS_DB:-sms_marketing}"
 PORT="${SMS_PORT:-8069}"
 if ! psql -lqt | cut -d'|' -f1 | grep -qw "$DB"; then
     echo "[run] creating database $DB with sms_marketing_custom and demo data (about a minute)" >&2
+    odoo_bin -d "$DB" -i base --stop-after-init --log-level=warn
+    # The demo SMS carry tracked and opt-out links built on web.base.url: make it the address this
+    # server answers on before they are written (Odoo's default is http://localhost:8069).
+    psql -q -d "$DB" -c "UPDATE ir_config_parameter SET value = 'http://127.0.0.1:$PORT' WHERE key = 'web.base.url'"
     odoo_bin -d "$DB" -i sms_marketing_custom --stop-after-init --log-level=warn
 else
     # Keeps the data; only brings the module's code and views up to date.

@@ -82,7 +82,8 @@ class SmsMarketingLink(models.Model):
     # ------------------------------------------------------------------ tools
     def _get_click_prefix(self):
         """ "https://host/s/": what every short link of this database starts with."""
-        return self.get_base_url().rstrip("/") + links.CLICK_PATH
+        # the database's address: Odoo's get_base_url wants one record or none, and links have no website
+        return self.browse().get_base_url().rstrip("/") + links.CLICK_PATH
 
     @api.model
     def _get_codes(self, mailing, urls):

@@ -680,11 +680,8 @@ class SmsMarketingMailing(models.Model):
         return action
 
     def action_view_clicks(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_link_click_action")
-        action["domain"] = [("mailing_id", "=", self.id)]
-        action["context"] = {}
-        return action
+        """The recipients who clicked (not the clicks' chart: a marketer wants to know who)."""
+        return self._action_view_traces(_("Clicked"), [("clicked", "=", True)])
 
     # ---- resend
     # "Resend to those who did not click": a draft copy of a sent mailing whose filter adds

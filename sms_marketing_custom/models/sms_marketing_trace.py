@@ -17,6 +17,7 @@ import hmac
 import uuid
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import create_index, create_unique_index
 
@@ -362,7 +363,9 @@ class SmsMarketingTrace(models.Model):
         selection="_selection_recipient_models", string="Recipient", compute="_compute_recipient_ref"
     )
     country_id = fields.Many2one("res.country", compute="_compute_country_id")
-    clicked = fields.Boolean(compute="_compute_clicked", help="The recipient opened a tracked link of this SMS.")
+    clicked = fields.Boolean(
+        compute="_compute_clicked", search="_search_clicked", help="The recipient opened a tracked link of this SMS."
+    )
     opted_out = fields.Boolean(compute="_compute_opted_out")
 
     @api.model
@@ -393,6 +396,14 @@ class SmsMarketingTrace(models.Model):
             clicked = {trace.id for (trace,) in groups}
         for trace in self:
             trace.clicked = trace.id in clicked
+
+    def _search_clicked(self, operator, value):
+        if operator not in ("=", "!="):
+            raise UserError(_("Clicked can only be searched as set or not set."))
+        clicked = self.env["sms.marketing.link.click"].sudo()._search([("trace_id", "!=", False)])
+        # sudo: clicks are read for their trace only; the traces themselves keep the user's rules
+        wanted = (operator == "=") == bool(value)
+        return [("id", "in" if wanted else "not in", clicked.subselect("trace_id"))]
 
     @api.depends("optout_at")
     def _compute_opted_out(self):

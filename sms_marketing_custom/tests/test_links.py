@@ -191,6 +191,15 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
             with self.assertRaises(ValidationError):
                 Link.create({"url": url})
 
+    def test_link_tracker_list_reads_several_links(self):
+        """Configuration > Link Tracker reads every tracker's short URL at once (it crashed with two)."""
+        Link = self.env["sms.marketing.link"].with_user(self.user_marketing)
+        created = Link.create([{"url": "https://www.example.com/a"}, {"url": "https://www.example.com/b"}])
+        rows = Link.search_read([("id", "in", created.ids)], ["short_url", "click_count"])
+        prefix = "https://odoo.example.com" + links.CLICK_PATH
+        self.assertEqual(len(rows), 2)
+        self.assertTrue(all(row["short_url"].startswith(prefix) for row in rows), rows)
+
     def test_statistics(self):
         Link = self.env["sms.marketing.link"]
         self.mailing._prepare_tracking()
@@ -210,7 +219,16 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
         clicks = self.env["sms.marketing.link.click"].search([("mailing_id", "=", self.mailing.id)])
         self.assertEqual(clicks.country_id.mapped("code"), ["FR"])
         mailing = self.mailing.with_user(self.user_marketing)
-        self.assertEqual(self.env["sms.marketing.link.click"].search_count(mailing.action_view_clicks()["domain"]), 4)
+        clickers = (
+            self.env["sms.marketing.trace"]
+            .with_user(self.user_marketing)
+            .search(mailing.action_view_clicks()["domain"])
+        )
+        self.assertEqual(clickers, self.traces[:2], "Clicked lists the recipients who clicked, once each")
+        not_clicked = self.env["sms.marketing.trace"].search(
+            [("mailing_id", "=", self.mailing.id), ("clicked", "=", False)]
+        )
+        self.assertEqual(not_clicked, self.traces - self.traces[:2])
         self.assertEqual(
             self.env["sms.marketing.trace"].search(mailing.action_view_optouts()["domain"]), self.traces[2]
         )

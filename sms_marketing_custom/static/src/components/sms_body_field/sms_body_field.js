@@ -90,6 +90,8 @@ export class SmsBodyField extends TextField {
             characters: Array.from(text).length,
             isUnicode: info.encoding === "UCS-2",
             encodingLabel: info.encoding === "UCS-2" ? _t("Unicode (UCS-2)") : _t("GSM-7"),
+            // two whole terms: a plural made by adding "s" reads "parte SMSs" in Italian
+            partsWord: info.segments === 1 ? _t("SMS part") : _t("SMS parts"),
             unicodeChars: unicodeChars.map((char) => this.describeChar(char)),
             fixable: unicodeChars.some((char) => char in GSM7_LOOKALIKES),
             capacity: info.segments ? info.segments * info.per_segment : info.per_segment,

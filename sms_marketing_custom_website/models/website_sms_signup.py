@@ -175,7 +175,7 @@ class WebsiteSmsSignup(models.Model):
                 "number": signup.number,
                 "event": "opt_in",
                 "source": "form",
-                "date": signup.create_date,
+                "date": signup.create_date.replace(microsecond=0),  # to the second, as the log's dates
                 "list_id": signup.list_id.id,
                 "company_id": signup.company_id.id,
                 "gateway_id": signup.join_request_id.gateway_id.id,

@@ -168,14 +168,14 @@ class WebsiteSmsSignup(models.Model):
         )
 
     def _log_consent(self, confirmation):
-        """The opt-in given on the website, dated when it was given, once the YES (``confirmation``)
-        confirmed it. The one call of this addon to the consent log."""
+        """The opt-in given on the website, logged when the YES (``confirmation``) confirms it (the log
+        dates it then; the evidence says when it was given). The one call of this addon to the consent
+        log: events of the form's own, beside the keyword event the YES logs."""
         events = [
             {
                 "number": signup.number,
                 "event": "opt_in",
                 "source": "form",
-                "date": signup.create_date.replace(microsecond=0),  # to the second, as the log's dates
                 "list_id": signup.list_id.id,
                 "company_id": signup.company_id.id,
                 "gateway_id": signup.join_request_id.gateway_id.id,

@@ -50,11 +50,7 @@ class TestSignupRoutes(HttpCase, WebsiteSignupCase):
         self.assertEqual((request.number, request.list_id, request.state), (NUMBER, self.sms_list, "pending"))
         self.assertIn("Yes, send me VIP offers by SMS.", request.evidence)
         self.assertFalse(self.env["sms.marketing.subscription"].search([("list_id", "=", self.sms_list.id)]))
-        # the YES from the phone a minute later, through the inbound keywords as for JOIN
-        self.env.cr.execute(
-            "UPDATE website_sms_signup SET create_date = create_date - interval '1 minute' WHERE id = %s", [signup.id]
-        )
-        signup.invalidate_recordset()
+        # the YES from the phone, through the inbound keywords as for JOIN
         Blacklist = self.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=self.gateway.id)
         [result] = Blacklist._apply_inbound_keywords([{"number": NUMBER, "content": "YES"}])
         self.assertEqual(result["action"], "yes")
@@ -63,10 +59,16 @@ class TestSignupRoutes(HttpCase, WebsiteSignupCase):
         events = self.env["sms.marketing.consent"].search([("number", "=", NUMBER), ("list_id", "=", self.sms_list.id)])
         self.assertEqual(sorted(events.mapped("source")), ["form", "keyword"])
         form = events.filtered(lambda event: event.source == "form")
-        self.assertEqual((form.event, form.date), ("opt_in", signup.create_date.replace(microsecond=0)))
-        for evidence in ("http://127.0.0.1/sms-offers", "127.0.0.1", "Yes, send me VIP offers by SMS.", "YES"):
+        self.assertEqual(form.event, "opt_in")
+        submitted = str(signup.create_date.replace(microsecond=0))
+        for evidence in (
+            "http://127.0.0.1/sms-offers",
+            "127.0.0.1",
+            submitted,
+            "Yes, send me VIP offers by SMS.",
+            "YES",
+        ):
             self.assertIn(evidence, form.evidence)
-        self.assertEqual(events.sorted("date")[-1].source, "keyword", "the state follows the YES")
 
     def test_csrf_required(self):
         self.assertEqual(self._post(token="").status_code, 400)

@@ -5,7 +5,8 @@
 #      (--test-enable: at_install and post_install tests, browser tours included),
 #      and, meanwhile, install / upgrade / uninstall it on a database without demo data
 #      (scripts/check_lifecycle.sh) and beside Odoo's SMS Marketing, Surveys, CRM and Website
-#      (scripts/check_coexistence.sh: routes served by the right app, names told apart);
+#      (scripts/check_coexistence.sh: routes served by the right app, names told apart), and the bridge
+#      addons' own tests with Sales and Website (scripts/check_bridges.sh);
 #   2. `make lint`;
 #   3. the pytest-odoo suite on the test database (HttpCase tests with --odoo-http).
 # It ends with pytest's summary line and exits non-zero on any failure.
@@ -26,6 +27,8 @@ bash "$ROOT/scripts/check_lifecycle.sh" >"$ROOT/.odoo/lifecycle.out" 2>&1 &
 lifecycle_pid=$!
 bash "$ROOT/scripts/check_coexistence.sh" >"$ROOT/.odoo/coexistence.out" 2>&1 &
 coexistence_pid=$!
+bash "$ROOT/scripts/check_bridges.sh" >"$ROOT/.odoo/bridges.out" 2>&1 &
+bridges_pid=$!
 status=0
 # the Odoo SMS credits bridge too (it needs Odoo's sms module, which mail's dependencies bring)
 odoo_bin -d "$DB" -i sms_marketing_custom,sms_marketing_custom_iap --test-enable --stop-after-init --log-level=test \
@@ -37,20 +40,28 @@ if [[ $status != 0 ]] || grep -qE " (ERROR|CRITICAL) " "$LOG"; then
     echo "Odoo test runner failed (exit $status); full log: $LOG"
     wait "$lifecycle_pid" || true
     wait "$coexistence_pid" || true
+    wait "$bridges_pid" || true
     exit 1
 fi
 grep -E "odoo.tests.result: .*tests" "$LOG" | tail -1 || true
 if ! wait "$lifecycle_pid"; then
     cat "$ROOT/.odoo/lifecycle.out"
     wait "$coexistence_pid" || true
+    wait "$bridges_pid" || true
     exit 1
 fi
 grep "^lifecycle" "$ROOT/.odoo/lifecycle.out"
 if ! wait "$coexistence_pid"; then
     cat "$ROOT/.odoo/coexistence.out"
+    wait "$bridges_pid" || true
     exit 1
 fi
 grep "^coexistence" "$ROOT/.odoo/coexistence.out"
+if ! wait "$bridges_pid"; then
+    cat "$ROOT/.odoo/bridges.out"
+    exit 1
+fi
+grep "^bridges" "$ROOT/.odoo/bridges.out"
 
 echo "== 2/3 lint"
 make -s lint

@@ -46,6 +46,12 @@ class SmsMarketingJoinRequest(models.Model):
         sms_list = Lists.search([("keyword", "=", keyword), ("company_id", "in", [company.id, False])], limit=1)
         if not sms_list:
             return self.browse()
+        return self._request_list(number, sms_list, gateway, company, content)
+
+    @api.model
+    def _request_list(self, number, sms_list, gateway, company, content):
+        """The new pending request of ``number`` for ``sms_list`` (replacing its previous one); also
+        for sign-ups that name the list itself (the website form of sms_marketing_custom_website)."""
         requests = self.sudo()
         requests.search([("number", "=", number), ("state", "=", "pending")]).write({"state": "replaced"})
         return requests.create(

@@ -1,0 +1,1 @@
+from . import sms_marketing_campaign, sms_marketing_campaign_report, sms_marketing_link, sms_marketing_mailing

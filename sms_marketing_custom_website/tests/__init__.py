@@ -1,0 +1,1 @@
+from . import test_signup_routes, test_signup_tour

@@ -459,9 +459,13 @@ class SmsMarketingMailing(models.Model):
     @api.constrains("company_id", "list_ids", "gateway_id")
     def _check_company_consistency(self):
         # check_company=True would need company_id in the form for users without the multi-company group
+        writer_companies = self.env.user.company_ids
         for mailing in self.sudo():  # sudo: the other company's records are exactly the ones not readable
             company = mailing.company_id
             if not company:
+                # a mailing of no company sends through no other company's gateway than the writer's own
+                if mailing.gateway_id.company_id and mailing.gateway_id.company_id not in writer_companies:
+                    raise ValidationError(_("This gateway belongs to a company you do not work in."))
                 continue
             lists = mailing.list_ids.filtered(
                 lambda sms_list, company=company: sms_list.company_id and sms_list.company_id != company

@@ -4,7 +4,7 @@
 
 import importlib.util
 
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import file_path, mute_logger
 
@@ -32,8 +32,8 @@ class CompanyBoundaryCase(SmsEngineCase, SecurityFixtures):
 
 @tagged("post_install", "-at_install", "sms_security")
 class TestTestSmsBoundaries(CompanyBoundaryCase):
-    def _wizard(self, numbers, **mailing_values):
-        Mailing = self.env["sms.marketing.mailing"].with_user(self.user_marketing)
+    def _wizard(self, numbers, author=None, **mailing_values):
+        Mailing = self.env["sms.marketing.mailing"].with_user(author or self.user_marketing)
         mailing = Mailing.create({"subject": "Test SMS", "body": "Spring sale: 20% off today!", **mailing_values})
         form = Form(
             self.env["sms.marketing.mailing.test"]
@@ -44,7 +44,13 @@ class TestTestSmsBoundaries(CompanyBoundaryCase):
         return form
 
     def test_mailing_without_company_cannot_borrow_another_companys_gateway(self):
-        form = self._wizard(_number(), company_id=False, gateway_id=self.sandbox_b.id)
+        # a marketer of company A cannot even save such a mailing (Send would charge company B)
+        with self.assertRaisesRegex(ValidationError, "company you do not work in"):
+            self.env["sms.marketing.mailing"].with_user(self.user_marketing).create(
+                {"subject": "Borrowed", "body": "Hi", "company_id": False, "gateway_id": self.sandbox_b.id}
+            )
+        # one written by a user of both companies: company A's marketer's test SMS still refuses B's gateway
+        form = self._wizard(_number(), author=self.marketer_ab, company_id=False, gateway_id=self.sandbox_b.id)
         wizard = form.save()
         with self.assertRaisesRegex(UserError, "belongs to another company"):
             wizard.action_send()

@@ -40,7 +40,7 @@ import time
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -302,7 +302,15 @@ class SmsMarketingEngine(models.AbstractModel):
                 mailing._set_paused("sender_access", access_error)
                 self._commit()
                 return False
-            built = self._build_traces(mailing, params)
+            try:
+                with self.env.cr.savepoint():
+                    built = self._build_traces(mailing, params)
+            except ValidationError as error:
+                # a filter that cannot be read (stored by an older release, a field since removed): this
+                # mailing waits for its marketer with the reason, the others keep sending
+                mailing._set_paused("invalid_filter", error.args[0])
+                self._commit()
+                return False
             self._commit()
         sent = self._send_batch(mailing, params)
         self._commit()

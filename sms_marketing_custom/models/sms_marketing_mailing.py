@@ -252,6 +252,7 @@ class SmsMarketingMailing(models.Model):
             ("insufficient_credit", "Insufficient Credit"),
             ("gateway_error", "Gateway Error"),
             ("sender_access", "Sender Without Access"),
+            ("invalid_filter", "Invalid Recipient Filter"),
         ],
         readonly=True,
         copy=False,

@@ -164,11 +164,12 @@ class TestFilterAttacks(FilterSecurityCase):
                     mailing.action_resend_to_non_clickers()
                 self.assertFalse(self.Mailing.search_count([("subject", "like", f"Stored {recipients} (")]))
                 self.assert_nothing_changed()
-                # sending (scheduled by the marketer before the upgrade): the cron refuses it
+                # sending (scheduled by the marketer before the upgrade): the cron refuses it, pauses it
+                # with the reason, and goes on with the other mailings
                 mailing.sudo().write({"state": "sending", "sender_id": self.user_marketing.id})
-                with self.assertRaises(ValidationError) as error:
-                    self.env["sms.marketing.mailing"]._cron_process_queue()
-                self.assert_refused_clearly(error)
+                self.env["sms.marketing.mailing"]._cron_process_queue()
+                self.assertEqual((mailing.state, mailing.pause_code), ("paused", "invalid_filter"))
+                self.assertIn("is not allowed", mailing.pause_reason)
                 self.assertFalse(mailing.trace_ids)
                 self.assert_nothing_changed()
                 mailing.sudo().write({"state": "canceled"})

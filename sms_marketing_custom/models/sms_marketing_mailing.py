@@ -276,6 +276,8 @@ class SmsMarketingMailing(models.Model):
     )
     canceled_count = fields.Integer(compute="_compute_statistics", string="Canceled")
     sent_ratio = fields.Float(compute="_compute_statistics", string="Sent (%)")
+    # how far the sending is: every trace no longer pending (a canceled one is finished, not waiting)
+    progress_ratio = fields.Float(compute="_compute_statistics", string="Progress (%)")
     delivered_ratio = fields.Float(compute="_compute_statistics", string="Delivered (%)")
     failed_ratio = fields.Float(compute="_compute_statistics", string="Failed (%)")
     canceled_ratio = fields.Float(compute="_compute_statistics", string="Canceled (%)")
@@ -451,6 +453,7 @@ class SmsMarketingMailing(models.Model):
             mailing.clicked_count = figures.get("clicked_count", 0)
             mailing.optout_count = figures.get("optout_count", 0)
             mailing.sent_ratio = 100.0 * sent / total if total else 0.0
+            mailing.progress_ratio = 100.0 * (total - mailing.pending_count) / total if total else 0.0
             mailing.delivered_ratio = 100.0 * mailing.delivered_count / sent if sent else 0.0
             mailing.failed_ratio = 100.0 * mailing.failed_count / total if total else 0.0
             mailing.canceled_ratio = 100.0 * mailing.canceled_count / total if total else 0.0

@@ -103,6 +103,22 @@ class TestSendingWindowEngine(SmsEngineCase):
             self.assertEqual(waiting.window_waiting_count, 0)
             self.assertEqual(waiting.state, "done")
 
+    def test_send_says_the_window_is_closed_and_progress_counts_canceled_as_finished(self):
+        """Sent at 23:19 in the company's zone with a 09:00-21:00 window: the confirmation says the
+        messages wait, the form says how many wait and until when, and a canceled message is finished."""
+        self._contacts(NEW_YORK, "+1 202-555-01")  # the second one is invalid: canceled at build
+        mailing = self._mailing()
+        with freeze_time("2026-01-16 14:19:00"):  # 23:19 in Tokyo, 09:19 in New York
+            confirm = self.env["sms.marketing.mailing.send"].create({"mailing_id": mailing.id})
+            self.assertIn("is closed now in Asia/Tokyo", confirm.window_note)
+        with freeze_time("2026-01-16 02:01:00"):  # 11:01 in Tokyo (open), 21:01 in New York (closed)
+            confirm = self.env["sms.marketing.mailing.send"].create({"mailing_id": mailing.id})
+            self.assertIn("only between 09:00 and 21:00", confirm.window_note)
+            self._start(mailing)
+            self._run_cron()
+            self.assertEqual((mailing.window_waiting_count, mailing.canceled_count), (1, 1))
+            self.assertEqual(mailing.progress_ratio, 50.0, "the canceled message is finished, the waiting one is not")
+
     def test_dst_change_day(self):
         self._contacts(NEW_YORK)
         with freeze_time("2026-03-08 12:30:00"):  # 08:30 EDT, the morning the clocks went forward

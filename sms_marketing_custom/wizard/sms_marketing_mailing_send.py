@@ -10,6 +10,15 @@ point that queues the sending.
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
+from odoo.tools import format_datetime
+
+from ..tools import quiet_hours
+
+
+def _hour_text(hour):
+    """9.5 -> "09:30" (a float time field, as the form shows it)."""
+    hours, minutes = divmod(round(hour * 60), 60)
+    return f"{hours:02d}:{minutes:02d}"
 
 
 class SmsMarketingMailingSend(models.TransientModel):
@@ -26,6 +35,7 @@ class SmsMarketingMailingSend(models.TransientModel):
     estimate_sampled = fields.Boolean(compute="_compute_summary")
     estimate_html = fields.Html(string="Estimate by Country", compute="_compute_summary", sanitize=False)
     prices_html = fields.Html(string="Prices", compute="_compute_prices_html", sanitize=False)
+    window_note = fields.Char(string="Sending Window", compute="_compute_window_note")
 
     @api.depends("mailing_id")
     def _compute_summary(self):
@@ -41,6 +51,33 @@ class SmsMarketingMailingSend(models.TransientModel):
             wizard.balance_after = wizard.balance - wizard.credits
             wizard.gateway_name = gateway.display_name if gateway else ""
             wizard.estimate_html = mailing._render_estimate_html(estimate) if estimate else False
+
+    @api.depends("mailing_id")
+    def _compute_window_note(self):
+        """What the sending window does to this Send, said before it is confirmed: a window closed now
+        (in the company's zone, the one most recipients share) means the messages wait."""
+        for wizard in self:
+            mailing = wizard.mailing_id
+            if not mailing or not mailing.quiet_hours:
+                wizard.window_note = False
+                continue
+            hours = {"start": _hour_text(mailing.window_start), "end": _hour_text(mailing.window_end)}
+            zone = mailing._get_fallback_time_zone()
+            now = fields.Datetime.now()
+            args = (mailing.window_start, mailing.window_end, mailing.window_no_sunday)
+            opening = quiet_hours.next_opening(zone, now, *args)
+            if opening == now:
+                wizard.window_note = _(
+                    "SMS leave only between %(start)s and %(end)s in each recipient's time zone.", **hours
+                )
+            else:
+                wizard.window_note = _(
+                    "The sending window (%(start)s-%(end)s, each recipient's time) is closed now in %(zone)s: "
+                    "the messages wait until it opens (%(opening)s there).",
+                    zone=zone,
+                    opening=format_datetime(self.env, opening) if opening else "-",
+                    **hours,
+                )
 
     @api.depends("mailing_id")
     def _compute_prices_html(self):

@@ -18,7 +18,7 @@ Invariants: no other code writes ``state`` (tests and demo data set up states
 directly); a transition from a state the mailing is no longer in is a no-op.
 """
 
-from odoo import _, fields, models
+from odoo import _lt, fields, models
 from odoo.tools import SQL
 
 # What a mailing's state may be when each transition is asked for.
@@ -33,6 +33,18 @@ class SmsMarketingMailing(models.Model):
     _inherit = "sms.marketing.mailing"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------ transitions
+    def _get_chatter_lang(self):
+        """The language of what the sending posts on the mailing: its Responsible's (the engine runs as
+        superuser, whose language is nobody's; a chatter line is written once for all its readers)."""
+        self.ensure_one()
+        return self.user_id.lang or self.env.lang
+
+    def _log_in_chatter_lang(self, message):
+        """Log ``message`` (an ``_lt``) on each mailing in its ``_get_chatter_lang``."""
+        for mailing in self:
+            context = {"lang": mailing._get_chatter_lang()}  # noqa: F841 -- read by str() of an _lt, Odoo's way
+            mailing._message_log(body=str(message))
+
     def _set_scheduled(self, values):
         """draft or scheduled -> scheduled, with ``values`` (``schedule_type``, ``schedule_date``);
         the current user becomes the sender. Returns the mailings scheduled."""
@@ -52,6 +64,7 @@ class SmsMarketingMailing(models.Model):
         started = self._change_state((from_state,), "sending", values, where, track=from_state != "done")
         if from_state == "scheduled":
             for mailing in started:
+                mailing = mailing.with_context(lang=mailing._get_chatter_lang())
                 mailing._message_log(body=mailing._get_audience_log())
         return started
 
@@ -61,8 +74,7 @@ class SmsMarketingMailing(models.Model):
         condition = SQL("%s AND %s", AB_TEST_UNDECIDED, where) if where else AB_TEST_UNDECIDED
         now = fields.Datetime.now()
         testing = self._change_state(("sending",), "testing", {"sent_date": None, "ab_test_sent_at": now}, condition)
-        for mailing in testing:
-            mailing._message_log(body=_("The test share has been sent: the winner goes to the rest next."))
+        testing._log_in_chatter_lang(_lt("The test share has been sent: the winner goes to the rest next."))
         return testing
 
     def _set_done(self, where=None):
@@ -72,8 +84,7 @@ class SmsMarketingMailing(models.Model):
         if where:
             condition = SQL("%s AND %s", condition, where)
         done = self._change_state(("sending",), "done", {"sent_date": fields.Datetime.now()}, condition)
-        for mailing in done:
-            mailing._message_log(body=_("The mailing has been sent."))
+        done._log_in_chatter_lang(_lt("The mailing has been sent."))
         return done
 
     def _set_paused(self, code, reason):
@@ -95,8 +106,8 @@ class SmsMarketingMailing(models.Model):
         values = {"ab_winner_variant_id": winner.id, "trace_build_done": False, "trace_build_cursor": 0}
         if not self._change_state(("testing",), "sending", values, SQL("m.ab_winner_variant_id IS NULL")):
             return False
-        self._message_log(
-            body=_("%(version)s won the A/B test: it is being sent to the rest of the audience.", version=winner.name)
+        self._log_in_chatter_lang(
+            _lt("%(version)s won the A/B test: it is being sent to the rest of the audience.", version=winner.name)
         )
         self._trigger_queue()
         return True

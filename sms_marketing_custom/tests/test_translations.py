@@ -79,7 +79,7 @@ class TestOptoutLanguage(SmsEngineCase):
         )
         self.assertEqual((mailing.sms_segments_min, mailing.sms_segments_max), (1, 2))
         estimate = mailing.estimated_credits
-        mailing.action_send_now()
+        mailing.with_user(self.user_marketing).action_send_now()
         self._run_cron()
         by_partner = {trace.res_id: trace for trace in mailing.trace_ids}
         self.assertIn(french.strip().split(":")[0], by_partner[self.partners[0].id].body)
@@ -89,3 +89,30 @@ class TestOptoutLanguage(SmsEngineCase):
         for trace in mailing.trace_ids:
             self.assertEqual(trace.segments, count_segments(trace.body).segments)
         self.assertAlmostEqual(sum(mailing.trace_ids.mapped("cost")), estimate, places=4)
+
+
+@tagged("post_install", "-at_install")
+class TestChatterLanguage(SmsEngineCase):
+    """What the sending posts on a mailing is in its Responsible's language, not the cron's (English)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("it_IT")
+        cls.env["ir.module.module"].search([("name", "=", "sms_marketing_custom")])._update_translations(["it_IT"])
+
+    def test_sending_posts_in_the_responsibles_language(self):
+        self.user_marketing.lang = "it_IT"
+        self._make_contacts(2)
+        mailing = self._make_mailing(user_id=self.user_marketing.id)
+        mailing.with_user(self.user_marketing).action_send_now()
+        self._run_cron()
+        self.assertEqual(mailing.state, "done")
+        bodies = [str(body) for body in mailing.message_ids.mapped("body")]
+        english = [
+            _source
+            for _source in ("Sending started.", "The mailing has been sent.")
+            if any(_source in body for body in bodies)
+        ]
+        self.assertFalse(english, f"posted in English to an Italian Responsible: {bodies}")
+        self.assertTrue(any("Il mailing è stato inviato." in body for body in bodies), bodies)

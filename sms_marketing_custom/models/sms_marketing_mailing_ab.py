@@ -109,7 +109,19 @@ class SmsMarketingMailing(models.Model):
             raise UserError(_("%(version)s has no text.", version=empty[0].name))
         # a large audience's share reaches every version: only a small one is counted
         to_send = 0 if large else self.audience_to_send
-        if to_send and -(-to_send * self.ab_test_share // 100) < len(versions):
+        test_count = -(-to_send * self.ab_test_share // 100)  # rounded up, as the engine draws it
+        if to_send and self.ab_test_share < 100 and test_count >= to_send:
+            # rounding up a share of a small audience takes everyone: the promised "winner to the rest"
+            # would go to nobody
+            raise UserError(
+                _(
+                    "A test share of %(share)s%% of %(count)s recipients is all of them: nobody would be left "
+                    "for the winner. Lower the share, or send without A/B test.",
+                    share=self.ab_test_share,
+                    count=to_send,
+                )
+            )
+        if to_send and test_count < len(versions):
             raise UserError(
                 _(
                     "A test share of %(share)s%% of %(count)s recipients does not reach each of the "

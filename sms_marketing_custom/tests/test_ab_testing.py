@@ -183,6 +183,18 @@ class TestAbTesting(SmsEngineCase):
         with self.assertRaises(UserError):
             self._versions(mailing)[0].with_context(sms_marketing_ab_reset=True).unlink()
 
+    def test_share_of_a_small_audience_that_takes_everyone_is_refused(self):
+        """70 % of 3 recipients, rounded up, is all 3: nobody would be left for the winner."""
+        small = self.env["sms.marketing.list"].create({"name": "Three"})
+        self._make_contacts(3, start=1000, sms_list=small)
+        mailing = self._make_ab_mailing(share=70, bodies=(BODY_B,), list_ids=[(6, 0, small.ids)])
+        with self.assertRaisesRegex(UserError, "nobody would be left for the winner"):
+            mailing._check_can_send()
+        mailing.ab_test_share = 60  # 2 of 3: one per version, one left for the winner
+        mailing._check_can_send()
+        mailing.ab_test_share = 100  # everyone, chosen as such: a plain split of the audience
+        mailing._check_can_send()
+
     def test_estimate_is_the_costliest_version(self):
         long_text = "x" * 200  # two parts
         mailing = self._make_ab_mailing(share=10, bodies=(long_text,))

@@ -63,6 +63,7 @@ class TestOptoutPage(HttpCase, SmsMarketingLinksCommon):
 
         page = self._open({"choice": "undo"})
         self.assertIn("You are subscribed again", page)
+        self.assertIn("o_sms_optout_again", page, "a second change of mind is one tap too")
         self.assertFalse(self._opted_out_lists())
         self.assertFalse(self.trace.optout_at, "the mailing's opt-out count forgets it")
 

@@ -198,8 +198,13 @@ def probe(args):
 
     status, _headers, text = request(port, "GET", state["optout"])
     expect(status == 200, f"opt-out page {state['optout']} answered {status}")
+    expect("o_sms_optout_confirm" in text, f"opt-out page {state['optout']} shows no confirmation")
+    # the page's script posts the confirmation (a GET never records): post it as the browser does
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _headers, text = request(port, "POST", state["optout"], body="", headers=form)
+    expect(status == 200, f"opt-out page {state['optout']} answered {status} to its confirmation")
     expect("unsubscribed" in text.lower(), f"opt-out page {state['optout']} does not confirm the opt-out")
-    ok(f"opt-out page {state['optout']} answers 200")
+    ok(f"opt-out page {state['optout']} answers 200 and records the opt-out on its confirmation")
 
     path = f"/sms_marketing/status/{state['gateway_id']}"
     body = json.dumps({"statuses": [{"uuid": state["trace_uuid"], "state": "delivered"}]}).encode()

@@ -102,21 +102,21 @@ class SmsMarketingCampaignReport(models.Model):
         self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "sent_at", "optout_at", "cost"])
         self.env["sms.marketing.link.click"].flush_model(["mailing_id", "trace_id"])
 
-    def _get_mailing_figures(self, mailing_ids):
-        """{mailing id: {figure: value}} of ``mailing_ids`` (FIGURE_COLUMNS), one query on the view,
-        without record rules (the caller's mailings are already the ones it may read)."""
+    def _get_mailing_figures(self, mailing_ids, columns=FIGURE_COLUMNS):
+        """{mailing id: {figure: value}} of ``mailing_ids`` (``columns`` of the view), one query on the
+        view, without record rules (the caller's mailings are already the ones it may read)."""
         if not mailing_ids:
             return {}
         self._flush_sources()
         self.env.cr.execute(
             SQL(
                 "SELECT mailing_id, %s FROM %s WHERE mailing_id = ANY(%s)",
-                SQL(", ").join(SQL.identifier(column) for column in FIGURE_COLUMNS),
+                SQL(", ").join(SQL.identifier(column) for column in columns),
                 SQL.identifier(self._table),
                 list(mailing_ids),
             )
         )
-        return {row[0]: dict(zip(FIGURE_COLUMNS, row[1:], strict=True)) for row in self.env.cr.fetchall()}
+        return {row[0]: dict(zip(columns, row[1:], strict=True)) for row in self.env.cr.fetchall()}
 
     def _read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None):
         self._flush_sources()

@@ -115,18 +115,7 @@ class SmsMarketingCampaignReport(models.Model):
     @api.model
     def _get_sale_figures(self, mailing_ids):
         """{mailing id: {column: value}} of SALE_COLUMNS for ``mailing_ids``, one query on the view."""
-        if not mailing_ids:
-            return {}
-        self._flush_sources()
-        self.env.cr.execute(
-            SQL(
-                "SELECT mailing_id, %s FROM %s WHERE mailing_id = ANY(%s)",
-                SQL(", ").join(SQL.identifier(column) for column in SALE_COLUMNS),
-                SQL.identifier(self._table),
-                list(mailing_ids),
-            )
-        )
-        return {row[0]: dict(zip(SALE_COLUMNS, row[1:], strict=True)) for row in self.env.cr.fetchall()}
+        return self._get_mailing_figures(mailing_ids, SALE_COLUMNS)
 
     @api.model
     def _get_attributed_order_ids(self, mailing_ids):

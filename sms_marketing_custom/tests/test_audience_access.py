@@ -54,7 +54,10 @@ class TestAudienceFollowsSender(SmsMarketingCase):
                 {"contact_id": cls.contact_b.id, "list_id": cls.list_shared.id},
             ]
         )
-        cls.gateway = cls.env["sms.marketing.gateway"].create({"name": "Access sandbox", "sequence": 1})
+        # a gateway of no company: every sender of the matrix, whatever their companies, may use it
+        cls.gateway = cls.env["sms.marketing.gateway"].create(
+            {"name": "Access sandbox", "sequence": 1, "company_id": False}
+        )
         cls.gateway._change_balance(100.0, "purchase")
 
     def _mailing(self, user, companies=None, **values):

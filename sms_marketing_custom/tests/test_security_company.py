@@ -78,7 +78,7 @@ class TestTestSmsBoundaries(CompanyBoundaryCase):
         with self.assertRaisesRegex(UserError, "every number is blacklisted"):
             self._wizard(blocked).save().action_send()
         self.assertEqual(self.sandbox.balance, before - 1)
-        self.assertIn("Costs about 1 credits on", form.cost_estimate, "priced without the blacklisted number")
+        self.assertIn("Costs about 1.00 credits on", form.cost_estimate, "priced without the blacklisted number")
 
     def test_at_most_ten_numbers(self):
         before = self.sandbox.balance

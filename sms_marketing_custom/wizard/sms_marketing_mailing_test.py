@@ -5,6 +5,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
+from odoo.tools.misc import formatLang
 
 from ..providers import SERVER_ERROR, SmsGatewayError
 from ..tools import phone as phone_tools
@@ -52,8 +53,10 @@ class SmsMarketingMailingTest(models.TransientModel):
                 pricing.message_cost(segments, pricing.price_for(prices, phone_tools.normalize(number).region))
                 for number in numbers
             )
+            # as the user's language writes it (Odoo's extractor cannot read a formatted argument inline)
+            amount = formatLang(self.env, credits, digits=2)
             wizard.cost_estimate = _(
-                "Costs about %(credits)s credits on %(gateway)s.", credits=f"{credits:.4g}", gateway=gateway.name
+                "Costs about %(credits)s credits on %(gateway)s.", credits=amount, gateway=gateway.name
             )
 
     @api.model

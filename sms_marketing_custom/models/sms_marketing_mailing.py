@@ -1127,7 +1127,9 @@ class SmsMarketingMailing(models.Model):
                 if not field.relational:
                     break
                 current = current.env[field.comodel_name]
-            if leaf[1] in ("any", "not any") and isinstance(leaf[2], list | tuple) and field and field.relational:
+            # an operator is checked whatever its case: the subdomain of 'ANY' is checked as that of 'any'
+            operator = str(leaf[1]).lower()
+            if operator in ("any", "not any") and isinstance(leaf[2], list | tuple) and field and field.relational:
                 self._check_domain_field_access(current, leaf[2])
 
     @api.model

@@ -121,7 +121,12 @@ class TestAudienceFollowsSender(SmsMarketingCase):
 
     def test_filter_on_a_field_the_user_may_not_read(self):
         """signup_type is for administrators only: a marketer may not filter on it, even through a relation."""
-        for domain in ([("signup_type", "!=", False)], [("child_ids.signup_type", "!=", False)]):
+        for domain in (
+            [("signup_type", "!=", False)],
+            [("child_ids.signup_type", "!=", False)],
+            [("child_ids", "any", [("signup_type", "!=", False)])],
+            [("child_ids", "ANY", [("signup_type", "=like", "s%")])],  # checked whatever its case
+        ):
             with self.subTest(domain=domain), self.assertRaisesRegex(ValidationError, "not allowed to read"):
                 self._partner_mailing(self.marketer_a, domain)
         # a filter saved by someone allowed, then counted for a marketer: the form says why, Send refuses

@@ -62,7 +62,8 @@ class SmsMarketingSignup(http.Controller):
         if post.get(HONEYPOT) or not post.get("consent"):
             # a robot (or a form without the ticked box, which browsers do not send): the same answer, nothing done
             return request.render("sms_marketing_custom_website.signup_done", values)
-        country = request.env["res.country"].sudo().browse(int(post.get("country_id") or 0) or [])
+        country_id = str(post.get("country_id") or "")
+        country = request.env["res.country"].sudo().browse(int(country_id) if country_id.isdigit() else [])
         outcome = (
             request.env["website.sms.signup"]
             .sudo()  # sudo: the public user records the sign-up; nothing of it is read back

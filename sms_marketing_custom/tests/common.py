@@ -3,6 +3,8 @@ import uuid
 from odoo import sql_db
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
+from .standins import gateway, iap, twilio, vonage
+
 
 class SmsMarketingCase(TransactionCase):
     """The one fixture root: two companies and the users of every role, created here only.
@@ -124,22 +126,23 @@ class SmsMarketingMailingCase(SmsMarketingCase):
 
 
 # ---------------------------------------------------------------------- sending engine
-def load_script(filename, module_name):
-    """A module of the repository's scripts/ (simulator, provider stand-ins), imported by path:
-    they are not part of the addon."""
-    import importlib.util
-    import os
+STANDIN_MODULES = {
+    "gateway_simulator.py": gateway,
+    "twilio_standin.py": twilio,
+    "vonage_standin.py": vonage,
+    "iap_standin.py": iap,
+}
 
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", filename)
-    spec = importlib.util.spec_from_file_location(module_name, os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def load_script(filename, module_name=None):
+    """The stand-in module of a provider by the file name it had under scripts/ ("twilio_standin.py"...).
+    Kept for callers written before the stand-ins moved into ``tests/standins``: import from there."""
+    return STANDIN_MODULES[filename]
 
 
 def load_gateway_simulator():
-    """scripts/gateway_simulator.py of the repository."""
-    return load_script("gateway_simulator.py", "sms_gateway_simulator")
+    """The stand-in of our ``http`` gateway protocol (``standins.gateway``)."""
+    return gateway
 
 
 class SmsEngineCase(SmsMarketingCase):
@@ -155,16 +158,7 @@ class SmsEngineCase(SmsMarketingCase):
         cls.sandbox = cls.env.ref("sms_marketing_custom.sms_marketing_gateway_sandbox")
         cls.sandbox.write({"sandbox_delivery": True, "sandbox_failure_rate": 0, "sandbox_undelivered_rate": 0})
         cls.http_gateway = cls.env["sms.marketing.gateway"].create(
-            {
-                "name": "Simulator",
-                "provider": "http",
-                "endpoint_url": cls.sim.url,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                "api_key": cls.sim.api_key,
-                "webhook_secret": cls.sim.webhook_secret,
-                "timeout": 0.5,
-                "sequence": 200,
-            }
+            gateway.gateway_values(cls.sim, timeout=0.5, sequence=200)
         )
         cls.http_gateway._change_balance(10000.0, "purchase")
         cls.sms_list = cls.env["sms.marketing.list"].create({"name": "Engine customers"})
@@ -298,7 +292,7 @@ class SmsMarketingLinksCommon:
 
 
 class SmsProviderCase(SmsMarketingCase, HttpCase):
-    """Real providers against their local stand-ins (scripts/*_standin.py), webhooks through Odoo's HTTP server.
+    """Real providers against their local stand-ins (``tests/standins``), webhooks through Odoo's HTTP server.
 
     ``web.base.url`` is this test server, so the callback URLs the providers are
     given (and sign) are the ones the stand-ins post to. ``_make_due`` ends the

@@ -23,7 +23,9 @@ from ..controllers.links import MAX_PAGE_BODY
 from ..controllers.webhooks import MAX_WEBHOOK_BODY
 from ..providers.base import WEBHOOK_TOLERANCE
 from ..tools import links
-from .common import SmsMarketingLinksCommon, SmsProviderCase, load_gateway_simulator, load_script
+from .common import SmsMarketingLinksCommon, SmsProviderCase
+from .standins import gateway as simulator
+from .standins import twilio, vonage
 
 SECRET = "attack-s3cret"
 NOT_ASCII = "é" * 64  # what a header's bytes look like to Odoo (latin-1) when they are not ASCII
@@ -35,40 +37,20 @@ class TestWebhookAttacks(SmsProviderCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.simulator = load_gateway_simulator()
         cls.sandbox = cls.env["sms.marketing.gateway"].create(
             {"name": "Attacked sandbox", "provider": "sandbox", "webhook_secret": SECRET, "default_price": 1.0}
         )
         cls.sandbox._change_balance(100.0, "purchase")
-        cls.twilio_module = load_script("twilio_standin.py", "sms_twilio_standin")
-        cls.twilio_standin = cls.twilio_module.TwilioStandin().start()
+        cls.twilio_standin = twilio.TwilioStandin().start()
         cls.addClassCleanup(cls.twilio_standin.stop)
         cls.twilio = cls.env["sms.marketing.gateway"].create(
-            {
-                "name": "Attacked Twilio",
-                "provider": "twilio",
-                "endpoint_url": cls.twilio_standin.url,
-                "account_id": cls.twilio_standin.account_sid,
-                "api_key": cls.twilio_standin.auth_token,
-                "sender": "+15005550006",
-                "default_price": 1.0,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-            }
+            twilio.gateway_values(cls.twilio_standin, name="Attacked Twilio", default_price=1.0)
         )
         cls.twilio._change_balance(100.0, "purchase")
-        cls.vonage_standin = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
+        cls.vonage_standin = vonage.VonageStandin().start()
         cls.addClassCleanup(cls.vonage_standin.stop)
         cls.vonage = cls.env["sms.marketing.gateway"].create(
-            {
-                "name": "Attacked Vonage",
-                "provider": "vonage",
-                "endpoint_url": cls.vonage_standin.url,
-                "account_id": cls.vonage_standin.api_key,
-                "api_key": cls.vonage_standin.api_secret,
-                "webhook_secret": cls.vonage_standin.signature_secret,
-                "sender": "AcmeShop",
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-            }
+            vonage.gateway_values(cls.vonage_standin, name="Attacked Vonage")
         )
         cls.numbers = (f"+3247{i:07d}" for i in range(3000000, 4000000))
 
@@ -109,7 +91,7 @@ class TestWebhookAttacks(SmsProviderCase):
     def test_malformed_signatures_get_403_never_500(self):
         number = next(self.numbers)
         body = self._json_inbound(number, "STOP")
-        good = self.simulator.signed_headers(SECRET, body)
+        good = simulator.signed_headers(SECRET, body)
         for label, headers in {
             "signature not ASCII": {**good, "X-Signature": NOT_ASCII.encode()},
             "nonce not ASCII": {**good, "X-Nonce": NOT_ASCII.encode()},
@@ -158,19 +140,19 @@ class TestWebhookAttacks(SmsProviderCase):
         for label, headers in {
             "the signature of the body alone (no time, no nonce)": old_scheme,
             "no signature at all": {"Content-Type": "application/json"},
-            "another secret": self.simulator.signed_headers("guessed", body),
-            f"signed {WEBHOOK_TOLERANCE + 60} s ago": self.simulator.signed_headers(
+            "another secret": simulator.signed_headers("guessed", body),
+            f"signed {WEBHOOK_TOLERANCE + 60} s ago": simulator.signed_headers(
                 SECRET, body, timestamp=now - WEBHOOK_TOLERANCE - 60
             ),
-            "signed in the future": self.simulator.signed_headers(SECRET, body, timestamp=now + WEBHOOK_TOLERANCE + 60),
-            "a nonce too short to be one": self.simulator.signed_headers(SECRET, body, nonce="1"),
+            "signed in the future": simulator.signed_headers(SECRET, body, timestamp=now + WEBHOOK_TOLERANCE + 60),
+            "a nonce too short to be one": simulator.signed_headers(SECRET, body, nonce="1"),
         }.items():
             with self.subTest(label):
                 self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers))
         self.assertEqual(self._traces_of(number), (False, 0))
         self.assertEqual(self._answers(self.sandbox), 0)
         # the same call signed now passes: the refusals above were the signature's
-        response = self._post(self._url("inbound", self.sandbox), body, self.simulator.signed_headers(SECRET, body))
+        response = self._post(self._url("inbound", self.sandbox), body, simulator.signed_headers(SECRET, body))
         self.assertEqual(response.json()["results"], [{"number": number, "action": "optout"}])
 
     # ------------------------------------------------------------------ replays
@@ -179,10 +161,10 @@ class TestWebhookAttacks(SmsProviderCase):
         url = self._url("inbound", self.sandbox)
         number = next(self.numbers)
         start = self._json_inbound(number, "START")
-        captured_start = self.simulator.signed_headers(SECRET, start)
+        captured_start = simulator.signed_headers(SECRET, start)
         self.assertEqual(self._post(url, start, captured_start).json()["results"][0]["action"], "optin")
         stop = self._json_inbound(number, "STOP")
-        self.assertEqual(self._post(url, stop, self.simulator.signed_headers(SECRET, stop)).status_code, 200)
+        self.assertEqual(self._post(url, stop, simulator.signed_headers(SECRET, stop)).status_code, 200)
         blacklisted_after_stop = self._traces_of(number)
         self.assertTrue(blacklisted_after_stop[0])
         balance, answers = self.sandbox.balance, self._answers(self.sandbox)
@@ -192,7 +174,7 @@ class TestWebhookAttacks(SmsProviderCase):
         self.assertEqual(self._traces_of(number), blacklisted_after_stop, "the person stays opted out")
 
         help_body = self._json_inbound(number, "HELP")
-        captured_help = self.simulator.signed_headers(SECRET, help_body)
+        captured_help = simulator.signed_headers(SECRET, help_body)
         self.assertEqual(self._post(url, help_body, captured_help).json()["results"][0]["action"], "help")
         self.assertEqual(self._answers(self.sandbox), answers + 1)
         for _attempt in range(3):
@@ -203,7 +185,7 @@ class TestWebhookAttacks(SmsProviderCase):
 
         # the nonce is the call's identity: the same nonce cannot carry another signed call either
         other = self._json_inbound(number, "START")
-        same_nonce = self.simulator.signed_headers(SECRET, other, nonce=captured_start["X-Nonce"])
+        same_nonce = simulator.signed_headers(SECRET, other, nonce=captured_start["X-Nonce"])
         self.assertEqual(self._post(url, other, same_nonce).json(), {"results": []})
         self.assertEqual(self._traces_of(number), blacklisted_after_stop)
 
@@ -260,12 +242,12 @@ class TestWebhookAttacks(SmsProviderCase):
         number = next(self.numbers)
         padding = "x" * (MAX_WEBHOOK_BODY + 1)
         body = json.dumps({"messages": [{"number": number, "content": "STOP"}], "padding": padding}).encode()
-        headers = self.simulator.signed_headers(SECRET, body)  # well signed: only the size is wrong
+        headers = simulator.signed_headers(SECRET, body)  # well signed: only the size is wrong
         self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers), 413)
         # a chunked body says no length: it could go on forever
         small = self._json_inbound(number, "STOP")
         chunks = iter([small[:10], small[10:]])
-        response = self._post(self._url("inbound", self.sandbox), chunks, self.simulator.signed_headers(SECRET, small))
+        response = self._post(self._url("inbound", self.sandbox), chunks, simulator.signed_headers(SECRET, small))
         self._assert_refused(response, 411)
         # a form (Twilio) over the limit, signed: Odoo refuses it before parsing it
         params = [("From", number), ("Body", "STOP"), ("MessageSid", "SM" + "2" * 32), ("Padding", padding)]
@@ -278,7 +260,7 @@ class TestWebhookAttacks(SmsProviderCase):
         self.assertTrue(self._traces_of(number)[0])
 
     def _twilio_headers(self, url, params):
-        signature = self.twilio_module.signature(self.twilio_standin.auth_token, url, params)
+        signature = twilio.signature(self.twilio_standin.auth_token, url, params)
         return {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A local stand-in for Twilio Programmable Messaging (REST API 2010-04-01), standard library only.
 
 It speaks what Twilio documents, for the calls the ``twilio`` provider makes:
@@ -22,91 +21,129 @@ Failure injection: ``fail_next`` = ["timeout_after_accept" (the message is
 created, the answer comes too late), "drop_after_accept" (created, then the
 connection closes without an answer), 429, 500, 503...], one per send request.
 
-By hand: ``python3 scripts/twilio_standin.py --port 8071``; from Python:
-``TwilioStandin().start()``.
+By hand: ``scripts/dev/standin.py twilio --port 8071``; from Python: ``TwilioStandin().start()``.
 """
 
-import argparse
 import base64
-import contextlib
 import hashlib
 import hmac
-import json
 import re
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+
+from . import server
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 MESSAGES_RE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages(?:/(?P<msg>SM\w+))?\.json$")
 BALANCE_RE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Balance\.json$")
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
-)
 
 
 def signature(auth_token, url, params):
-    """X-Twilio-Signature: base64 HMAC-SHA1 of the URL + sorted POST params."""
-    data = url
-    by_name = {}
-    for name, value in params:
-        by_name.setdefault(name, []).append(value)
-    for name in sorted(by_name):
-        for value in sorted(set(by_name[name])):
-            data += name + value
-    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+    """``X-Twilio-Signature`` as Twilio documents it ("Webhooks security", validating requests):
+    the full URL, then each POST parameter's name and value with no separator, sorted by name;
+    HMAC-SHA1 of that with the Auth Token, base64-encoded. ``params``: (name, value) pairs."""
+    signed = url + "".join(name + value for name, value in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()).decode()
 
 
-def segments_of(text):
-    if all(c in GSM7 for c in text):
-        return 1 if len(text) <= 160 else -(-len(text) // 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return 1 if units <= 70 else -(-units // 67)
+def gateway_values(standin, **overrides):
+    """The ``sms.marketing.gateway`` values of a ``twilio`` gateway sending through ``standin``."""
+    return {
+        "name": "Twilio",
+        "provider": "twilio",
+        "endpoint_url": standin.url,
+        "allow_private_network": True,  # the stand-in listens on 127.0.0.1
+        "account_id": standin.account_sid,
+        "api_key": standin.auth_token,
+        "sender": "+15005550006",
+        **overrides,
+    }
 
 
-def post_raw(url, body, headers):
-    request = urllib.request.Request(url, data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+class Handler(server.Handler):
+    def _authorized(self, sid):
+        standin = self.standin
+        expected = base64.b64encode(f"{standin.account_sid}:{standin.auth_token}".encode()).decode()
+        return sid == standin.account_sid and hmac.compare_digest(
+            self.headers.get("Authorization", ""), f"Basic {expected}"
+        )
+
+    def _route(self):
+        path = urlsplit(self.path).path
+        match = MESSAGES_RE.match(path) or BALANCE_RE.match(path)
+        if not match:
+            self.send_json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+            return None
+        if not self._authorized(match["sid"]):
+            self.send_json(
+                401,
+                {
+                    "code": 20003,
+                    "message": "Authenticate",
+                    "status": 401,
+                    "more_info": "https://www.twilio.com/docs/errors/20003",
+                },
+            )
+            return None
+        return match
+
+    def do_GET(self):
+        standin = self.standin
+        match = self._route()
+        if not match:
+            return None
+        with standin.lock:
+            if "msg" not in match.groupdict():
+                return self.send_json(
+                    200, {"account_sid": standin.account_sid, "balance": standin.balance, "currency": "USD"}
+                )
+            if match["msg"]:
+                message = next((m for m in standin.messages if m["sid"] == match["msg"]), None)
+                if not message:
+                    return self.send_json(404, {"code": 20404, "message": "Not found", "status": 404})
+                return self.send_json(200, standin.public(message))
+            return self.send_json(*standin.list_messages(parse_qs(urlsplit(self.path).query)))
+
+    def do_POST(self):
+        standin = self.standin
+        raw = self.read_body()
+        match = self._route()
+        if not match or "msg" not in match.groupdict() or match["msg"]:
+            return None if not match else self.send_json(405, {"code": 20004, "message": "Method not allowed"})
+        form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        with standin.lock:
+            standin.requests += 1
+            failure = standin.fail_next.pop(0) if standin.fail_next else None
+            if failure in (429, 500, 503):
+                code = 20429 if failure == 429 else 20500
+                return self.send_json(failure, {"code": code, "message": "injected", "status": failure})
+            status, payload = standin.create_message(form)
+        if failure == "drop_after_accept":
+            self.close_connection = True  # created, but the connection breaks before the answer
+            return None
+        if failure == "timeout_after_accept":
+            time.sleep(standin.timeout_sleep)  # created, but the client has given up
+        return self.send_json(status, payload)
 
 
-class TwilioStandin:
+class TwilioStandin(server.Standin):
+    handler = Handler
+    name = "twilio-standin"
+
     def __init__(self, host="127.0.0.1", port=0, account_sid=None, auth_token="twilio-token", balance="20.00"):
+        super().__init__(host, port)
         self.account_sid = account_sid or "AC" + uuid.uuid4().hex
         self.auth_token = auth_token
         self.balance = balance
         self.timeout_sleep = 2.0
-        self.lock = threading.RLock()
         self.messages = []  # every Message resource created, in order
         self.callbacks = {}  # sid -> StatusCallback
         self.number_errors = {}  # number -> Twilio error code
         self.fail_next = []
         self.requests = 0
         self.posted = []  # (url, body, headers) of every callback posted
-        self.server = ThreadingHTTPServer((host, port), self._handler_class())
-        self.server.daemon_threads = True
-
-    @property
-    def url(self):
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self):
-        threading.Thread(target=self.server.serve_forever, name="twilio-standin", daemon=True).start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
     def reset(self):
         with self.lock:
@@ -166,11 +203,11 @@ class TwilioStandin:
         }
         with self.lock:
             self.posted.append((url, body, headers))
-        return post_raw(url, body, headers)
+        return server.post(url, body, headers)
 
     def replay(self, posted):
         """Post a captured callback (an item of ``posted``) again, byte for byte."""
-        return post_raw(*posted)
+        return server.post(*posted)
 
     # ------------------------------------------------------------------ API
     def _error(self, status, code, message):
@@ -210,7 +247,7 @@ class TwilioStandin:
             "from": sender,
             "messaging_service_sid": service,
             "num_media": "0",
-            "num_segments": str(segments_of(body)),
+            "num_segments": str(server.count_segments(body)),
             "price": None,
             "price_unit": "USD",
             "status": "accepted" if service else "queued",
@@ -237,100 +274,12 @@ class TwilioStandin:
         ]
         return 200, {"messages": found, "page": 0, "page_size": 50, "next_page_uri": None, "first_page_uri": None}
 
-    def _handler_class(self):
-        standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format, *args):
-                pass
-
-            def _json(self, code, payload):
-                body = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _authorized(self, sid):
-                expected = base64.b64encode(f"{standin.account_sid}:{standin.auth_token}".encode()).decode()
-                return sid == standin.account_sid and hmac.compare_digest(
-                    self.headers.get("Authorization", ""), f"Basic {expected}"
-                )
-
-            def _route(self):
-                path = urlsplit(self.path).path
-                match = MESSAGES_RE.match(path) or BALANCE_RE.match(path)
-                if not match:
-                    self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
-                    return None
-                if not self._authorized(match["sid"]):
-                    self._json(
-                        401,
-                        {
-                            "code": 20003,
-                            "message": "Authenticate",
-                            "status": 401,
-                            "more_info": "https://www.twilio.com/docs/errors/20003",
-                        },
-                    )
-                    return None
-                return match
-
-            def do_GET(self):
-                match = self._route()
-                if not match:
-                    return None
-                with standin.lock:
-                    if "msg" not in match.groupdict():
-                        return self._json(
-                            200, {"account_sid": standin.account_sid, "balance": standin.balance, "currency": "USD"}
-                        )
-                    if match["msg"]:
-                        message = next((m for m in standin.messages if m["sid"] == match["msg"]), None)
-                        if not message:
-                            return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
-                        return self._json(200, standin.public(message))
-                    return self._json(*standin.list_messages(parse_qs(urlsplit(self.path).query)))
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                match = self._route()
-                if not match or "msg" not in match.groupdict() or match["msg"]:
-                    return None if not match else self._json(405, {"code": 20004, "message": "Method not allowed"})
-                form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
-                with standin.lock:
-                    standin.requests += 1
-                    failure = standin.fail_next.pop(0) if standin.fail_next else None
-                    if failure in (429, 500, 503):
-                        code = 20429 if failure == 429 else 20500
-                        return self._json(failure, {"code": code, "message": "injected", "status": failure})
-                    status, payload = standin.create_message(form)
-                if failure == "drop_after_accept":
-                    self.close_connection = True  # created, but the connection breaks before the answer
-                    return None
-                if failure == "timeout_after_accept":
-                    time.sleep(standin.timeout_sleep)  # created, but the client has given up
-                return self._json(status, payload)
-
-        return Handler
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8071)
+def from_command_line(argv=None):
+    """The stand-in the command line describes (``scripts/dev/standin.py twilio --help``), and its banner."""
+    parser = server.command_line(__doc__.split("\n\n")[0], 8071)
     parser.add_argument("--account-sid", default="AC" + "0" * 32)
     parser.add_argument("--auth-token", default="demo-token")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     standin = TwilioStandin(args.host, args.port, args.account_sid, args.auth_token)
-    print(f"Twilio stand-in on {standin.url} (SID {standin.account_sid}); Ctrl+C stops it", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        standin.server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
+    return standin, f"Twilio stand-in on {standin.url} (SID {standin.account_sid}); Ctrl+C stops it"

@@ -10,7 +10,6 @@ the blacklist, the consent log, the answers charged.
 import hashlib
 import hmac
 import json
-import re
 import time
 from urllib.parse import urlencode
 
@@ -22,7 +21,6 @@ from odoo.tests import HttpCase, TransactionCase, tagged
 from ..controllers.links import MAX_PAGE_BODY
 from ..controllers.webhooks import MAX_WEBHOOK_BODY
 from ..providers.base import WEBHOOK_TOLERANCE
-from ..tools import links
 from .common import SmsMarketingLinksCommon, SmsProviderCase
 from .standins import gateway as simulator
 from .standins import twilio, vonage
@@ -66,11 +64,6 @@ class TestWebhookAttacks(SmsProviderCase):
     def _json_inbound(self, number, content):
         return json.dumps({"messages": [{"number": number, "content": content}]}).encode()
 
-    def _post(self, url, body, headers):
-        response = self.url_open(url, data=body, headers=headers)
-        self.env.invalidate_all()  # the server wrote in the same transaction
-        return response
-
     def _traces_of(self, number):
         """What an inbound call can change for ``number``: (blacklisted, consent events)."""
         blacklisted = bool(self.env["sms.marketing.blacklist"].search([("number", "=", number)]))
@@ -103,12 +96,12 @@ class TestWebhookAttacks(SmsProviderCase):
             "no signature": {k: v for k, v in good.items() if k != "X-Signature"},
         }.items():
             with self.subTest(label):
-                self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers))
+                self._assert_refused(self._post_route(self._url("inbound", self.sandbox), body, headers))
         # unknown gateways, even beyond PostgreSQL's integers, look the same as a bad signature
         for gateway_id in (self.vonage.id + 1000, 2**31, 10**20):
             with self.subTest(gateway_id=gateway_id):
                 url = f"{self.odoo_url}/sms_marketing/inbound/{gateway_id}"
-                self._assert_refused(self._post(url, body, good))
+                self._assert_refused(self._post_route(url, body, good))
 
         # Twilio: base64 expected; not ASCII, not base64 at all
         form = {"From": number, "Body": "STOP", "MessageSid": "SM" + "1" * 32}
@@ -116,17 +109,17 @@ class TestWebhookAttacks(SmsProviderCase):
         for signature in (NOT_ASCII.encode(), "%%%not base64***", ""):
             with self.subTest(twilio=signature):
                 headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
-                self._assert_refused(self._post(url, urlencode(form), headers))
+                self._assert_refused(self._post_route(url, urlencode(form), headers))
 
         # Vonage signs inside the body: a sig that is not ASCII, then one of the wrong type (JSON)
         params = {"msisdn": number.lstrip("+"), "text": "STOP", "timestamp": str(int(time.time())), "sig": "é" * 32}
         form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        self._assert_refused(self._post(self._url("inbound", self.vonage), urlencode(params), form_headers))
+        self._assert_refused(self._post_route(self._url("inbound", self.vonage), urlencode(params), form_headers))
         json_headers = {"Content-Type": "application/json"}
         for sig in ("é" * 32, 12345, ["a"], None):
             with self.subTest(vonage_json_sig=sig):
                 payload = json.dumps({**params, "sig": sig}).encode()
-                self._assert_refused(self._post(self._url("inbound", self.vonage), payload, json_headers))
+                self._assert_refused(self._post_route(self._url("inbound", self.vonage), payload, json_headers))
         self.assertEqual(self._traces_of(number), (False, 0), "nothing was applied")
 
     def test_unsigned_old_scheme_and_stale_calls_change_nothing(self):
@@ -148,11 +141,11 @@ class TestWebhookAttacks(SmsProviderCase):
             "a nonce too short to be one": simulator.signed_headers(SECRET, body, nonce="1"),
         }.items():
             with self.subTest(label):
-                self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers))
+                self._assert_refused(self._post_route(self._url("inbound", self.sandbox), body, headers))
         self.assertEqual(self._traces_of(number), (False, 0))
         self.assertEqual(self._answers(self.sandbox), 0)
         # the same call signed now passes: the refusals above were the signature's
-        response = self._post(self._url("inbound", self.sandbox), body, simulator.signed_headers(SECRET, body))
+        response = self._post_route(self._url("inbound", self.sandbox), body, simulator.signed_headers(SECRET, body))
         self.assertEqual(response.json()["results"], [{"number": number, "action": "optout"}])
 
     # ------------------------------------------------------------------ replays
@@ -162,23 +155,23 @@ class TestWebhookAttacks(SmsProviderCase):
         number = next(self.numbers)
         start = self._json_inbound(number, "START")
         captured_start = simulator.signed_headers(SECRET, start)
-        self.assertEqual(self._post(url, start, captured_start).json()["results"][0]["action"], "optin")
+        self.assertEqual(self._post_route(url, start, captured_start).json()["results"][0]["action"], "optin")
         stop = self._json_inbound(number, "STOP")
-        self.assertEqual(self._post(url, stop, simulator.signed_headers(SECRET, stop)).status_code, 200)
+        self.assertEqual(self._post_route(url, stop, simulator.signed_headers(SECRET, stop)).status_code, 200)
         blacklisted_after_stop = self._traces_of(number)
         self.assertTrue(blacklisted_after_stop[0])
         balance, answers = self.sandbox.balance, self._answers(self.sandbox)
 
-        replay = self._post(url, start, captured_start)
+        replay = self._post_route(url, start, captured_start)
         self.assertEqual((replay.status_code, replay.json()), (200, {"results": []}), "a retry: 200, no effect")
         self.assertEqual(self._traces_of(number), blacklisted_after_stop, "the person stays opted out")
 
         help_body = self._json_inbound(number, "HELP")
         captured_help = simulator.signed_headers(SECRET, help_body)
-        self.assertEqual(self._post(url, help_body, captured_help).json()["results"][0]["action"], "help")
+        self.assertEqual(self._post_route(url, help_body, captured_help).json()["results"][0]["action"], "help")
         self.assertEqual(self._answers(self.sandbox), answers + 1)
         for _attempt in range(3):
-            self.assertEqual(self._post(url, help_body, captured_help).status_code, 200)
+            self.assertEqual(self._post_route(url, help_body, captured_help).status_code, 200)
         self.sandbox.invalidate_recordset()
         self.assertEqual(self._answers(self.sandbox), answers + 1, "no second answer SMS")
         self.assertAlmostEqual(self.sandbox.balance, balance - 1.0, msg="one answer charged, not four")
@@ -186,7 +179,7 @@ class TestWebhookAttacks(SmsProviderCase):
         # the nonce is the call's identity: the same nonce cannot carry another signed call either
         other = self._json_inbound(number, "START")
         same_nonce = simulator.signed_headers(SECRET, other, nonce=captured_start["X-Nonce"])
-        self.assertEqual(self._post(url, other, same_nonce).json(), {"results": []})
+        self.assertEqual(self._post_route(url, other, same_nonce).json(), {"results": []})
         self.assertEqual(self._traces_of(number), blacklisted_after_stop)
 
     def test_twilio_replays_act_once(self):
@@ -243,20 +236,20 @@ class TestWebhookAttacks(SmsProviderCase):
         padding = "x" * (MAX_WEBHOOK_BODY + 1)
         body = json.dumps({"messages": [{"number": number, "content": "STOP"}], "padding": padding}).encode()
         headers = simulator.signed_headers(SECRET, body)  # well signed: only the size is wrong
-        self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers), 413)
+        self._assert_refused(self._post_route(self._url("inbound", self.sandbox), body, headers), 413)
         # a chunked body says no length: it could go on forever
         small = self._json_inbound(number, "STOP")
         chunks = iter([small[:10], small[10:]])
-        response = self._post(self._url("inbound", self.sandbox), chunks, simulator.signed_headers(SECRET, small))
+        response = self._post_route(self._url("inbound", self.sandbox), chunks, simulator.signed_headers(SECRET, small))
         self._assert_refused(response, 411)
         # a form (Twilio) over the limit, signed: Odoo refuses it before parsing it
         params = [("From", number), ("Body", "STOP"), ("MessageSid", "SM" + "2" * 32), ("Padding", padding)]
         url = self._url("inbound", self.twilio)
-        self._assert_refused(self._post(url, urlencode(params), self._twilio_headers(url, params)), 413)
+        self._assert_refused(self._post_route(url, urlencode(params), self._twilio_headers(url, params)), 413)
         self.assertEqual(self._traces_of(number), (False, 0), "nothing was parsed nor applied")
         # under the limit, the same call passes
         params = params[:3]
-        self.assertEqual(self._post(url, urlencode(params), self._twilio_headers(url, params)).status_code, 200)
+        self.assertEqual(self._post_route(url, urlencode(params), self._twilio_headers(url, params)).status_code, 200)
         self.assertTrue(self._traces_of(number)[0])
 
     def _twilio_headers(self, url, params):
@@ -269,18 +262,14 @@ class TestPageBodyLimit(SmsMarketingLinksCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_links_fixtures()
-        cls.mailing._prepare_tracking()
-        cls.bodies = cls.mailing._apply_tracking(cls.traces, {trace.id: cls.BODY for trace in cls.traces})
+        cls._setup_tracked_bodies()
 
     def test_optout_post_over_the_limit_is_refused_unparsed(self):
         trace = self.traces[0]
-        optout_path = re.search(re.escape(links.OPTOUT_PATH) + r"[\w-]+", self.bodies[trace.id]).group(0)
+        optout_path = self._links_of(trace)[1]
         data = urlencode({"choice": "all", "padding": "x" * MAX_PAGE_BODY})
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        response = self.url_open(optout_path, data=data, headers=headers)
-        self.assertEqual(response.status_code, 413)
-        self.env.invalidate_all()
+        self.assertEqual(self._post_route(optout_path, data, headers).status_code, 413)
         self.assertFalse(trace.optout_at, "the choice was never read")
         self.assertFalse(self.env["sms.marketing.blacklist"].search([("number", "=", trace.number)]))
 

@@ -84,15 +84,8 @@ def signed_headers(secret, body, timestamp=None, nonce=None):
 
 def gateway_values(sim, **overrides):
     """The ``sms.marketing.gateway`` values of an ``http`` gateway sending through ``sim``."""
-    return {
-        "name": "Simulator",
-        "provider": "http",
-        "endpoint_url": sim.url,
-        "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-        "api_key": sim.api_key,
-        "webhook_secret": sim.webhook_secret,
-        **overrides,
-    }
+    credentials = {"api_key": sim.api_key, "webhook_secret": sim.webhook_secret}
+    return server.gateway_values(sim, {"name": "Simulator", "provider": "http", **credentials}, overrides)
 
 
 class Handler(server.Handler):

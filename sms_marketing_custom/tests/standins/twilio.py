@@ -31,7 +31,7 @@ import re
 import time
 import uuid
 from email.utils import formatdate
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from . import server
 
@@ -50,16 +50,8 @@ def signature(auth_token, url, params):
 
 def gateway_values(standin, **overrides):
     """The ``sms.marketing.gateway`` values of a ``twilio`` gateway sending through ``standin``."""
-    return {
-        "name": "Twilio",
-        "provider": "twilio",
-        "endpoint_url": standin.url,
-        "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-        "account_id": standin.account_sid,
-        "api_key": standin.auth_token,
-        "sender": "+15005550006",
-        **overrides,
-    }
+    credentials = {"account_id": standin.account_sid, "api_key": standin.auth_token, "sender": "+15005550006"}
+    return server.gateway_values(standin, {"name": "Twilio", "provider": "twilio", **credentials}, overrides)
 
 
 class Handler(server.Handler):
@@ -113,22 +105,13 @@ class Handler(server.Handler):
         if not match or "msg" not in match.groupdict() or match["msg"]:
             return None if not match else self.send_json(405, {"code": 20004, "message": "Method not allowed"})
         form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
-        with standin.lock:
-            standin.requests += 1
-            failure = standin.fail_next.pop(0) if standin.fail_next else None
-            if failure in (429, 500, 503):
-                code = 20429 if failure == 429 else 20500
-                return self.send_json(failure, {"code": code, "message": "injected", "status": failure})
-            status, payload = standin.create_message(form)
-        if failure == "drop_after_accept":
-            self.close_connection = True  # created, but the connection breaks before the answer
-            return None
-        if failure == "timeout_after_accept":
-            time.sleep(standin.timeout_sleep)  # created, but the client has given up
-        return self.send_json(status, payload)
+        return self.answer_send(
+            lambda: standin.create_message(form),
+            lambda status: {"code": 20429 if status == 429 else 20500, "message": "injected", "status": status},
+        )
 
 
-class TwilioStandin(server.Standin):
+class TwilioStandin(server.ProviderStandin):
     handler = Handler
     name = "twilio-standin"
 
@@ -137,22 +120,15 @@ class TwilioStandin(server.Standin):
         self.account_sid = account_sid or "AC" + uuid.uuid4().hex
         self.auth_token = auth_token
         self.balance = balance
-        self.timeout_sleep = 2.0
-        self.messages = []  # every Message resource created, in order
+        # messages: every Message resource created, in order; posted: every callback
         self.callbacks = {}  # sid -> StatusCallback
         self.number_errors = {}  # number -> Twilio error code
-        self.fail_next = []
-        self.requests = 0
-        self.posted = []  # (url, body, headers) of every callback posted
 
     def reset(self):
         with self.lock:
-            self.messages.clear()
             self.callbacks.clear()
             self.number_errors.clear()
-            self.fail_next.clear()
-            self.requests = 0
-            self.posted.clear()
+            return super().reset()
 
     # ------------------------------------------------------------------ callbacks (signed)
     def post_status(self, sid, status, error_code=None, auth_token=None):
@@ -196,18 +172,8 @@ class TwilioStandin(server.Standin):
         return self._post_signed(url, params, auth_token)
 
     def _post_signed(self, url, params, auth_token=None):
-        body = urlencode(params).encode()
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": signature(auth_token or self.auth_token, url, params),
-        }
-        with self.lock:
-            self.posted.append((url, body, headers))
-        return server.post(url, body, headers)
-
-    def replay(self, posted):
-        """Post a captured callback (an item of ``posted``) again, byte for byte."""
-        return server.post(*posted)
+        signed = signature(auth_token or self.auth_token, url, params)
+        return self.post_form(url, params, {"X-Twilio-Signature": signed})
 
     # ------------------------------------------------------------------ API
     def _error(self, status, code, message):

@@ -29,7 +29,7 @@ import re
 import secrets
 import time
 import uuid
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from . import server
 
@@ -50,17 +50,13 @@ def signature(secret, method, params):
 
 def gateway_values(standin, **overrides):
     """The ``sms.marketing.gateway`` values of a ``vonage`` gateway sending through ``standin``."""
-    return {
-        "name": "Vonage",
-        "provider": "vonage",
-        "endpoint_url": standin.url,
-        "allow_private_network": True,  # the stand-in listens on 127.0.0.1
+    credentials = {
         "account_id": standin.api_key,
         "api_key": standin.api_secret,
         "webhook_secret": standin.signature_secret,
         "sender": "AcmeShop",
-        **overrides,
     }
+    return server.gateway_values(standin, {"name": "Vonage", "provider": "vonage", **credentials}, overrides)
 
 
 class Handler(server.Handler):
@@ -83,21 +79,10 @@ class Handler(server.Handler):
             form = {k: str(v) for k, v in json.loads(raw or b"{}").items()}
         else:
             form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
-        with standin.lock:
-            standin.requests += 1
-            failure = standin.fail_next.pop(0) if standin.fail_next else None
-            if failure in (429, 500, 503):
-                return self.send_json(failure, {"error": "injected"})
-            answer = standin.send(form)
-        if failure == "drop_after_accept":
-            self.close_connection = True  # sent, but the connection breaks before the answer
-            return None
-        if failure == "timeout_after_accept":
-            time.sleep(standin.timeout_sleep)
-        return self.send_json(200, answer)
+        return self.answer_send(lambda: (200, standin.send(form)), lambda status: {"error": "injected"})
 
 
-class VonageStandin(server.Standin):
+class VonageStandin(server.ProviderStandin):
     handler = Handler
     name = "vonage-standin"
 
@@ -119,34 +104,20 @@ class VonageStandin(server.Standin):
         self.signature_method = signature_method
         self.balance = balance
         self.price = price  # EUR per part
-        self.timeout_sleep = 2.0
-        self.messages = []  # every accepted request: {message-ids, to, from, text, type, client-ref, callback}
+        # messages: every accepted request: {message-ids, to, from, text, type, client-ref, callback}
         self.number_statuses = {}  # digits -> forced status
-        self.fail_next = []
-        self.requests = 0
-        self.posted = []  # (url, body, headers) of every webhook call posted
 
     def reset(self):
         with self.lock:
-            self.messages.clear()
             self.number_statuses.clear()
-            self.fail_next.clear()
-            self.requests = 0
-            self.posted.clear()
+            return super().reset()
 
     # ------------------------------------------------------------------ webhooks (signed)
     def _post(self, url, params, secret=None, timestamp=None):
         timestamp = int(time.time()) if timestamp is None else timestamp
         params = {**params, "timestamp": str(timestamp), "nonce": secrets.token_hex(8)}
         params["sig"] = signature(secret or self.signature_secret, self.signature_method, params)
-        posted = (url, urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
-        with self.lock:
-            self.posted.append(posted)
-        return self.replay(posted)
-
-    def replay(self, posted):
-        """Post a call (an item of ``posted``) again, byte for byte."""
-        return server.post(*posted)
+        return self.post_form(url, params)
 
     def post_dlr(self, client_ref, status, err_code="0", secret=None, timestamp=None):
         """Post the delivery receipt of the message sent with ``client_ref`` to its callback."""

@@ -1,27 +1,27 @@
 # The two commands of README.md are `make run` and `make test`.
-.PHONY: run test lint bench bench-scale bench-engagement soak simulator screenshot
+.PHONY: run test lint bench bench-scale bench-engagement soak simulator
 
 run:
-	@bash scripts/run.sh
+	@bash scripts/dev/run.sh
 
 test:
-	@bash scripts/test.sh
+	@bash scripts/check/test.sh
 
 lint:
-	@bash scripts/lint.sh
+	@bash scripts/check/lint.sh
 
 bench:
-	@bash scripts/bench.sh $(N)
+	@bash bench/bench.sh $(N)
 
 # the scale targets in one run (sweep, 1,000,000, Odoo at 100,000): see bench/bench.py
 bench-scale:
-	@BENCH_PLAN=scale bash scripts/bench.sh
+	@BENCH_PLAN=scale bash bench/bench.sh
 
 bench-engagement:
-	@bash scripts/bench_engagement.sh $(N)
+	@bash bench/bench_engagement.sh $(N)
 
 soak:
-	@bash scripts/soak.sh
+	@bash scripts/soak/soak.sh
 
 simulator:
-	@bash scripts/simulator.sh
+	@bash scripts/dev/simulator.sh

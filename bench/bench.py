@@ -27,6 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+STANDIN = ROOT / "scripts" / "dev" / "standin.py"  # runs one of the addon's provider stand-ins
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
@@ -273,7 +274,7 @@ def measure(side, n, aud):
         "workers": len(workers),
         "gateway": _gateway_mode(),
         "gateway_server": (
-            ("scripts/gateway_simulator.py" if side.key == "ours" else "scripts/iap_standin.py") if network else None
+            f"sms_marketing_custom/tests/standins/{'gateway' if side.key == 'ours' else 'iap'}.py" if network else None
         ),
         "measured": True,
         "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
@@ -377,7 +378,7 @@ def _start_network(db, run_name):
     sim_port, http_port = _free_port(), _free_port()
     with open(logs / "simulator.log", "w") as out:
         sim = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "gateway_simulator.py"), "--port", str(sim_port),
+            [sys.executable, str(STANDIN), "gateway", "--port", str(sim_port),
              "--api-key", "bench", "--webhook-secret", "bench-secret", "--balance", "1e12",
              "--delivery", "delivered", "--delivery-delay", "0.5", "--latency-ms", str(_latency_ms())],
             stdout=out, stderr=subprocess.STDOUT,
@@ -407,14 +408,14 @@ def _start_network(db, run_name):
 
 
 def _start_iap_standin(run_name):
-    """Odoo's side in network mode: scripts/iap_standin.py with the same latency per send
+    """Odoo's side in network mode: sms_marketing_custom/tests/standins/iap.py with the same latency per send
     request as our gateway simulator, credits for any N; its URL in BENCH_IAP_URL."""
     logs = RESULTS / f"{run_name}-network"
     logs.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     with open(logs / "iap_standin.log", "w") as out:
         standin = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "iap_standin.py"), "--port", str(port),
+            [sys.executable, str(STANDIN), "iap", "--port", str(port),
              "--credits", "1e12", "--latency-ms", str(_latency_ms())],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -1028,8 +1029,8 @@ def _gateway_line(ours, odoo, same_run):
     if g_ours.startswith("http") and g_ours == g_odoo:
         how = (
             f"both sides over HTTP on 127.0.0.1, {g_ours.split(', ')[1]} per send request (ours: "
-            "scripts/gateway_simulator.py, http provider; Odoo: scripts/iap_standin.py through its own "
-            "SmsApi._contact_iap -> iap_jsonrpc)"
+            "the gateway stand-in, http provider; Odoo: the IAP stand-in (sms_marketing_custom/tests/standins/) "
+            "through its own SmsApi._contact_iap -> iap_jsonrpc)"
         )
     elif g_ours == g_odoo:
         how = "both sides in process (ours: sandbox gateway; Odoo: IAP call replaced by an accept-all stand-in)"

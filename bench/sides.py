@@ -280,7 +280,7 @@ class OdooSide(Side):
 
     @staticmethod
     def use_iap(env, url, token="bench-sms-account"):
-        """Network mode: Odoo's SMS and IAP endpoints at ``url`` (scripts/iap_standin.py)
+        """Network mode: Odoo's SMS and IAP endpoints at ``url`` (sms_marketing_custom/tests/standins/iap.py)
         and an ``sms`` IAP account, as a database registered with IAP has."""
         params = env["ir.config_parameter"].sudo()
         params.set_param("sms.endpoint", url)
@@ -294,7 +294,7 @@ class OdooSide(Side):
     def patch(self, registry, on_first_send):
         """Signal every SMS batch handed to IAP (``SmsApi._contact_iap`` for
         ``/api/sms/3/send``). Network mode (BENCH_IAP_URL, set by bench.py): Odoo's
-        own call goes on over HTTP to scripts/iap_standin.py, merely wrapped. Else the
+        own call goes on over HTTP to sms_marketing_custom/tests/standins/iap.py, merely wrapped. Else the
         call is replaced in process by a stand-in accepting every message, as IAP
         does with enough credits."""
         from odoo.addons.sms.tools.sms_api import SmsApi

@@ -9,6 +9,14 @@ from ..tools.links import is_bot
 # The pages' forms are a few fields (the opt-out choice, the ids of the lists kept): a larger
 # body gets 413 from Odoo before it parses it (route max_content_length).
 MAX_PAGE_BODY = 64 * 1024
+# What the public pages' routes share: anyone may open them, from a link without a session
+# (the code or token in the path is the capability, hence no CSRF token).
+PAGE_ROUTE = {
+    "type": "http",
+    "auth": "public",
+    "csrf": False,
+    "max_content_length": MAX_PAGE_BODY,
+}
 
 
 def _country_code():
@@ -32,12 +40,9 @@ class SmsMarketingLinks(http.Controller):
             f"{links.CLICK_PATH}<string:code>/<path:rest>",
             f"{links.LEGACY_CLICK_PATH}<string:code>/<path:rest>",
         ],
-        type="http",
-        auth="public",
         methods=["GET", "HEAD"],
-        csrf=False,
         save_session=False,
-        max_content_length=MAX_PAGE_BODY,
+        **PAGE_ROUTE,
     )
     def sms_marketing_click(self, code, rest="", **kwargs):
         # sudo: anonymous visitors follow links; the model only reads the tracker and adds a click
@@ -59,15 +64,7 @@ class SmsMarketingLinks(http.Controller):
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    # The token is the capability (HMAC of the trace): no session is involved, hence no CSRF token.
-    @http.route(
-        f"{links.OPTOUT_PATH}<string:token>",
-        type="http",
-        auth="public",
-        methods=["GET", "POST"],
-        csrf=False,
-        max_content_length=MAX_PAGE_BODY,
-    )
+    @http.route(f"{links.OPTOUT_PATH}<string:token>", methods=["GET", "POST"], **PAGE_ROUTE)
     def sms_marketing_optout(self, token, **kwargs):
         # Only a POST records. A GET (a person's tap, a link preview, a mail or SMS scanner posing as
         # a browser) renders the page without recording; for a person the page submits its

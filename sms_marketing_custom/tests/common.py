@@ -1,7 +1,11 @@
+import re
 import uuid
 
 from odoo import sql_db
 from odoo.tests import HttpCase, TransactionCase, new_test_user
+
+from ..tools import links
+from .standins import gateway, iap, twilio, vonage
 
 
 class SmsMarketingCase(TransactionCase):
@@ -124,22 +128,23 @@ class SmsMarketingMailingCase(SmsMarketingCase):
 
 
 # ---------------------------------------------------------------------- sending engine
-def load_script(filename, module_name):
-    """A module of the repository's scripts/ (simulator, provider stand-ins), imported by path:
-    they are not part of the addon."""
-    import importlib.util
-    import os
+STANDIN_MODULES = {
+    "gateway_simulator.py": gateway,
+    "twilio_standin.py": twilio,
+    "vonage_standin.py": vonage,
+    "iap_standin.py": iap,
+}
 
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", filename)
-    spec = importlib.util.spec_from_file_location(module_name, os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def load_script(filename, module_name=None):
+    """The stand-in module of a provider by the file name it had under scripts/ ("twilio_standin.py"...).
+    Kept for callers written before the stand-ins moved into ``tests/standins``: import from there."""
+    return STANDIN_MODULES[filename]
 
 
 def load_gateway_simulator():
-    """scripts/gateway_simulator.py of the repository."""
-    return load_script("gateway_simulator.py", "sms_gateway_simulator")
+    """The stand-in of our ``http`` gateway protocol (``standins.gateway``)."""
+    return gateway
 
 
 class SmsEngineCase(SmsMarketingCase):
@@ -155,16 +160,7 @@ class SmsEngineCase(SmsMarketingCase):
         cls.sandbox = cls.env.ref("sms_marketing_custom.sms_marketing_gateway_sandbox")
         cls.sandbox.write({"sandbox_delivery": True, "sandbox_failure_rate": 0, "sandbox_undelivered_rate": 0})
         cls.http_gateway = cls.env["sms.marketing.gateway"].create(
-            {
-                "name": "Simulator",
-                "provider": "http",
-                "endpoint_url": cls.sim.url,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                "api_key": cls.sim.api_key,
-                "webhook_secret": cls.sim.webhook_secret,
-                "timeout": 0.5,
-                "sequence": 200,
-            }
+            gateway.gateway_values(cls.sim, timeout=0.5, sequence=200)
         )
         cls.http_gateway._change_balance(10000.0, "purchase")
         cls.sms_list = cls.env["sms.marketing.list"].create({"name": "Engine customers"})
@@ -229,7 +225,25 @@ class SmsEngineCase(SmsMarketingCase):
         return round(sum(moves.mapped("amount")), 4)
 
 
-class SmsMarketingLinksCommon:
+# A person's phone, as the public pages see it (scanners pose as one too: tests/test_security_optout.py).
+PHONE_BROWSER = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+class PublicRouteCalls:
+    """Calls to the addon's public routes (pages, webhooks) through the HttpCase's server."""
+
+    def _post_route(self, path, data=None, headers=None, user_agent=PHONE_BROWSER):
+        """POST ``data`` to ``path`` (default: the opt-out page's confirmation, what its form posts)."""
+        headers = {"User-Agent": user_agent, **(headers or {})}
+        response = self.url_open(path, data={"confirm": "1"} if data is None else data, headers=headers)
+        self.env.invalidate_all()  # the server wrote in the same transaction
+        return response
+
+
+class SmsMarketingLinksCommon(PublicRouteCalls):
     """Link tracking fixtures: two lists, three contacts, a list mailing and a model mailing with sent traces."""
 
     BODY = (
@@ -277,6 +291,20 @@ class SmsMarketingLinksCommon:
         cls.trace_model = cls._create_traces(cls.mailing_model, cls.contacts[:1], res_model="res.partner")
 
     @classmethod
+    def _setup_tracked_bodies(cls):
+        """The fixtures with the list mailing's links tracked: ``bodies``, the SMS text of each trace."""
+        cls._setup_links_fixtures()
+        cls.mailing._prepare_tracking()
+        cls.bodies = cls.mailing._apply_tracking(cls.traces, {trace.id: cls.BODY for trace in cls.traces})
+
+    def _links_of(self, trace):
+        """Paths of the tracked links and the opt-out link in the SMS of ``trace`` (``_setup_tracked_bodies``)."""
+        urls = re.findall(r"https?://\S+?(?=[,.)]?(?:\s|$))", self.bodies[trace.id])
+        paths = [re.sub(r"^https?://[^/]+", "", url) for url in urls]
+        optout_path = next(path for path in paths if path.startswith(links.OPTOUT_PATH))
+        return [path for path in paths if path.startswith(links.CLICK_PATH)], optout_path
+
+    @classmethod
     def _create_traces(cls, mailing, contacts, res_model="sms.marketing.contact"):
         return (
             cls.env["sms.marketing.trace"]
@@ -297,8 +325,26 @@ class SmsMarketingLinksCommon:
         )
 
 
-class SmsProviderCase(SmsMarketingCase, HttpCase):
-    """Real providers against their local stand-ins (scripts/*_standin.py), webhooks through Odoo's HTTP server.
+class SmsOptoutPageCase(HttpCase, SmsMarketingLinksCommon):
+    """The opt-out page of the first contact's SMS: ``path``, its link; ``first_event``, the consent log's
+    last event before the test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_links_fixtures()
+        cls.trace = cls.traces[0]
+        token = cls.env["sms.marketing.trace"]._get_tokens([cls.trace.id])[cls.trace.id][1]
+        cls.path = f"{links.OPTOUT_PATH}{token}"
+
+    def setUp(self):
+        super().setUp()
+        # the fixtures' subscriptions are opt-ins already in the log: only what the page adds counts
+        self.first_event = self.env["sms.marketing.consent"].search([], order="id desc", limit=1).id or 0
+
+
+class SmsProviderCase(SmsMarketingCase, HttpCase, PublicRouteCalls):
+    """Real providers against their local stand-ins (``tests/standins``), webhooks through Odoo's HTTP server.
 
     ``web.base.url`` is this test server, so the callback URLs the providers are
     given (and sign) are the ones the stand-ins post to. ``_make_due`` ends the

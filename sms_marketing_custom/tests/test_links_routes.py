@@ -6,12 +6,8 @@ from odoo.tests import HttpCase, tagged
 
 from ..controllers import links as links_controller
 from ..tools import links
-from .common import SmsMarketingLinksCommon, load_gateway_simulator
+from .common import PHONE_BROWSER, SmsMarketingLinksCommon, load_gateway_simulator
 
-BROWSER = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 CLICK = links.CLICK_PATH
 LEGACY = links.LEGACY_CLICK_PATH
 OPTOUT = links.OPTOUT_PATH
@@ -22,25 +18,16 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_links_fixtures()
-        cls.mailing._prepare_tracking()
-        cls.bodies = cls.mailing._apply_tracking(cls.traces, {trace.id: cls.BODY for trace in cls.traces})
+        cls._setup_tracked_bodies()
         cls.Click = cls.env["sms.marketing.link.click"]
         cls.gateway = cls.env["sms.marketing.gateway"].create({"name": "Inbound", "webhook_secret": "s3cr3t"})
-
-    def _links_of(self, trace):
-        """Paths of the tracked links and the opt-out link in the SMS of ``trace``."""
-        urls = re.findall(r"https?://\S+?(?=[,.)]?(?:\s|$))", self.bodies[trace.id])
-        paths = [re.sub(r"^https?://[^/]+", "", url) for url in urls]
-        optout_path = next(path for path in paths if path.startswith(OPTOUT))
-        return [path for path in paths if path.startswith(CLICK)], optout_path
 
     def _opted_out_subscriptions(self):
         return self.env["sms.marketing.subscription"].search(
             [("contact_id", "in", self.contacts.ids), ("opt_out", "=", True)]
         )
 
-    def _get(self, path, user_agent=BROWSER, **kwargs):
+    def _get(self, path, user_agent=PHONE_BROWSER, **kwargs):
         """GET ``path`` as ``user_agent``, following redirects that stay on this server (e.g. "//" merged)."""
         for _hop in range(3):
             response = self.url_open(path, headers={"User-Agent": user_agent}, allow_redirects=False, **kwargs)
@@ -49,11 +36,6 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
                 break
             path = location[len(self.base_url()) :]
         self.env.invalidate_all()  # the server wrote in the same transaction
-        return response
-
-    def _post(self, path, user_agent=BROWSER):
-        response = self.url_open(path, data={"confirm": "1"}, headers={"User-Agent": user_agent})
-        self.env.invalidate_all()
         return response
 
     # ------------------------------------------------------------------ clicks
@@ -84,7 +66,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         ):
             response = self._get(path, user_agent=user_agent)
             self.assertEqual(response.status_code, 302, "previews still get the page")
-        response = self.url_open(path, headers={"User-Agent": BROWSER}, allow_redirects=False, head=True)
+        response = self.url_open(path, headers={"User-Agent": PHONE_BROWSER}, allow_redirects=False, head=True)
         self.env.invalidate_all()
         self.assertEqual(response.status_code, 302)
         self.assertFalse(self.Click.search_count([("mailing_id", "=", self.mailing.id)]))
@@ -156,7 +138,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         _clicks, optout_path = self._links_of(trace)
         self.assertEqual(self._get(optout_path).status_code, 200)
         self.assertFalse(trace.optout_at, "the page's GET records nothing: its script posts")
-        response = self._post(optout_path)
+        response = self._post_route(optout_path)
         self.assertEqual(response.status_code, 200)
         page = response.text
         self.assertIn("Newsletter", page)
@@ -183,7 +165,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
     def test_optout_from_all(self):
         bodies = self.mailing_model._apply_tracking(self.trace_model, {self.trace_model.id: "News"})
         optout_path = re.search(re.escape(OPTOUT) + r"\w+", bodies[self.trace_model.id]).group(0)
-        response = self._post(optout_path)
+        response = self._post_route(optout_path)
         self.assertEqual(response.status_code, 200)
         self.assertIn("any marketing SMS", response.text)
         entry = self.env["sms.marketing.blacklist"].search([("number", "=", self.trace_model.number)])
@@ -197,10 +179,10 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
         response = self._get(optout_path, user_agent="facebookexternalhit/1.1 Facebot Twitterbot/1.0")
         self.assertEqual(response.status_code, 200)
         self.assertIn("Confirm", response.text)
-        self.url_open(optout_path, headers={"User-Agent": BROWSER}, head=True)
+        self.url_open(optout_path, headers={"User-Agent": PHONE_BROWSER}, head=True)
         self.env.invalidate_all()
         self.assertFalse(trace.optout_at, "a link preview does not opt anyone out")
-        response = self._post(optout_path, user_agent="WhatsApp/2")
+        response = self._post_route(optout_path, user_agent="WhatsApp/2")
         self.assertEqual(response.status_code, 200)
         self.assertIn("You are unsubscribed", response.text)
         self.assertTrue(trace.optout_at)
@@ -217,7 +199,7 @@ class TestLinkRoutes(HttpCase, SmsMarketingLinksCommon):
             self.assertIn("This link is not valid", response.text)
             for secret in ("Newsletter", "•", "78", self.env.company.name):
                 self.assertNotIn(secret, response.text.split("<main>")[-1], f"{bad} reveals {secret}")
-            response = self._post(f"{OPTOUT}{bad}")
+            response = self._post_route(f"{OPTOUT}{bad}")
             self.assertEqual(response.status_code, 404)
         self.assertFalse(self.traces.filtered("optout_at"))
         self.assertFalse(self._opted_out_subscriptions())

@@ -2,29 +2,16 @@
 
 import re
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
 from ..tools import links
-from .common import SmsMarketingLinksCommon
+from .common import SmsOptoutPageCase
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
 @tagged("post_install", "-at_install")
-class TestOptoutPage(HttpCase, SmsMarketingLinksCommon):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls._setup_links_fixtures()
-        cls.trace = cls.traces[0]
-        token = cls.env["sms.marketing.trace"]._get_tokens([cls.trace.id])[cls.trace.id][1]
-        cls.path = f"{links.OPTOUT_PATH}{token}"
-
-    def setUp(self):
-        super().setUp()
-        # the fixtures' subscriptions are opt-ins already in the log: only what the page adds counts
-        self.first_event = self.env["sms.marketing.consent"].search([], order="id desc", limit=1).id or 0
-
+class TestOptoutPage(SmsOptoutPageCase):
     def _open(self, data=None, user_agent=BROWSER):
         """A person's tap (data None): the GET, then the confirm POST its script makes; else a POST of ``data``."""
         if data is None:
@@ -38,9 +25,9 @@ class TestOptoutPage(HttpCase, SmsMarketingLinksCommon):
     def _request(self, data, user_agent):
         if data is None:
             response = self.url_open(self.path, headers={"User-Agent": user_agent})
+            self.env.invalidate_all()
         else:
-            response = self.url_open(self.path, data=data, headers={"User-Agent": user_agent})
-        self.env.invalidate_all()
+            response = self._post_route(self.path, data, user_agent=user_agent)
         self.assertEqual(response.status_code, 200)
         return response.text
 

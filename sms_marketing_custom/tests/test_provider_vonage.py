@@ -1,3 +1,4 @@
+import hashlib
 import time
 from unittest.mock import patch
 from urllib.parse import urlencode
@@ -5,31 +6,21 @@ from urllib.parse import urlencode
 from odoo.tests import tagged
 
 from ..providers.vonage import compute_signature
-from .common import SmsProviderCase, load_script
+from .common import SmsProviderCase
+from .standins import vonage
 
 
 @tagged("post_install", "-at_install")
 class TestVonageProvider(SmsProviderCase):
-    """The vonage provider against scripts/vonage_standin.py: sending, status codes, signed webhooks."""
+    """The vonage provider against its stand-in (standins/vonage.py): sending, status codes, signed webhooks."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.standin = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
+        cls.standin = vonage.VonageStandin().start()
         cls.addClassCleanup(cls.standin.stop)
         cls.gateway = cls.env["sms.marketing.gateway"].create(
-            {
-                "name": "Vonage",
-                "provider": "vonage",
-                "endpoint_url": cls.standin.url,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                "account_id": cls.standin.api_key,
-                "api_key": cls.standin.api_secret,
-                "webhook_secret": cls.standin.signature_secret,
-                "sender": "AcmeShop",
-                "timeout": 5,
-                "default_price": 0.05,  # EUR, like Vonage's balance and prices
-            }
+            vonage.gateway_values(cls.standin, timeout=5, default_price=0.05)  # EUR, like Vonage's balance
         )
         cls.gateway._change_balance(100.0, "purchase")
         cls.be = cls.env.ref("base.be")
@@ -44,6 +35,19 @@ class TestVonageProvider(SmsProviderCase):
 
     def _dlr_url(self):
         return f"{self.odoo_url}/sms_marketing/status/{self.gateway.id}"
+
+    def test_signature_matches_vonage_documentation(self):
+        """The provider's ``sig`` against the stand-in's, written from Vonage's "Signing requests": every
+        method, values holding the "&" and "=" that the documented scheme replaces by "_"."""
+        params = {"text": "a&b=c", "msisdn": "447700900000", "timestamp": "1700000000", "nonce": "n=1&2"}
+        spelled_out = "&msisdn=447700900000&nonce=n_1_2&text=a_b_c&timestamp=1700000000"
+        md5_of_string_and_secret = hashlib.md5(f"{spelled_out}s3cret".encode()).hexdigest()
+        self.assertEqual(vonage.signature("s3cret", "md5hash", params), md5_of_string_and_secret)
+        for method in ("md5hash", "md5", "sha1", "sha256", "sha512"):
+            with self.subTest(method=method):
+                self.assertEqual(
+                    compute_signature("s3cret", method, params), vonage.signature("s3cret", method, params)
+                )
 
     def test_send_unicode_and_signed_receipts(self):
         mailing = self._make_mailing(self.gateway, body="Soldes d'été ✨ -20%")
@@ -122,7 +126,7 @@ class TestVonageProvider(SmsProviderCase):
             "timestamp": str(int(time.time()) - 3600),
             "nonce": "abc",
         }
-        params["sig"] = compute_signature(self.standin.signature_secret, "sha256", params)
+        params["sig"] = vonage.signature(self.standin.signature_secret, "sha256", params)
         response = self.url_open(
             url, data=urlencode(params), headers={"Content-Type": "application/x-www-form-urlencoded"}
         )

@@ -3,7 +3,9 @@ import json
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from .common import SmsProviderCase, load_gateway_simulator, load_script
+from .common import SmsProviderCase
+from .standins import gateway as simulator
+from .standins import twilio, vonage
 
 
 @tagged("post_install", "-at_install")
@@ -12,57 +14,30 @@ class TestRoutingEndToEnd(SmsProviderCase):
 
     US and Canada through Twilio (then the HTTP gateway when Twilio is down),
     Belgium and France through Vonage, every other country through the HTTP
-    gateway (scripts/gateway_simulator.py).
+    gateway (standins/gateway.py).
     """
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.twilio = load_script("twilio_standin.py", "sms_twilio_standin").TwilioStandin().start()
-        cls.vonage = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
-        cls.sim_module = load_gateway_simulator()
-        cls.sim = cls.sim_module.Simulator(delivery=None).start()
+        cls.twilio = twilio.TwilioStandin().start()
+        cls.vonage = vonage.VonageStandin().start()
+        cls.sim = simulator.Simulator(delivery=None).start()
         for server in (cls.twilio, cls.vonage, cls.sim):
             cls.addClassCleanup(server.stop)
         Gateway = cls.env["sms.marketing.gateway"]
         cls.gw_twilio = Gateway.create(
-            {
-                "name": "Twilio US",
-                "provider": "twilio",
-                "endpoint_url": cls.twilio.url,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                "account_id": cls.twilio.account_sid,
-                "api_key": cls.twilio.auth_token,
-                "sender": "MG" + "1" * 32,  # a Messaging Service
-                "default_price": 1.0,
-            }
+            twilio.gateway_values(
+                cls.twilio,
+                name="Twilio US",
+                sender="MG" + "1" * 32,
+                default_price=1.0,  # a Messaging Service
+            )
         )
-        cls.gw_vonage = Gateway.create(
-            {
-                "name": "Vonage EU",
-                "provider": "vonage",
-                "endpoint_url": cls.vonage.url,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                "account_id": cls.vonage.api_key,
-                "api_key": cls.vonage.api_secret,
-                "webhook_secret": cls.vonage.signature_secret,
-                "sender": "AcmeShop",
-                "default_price": 0.05,
-            }
-        )
-        cls.gw_http = Gateway.create(
-            {
-                "name": "World",
-                "provider": "http",
-                "endpoint_url": cls.sim.url,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                "api_key": cls.sim.api_key,
-                "webhook_secret": cls.sim.webhook_secret,
-                "default_price": 2.0,
-            }
-        )
-        for gateway in (cls.gw_twilio, cls.gw_vonage, cls.gw_http):
-            gateway._change_balance(100.0, "purchase")
+        cls.gw_vonage = Gateway.create(vonage.gateway_values(cls.vonage, name="Vonage EU", default_price=0.05))
+        cls.gw_http = Gateway.create(simulator.gateway_values(cls.sim, name="World", default_price=2.0))
+        for routed in (cls.gw_twilio, cls.gw_vonage, cls.gw_http):
+            routed._change_balance(100.0, "purchase")
         us, ca, be, fr = (cls.env.ref(f"base.{code}") for code in ("us", "ca", "be", "fr"))
         cls.env["sms.marketing.gateway.route"].create(
             [
@@ -87,7 +62,7 @@ class TestRoutingEndToEnd(SmsProviderCase):
 
     def _post_sim_status(self, gateway, uuid, state, secret=None):
         body = json.dumps({"statuses": [{"uuid": uuid, "state": state}]}).encode()
-        headers = self.sim_module.signed_headers(secret or self.sim.webhook_secret, body)
+        headers = simulator.signed_headers(secret or self.sim.webhook_secret, body)
         return self.url_open(f"/sms_marketing/status/{gateway.id}", data=body, headers=headers).status_code
 
     def test_estimate_follows_the_routes(self):

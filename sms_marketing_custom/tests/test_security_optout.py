@@ -4,35 +4,21 @@ which posts the confirmation (one tap)."""
 
 from unittest.mock import patch
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 from odoo.tests.common import ChromeBrowser
 
-from ..tools import links
-from .common import SmsMarketingLinksCommon
+from .common import PHONE_BROWSER, SmsOptoutPageCase
 
 # what scanners send to look like a person's phone
 BROWSER_AGENTS = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    PHONE_BROWSER,
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
 )
 
 
 @tagged("post_install", "-at_install", "sms_security")
-class TestOptoutScanners(HttpCase, SmsMarketingLinksCommon):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls._setup_links_fixtures()
-        cls.trace = cls.traces[0]
-        token = cls.env["sms.marketing.trace"]._get_tokens([cls.trace.id])[cls.trace.id][1]
-        cls.path = f"{links.OPTOUT_PATH}{token}"
-
-    def setUp(self):
-        super().setUp()
-        self.first_event = self.env["sms.marketing.consent"].search([], order="id desc", limit=1).id or 0
-
+class TestOptoutScanners(SmsOptoutPageCase):
     def _nothing_recorded(self):
         self.env.invalidate_all()
         self.assertFalse(self.trace.optout_at)
@@ -59,7 +45,7 @@ class TestOptoutScanners(HttpCase, SmsMarketingLinksCommon):
                 self._nothing_recorded()
 
     def test_post_records(self):
-        response = self.url_open(self.path, data={"confirm": "1"}, headers={"User-Agent": BROWSER_AGENTS[0]})
+        response = self._post_route(self.path, user_agent=BROWSER_AGENTS[0])
         self.assertEqual(response.status_code, 200)
         self.assertIn("You are unsubscribed", response.text)
         self._recorded()

@@ -10,7 +10,6 @@ the blacklist, the consent log, the answers charged.
 import hashlib
 import hmac
 import json
-import re
 import time
 from urllib.parse import urlencode
 
@@ -22,8 +21,9 @@ from odoo.tests import HttpCase, TransactionCase, tagged
 from ..controllers.links import MAX_PAGE_BODY
 from ..controllers.webhooks import MAX_WEBHOOK_BODY
 from ..providers.base import WEBHOOK_TOLERANCE
-from ..tools import links
-from .common import SmsMarketingLinksCommon, SmsProviderCase, load_gateway_simulator, load_script
+from .common import SmsMarketingLinksCommon, SmsProviderCase
+from .standins import gateway as simulator
+from .standins import twilio, vonage
 
 SECRET = "attack-s3cret"
 NOT_ASCII = "é" * 64  # what a header's bytes look like to Odoo (latin-1) when they are not ASCII
@@ -35,40 +35,20 @@ class TestWebhookAttacks(SmsProviderCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.simulator = load_gateway_simulator()
         cls.sandbox = cls.env["sms.marketing.gateway"].create(
             {"name": "Attacked sandbox", "provider": "sandbox", "webhook_secret": SECRET, "default_price": 1.0}
         )
         cls.sandbox._change_balance(100.0, "purchase")
-        cls.twilio_module = load_script("twilio_standin.py", "sms_twilio_standin")
-        cls.twilio_standin = cls.twilio_module.TwilioStandin().start()
+        cls.twilio_standin = twilio.TwilioStandin().start()
         cls.addClassCleanup(cls.twilio_standin.stop)
         cls.twilio = cls.env["sms.marketing.gateway"].create(
-            {
-                "name": "Attacked Twilio",
-                "provider": "twilio",
-                "endpoint_url": cls.twilio_standin.url,
-                "account_id": cls.twilio_standin.account_sid,
-                "api_key": cls.twilio_standin.auth_token,
-                "sender": "+15005550006",
-                "default_price": 1.0,
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-            }
+            twilio.gateway_values(cls.twilio_standin, name="Attacked Twilio", default_price=1.0)
         )
         cls.twilio._change_balance(100.0, "purchase")
-        cls.vonage_standin = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
+        cls.vonage_standin = vonage.VonageStandin().start()
         cls.addClassCleanup(cls.vonage_standin.stop)
         cls.vonage = cls.env["sms.marketing.gateway"].create(
-            {
-                "name": "Attacked Vonage",
-                "provider": "vonage",
-                "endpoint_url": cls.vonage_standin.url,
-                "account_id": cls.vonage_standin.api_key,
-                "api_key": cls.vonage_standin.api_secret,
-                "webhook_secret": cls.vonage_standin.signature_secret,
-                "sender": "AcmeShop",
-                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-            }
+            vonage.gateway_values(cls.vonage_standin, name="Attacked Vonage")
         )
         cls.numbers = (f"+3247{i:07d}" for i in range(3000000, 4000000))
 
@@ -83,11 +63,6 @@ class TestWebhookAttacks(SmsProviderCase):
 
     def _json_inbound(self, number, content):
         return json.dumps({"messages": [{"number": number, "content": content}]}).encode()
-
-    def _post(self, url, body, headers):
-        response = self.url_open(url, data=body, headers=headers)
-        self.env.invalidate_all()  # the server wrote in the same transaction
-        return response
 
     def _traces_of(self, number):
         """What an inbound call can change for ``number``: (blacklisted, consent events)."""
@@ -109,7 +84,7 @@ class TestWebhookAttacks(SmsProviderCase):
     def test_malformed_signatures_get_403_never_500(self):
         number = next(self.numbers)
         body = self._json_inbound(number, "STOP")
-        good = self.simulator.signed_headers(SECRET, body)
+        good = simulator.signed_headers(SECRET, body)
         for label, headers in {
             "signature not ASCII": {**good, "X-Signature": NOT_ASCII.encode()},
             "nonce not ASCII": {**good, "X-Nonce": NOT_ASCII.encode()},
@@ -121,12 +96,12 @@ class TestWebhookAttacks(SmsProviderCase):
             "no signature": {k: v for k, v in good.items() if k != "X-Signature"},
         }.items():
             with self.subTest(label):
-                self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers))
+                self._assert_refused(self._post_route(self._url("inbound", self.sandbox), body, headers))
         # unknown gateways, even beyond PostgreSQL's integers, look the same as a bad signature
         for gateway_id in (self.vonage.id + 1000, 2**31, 10**20):
             with self.subTest(gateway_id=gateway_id):
                 url = f"{self.odoo_url}/sms_marketing/inbound/{gateway_id}"
-                self._assert_refused(self._post(url, body, good))
+                self._assert_refused(self._post_route(url, body, good))
 
         # Twilio: base64 expected; not ASCII, not base64 at all
         form = {"From": number, "Body": "STOP", "MessageSid": "SM" + "1" * 32}
@@ -134,17 +109,17 @@ class TestWebhookAttacks(SmsProviderCase):
         for signature in (NOT_ASCII.encode(), "%%%not base64***", ""):
             with self.subTest(twilio=signature):
                 headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
-                self._assert_refused(self._post(url, urlencode(form), headers))
+                self._assert_refused(self._post_route(url, urlencode(form), headers))
 
         # Vonage signs inside the body: a sig that is not ASCII, then one of the wrong type (JSON)
         params = {"msisdn": number.lstrip("+"), "text": "STOP", "timestamp": str(int(time.time())), "sig": "é" * 32}
         form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        self._assert_refused(self._post(self._url("inbound", self.vonage), urlencode(params), form_headers))
+        self._assert_refused(self._post_route(self._url("inbound", self.vonage), urlencode(params), form_headers))
         json_headers = {"Content-Type": "application/json"}
         for sig in ("é" * 32, 12345, ["a"], None):
             with self.subTest(vonage_json_sig=sig):
                 payload = json.dumps({**params, "sig": sig}).encode()
-                self._assert_refused(self._post(self._url("inbound", self.vonage), payload, json_headers))
+                self._assert_refused(self._post_route(self._url("inbound", self.vonage), payload, json_headers))
         self.assertEqual(self._traces_of(number), (False, 0), "nothing was applied")
 
     def test_unsigned_old_scheme_and_stale_calls_change_nothing(self):
@@ -158,19 +133,19 @@ class TestWebhookAttacks(SmsProviderCase):
         for label, headers in {
             "the signature of the body alone (no time, no nonce)": old_scheme,
             "no signature at all": {"Content-Type": "application/json"},
-            "another secret": self.simulator.signed_headers("guessed", body),
-            f"signed {WEBHOOK_TOLERANCE + 60} s ago": self.simulator.signed_headers(
+            "another secret": simulator.signed_headers("guessed", body),
+            f"signed {WEBHOOK_TOLERANCE + 60} s ago": simulator.signed_headers(
                 SECRET, body, timestamp=now - WEBHOOK_TOLERANCE - 60
             ),
-            "signed in the future": self.simulator.signed_headers(SECRET, body, timestamp=now + WEBHOOK_TOLERANCE + 60),
-            "a nonce too short to be one": self.simulator.signed_headers(SECRET, body, nonce="1"),
+            "signed in the future": simulator.signed_headers(SECRET, body, timestamp=now + WEBHOOK_TOLERANCE + 60),
+            "a nonce too short to be one": simulator.signed_headers(SECRET, body, nonce="1"),
         }.items():
             with self.subTest(label):
-                self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers))
+                self._assert_refused(self._post_route(self._url("inbound", self.sandbox), body, headers))
         self.assertEqual(self._traces_of(number), (False, 0))
         self.assertEqual(self._answers(self.sandbox), 0)
         # the same call signed now passes: the refusals above were the signature's
-        response = self._post(self._url("inbound", self.sandbox), body, self.simulator.signed_headers(SECRET, body))
+        response = self._post_route(self._url("inbound", self.sandbox), body, simulator.signed_headers(SECRET, body))
         self.assertEqual(response.json()["results"], [{"number": number, "action": "optout"}])
 
     # ------------------------------------------------------------------ replays
@@ -179,32 +154,32 @@ class TestWebhookAttacks(SmsProviderCase):
         url = self._url("inbound", self.sandbox)
         number = next(self.numbers)
         start = self._json_inbound(number, "START")
-        captured_start = self.simulator.signed_headers(SECRET, start)
-        self.assertEqual(self._post(url, start, captured_start).json()["results"][0]["action"], "optin")
+        captured_start = simulator.signed_headers(SECRET, start)
+        self.assertEqual(self._post_route(url, start, captured_start).json()["results"][0]["action"], "optin")
         stop = self._json_inbound(number, "STOP")
-        self.assertEqual(self._post(url, stop, self.simulator.signed_headers(SECRET, stop)).status_code, 200)
+        self.assertEqual(self._post_route(url, stop, simulator.signed_headers(SECRET, stop)).status_code, 200)
         blacklisted_after_stop = self._traces_of(number)
         self.assertTrue(blacklisted_after_stop[0])
         balance, answers = self.sandbox.balance, self._answers(self.sandbox)
 
-        replay = self._post(url, start, captured_start)
+        replay = self._post_route(url, start, captured_start)
         self.assertEqual((replay.status_code, replay.json()), (200, {"results": []}), "a retry: 200, no effect")
         self.assertEqual(self._traces_of(number), blacklisted_after_stop, "the person stays opted out")
 
         help_body = self._json_inbound(number, "HELP")
-        captured_help = self.simulator.signed_headers(SECRET, help_body)
-        self.assertEqual(self._post(url, help_body, captured_help).json()["results"][0]["action"], "help")
+        captured_help = simulator.signed_headers(SECRET, help_body)
+        self.assertEqual(self._post_route(url, help_body, captured_help).json()["results"][0]["action"], "help")
         self.assertEqual(self._answers(self.sandbox), answers + 1)
         for _attempt in range(3):
-            self.assertEqual(self._post(url, help_body, captured_help).status_code, 200)
+            self.assertEqual(self._post_route(url, help_body, captured_help).status_code, 200)
         self.sandbox.invalidate_recordset()
         self.assertEqual(self._answers(self.sandbox), answers + 1, "no second answer SMS")
         self.assertAlmostEqual(self.sandbox.balance, balance - 1.0, msg="one answer charged, not four")
 
         # the nonce is the call's identity: the same nonce cannot carry another signed call either
         other = self._json_inbound(number, "START")
-        same_nonce = self.simulator.signed_headers(SECRET, other, nonce=captured_start["X-Nonce"])
-        self.assertEqual(self._post(url, other, same_nonce).json(), {"results": []})
+        same_nonce = simulator.signed_headers(SECRET, other, nonce=captured_start["X-Nonce"])
+        self.assertEqual(self._post_route(url, other, same_nonce).json(), {"results": []})
         self.assertEqual(self._traces_of(number), blacklisted_after_stop)
 
     def test_twilio_replays_act_once(self):
@@ -260,25 +235,25 @@ class TestWebhookAttacks(SmsProviderCase):
         number = next(self.numbers)
         padding = "x" * (MAX_WEBHOOK_BODY + 1)
         body = json.dumps({"messages": [{"number": number, "content": "STOP"}], "padding": padding}).encode()
-        headers = self.simulator.signed_headers(SECRET, body)  # well signed: only the size is wrong
-        self._assert_refused(self._post(self._url("inbound", self.sandbox), body, headers), 413)
+        headers = simulator.signed_headers(SECRET, body)  # well signed: only the size is wrong
+        self._assert_refused(self._post_route(self._url("inbound", self.sandbox), body, headers), 413)
         # a chunked body says no length: it could go on forever
         small = self._json_inbound(number, "STOP")
         chunks = iter([small[:10], small[10:]])
-        response = self._post(self._url("inbound", self.sandbox), chunks, self.simulator.signed_headers(SECRET, small))
+        response = self._post_route(self._url("inbound", self.sandbox), chunks, simulator.signed_headers(SECRET, small))
         self._assert_refused(response, 411)
         # a form (Twilio) over the limit, signed: Odoo refuses it before parsing it
         params = [("From", number), ("Body", "STOP"), ("MessageSid", "SM" + "2" * 32), ("Padding", padding)]
         url = self._url("inbound", self.twilio)
-        self._assert_refused(self._post(url, urlencode(params), self._twilio_headers(url, params)), 413)
+        self._assert_refused(self._post_route(url, urlencode(params), self._twilio_headers(url, params)), 413)
         self.assertEqual(self._traces_of(number), (False, 0), "nothing was parsed nor applied")
         # under the limit, the same call passes
         params = params[:3]
-        self.assertEqual(self._post(url, urlencode(params), self._twilio_headers(url, params)).status_code, 200)
+        self.assertEqual(self._post_route(url, urlencode(params), self._twilio_headers(url, params)).status_code, 200)
         self.assertTrue(self._traces_of(number)[0])
 
     def _twilio_headers(self, url, params):
-        signature = self.twilio_module.signature(self.twilio_standin.auth_token, url, params)
+        signature = twilio.signature(self.twilio_standin.auth_token, url, params)
         return {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
 
 
@@ -287,18 +262,14 @@ class TestPageBodyLimit(SmsMarketingLinksCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_links_fixtures()
-        cls.mailing._prepare_tracking()
-        cls.bodies = cls.mailing._apply_tracking(cls.traces, {trace.id: cls.BODY for trace in cls.traces})
+        cls._setup_tracked_bodies()
 
     def test_optout_post_over_the_limit_is_refused_unparsed(self):
         trace = self.traces[0]
-        optout_path = re.search(re.escape(links.OPTOUT_PATH) + r"[\w-]+", self.bodies[trace.id]).group(0)
+        optout_path = self._links_of(trace)[1]
         data = urlencode({"choice": "all", "padding": "x" * MAX_PAGE_BODY})
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        response = self.url_open(optout_path, data=data, headers=headers)
-        self.assertEqual(response.status_code, 413)
-        self.env.invalidate_all()
+        self.assertEqual(self._post_route(optout_path, data, headers).status_code, 413)
         self.assertFalse(trace.optout_at, "the choice was never read")
         self.assertFalse(self.env["sms.marketing.blacklist"].search([("number", "=", trace.number)]))
 

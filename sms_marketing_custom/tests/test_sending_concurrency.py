@@ -11,7 +11,8 @@ from datetime import timedelta
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
-from .common import SmsCommittedCase, load_script
+from .common import SmsCommittedCase
+from .standins import twilio, vonage
 
 
 @tagged("post_install", "-at_install")
@@ -130,7 +131,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             gateway = env["sms.marketing.gateway"].create(
-                {"name": "Concurrency provider", "timeout": 5, **gateway_values}
+                {**gateway_values, "name": "Concurrency provider", "timeout": 5}
             )
             gateway._change_balance(1000.0, "purchase")
             sms_list = env["sms.marketing.list"].create({"name": "Concurrency provider list"})
@@ -161,36 +162,15 @@ class TestConcurrentSenders(SmsCommittedCase):
     def test_two_senders_share_one_mailing_on_each_provider(self):
         """The two-sender interleaving against the Twilio and Vonage stand-ins (no idempotency key):
         every number receives exactly one SMS, none is lost."""
-        twilio = load_script("twilio_standin.py", "sms_twilio_standin").TwilioStandin().start()
-        self.addCleanup(twilio.stop)
-        vonage = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
-        self.addCleanup(vonage.stop)
+        twilio_standin = twilio.TwilioStandin().start()
+        self.addCleanup(twilio_standin.stop)
+        vonage_standin = vonage.VonageStandin().start()
+        self.addCleanup(vonage_standin.stop)
         cases = [
+            (twilio_standin, twilio.gateway_values(twilio_standin), [f"+1202555{i:04d}" for i in range(10)], "to"),
             (
-                twilio,
-                {
-                    "provider": "twilio",
-                    "endpoint_url": twilio.url,
-                    "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                    "account_id": twilio.account_sid,
-                    "api_key": twilio.auth_token,
-                    "sender": "+15005550006",
-                },
-                [f"+1202555{i:04d}" for i in range(10)],
-                "to",
-            ),
-            (
-                vonage,
-                {
-                    "provider": "vonage",
-                    "endpoint_url": vonage.url,
-                    "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                    "account_id": vonage.api_key,
-                    "api_key": vonage.api_secret,
-                    "webhook_secret": vonage.signature_secret,
-                    "sender": "AcmeShop",
-                    "default_price": 0.05,
-                },
+                vonage_standin,
+                vonage.gateway_values(vonage_standin, default_price=0.05),
                 [f"+3247{i:07d}" for i in range(10)],
                 "to",
             ),

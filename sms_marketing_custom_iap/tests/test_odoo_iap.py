@@ -2,18 +2,19 @@ import threading
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from odoo.addons.sms_marketing_custom.tests.common import SmsProviderCase, load_script
+from odoo.addons.sms_marketing_custom.tests.common import SmsProviderCase
+from odoo.addons.sms_marketing_custom.tests.standins import iap
 from odoo.tests import tagged
 
 
 @tagged("post_install", "-at_install")
 class TestOdooIapProvider(SmsProviderCase):
-    """The odoo_iap provider through Odoo's own SmsApi, against scripts/iap_standin.py."""
+    """The odoo_iap provider through Odoo's own SmsApi, against its stand-in (standins.iap)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.standin = load_script("iap_standin.py", "sms_iap_standin").IapStandin().start()
+        cls.standin = iap.IapStandin().start()
         cls.addClassCleanup(cls.standin.stop)
         set_param = cls.env["ir.config_parameter"].sudo().set_param
         set_param("sms.endpoint", cls.standin.url)

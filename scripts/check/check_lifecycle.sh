@@ -3,7 +3,7 @@
 # uninstall. Fails on any ERROR/CRITICAL/WARNING logged by Odoo, and when a
 # table of the module survives the uninstall.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh"
+source "$(dirname "$0")/../dev/odoo_env.sh"
 DB="smc_lifecycle_$(date +%s)_$$"
 LOG="$ROOT/.odoo/lifecycle-$DB.log"
 trap 'dropdb --if-exists "$DB" >/dev/null 2>&1 || true' EXIT

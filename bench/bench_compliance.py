@@ -1,6 +1,6 @@
 """Cost of the frequency cap and the sending window when building traces; everything is rolled back.
 
-    N=100000 odoo-bin shell -c ODOO_RC -d DB --no-http < scripts/bench_compliance.py
+    N=100000 odoo-bin shell -c ODOO_RC -d DB --no-http < bench/bench_compliance.py
 
 N list contacts (US with eight area codes, France, Belgium), 10% of them texted two
 hours before by another mailing; for each rule set, the audience count (what the

@@ -1,7 +1,7 @@
 # Sourced by the scripts: runs the bootstrap and defines how to call Odoo.
 # shellcheck shell=bash
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-boot_out="$("$ROOT/scripts/bootstrap.sh" "$@")" || exit 1
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+boot_out="$("$ROOT/scripts/dev/bootstrap.sh" "$@")" || exit 1
 eval "$boot_out"
 export ODOO_PATH PYTHON
 export PYTHONPATH="$ODOO_PATH${PYTHONPATH:+:$PYTHONPATH}"

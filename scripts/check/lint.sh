@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ruff (lint + format check) and pylint-odoo's mandatory checks for 17.0.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh"
+source "$(dirname "$0")/../dev/odoo_env.sh"
 cd "$ROOT"
 bin="$(dirname "$PYTHON")"
 "$bin/ruff" check .

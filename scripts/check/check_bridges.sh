@@ -4,7 +4,7 @@
 # test runner, their own tests run (post_install; the website's tours in Chromium, desktop and 390 px).
 # One line "bridges: ok (N s)" at the end; the log's failing lines and exit 1 otherwise.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh" --with-browser
+source "$(dirname "$0")/../dev/odoo_env.sh" --with-browser
 DB="smc_bridges_check_$(date +%s)_$$"
 LOG="$ROOT/.odoo/bridges-$DB.log"
 trap 'dropdb --if-exists "$DB" >/dev/null 2>&1 || true' EXIT

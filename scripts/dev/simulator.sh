@@ -4,4 +4,4 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck disable=SC2086
-exec python3 "$here/gateway_simulator.py" --port "${SIM_PORT:-8070}" ${SIM_ARGS:-} "$@"
+exec python3 "$here/standin.py" gateway --port "${SIM_PORT:-8070}" ${SIM_ARGS:-} "$@"

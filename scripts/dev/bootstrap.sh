@@ -9,7 +9,7 @@
 # everything else goes to stderr.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 with_browser=0
 [[ "${1:-}" == "--with-browser" ]] && with_browser=1
 

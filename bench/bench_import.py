@@ -1,8 +1,8 @@
 """Time Odoo's import path (``Model.load()``, what base_import calls) for N contacts into a list.
 
 Usage (from the repository root, on a database with the module installed):
-    source scripts/odoo_env.sh
-    $PYTHON scripts/bench_import.py -d smc_bench [-n 100000] [-b 2000]
+    source scripts/dev/odoo_env.sh
+    $PYTHON bench/bench_import.py -d smc_bench [-n 100000] [-b 2000]
 
 Odoo's import screen sends a file to ``load()`` in batches of 2,000 rows (its
 "batch limit" option), one request each; ``-b`` sets the batch size.

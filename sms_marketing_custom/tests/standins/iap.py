@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A local stand-in for Odoo's SMS service (IAP), standard library only.
 
 It answers the JSON-RPC calls Odoo's ``sms`` and ``iap`` modules make, on the
@@ -18,60 +17,53 @@ endpoints the system parameters ``sms.endpoint`` and ``iap.endpoint`` point to:
 request by that much before it is answered, as IAP across the network would
 (the balance call is answered at once); ``--credits`` is the starting balance.
 
-By hand: ``python3 scripts/iap_standin.py --port 8073 [--latency-ms 100]
+By hand: ``scripts/dev/standin.py iap --port 8073 [--latency-ms 100]
 [--credits 1e9]``, then the system parameters ``sms.endpoint`` and
 ``iap.endpoint`` = ``http://127.0.0.1:8073`` and an ``iap.account`` for the
 ``sms`` service (any token: the stand-in records it and checks nothing).
 """
 
-import argparse
-import contextlib
 import json
 import re
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import server
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
-)
 
 
-def parts_of(text):
-    if all(c in GSM7 for c in text):
-        return 1 if len(text) <= 160 else -(-len(text) // 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return 1 if units <= 70 else -(-units // 67)
+class Handler(server.Handler):
+    def do_POST(self):
+        standin = self.standin
+        try:
+            request = json.loads(self.read_body() or b"{}")
+        except ValueError:
+            return self.send_json(400, {"error": "bad json"})
+        params = request.get("params") or {}
+        if self.path == "/api/sms/3/send" and standin.latency:
+            time.sleep(standin.latency)  # outside the lock: concurrent requests overlap their waits
+        with standin.lock:
+            if self.path == "/api/sms/3/send":
+                result = standin.send(params)
+            elif self.path == "/iap/1/balance":
+                result = standin.credits
+            else:
+                return self.send_json(404, {"error": "not found"})
+        return self.send_json(200, {"jsonrpc": "2.0", "id": request.get("id"), "result": result})
 
 
-class IapStandin:
+class IapStandin(server.Standin):
+    handler = Handler
+    name = "iap-standin"
+
     def __init__(self, host="127.0.0.1", port=0, credits=100.0, price=1.0, latency=0.0):
+        super().__init__(host, port)
         self.credits = credits
         self.price = price
         self.latency = latency  # seconds before a send request is answered: IAP across the network
-        self.lock = threading.RLock()
         self.sent = []  # {"uuid", "number", "content", "webhook_url", "account_token"}
         self.number_states = {}
-        self.server = ThreadingHTTPServer((host, port), self._handler_class())
-        self.server.daemon_threads = True
-
-    @property
-    def url(self):
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self):
-        threading.Thread(target=self.server.serve_forever, name="iap-standin", daemon=True).start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
     def reset(self, credits=100.0):
         with self.lock:
@@ -92,7 +84,7 @@ class IapStandin:
                 if not E164_RE.match(number):
                     results.append({"uuid": msg_uuid, "state": "wrong_number_format"})
                     continue
-                cost = parts_of(content) * self.price
+                cost = server.count_segments(content) * self.price
                 if cost > self.credits + 1e-9:
                     results.append({"uuid": msg_uuid, "state": "insufficient_credit"})
                     continue
@@ -118,63 +110,14 @@ class IapStandin:
                 "id": uuid.uuid4().hex,
             }
         ).encode()
-        request = urllib.request.Request(webhook_url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def _handler_class(self):
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format, *args):
-                pass
-
-            def _json(self, code, payload):
-                body = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    request = json.loads(self.rfile.read(length) if length else b"{}")
-                except ValueError:
-                    return self._json(400, {"error": "bad json"})
-                params = request.get("params") or {}
-                if self.path == "/api/sms/3/send" and standin.latency:
-                    time.sleep(standin.latency)  # outside the lock: concurrent requests overlap their waits
-                with standin.lock:
-                    if self.path == "/api/sms/3/send":
-                        result = standin.send(params)
-                    elif self.path == "/iap/1/balance":
-                        result = standin.credits
-                    else:
-                        return self._json(404, {"error": "not found"})
-                return self._json(200, {"jsonrpc": "2.0", "id": request.get("id"), "result": result})
-
-        return Handler
+        return server.post(webhook_url, body, {"Content-Type": "application/json"})
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8073)
+def from_command_line(argv=None):
+    """The stand-in the command line describes (``scripts/dev/standin.py iap --help``), and its banner."""
+    parser = server.command_line(__doc__.split("\n\n")[0], 8073)
     parser.add_argument("--credits", type=float, default=100.0)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every send request (e.g. 0, 100, 300)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     standin = IapStandin(args.host, args.port, args.credits, latency=args.latency_ms / 1000.0)
-    print(f"Odoo IAP SMS stand-in on {standin.url} ({args.latency_ms:g} ms per send); Ctrl+C stops it", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        standin.server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
+    return standin, f"Odoo IAP SMS stand-in on {standin.url} ({args.latency_ms:g} ms per send); Ctrl+C stops it"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make soak`: the long reliability run (scripts/soak_driver.py, profile "soak").
+# `make soak`: the long reliability run (scripts/soak/soak_driver.py, profile "soak").
 #   5,000 recipients x 3 mailings on a freshly installed database, 4 sender
 #   processes running the queue cron in a loop, 10 SIGKILLs at random points
 #   (each followed by a restart), a schedule of gateway faults (time-outs after
@@ -10,7 +10,7 @@
 # Exits non-zero when a run breaks an invariant; the JSON summaries are in
 # .odoo/soak-results.jsonl.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh"
+source "$(dirname "$0")/../dev/odoo_env.sh"
 cd "$ROOT"
 runs="${RUNS:-1}"
 seed="${SEED:-17}"
@@ -20,7 +20,7 @@ status=0
 for run in $(seq 1 "$runs"); do
     echo "== soak run $run/$runs (seed $((seed + run - 1)))"
     # shellcheck disable=SC2086
-    if ! "$PYTHON" scripts/soak_driver.py --profile soak --fresh --seed "$((seed + run - 1))" \
+    if ! "$PYTHON" scripts/soak/soak_driver.py --profile soak --fresh --seed "$((seed + run - 1))" \
         --db "smc_soak_$$_$run" ${SOAK_ARGS:-} | tee -a "$out"; then
         status=1
     fi

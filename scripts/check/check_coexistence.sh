@@ -4,14 +4,14 @@
 #   - ours installs, upgrades (-u) and uninstalls with no WARNING/ERROR/CRITICAL logged, and leaves
 #     no table behind;
 #   - the two SMS apps have different names (app, root menu, mailing action/breadcrumb);
-#   - with an HTTP server on the database (scripts/coexistence_driver.py): our tracked link (new and
+#   - with an HTTP server on the database (scripts/check/coexistence_driver.py): our tracked link (new and
 #     legacy path) redirects, our opt-out page and signed webhook answer, and Odoo's routes we could
 #     shadow still reach their apps: Surveys' /s/<session_code>, link_tracker's /r/<code>,
 #     mass_mailing_sms' /sms/<mailing>/<code>.
 # One line per check, "coexistence: clean" at the end; a one-line reason and exit 1 otherwise.
 # COEXIST_KEEP_DB=1 keeps the database (and its log) for a look afterwards.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh"
+source "$(dirname "$0")/../dev/odoo_env.sh"
 DB="coex_check_$(date +%s)_$$"
 LOG="$ROOT/.odoo/coexistence-$DB.log"
 STATE="$ROOT/.odoo/coexistence-$DB.json"
@@ -70,7 +70,7 @@ echo "coexistence: ok sms_marketing_custom_iap installed by itself beside Odoo's
 # driver COMMAND ARGS...: its "coexistence:" lines are shown, Odoo's logging goes to the log.
 driver() {
     local out status=0
-    out="$("$PYTHON" "$ROOT/scripts/coexistence_driver.py" "$@" 2>>"$LOG")" || status=$?
+    out="$("$PYTHON" "$ROOT/scripts/check/coexistence_driver.py" "$@" 2>>"$LOG")" || status=$?
     [[ -z "$out" ]] || echo "$out"
     if [[ $status != 0 ]]; then
         grep -q "^coexistence failed" <<<"$out" && exit 1

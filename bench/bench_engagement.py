@@ -1,7 +1,7 @@
 """Time of one count of each engagement filter at N list contacts; everything is rolled back.
 
     make bench-engagement [N=1000000]
-    (or: N=1000000 odoo-bin shell -c ODOO_RC -d DB --no-http < scripts/bench_engagement.py)
+    (or: N=1000000 odoo-bin shell -c ODOO_RC -d DB --no-http < bench/bench_engagement.py)
 
 N contacts; four sent mailings (120, 75, 40 and 10 days ago) to every 2nd, 3rd,
 5th and 7th contact (about 1.18 N traces: 90% delivered, 5% sent, 5% failed);

@@ -3,7 +3,7 @@
 # same audience, same PostgreSQL, same Odoo tree. See bench/bench.py.
 # `make bench-scale` (BENCH_PLAN=scale): the scale plan, N ignored; see bench/bench.py.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh"
+source "$(dirname "$0")/../scripts/dev/odoo_env.sh"
 cd "$ROOT"
 # Odoo's SMS composer reads the recipient ids back with literal_eval, limited to
 # 100 KiB by default (about 14,600 ids): raised so that its side can run at 50,000+.

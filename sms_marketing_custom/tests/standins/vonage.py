@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A local stand-in for the Vonage (Nexmo) SMS API, standard library only.
 
 It speaks what Vonage documents, for the calls the ``vonage`` provider makes:
@@ -20,52 +19,73 @@ It speaks what Vonage documents, for the calls the ``vonage`` provider makes:
 
 Failure injection: ``fail_next`` = ["timeout_after_accept", "drop_after_accept"
 (sent, then the connection closes without an answer), 500, 429...], one
-per send request. By hand: ``python3 scripts/vonage_standin.py --port 8072``.
+per send request. By hand: ``scripts/dev/standin.py vonage --port 8072``.
 """
 
-import argparse
-import contextlib
 import hashlib
 import hmac
 import json
 import re
 import secrets
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from . import server
 
 DIGITS_RE = re.compile(r"^[1-9]\d{6,14}$")
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
-)
-HASHES = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 
 
 def signature(secret, method, params):
-    """Vonage's ``sig``: sorted ``&key=value`` ("&", "=" in values -> "_"), md5hash or HMAC, hex."""
-    digestmod = HASHES.get(method)
-    hasher = hmac.new(secret.encode(), digestmod=digestmod) if digestmod else hashlib.md5()
-    for key in sorted(params):
-        value = str(params[key]).replace("&", "_").replace("=", "_")
-        hasher.update(f"&{key}={value}".encode())
-    if not digestmod:
-        hasher.update(secret.encode())
-    return hasher.hexdigest()
+    """Vonage's ``sig`` as its "Signing requests" documentation gives it: the parameters sorted by
+    name, each appended as ``&name=value`` with any ``&`` or ``=`` of the value replaced by ``_``;
+    for "md5hash" the signature secret is appended and the MD5 of it all is the signature, for an
+    HMAC method ("md5", "sha1", "sha256", "sha512") it is the HMAC of the string keyed with the
+    secret; hex digest. ``params``: a dict without ``sig``."""
+    signed = "".join(f"&{name}={str(params[name]).replace('&', '_').replace('=', '_')}" for name in sorted(params))
+    if method == "md5hash":
+        return hashlib.md5((signed + secret).encode()).hexdigest()
+    return hmac.new(secret.encode(), signed.encode(), getattr(hashlib, method)).hexdigest()
 
 
-def parts_of(text, unicode):
-    if not unicode:
-        return 1 if len(text) <= 160 else -(-len(text) // 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return 1 if units <= 70 else -(-units // 67)
+def gateway_values(standin, **overrides):
+    """The ``sms.marketing.gateway`` values of a ``vonage`` gateway sending through ``standin``."""
+    credentials = {
+        "account_id": standin.api_key,
+        "api_key": standin.api_secret,
+        "webhook_secret": standin.signature_secret,
+        "sender": "AcmeShop",
+    }
+    return server.gateway_values(standin, {"name": "Vonage", "provider": "vonage", **credentials}, overrides)
 
 
-class VonageStandin:
+class Handler(server.Handler):
+    def do_GET(self):
+        standin = self.standin
+        parts = urlsplit(self.path)
+        if parts.path != "/account/get-balance":
+            return self.send_json(404, {"error-code": "404", "error-code-label": "not found"})
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if query.get("api_key") != standin.api_key or query.get("api_secret") != standin.api_secret:
+            return self.send_json(401, {"error-code": "401", "error-code-label": "authentication failed"})
+        return self.send_json(200, {"value": standin.balance, "autoReload": False})
+
+    def do_POST(self):
+        standin = self.standin
+        raw = self.read_body()
+        if urlsplit(self.path).path != "/sms/json":
+            return self.send_json(404, {"error-code": "404"})
+        if "json" in (self.headers.get("Content-Type") or ""):
+            form = {k: str(v) for k, v in json.loads(raw or b"{}").items()}
+        else:
+            form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        return self.answer_send(lambda: (200, standin.send(form)), lambda status: {"error": "injected"})
+
+
+class VonageStandin(server.ProviderStandin):
+    handler = Handler
+    name = "vonage-standin"
+
     def __init__(
         self,
         host="127.0.0.1",
@@ -77,62 +97,27 @@ class VonageStandin:
         balance=20.0,
         price=0.05,
     ):
+        super().__init__(host, port)
         self.api_key = api_key
         self.api_secret = api_secret
         self.signature_secret = signature_secret
         self.signature_method = signature_method
         self.balance = balance
         self.price = price  # EUR per part
-        self.timeout_sleep = 2.0
-        self.lock = threading.RLock()
-        self.messages = []  # every accepted request: {message-ids, to, from, text, type, client-ref, callback}
+        # messages: every accepted request: {message-ids, to, from, text, type, client-ref, callback}
         self.number_statuses = {}  # digits -> forced status
-        self.fail_next = []
-        self.requests = 0
-        self.posted = []  # (url, body, headers) of every webhook call posted
-        self.server = ThreadingHTTPServer((host, port), self._handler_class())
-        self.server.daemon_threads = True
-
-    @property
-    def url(self):
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self):
-        threading.Thread(target=self.server.serve_forever, name="vonage-standin", daemon=True).start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
     def reset(self):
         with self.lock:
-            self.messages.clear()
             self.number_statuses.clear()
-            self.fail_next.clear()
-            self.requests = 0
-            self.posted.clear()
+            return super().reset()
 
     # ------------------------------------------------------------------ webhooks (signed)
     def _post(self, url, params, secret=None, timestamp=None):
         timestamp = int(time.time()) if timestamp is None else timestamp
         params = {**params, "timestamp": str(timestamp), "nonce": secrets.token_hex(8)}
         params["sig"] = signature(secret or self.signature_secret, self.signature_method, params)
-        posted = (url, urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
-        with self.lock:
-            self.posted.append(posted)
-        return self.replay(posted)
-
-    def replay(self, posted):
-        """Post a call (an item of ``posted``) again, byte for byte."""
-        url, body, headers = posted
-        request = urllib.request.Request(url, data=body, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        return self.post_form(url, params)
 
     def post_dlr(self, client_ref, status, err_code="0", secret=None, timestamp=None):
         """Post the delivery receipt of the message sent with ``client_ref`` to its callback."""
@@ -189,7 +174,7 @@ class VonageStandin:
             return refused(self.number_statuses[to], f"Forced status {self.number_statuses[to]}")
         if not DIGITS_RE.match(to):
             return refused("3", "Invalid to address")
-        count = parts_of(form["text"], form.get("type") == "unicode")
+        count = server.count_segments(form["text"], unicode=form.get("type") == "unicode")
         if self.balance + 1e-9 < count * self.price:
             return refused("9", "Quota Exceeded - rejected")
         ids, parts = [], []
@@ -220,70 +205,13 @@ class VonageStandin:
         )
         return {"message-count": str(count), "messages": parts}
 
-    def _handler_class(self):
-        standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format, *args):
-                pass
-
-            def _json(self, code, payload):
-                body = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                if parts.path != "/account/get-balance":
-                    return self._json(404, {"error-code": "404", "error-code-label": "not found"})
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                if query.get("api_key") != standin.api_key or query.get("api_secret") != standin.api_secret:
-                    return self._json(401, {"error-code": "401", "error-code-label": "authentication failed"})
-                return self._json(200, {"value": standin.balance, "autoReload": False})
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                if urlsplit(self.path).path != "/sms/json":
-                    return self._json(404, {"error-code": "404"})
-                if "json" in (self.headers.get("Content-Type") or ""):
-                    form = {k: str(v) for k, v in json.loads(raw or b"{}").items()}
-                else:
-                    form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
-                with standin.lock:
-                    standin.requests += 1
-                    failure = standin.fail_next.pop(0) if standin.fail_next else None
-                    if failure in (429, 500, 503):
-                        return self._json(failure, {"error": "injected"})
-                    answer = standin.send(form)
-                if failure == "drop_after_accept":
-                    self.close_connection = True  # sent, but the connection breaks before the answer
-                    return None
-                if failure == "timeout_after_accept":
-                    time.sleep(standin.timeout_sleep)
-                return self._json(200, answer)
-
-        return Handler
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8072)
+def from_command_line(argv=None):
+    """The stand-in the command line describes (``scripts/dev/standin.py vonage --help``), and its banner."""
+    parser = server.command_line(__doc__.split("\n\n")[0], 8072)
     parser.add_argument("--api-key", default="demo-key")
     parser.add_argument("--api-secret", default="demo-secret")
     parser.add_argument("--signature-secret", default="demo-signature")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     standin = VonageStandin(args.host, args.port, args.api_key, args.api_secret, args.signature_secret)
-    print(f"Vonage stand-in on {standin.url}; Ctrl+C stops it", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        standin.server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
+    return standin, f"Vonage stand-in on {standin.url}; Ctrl+C stops it"

@@ -1,8 +1,8 @@
 """Seed N mailing-list contacts by SQL and time the audience queries on them.
 
 Usage (from the repository root, on a database with the module installed):
-    source scripts/odoo_env.sh
-    $PYTHON scripts/bench_audience.py -d smc_bench [-n 1000000]
+    source scripts/dev/odoo_env.sh
+    $PYTHON bench/bench_audience.py -d smc_bench [-n 1000000]
 
 Contacts get E.164 numbers directly (as a bulk SQL seed would), 1% blacklisted,
 2% opted out, 1% invalid, 5% duplicated numbers, in one list. Times: the list

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # `make test`: what an Odoo CI does, then lint.
-#   0. the bootstrap's failures on a machine missing something (scripts/check_bootstrap.sh);
+#   0. the bootstrap's failures on a machine missing something (scripts/check/check_bootstrap.sh);
 #   1. install the module on a fresh database with Odoo's own test runner
 #      (--test-enable: at_install and post_install tests, browser tours included),
 #      and, meanwhile, install / upgrade / uninstall it on a database without demo data
-#      (scripts/check_lifecycle.sh) and beside Odoo's SMS Marketing, Surveys, CRM and Website
-#      (scripts/check_coexistence.sh: routes served by the right app, names told apart), and the bridge
-#      addons' own tests with Sales and Website (scripts/check_bridges.sh);
+#      (scripts/check/check_lifecycle.sh) and beside Odoo's SMS Marketing, Surveys, CRM and Website
+#      (scripts/check/check_coexistence.sh: routes served by the right app, names told apart), and the bridge
+#      addons' own tests with Sales and Website (scripts/check/check_bridges.sh);
 #   2. `make lint`;
 #   3. the pytest-odoo suite on the test database (HttpCase tests with --odoo-http).
 # It ends with pytest's summary line and exits non-zero on any failure.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh" --with-browser
+source "$(dirname "$0")/../dev/odoo_env.sh" --with-browser
 DB="smc_test_$(date +%s)_$$"
 LOG="$ROOT/.odoo/test-$DB.log"
 cleanup() { dropdb --if-exists "$DB" >/dev/null 2>&1 || true; }
@@ -19,15 +19,15 @@ trap cleanup EXIT
 cd "$ROOT"
 
 echo "== 0/3 bootstrap: every failure explained in one line"
-bash "$ROOT/scripts/check_bootstrap.sh"
+bash "$ROOT/scripts/check/check_bootstrap.sh"
 
 echo "== 1/3 Odoo test runner: install sms_marketing_custom on $DB with --test-enable"
 # The lifecycle and coexistence checks have their own databases; they run beside the test runner.
-bash "$ROOT/scripts/check_lifecycle.sh" >"$ROOT/.odoo/lifecycle.out" 2>&1 &
+bash "$ROOT/scripts/check/check_lifecycle.sh" >"$ROOT/.odoo/lifecycle.out" 2>&1 &
 lifecycle_pid=$!
-bash "$ROOT/scripts/check_coexistence.sh" >"$ROOT/.odoo/coexistence.out" 2>&1 &
+bash "$ROOT/scripts/check/check_coexistence.sh" >"$ROOT/.odoo/coexistence.out" 2>&1 &
 coexistence_pid=$!
-bash "$ROOT/scripts/check_bridges.sh" >"$ROOT/.odoo/bridges.out" 2>&1 &
+bash "$ROOT/scripts/check/check_bridges.sh" >"$ROOT/.odoo/bridges.out" 2>&1 &
 bridges_pid=$!
 status=0
 # the Odoo SMS credits bridge too (it needs Odoo's sms module, which mail's dependencies bring)

@@ -2,7 +2,7 @@
 """Soak test of the sending engine: kills, concurrent workers, gateway faults.
 
 What it proves (docs/design.md invariants), on a real PostgreSQL database and the
-real gateway simulator (scripts/gateway_simulator.py) over HTTP on 127.0.0.1:
+real gateway simulator (sms_marketing_custom/tests/standins/gateway.py) over HTTP on 127.0.0.1:
 
 * every valid recipient receives exactly one SMS per mailing, none twice, none
   lost, even when sender processes are SIGKILLed at random points and
@@ -46,7 +46,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))  # scripts/soak/ -> the repository
+DEV = os.path.join(ROOT, "scripts", "dev")
 API_KEY = "soak-key"
 WEBHOOK_SECRET = "soak-secret"
 
@@ -171,12 +172,12 @@ class FaultProxy:
 
 # ---------------------------------------------------------------------- odoo helpers
 def odoo_env_values():
-    """ODOO_PATH, PYTHON and the config file, as scripts/odoo_env.sh sets them."""
+    """ODOO_PATH, PYTHON and the config file, as scripts/dev/odoo_env.sh sets them."""
     rc = os.environ.get("ODOO_RC") or os.path.join(ROOT, ".odoo", "odoo.conf")
     odoo_path = os.environ.get("ODOO_PATH")
     if not odoo_path or not os.path.exists(rc):
         out = subprocess.run(
-            ["bash", "-c", f'source "{HERE}/odoo_env.sh" >/dev/null && echo "$ODOO_PATH" && echo "$ODOO_RC"'],
+            ["bash", "-c", f'source "{DEV}/odoo_env.sh" >/dev/null && echo "$ODOO_PATH" && echo "$ODOO_RC"'],
             capture_output=True,
             text=True,
             check=True,
@@ -448,7 +449,8 @@ def run_driver(args):
     simulator = subprocess.Popen(
         [
             sys.executable,
-            os.path.join(HERE, "gateway_simulator.py"),
+            os.path.join(DEV, "standin.py"),
+            "gateway",
             "--port",
             str(sim_port),
             "--api-key",

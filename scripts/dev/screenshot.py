@@ -6,10 +6,10 @@ sms_marketing_custom installed, e.g. the one of `make run`), logs in as
 admin/admin, opens the page in Chromium through the DevTools protocol, waits
 until the web client is idle, and writes a PNG.
 
-    python scripts/screenshot.py --database sms_marketing --output docs/mailing_form.png \
+    python scripts/dev/screenshot.py --database sms_marketing --output docs/mailing_form.png \
         --path "/web#model=sms.marketing.mailing&view_type=form&id=1"
 
-Environment: ODOO_PATH and ODOO_RC (set by scripts/odoo_env.sh), chromium on PATH.
+Environment: ODOO_PATH and ODOO_RC (set by scripts/dev/odoo_env.sh), chromium on PATH.
 """
 
 import argparse

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Driver of scripts/check_coexistence.sh: our module beside Odoo's SMS Marketing, Surveys, CRM and Website.
+"""Driver of scripts/check/check_coexistence.sh: our module beside Odoo's SMS Marketing, Surveys, CRM and Website.
 
     prepare --state FILE   (ORM, server stopped) creates what the HTTP checks need: a mailing of ours
                            with a tracked link, a trace and its tokens, a gateway with a webhook secret,

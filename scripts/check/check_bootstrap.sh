@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # What a new machine meets when something is missing: each failure of the
 # bootstrap must stop it with exactly one line that says what is missing and
-# how to fix it. Each case runs the real scripts/bootstrap.sh with one thing
+# how to fix it. Each case runs the real scripts/dev/bootstrap.sh with one thing
 # taken away; nothing is installed or changed.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -13,7 +13,7 @@ expect_one_line() { # $1: case name, $2: text the error must contain, then: env 
     local name="$1" needle="$2"
     shift 2
     local status=0
-    env "$@" bash "$here/scripts/bootstrap.sh" >"$work/out" 2>"$work/err" </dev/null || status=$?
+    env "$@" bash "$here/scripts/dev/bootstrap.sh" >"$work/out" 2>"$work/err" </dev/null || status=$?
     local errors
     errors="$(grep -c '^\[bootstrap\] ERROR: ' "$work/err" || true)"
     if [[ $status == 0 ]]; then
@@ -52,7 +52,7 @@ if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
     mkdir -p "$work/repo"
     cp -r "$here/scripts" "$work/repo/"
     status=0
-    env -u ODOO_PATH -u PYTHONPATH unshare -m sh -c "mount -t tmpfs none /opt && bash '$work/repo/scripts/bootstrap.sh'" \
+    env -u ODOO_PATH -u PYTHONPATH unshare -m sh -c "mount -t tmpfs none /opt && bash '$work/repo/scripts/dev/bootstrap.sh'" \
         >"$work/out" 2>"$work/err" </dev/null || status=$?
     if [[ $status != 0 ]] && [[ "$(grep -c '^\[bootstrap\] ERROR: no Odoo 17.0 source tree found.*fix' "$work/err")" == 1 ]] &&
         [[ "$(grep -c '' "$work/err")" == 1 ]]; then

@@ -110,7 +110,7 @@ def _session_sample(cr, db, own_pid):
              FROM pg_stat_activity
             WHERE datname = %s AND pid != %s AND backend_type = 'client backend' AND state != 'idle'
               -- each running cron job's own cursor holds its ir_cron row for the job's length: Odoo's, not a wait
-              AND query NOT LIKE '%%FROM ir_cron WHERE active = true%%'""",
+              AND regexp_replace(query, '\s+', ' ', 'g') NOT LIKE '%%FROM ir_cron WHERE active = true%%'""",
         (db, own_pid),
     )
     return cr.fetchall()
@@ -140,6 +140,9 @@ def run_one(aud, servers, threads, repeat):
             side.seed(cr, aud, list_id)
             mailing_id = side.create_mailing(env, list_id, aud)
             env["ir.config_parameter"].set_param("sms_marketing_custom.sender_crons", str(servers * threads))
+            for item in filter(None, os.environ.get("BENCH_ENGINE_PARAMS", "").split(",")):
+                key, value = item.split("=")  # e.g. build_max_step=20000: the engine's settings (PARAM_DEFAULTS)
+                env["ir.config_parameter"].set_param(f"sms_marketing_custom.{key.strip()}", value.strip())
             env["sms.marketing.engine"]._sync_sender_crons()
         started, urls = _start_servers(db, servers, threads, logs)
         procs += started
@@ -214,6 +217,11 @@ def _result(series, waits, summary, n, servers, threads, repeat, send_s, load_be
         "load_before": load_before,
         "summary": summary,
         "lock_wait_samples": sum(c for (s, w, q), c in waits.items() if w.startswith("Lock:")),
+        "lock_waits": [
+            {"wait": w, "query": q, "samples": c}
+            for (s, w, q), c in waits.most_common()
+            if w.startswith("Lock:")
+        ],
         "top_sessions": [
             {"state": s, "wait": w, "query": q, "samples": c} for (s, w, q), c in waits.most_common(8)
         ],
@@ -253,6 +261,8 @@ def report(runs, started):
     ]
     for run in runs:
         top = "; ".join(f"{s['samples']}x {s['state']} {s['wait']} {s['query']!r}" for s in run["top_sessions"][:3])
+        locks = "; ".join(f"{s['samples']}x {s['wait']} {s['query']!r}" for s in run["lock_waits"][:2])
+        top += f"; lock waits: {locks}" if locks else ""
         lines.append(f"  {run['layout']} #{run['repeat']}: {run['lock_wait_samples']} samples waiting on a lock; {top}")
     return lines
 

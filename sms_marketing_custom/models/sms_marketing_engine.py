@@ -49,6 +49,7 @@ PARAM_DEFAULTS = {
     "batch_size": 1000,  # traces claimed and sent per transaction
     "build_first_step": 2000,  # res_id window of the first build chunk (first SMS fast)
     "build_max_step": 100000,  # largest res_id window of one build chunk
+    "build_window_ms": 500,  # and at most what the runner builds in this time (it sends nothing meanwhile)
     "time_budget": 50,  # seconds one cron run works before re-triggering itself
     "retry_base_seconds": 30,  # backoff: base * 2 ** tries, capped
     "retry_max_seconds": 3600,

@@ -120,6 +120,23 @@ class TestScaleOut(SmsEngineCase):
         later = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", senders.ids), ("id", ">", since)])
         self.assertIn(lease_end, later.mapped("call_at"), "woken when the batch's lease ends")
 
+    def test_build_window_is_sized_by_the_runners_speed(self):
+        """A runner sends nothing while it builds: after its first window, the next one is what it
+        builds in ``build_window_ms`` at the speed it measured (not four times the span built)."""
+        self._make_contacts(30)
+        engine = self.env["sms.marketing.engine"]
+        mailing = self._start(self._make_mailing())
+        self.env.flush_all()
+        params = dict(engine._get_params(), build_first_step=2, build_window_ms=500)
+        engine._build_traces(mailing, params)
+        self.assertEqual(len(mailing.trace_ids), 2, "the first window")
+        self.assertIn("_build_ids_per_second", params, "the runner measured its speed")
+        params["_build_ids_per_second"] = 8.0  # as if the machine were slow: 4 ids in 500 ms
+        engine._build_traces(mailing, params)
+        self.assertEqual(len(mailing.trace_ids), 2 + 4, "not 4 x 2 = 8: what fits in 500 ms")
+        params.pop("_build_ids_per_second")
+        self.assertEqual(engine._build_step_in_time(params), 20, "a runner's first window: ten first windows")
+
     # ------------------------------------------------------------------ rate limit
     def test_rate_slots_with_a_controlled_clock(self):
         gateway = self.http_gateway

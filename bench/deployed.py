@@ -20,6 +20,7 @@ Results in bench/results/deployed-<timestamp>.{json,txt}.
 """
 
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -32,8 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bench  # noqa: E402
 from sides import SIDES  # noqa: E402
+
+import bench  # noqa: E402
 
 POLL_PROGRESS = 0.1
 POLL_SESSIONS = 0.25
@@ -91,10 +93,8 @@ def _start_servers(db, servers, threads, logs):
 def _stop(procs):
     for proc in procs:
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     for proc in procs:
         try:
             proc.wait(timeout=60)
@@ -106,11 +106,12 @@ def _stop(procs):
 def _session_sample(cr, db, own_pid):
     """What the servers' sessions are doing now: (state, wait event, query head) of each."""
     cr.execute(
-        """SELECT state, coalesce(wait_event_type || ':' || wait_event, '-'), left(regexp_replace(query, '\\s+', ' ', 'g'), 70)
+        """SELECT state, coalesce(wait_event_type || ':' || wait_event, '-'),
+                  left(regexp_replace(query, '\\s+', ' ', 'g'), 70)
              FROM pg_stat_activity
             WHERE datname = %s AND pid != %s AND backend_type = 'client backend' AND state != 'idle'
               -- each running cron job's own cursor holds its ir_cron row for the job's length: Odoo's, not a wait
-              AND regexp_replace(query, '\s+', ' ', 'g') NOT LIKE '%%FROM ir_cron WHERE active = true%%'""",
+              AND regexp_replace(query, '\\s+', ' ', 'g') NOT LIKE '%%FROM ir_cron WHERE active = true%%'""",
         (db, own_pid),
     )
     return cr.fetchall()
@@ -198,7 +199,9 @@ def _result(series, waits, summary, n, servers, threads, repeat, send_s, load_be
             if previous_t is not None and previous_count > 0:
                 stall = max(stall, t - previous_t)
             previous_t, previous_count = t, count
-    cron_runs = sum(log_file.read_text(errors="replace").count("Starting job `") for log_file in logs.glob("odoo-*.log"))
+    cron_runs = sum(
+        log_file.read_text(errors="replace").count("Starting job `") for log_file in logs.glob("odoo-*.log")
+    )
     return {
         "n": n,
         "layout": f"{servers}x{threads}",
@@ -218,13 +221,9 @@ def _result(series, waits, summary, n, servers, threads, repeat, send_s, load_be
         "summary": summary,
         "lock_wait_samples": sum(c for (s, w, q), c in waits.items() if w.startswith("Lock:")),
         "lock_waits": [
-            {"wait": w, "query": q, "samples": c}
-            for (s, w, q), c in waits.most_common()
-            if w.startswith("Lock:")
+            {"wait": w, "query": q, "samples": c} for (s, w, q), c in waits.most_common() if w.startswith("Lock:")
         ],
-        "top_sessions": [
-            {"state": s, "wait": w, "query": q, "samples": c} for (s, w, q), c in waits.most_common(8)
-        ],
+        "top_sessions": [{"state": s, "wait": w, "query": q, "samples": c} for (s, w, q), c in waits.most_common(8)],
         "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }
 
@@ -283,8 +282,8 @@ def main(argv):
         for repeat in range(1, repeats + 1):
             result = run_one(aud, servers, threads, repeat)
             bench.log(
-                f"{result['layout']} #{repeat}: first SMS {result['first_sms_s']:.2f}s, last {result['last_sms_s']:.1f}s, "
-                f"longest stall {result['longest_stall_s']:.1f}s, {result['summary']}"
+                f"{result['layout']} #{repeat}: first SMS {result['first_sms_s']:.2f}s, "
+                f"last {result['last_sms_s']:.1f}s, longest stall {result['longest_stall_s']:.1f}s, {result['summary']}"
             )
             runs.append(result)
     text = "\n".join(report(runs, started))

@@ -75,7 +75,8 @@ class SmsMarketingEngine(models.AbstractModel):
             if not first:
                 cr.execute(SQL("SELECT min(res_id) FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id))
                 start = cr.fetchone()[0] or row[0]
-                step = min(params["build_max_step"], max(step, 4 * (cursor - start + 1)), self._build_step_in_time(params))
+                grown = max(step, 4 * (cursor - start + 1))
+                step = min(params["build_max_step"], grown, self._build_step_in_time(params))
             lo, hi = row[0], min(row[0] + step - 1, max_id)
             started = time.monotonic()
             inserted = self._insert_traces(mailing, recipients, lo, hi)

@@ -1,5 +1,5 @@
 # The two commands of README.md are `make run` and `make test`.
-.PHONY: run test lint bench bench-scale bench-engagement soak simulator
+.PHONY: run test lint bench bench-scale bench-deployed bench-engagement soak simulator
 
 run:
 	@bash scripts/dev/run.sh
@@ -16,6 +16,10 @@ bench:
 # the scale targets in one run (sweep, 1,000,000, Odoo at 100,000): see bench/bench.py
 bench-scale:
 	@BENCH_PLAN=scale bash bench/bench.sh
+
+# our sending on real odoo-bin servers and their cron threads (BENCH_LAYOUTS=1x1,1x2,2x2): see bench/deployed.py
+bench-deployed:
+	@BENCH_SCRIPT=deployed bash bench/bench.sh $(N)
 
 bench-engagement:
 	@bash bench/bench_engagement.sh $(N)

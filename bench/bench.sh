@@ -8,4 +8,4 @@ cd "$ROOT"
 # Odoo's SMS composer reads the recipient ids back with literal_eval, limited to
 # 100 KiB by default (about 14,600 ids): raised so that its side can run at 50,000+.
 export ODOO_LIMIT_LITEVAL_BUFFER="${ODOO_LIMIT_LITEVAL_BUFFER:-1000000000}"
-exec "$PYTHON" bench/bench.py "${1:-${N:-10000}}"
+exec "$PYTHON" "bench/${BENCH_SCRIPT:-bench}.py" "${1:-${N:-10000}}"

@@ -49,6 +49,7 @@ PARAM_DEFAULTS = {
     "batch_size": 1000,  # traces claimed and sent per transaction
     "build_first_step": 2000,  # res_id window of the first build chunk (first SMS fast)
     "build_max_step": 100000,  # largest res_id window of one build chunk
+    "build_window_ms": 500,  # and at most what the runner builds in this time (it sends nothing meanwhile)
     "time_budget": 50,  # seconds one cron run works before re-triggering itself
     "retry_base_seconds": 30,  # backoff: base * 2 ** tries, capped
     "retry_max_seconds": 3600,
@@ -182,16 +183,23 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _retrigger(self, started_at):
-        """Wake the cron again: now while work is ready, else at the next retry/schedule."""
+        """Wake the senders again: now while work is ready, else at the next retry/schedule/lease end.
+
+        Ready work is a mailing still being built or a pending trace nobody has
+        claimed: a trace in flight in another runner's batch is that runner's
+        (recorded by it, or recovered at its lease's end, which is triggered below),
+        so a runner with nothing claimable does not spin on it.
+        """
         now = fields.Datetime.now()
         self.env.cr.execute(
             SQL(
-                """SELECT bool_or(NOT m.trace_build_done OR t.next_try_at IS NULL OR t.next_try_at <= %(now)s),
+                """SELECT bool_or(NOT m.trace_build_done
+                                  OR t.id IS NOT NULL AND (t.next_try_at IS NULL OR t.next_try_at <= %(now)s)),
                           min(t.next_try_at) FILTER (WHERE t.next_try_at > %(now)s)
                      FROM sms_marketing_mailing m
                      LEFT JOIN LATERAL (
-                          SELECT next_try_at FROM sms_marketing_trace
-                           WHERE mailing_id = m.id AND state = 'pending'
+                          SELECT id, next_try_at FROM sms_marketing_trace
+                           WHERE mailing_id = m.id AND state = 'pending' AND claim_move_id IS NULL
                            ORDER BY next_try_at NULLS FIRST LIMIT 1) t ON TRUE
                     WHERE m.state = 'sending'""",
                 now=now,
@@ -200,9 +208,12 @@ class SmsMarketingEngine(models.AbstractModel):
         ready, next_retry = self.env.cr.fetchone()
         ats = []
         if ready:
-            # The cron runner deletes the triggers older than the start of this
-            # run when it ends: never trigger at a time before it.
-            ats.append(max(now, started_at + timedelta(seconds=1)))
+            # Now, so that Odoo notifies the idle cron threads at once (it only
+            # notifies for a trigger that is due; a later one waits for their next
+            # poll, up to a minute). The cron runner deletes the triggers older than
+            # the start of the run that ends: the second one keeps this cron's own
+            # trigger when this run lasted less than a second.
+            ats += [now, max(now, started_at + timedelta(seconds=1))]
         if next_retry:
             ats.append(next_retry)
         self.env.cr.execute(
@@ -311,6 +322,10 @@ class SmsMarketingEngine(models.AbstractModel):
                 mailing._set_paused("invalid_filter", error.args[0])
                 self._commit()
                 return False
+            if built:
+                # the senders that found nothing to claim while this window was being
+                # built have ended their run: wake them for the traces it made claimable
+                self._trigger_senders()
             self._commit()
         sent = self._send_batch(mailing, params)
         self._commit()

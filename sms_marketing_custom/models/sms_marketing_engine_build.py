@@ -7,6 +7,8 @@ sending window is closed held until it opens (docs/design.md, "Sending", 3).
 Only one runner builds a mailing at a time (a transaction advisory lock).
 """
 
+import time
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -73,10 +75,14 @@ class SmsMarketingEngine(models.AbstractModel):
             if not first:
                 cr.execute(SQL("SELECT min(res_id) FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id))
                 start = cr.fetchone()[0] or row[0]
-                step = min(params["build_max_step"], max(step, 4 * (cursor - start + 1)))
+                grown = max(step, 4 * (cursor - start + 1))
+                step = min(params["build_max_step"], grown, self._build_step_in_time(params))
             lo, hi = row[0], min(row[0] + step - 1, max_id)
+            started = time.monotonic()
             inserted = self._insert_traces(mailing, recipients, lo, hi)
             self._refresh_trace_statistics(inserted)
+            # ids per second of this runner's last window (the next one is sized by it)
+            params["_build_ids_per_second"] = (hi - lo + 1) / max(time.monotonic() - started, 0.001)
         cr.execute(
             SQL(
                 """UPDATE sms_marketing_mailing SET trace_build_cursor = %s, trace_build_max = %s,
@@ -89,6 +95,20 @@ class SmsMarketingEngine(models.AbstractModel):
         )
         mailing.invalidate_recordset(["trace_build_cursor", "trace_build_max", "trace_build_done", "trace_ids"])
         return inserted or 1
+
+    @api.model
+    def _build_step_in_time(self, params):
+        """The res_id span this runner can build in ``build_window_ms``, from the speed of its last window.
+
+        Nothing is sent by a runner while it builds: with one cron thread, a window
+        that takes longer than that is a stretch with no message leaving, whatever
+        the machine's load. A runner's first window is ten first windows at most,
+        what a loaded machine builds in about that time.
+        """
+        speed = params.get("_build_ids_per_second")
+        if not speed:
+            return 10 * params["build_first_step"]
+        return max(params["build_first_step"], int(speed * params["build_window_ms"] / 1000))
 
     @api.model
     def _refresh_trace_statistics(self, inserted):

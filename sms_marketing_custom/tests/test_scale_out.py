@@ -1,9 +1,11 @@
 """Scale-out: sender crons, the shared rate limit, and Send's check of a large audience."""
 
+from datetime import timedelta
 from unittest.mock import patch
 
 from psycopg2 import IntegrityError
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -50,6 +52,90 @@ class TestScaleOut(SmsEngineCase):
         triggers = Trigger.search([("cron_id", "in", senders.ids)])
         self.assertEqual(len(triggers) - before, 3)
         self.assertEqual(set(triggers.mapped("cron_id")), set(senders))
+
+    # ------------------------------------------------------------------ waking the senders
+    def _due_triggers(self, senders, since_id):
+        """The senders' triggers made after ``since_id`` that are due now: the ones for which
+        Odoo notifies the idle cron threads (``ir.cron._trigger_list``)."""
+        now = fields.Datetime.now()
+        triggers = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", senders.ids), ("id", ">", since_id)])
+        return triggers.filtered(lambda trigger: trigger.call_at <= now)
+
+    def _build_only(self, mailing):
+        """One step of the engine that only builds the mailing's traces (no batch is sent)."""
+        engine = self.env["sms.marketing.engine"]
+        self.env.flush_all()  # the step reads the mailing's state in SQL, as after a runner's commit
+        with patch.object(type(engine), "_send_batch", return_value=0):
+            engine._step(mailing, engine._get_params())
+
+    def _last_trigger_id(self):
+        return self.env["ir.cron.trigger"].sudo().search([], order="id desc", limit=1).id or 0
+
+    def test_a_built_window_wakes_every_sender(self):
+        """A sender that found nothing to claim while another built the traces has ended its run:
+        the builder wakes every sender, at a due time, once the window is built."""
+        self._make_contacts(3)
+        self._set_param("sender_crons", 3)
+        engine = self.env["sms.marketing.engine"]
+        senders = engine._sync_sender_crons()
+        mailing = self._start(self._make_mailing())
+        since = self._last_trigger_id()
+        self._build_only(mailing)
+        self.assertEqual(len(mailing.trace_ids), 3, "the window was built")
+        self.assertEqual(set(self._due_triggers(senders, since).mapped("cron_id")), set(senders))
+
+    def test_claimable_work_is_due_now(self):
+        """Work left at the end of a run is triggered at a due time (Odoo notifies the cron
+        threads), not a second later (a trigger in the future waits for their next poll)."""
+        self._make_contacts(2)
+        self._set_param("sender_crons", 2)
+        engine = self.env["sms.marketing.engine"]
+        senders = engine._sync_sender_crons()
+        mailing = self._start(self._make_mailing())
+        self._build_only(mailing)
+        since = self._last_trigger_id()
+        engine._retrigger(fields.Datetime.now())
+        self.assertEqual(set(self._due_triggers(senders, since).mapped("cron_id")), set(senders))
+
+    def test_traces_in_another_runners_batch_are_not_ready_work(self):
+        """Pending traces claimed by a batch in flight are its runner's: a runner with nothing else
+        to do does not wake the senders for them (it would spin), only for the lease's end."""
+        self._make_contacts(2)
+        self._set_param("sender_crons", 2)
+        engine = self.env["sms.marketing.engine"]
+        senders = engine._sync_sender_crons()
+        mailing = self._start(self._make_mailing())
+        self._build_only(mailing)
+        lease_end = fields.Datetime.now() + timedelta(minutes=5)
+        move = self.env["sms.marketing.credit.move"].create(
+            {"gateway_id": self.sandbox.id, "amount": 0.0, "move_type": "reservation", "lease_until": lease_end}
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE sms_marketing_trace SET claim_move_id = %s WHERE mailing_id = %s", [move.id, mailing.id]
+        )
+        since = self._last_trigger_id()
+        engine._retrigger(fields.Datetime.now())
+        self.assertFalse(self._due_triggers(senders, since), "nothing claimable: no sender woken now")
+        later = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", senders.ids), ("id", ">", since)])
+        self.assertIn(lease_end, later.mapped("call_at"), "woken when the batch's lease ends")
+
+    def test_build_window_is_sized_by_the_runners_speed(self):
+        """A runner sends nothing while it builds: after its first window, the next one is what it
+        builds in ``build_window_ms`` at the speed it measured (not four times the span built)."""
+        self._make_contacts(30)
+        engine = self.env["sms.marketing.engine"]
+        mailing = self._start(self._make_mailing())
+        self.env.flush_all()
+        params = dict(engine._get_params(), build_first_step=2, build_window_ms=500)
+        engine._build_traces(mailing, params)
+        self.assertEqual(len(mailing.trace_ids), 2, "the first window")
+        self.assertIn("_build_ids_per_second", params, "the runner measured its speed")
+        params["_build_ids_per_second"] = 8.0  # as if the machine were slow: 4 ids in 500 ms
+        engine._build_traces(mailing, params)
+        self.assertEqual(len(mailing.trace_ids), 2 + 4, "not 4 x 2 = 8: what fits in 500 ms")
+        params.pop("_build_ids_per_second")
+        self.assertEqual(engine._build_step_in_time(params), 20, "a runner's first window: ten first windows")
 
     # ------------------------------------------------------------------ rate limit
     def test_rate_slots_with_a_controlled_clock(self):

@@ -1,0 +1,298 @@
+"""`make bench-deployed`: our sending as an administrator deploys it, on Odoo's own cron threads.
+
+For each layout "servers x cron threads" (BENCH_LAYOUTS, default 1x1,1x2,2x2): a fresh
+database with N list contacts (the audience of bench.py), the ``http`` gateway to the gateway
+simulator at BENCH_LATENCY_MS, ``sms_marketing_custom.sender_crons`` = servers x threads,
+then that many real ``odoo-bin`` servers started on the database (threaded, or with
+BENCH_DEPLOYED_WORKERS=K: prefork with K HTTP workers and the cron worker processes).
+Send is pressed through the ORM, as the form's button does, in this process: the servers
+learn of it as they would of a user's Send (the cron trigger's NOTIFY). Nothing else sends.
+
+This process then polls how many messages have left (every 0.1 s) and what the servers'
+database sessions are doing (pg_stat_activity, every 0.25 s), until the mailing is done.
+Printed per run: first SMS after Send, Send to last SMS, recipients/s, the longest stretch
+with no message leaving (between the first and the last), and the sessions' wait events;
+then per layout the median of BENCH_REPEATS runs and the ratio to 1x1, all from this run.
+Results in bench/results/deployed-<timestamp>.{json,txt}.
+
+    make bench-deployed N=100000 BENCH_LATENCY_MS=100
+    BENCH_LAYOUTS=2x2 BENCH_DEPLOYED_WORKERS=2 make bench-deployed N=20000
+"""
+
+import collections
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from sides import SIDES  # noqa: E402
+
+import bench  # noqa: E402
+
+POLL_PROGRESS = 0.1
+POLL_SESSIONS = 0.25
+
+
+def _layouts():
+    layouts = []
+    for item in os.environ.get("BENCH_LAYOUTS", "1x1,1x2,2x2").split(","):
+        servers, threads = item.strip().lower().split("x")
+        layouts.append((int(servers), int(threads)))
+    return layouts
+
+
+def _start_simulator(logs):
+    port = bench._free_port()
+    out = open(logs / "simulator.log", "w")  # noqa: SIM115 (closed with the process)
+    proc = subprocess.Popen(
+        [sys.executable, str(bench.STANDIN), "gateway", "--port", str(port),
+         "--api-key", "bench", "--webhook-secret", "bench-secret", "--balance", "1e12",
+         "--delivery", "delivered", "--delivery-delay", "0.5", "--latency-ms", str(bench._latency_ms())],
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    os.environ["BENCH_GATEWAY_URL"] = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def _start_servers(db, servers, threads, logs):
+    """``servers`` odoo-bin processes on ``db``, each with ``threads`` cron threads (or workers)."""
+    import odoo
+
+    odoo_bin = Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
+    prefork = int(os.environ.get("BENCH_DEPLOYED_WORKERS", "0"))
+    procs, urls = [], []
+    for number in range(servers):
+        port = bench._free_port()
+        out = open(logs / f"odoo-{number}.log", "w")  # noqa: SIM115 (closed with the process)
+        cmd = [sys.executable, str(odoo_bin), "-c", bench.ODOO_RC, "-d", db, f"--db-filter=^{db}$",
+               f"--http-port={port}", f"--max-cron-threads={threads}", f"--workers={prefork}",
+               "--log-level=info", "--log-handler=werkzeug:WARNING"]  # fmt: skip
+        if prefork:
+            # a prefork server needs a free gevent port of its own
+            cmd.append(f"--gevent-port={bench._free_port()}")
+        procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        urls.append(f"http://127.0.0.1:{port}/web/login")
+        if number == 0:
+            bench._psql(
+                db,
+                "INSERT INTO ir_config_parameter (key, value) VALUES ('web.base.url', "
+                f"'http://127.0.0.1:{port}'), ('web.base.url.freeze', 'True') "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            )
+    return procs, urls
+
+
+def _stop(procs):
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _session_sample(cr, db, own_pid):
+    """What the servers' sessions are doing now: (state, wait event, query head) of each."""
+    cr.execute(
+        """SELECT state, coalesce(wait_event_type || ':' || wait_event, '-'),
+                  left(regexp_replace(query, '\\s+', ' ', 'g'), 70)
+             FROM pg_stat_activity
+            WHERE datname = %s AND pid != %s AND backend_type = 'client backend' AND state != 'idle'
+              -- each running cron job's own cursor holds its ir_cron row for the job's length: Odoo's, not a wait
+              AND regexp_replace(query, '\\s+', ' ', 'g') NOT LIKE '%%FROM ir_cron WHERE active = true%%'""",
+        (db, own_pid),
+    )
+    return cr.fetchall()
+
+
+def run_one(aud, servers, threads, repeat):
+    import psycopg2
+
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    side = SIDES["ours"]
+    n = aud.n
+    load_before = os.getloadavg()[0]
+    db = bench.fresh_db(side, n)
+    run_name = f"deployed-{servers}x{threads}-{n}-{repeat}"
+    logs = bench.RESULTS / run_name
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = []
+    try:
+        sim, sim_url = _start_simulator(logs)
+        procs.append(sim)
+        registry = odoo.modules.registry.Registry(db)
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            list_id = side.create_list(env)
+            side.seed(cr, aud, list_id)
+            mailing_id = side.create_mailing(env, list_id, aud)
+            env["ir.config_parameter"].set_param("sms_marketing_custom.sender_crons", str(servers * threads))
+            for item in filter(None, os.environ.get("BENCH_ENGINE_PARAMS", "").split(",")):
+                key, value = item.split("=")  # e.g. build_max_step=20000: the engine's settings (PARAM_DEFAULTS)
+                env["ir.config_parameter"].set_param(f"sms_marketing_custom.{key.strip()}", value.strip())
+            env["sms.marketing.engine"]._sync_sender_crons()
+        started, urls = _start_servers(db, servers, threads, logs)
+        procs += started
+        bench._wait_for([sim_url, *urls], procs, logs, "the gateway simulator or an Odoo server")
+        time.sleep(2)  # the cron threads' first pass over the database is over
+        conn = psycopg2.connect(dbname=db)
+        conn.autocommit = True
+        with conn.cursor() as cr:
+            cr.execute("SELECT pg_backend_pid()")
+            own_pid = cr.fetchone()[0]
+        bench.log(f"{servers}x{threads} run {repeat}: {len(started)} servers up, pressing Send")
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            t0 = time.time()
+            side.send(env, mailing_id)
+        send_s = time.time() - t0
+        series, waits, last_session = [], collections.Counter(), 0.0
+        deadline = t0 + float(os.environ.get("BENCH_DEPLOYED_TIMEOUT", "1800"))
+        done, summary = False, {}
+        with conn.cursor() as cr:
+            while not done:
+                now = time.time()
+                if now > deadline or any(proc.poll() is not None for proc in procs):
+                    raise SystemExit(f"{run_name}: a process died or the run took too long, see {logs}")
+                cr.execute(
+                    "SELECT count(*) FROM sms_marketing_trace WHERE mailing_id = %s AND state != 'pending'",
+                    (mailing_id,),
+                )
+                series.append((now - t0, cr.fetchone()[0]))
+                if now - last_session >= POLL_SESSIONS:
+                    last_session = now
+                    for state, event, query in _session_sample(cr, db, own_pid):
+                        waits[(state, event, query)] += 1
+                    done, summary = side.progress(cr, mailing_id)
+                time.sleep(POLL_PROGRESS)
+        conn.close()
+    finally:
+        _stop(procs)
+        os.environ.pop("BENCH_GATEWAY_URL", None)
+    odoo.sql_db.close_db(db)
+    odoo.modules.registry.Registry.delete(db)
+    if os.environ.get("BENCH_KEEP_DB") != "1":
+        bench._dropdb(db)
+    return _result(series, waits, summary, n, servers, threads, repeat, send_s, load_before, logs)
+
+
+def _result(series, waits, summary, n, servers, threads, repeat, send_s, load_before, logs):
+    first = next((t for t, count in series if count > 0), None)
+    last = next((t for t, count in series if count >= max(c for _, c in series)), None)
+    stall, previous_t, previous_count = 0.0, None, 0
+    for t, count in series:
+        if count > previous_count:
+            if previous_t is not None and previous_count > 0:
+                stall = max(stall, t - previous_t)
+            previous_t, previous_count = t, count
+    cron_runs = sum(
+        log_file.read_text(errors="replace").count("Starting job `") for log_file in logs.glob("odoo-*.log")
+    )
+    return {
+        "n": n,
+        "layout": f"{servers}x{threads}",
+        "servers": servers,
+        "cron_threads": threads,
+        "sender_crons": servers * threads,
+        "prefork_workers": int(os.environ.get("BENCH_DEPLOYED_WORKERS", "0")),
+        "repeat": repeat,
+        "latency_ms": bench._latency_ms(),
+        "send_s": send_s,
+        "first_sms_s": first,
+        "last_sms_s": last,
+        "rate": n / last if last else None,
+        "longest_stall_s": stall,
+        "cron_runs": cron_runs,
+        "load_before": load_before,
+        "summary": summary,
+        "lock_wait_samples": sum(c for (s, w, q), c in waits.items() if w.startswith("Lock:")),
+        "lock_waits": [
+            {"wait": w, "query": q, "samples": c} for (s, w, q), c in waits.most_common() if w.startswith("Lock:")
+        ],
+        "top_sessions": [{"state": s, "wait": w, "query": q, "samples": c} for (s, w, q), c in waits.most_common(8)],
+        "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+
+
+def report(runs, started):
+    lines = [
+        f"== deployed sending on Odoo's cron threads, all figures from this run ({started})",
+        bench.provenance(gateway=f"http gateway {bench._latency_ms():g} ms/request"),
+        "",
+        f"{'layout':>7} {'crons':>5} {'N':>9} {'Send s':>7} {'first SMS s':>11} {'last SMS s':>10} "
+        f"{'msg/s':>8} {'longest stall s':>15} {'x 1x1':>6}   runs",
+    ]
+    by_layout = collections.defaultdict(list)
+    for run in runs:
+        by_layout[(run["layout"], run["n"])].append(run)
+    base = {}
+    for (layout, n), group in by_layout.items():
+        rate = statistics.median(r["rate"] for r in group if r["rate"])
+        if layout == "1x1":
+            base[n] = rate
+    for (layout, n), group in by_layout.items():
+        med = {k: statistics.median(r[k] for r in group if r[k] is not None) for k in
+               ("send_s", "first_sms_s", "last_sms_s", "rate", "longest_stall_s")}  # fmt: skip
+        ratio = f"{med['rate'] / base[n]:.1f}" if n in base else "-"
+        each = ", ".join(f"{r['last_sms_s']:.1f}s" for r in group)
+        lines.append(
+            f"{layout:>7} {group[0]['sender_crons']:>5} {n:>9,} {med['send_s']:>7.2f} {med['first_sms_s']:>11.2f} "
+            f"{med['last_sms_s']:>10.1f} {med['rate']:>8.0f} {med['longest_stall_s']:>15.1f} {ratio:>6}   {each}"
+        )
+    lines += [
+        "",
+        "medians of the runs of each layout; what the servers' sessions did most (samples of 0.25 s, the cron",
+        "jobs' own lock cursors left out):",
+    ]
+    for run in runs:
+        top = "; ".join(f"{s['samples']}x {s['state']} {s['wait']} {s['query']!r}" for s in run["top_sessions"][:3])
+        locks = "; ".join(f"{s['samples']}x {s['wait']} {s['query']!r}" for s in run["lock_waits"][:2])
+        top += f"; lock waits: {locks}" if locks else ""
+        lines.append(f"  {run['layout']} #{run['repeat']}: {run['lock_wait_samples']} samples waiting on a lock; {top}")
+    return lines
+
+
+def main(argv):
+    import odoo
+
+    odoo.tools.config.parse_config(["-c", bench.ODOO_RC, "--log-level=warn"])
+    odoo.netsvc.init_logger()
+    os.environ["BENCH_GATEWAY"] = "http"
+    n = int(argv[0]) if argv and argv[0] else 20_000
+    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    bench.RESULTS.mkdir(exist_ok=True)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    aud = bench._audience(n)
+    runs = []
+    for servers, threads in _layouts():
+        for repeat in range(1, repeats + 1):
+            result = run_one(aud, servers, threads, repeat)
+            bench.log(
+                f"{result['layout']} #{repeat}: first SMS {result['first_sms_s']:.2f}s, "
+                f"last {result['last_sms_s']:.1f}s, longest stall {result['longest_stall_s']:.1f}s, {result['summary']}"
+            )
+            runs.append(result)
+    text = "\n".join(report(runs, started))
+    print(text)
+    out = bench.RESULTS / f"deployed-{time.strftime('%Y%m%d-%H%M%S')}"
+    Path(f"{out}.txt").write_text(text + "\n")
+    Path(f"{out}.json").write_text(json.dumps(runs, indent=1, default=str))
+    bench.log(f"written to {out}.json and .txt")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,5 +1,5 @@
 # The two commands of README.md are `make run` and `make test`.
-.PHONY: run test lint bench bench-scale bench-deployed bench-engagement soak simulator
+.PHONY: run test lint bench bench-scale bench-deployed bench-history bench-engagement soak simulator
 
 run:
 	@bash scripts/dev/run.sh
@@ -20,6 +20,10 @@ bench-scale:
 # our sending on real odoo-bin servers and their cron threads (BENCH_LAYOUTS=1x1,1x2,2x2): see bench/deployed.py
 bench-deployed:
 	@BENCH_SCRIPT=deployed bash bench/bench.sh $(N)
+
+# sending, the form and the reports on an empty history and after a year of it: see bench/history.py
+bench-history:
+	@BENCH_SCRIPT=history bash bench/bench.sh $(N)
 
 bench-engagement:
 	@bash bench/bench_engagement.sh $(N)

@@ -118,28 +118,47 @@ def _session_sample(cr, db, own_pid):
 
 
 def run_one(aud, servers, threads, repeat):
-    import psycopg2
-
+    """One run of one layout on a fresh database: N contacts, a mailing to them, sent."""
     import odoo
     from odoo import SUPERUSER_ID, api
 
     side = SIDES["ours"]
-    n = aud.n
     load_before = os.getloadavg()[0]
-    db = bench.fresh_db(side, n)
-    run_name = f"deployed-{servers}x{threads}-{n}-{repeat}"
+    db = bench.fresh_db(side, aud.n)
+    run_name = f"deployed-{servers}x{threads}-{aud.n}-{repeat}"
     logs = bench.RESULTS / run_name
     logs.mkdir(parents=True, exist_ok=True)
+    registry = odoo.modules.registry.Registry(db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        list_id = side.create_list(env)
+        side.seed(cr, aud, list_id)
+        mailing_id = side.create_mailing(env, list_id, aud)
+    result = send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs)
+    odoo.sql_db.close_db(db)
+    odoo.modules.registry.Registry.delete(db)
+    if os.environ.get("BENCH_KEEP_DB") != "1":
+        bench._dropdb(db)
+    return dict(result, n=aud.n, repeat=repeat, load_before=load_before)
+
+
+def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
+    """Start the gateway simulator and ``servers`` odoo-bin servers of ``threads`` cron threads on
+    ``db``, press Send of ``mailing_id`` (its gateway made the simulator's), watch until it is done,
+    stop them all. -> the figures of ``_result``."""
+    import psycopg2
+
+    from odoo import SUPERUSER_ID, api
+
+    side = SIDES["ours"]
     procs = []
     try:
         sim, sim_url = _start_simulator(logs)
         procs.append(sim)
-        registry = odoo.modules.registry.Registry(db)
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            list_id = side.create_list(env)
-            side.seed(cr, aud, list_id)
-            mailing_id = side.create_mailing(env, list_id, aud)
+            mailing = env["sms.marketing.mailing"].browse(mailing_id)
+            mailing.gateway_id = side._gateway(env, credits=10**9)  # more than any run spends
             env["ir.config_parameter"].set_param("sms_marketing_custom.sender_crons", str(servers * threads))
             for item in filter(None, os.environ.get("BENCH_ENGINE_PARAMS", "").split(",")):
                 key, value = item.split("=")  # e.g. build_max_step=20000: the engine's settings (PARAM_DEFAULTS)
@@ -154,7 +173,7 @@ def run_one(aud, servers, threads, repeat):
         with conn.cursor() as cr:
             cr.execute("SELECT pg_backend_pid()")
             own_pid = cr.fetchone()[0]
-        bench.log(f"{servers}x{threads} run {repeat}: {len(started)} servers up, pressing Send")
+        bench.log(f"{run_name}: {len(started)} servers of {threads} cron threads up, pressing Send")
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             t0 = time.time()
@@ -183,14 +202,10 @@ def run_one(aud, servers, threads, repeat):
     finally:
         _stop(procs)
         os.environ.pop("BENCH_GATEWAY_URL", None)
-    odoo.sql_db.close_db(db)
-    odoo.modules.registry.Registry.delete(db)
-    if os.environ.get("BENCH_KEEP_DB") != "1":
-        bench._dropdb(db)
-    return _result(series, waits, summary, n, servers, threads, repeat, send_s, load_before, logs)
+    return _result(series, waits, summary, servers, threads, send_s, logs)
 
 
-def _result(series, waits, summary, n, servers, threads, repeat, send_s, load_before, logs):
+def _result(series, waits, summary, servers, threads, send_s, logs):
     first = next((t for t, count in series if count > 0), None)
     last = next((t for t, count in series if count >= max(c for _, c in series)), None)
     stall, previous_t, previous_count = 0.0, None, 0
@@ -202,22 +217,20 @@ def _result(series, waits, summary, n, servers, threads, repeat, send_s, load_be
     cron_runs = sum(
         log_file.read_text(errors="replace").count("Starting job `") for log_file in logs.glob("odoo-*.log")
     )
+    total = max(count for _, count in series)
     return {
-        "n": n,
         "layout": f"{servers}x{threads}",
         "servers": servers,
         "cron_threads": threads,
         "sender_crons": servers * threads,
         "prefork_workers": int(os.environ.get("BENCH_DEPLOYED_WORKERS", "0")),
-        "repeat": repeat,
         "latency_ms": bench._latency_ms(),
         "send_s": send_s,
         "first_sms_s": first,
         "last_sms_s": last,
-        "rate": n / last if last else None,
+        "rate": total / last if last else None,
         "longest_stall_s": stall,
         "cron_runs": cron_runs,
-        "load_before": load_before,
         "summary": summary,
         "lock_wait_samples": sum(c for (s, w, q), c in waits.items() if w.startswith("Lock:")),
         "lock_waits": [

@@ -1,0 +1,253 @@
+"""`make bench-history`: does a year of history slow down sending, the form and the reports?
+
+One database, N list contacts (the audience of bench.py), the ``http`` gateway to the gateway
+simulator at BENCH_LATENCY_MS, real ``odoo-bin`` servers with cron threads (BENCH_LAYOUTS, one
+layout, default 2x2, as bench/deployed.py). Measured twice, on an empty history, then after
+BENCH_HISTORY_MAILINGS earlier mailings (default 10) of BENCH_HISTORY_TRACES traces each
+(default 1,000,000; delivered 90 %, sent 5 %, failed 5 %, sent 1 to 12 months ago) and their
+clicks (5 % of the delivered) are loaded set-wise in SQL and analyzed:
+
+- Send (through the ORM), first SMS, Send to last SMS and recipients/s of a mailing to the N
+  contacts, on the servers' cron threads;
+- as a marketer, medians of 5 (after one warm-up): opening the sent mailing's form (its
+  fields read as the form reads them), the dashboard (the kanban's fields of every mailing),
+  each engagement filter of README counted on the contacts, the SMS analysis pivot
+  (traces grouped by mailing and state).
+
+Printed: each figure on the empty history, with history, and the ratio (target <= 1.5x),
+with the provenance of this run. Results in bench/results/history-<timestamp>.{json,txt}.
+
+    make bench-history N=100000 BENCH_HISTORY_TRACES=1000000
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench  # noqa: E402
+import deployed  # noqa: E402
+from sides import SIDES  # noqa: E402
+
+TARGET_RATIO = 1.5
+
+
+def add_earlier_contacts(cr, traces):
+    """The people the earlier mailings went to: the list's contacts and as many earlier ones as a
+    mailing of ``traces`` traces needs (a trace is one recipient of one mailing), in no list, as
+    unsubscribed people are. Made before the empty-history figures, so that both phases count
+    the same contacts and only the history differs."""
+    cr.execute("SELECT count(*) FROM sms_marketing_contact")
+    missing = traces - cr.fetchone()[0]
+    if missing > 0:
+        cr.execute(
+            """INSERT INTO sms_marketing_contact (name, phone, phone_sanitized, phone_country_code, company_id,
+                                                  create_date, write_date)
+               SELECT 'earlier ' || i, p, p, 'FR', 1, now(), now()
+                 FROM (SELECT i, '+337' || lpad(i::text, 8, '0') AS p FROM generate_series(1, %s) i) s""",
+            (missing,),
+        )
+    cr.execute("ANALYZE sms_marketing_contact")
+
+
+def load_history(env, list_id, mailings, traces):
+    """``mailings`` done mailings of ``traces`` traces each (to the first ``traces`` contacts),
+    1 to 12 months old, with 5 % of their delivered traces clicked."""
+    cr = env.cr
+    cr.execute(
+        """CREATE TEMP TABLE history_contact ON COMMIT DROP AS
+           SELECT id, phone_sanitized, row_number() OVER (ORDER BY id) AS rn FROM sms_marketing_contact"""
+    )
+    cr.execute("CREATE INDEX ON history_contact (rn)")
+    for number in range(mailings):
+        months = 1 + number * 11 // max(1, mailings - 1)
+        mailing = env["sms.marketing.mailing"].create(
+            {"subject": f"History {number + 1}", "body": "History https://shop.example.com",
+             "list_ids": [(6, 0, [list_id])]}
+        )  # fmt: skip
+        link_id = env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": mailing.id}).id
+        env.flush_all()
+        mailing_id = mailing.id
+        cr.execute(
+            """UPDATE sms_marketing_mailing SET state = 'done', trace_build_done = TRUE,
+                      sent_date = now() at time zone 'UTC' - %s * interval '1 month' WHERE id = %s""",
+            (months, mailing_id),
+        )
+        cr.execute(
+            """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, country_code, uuid, body,
+                                               segments, cost, state, sent_at, delivered_at, write_date, try_count)
+               SELECT %(mailing)s, 'sms.marketing.contact', c.id, c.phone_sanitized, 'FR', md5(random()::text),
+                      'History https://shop.example.com/r/abcdefgh opt out: https://x.example/o/12345678', 1, 0.05,
+                      CASE WHEN c.rn %% 20 = 1 THEN 'failed' WHEN c.rn %% 20 = 2 THEN 'sent' ELSE 'delivered' END,
+                      now() at time zone 'UTC' - %(months)s * interval '1 month',
+                      now() at time zone 'UTC' - %(months)s * interval '1 month' + interval '5 seconds',
+                      now() at time zone 'UTC', 0
+                 FROM history_contact c WHERE c.rn <= %(traces)s""",
+            {"mailing": mailing_id, "months": months, "traces": traces},
+        )
+        cr.execute(
+            """INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, res_model, res_id, click_date,
+                                                     create_date, write_date)
+               SELECT %s, t.id, t.mailing_id, t.res_model, t.res_id, t.sent_at + interval '2 hours', now(), now()
+                 FROM sms_marketing_trace t
+                WHERE t.mailing_id = %s AND t.state = 'delivered' AND t.id %% 20 = 0""",
+            (link_id, mailing_id),
+        )
+        bench.log(f"history: mailing {number + 1} of {mailings}, {traces:,} traces, {months} months ago")
+    for table in ("sms_marketing_trace", "sms_marketing_link_click", "sms_marketing_mailing"):
+        cr.execute(f"ANALYZE {table}")
+
+
+def _median_time(function, runs=5):
+    function()  # warm-up: the figures are those of a user who already opened the app
+    timings = []
+    for _run in range(runs):
+        begin = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - begin)
+    return statistics.median(timings)
+
+
+def ui_figures(env, marketer, mailing_id):
+    """Seconds (medians of 5) of what a marketer opens: the sent mailing's form, the dashboard,
+    each engagement filter, the SMS analysis pivot."""
+    from odoo import fields
+
+    Mailing = env["sms.marketing.mailing"].with_user(marketer)
+    form_fields = list(Mailing.get_views([(False, "form")])["models"]["sms.marketing.mailing"])
+    kanban_fields = list(Mailing.get_views([(False, "kanban")])["models"]["sms.marketing.mailing"])
+
+    def form():
+        env.invalidate_all()
+        Mailing.browse(mailing_id).read(form_fields)
+
+    def dashboard():
+        env.invalidate_all()
+        Mailing.search_read([], kanban_fields)
+
+    Trace = env["sms.marketing.trace"].with_user(marketer)
+
+    def pivot():
+        Trace.read_group([], ["cost:sum"], ["mailing_id", "state"], lazy=False)
+
+    figures = {"form of the sent mailing": _median_time(form), "dashboard": _median_time(dashboard)}
+    Contact = env["sms.marketing.contact"].with_user(marketer)
+    now = fields.Datetime.now()
+    filters = (
+        ("filter: Last SMS Received (30 days)", [("sms_last_received_at", ">", now - timedelta(days=30))]),
+        ("filter: SMS Received (30 Days) >= 1", [("sms_received_30d_count", ">=", 1)]),
+        ("filter: Clicked (90 Days)", [("sms_clicked_90d", "=", True)]),
+        ("filter: Last SMS Click set", [("sms_last_click_at", "!=", False)]),
+        ("filter: Last Delivery Failure set", [("sms_last_failure_at", "!=", False)]),
+        ("filter: Received Mailing (this one)", [("sms_received_mailing_ids", "in", [mailing_id])]),
+    )
+    for label, domain in filters:
+        figures[label] = _median_time(lambda domain=domain: (env.invalidate_all(), Contact.search_count(domain)))
+    figures["SMS analysis pivot"] = _median_time(pivot)
+    return figures
+
+
+def _marketer(env):
+    return env["res.users"].create(
+        {
+            "name": "bench marketer",
+            "login": f"bench_history_{os.getpid()}",
+            "groups_id": [(6, 0, [env.ref("sms_marketing_custom.group_sms_marketing_user").id])],
+        }
+    )
+
+
+def run():
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    side = SIDES["ours"]
+    n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else 100_000
+    servers, threads = deployed._layouts()[0]
+    mailings = int(os.environ.get("BENCH_HISTORY_MAILINGS", "10"))
+    traces = int(os.environ.get("BENCH_HISTORY_TRACES", "1000000"))
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    aud = bench._audience(n)
+    db = bench.fresh_db(side, n)
+    logs = bench.RESULTS / f"history-{n}"
+    logs.mkdir(parents=True, exist_ok=True)
+    registry = odoo.modules.registry.Registry(db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        list_id = side.create_list(env)
+        side.seed(cr, aud, list_id)
+        add_earlier_contacts(cr, traces)
+        marketer_id = _marketer(env).id
+    phases = {}
+    for phase in ("empty history", "with history"):
+        if phase == "with history":
+            with registry.cursor() as cr:
+                begin = time.monotonic()
+                load_history(api.Environment(cr, SUPERUSER_ID, {}), list_id, mailings, traces)
+                bench.log(f"history loaded in {time.monotonic() - begin:.0f}s")
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            mailing_id = side.create_mailing(env, list_id, aud)
+        sending = deployed.send_on_servers(db, registry, mailing_id, servers, threads, f"history {phase}", logs)
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cr.execute("SELECT count(*) FROM sms_marketing_trace")
+            total = cr.fetchone()[0]
+            figures = ui_figures(env, env["res.users"].browse(marketer_id), mailing_id)
+            cr.rollback()  # what the figures read leaves nothing behind
+        phases[phase] = {"traces in the table": total, "sending": sending, "ui_s": figures}
+        bench.log(f"{phase}: {total:,} traces; {sending['summary']}")
+    odoo.sql_db.close_db(db)
+    odoo.modules.registry.Registry.delete(db)
+    if os.environ.get("BENCH_KEEP_DB") != "1":
+        bench._dropdb(db)
+    result = {"n": n, "layout": f"{servers}x{threads}", "history": {"mailings": mailings, "traces": traces},
+              "started": started, "phases": phases}  # fmt: skip
+    text = "\n".join(report(result))
+    print(text)
+    out = bench.RESULTS / f"history-{time.strftime('%Y%m%d-%H%M%S')}"
+    Path(f"{out}.txt").write_text(text + "\n")
+    Path(f"{out}.json").write_text(json.dumps(result, indent=1, default=str))
+    bench.log(f"written to {out}.json and .txt")
+
+
+def report(result):
+    empty, full = result["phases"]["empty history"], result["phases"]["with history"]
+    lines = [
+        f"== a year of history: all figures from this run ({result['started']}), "
+        f"{result['layout']} servers x cron threads, N={result['n']:,}",
+        bench.provenance(gateway=f"http gateway {bench._latency_ms():g} ms/request"),
+        f"history: {result['history']['mailings']} mailings of {result['history']['traces']:,} traces "
+        f"({full['traces in the table']:,} traces in the table, against {empty['traces in the table']:,})",
+        "",
+        f"{'figure':42} {'empty':>9} {'history':>9} {'ratio':>6}  target <= {TARGET_RATIO}x",
+    ]
+
+    def row(label, before, after, higher_is_better=False):
+        ratio = (before / after if higher_is_better else after / before) if before and after else None
+        verdict = "" if ratio is None else ("ok" if ratio <= TARGET_RATIO else "MISSED")
+        lines.append(f"{label:42} {before:>9.3f} {after:>9.3f} {ratio or 0:>6.2f}  {verdict}")
+
+    row("Send (s)", empty["sending"]["send_s"], full["sending"]["send_s"])
+    row("first SMS (s)", empty["sending"]["first_sms_s"], full["sending"]["first_sms_s"])
+    row("recipients/s (ratio: empty / history)", empty["sending"]["rate"], full["sending"]["rate"], True)
+    for label in empty["ui_s"]:
+        row(f"{label} (s)", empty["ui_s"][label], full["ui_s"][label])
+    return lines
+
+
+if __name__ == "__main__":
+    import odoo
+
+    odoo.tools.config.parse_config(["-c", bench.ODOO_RC, "--log-level=warn"])
+    odoo.netsvc.init_logger()
+    os.environ["BENCH_GATEWAY"] = "http"
+    os.environ.setdefault("BENCH_LAYOUTS", "2x2")
+    bench.RESULTS.mkdir(exist_ok=True)
+    run()

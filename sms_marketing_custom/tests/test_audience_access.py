@@ -109,7 +109,7 @@ class TestAudienceFollowsSender(SmsMarketingCase):
             with self.subTest(user=user.login, companies=companies and companies.mapped("name")):
                 mailing = self._partner_mailing(user, domain, companies)
                 self.assertEqual(mailing.audience_to_send, len(expected))
-                self.env.cr.execute(mailing._get_recipients_query())
+                self.env.cr.execute(mailing.env["sms.marketing.audience"]._get_recipients_query(mailing))
                 self.assertEqual({row[0] for row in self.env.cr.fetchall()}, {p.id for p in expected})
 
     def test_responsible_widens_nothing(self):

@@ -8,7 +8,7 @@ inserts, window after window, exactly the rows this model answers).
 How: SQL built in four layers, each on the one before, all set-wise:
 
 1. ``_get_recipients_query``: the records chosen (lists or the filter), searched
-   with the sender's rights (``mailing._get_audience_env``), with their number;
+   with the sender's rights (``_get_env``), with their number;
 2. ``_get_flagged_query``: plus ``blacklisted``, ``capped`` (frequency cap) and
    ``eligible`` (someone to send to, before duplicates);
 3. ``_get_classified_query``: plus ``reason``, one of ``REASONS`` in their order
@@ -28,7 +28,7 @@ from its traces (``_get_sent_classified_query``) by the same names.
 import psycopg2
 
 from odoo import _, api, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from .sms_marketing_mailing import FILTER_ERRORS
@@ -57,6 +57,91 @@ class SmsMarketingAudience(models.AbstractModel):
     _name = "sms.marketing.audience"
     _description = "SMS Mailing Audience"
 
+    # ------------------------------------------------------------------ whose rights, which filter
+    @api.model
+    def _get_env(self, mailing):
+        """The environment the audience is selected in: the sender's rights, record rules and companies.
+
+        Before Send, the sender is the current user (the form shows what they
+        would send); once sent or scheduled, the user who did it, within the
+        companies they worked in then and still belong to. Never superuser: the
+        engine runs as superuser, the audience must not.
+        """
+        mailing.ensure_one()
+        user = mailing.sender_id or self.env.user
+        if mailing.sender_id:
+            companies = mailing.sender_company_ids & user.company_ids
+        else:
+            companies = self.env.companies & user.company_ids
+        company_ids = companies.ids or user.company_id.ids
+        return self.env(user=user.id, su=False, context=dict(self.env.context, allowed_company_ids=company_ids))
+
+    @api.model
+    def _get_filter(self, mailing):
+        """The mailing's filter (``domain``) as a list, read as data; ``uid`` and ``user`` mean the sender."""
+        mailing.ensure_one()
+        return self.env["sms.marketing.recipient.model"]._read_filter(mailing.domain, self._get_env(mailing).user)
+
+    @api.model
+    def _parse_filter(self, mailing):
+        """The recipient filter as a list, checked against the model and the sender's field access,
+        or a ValidationError a marketer can read."""
+        mailing.ensure_one()
+        domain = self._get_filter(mailing)
+        if mailing.recipient_model:
+            Model = self._get_env(mailing)[mailing.recipient_model]
+            self._check_filter_field_access(Model, domain)
+            try:
+                # validates field names and operators against the model ...
+                Model.sudo()._where_calc(domain)
+                # ... and values: one PostgreSQL refuses ("abc" for a number, a date that
+                # is none) is only seen when the query runs
+                with self.env.cr.savepoint(flush=False):
+                    Model.sudo().search_count(domain, limit=1)
+            except (ValueError, KeyError, TypeError, IndexError, AssertionError, NotImplementedError) as error:
+                raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
+            except psycopg2.Error as error:
+                raise ValidationError(
+                    _(
+                        "The recipient filter is not valid: a value does not fit its field (%(error)s).",
+                        error=error.diag.message_primary or error.pgcode,
+                    )
+                ) from error
+        return list(domain)
+
+    @api.model
+    def _check_filter_field_access(self, Model, domain):
+        """Refuse a filter on a field the user may not read, as the web client hides it from them.
+
+        Odoo 17's search does not check field groups, so a filter such as
+        ``[('salary', '>', 5000)]`` would answer questions about a field its
+        user cannot see: every field of every path is checked here.
+        """
+        for leaf in domain:
+            if not isinstance(leaf, list | tuple) or len(leaf) != 3 or not isinstance(leaf[0], str):
+                continue
+            current = Model
+            for name in leaf[0].split("."):
+                field = current._fields.get(name)
+                if field is None:
+                    break  # an unknown field is refused by the filter check itself, with its own message
+                if field.groups and not current.env.su and not current.user_has_groups(field.groups):
+                    raise ValidationError(
+                        _(
+                            "The recipient filter uses the field “%(field)s” of %(model)s, which you are not "
+                            "allowed to read.",
+                            field=field.get_description(current.env)["string"],
+                            model=current._description,
+                        )
+                    )
+                if not field.relational:
+                    break
+                current = current.env[field.comodel_name]
+            # an operator is checked whatever its case: the subdomain of 'ANY' is checked as that of 'any'
+            operator = str(leaf[1]).lower()
+            if operator in ("any", "not any") and isinstance(leaf[2], list | tuple) and field and field.relational:
+                self._check_filter_field_access(current, leaf[2])
+
     # ------------------------------------------------------------------ the SQL, layer by layer
     @api.model
     def _get_recipients_query(self, mailing, window=None):
@@ -66,7 +151,7 @@ class SmsMarketingAudience(models.AbstractModel):
         subscribed to any of ``list_ids`` the sender may read (and matching
         ``domain``); ``opted_out`` when opted out of all of them; no list, no
         recipient. Other models: the records matching ``domain``. Records are
-        searched as the sender (``mailing._get_audience_env``), so their access
+        searched as the sender (``_get_env``), so their access
         rules and record rules apply in the SQL; a filter on a field they may
         not read is refused. ``window``: only the res_ids in [lo, hi].
         """
@@ -77,8 +162,8 @@ class SmsMarketingAudience(models.AbstractModel):
             raise UserError(
                 _("%(model)s is not an SMS-enabled model.", model=mailing.recipient_model_id.name or model_name)
             )
-        audience_env = mailing._get_audience_env()
-        domain = mailing._get_recipient_domain()
+        audience_env = self._get_env(mailing)
+        domain = self._get_filter(mailing)
         if not mailing.is_list_mailing:
             numbers = config._get_numbers_query(domain, audience_env)
             query = SQL(
@@ -286,7 +371,7 @@ class SmsMarketingAudience(models.AbstractModel):
         if not mailing.recipient_model_id:
             return empty, False
         try:
-            mailing._parse_domain()
+            self._parse_filter(mailing)
             with self.env.cr.savepoint():
                 stats = self._get_statistics(mailing)
         except FILTER_ERRORS as error:
@@ -300,7 +385,7 @@ class SmsMarketingAudience(models.AbstractModel):
         """Why the recipient filter cannot be used, or False (as ``_get_form_statistics``, no count)."""
         mailing.ensure_one()
         try:
-            mailing._parse_domain()
+            self._parse_filter(mailing)
             self._get_recipients_query(mailing)
         except FILTER_ERRORS as error:
             return str(error.args[0] if error.args else error)

@@ -13,7 +13,7 @@ SMS, the sending engine and the statistics alike (docs/design.md, "One
 definition of each rule"):
 
 * AUDIENCE — who receives it and why the others do not: ``sms.marketing.audience``
-  (models/sms_marketing_audience.py), in the rights of ``_get_audience_env``;
+  (models/sms_marketing_audience.py), in the sender's rights (its ``_get_env``);
 * CONTENT — what one recipient receives: ``_render_messages`` (placeholders,
   then tracked links and the opt-out line, ``_apply_tracking``), and
   ``_get_sms_text_to_count`` for the counter;
@@ -34,9 +34,6 @@ with placeholders.
 import hashlib
 import hmac
 from datetime import timedelta
-
-import psycopg2
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -191,6 +188,21 @@ class SmsMarketingMailing(models.Model):
     schedule_type = fields.Selection([("now", "Send now"), ("scheduled", "On a date")], default="now", required=True)
     schedule_date = fields.Datetime(string="Scheduled for", tracking=True, copy=False)
     gateway_id = fields.Many2one("sms.marketing.gateway", help="Empty: the company's default gateway.")
+    # template and campaign: their rules live in models/sms_marketing_template.py and
+    # models/sms_marketing_campaign.py; the mailing only points to them
+    template_id = fields.Many2one(
+        "sms.marketing.template",
+        string="Start from template",
+        ondelete="set null",
+        copy=True,
+        help="Fills the SMS content, the recipients model and the opt-out option from a template.",
+    )
+    campaign_id = fields.Many2one(
+        "sms.marketing.campaign",
+        ondelete="set null",
+        index="btree_not_null",
+        tracking=True,
+    )
     # audience, live (not stored: follows the filter as it is edited)
     audience_total = fields.Integer(string="Records", compute="_compute_audience")
     audience_to_send = fields.Integer(string="Will Receive", compute="_compute_audience")
@@ -269,6 +281,7 @@ class SmsMarketingMailing(models.Model):
     credits_spent = fields.Float(compute="_compute_statistics", digits=(16, 4))
     clicked_count = fields.Integer(string="Clicked", compute="_compute_statistics")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_statistics")
+    can_resend_non_clickers = fields.Boolean(compute="_compute_can_resend_non_clickers")
 
     # ------------------------------------------------------------------ computes
     @api.model
@@ -379,15 +392,9 @@ class SmsMarketingMailing(models.Model):
         if head and head in text:
             position = text.rindex(head)
             body, optout = text[:position], text[position:]
-        optout_html = (
-            Markup("<div class='o_sms_preview_optout text-muted border-top mt-1 pt-1'>%s</div>") % optout.strip("\n")
-            if optout
-            else Markup("")
+        return self.env["ir.qweb"]._render(
+            "sms_marketing_custom.mailing_preview_bubble", {"body": body, "optout": optout.strip("\n")}
         )
-        return Markup(
-            "<div class='o_sms_preview_bubble rounded-3 p-2 bg-light border' style='white-space: pre-wrap; "
-            "max-width: 22rem; word-break: break-all'><div class='o_sms_preview_body'>%s</div>%s</div>"
-        ) % (body, optout_html)
 
     def _get_link_codes(self, urls):
         """{url: code} of this mailing's trackers, created as needed; for a preview
@@ -472,11 +479,12 @@ class SmsMarketingMailing(models.Model):
 
     @api.constrains("domain", "recipient_model_id")
     def _check_domain(self):
+        audience = self.env["sms.marketing.audience"]
         for mailing in self:
             if mailing.is_list_mailing:
-                mailing._get_recipient_domain()  # a literal domain; the lists' contacts are checked when counted
+                audience._get_filter(mailing)  # a literal domain; the lists' contacts are checked when counted
             else:
-                mailing._parse_domain()
+                audience._parse_filter(mailing)
 
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
@@ -681,8 +689,6 @@ class SmsMarketingMailing(models.Model):
     # "Resend to those who did not click": a draft copy of a sent mailing whose filter adds
     # "received this mailing and did not click it" (the engagement filters,
     # models/sms_marketing_engagement.py): its audience is the one definition, sms.marketing.audience.
-    can_resend_non_clickers = fields.Boolean(compute="_compute_can_resend_non_clickers")
-
     @api.depends("state", "link_ids", "recipient_model_id")
     def _compute_can_resend_non_clickers(self):
         for mailing in self:
@@ -697,7 +703,9 @@ class SmsMarketingMailing(models.Model):
     def _get_non_clickers_domain(self):
         """The filter of the copy, as text: the mailing's own, and received it, and did not click it."""
         self.ensure_one()
-        self._get_recipient_domain()  # a filter that is not a literal domain is refused with its reason
+        self.env["sms.marketing.audience"]._get_filter(
+            self
+        )  # a filter that is not a literal domain is refused with its reason
         engaged = (
             f"[('sms_received_mailing_ids', 'in', [{int(self.id)}]), "
             f"('sms_clicked_mailing_ids', 'not in', [{int(self.id)}])]"
@@ -737,7 +745,8 @@ class SmsMarketingMailing(models.Model):
 
     # ---- end of resend
 
-    # ------------------------------------------------------------------ audience
+    # ------------------------------------------------------------------ sender, sending window, frequency cap
+    # (who the audience is: sms.marketing.audience, models/sms_marketing_audience.py)
     def _get_sender_values(self):
         """Who sends, recorded on Send and Schedule: the audience is what this user may read."""
         return {"sender_id": self.env.user.id, "sender_company_ids": [(6, 0, self.env.companies.ids)]}
@@ -757,27 +766,10 @@ class SmsMarketingMailing(models.Model):
         if sender not in (False, self.env.user.id) or companies - self.env.user.company_ids:
             raise AccessError(_("The sender of a mailing is whoever sends it: it cannot be set by hand."))
 
-    def _get_audience_env(self):
-        """The environment the audience is selected in: the sender's rights, record rules and companies.
-
-        Before Send, the sender is the current user (the form shows what they
-        would send); once sent or scheduled, the user who did it, within the
-        companies they worked in then and still belong to. Never superuser: the
-        engine runs as superuser, the audience must not.
-        """
-        self.ensure_one()
-        user = self.sender_id or self.env.user
-        if self.sender_id:
-            companies = self.sender_company_ids & user.company_ids
-        else:
-            companies = self.env.companies & user.company_ids
-        company_ids = companies.ids or user.company_id.ids
-        return self.env(user=user.id, su=False, context=dict(self.env.context, allowed_company_ids=company_ids))
-
     def _get_audience_log(self):
         """The chatter line that says whose rights chose the recipients, when the sending starts."""
         self.ensure_one()
-        audience_env = self._get_audience_env()
+        audience_env = self.env["sms.marketing.audience"]._get_env(self)
         return _(
             "Sending started. The recipients are the records %(user)s may read in %(companies)s.",
             user=audience_env.user.name,
@@ -797,11 +789,6 @@ class SmsMarketingMailing(models.Model):
                 user=sender.name,
             )
         return False
-
-    def _get_recipient_domain(self):
-        """The mailing's filter (``domain``) as a list, read as data; ``uid`` and ``user`` mean the sender."""
-        self.ensure_one()
-        return self.env["sms.marketing.recipient.model"]._read_filter(self.domain, self._get_audience_env().user)
 
     def _compute_window_waiting(self):
         """Pending messages waiting for their sending window, and the first opening: one _read_group."""
@@ -883,65 +870,6 @@ class SmsMarketingMailing(models.Model):
     @api.constrains("frequency_cap_count", "frequency_cap_hours")
     def _check_frequency_cap(self):
         self._check_frequency_cap_values(self, "frequency_cap_count", "frequency_cap_hours")
-
-    def _parse_domain(self):
-        """The recipient filter as a list, checked against the model and the sender's field access,
-        or a ValidationError a marketer can read."""
-        self.ensure_one()
-        domain = self._get_recipient_domain()
-        if self.recipient_model:
-            Model = self._get_audience_env()[self.recipient_model]
-            self._check_domain_field_access(Model, domain)
-            try:
-                # validates field names and operators against the model ...
-                Model.sudo()._where_calc(domain)
-                # ... and values: one PostgreSQL refuses ("abc" for a number, a date that
-                # is none) is only seen when the query runs
-                with self.env.cr.savepoint(flush=False):
-                    Model.sudo().search_count(domain, limit=1)
-            except (ValueError, KeyError, TypeError, IndexError, AssertionError, NotImplementedError) as error:
-                raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
-            except psycopg2.Error as error:
-                raise ValidationError(
-                    _(
-                        "The recipient filter is not valid: a value does not fit its field (%(error)s).",
-                        error=error.diag.message_primary or error.pgcode,
-                    )
-                ) from error
-        return list(domain)
-
-    @api.model
-    def _check_domain_field_access(self, Model, domain):
-        """Refuse a filter on a field the user may not read, as the web client hides it from them.
-
-        Odoo 17's search does not check field groups, so a filter such as
-        ``[('salary', '>', 5000)]`` would answer questions about a field its
-        user cannot see: every field of every path is checked here.
-        """
-        for leaf in domain:
-            if not isinstance(leaf, list | tuple) or len(leaf) != 3 or not isinstance(leaf[0], str):
-                continue
-            current = Model
-            for name in leaf[0].split("."):
-                field = current._fields.get(name)
-                if field is None:
-                    break  # an unknown field is refused by the filter check itself, with its own message
-                if field.groups and not current.env.su and not current.user_has_groups(field.groups):
-                    raise ValidationError(
-                        _(
-                            "The recipient filter uses the field “%(field)s” of %(model)s, which you are not "
-                            "allowed to read.",
-                            field=field.get_description(current.env)["string"],
-                            model=current._description,
-                        )
-                    )
-                if not field.relational:
-                    break
-                current = current.env[field.comodel_name]
-            # an operator is checked whatever its case: the subdomain of 'ANY' is checked as that of 'any'
-            operator = str(leaf[1]).lower()
-            if operator in ("any", "not any") and isinstance(leaf[2], list | tuple) and field and field.relational:
-                self._check_domain_field_access(current, leaf[2])
 
     @api.model
     def _get_default_recipient_domain(self, model_name):
@@ -1111,7 +1039,7 @@ class SmsMarketingMailing(models.Model):
         if not bodies:
             return
         model = self.recipient_model or CONTACT_MODEL
-        sample = self._get_audience_env()[model].search([], limit=1)
+        sample = self.env["sms.marketing.audience"]._get_env(self)[model].search([], limit=1)
         if sample:
             try:
                 for body in bodies:
@@ -1252,22 +1180,6 @@ class SmsMarketingMailing(models.Model):
         )
 
     # ---- templates and campaigns
-    # The rules live in models/sms_marketing_template.py and models/sms_marketing_campaign.py;
-    # the mailing only points to its template and campaign.
-    template_id = fields.Many2one(
-        "sms.marketing.template",
-        string="Start from template",
-        ondelete="set null",
-        copy=True,
-        help="Fills the SMS content, the recipients model and the opt-out option from a template.",
-    )
-    campaign_id = fields.Many2one(
-        "sms.marketing.campaign",
-        ondelete="set null",
-        index="btree_not_null",
-        tracking=True,
-    )
-
     @api.onchange("template_id")
     def _onchange_template_id(self):
         """A template picked on a draft fills its content, model and opt-out option (it replaces a

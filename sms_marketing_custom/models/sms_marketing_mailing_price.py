@@ -9,7 +9,6 @@ each rule").
 """
 
 import psycopg2
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -229,32 +228,24 @@ class SmsMarketingMailing(models.Model):
             country.code: country.name
             for country in self.env["res.country"].search([("code", "in", [line[0] for line in estimate["lines"]])])
         }
-        rows = Markup("").join(
-            Markup(
-                "<tr><td>%s</td><td class='text-end'>%s</td><td class='text-end'>%s</td>"
-                "<td class='text-end'>%s</td></tr>"
-            )
-            % (
-                countries.get(code) or code or _("Other countries"),
-                count,
-                f"{price:g}",
-                f"{credits:,.2f}",
-            )
+        lines = [
+            {
+                "country": countries.get(code) or code or _("Other countries"),
+                "count": count,
+                "price": f"{price:g}",
+                "credits": f"{credits:,.2f}",
+            }
             for code, count, price, credits in estimate["lines"]
+        ]
+        return self.env["ir.qweb"]._render(
+            "sms_marketing_custom.mailing_estimate_table",
+            {
+                "lines": lines,
+                "total_label": _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
+                "count": self.audience_to_send,
+                "credits": f"{estimate['credits']:,.2f}",
+            },
         )
-        head = Markup(
-            "<table class='table table-sm o_sms_marketing_estimate'><thead><tr><th>%s</th>"
-            "<th class='text-end'>%s</th><th class='text-end'>%s</th><th class='text-end'>%s</th></tr></thead>"
-        ) % (_("Country"), _("Recipients"), _("Credits per SMS part"), _("Credits"))
-        foot = Markup(
-            "<tfoot><tr><th>%s</th><th class='text-end'>%s</th><th></th><th class='text-end'>%s</th></tr></tfoot>"
-            "</table>"
-        ) % (
-            _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
-            self.audience_to_send,
-            f"{estimate['credits']:,.2f}",
-        )
-        return head + Markup("<tbody>") + rows + Markup("</tbody>") + foot
 
     @api.model
     def _format_parts_range(self, estimate):

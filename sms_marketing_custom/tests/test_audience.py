@@ -302,11 +302,15 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
                 }
             )
         )
-        self.assertEqual(Partner.search(mailing._get_recipient_domain()), mine, "the marketer's, not the Responsible's")
+        self.assertEqual(
+            Partner.search(mailing.env["sms.marketing.audience"]._get_filter(mailing)),
+            mine,
+            "the marketer's, not the Responsible's",
+        )
         mailing.write(mailing._get_sender_values())
         as_cron = mailing.with_user(SUPERUSER_ID)
-        self.assertEqual(Partner.search(as_cron._get_recipient_domain()), mine)
-        self.assertNotIn(managers, Partner.search(as_cron._get_recipient_domain()))
+        self.assertEqual(Partner.search(as_cron.env["sms.marketing.audience"]._get_filter(as_cron)), mine)
+        self.assertNotIn(managers, Partner.search(as_cron.env["sms.marketing.audience"]._get_filter(as_cron)))
 
     def test_any_model_with_a_phone_field(self):
         Config = self.env["sms.marketing.recipient.model"].with_user(self.user_manager)

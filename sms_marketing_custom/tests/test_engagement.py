@@ -251,7 +251,7 @@ class TestEngagementFields(EngagementCase):
         self.assertFalse(hidden, "an employee without SMS marketing does not see them on partners")
         mailing = self.Mailing.with_user(self.user_employee).browse()
         with self.assertRaises(ValidationError):
-            mailing._check_domain_field_access(
+            mailing.env["sms.marketing.audience"]._check_filter_field_access(
                 self.env["res.partner"].with_user(self.user_employee), [("sms_clicked_90d", "=", True)]
             )
 

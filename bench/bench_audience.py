@@ -6,8 +6,9 @@ Usage (from the repository root, on a database with the module installed):
 
 Contacts get E.164 numbers directly (as a bulk SQL seed would), 1% blacklisted,
 2% opted out, 1% invalid, 5% duplicated numbers, in one list. Times: the list
-counters, mailing._get_recipient_statistics() and a COUNT over
-_get_recipients_classified_query(). Everything is rolled back.
+counters, the audience's statistics (``sms.marketing.audience._get_statistics``), a COUNT
+over its classified query and the engine's trace build (every
+window). Everything is rolled back.
 """
 
 import argparse
@@ -72,12 +73,15 @@ def main():
 
         mailing = env["sms.marketing.mailing"].create({"subject": "Bench", "list_ids": [(6, 0, mailing_list.ids)]})
         start = time.perf_counter()
-        stats = mailing._get_recipient_statistics()
-        print(f"_get_recipient_statistics(): {time.perf_counter() - start:.2f}s {stats}")
+        stats = mailing.env["sms.marketing.audience"]._get_statistics(mailing)
+        print(f"audience statistics: {time.perf_counter() - start:.2f}s {stats}")
 
         start = time.perf_counter()
         cr.execute(
-            SQL("SELECT count(*) FROM (%s) r WHERE r.reason IS NULL", mailing._get_recipients_classified_query())
+            SQL(
+                "SELECT count(*) FROM (%s) r WHERE r.reason IS NULL",
+                mailing.env["sms.marketing.audience"]._get_classified_query(mailing),
+            )
         )
         print(f"select recipients to send: {time.perf_counter() - start:.2f}s ({cr.fetchone()[0]} rows)")
 
@@ -86,6 +90,16 @@ def main():
             [("list_ids", "in", mailing_list.ids), ("blacklisted", "=", False), ("phone_sanitized", "!=", False)]
         )
         print(f"search_count 'valid and Blacklist is not set': {time.perf_counter() - start:.2f}s ({found})")
+
+        # the engine's trace build: window after window of the audience, as a sending does
+        engine = env["sms.marketing.engine"]
+        params = engine._get_params()
+        start, windows = time.perf_counter(), 0
+        while not mailing.trace_build_done:
+            engine._build_traces(mailing, params)
+            windows += 1
+        cr.execute(SQL("SELECT state, count(*) FROM sms_marketing_trace WHERE mailing_id = %s GROUP BY 1", mailing.id))
+        print(f"build traces: {time.perf_counter() - start:.2f}s ({windows} windows, {dict(cr.fetchall())})")
         cr.rollback()
 
 

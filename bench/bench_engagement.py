@@ -125,7 +125,7 @@ print(f"compute of 80 contacts (a list view): {time.monotonic() - begin:.3f}s")
 resend = Mailing.browse(newest.with_user(marketer).action_resend_to_non_clickers()["res_id"])
 env.flush_all()
 begin = time.monotonic()
-stats = resend.with_user(marketer)._get_recipient_statistics()
+stats = env["sms.marketing.audience"].with_user(marketer)._get_statistics(resend.with_user(marketer))
 print(
     f"form statistics of the resend draft: {stats['total']} recipients, {time.monotonic() - begin:.2f}s",
 )
@@ -133,7 +133,7 @@ print(
 plain = newest.with_user(marketer).copy({"domain": "[]"})
 env.flush_all()
 begin = time.monotonic()
-stats = plain._get_recipient_statistics()
+stats = plain.env["sms.marketing.audience"]._get_statistics(plain)
 print(f"form statistics of the same list without the filter: {stats['total']} recipients, "
       f"{time.monotonic() - begin:.2f}s")  # fmt: skip
 cr.rollback()

@@ -31,6 +31,7 @@
         "views/sms_marketing_link_views.xml",
         "views/sms_marketing_link_click_views.xml",
         "views/sms_marketing_optout_templates.xml",
+        "views/sms_marketing_mailing_templates.xml",
         "wizard/sms_marketing_mailing_test_views.xml",
         "wizard/sms_marketing_mailing_schedule_views.xml",
         "wizard/sms_marketing_mailing_send_views.xml",

@@ -10,6 +10,7 @@ from . import (
     res_company,
     res_config_settings,
     res_partner,
+    sms_marketing_audience,
     sms_marketing_blacklist,
     sms_marketing_campaign,
     sms_marketing_consent,

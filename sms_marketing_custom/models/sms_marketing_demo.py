@@ -13,7 +13,6 @@ from odoo import api, fields, models
 
 from ..tools import pricing
 from ..tools.sms_encoding import segment_count
-from .sms_marketing_mailing import AUDIENCE_REASON_FAILURE_TYPES
 
 FIRST_NAMES = (
     "Emma Liam Olivia Noah Ava Lucas Mia Leo Sofia Hugo Chloé Louis Léa Jules Alice Adam Lina Gabriel Zoé Arthur "
@@ -122,8 +121,7 @@ class SmsMarketingDemo(models.AbstractModel):
     @api.model
     def _demo_send(self, mailing, sent_at, rng, delivered_rate, failed_rate, click_rate, optout_rate):
         """The life of a sent mailing, as the engine and the gateway would have written it."""
-        stats_query = mailing._get_recipients_classified_query()
-        self.env.cr.execute(stats_query)
+        self.env.cr.execute(self.env["sms.marketing.audience"]._get_classified_query(mailing))
         rows = self.env.cr.dictfetchall()
         traces = self.env["sms.marketing.trace"].create(
             [
@@ -134,7 +132,7 @@ class SmsMarketingDemo(models.AbstractModel):
                     "number": row["number"],
                     "country_code": row["country_code"],
                     "state": "canceled" if row["reason"] else "pending",
-                    "failure_type": AUDIENCE_REASON_FAILURE_TYPES.get(row["reason"], False),
+                    "failure_type": row["reason"] or False,
                 }
                 for row in rows
             ]

@@ -1,9 +1,10 @@
 """The sending engine's builder: a mailing's traces, inserted window after window of ``res_id``.
 
-One set-wise ``INSERT ... SELECT`` per window from the mailing's audience query
-(``_get_recipients_query``), canceled traces with their reason for the numbers
-not to send to, each trace's A/B version and time zone, and the traces whose
-sending window is closed held until it opens (docs/design.md, "Sending", 3).
+One set-wise ``INSERT ... SELECT`` per window of what the mailing's audience
+answers (``sms.marketing.audience``: canceled traces with their reason for the
+records not to send to, each trace's A/B version), each trace's time zone, and
+the traces whose sending window is closed held until it opens (docs/design.md,
+"Sending", 3).
 Only one runner builds a mailing at a time (a transaction advisory lock).
 """
 
@@ -13,6 +14,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools import quiet_hours
+from .sms_marketing_audience import REASONS
 
 # A build window of fewer traces never re-analyzes the trace table (see _refresh_trace_statistics).
 TRACE_ANALYZE_MIN_ROWS = 10000
@@ -47,7 +49,7 @@ class SmsMarketingEngine(models.AbstractModel):
         done, cursor, max_id = cr.fetchone()
         if done:
             return 0
-        recipients = mailing._get_recipients_query()
+        recipients = self.env["sms.marketing.audience"]._get_recipients_query(mailing)
         first = not max_id
         if first:
             # recipients created after the start of the sending are not part of it
@@ -79,7 +81,7 @@ class SmsMarketingEngine(models.AbstractModel):
                 step = min(params["build_max_step"], grown, self._build_step_in_time(params))
             lo, hi = row[0], min(row[0] + step - 1, max_id)
             started = time.monotonic()
-            inserted = self._insert_traces(mailing, recipients, lo, hi)
+            inserted = self._insert_traces(mailing, lo, hi)
             self._refresh_trace_statistics(inserted)
             # ids per second of this runner's last window (the next one is sized by it)
             params["_build_ids_per_second"] = (hi - lo + 1) / max(time.monotonic() - started, 0.001)
@@ -128,46 +130,18 @@ class SmsMarketingEngine(models.AbstractModel):
         if known < 0 or inserted >= 0.1 * known:  # -1: never analyzed
             cr.execute("ANALYZE sms_marketing_trace")
 
-    # long because it is one SQL statement: classifying and inserting a window stay one set-wise INSERT
     @api.model
-    def _insert_traces(self, mailing, recipients, lo, hi):
-        """One set-wise INSERT ... SELECT of the window [lo, hi] of the audience.
+    def _insert_traces(self, mailing, lo, hi):
+        """One set-wise INSERT ... SELECT of the window [lo, hi]: the rows its audience answers
+        (``sms.marketing.audience._get_trace_rows_query``), canceled with their reason or pending.
 
         create_uid/write_uid stay empty: traces are made by the system, and each
         of these foreign keys would cost a check per row (a million per mailing).
         """
         reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
-        now = fields.Datetime.now()
         tz_expr, tz_joins = self._get_time_zone_sql(mailing)
         query = SQL(
             """
-            WITH src AS (
-                SELECT q.res_id, NULLIF(q.number, '') AS number, q.country_code,
-                       COALESCE(q.opted_out, FALSE) AS opted_out
-                  FROM (%(query)s) q
-                 WHERE q.res_id BETWEEN %(lo)s AND %(hi)s
-            ), flagged AS (
-                SELECT src.*, (bl.id IS NOT NULL) AS blacklisted,
-                       (src.number IS NOT NULL AND bl.id IS NULL AND NOT src.opted_out AND %(capped)s) AS capped
-                  FROM src
-                  LEFT JOIN sms_marketing_blacklist bl ON bl.number = src.number AND bl.active
-            ), ranked AS (
-                SELECT flagged.*,
-                       row_number() OVER (PARTITION BY number ORDER BY (opted_out OR blacklisted OR capped), res_id)
-                       AS rn,
-                       EXISTS (SELECT 1 FROM sms_marketing_trace t
-                                WHERE t.mailing_id = %(mailing)s AND t.number = flagged.number
-                                  AND t.state != 'canceled' AND t.res_id != flagged.res_id) AS seen
-                  FROM flagged
-            ), classified AS (
-                SELECT ranked.*,
-                       CASE WHEN number IS NULL THEN 'invalid_number'
-                            WHEN blacklisted THEN 'blacklisted'
-                            WHEN opted_out THEN 'opted_out'
-                            WHEN capped THEN 'frequency_capped'
-                            WHEN rn > 1 OR seen THEN 'duplicate' END AS failure_type
-                  FROM ranked
-            ), versioned AS (%(versioned)s)
             INSERT INTO sms_marketing_trace
                    (mailing_id, res_model, res_id, number, country_code, uuid, state, failure_type, failure_reason,
                     try_count, time_zone, create_uid, write_uid, create_date, write_date, variant_id, ab_sample)
@@ -175,32 +149,20 @@ class SmsMarketingEngine(models.AbstractModel):
                    -- "001" (international networks) is no country: priced as every other country
                    CASE WHEN length(c.country_code) = 2 THEN upper(c.country_code) END,
                    replace(gen_random_uuid()::text, '-', ''),
-                   CASE WHEN c.failure_type IS NULL THEN 'pending' ELSE 'canceled' END,
-                   c.failure_type,
-                   CASE c.failure_type WHEN 'invalid_number' THEN %(r_invalid)s
-                                       WHEN 'blacklisted' THEN %(r_blacklisted)s
-                                       WHEN 'opted_out' THEN %(r_opted_out)s
-                                       WHEN 'frequency_capped' THEN %(r_capped)s
-                                       WHEN 'duplicate' THEN %(r_duplicate)s END,
+                   CASE WHEN c.reason IS NULL THEN 'pending' ELSE 'canceled' END,
+                   c.reason,
+                   CASE c.reason %(reason_texts)s END,
                    0, %(tz_expr)s, NULL, NULL, %(now)s, %(now)s, c.variant_id, c.ab_sample
-              FROM versioned c %(tz_joins)s
+              FROM (%(rows)s) c %(tz_joins)s
             ON CONFLICT (mailing_id, res_id) DO NOTHING
             """,
-            query=recipients,
-            lo=lo,
-            hi=hi,
             mailing=mailing.id,
             model=mailing.recipient_model,
-            now=now,
-            r_invalid=reasons["invalid_number"],
-            r_blacklisted=reasons["blacklisted"],
-            r_opted_out=reasons["opted_out"],
-            r_capped=reasons["frequency_capped"],
+            reason_texts=SQL(" ").join(SQL("WHEN %s THEN %s", reason, reasons[reason]) for reason in REASONS),
             tz_expr=tz_expr,
+            now=fields.Datetime.now(),
+            rows=self.env["sms.marketing.audience"]._get_trace_rows_query(mailing, lo, hi),
             tz_joins=tz_joins,
-            capped=mailing._get_frequency_cap_condition(SQL("src.number")),
-            r_duplicate=reasons["duplicate"],
-            versioned=self._get_versioned_sql(mailing),
         )
         self.env.cr.execute(query)
         inserted = self.env.cr.rowcount
@@ -208,46 +170,10 @@ class SmsMarketingEngine(models.AbstractModel):
             self._hold_for_window(mailing, lo, hi)
         return inserted
 
-    @api.model
-    def _get_versioned_sql(self, mailing):
-        """The ``versioned`` step of ``_insert_traces``: rows of ``classified`` with their A/B version.
-
-        No A/B test: every row, no version. Test phase (no winner yet): only the
-        test share — of the window's rows to send to, the first ``ab_test_share``
-        % (rounded up) by md5(mailing, record), a draw that is random and the
-        same on every run — dealt round-robin to the versions, continuing from the
-        test rows already built so that the versions stay even across windows.
-        Rest phase: every row, with the winner; the test share's rows are
-        already there (the insert's ON CONFLICT skips them) and their numbers
-        make the rest's same numbers duplicates.
-        """
-        if not mailing.ab_testing:
-            return SQL("SELECT classified.*, NULL::int AS variant_id, FALSE AS ab_sample FROM classified")
-        if mailing.ab_winner_variant_id:
-            return SQL(
-                "SELECT classified.*, %s::int AS variant_id, FALSE AS ab_sample FROM classified",
-                mailing.ab_winner_variant_id.id,
-            )
-        versions = mailing.variant_ids.sorted(lambda v: (not v.is_main, v.sequence, v.id)).ids
-        return SQL(
-            """SELECT d.*, (%(versions)s::int[])[mod(d.draw - 1 + %(dealt)s, %(count)s) + 1] AS variant_id,
-                      TRUE AS ab_sample
-                 FROM (SELECT classified.*,
-                              row_number() OVER (ORDER BY md5(%(seed)s || classified.res_id::text)) AS draw,
-                              count(*) OVER () AS eligible
-                         FROM classified WHERE classified.failure_type IS NULL) d
-                WHERE d.draw <= ceil(d.eligible * %(share)s / 100.0)""",
-            versions=versions,
-            count=len(versions),
-            dealt=SQL("(SELECT count(*) FROM sms_marketing_trace WHERE mailing_id = %s AND ab_sample)", mailing.id),
-            seed=f"{mailing.id}:",
-            share=mailing.ab_test_share,
-        )
-
     # ------------------------------------------------------------------ time zones and the sending window
     @api.model
     def _get_time_zone_sql(self, mailing):
-        """(expression, joins) of each recipient's zone key, for the INSERT's ``classified c`` rows.
+        """(expression, joins) of each recipient's zone key, for the INSERT's rows ``c``.
 
         The record's ``tz`` when its model stores one, else the zones of the
         number's longest prefix in libphonenumber's time-zone table (one hash

@@ -12,9 +12,8 @@ mailing has one definition here, used by the form, Send's checks, the test
 SMS, the sending engine and the statistics alike (docs/design.md, "One
 definition of each rule"):
 
-* AUDIENCE — who receives it: ``_get_audience_env`` (whose rights select the
-  records), ``_get_recipients_query`` (the model is ``recipient_model_id``,
-  always; lists only for mailing-list contacts) and its classified form;
+* AUDIENCE — who receives it and why the others do not: ``sms.marketing.audience``
+  (models/sms_marketing_audience.py), in the sender's rights (its ``_get_env``);
 * CONTENT — what one recipient receives: ``_render_messages`` (placeholders,
   then tracked links and the opt-out line, ``_apply_tracking``), and
   ``_get_sms_text_to_count`` for the counter;
@@ -35,9 +34,6 @@ with placeholders.
 import hashlib
 import hmac
 from datetime import timedelta
-
-import psycopg2
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -68,24 +64,10 @@ LOCKED_FIELDS = frozenset(
 LOCKED_STATES = ("sending", "paused", "testing", "done", "canceled")
 # Schedules a little in the past (the time to click) are accepted.
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
-# Above this many recipients (ir.config_parameter sms_marketing_custom.send_check_full_limit),
-# Send checks the audience cheaply (_check_audience_quick, _check_credits_quick): the full classification and
-# price by country take too long for a click.
-SEND_CHECK_FULL_LIMIT = 50000
 # Where the opt-out token goes in the opt-out line while it is being laid out.
 SUFFIX_TOKEN_MARKER = "\x00token\x00"
 # What a recipient filter being edited can raise: the form shows the reason instead of failing.
 FILTER_ERRORS = (UserError, ValidationError, AccessError, ValueError, SyntaxError)
-AUDIENCE_KEYS = ("total", "valid", "invalid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
-# The audience's reasons not to send (``_get_recipients_classified_query``) and the failure type
-# a trace canceled for that reason carries.
-AUDIENCE_REASON_FAILURE_TYPES = {
-    "invalid": "invalid_number",
-    "blacklisted": "blacklisted",
-    "opted_out": "opted_out",
-    "frequency_capped": "frequency_capped",
-    "duplicate": "duplicate",
-}
 
 
 def _format_hour(value):
@@ -206,6 +188,21 @@ class SmsMarketingMailing(models.Model):
     schedule_type = fields.Selection([("now", "Send now"), ("scheduled", "On a date")], default="now", required=True)
     schedule_date = fields.Datetime(string="Scheduled for", tracking=True, copy=False)
     gateway_id = fields.Many2one("sms.marketing.gateway", help="Empty: the company's default gateway.")
+    # template and campaign: their rules live in models/sms_marketing_template.py and
+    # models/sms_marketing_campaign.py; the mailing only points to them
+    template_id = fields.Many2one(
+        "sms.marketing.template",
+        string="Start from template",
+        ondelete="set null",
+        copy=True,
+        help="Fills the SMS content, the recipients model and the opt-out option from a template.",
+    )
+    campaign_id = fields.Many2one(
+        "sms.marketing.campaign",
+        ondelete="set null",
+        index="btree_not_null",
+        tracking=True,
+    )
     # audience, live (not stored: follows the filter as it is edited)
     audience_total = fields.Integer(string="Records", compute="_compute_audience")
     audience_to_send = fields.Integer(string="Will Receive", compute="_compute_audience")
@@ -284,6 +281,7 @@ class SmsMarketingMailing(models.Model):
     credits_spent = fields.Float(compute="_compute_statistics", digits=(16, 4))
     clicked_count = fields.Integer(string="Clicked", compute="_compute_statistics")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_statistics")
+    can_resend_non_clickers = fields.Boolean(compute="_compute_can_resend_non_clickers")
 
     # ------------------------------------------------------------------ computes
     @api.model
@@ -349,9 +347,10 @@ class SmsMarketingMailing(models.Model):
 
     @api.depends("recipient_model_id", "list_ids", "domain")
     def _compute_preview_ref(self):
+        audience = self.env["sms.marketing.audience"]
         for mailing in self:
             model = mailing.recipient_model or CONTACT_MODEL
-            rows = mailing._get_sendable_rows(limit=1) if mailing.recipient_model_id else []
+            rows = audience._get_sendable_rows(mailing, limit=1) if mailing.recipient_model_id else []
             mailing.preview_ref = f"{model},{rows[0][0]}" if rows else False
 
     @api.depends("body", "include_optout", "preview_ref", "user_id", "recipient_model_id")
@@ -393,15 +392,9 @@ class SmsMarketingMailing(models.Model):
         if head and head in text:
             position = text.rindex(head)
             body, optout = text[:position], text[position:]
-        optout_html = (
-            Markup("<div class='o_sms_preview_optout text-muted border-top mt-1 pt-1'>%s</div>") % optout.strip("\n")
-            if optout
-            else Markup("")
+        return self.env["ir.qweb"]._render(
+            "sms_marketing_custom.mailing_preview_bubble", {"body": body, "optout": optout.strip("\n")}
         )
-        return Markup(
-            "<div class='o_sms_preview_bubble rounded-3 p-2 bg-light border' style='white-space: pre-wrap; "
-            "max-width: 22rem; word-break: break-all'><div class='o_sms_preview_body'>%s</div>%s</div>"
-        ) % (body, optout_html)
 
     def _get_link_codes(self, urls):
         """{url: code} of this mailing's trackers, created as needed; for a preview
@@ -425,7 +418,7 @@ class SmsMarketingMailing(models.Model):
     @api.depends_context("uid", "allowed_company_ids")
     def _compute_audience(self):
         for mailing in self:
-            stats, error = mailing._get_audience_statistics()
+            stats, error = self.env["sms.marketing.audience"]._get_form_statistics(mailing)
             mailing.audience_error = error
             mailing.audience_total = stats["total"]
             mailing.audience_to_send = stats["to_send"]
@@ -486,11 +479,12 @@ class SmsMarketingMailing(models.Model):
 
     @api.constrains("domain", "recipient_model_id")
     def _check_domain(self):
+        audience = self.env["sms.marketing.audience"]
         for mailing in self:
             if mailing.is_list_mailing:
-                mailing._get_recipient_domain()  # a literal domain; the lists' contacts are checked when counted
+                audience._get_filter(mailing)  # a literal domain; the lists' contacts are checked when counted
             else:
-                mailing._parse_domain()
+                audience._parse_filter(mailing)
 
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
@@ -694,9 +688,7 @@ class SmsMarketingMailing(models.Model):
     # ---- resend
     # "Resend to those who did not click": a draft copy of a sent mailing whose filter adds
     # "received this mailing and did not click it" (the engagement filters,
-    # models/sms_marketing_engagement.py): its audience is the one definition, _get_recipients_query.
-    can_resend_non_clickers = fields.Boolean(compute="_compute_can_resend_non_clickers")
-
+    # models/sms_marketing_engagement.py): its audience is the one definition, sms.marketing.audience.
     @api.depends("state", "link_ids", "recipient_model_id")
     def _compute_can_resend_non_clickers(self):
         for mailing in self:
@@ -711,7 +703,9 @@ class SmsMarketingMailing(models.Model):
     def _get_non_clickers_domain(self):
         """The filter of the copy, as text: the mailing's own, and received it, and did not click it."""
         self.ensure_one()
-        self._get_recipient_domain()  # a filter that is not a literal domain is refused with its reason
+        self.env["sms.marketing.audience"]._get_filter(
+            self
+        )  # a filter that is not a literal domain is refused with its reason
         engaged = (
             f"[('sms_received_mailing_ids', 'in', [{int(self.id)}]), "
             f"('sms_clicked_mailing_ids', 'not in', [{int(self.id)}])]"
@@ -751,7 +745,8 @@ class SmsMarketingMailing(models.Model):
 
     # ---- end of resend
 
-    # ------------------------------------------------------------------ audience
+    # ------------------------------------------------------------------ sender, sending window, frequency cap
+    # (who the audience is: sms.marketing.audience, models/sms_marketing_audience.py)
     def _get_sender_values(self):
         """Who sends, recorded on Send and Schedule: the audience is what this user may read."""
         return {"sender_id": self.env.user.id, "sender_company_ids": [(6, 0, self.env.companies.ids)]}
@@ -771,27 +766,10 @@ class SmsMarketingMailing(models.Model):
         if sender not in (False, self.env.user.id) or companies - self.env.user.company_ids:
             raise AccessError(_("The sender of a mailing is whoever sends it: it cannot be set by hand."))
 
-    def _get_audience_env(self):
-        """The environment the audience is selected in: the sender's rights, record rules and companies.
-
-        Before Send, the sender is the current user (the form shows what they
-        would send); once sent or scheduled, the user who did it, within the
-        companies they worked in then and still belong to. Never superuser: the
-        engine runs as superuser, the audience must not.
-        """
-        self.ensure_one()
-        user = self.sender_id or self.env.user
-        if self.sender_id:
-            companies = self.sender_company_ids & user.company_ids
-        else:
-            companies = self.env.companies & user.company_ids
-        company_ids = companies.ids or user.company_id.ids
-        return self.env(user=user.id, su=False, context=dict(self.env.context, allowed_company_ids=company_ids))
-
     def _get_audience_log(self):
         """The chatter line that says whose rights chose the recipients, when the sending starts."""
         self.ensure_one()
-        audience_env = self._get_audience_env()
+        audience_env = self.env["sms.marketing.audience"]._get_env(self)
         return _(
             "Sending started. The recipients are the records %(user)s may read in %(companies)s.",
             user=audience_env.user.name,
@@ -811,105 +789,6 @@ class SmsMarketingMailing(models.Model):
                 user=sender.name,
             )
         return False
-
-    def _get_recipient_domain(self):
-        """The mailing's filter (``domain``) as a list, read as data; ``uid`` and ``user`` mean the sender."""
-        self.ensure_one()
-        return self.env["sms.marketing.recipient.model"]._read_filter(self.domain, self._get_audience_env().user)
-
-    def _get_recipients_query(self):
-        """SQL of the mailing's audience: rows (res_id, number, raw_phone, country_code, opted_out).
-
-        The one definition of who receives the mailing. The model is
-        ``recipient_model_id``. Mailing-list contacts: those subscribed to any
-        of ``list_ids`` the sender may read (and matching ``domain``);
-        ``opted_out`` when opted out of all of them; no list, no recipient.
-        Other models: the records matching ``domain``. Records are searched as
-        the sender (``_get_audience_env``), so their access rules and record
-        rules apply in the SQL; a filter on a field they may not read is refused.
-        """
-        self.ensure_one()
-        model_name = self.recipient_model or CONTACT_MODEL
-        config = self.env["sms.marketing.recipient.model"]._get_for_model(model_name)
-        if not config:
-            raise UserError(
-                _("%(model)s is not an SMS-enabled model.", model=self.recipient_model_id.name or model_name)
-            )
-        audience_env = self._get_audience_env()
-        domain = self._get_recipient_domain()
-        if not self.is_list_mailing:
-            numbers = config._get_numbers_query(domain, audience_env)
-            return SQL(
-                "SELECT r.res_id, r.number, r.raw_phone, r.country_code, FALSE AS opted_out FROM (%s) r",
-                numbers,
-            )
-        # lists of another company, or that the sender may not read, count for nothing
-        list_ids = audience_env["sms.marketing.list"].search([("id", "in", self.list_ids.ids)]).ids
-        if not list_ids:
-            return SQL(
-                "SELECT NULL::int AS res_id, NULL::varchar AS number, NULL::varchar AS raw_phone,"
-                " NULL::varchar AS country_code, FALSE AS opted_out WHERE FALSE"
-            )
-        self.env["sms.marketing.subscription"].flush_model()
-        numbers = config._get_numbers_query(domain, audience_env)
-        return SQL(
-            """
-            SELECT r.res_id, r.number, r.raw_phone, r.country_code, s.opted_out
-              FROM (SELECT contact_id, bool_and(COALESCE(opt_out, FALSE)) AS opted_out
-                      FROM sms_marketing_subscription
-                     WHERE list_id = ANY(%s)
-                  GROUP BY contact_id) s
-              JOIN (%s) r ON r.res_id = s.contact_id
-            """,
-            list_ids,
-            numbers,
-        )
-
-    def _get_recipients_classified_query(self):
-        """The recipients query plus ``reason``, with this precedence, so that the statistics
-        partition the audience and the engine cancels rows the same way:
-
-        1. ``invalid``: no valid number (``number`` IS NULL);
-        2. ``blacklisted``: the number is in the active blacklist;
-        3. ``opted_out``: the contact opted out of all the chosen lists;
-        4. ``frequency_capped``: the number received the cap's count of marketing SMS in its period
-           (``_get_frequency_cap_condition``);
-        5. ``duplicate``: the number already appears on an eligible row with a lower ``res_id``;
-
-        and NULL for the rows to send to.
-        """
-        self.ensure_one()
-        return SQL(
-            """
-            SELECT k.res_id, k.number, k.raw_phone, k.country_code, k.opted_out,
-                   CASE WHEN k.number IS NULL THEN 'invalid'
-                        WHEN k.blacklisted THEN 'blacklisted'
-                        WHEN k.opted_out THEN 'opted_out'
-                        WHEN k.capped THEN 'frequency_capped'
-                        WHEN row_number() OVER (PARTITION BY k.number, k.eligible ORDER BY k.res_id) > 1
-                        THEN 'duplicate'
-                   END AS reason
-              FROM (%s) k
-            """,
-            self._get_recipients_flagged_query(),
-        )
-
-    def _get_recipients_flagged_query(self):
-        """The recipients query plus ``blacklisted``, ``capped`` (frequency cap) and ``eligible``
-        (a valid number, neither blacklisted, opted out nor capped): the audience has someone
-        to send to iff one row is eligible (the first of each eligible number is sent)."""
-        self.ensure_one()
-        self.env["sms.marketing.blacklist"].flush_model(["number", "active"])
-        return SQL(
-            """SELECT f.*, f.number IS NOT NULL AND NOT f.blacklisted AND NOT f.opted_out
-                           AND NOT f.capped AS eligible
-                 FROM (SELECT r.*, b.id IS NOT NULL AS blacklisted,
-                              r.number IS NOT NULL AND b.id IS NULL AND NOT r.opted_out AND %s AS capped
-                         FROM (%s) r
-                    LEFT JOIN sms_marketing_blacklist b ON b.number = r.number AND b.active) f""",
-            self._get_frequency_cap_condition(SQL("r.number")),
-            self._get_recipients_query(),
-        )
 
     def _compute_window_waiting(self):
         """Pending messages waiting for their sending window, and the first opening: one _read_group."""
@@ -991,146 +870,6 @@ class SmsMarketingMailing(models.Model):
     @api.constrains("frequency_cap_count", "frequency_cap_hours")
     def _check_frequency_cap(self):
         self._check_frequency_cap_values(self, "frequency_cap_count", "frequency_cap_hours")
-
-    def _get_recipient_statistics(self):
-        """Counts of the audience, in SQL: total, valid, invalid, blacklisted, opted_out, duplicates,
-        to_send and by_country {ISO code or False: recipients to send to}.
-
-        A sent mailing's audience is the one it was sent to (its traces, by the
-        reason each was canceled), not who its lists or filter select today.
-        """
-        self.ensure_one()
-        classified = (
-            self._get_sent_recipients_classified_query()
-            if self.state == "done" and self._origin.id
-            else self._get_recipients_classified_query()
-        )
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT c.country_code,
-                       count(*),
-                       count(*) FILTER (WHERE c.number IS NOT NULL),
-                       count(*) FILTER (WHERE c.reason = 'blacklisted'),
-                       count(*) FILTER (WHERE c.reason = 'opted_out'),
-                       count(*) FILTER (WHERE c.reason = 'frequency_capped'),
-                       count(*) FILTER (WHERE c.reason = 'duplicate'),
-                       count(*) FILTER (WHERE c.reason IS NULL)
-                  FROM (%s) c
-              GROUP BY c.country_code
-                """,
-                classified,
-            )
-        )
-        keys = ("total", "valid", "blacklisted", "opted_out", "frequency_capped", "duplicates", "to_send")
-        stats = dict.fromkeys(keys, 0)
-        by_country = {}
-        for country_code, *counts in self.env.cr.fetchall():
-            for key, count in zip(keys, counts, strict=True):
-                stats[key] += count
-            if counts[-1]:
-                by_country[country_code or False] = counts[-1]
-        stats["invalid"] = stats["total"] - stats["valid"]
-        stats["by_country"] = by_country
-        return stats
-
-    def _get_sent_recipients_classified_query(self):
-        """A sent mailing's traces as ``_get_recipients_classified_query`` rows (country_code, number, reason):
-        the reason is the one its trace was canceled for when the audience was built."""
-        reason_of = SQL(" ").join(
-            SQL("WHEN %s THEN %s", failure_type, reason)
-            for reason, failure_type in AUDIENCE_REASON_FAILURE_TYPES.items()
-        )
-        return SQL(
-            """SELECT t.country_code,
-                      CASE WHEN t.failure_type = %s THEN NULL ELSE t.number END AS number,
-                      CASE t.failure_type %s END AS reason
-                 FROM sms_marketing_trace t
-                WHERE t.mailing_id = %s""",
-            AUDIENCE_REASON_FAILURE_TYPES["invalid"],
-            reason_of,
-            self._origin.id,
-        )
-
-    def _get_audience_statistics(self):
-        """(statistics, error): ``_get_recipient_statistics`` made safe for a form being edited.
-
-        A filter being edited can be invalid for a moment: the form then shows
-        the reason instead of failing.
-        """
-        self.ensure_one()
-        empty = dict.fromkeys(AUDIENCE_KEYS, 0)
-        empty["by_country"] = {}
-        if not self.recipient_model_id:
-            return empty, False
-        try:
-            self._parse_domain()
-            with self.env.cr.savepoint():
-                stats = self._get_recipient_statistics()
-        except FILTER_ERRORS as error:
-            return empty, str(error.args[0] if error.args else error)
-        except psycopg2.Error as error:  # rolled back by the savepoint; the form shows why
-            return empty, _("The recipients cannot be counted: %(error)s", error=error.diag.message_primary)
-        return {**empty, **stats, "by_country": dict(stats.get("by_country") or {})}, False
-
-    def _parse_domain(self):
-        """The recipient filter as a list, checked against the model and the sender's field access,
-        or a ValidationError a marketer can read."""
-        self.ensure_one()
-        domain = self._get_recipient_domain()
-        if self.recipient_model:
-            Model = self._get_audience_env()[self.recipient_model]
-            self._check_domain_field_access(Model, domain)
-            try:
-                # validates field names and operators against the model ...
-                Model.sudo()._where_calc(domain)
-                # ... and values: one PostgreSQL refuses ("abc" for a number, a date that
-                # is none) is only seen when the query runs
-                with self.env.cr.savepoint(flush=False):
-                    Model.sudo().search_count(domain, limit=1)
-            except (ValueError, KeyError, TypeError, IndexError, AssertionError, NotImplementedError) as error:
-                raise ValidationError(_("The recipient filter is not valid: %(error)s", error=error)) from error
-            except psycopg2.Error as error:
-                raise ValidationError(
-                    _(
-                        "The recipient filter is not valid: a value does not fit its field (%(error)s).",
-                        error=error.diag.message_primary or error.pgcode,
-                    )
-                ) from error
-        return list(domain)
-
-    @api.model
-    def _check_domain_field_access(self, Model, domain):
-        """Refuse a filter on a field the user may not read, as the web client hides it from them.
-
-        Odoo 17's search does not check field groups, so a filter such as
-        ``[('salary', '>', 5000)]`` would answer questions about a field its
-        user cannot see: every field of every path is checked here.
-        """
-        for leaf in domain:
-            if not isinstance(leaf, list | tuple) or len(leaf) != 3 or not isinstance(leaf[0], str):
-                continue
-            current = Model
-            for name in leaf[0].split("."):
-                field = current._fields.get(name)
-                if field is None:
-                    break  # an unknown field is refused by the filter check itself, with its own message
-                if field.groups and not current.env.su and not current.user_has_groups(field.groups):
-                    raise ValidationError(
-                        _(
-                            "The recipient filter uses the field “%(field)s” of %(model)s, which you are not "
-                            "allowed to read.",
-                            field=field.get_description(current.env)["string"],
-                            model=current._description,
-                        )
-                    )
-                if not field.relational:
-                    break
-                current = current.env[field.comodel_name]
-            # an operator is checked whatever its case: the subdomain of 'ANY' is checked as that of 'any'
-            operator = str(leaf[1]).lower()
-            if operator in ("any", "not any") and isinstance(leaf[2], list | tuple) and field and field.relational:
-                self._check_domain_field_access(current, leaf[2])
 
     @api.model
     def _get_default_recipient_domain(self, model_name):
@@ -1300,7 +1039,7 @@ class SmsMarketingMailing(models.Model):
         if not bodies:
             return
         model = self.recipient_model or CONTACT_MODEL
-        sample = self._get_audience_env()[model].search([], limit=1)
+        sample = self.env["sms.marketing.audience"]._get_env(self)[model].search([], limit=1)
         if sample:
             try:
                 for body in bodies:
@@ -1359,7 +1098,7 @@ class SmsMarketingMailing(models.Model):
         # 1,000,000), and Send must answer at once. Send then checks that someone will
         # receive it and that the gateway has credits; a shortfall pauses the mailing with
         # its reason, and the form's estimate shows the full count and price beforehand.
-        large = self._is_large_audience()
+        large = self.env["sms.marketing.audience"]._is_large(self)
         if large:
             self._check_audience_quick()
         else:
@@ -1383,14 +1122,9 @@ class SmsMarketingMailing(models.Model):
 
     def _check_audience_quick(self):
         """Send's check of a large audience: a valid filter and one recipient to send to (LIMIT 1)."""
-        error = self._get_audience_statistics_error()
-        has_recipients = False
-        if not error:
-            self.env.cr.execute(
-                SQL("SELECT 1 FROM (%s) f WHERE f.eligible LIMIT 1", self._get_recipients_flagged_query())
-            )
-            has_recipients = bool(self.env.cr.fetchone())
-        self._raise_no_audience(error, has_recipients)
+        audience = self.env["sms.marketing.audience"]
+        error = audience._get_filter_error(self)
+        self._raise_no_audience(error, not error and audience._has_recipients(self))
 
     def _raise_no_audience(self, error, has_recipients):
         if error:
@@ -1430,40 +1164,6 @@ class SmsMarketingMailing(models.Model):
                 )
             )
 
-    def _is_large_audience(self):
-        """True when the audience has more rows than ``send_check_full_limit`` (counted up to there only).
-
-        False for a filter that cannot run: the full check reports why.
-        """
-        self.ensure_one()
-        limit = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("sms_marketing_custom.send_check_full_limit", SEND_CHECK_FULL_LIMIT)
-        )
-        try:
-            with self.env.cr.savepoint():
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT count(*) FROM (SELECT 1 FROM (%s) r LIMIT %s) r",
-                        self._get_recipients_query(),
-                        limit + 1,
-                    )
-                )
-                return self.env.cr.fetchone()[0] > limit
-        except (*FILTER_ERRORS, psycopg2.Error):
-            return False
-
-    def _get_audience_statistics_error(self):
-        """Why the recipient filter cannot be used, or False (as ``_get_audience_statistics``, no count)."""
-        self.ensure_one()
-        try:
-            self._parse_domain()
-            self._get_recipients_query()
-        except FILTER_ERRORS as error:
-            return str(error.args[0] if error.args else error)
-        return False
-
     def _trigger_queue(self, at=None):
         self.env["sms.marketing.engine"]._trigger_senders(at)
 
@@ -1480,22 +1180,6 @@ class SmsMarketingMailing(models.Model):
         )
 
     # ---- templates and campaigns
-    # The rules live in models/sms_marketing_template.py and models/sms_marketing_campaign.py;
-    # the mailing only points to its template and campaign.
-    template_id = fields.Many2one(
-        "sms.marketing.template",
-        string="Start from template",
-        ondelete="set null",
-        copy=True,
-        help="Fills the SMS content, the recipients model and the opt-out option from a template.",
-    )
-    campaign_id = fields.Many2one(
-        "sms.marketing.campaign",
-        ondelete="set null",
-        index="btree_not_null",
-        tracking=True,
-    )
-
     @api.onchange("template_id")
     def _onchange_template_id(self):
         """A template picked on a draft fills its content, model and opt-out option (it replaces a

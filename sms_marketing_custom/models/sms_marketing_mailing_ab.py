@@ -1,8 +1,8 @@
 """The mailing's A/B test: versions sent to a test share, then the winner to the rest.
 
 The versions are ``sms.marketing.mailing.variant`` (version A is the mailing's
-own text); which version a recipient gets is the engine's INSERT
-(``sms.marketing.engine._get_versioned_sql``), which version wins is
+own text); which version a recipient gets is its audience
+(``sms.marketing.audience._get_trace_rows_query``), which version wins is
 ``sms.marketing.mailing.variant._pick_winner``, and the winner goes to the
 rest through the transition ``_start_rest`` (models/sms_marketing_mailing_state.py).
 See docs/design.md, "A/B tests".

@@ -9,7 +9,6 @@ each rule").
 """
 
 import psycopg2
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -158,7 +157,7 @@ class SmsMarketingMailing(models.Model):
             if by_lang:
                 return self._get_parts_by_lang(by_lang, body), False
             return {code: {segments: count} for code, count in by_country.items() if count}, False
-        rows = self._get_sendable_rows(limit=PLACEHOLDER_EXACT_LIMIT, sample=True)
+        rows = self.env["sms.marketing.audience"]._get_sendable_rows(self, limit=PLACEHOLDER_EXACT_LIMIT, sample=True)
         sampled = len(rows) < self.audience_to_send
         mailing = self.with_context(sms_marketing_preview=True)
         samples, overall = {}, {}
@@ -199,7 +198,7 @@ class SmsMarketingMailing(models.Model):
                         """SELECT c.country_code, %s, count(*) FROM (%s) c JOIN %s ON %s = c.res_id
                             WHERE c.reason IS NULL GROUP BY 1, 2""",
                         column,
-                        self._get_recipients_classified_query(),
+                        self.env["sms.marketing.audience"]._get_classified_query(self),
                         SQL.identifier(Model._table),
                         SQL.identifier(Model._table, "id"),
                     )
@@ -222,26 +221,6 @@ class SmsMarketingMailing(models.Model):
             country[parts_of_lang[lang]] = country.get(parts_of_lang[lang], 0) + count
         return distribution
 
-    def _get_sendable_rows(self, limit=None, sample=False):
-        """[(res_id, country code)] of the recipients the mailing sends to, in ``res_id`` order:
-        the first ``limit`` ones, or with ``sample`` a spread sample of that size (the same one
-        each time)."""
-        self.ensure_one()
-        order = SQL("md5(c.res_id::text)") if sample else SQL("c.res_id")
-        try:
-            with self.env.cr.savepoint(flush=False):
-                query = SQL(
-                    "SELECT c.res_id, c.country_code FROM (%s) c WHERE c.reason IS NULL ORDER BY %s LIMIT %s",
-                    self._get_recipients_classified_query(),
-                    order,
-                    limit,
-                )
-                self.env.cr.execute(query)
-                rows = self.env.cr.fetchall()
-        except (*FILTER_ERRORS, KeyError, TypeError, psycopg2.Error):
-            return []  # an invalid filter being edited: the form says why elsewhere
-        return sorted(rows)
-
     def _render_estimate_html(self, estimate):
         if not estimate["lines"]:
             return False
@@ -249,32 +228,24 @@ class SmsMarketingMailing(models.Model):
             country.code: country.name
             for country in self.env["res.country"].search([("code", "in", [line[0] for line in estimate["lines"]])])
         }
-        rows = Markup("").join(
-            Markup(
-                "<tr><td>%s</td><td class='text-end'>%s</td><td class='text-end'>%s</td>"
-                "<td class='text-end'>%s</td></tr>"
-            )
-            % (
-                countries.get(code) or code or _("Other countries"),
-                count,
-                f"{price:g}",
-                f"{credits:,.2f}",
-            )
+        lines = [
+            {
+                "country": countries.get(code) or code or _("Other countries"),
+                "count": count,
+                "price": f"{price:g}",
+                "credits": f"{credits:,.2f}",
+            }
             for code, count, price, credits in estimate["lines"]
+        ]
+        return self.env["ir.qweb"]._render(
+            "sms_marketing_custom.mailing_estimate_table",
+            {
+                "lines": lines,
+                "total_label": _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
+                "count": self.audience_to_send,
+                "credits": f"{estimate['credits']:,.2f}",
+            },
         )
-        head = Markup(
-            "<table class='table table-sm o_sms_marketing_estimate'><thead><tr><th>%s</th>"
-            "<th class='text-end'>%s</th><th class='text-end'>%s</th><th class='text-end'>%s</th></tr></thead>"
-        ) % (_("Country"), _("Recipients"), _("Credits per SMS part"), _("Credits"))
-        foot = Markup(
-            "<tfoot><tr><th>%s</th><th class='text-end'>%s</th><th></th><th class='text-end'>%s</th></tr></tfoot>"
-            "</table>"
-        ) % (
-            _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
-            self.audience_to_send,
-            f"{estimate['credits']:,.2f}",
-        )
-        return head + Markup("<tbody>") + rows + Markup("</tbody>") + foot
 
     @api.model
     def _format_parts_range(self, estimate):

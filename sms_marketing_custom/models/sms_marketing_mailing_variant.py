@@ -8,7 +8,7 @@ What
 How (docs/design.md, "A/B tests")
     Version A is the mailing's own SMS content (``is_main``: its ``body``
     follows the mailing's); versions B, C... are their own texts. The engine
-    builds the test share first (``sms.marketing.engine._insert_traces``:
+    builds the test share first (``sms.marketing.audience._get_trace_rows_query``:
     among each window's recipients to send to, the first ``ab_test_share`` %
     by a hash of (mailing, record) — random, the same on every run — dealt
     round-robin to the versions), then, once the winner is known, the rest of

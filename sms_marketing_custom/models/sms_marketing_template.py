@@ -140,7 +140,7 @@ class SmsMarketingTemplate(models.Model):
         values = {"recipient_model_id": self.recipient_model_id.id, "frequency_cap_count": 0}
         if model == CONTACT_MODEL:
             values["list_ids"] = [(6, 0, self.env["sms.marketing.list"].search([], limit=100).ids)]
-        rows = Mailing.new(values)._get_sendable_rows(limit=1)
+        rows = self.env["sms.marketing.audience"]._get_sendable_rows(Mailing.new(values), limit=1)
         if rows:
             return rows[0][0]
         return self.env[model].search([], limit=1).id or None

@@ -82,7 +82,7 @@ class SmsMarketingAudienceCase(SmsMarketingCase):
 
     def _mailing_stats(self, **values):
         mailing = self.env["sms.marketing.mailing"].create({"subject": "Audience test", "body": "Hello", **values})
-        return mailing, mailing._get_recipient_statistics()
+        return mailing, mailing.env["sms.marketing.audience"]._get_statistics(mailing)
 
 
 class SmsMarketingMailingCase(SmsMarketingCase):

@@ -4,6 +4,7 @@ from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
+from ..models.sms_marketing_audience import REASONS
 from .common import SmsMarketingAudienceCase
 
 
@@ -183,7 +184,7 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
 
     def test_recipients_of_lists(self):
         mailing, stats = self._mailing_stats(list_ids=[(6, 0, (self.list_a | self.list_b).ids)])
-        self.env.cr.execute(mailing._get_recipients_query())
+        self.env.cr.execute(mailing.env["sms.marketing.audience"]._get_recipients_query(mailing))
         rows = {row[0]: row[1:] for row in self.env.cr.fetchall()}
         self.assertEqual(len(rows), 6, "one row per contact, even when in two lists")
         self.assertEqual(rows[self.ann.id], ("+12025550143", "+1 202 555 0143", "US", True), "opted out of all lists")
@@ -204,12 +205,33 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
             },
         )
         # the duplicate is the second Bob: one person, one SMS
-        self.env.cr.execute(mailing._get_recipients_classified_query())
+        self.env.cr.execute(mailing.env["sms.marketing.audience"]._get_classified_query(mailing))
         reasons = {row[0]: row[-1] for row in self.env.cr.fetchall()}
         self.assertEqual(reasons[self.bob.id], None)
         self.assertEqual(reasons[self.bob_again.id], "duplicate")
         self.assertEqual(reasons[self.carl.id], "blacklisted")
         self.assertEqual(reasons[self.ann.id], "opted_out")
+
+    def test_engine_traces_are_what_the_audience_answers(self):
+        """One set of reason names end to end: built window after window (the first of one record),
+        each trace is canceled with its record's reason in the audience, or pending when it has none."""
+        mailing, _stats = self._mailing_stats(list_ids=[(6, 0, (self.list_a | self.list_b).ids)])
+        self.env.cr.execute(self.env["sms.marketing.audience"]._get_classified_query(mailing))
+        reasons = {row[0]: row[-1] for row in self.env.cr.fetchall()}
+        self.assertEqual(reasons[self.dan.id], "invalid_number")
+        self.assertEqual(reasons[self.bob_again.id], "duplicate")
+        engine = self.env["sms.marketing.engine"]
+        params = {**engine._get_params(), "build_first_step": 1}
+        while not mailing.trace_build_done:
+            engine._build_traces(mailing, params)
+        traces = mailing.trace_ids
+        self.assertEqual({trace.res_id: trace.failure_type or None for trace in traces}, reasons)
+        self.assertEqual(
+            {trace.res_id for trace in traces if trace.state == "pending"},
+            {res_id for res_id, reason in reasons.items() if reason is None},
+        )
+        failure_types = dict(self.env["sms.marketing.trace"]._fields["failure_type"].selection)
+        self.assertLessEqual(set(REASONS), set(failure_types), "every reason is a trace's failure type")
 
     def test_recipients_of_one_list_and_filter(self):
         _mailing, stats = self._mailing_stats(list_ids=[(6, 0, self.list_b.ids)])
@@ -246,14 +268,14 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
             )
         )
         self.assertFalse(Partner.with_user(self.user_marketing).search([("id", "=", partners[1].id)]), "rule hides P2")
-        stats = mailing._get_recipient_statistics()
+        stats = mailing.env["sms.marketing.audience"]._get_statistics(mailing)
         self.assertEqual((stats["total"], stats["invalid"], stats["blacklisted"], stats["duplicates"]), (3, 1, 1, 0))
         self.assertEqual(stats["to_send"], 1)
         # a marketer of both companies sees P2, a duplicate of P1's number
         as_admin = mailing.with_user(self.marketer_ab).with_context(
             allowed_company_ids=[self.env.company.id, other_company.id]
         )
-        stats = as_admin._get_recipient_statistics()
+        stats = as_admin.env["sms.marketing.audience"]._get_statistics(as_admin)
         self.assertEqual((stats["total"], stats["duplicates"], stats["to_send"]), (4, 1, 1))
         # the default filter of partners: a valid number and not blacklisted
         default = config._get_default_domain()
@@ -280,11 +302,15 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
                 }
             )
         )
-        self.assertEqual(Partner.search(mailing._get_recipient_domain()), mine, "the marketer's, not the Responsible's")
+        self.assertEqual(
+            Partner.search(mailing.env["sms.marketing.audience"]._get_filter(mailing)),
+            mine,
+            "the marketer's, not the Responsible's",
+        )
         mailing.write(mailing._get_sender_values())
         as_cron = mailing.with_user(SUPERUSER_ID)
-        self.assertEqual(Partner.search(as_cron._get_recipient_domain()), mine)
-        self.assertNotIn(managers, Partner.search(as_cron._get_recipient_domain()))
+        self.assertEqual(Partner.search(as_cron.env["sms.marketing.audience"]._get_filter(as_cron)), mine)
+        self.assertNotIn(managers, Partner.search(as_cron.env["sms.marketing.audience"]._get_filter(as_cron)))
 
     def test_any_model_with_a_phone_field(self):
         Config = self.env["sms.marketing.recipient.model"].with_user(self.user_manager)
@@ -320,14 +346,14 @@ class TestListsAndRecipients(SmsMarketingAudienceCase):
         self.assertEqual(stats["by_country"], {"FR": 1})
         # normalised once per distinct number: a second count reuses the cache
         self.assertEqual(self.env["sms.marketing.number"].search_count([("raw", "=", "+33 6 12 34 56 78")]), 1)
-        self.assertEqual(mailing._get_recipient_statistics(), stats)
+        self.assertEqual(mailing.env["sms.marketing.audience"]._get_statistics(mailing), stats)
 
     def test_not_enabled_model_refused(self):
         mailing = self.env["sms.marketing.mailing"].create(
             {"subject": "Users", "recipient_model_id": self.env["ir.model"]._get_id("res.users")}
         )
         with self.assertRaises(UserError):
-            mailing._get_recipients_query()
+            mailing.env["sms.marketing.audience"]._get_recipients_query(mailing)
 
 
 @tagged("post_install", "-at_install")

@@ -109,7 +109,7 @@ class TestAudienceFollowsSender(SmsMarketingCase):
             with self.subTest(user=user.login, companies=companies and companies.mapped("name")):
                 mailing = self._partner_mailing(user, domain, companies)
                 self.assertEqual(mailing.audience_to_send, len(expected))
-                self.env.cr.execute(mailing._get_recipients_query())
+                self.env.cr.execute(mailing.env["sms.marketing.audience"]._get_recipients_query(mailing))
                 self.assertEqual({row[0] for row in self.env.cr.fetchall()}, {p.id for p in expected})
 
     def test_responsible_widens_nothing(self):
@@ -117,7 +117,9 @@ class TestAudienceFollowsSender(SmsMarketingCase):
         mailing = self._partner_mailing(self.marketer_a, [("id", "=", self.partner_b.id)], user_id=self.admin.id)
         self.assertEqual(mailing.audience_to_send, 0)
         mailing = self._partner_mailing(self.marketer_a, "[('create_uid', '=', uid)]", user_id=self.admin.id)
-        self.assertIn(("create_uid", "=", self.marketer_a.id), mailing._get_recipient_domain())
+        self.assertIn(
+            ("create_uid", "=", self.marketer_a.id), mailing.env["sms.marketing.audience"]._get_filter(mailing)
+        )
 
     def test_filter_on_a_field_the_user_may_not_read(self):
         """signup_type is for administrators only: a marketer may not filter on it, even through a relation."""

@@ -329,7 +329,7 @@ class TestBadInputMailing(BadInputRecordsCase):
                 self.assertEqual(mailing.state, "draft")
                 return
             # ... and the count is right
-            parsed = mailing._parse_domain()
+            parsed = mailing.env["sms.marketing.audience"]._parse_filter(mailing)
             expected = self.env["res.partner"].sudo().with_context(active_test=True).search_count(parsed)
             self.assertEqual(mailing.audience_total, expected, domain)
 

@@ -192,18 +192,24 @@ class TestFrequencyCap(SmsEngineCase):
         self._received(self.contacts[1], 30)  # out of the period
         self._received(self.contacts[2], 1, state="failed")  # refused: not received
         mailing = self._make_mailing(frequency_cap_count=1, frequency_cap_hours=24)
-        stats = mailing._get_recipient_statistics()
+        stats = mailing.env["sms.marketing.audience"]._get_statistics(mailing)
         self.assertEqual((stats["frequency_capped"], stats["to_send"]), (1, 2))
         self.assertEqual(mailing.audience_frequency_capped, 1)
         mailing.frequency_cap_hours = 1
-        self.assertEqual(mailing._get_recipient_statistics()["frequency_capped"], 0)
+        self.assertEqual(mailing.env["sms.marketing.audience"]._get_statistics(mailing)["frequency_capped"], 0)
         mailing.write({"frequency_cap_hours": 24, "frequency_cap_count": 2})
-        self.assertEqual(mailing._get_recipient_statistics()["frequency_capped"], 0, "K=2: one SMS is not enough")
+        self.assertEqual(
+            mailing.env["sms.marketing.audience"]._get_statistics(mailing)["frequency_capped"],
+            0,
+            "K=2: one SMS is not enough",
+        )
         mailing.frequency_cap_count = 0
-        self.assertEqual(mailing._get_recipient_statistics()["frequency_capped"], 0, "0 turns the cap off")
+        self.assertEqual(
+            mailing.env["sms.marketing.audience"]._get_statistics(mailing)["frequency_capped"], 0, "0 turns the cap off"
+        )
         mailing.frequency_cap_count = 1
         self.env["sms.marketing.blacklist"]._add_numbers([self.contacts[0].phone_sanitized])
-        stats = mailing._get_recipient_statistics()
+        stats = mailing.env["sms.marketing.audience"]._get_statistics(mailing)
         self.assertEqual((stats["blacklisted"], stats["frequency_capped"]), (1, 0), "blacklisted comes first")
 
     @freeze_time(NOW)
@@ -222,7 +228,7 @@ class TestFrequencyCap(SmsEngineCase):
     def test_engine_cancels_with_the_reason_the_form_counted(self):
         self._received(self.contacts[0], 2)
         mailing = self._make_mailing(frequency_cap_count=1, frequency_cap_hours=24)
-        counted = mailing._get_recipient_statistics()["frequency_capped"]
+        counted = mailing.env["sms.marketing.audience"]._get_statistics(mailing)["frequency_capped"]
         self._start(mailing)
         self._run_cron()
         capped = mailing.trace_ids.filtered(lambda trace: trace.failure_type == "frequency_capped")

@@ -251,7 +251,7 @@ class TestEngagementFields(EngagementCase):
         self.assertFalse(hidden, "an employee without SMS marketing does not see them on partners")
         mailing = self.Mailing.with_user(self.user_employee).browse()
         with self.assertRaises(ValidationError):
-            mailing._check_domain_field_access(
+            mailing.env["sms.marketing.audience"]._check_filter_field_access(
                 self.env["res.partner"].with_user(self.user_employee), [("sms_clicked_90d", "=", True)]
             )
 
@@ -321,7 +321,7 @@ class TestResendNonClickers(EngagementCase):
         # c5 joins the list after the sending: never received it
 
     def _audience(self, mailing):
-        self.env.cr.execute(mailing._get_recipients_query())
+        self.env.cr.execute(mailing.env["sms.marketing.audience"]._get_recipients_query(mailing))
         return {row[0] for row in self.env.cr.fetchall()}
 
     def test_resend_audience_is_the_non_clickers(self):
@@ -429,7 +429,8 @@ class TestEngagementEnabledModel(EngagementCase):
         self._click(clicked, self._days_ago(0, 1))
         mailing.state = "done"
         draft = self.Mailing.browse(mailing.with_user(self.user_marketing).action_resend_to_non_clickers()["res_id"])
-        self.env.cr.execute(draft.with_user(self.user_marketing)._get_recipients_query())
+        as_marketer = draft.with_user(self.user_marketing)
+        self.env.cr.execute(as_marketer.env["sms.marketing.audience"]._get_recipients_query(as_marketer))
         self.assertEqual({row[0] for row in self.env.cr.fetchall()}, set(banks[:2].ids))
         # disabled: the fields and their reflection are gone
         config.sudo().unlink()

@@ -29,14 +29,14 @@ def fake_statistics(by_country, **counts):
         "by_country": by_country,
     }
     stats.update(counts)
-    return lambda self: dict(stats)
+    return lambda self, mailing: dict(stats)
 
 
 @tagged("post_install", "-at_install")
 class TestMailing(SmsMarketingMailingCase):
     def _patch_statistics(self, by_country, **counts):
-        Mailing = type(self.env["sms.marketing.mailing"])
-        return patch.object(Mailing, "_get_recipient_statistics", fake_statistics(by_country, **counts))
+        Audience = type(self.env["sms.marketing.audience"])
+        return patch.object(Audience, "_get_statistics", fake_statistics(by_country, **counts))
 
     def _triggers(self):
         cron = self.env.ref("sms_marketing_custom.ir_cron_sms_marketing_process_queue")

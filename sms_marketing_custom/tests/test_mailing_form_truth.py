@@ -84,11 +84,24 @@ class TestMailingFormTruth(SmsEngineCase):
         self.assertEqual(form.sms_encoding, "GSM-7", "é is in the GSM-7 alphabet")
         self.assertEqual(form.sms_units, len("Hi Chloé!"))
 
+    def test_form_html_escapes_the_records_it_shows(self):
+        """The preview bubble and the estimate table are QWeb: a name typed with markup is text."""
+        hostile = "<script>alert(1)</script>"
+        self.truth_contacts[0].name = hostile
+        self.us.name = f"U{hostile}S"
+        form = self._form(self.priced, "Hi {{ object.name }}!")
+        self.assertEqual(form.sms_preview.split("\n")[0], f"Hi {hostile}!")
+        for html in (str(form.sms_preview_html), str(form.estimate_html)):
+            self.assertNotIn("<script>", html)
+            self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", html)
+        self.assertIn("o_sms_preview_optout", str(form.sms_preview_html))
+        self.assertIn(f"U{hostile}S".replace("<", "&lt;").replace(">", "&gt;"), str(form.estimate_html))
+
     # ---------------------------------------------------------------- price
     def test_estimate_with_only_a_default_price(self):
         form = self._form(self.default_only, "Hello", include_optout=False)
         self.assertEqual(form.estimated_credits, 5 * 2.0)
-        self.assertIn("<td class='text-end'>2</td>", form.estimate_html)
+        self.assertIn('<td class="text-end">2</td>', form.estimate_html)
 
     def test_prices_button_shows_the_default_price(self):
         mailing = self._form(self.default_only, "Hello").save()

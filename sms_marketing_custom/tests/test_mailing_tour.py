@@ -46,7 +46,7 @@ class TestMailingTour(HttpCase):
         mailing = self.env["sms.marketing.mailing"].search([("subject", "=", "Tour spring sale")])
         self.assertEqual(len(mailing), 1)
         self.assertEqual(mailing.recipient_model, "res.partner")
-        domain = mailing._parse_domain()
+        domain = mailing.env["sms.marketing.audience"]._parse_filter(mailing)
         self.assertIn(("country_id.name", "=", "United States"), [tuple(leaf) for leaf in domain])
         self.assertIn(("blacklisted", "=", False), [tuple(leaf) for leaf in domain])
         recipients = self.env["res.partner"].search(domain)

@@ -197,7 +197,7 @@ class TestScaleOut(SmsEngineCase):
         self._make_contacts(3)
         self._set_param("send_check_full_limit", 2)
         mailing = self._make_mailing(gateway=self.http_gateway)
-        self.assertTrue(mailing._is_large_audience())
+        self.assertTrue(mailing.env["sms.marketing.audience"]._is_large(mailing))
         self.http_gateway.sudo()._change_balance(-self.http_gateway.balance, "spend")
         with self.assertRaisesRegex(UserError, "no credits left"):
             mailing.action_send_now()
@@ -209,7 +209,7 @@ class TestScaleOut(SmsEngineCase):
         self._set_param("send_check_full_limit", 0)
         contacts = self._make_contacts(3)
         mailing = self._make_mailing()
-        self.assertTrue(mailing._is_large_audience())
+        self.assertTrue(mailing.env["sms.marketing.audience"]._is_large(mailing))
         self.env["sms.marketing.blacklist"].create({"number": contacts[0].phone_sanitized})
         self.env["sms.marketing.subscription"].search([("contact_id", "in", contacts[1:].ids)]).write({"opt_out": True})
         with self.assertRaisesRegex(UserError, "No recipient will receive"):

@@ -258,7 +258,7 @@ class TestFilterShapes(FilterSecurityCase):
                 mailing = self.Mailing.create(
                     {"subject": "Shape", "body": "Hi", "recipient_model_id": self.partner_model.id, "domain": text}
                 )
-                found = self._search(mailing._get_recipient_domain())
+                found = self._search(mailing.env["sms.marketing.audience"]._get_filter(mailing))
                 self.assertEqual(found, self._search(self._evaluated_before(text, user)), "as before")
                 if expected is not None:
                     names = {partner.name.removeprefix("Shape ").lower() for partner in found}
@@ -274,7 +274,8 @@ class TestFilterShapes(FilterSecurityCase):
             {"subject": "Mine", "body": "Hi", "recipient_model_id": self.partner_model.id, "domain": text}
         )
         mailing.write(mailing._get_sender_values())
-        self.assertEqual(self._search(mailing.with_user(SUPERUSER_ID)._get_recipient_domain()), self.partners[:2])
+        as_root = mailing.with_user(SUPERUSER_ID)
+        self.assertEqual(self._search(as_root.env["sms.marketing.audience"]._get_filter(as_root)), self.partners[:2])
 
     def test_to_utc_is_the_senders_midnight(self):
         """The web client's ``.to_utc()``: midnight of the sender's today, in UTC (Brussels is ahead of UTC)."""

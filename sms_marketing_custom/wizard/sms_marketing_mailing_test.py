@@ -4,7 +4,6 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
 from odoo.tools.misc import formatLang
 
 from ..providers import SERVER_ERROR, SmsGatewayError
@@ -201,19 +200,9 @@ class SmsMarketingMailingTest(models.TransientModel):
     def _get_sample_recipients(self, numbers):
         """{number: res_id of the audience record whose SMS it receives (None without audience)}:
         the recipient with that number, else the audience's first (as the form's preview)."""
-        mailing = self.mailing_id
-        self.env.cr.execute(
-            SQL(
-                """SELECT DISTINCT ON (c.number) c.number, c.res_id
-                     FROM (%s) c
-                    WHERE c.reason IS NULL AND c.number = ANY(%s)
-                 ORDER BY c.number, c.res_id""",
-                mailing._get_recipients_classified_query(),
-                numbers,
-            )
-        )
-        by_number = dict(self.env.cr.fetchall())
-        first_rows = mailing._get_sendable_rows(limit=1)
+        mailing, audience = self.mailing_id, self.env["sms.marketing.audience"]
+        by_number = audience._get_res_ids_of_numbers(mailing, numbers)
+        first_rows = audience._get_sendable_rows(mailing, limit=1)
         first = first_rows[0][0] if first_rows else None
         if first is None and "{{" in (mailing.body or ""):
             raise UserError(_("The SMS has placeholders and no recipient to fill them: choose recipients first."))

@@ -140,9 +140,9 @@ class SmsMarketingEngine(models.AbstractModel):
         due = Mailing.search([("state", "=", "scheduled"), ("schedule_date", "<=", now)])
         due._set_sending()
         paused = Mailing.search([("state", "=", "paused"), ("pause_code", "=", "insufficient_credit")])
+        credit = self._read_paused_balances(paused)
         for mailing in paused:
-            gateway = self._get_gateway(mailing)
-            if gateway and self._gateway_has_credit(gateway):
+            if credit.get(self._get_gateway(mailing)):
                 mailing._set_sending(from_state="paused", pause_code="insufficient_credit")
         # A canceled mailing sends nothing more: its pending traces are closed,
         # once (trace_build_cursor -1 marks it; a canceled mailing builds no more).
@@ -165,15 +165,28 @@ class SmsMarketingEngine(models.AbstractModel):
             self._commit()
 
     @api.model
-    def _gateway_has_credit(self, gateway):
-        """True when ``gateway`` can pay for one one-part message, its balance read again from the provider."""
-        try:
-            gateway._refresh_balance()
-        except UserError:
-            _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
-            return False
-        prices = gateway._get_prices()
-        return gateway.balance > 0 and gateway.balance >= min(prices.values())
+    def _read_paused_balances(self, mailings):
+        """{gateway: True when it can pay for a one-part message} of ``mailings``' gateways, each
+        balance read again from its provider.
+
+        The provider is called with no lock of this transaction held (committed
+        before, and after each gateway's short balance write): a sender that
+        reserves on the gateway never waits for another provider's answer.
+        """
+        gateways = {self._get_gateway(mailing) for mailing in mailings}
+        credit = {}
+        for gateway in filter(None, gateways):
+            self._commit()
+            try:
+                gateway._refresh_balance()
+            except UserError:
+                _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
+                continue
+            prices = gateway._get_prices()
+            credit[gateway] = gateway.balance > 0 and gateway.balance >= min(prices.values())
+        if credit:
+            self._commit()
+        return credit
 
     @api.model
     def _get_sending_mailing_ids(self):

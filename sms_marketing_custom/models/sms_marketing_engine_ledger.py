@@ -60,13 +60,11 @@ class SmsMarketingEngine(models.AbstractModel):
                     move_id,
                 )
             )
-        self.env.cr.execute(
-            SQL(
-                "UPDATE sms_marketing_trace SET claim_move_id = %s WHERE id = ANY(%s)",
-                move_id,
-                [message["trace_id"] for message in messages[:count]],
+        trace_ids = [message["trace_id"] for message in messages[:count] if message.get("trace_id")]
+        if trace_ids:
+            self.env.cr.execute(
+                SQL("UPDATE sms_marketing_trace SET claim_move_id = %s WHERE id = ANY(%s)", move_id, trace_ids)
             )
-        )
         return count, move_id, delay
 
     @api.model
@@ -75,6 +73,8 @@ class SmsMarketingEngine(models.AbstractModel):
         if not gateway._close_lease(move_id):
             return False
         gateway._settle(reserved, 0.0, mailing=mailing)
+        if not mailing:  # keyword answers: no trace carries the reservation
+            return True
         self.env.cr.execute(
             SQL(
                 """UPDATE sms_marketing_trace SET claim_move_id = NULL

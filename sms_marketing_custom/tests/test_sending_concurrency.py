@@ -11,7 +11,9 @@ from datetime import timedelta
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
-from .common import SmsCommittedCase, load_script
+from ..providers.http_json import HttpJsonProvider
+from ..providers.twilio import TwilioProvider
+from .common import SmsCommittedCase, committing_engine, during_provider_call, load_script, rows_free
 
 
 @tagged("post_install", "-at_install")
@@ -535,3 +537,165 @@ class TestConcurrentSenders(SmsCommittedCase):
         self.assertEqual(states.pop(messages[0]["uuid"]), ("delivered", None, None))
         self.assertEqual(states.pop(messages[1]["uuid"]), ("failed", "undelivered", None))
         self.assertEqual(set(states.values()), {("sent", None, None)})
+
+    # ------------------------------------------------------------------ no lock across a provider call
+    def _gateway_free(self, ids, seen):
+        """A check for ``during_provider_call``: whether the gateway row (every reservation's) is free."""
+        return lambda: seen.append(rows_free(self.env.cr.dbname, "gateway", [ids["gateway"]]))
+
+    def test_test_sms_holds_no_lock_during_the_call(self):
+        """The test SMS reserves and commits, then calls the provider: senders reserve meanwhile."""
+        ids = self._setup_committed(contacts=1)
+        self.sim.configure(reset=True)
+        seen = []
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(HttpJsonProvider, "send", self._gateway_free(ids, seen)),
+        ):
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            wizard = env["sms.marketing.mailing.test"].create({"mailing_id": ids["mailing"], "numbers": "+32470000001"})
+            wizard.action_send()
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(seen, [True], "the gateway row is free while the provider answers")
+        self.assertEqual([m["number"] for m in self.sim.state()["sent"]], ["+32470000001"])
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT sum(amount), count(lease_until) FROM sms_marketing_credit_move WHERE gateway_id = %s",
+                [ids["gateway"]],
+            )
+            self.assertEqual(cr.fetchone(), (999.0, 0), "charged once, no reservation left open")
+
+    def test_keyword_answer_holds_no_lock_during_the_call(self):
+        """A STOP's answer leaves after the keyword's work is committed, with no lock held."""
+        ids = self._setup_committed(contacts=1)
+        self.sim.configure(reset=True)
+        number = "+32470000077"
+        seen, blacklisted = [], []
+
+        def check():
+            self._gateway_free(ids, seen)()
+            with self._cursor() as cr:
+                cr.execute("SELECT count(*) FROM sms_marketing_blacklist WHERE number = %s", [number])
+                blacklisted.append(cr.fetchone()[0])
+
+        self.addCleanup(self._forget_number, number)
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(HttpJsonProvider, "send", check),
+        ):
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            Blacklist = env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=ids["gateway"])
+            results = Blacklist._apply_inbound_keywords([{"number": number, "content": "STOP"}])
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(results, [{"number": number, "action": "optout"}])
+        self.assertEqual(seen, [True], "the gateway row is free while the provider answers")
+        self.assertEqual(blacklisted, [1], "the STOP was kept before the answer left")
+        self.assertEqual([m["number"] for m in self.sim.state()["sent"]], [number])
+
+    def _forget_number(self, number):
+        with self._cursor() as cr:
+            cr.execute("DELETE FROM sms_marketing_blacklist WHERE number = %s", [number])
+            cr.execute("DELETE FROM sms_marketing_consent WHERE number = %s", [number])
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_refresh_holds_no_lock_during_the_calls(self):
+        """Refresh Balance and Prices asks the provider twice before it writes anything."""
+        ids = self._setup_committed(contacts=1)
+        self.sim.configure(reset=True, balance=500.0)
+        seen = []
+        check = self._gateway_free(ids, seen)
+        with (
+            self._cursor() as cr,
+            during_provider_call(HttpJsonProvider, "fetch_balance", check),
+            during_provider_call(HttpJsonProvider, "fetch_prices", check),
+        ):
+            gateway = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+            gateway.action_refresh()
+            self.assertEqual(gateway.balance, 500.0, "the provider's balance")
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(seen, [True, True], "the gateway row is free during both calls")
+
+    def test_paused_mailings_balance_read_holds_no_lock(self):
+        """Two mailings paused for credit on one gateway: its balance is read once, nothing locked meanwhile."""
+        ids = self._setup_committed(contacts=1)
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            first = env["sms.marketing.mailing"].browse(ids["mailing"])
+            second = first.copy({"subject": "Concurrency again"})
+            (first | second).write({"state": "paused", "pause_code": "insufficient_credit"})
+            mailing_ids = (first | second).ids
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup, dict(ids, mailing=second.id))
+        seen = []
+
+        def check():
+            self._gateway_free(ids, seen)()
+            seen.append(rows_free(self.env.cr.dbname, "mailing", mailing_ids))
+
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(HttpJsonProvider, "fetch_balance", check),
+        ):
+            api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]._wake_due_mailings()
+            cr.commit()  # pylint: disable=invalid-commit
+            cr.execute("SELECT DISTINCT state FROM sms_marketing_mailing WHERE id = ANY(%s)", [mailing_ids])
+            self.assertEqual(cr.fetchall(), [("sending",)], "both resumed: the gateway has credit")
+        self.assertTrue(seen, "the balance was read")
+        self.assertTrue(all(seen), "neither the gateway nor the mailings are locked during a balance read")
+
+    def test_reconciliation_holds_no_trace_during_the_look_up(self):
+        """A delivery report that comes while reconciliation asks the provider applies at once, and stays."""
+        twilio = load_script("twilio_standin.py", "sms_twilio_standin").TwilioStandin().start()
+        self.addCleanup(twilio.stop)
+        values = {
+            "provider": "twilio",
+            "endpoint_url": twilio.url,
+            "allow_private_network": True,  # the stand-in listens on 127.0.0.1
+            "account_id": twilio.account_sid,
+            "api_key": twilio.auth_token,
+            "sender": "+15005550006",
+        }
+        ids = self._setup_committed_provider(values, ["+12025550001", "+12025550002"])
+        self._run_worker()
+        with self._cursor() as cr:  # both answers were lost
+            cr.execute(
+                """UPDATE sms_marketing_trace SET state = 'unknown', in_flight_at = now() at time zone 'UTC', cost = 0
+                    WHERE mailing_id = %s RETURNING id, uuid""",
+                [ids["mailing"]],
+            )
+            traces = dict(cr.fetchall())
+            cr.commit()  # pylint: disable=invalid-commit
+        reported = []
+
+        def report():
+            with self._cursor() as cr:
+                cr.execute("SET lock_timeout = '5s'")  # a lock held by reconciliation: a failure, not a wait
+                gateway = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+                reported.append(gateway._process_statuses([{"uuid": traces[min(traces)], "state": "delivered"}]))
+                cr.commit()  # pylint: disable=invalid-commit
+
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(TwilioProvider, "lookup", report),
+        ):
+            settled = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]._reconcile_unknown()
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(settled, 2)
+        self.assertEqual(reported, [1], "the report was applied during the look-up")
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT id, state, cost > 0 FROM sms_marketing_trace WHERE id = ANY(%s) ORDER BY id", [list(traces)]
+            )
+            self.assertEqual(
+                cr.fetchall(),
+                [(min(traces), "delivered", True), (max(traces), "sent", True)],
+                "the report's state is kept; both found and charged",
+            )
+            cr.execute(
+                "SELECT count(lease_until) FROM sms_marketing_credit_move WHERE gateway_id = %s", [ids["gateway"]]
+            )
+            self.assertEqual(cr.fetchone()[0], 0)

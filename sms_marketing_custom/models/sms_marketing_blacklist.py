@@ -266,9 +266,10 @@ class SmsMarketingBlacklist(models.Model):
         - anything else is ignored.
 
         Every opt-in and opt-out lands in the consent log with the message as
-        evidence. Answers leave through the same gateway, charged like any SMS
-        (``_send_keyword_replies``). Results: [{number (E.164 or None), action:
-        "optout" | "optin" | "help" | "join" | "yes" | "ignored"}].
+        evidence. Answers leave through the same gateway, charged like any SMS,
+        queued for a cron (``sms.marketing.reply``, ``_send_keyword_replies``).
+        Results: [{number (E.164 or None), action: "optout" | "optin" | "help" |
+        "join" | "yes" | "ignored"}].
         """
         gateway = self.env["sms.marketing.gateway"].sudo().browse(self.env.context.get("sms_marketing_gateway_id"))
         gateway = gateway.exists()
@@ -312,8 +313,8 @@ class SmsMarketingBlacklist(models.Model):
             results.append({"number": number, "action": action or "ignored"})
         if optouts:
             self._mark_last_traces_opted_out(optouts)
-        if gateway and replies:
-            self._send_keyword_replies(gateway, replies)
+        if gateway and replies:  # sent by a cron: no provider call, no lock of a sender inside the webhook
+            self.env["sms.marketing.reply"]._queue(gateway, replies)
         return results
 
     @api.model
@@ -324,7 +325,8 @@ class SmsMarketingBlacklist(models.Model):
         caller's work is committed first, the provider is called with no lock
         held. Each has a new uuid; the answers the balance does not cover, and
         every answer on a gateway error, are not sent and cost nothing: the
-        keyword itself is applied anyway. Returns the provider's results.
+        keyword itself is applied anyway. Returns the provider's result of each
+        reply, in order ({} for one not sent).
         """
         prices = gateway._get_prices()
         messages = [
@@ -342,9 +344,8 @@ class SmsMarketingBlacklist(models.Model):
         error = delivery.error or delivery.transient_error
         if error:
             _logger.warning("gateway %s: keyword answers not sent: %s", gateway.id, error)
-            return []
-        results = delivery.results or {}
-        return [results[message["uuid"]] for message in messages if message["uuid"] in results]
+        results = {} if error else delivery.results or {}
+        return [results.get(message["uuid"], {}) for message in messages]
 
     @api.model
     def _warn_short(self, count):

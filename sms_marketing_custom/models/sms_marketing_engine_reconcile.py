@@ -35,6 +35,7 @@ RECONCILED_COLUMNS = (
     ("reason", SQL("::varchar[]")),
     ("tries", SQL("::int[]")),
     ("pid", SQL("::varchar[]")),
+    ("next_try", SQL("::timestamp[]")),
 )
 
 
@@ -200,6 +201,8 @@ class SmsMarketingEngine(models.AbstractModel):
     def _get_reconciled_values(self, rows, found, can_look_up, params):
         """(the columns of ``_update_reconciled``, {mailing id: credits spent}) from the look-up's answers."""
         reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
+        now = fields.Datetime.now()
+        base, cap = params["retry_base_seconds"], params["retry_max_seconds"]
         update = {column: [] for column, _cast in RECONCILED_COLUMNS}
         spent = {}
         for row in rows:
@@ -221,6 +224,9 @@ class SmsMarketingEngine(models.AbstractModel):
             update["reason"].append(reason)
             update["tries"].append(tries)
             update["pid"].append(result.get("provider_id") or row.provider_message_id)
+            # not answered: asked again later, with the engine's backoff, not at every run
+            backoff = timedelta(seconds=min(base * 2**row.try_count, cap))
+            update["next_try"].append(now + backoff if state == "unknown" and tries < params["max_tries"] else None)
         return update, spent
 
     @api.model
@@ -235,7 +241,8 @@ class SmsMarketingEngine(models.AbstractModel):
                 """state = CASE WHEN %(keep)s THEN t.state ELSE v.state END, cost = v.cost,
                    failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
                    failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
-                   try_count = v.tries, provider_message_id = v.pid, next_try_at = NULL,
+                   try_count = v.tries, provider_message_id = v.pid,
+                   next_try_at = CASE WHEN %(keep)s THEN NULL ELSE v.next_try END,
                    gateway_id = %(gateway)s,
                    -- an unknown one is looked up again at the next runs, up to max_tries
                    in_flight_at = CASE WHEN v.state = 'unknown' AND v.tries < %(max_tries)s AND NOT %(keep)s

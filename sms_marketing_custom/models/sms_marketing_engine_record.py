@@ -13,6 +13,7 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..providers import PROVIDERS
+from ..tools import pricing
 from .sms_marketing_engine import PARAM_DEFAULTS
 
 # What ``_update_traces`` writes per trace (``_write_traces``).
@@ -26,6 +27,7 @@ RECORD_COLUMNS = (
     ("reason", SQL("::varchar[]")),
     ("next_try", SQL("::timestamp[]")),
     ("tries", SQL("::int[]")),
+    ("estimate", SQL("::numeric[]")),
 )
 
 
@@ -106,26 +108,36 @@ class SmsMarketingEngine(models.AbstractModel):
             update["reason"].append(reason)
             update["next_try"].append(next_try)
             update["tries"].append(tries)
+            update["estimate"].append(message["cost"])
         if update["id"]:
-            self._update_traces(update, now)
+            spent += self._update_traces(update, now)
         return spent, insufficient
 
     @api.model
     def _update_traces(self, update, now):
-        # A delivery report that overtook this record (no lock is held during the
-        # provider call) has moved a trace further: states never move backwards.
-        keep = SQL("(v.state = 'sent' AND t.state IN ('delivered', 'failed'))")
-        self._write_traces(
+        """Write the answers ``update`` (``RECORD_COLUMNS``) on their traces; returns the credits of
+        the messages a delivery report proved sent while their answer said otherwise.
+
+        No lock is held during the provider call: a delivery report that
+        overtook this record has moved its trace to delivered or failed,
+        which is later news than the send's answer. States never move
+        backwards: such a trace keeps its state, and one whose answer was
+        lost or failed (``pending``, ``unknown``) is charged its estimate
+        instead of being sent again.
+        """
+        keep = SQL("(t.state IN ('delivered', 'failed'))")
+        rows = self._write_traces(
             RECORD_COLUMNS,
             update,
             SQL(
                 """state = CASE WHEN %(keep)s THEN t.state ELSE v.state END,
-                   body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
+                   body = COALESCE(v.body, t.body), segments = v.segments,
+                   cost = CASE WHEN %(keep)s AND v.state IN ('pending', 'unknown') THEN v.estimate ELSE v.cost END,
                    failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
                    failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
-                   next_try_at = v.next_try,
+                   next_try_at = CASE WHEN %(keep)s THEN NULL ELSE v.next_try END,
                    try_count = v.tries, claim_move_id = NULL,
-                   in_flight_at = CASE WHEN v.state = 'unknown' THEN t.in_flight_at END,
+                   in_flight_at = CASE WHEN v.state = 'unknown' AND NOT %(keep)s THEN t.in_flight_at END,
                    sent_at = CASE WHEN %(keep)s THEN t.sent_at
                                   WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
                                   THEN %(now)s ELSE t.sent_at END,
@@ -135,25 +147,29 @@ class SmsMarketingEngine(models.AbstractModel):
                 keep=keep,
                 now=now,
             ),
+            returning=SQL("t.cost - v.cost"),
         )
+        return round(sum(float(extra) for (extra,) in rows if extra), pricing.LEDGER_DIGITS)
 
     @api.model
-    def _write_traces(self, columns, values, assignments):
+    def _write_traces(self, columns, values, assignments, returning=None):
         """The one set-wise writer of traces from per-trace values (a batch's record, reconciliation).
 
         ``UPDATE sms_marketing_trace t SET <assignments> FROM unnest(...) AS v(...) WHERE t.id = v.id``:
         ``columns`` are the (name, array cast) of ``v``, the first ``("id", SQL("::int[]"))``;
         ``values`` {name: list, one item per trace}; ``assignments`` the SET clause (``t``: the
-        trace as it is, ``v``: its new values).
+        trace as it is, ``v``: its new values). With ``returning``, the rows it returns.
         """
         self.env.cr.execute(
             SQL(
-                "UPDATE sms_marketing_trace t SET %s FROM unnest(%s) AS v(%s) WHERE t.id = v.id",
+                "UPDATE sms_marketing_trace t SET %s FROM unnest(%s) AS v(%s) WHERE t.id = v.id %s",
                 assignments,
                 SQL(", ").join(SQL("%s%s", values[name], cast) for name, cast in columns),
                 SQL(", ").join(SQL.identifier(name) for name, _cast in columns),
+                SQL("RETURNING %s", returning) if returning else SQL(),
             )
         )
+        return self.env.cr.fetchall() if returning else None
 
     # ------------------------------------------------------------------ providers without idempotency key
     @api.model

@@ -1,11 +1,14 @@
-"""The sending engine's batch: claim, prepare, send, and route through the gateways.
+"""The sending engine's batch: claim, prepare, deliver, and route through the gateways.
 
-``_send_batch`` runs one batch in two transactions with the provider call
-between them and no lock held across it (docs/design.md, "Sending", 4): the
-claim (``FOR NO KEY UPDATE SKIP LOCKED``, then the frequency cap and the
-sending window checked again), the messages prepared, the reservation
-(models/sms_marketing_engine_ledger.py) committed; the provider called; the
-answers recorded (models/sms_marketing_engine_record.py).
+``_deliver`` is the one way an SMS leaves Odoo (the engine's batches, the test
+SMS and the keyword answers, through ``_send_now``), in two transactions with
+the provider call between them and no lock held across it (docs/design.md,
+"Sending", 4): the reservation (models/sms_marketing_engine_ledger.py)
+committed; the provider called; the answers recorded and the reservation
+settled (models/sms_marketing_engine_record.py). ``_send_batch`` claims the
+batch first (``FOR NO KEY UPDATE SKIP LOCKED``, then the frequency cap and the
+sending window checked again) and prepares its messages
+(``tools.messages.new_message``).
 """
 
 import logging

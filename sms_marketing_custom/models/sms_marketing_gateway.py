@@ -568,9 +568,17 @@ class SmsMarketingGateway(models.Model):
 
     def _fetch_balance(self):
         """The provider's balance (None when it keeps none); a UserError when it cannot be read."""
+        return self._ask_account("fetch_balance")
+
+    def _fetch_prices(self):
+        """The provider's price list [(country code or False, price)], None when it publishes none."""
+        return self._ask_account("fetch_prices")
+
+    def _ask_account(self, method):
+        """The provider's answer to ``method`` (a ``fetch_*`` of providers/base.py), its error as a UserError."""
         self.ensure_one()
         try:
-            return self._get_provider().fetch_balance()
+            return getattr(self._get_provider(), method)()
         except SmsGatewayError as e:
             raise UserError(self._provider_error_message(e)) from e
 
@@ -601,14 +609,6 @@ class SmsMarketingGateway(models.Model):
         elif diff < 0:
             self._change_balance(diff, "spend", note=_("Balance read from the gateway"), allow_partial=True)
         return remote
-
-    def _fetch_prices(self):
-        """The provider's price list [(country code or False, price)], None when it publishes none."""
-        self.ensure_one()
-        try:
-            return self._get_provider().fetch_prices()
-        except SmsGatewayError as e:
-            raise UserError(self._provider_error_message(e)) from e
 
     def _apply_prices(self, prices):
         """Replace the price lines with the provider's price list ``prices`` (None: left as they are).

@@ -358,6 +358,23 @@ class SmsProviderCase(SmsMarketingCase, HttpCase):
     def _traces_by_number(self, mailing):
         return {trace.number: trace for trace in mailing.trace_ids}
 
+    def _send_through_a_proxy_page(self, gateway, status):
+        """Send a mailing through ``gateway`` whose endpoint answers ``status`` with an HTML page
+        (a proxy's, a wrong endpoint's): what the provider makes of an answer that is not its own."""
+        proxy = RecordingServer().start()
+        self.addCleanup(proxy.stop)
+        proxy.answer(status, b"<html><body>Blocked by the proxy</body></html>", {"Content-Type": "text/html"})
+        gateway.endpoint_url = proxy.url
+        mailing = self._make_mailing(gateway)
+        balance = gateway.balance
+        self._run_engine(mailing)
+        self.assertTrue(proxy.requests, "the provider was called")
+        self.assertEqual((mailing.state, mailing.pause_code), ("paused", "gateway_error"), "paused with the reason")
+        self.assertIn(f"HTTP {status}", mailing.pause_reason)
+        self.assertEqual(set(mailing.trace_ids.mapped("state")), {"pending"}, "no recipient refused or unknown")
+        self.assertAlmostEqual(gateway.balance, balance, msg="nothing charged")
+        return mailing
+
 
 class SmsCommittedCase(TransactionCase):
     """Senders on real, committed database connections of their own, with the gateway simulator.

@@ -7,13 +7,21 @@ locks only exist between real transactions) and delete what they created.
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
 from ..providers.http_json import HttpJsonProvider
 from ..providers.twilio import TwilioProvider
-from .common import SmsCommittedCase, committing_engine, during_provider_call, load_script, rows_free
+from .common import (
+    RecordingServer,
+    SmsCommittedCase,
+    committing_engine,
+    during_provider_call,
+    load_script,
+    rows_free,
+)
 
 
 @tagged("post_install", "-at_install")
@@ -160,6 +168,18 @@ class TestConcurrentSenders(SmsCommittedCase):
         self.addCleanup(self._cleanup, ids)
         return ids
 
+    @staticmethod
+    def _twilio_values(twilio):
+        """A gateway's values for the Twilio stand-in ``twilio``."""
+        return {
+            "provider": "twilio",
+            "endpoint_url": twilio.url,
+            "allow_private_network": True,  # the stand-in listens on 127.0.0.1
+            "account_id": twilio.account_sid,
+            "api_key": twilio.auth_token,
+            "sender": "+15005550006",
+        }
+
     def test_two_senders_share_one_mailing_on_each_provider(self):
         """The two-sender interleaving against the Twilio and Vonage stand-ins (no idempotency key):
         every number receives exactly one SMS, none is lost."""
@@ -170,14 +190,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         cases = [
             (
                 twilio,
-                {
-                    "provider": "twilio",
-                    "endpoint_url": twilio.url,
-                    "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-                    "account_id": twilio.account_sid,
-                    "api_key": twilio.auth_token,
-                    "sender": "+15005550006",
-                },
+                self._twilio_values(twilio),
                 [f"+1202555{i:04d}" for i in range(10)],
                 "to",
             ),
@@ -538,6 +551,67 @@ class TestConcurrentSenders(SmsCommittedCase):
         self.assertEqual(states.pop(messages[1]["uuid"]), ("failed", "undelivered", None))
         self.assertEqual(set(states.values()), {("sent", None, None)})
 
+    def test_delivery_report_overtaking_a_lost_answer(self):
+        """A report that arrives before the record of a batch whose answer was lost (a time-out: the
+        batch is to retry) keeps its state: that message is charged and not sent again."""
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+            engine_a = env_a["sms.marketing.engine"]
+            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+            gateway_a = engine_a._get_gateway(mailing_a)
+            self.sim.configure(fail_next=["timeout"])
+            results, error = engine_a._send(gateway_a, messages, params)
+            self.assertTrue(error, "the answer was lost")
+            with self._cursor() as cr_b:  # the webhook, on its own connection: the first message did leave
+                gateway_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+                self.assertEqual(gateway_b._process_statuses([{"uuid": messages[0]["uuid"], "state": "delivered"}]), 1)
+                cr_b.commit()  # pylint: disable=invalid-commit
+            spent, _insufficient = engine_a._record_batch(
+                mailing_a, gateway_a, move_id, reserved, messages, results, error, params
+            )
+            self.assertEqual(spent, 1.0, "the reported message is charged")
+            cr_a.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT uuid, state, cost, next_try_at IS NULL FROM sms_marketing_trace WHERE uuid = ANY(%s)",
+                [[m["uuid"] for m in messages]],
+            )
+            states = {uuid: (state, cost, due) for uuid, state, cost, due in cr.fetchall()}
+        self.assertEqual(states.pop(messages[0]["uuid"]), ("delivered", 1.0, True), "kept, charged, not retried")
+        self.assertEqual(set(states.values()), {("pending", 0.0, False)}, "the others are retried later")
+
+    def test_reconciliation_asks_again_with_a_backoff(self):
+        """A message the provider did not answer about stays unknown and is asked about again after the
+        engine's backoff, not at every run of the queue."""
+        provider = RecordingServer().start()  # answers every look-up with an error
+        self.addCleanup(provider.stop)
+        provider.answer(500, {"code": 20500, "message": "injected"})
+        values = self._twilio_values(SimpleNamespace(url=provider.url, account_sid="AC" + "1" * 32, auth_token="t"))
+        ids = self._setup_committed_provider(values, ["+12025550003"])
+        with self._cursor() as cr:  # its answer was lost
+            cr.execute(
+                """UPDATE sms_marketing_trace SET state = 'unknown', in_flight_at = now() at time zone 'UTC'
+                    WHERE mailing_id = %s""",
+                [ids["mailing"]],
+            )
+            cr.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            engine = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]
+            self.assertEqual(engine._reconcile_unknown(), 1)
+            self.assertEqual(engine._reconcile_unknown(), 0, "not asked again at once")
+            cr.execute(
+                """SELECT state, try_count, next_try_at > now() at time zone 'UTC', in_flight_at IS NOT NULL
+                     FROM sms_marketing_trace WHERE mailing_id = %s""",
+                [ids["mailing"]],
+            )
+            self.assertEqual(cr.fetchall(), [("unknown", 1, True, True)], "asked again after the backoff")
+            cr.execute("UPDATE sms_marketing_trace SET next_try_at = NULL WHERE mailing_id = %s", [ids["mailing"]])
+            self.assertEqual(engine._reconcile_unknown(), 1, "the backoff over, it is asked again")
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(len(provider.requests), 2, "one look-up per run that asked")
+
     # ------------------------------------------------------------------ no lock across a provider call
     def _gateway_free(self, ids, seen):
         """A check for ``during_provider_call``: whether the gateway row (every reservation's) is free."""
@@ -566,8 +640,9 @@ class TestConcurrentSenders(SmsCommittedCase):
             )
             self.assertEqual(cr.fetchone(), (999.0, 0), "charged once, no reservation left open")
 
-    def test_keyword_answer_holds_no_lock_during_the_call(self):
-        """A STOP's answer leaves after the keyword's work is committed, with no lock held."""
+    def test_keyword_answer_leaves_after_the_webhook(self):
+        """A STOP's answer is queued by the webhook (no provider call inside it) and sent by the cron
+        after the keyword's work is committed, with no lock held during the call."""
         ids = self._setup_committed(contacts=1)
         self.sim.configure(reset=True)
         number = "+32470000077"
@@ -588,8 +663,13 @@ class TestConcurrentSenders(SmsCommittedCase):
             env = api.Environment(cr, SUPERUSER_ID, {})
             Blacklist = env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=ids["gateway"])
             results = Blacklist._apply_inbound_keywords([{"number": number, "content": "STOP"}])
+            self.assertEqual(results, [{"number": number, "action": "optout"}])
+            self.assertFalse(seen, "no provider call inside the webhook")
             cr.commit()  # pylint: disable=invalid-commit
-        self.assertEqual(results, [{"number": number, "action": "optout"}])
+            env["sms.marketing.reply"]._cron_send()
+            cr.commit()  # pylint: disable=invalid-commit
+            env["sms.marketing.reply"]._cron_send()  # nothing left: sent once
+            cr.commit()  # pylint: disable=invalid-commit
         self.assertEqual(seen, [True], "the gateway row is free while the provider answers")
         self.assertEqual(blacklisted, [1], "the STOP was kept before the answer left")
         self.assertEqual([m["number"] for m in self.sim.state()["sent"]], [number])
@@ -598,6 +678,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         with self._cursor() as cr:
             cr.execute("DELETE FROM sms_marketing_blacklist WHERE number = %s", [number])
             cr.execute("DELETE FROM sms_marketing_consent WHERE number = %s", [number])
+            cr.execute("DELETE FROM sms_marketing_reply WHERE number = %s", [number])
             cr.commit()  # pylint: disable=invalid-commit
 
     def test_refresh_holds_no_lock_during_the_calls(self):
@@ -650,15 +731,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         """A delivery report that comes while reconciliation asks the provider applies at once, and stays."""
         twilio = load_script("twilio_standin.py", "sms_twilio_standin").TwilioStandin().start()
         self.addCleanup(twilio.stop)
-        values = {
-            "provider": "twilio",
-            "endpoint_url": twilio.url,
-            "allow_private_network": True,  # the stand-in listens on 127.0.0.1
-            "account_id": twilio.account_sid,
-            "api_key": twilio.auth_token,
-            "sender": "+15005550006",
-        }
-        ids = self._setup_committed_provider(values, ["+12025550001", "+12025550002"])
+        ids = self._setup_committed_provider(self._twilio_values(twilio), ["+12025550001", "+12025550002"])
         self._run_worker()
         with self._cursor() as cr:  # both answers were lost
             cr.execute(

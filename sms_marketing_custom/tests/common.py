@@ -501,8 +501,6 @@ class RecordingServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        import threading
-
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 

@@ -375,6 +375,14 @@ class TestConcurrentSenders(SmsCommittedCase):
         cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # as sms.marketing.engine._commit does
         return env, messages, move_id, float(count), params
 
+    def _sender_a(self, cr_a, ids):
+        """Sender A after its committed reservation: (engine, mailing, gateway, messages, ledger line,
+        credits reserved, params)."""
+        env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+        engine = env_a["sms.marketing.engine"]
+        mailing = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+        return engine, mailing, engine._get_gateway(mailing), messages, move_id, reserved, params
+
     def _run_worker(self, recover_at=None):
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -488,10 +496,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         ids = self._setup_committed()
         self._build_committed(ids)
         with self._cursor() as cr_a:
-            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
-            engine_a = env_a["sms.marketing.engine"]
-            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
-            gateway_a = engine_a._get_gateway(mailing_a)
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
             results, error = engine_a._send(gateway_a, messages, params)
             # A is slow: its lease ends, another runner recovers the batch and sends everything
             self.assertEqual(self._run_worker(self._after_lease()), 1)
@@ -508,10 +513,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         ids = self._setup_committed()
         self._build_committed(ids)
         with self._cursor() as cr_a:
-            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
-            engine_a = env_a["sms.marketing.engine"]
-            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
-            gateway_a = engine_a._get_gateway(mailing_a)
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
             results, error = engine_a._send(gateway_a, messages, params)
             engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, messages, results, error, params)
             with self._cursor() as cr_b:  # A has not committed yet
@@ -528,10 +530,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         ids = self._setup_committed()
         self._build_committed(ids)
         with self._cursor() as cr_a:
-            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
-            engine_a = env_a["sms.marketing.engine"]
-            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
-            gateway_a = engine_a._get_gateway(mailing_a)
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
             results, error = engine_a._send(gateway_a, messages, params)
             with self._cursor() as cr_b:  # the webhook, on its own connection
                 gateway_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
@@ -557,10 +556,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         ids = self._setup_committed()
         self._build_committed(ids)
         with self._cursor() as cr_a:
-            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
-            engine_a = env_a["sms.marketing.engine"]
-            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
-            gateway_a = engine_a._get_gateway(mailing_a)
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
             self.sim.configure(fail_next=["timeout"])
             results, error = engine_a._send(gateway_a, messages, params)
             self.assertTrue(error, "the answer was lost")

@@ -15,7 +15,7 @@ How
     when the provider did not take it: an answer is never sent twice, and
     one whose sender died during the call is not sent again.
 
-Nobody but the webhook and the cron (sudo) writes it; SMS Marketing managers read it.
+Nobody but the webhook and the cron (sudo) reads or writes it: numbers and texts of every company.
 """
 
 from datetime import timedelta

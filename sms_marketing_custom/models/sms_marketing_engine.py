@@ -40,7 +40,7 @@ import time
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -163,30 +163,6 @@ class SmsMarketingEngine(models.AbstractModel):
             )
         if due or paused or closed:
             self._commit()
-
-    @api.model
-    def _read_paused_balances(self, mailings):
-        """{gateway: True when it can pay for a one-part message} of ``mailings``' gateways, each
-        balance read again from its provider.
-
-        The provider is called with no lock of this transaction held (committed
-        before, and after each gateway's short balance write): a sender that
-        reserves on the gateway never waits for another provider's answer.
-        """
-        gateways = {self._get_gateway(mailing) for mailing in mailings}
-        credit = {}
-        for gateway in filter(None, gateways):
-            self._commit()
-            try:
-                gateway._refresh_balance()
-            except UserError:
-                _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
-                continue
-            prices = gateway._get_prices()
-            credit[gateway] = gateway.balance > 0 and gateway.balance >= min(prices.values())
-        if credit:
-            self._commit()
-        return credit
 
     @api.model
     def _get_sending_mailing_ids(self):

@@ -7,12 +7,16 @@ or by the recovery of its expired lease (``_recover_batches``), through
 ``sms.marketing.gateway._close_lease``: the ledger always sums to the balance.
 """
 
+import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..tools import pricing
+
+_logger = logging.getLogger(__name__)
 
 
 # One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
@@ -84,3 +88,28 @@ class SmsMarketingEngine(models.AbstractModel):
             )
         )
         return True
+
+    # ------------------------------------------------------------------ balances of paused mailings
+    @api.model
+    def _read_paused_balances(self, mailings):
+        """{gateway: True when it can pay for a one-part message} of ``mailings``' gateways, each
+        balance read again from its provider.
+
+        The provider is called with no lock of this transaction held (committed
+        before, and after each gateway's short balance write): a sender that
+        reserves on the gateway never waits for another provider's answer.
+        """
+        gateways = {self._get_gateway(mailing) for mailing in mailings}
+        credit = {}
+        for gateway in filter(None, gateways):
+            self._commit()
+            try:
+                gateway._refresh_balance()
+            except UserError:
+                _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
+                continue
+            prices = gateway._get_prices()
+            credit[gateway] = gateway.balance > 0 and gateway.balance >= min(prices.values())
+        if credit:
+            self._commit()
+        return credit

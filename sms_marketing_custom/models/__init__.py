@@ -36,6 +36,7 @@ from . import (
     sms_marketing_mailing_state,
     sms_marketing_mailing_variant,
     sms_marketing_recipient_model,
+    sms_marketing_reply,
     sms_marketing_template,
     sms_marketing_trace,
     sms_marketing_webhook_replay,

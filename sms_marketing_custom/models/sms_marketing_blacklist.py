@@ -6,10 +6,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..providers import SmsGatewayError, SmsGatewayTransientError
-from ..tools import links, pricing
+from ..tools import links
 from ..tools import phone as phone_tools
-from ..tools.sms_encoding import segment_count
+from ..tools.messages import new_message
 from .sms_marketing_consent import ConsentDetails
 
 _logger = logging.getLogger(__name__)
@@ -267,9 +266,10 @@ class SmsMarketingBlacklist(models.Model):
         - anything else is ignored.
 
         Every opt-in and opt-out lands in the consent log with the message as
-        evidence. Answers leave through the same gateway, charged like any SMS
-        (``_send_keyword_replies``). Results: [{number (E.164 or None), action:
-        "optout" | "optin" | "help" | "join" | "yes" | "ignored"}].
+        evidence. Answers leave through the same gateway, charged like any SMS,
+        queued for a cron (``sms.marketing.reply``, ``_send_keyword_replies``).
+        Results: [{number (E.164 or None), action: "optout" | "optin" | "help" |
+        "join" | "yes" | "ignored"}].
         """
         gateway = self.env["sms.marketing.gateway"].sudo().browse(self.env.context.get("sms_marketing_gateway_id"))
         gateway = gateway.exists()
@@ -313,50 +313,43 @@ class SmsMarketingBlacklist(models.Model):
             results.append({"number": number, "action": action or "ignored"})
         if optouts:
             self._mark_last_traces_opted_out(optouts)
-        if gateway and replies:
-            self._send_keyword_replies(gateway, replies)
+        if gateway and replies:  # sent by a cron: no provider call, no lock of a sender inside the webhook
+            self.env["sms.marketing.reply"]._queue(gateway, replies)
         return results
 
     @api.model
     def _send_keyword_replies(self, gateway, replies):
         """Send ``replies`` ([{number, content}]) through ``gateway``, reserved and settled like any SMS.
 
-        Priced with ``tools.pricing`` and the gateway's prices; each has a new
-        uuid. Not enough credits, or a gateway error, sends nothing and
-        charges nothing: the keyword itself is applied anyway.
+        The engine's one way out (``sms.marketing.engine._send_now``): the
+        caller's work is committed first, the provider is called with no lock
+        held. Each has a new uuid; the answers the balance does not cover, and
+        every answer on a gateway error, are not sent and cost nothing: the
+        keyword itself is applied anyway. Returns the provider's result of each
+        reply, in order ({} for one not sent).
         """
         prices = gateway._get_prices()
-        messages = []
-        for reply in replies:
-            country = phone_tools.country_of(reply["number"])
-            segments = segment_count(reply["content"])
-            messages.append(
-                {
-                    "uuid": gateway._new_uuid(),
-                    "number": reply["number"],
-                    "content": reply["content"],
-                    "sender": gateway.sender or "",
-                    "country_code": country,
-                    "segments": segments,
-                    "cost": pricing.message_cost(segments, pricing.price_for(prices, country)),
-                }
+        messages = [
+            new_message(
+                gateway._new_uuid(),
+                reply["number"],
+                reply["content"],
+                gateway.sender,
+                phone_tools.country_of(reply["number"]),
+                prices,
             )
-        reserved = round(sum(message["cost"] for message in messages), pricing.LEDGER_DIGITS)
-        if not gateway._reserve(reserved):
-            _logger.warning("gateway %s: not enough credits to answer %s keyword(s)", gateway.id, len(messages))
-            return []
-        try:
-            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
-        except (SmsGatewayError, SmsGatewayTransientError) as error:
-            gateway._settle(reserved, 0.0)
+            for reply in replies
+        ]
+        delivery = self.env["sms.marketing.engine"]._send_now(gateway, messages, on_short=self._warn_short)
+        error = delivery.error or delivery.transient_error
+        if error:
             _logger.warning("gateway %s: keyword answers not sent: %s", gateway.id, error)
-            return []
-        Trace = self.env["sms.marketing.trace"]
-        spent = sum(
-            result.get("credits") or 0.0 for result in results if Trace._get_outcome(result.get("state"))[0] == "sent"
-        )
-        gateway._settle(reserved, round(spent, pricing.LEDGER_DIGITS))
-        return results
+        results = {} if error else delivery.results or {}
+        return [results.get(message["uuid"], {}) for message in messages]
+
+    @api.model
+    def _warn_short(self, count):
+        _logger.warning("gateway: not enough credits to answer every keyword; %s answer(s) sent", count)
 
     @api.model
     def _normalize_inbound_number(self, raw):

@@ -40,7 +40,7 @@ import time
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -141,9 +141,9 @@ class SmsMarketingEngine(models.AbstractModel):
         due = Mailing.search([("state", "=", "scheduled"), ("schedule_date", "<=", now)])
         due._set_sending()
         paused = Mailing.search([("state", "=", "paused"), ("pause_code", "=", "insufficient_credit")])
+        credit = self._read_paused_balances(paused)
         for mailing in paused:
-            gateway = self._get_gateway(mailing)
-            if gateway and self._gateway_has_credit(gateway):
+            if credit.get(self._get_gateway(mailing)):
                 mailing._set_sending(from_state="paused", pause_code="insufficient_credit")
         # A canceled mailing sends nothing more: its pending traces are closed,
         # once (trace_build_cursor -1 marks it; a canceled mailing builds no more).
@@ -164,17 +164,6 @@ class SmsMarketingEngine(models.AbstractModel):
             )
         if due or paused or closed:
             self._commit()
-
-    @api.model
-    def _gateway_has_credit(self, gateway):
-        """True when ``gateway`` can pay for one one-part message, its balance read again from the provider."""
-        try:
-            gateway._refresh_balance()
-        except UserError:
-            _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
-            return False
-        prices = gateway._get_prices()
-        return gateway.balance > 0 and gateway.balance >= min(prices.values())
 
     @api.model
     def _get_sending_mailing_ids(self):

@@ -7,12 +7,16 @@ or by the recovery of its expired lease (``_recover_batches``), through
 ``sms.marketing.gateway._close_lease``: the ledger always sums to the balance.
 """
 
+import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..tools import pricing
+
+_logger = logging.getLogger(__name__)
 
 
 # One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
@@ -60,13 +64,11 @@ class SmsMarketingEngine(models.AbstractModel):
                     move_id,
                 )
             )
-        self.env.cr.execute(
-            SQL(
-                "UPDATE sms_marketing_trace SET claim_move_id = %s WHERE id = ANY(%s)",
-                move_id,
-                [message["trace_id"] for message in messages[:count]],
+        trace_ids = [message["trace_id"] for message in messages[:count] if message.get("trace_id")]
+        if trace_ids:
+            self.env.cr.execute(
+                SQL("UPDATE sms_marketing_trace SET claim_move_id = %s WHERE id = ANY(%s)", move_id, trace_ids)
             )
-        )
         return count, move_id, delay
 
     @api.model
@@ -75,6 +77,8 @@ class SmsMarketingEngine(models.AbstractModel):
         if not gateway._close_lease(move_id):
             return False
         gateway._settle(reserved, 0.0, mailing=mailing)
+        if not mailing:  # keyword answers: no trace carries the reservation
+            return True
         self.env.cr.execute(
             SQL(
                 """UPDATE sms_marketing_trace SET claim_move_id = NULL
@@ -84,3 +88,28 @@ class SmsMarketingEngine(models.AbstractModel):
             )
         )
         return True
+
+    # ------------------------------------------------------------------ balances of paused mailings
+    @api.model
+    def _read_paused_balances(self, mailings):
+        """{gateway: True when it can pay for a one-part message} of ``mailings``' gateways, each
+        balance read again from its provider.
+
+        The provider is called with no lock of this transaction held (committed
+        before, and after each gateway's short balance write): a sender that
+        reserves on the gateway never waits for another provider's answer.
+        """
+        gateways = {self._get_gateway(mailing) for mailing in mailings}
+        credit = {}
+        for gateway in filter(None, gateways):
+            self._commit()
+            try:
+                gateway._refresh_balance()
+            except UserError:
+                _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
+                continue
+            prices = gateway._get_prices()
+            credit[gateway] = gateway.balance > 0 and gateway.balance >= min(prices.values())
+        if credit:
+            self._commit()
+        return credit

@@ -8,13 +8,15 @@ asks the provider what became of messages whose answer was lost
 
 import logging
 from collections import namedtuple
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..providers import SERVER_ERROR, SmsGatewayError
 from ..tools import pricing
-from ..tools.sms_encoding import segment_count
+from ..tools.messages import new_message
+from .sms_marketing_engine import PARAM_DEFAULTS
 
 _logger = logging.getLogger(__name__)
 
@@ -22,6 +24,18 @@ _logger = logging.getLogger(__name__)
 UnknownRow = namedtuple(
     "UnknownRow",
     "id uuid number body country_code segments provider_message_id since state mailing_id try_count gateway_id",
+)
+
+# What ``_update_reconciled`` writes per trace (``_write_traces``).
+RECONCILED_COLUMNS = (
+    ("id", SQL("::int[]")),
+    ("state", SQL("::varchar[]")),
+    ("cost", SQL("::numeric[]")),
+    ("ftype", SQL("::varchar[]")),
+    ("reason", SQL("::varchar[]")),
+    ("tries", SQL("::int[]")),
+    ("pid", SQL("::varchar[]")),
+    ("next_try", SQL("::timestamp[]")),
 )
 
 
@@ -96,7 +110,7 @@ class SmsMarketingEngine(models.AbstractModel):
                       AND ((t.state = 'pending'
                             AND (t.next_try_at <= %(now)s
                                  OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = t.in_flight_pid)))
-                           OR t.state = 'unknown')
+                           OR (t.state = 'unknown' AND (t.next_try_at IS NULL OR t.next_try_at <= %(now)s)))
                     ORDER BY t.id LIMIT %(limit)s
                       FOR NO KEY UPDATE OF t SKIP LOCKED""",
                 now=now,
@@ -106,6 +120,8 @@ class SmsMarketingEngine(models.AbstractModel):
         rows = [UnknownRow(*row) for row in cr.fetchall()]
         if not rows:
             return 0
+        self._mark_looked_up(rows, params, now)
+        self._commit()  # no trace stays locked during the look-ups: delivery reports apply meanwhile
         Gateway = self.env["sms.marketing.gateway"].sudo()  # sudo: the engine accounts credits on any gateway
         by_gateway = {}
         for row in rows:
@@ -114,8 +130,27 @@ class SmsMarketingEngine(models.AbstractModel):
         for gateway_id, gateway_rows in by_gateway.items():
             gateway = Gateway.browse(gateway_id) if gateway_id else Gateway._get_default()
             settled += self._reconcile_gateway(gateway, gateway_rows, params, now)
-        self._commit()
+            self._commit()  # the gateway row, locked by its charge, is free before the next look-up
         return settled
+
+    @api.model
+    def _mark_looked_up(self, rows, params, now):
+        """Keep other runs off ``rows`` while this one looks them up, without holding their locks.
+
+        Their ``next_try_at`` is the end of the look-up's allowed time and their
+        session this one: ``_reconcile_unknown`` selects neither a pending trace
+        of a live session before that time nor an unknown one before it, and a
+        run that dies leaves them to the next (its session is gone, or the time is over).
+        """
+        until = now + timedelta(seconds=params.get("in_flight_timeout") or PARAM_DEFAULTS["in_flight_timeout"])
+        self.env.cr.execute(
+            SQL(
+                """UPDATE sms_marketing_trace SET next_try_at = %s, in_flight_pid = pg_backend_pid()
+                    WHERE id = ANY(%s)""",
+                until,
+                [row.id for row in rows],
+            )
+        )
 
     @api.model
     def _reconcile_gateway(self, gateway, rows, params, now):
@@ -139,17 +174,19 @@ class SmsMarketingEngine(models.AbstractModel):
         """({uuid: the provider's result}, whether the provider can look messages up at all)."""
         provider = gateway._get_provider(raise_if_unknown=False) if gateway else None
         prices = gateway._get_prices() if gateway else {False: pricing.FALLBACK_PRICE}
+        sender = gateway.sender if gateway else ""
         messages = [
-            {
-                "uuid": row.uuid,
-                "number": row.number,
-                "content": row.body or "",
-                "country_code": row.country_code,
-                "segments": row.segments or segment_count(row.body or ""),
-                "sender": gateway.sender or "" if gateway else "",
-                "provider_id": row.provider_message_id,
-                "since": row.since,
-            }
+            new_message(
+                row.uuid,
+                row.number,
+                row.body or "",
+                sender,
+                row.country_code,
+                prices,
+                row.segments or None,
+                provider_id=row.provider_message_id,
+                since=row.since,
+            )
             for row in rows
         ]
         found = {}
@@ -164,7 +201,9 @@ class SmsMarketingEngine(models.AbstractModel):
     def _get_reconciled_values(self, rows, found, can_look_up, params):
         """(the columns of ``_update_reconciled``, {mailing id: credits spent}) from the look-up's answers."""
         reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
-        update = {"id": [], "state": [], "cost": [], "ftype": [], "reason": [], "tries": [], "pid": []}
+        now = fields.Datetime.now()
+        base, cap = params["retry_base_seconds"], params["retry_max_seconds"]
+        update = {column: [] for column, _cast in RECONCILED_COLUMNS}
         spent = {}
         for row in rows:
             result = found.get(row.uuid) or {}
@@ -185,36 +224,36 @@ class SmsMarketingEngine(models.AbstractModel):
             update["reason"].append(reason)
             update["tries"].append(tries)
             update["pid"].append(result.get("provider_id") or row.provider_message_id)
+            # not answered: asked again later, with the engine's backoff, not at every run
+            backoff = timedelta(seconds=min(base * 2**row.try_count, cap))
+            update["next_try"].append(now + backoff if state == "unknown" and tries < params["max_tries"] else None)
         return update, spent
 
     @api.model
     def _update_reconciled(self, gateway, update, params, now):
-        self.env.cr.execute(
+        # No lock was held during the look-up: a delivery report that came meanwhile
+        # (delivered, failed) is the later news and keeps its state; cost and id are the look-up's.
+        keep = SQL("(t.state IN ('delivered', 'failed'))")
+        self._write_traces(
+            RECONCILED_COLUMNS,
+            update,
             SQL(
-                """UPDATE sms_marketing_trace t
-                      SET state = v.state, cost = v.cost, failure_type = v.ftype, failure_reason = v.reason,
-                          try_count = v.tries, provider_message_id = v.pid, next_try_at = NULL,
-                          gateway_id = %(gateway)s,
-                          -- an unknown one is looked up again at the next runs, up to max_tries
-                          in_flight_at = CASE WHEN v.state = 'unknown' AND v.tries < %(max_tries)s
-                                              THEN COALESCE(t.in_flight_at, %(now)s) END,
-                          sent_at = CASE WHEN v.state = 'sent' THEN COALESCE(t.sent_at, %(now)s) ELSE t.sent_at END,
-                          write_date = %(now)s
-                     FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(costs)s::numeric[], %(ftypes)s::varchar[],
-                                 %(reasons)s::varchar[], %(tries)s::int[], %(pids)s::varchar[])
-                          AS v(id, state, cost, ftype, reason, tries, pid)
-                    WHERE t.id = v.id""",
+                """state = CASE WHEN %(keep)s THEN t.state ELSE v.state END, cost = v.cost,
+                   failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
+                   failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
+                   try_count = v.tries, provider_message_id = v.pid,
+                   next_try_at = CASE WHEN %(keep)s THEN NULL ELSE v.next_try END,
+                   gateway_id = %(gateway)s,
+                   -- an unknown one is looked up again at the next runs, up to max_tries
+                   in_flight_at = CASE WHEN v.state = 'unknown' AND v.tries < %(max_tries)s AND NOT %(keep)s
+                                       THEN COALESCE(t.in_flight_at, %(now)s) END,
+                   sent_at = CASE WHEN v.state = 'sent' THEN COALESCE(t.sent_at, %(now)s) ELSE t.sent_at END,
+                   write_date = %(now)s""",
+                keep=keep,
                 gateway=gateway.id if gateway else None,
                 now=now,
                 max_tries=params["max_tries"],
-                ids=update["id"],
-                states=update["state"],
-                costs=update["cost"],
-                ftypes=update["ftype"],
-                reasons=update["reason"],
-                tries=update["tries"],
-                pids=update["pid"],
-            )
+            ),
         )
 
     @api.model

@@ -13,7 +13,22 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..providers import PROVIDERS
+from ..tools import pricing
 from .sms_marketing_engine import PARAM_DEFAULTS
+
+# What ``_update_traces`` writes per trace (``_write_traces``).
+RECORD_COLUMNS = (
+    ("id", SQL("::int[]")),
+    ("state", SQL("::varchar[]")),
+    ("body", SQL("::text[]")),
+    ("segments", SQL("::int[]")),
+    ("cost", SQL("::numeric[]")),
+    ("ftype", SQL("::varchar[]")),
+    ("reason", SQL("::varchar[]")),
+    ("next_try", SQL("::timestamp[]")),
+    ("tries", SQL("::int[]")),
+    ("estimate", SQL("::numeric[]")),
+)
 
 
 # One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
@@ -47,14 +62,13 @@ class SmsMarketingEngine(models.AbstractModel):
         reasons = Trace._get_failure_reasons()
         now = fields.Datetime.now()
         base, cap, max_tries = params["retry_base_seconds"], params["retry_max_seconds"], params["max_tries"]
-        columns = ("id", "state", "body", "segments", "cost", "ftype", "reason", "next", "tries")
-        update = {column: [] for column in columns}
+        update = {column: [] for column, _cast in RECORD_COLUMNS}
         spent, insufficient = 0.0, False
         for message in messages:
             result = results.get(message["uuid"]) or {}
             result_state = "server_error" if transient_error else result.get("state") or "server_error"
             state, failure_type = Trace._get_outcome(result_state)
-            reason, next_try, cost, tries = None, None, 0.0, message["tries"]
+            reason, next_try, cost, tries = None, None, 0.0, message.get("tries", 0)
             segments = result.get("segments") or message["segments"]
             if state == "sent":
                 cost = result.get("credits") or 0.0
@@ -80,7 +94,9 @@ class SmsMarketingEngine(models.AbstractModel):
                     )
                 else:
                     failure_type = False
-                    next_try = now + timedelta(seconds=min(base * 2 ** message["tries"], cap))
+                    next_try = now + timedelta(seconds=min(base * 2 ** message.get("tries", 0), cap))
+            if not message.get("trace_id"):  # a test SMS, a keyword answer: only its cost is recorded
+                continue
             if failure_type and not reason:
                 reason = reasons[failure_type]
             update["id"].append(message["trace_id"])
@@ -90,50 +106,70 @@ class SmsMarketingEngine(models.AbstractModel):
             update["cost"].append(cost)
             update["ftype"].append(failure_type or None)
             update["reason"].append(reason)
-            update["next"].append(next_try)
+            update["next_try"].append(next_try)
             update["tries"].append(tries)
+            update["estimate"].append(message["cost"])
         if update["id"]:
-            self._update_traces(update, now)
+            spent += self._update_traces(update, now)
         return spent, insufficient
 
     @api.model
     def _update_traces(self, update, now):
-        # A delivery report that overtook this record (no lock is held during the
-        # provider call) has moved a trace further: states never move backwards.
+        """Write the answers ``update`` (``RECORD_COLUMNS``) on their traces; returns the credits of
+        the messages a delivery report proved sent while their answer said otherwise.
+
+        No lock is held during the provider call: a delivery report that
+        overtook this record has moved its trace to delivered or failed,
+        which is later news than the send's answer. States never move
+        backwards: such a trace keeps its state, and one whose answer was
+        lost or failed (``pending``, ``unknown``) is charged its estimate
+        instead of being sent again.
+        """
+        keep = SQL("(t.state IN ('delivered', 'failed'))")
+        rows = self._write_traces(
+            RECORD_COLUMNS,
+            update,
+            SQL(
+                """state = CASE WHEN %(keep)s THEN t.state ELSE v.state END,
+                   body = COALESCE(v.body, t.body), segments = v.segments,
+                   cost = CASE WHEN %(keep)s AND v.state IN ('pending', 'unknown') THEN v.estimate ELSE v.cost END,
+                   failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
+                   failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
+                   next_try_at = CASE WHEN %(keep)s THEN NULL ELSE v.next_try END,
+                   try_count = v.tries, claim_move_id = NULL,
+                   in_flight_at = CASE WHEN v.state = 'unknown' AND NOT %(keep)s THEN t.in_flight_at END,
+                   sent_at = CASE WHEN %(keep)s THEN t.sent_at
+                                  WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
+                                  THEN %(now)s ELSE t.sent_at END,
+                   delivered_at = CASE WHEN v.state = 'delivered' AND NOT %(keep)s THEN %(now)s
+                                       ELSE t.delivered_at END,
+                   write_date = %(now)s""",
+                keep=keep,
+                now=now,
+            ),
+            returning=SQL("t.cost - v.cost"),
+        )
+        return round(sum(float(extra) for (extra,) in rows if extra), pricing.LEDGER_DIGITS)
+
+    @api.model
+    def _write_traces(self, columns, values, assignments, returning=None):
+        """The one set-wise writer of traces from per-trace values (a batch's record, reconciliation).
+
+        ``UPDATE sms_marketing_trace t SET <assignments> FROM unnest(...) AS v(...) WHERE t.id = v.id``:
+        ``columns`` are the (name, array cast) of ``v``, the first ``("id", SQL("::int[]"))``;
+        ``values`` {name: list, one item per trace}; ``assignments`` the SET clause (``t``: the
+        trace as it is, ``v``: its new values). With ``returning``, the rows it returns.
+        """
         self.env.cr.execute(
             SQL(
-                """UPDATE sms_marketing_trace t
-                      SET state = CASE WHEN %(keep)s THEN t.state ELSE v.state END,
-                          body = COALESCE(v.body, t.body), segments = v.segments, cost = v.cost,
-                          failure_type = CASE WHEN %(keep)s THEN t.failure_type ELSE v.ftype END,
-                          failure_reason = CASE WHEN %(keep)s THEN t.failure_reason ELSE v.reason END,
-                          next_try_at = v.next_try,
-                          try_count = v.tries, claim_move_id = NULL,
-                          in_flight_at = CASE WHEN v.state = 'unknown' THEN t.in_flight_at END,
-                          sent_at = CASE WHEN %(keep)s THEN t.sent_at
-                                         WHEN v.state IN ('sent', 'delivered') OR v.ftype = 'undelivered'
-                                         THEN %(now)s ELSE t.sent_at END,
-                          delivered_at = CASE WHEN v.state = 'delivered' AND NOT %(keep)s THEN %(now)s
-                                              ELSE t.delivered_at END,
-                          write_date = %(now)s
-                     FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(bodies)s::text[], %(segments)s::int[],
-                                 %(costs)s::numeric[], %(ftypes)s::varchar[], %(reasons)s::varchar[],
-                                 %(nexts)s::timestamp[], %(tries)s::int[])
-                          AS v(id, state, body, segments, cost, ftype, reason, next_try, tries)
-                    WHERE t.id = v.id""",
-                now=now,
-                keep=SQL("(v.state = 'sent' AND t.state IN ('delivered', 'failed'))"),
-                ids=update["id"],
-                states=update["state"],
-                bodies=update["body"],
-                segments=update["segments"],
-                costs=update["cost"],
-                ftypes=update["ftype"],
-                reasons=update["reason"],
-                nexts=update["next"],
-                tries=update["tries"],
+                "UPDATE sms_marketing_trace t SET %s FROM unnest(%s) AS v(%s) WHERE t.id = v.id %s",
+                assignments,
+                SQL(", ").join(SQL("%s%s", values[name], cast) for name, cast in columns),
+                SQL(", ").join(SQL.identifier(name) for name, _cast in columns),
+                SQL("RETURNING %s", returning) if returning else SQL(),
             )
         )
+        return self.env.cr.fetchall() if returning else None
 
     # ------------------------------------------------------------------ providers without idempotency key
     @api.model
@@ -148,7 +184,8 @@ class SmsMarketingEngine(models.AbstractModel):
         asks the provider what became of them.
         """
         cls = PROVIDERS.get(gateway.provider)
-        if not cls or cls.idempotent:
+        ids = [message["trace_id"] for message in messages if message.get("trace_id")]
+        if not cls or cls.idempotent or not ids:  # without trace, nothing can be looked up later
             return
         now = fields.Datetime.now()
         self.env.cr.execute(
@@ -161,8 +198,8 @@ class SmsMarketingEngine(models.AbstractModel):
                 now=now,
                 until=now + timedelta(seconds=params.get("in_flight_timeout") or PARAM_DEFAULTS["in_flight_timeout"]),
                 gateway=gateway.id,
-                ids=[message["trace_id"] for message in messages],
-                bodies=[message["content"] for message in messages],
+                ids=ids,
+                bodies=[message["content"] for message in messages if message.get("trace_id")],
             )
         )
         self._commit()

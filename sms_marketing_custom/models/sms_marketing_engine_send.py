@@ -1,11 +1,14 @@
-"""The sending engine's batch: claim, prepare, send, and route through the gateways.
+"""The sending engine's batch: claim, prepare, deliver, and route through the gateways.
 
-``_send_batch`` runs one batch in two transactions with the provider call
-between them and no lock held across it (docs/design.md, "Sending", 4): the
-claim (``FOR NO KEY UPDATE SKIP LOCKED``, then the frequency cap and the
-sending window checked again), the messages prepared, the reservation
-(models/sms_marketing_engine_ledger.py) committed; the provider called; the
-answers recorded (models/sms_marketing_engine_record.py).
+``_deliver`` is the one way an SMS leaves Odoo (the engine's batches, the test
+SMS and the keyword answers, through ``_send_now``), in two transactions with
+the provider call between them and no lock held across it (docs/design.md,
+"Sending", 4): the reservation (models/sms_marketing_engine_ledger.py)
+committed; the provider called; the answers recorded and the reservation
+settled (models/sms_marketing_engine_record.py). ``_send_batch`` claims the
+batch first (``FOR NO KEY UPDATE SKIP LOCKED``, then the frequency cap and the
+sending window checked again) and prepares its messages
+(``tools.messages.new_message``).
 """
 
 import logging
@@ -17,6 +20,7 @@ from odoo.tools import SQL
 
 from ..providers import SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
 from ..tools import pricing
+from ..tools.messages import new_message
 from ..tools.sms_encoding import segment_count
 
 _logger = logging.getLogger(__name__)
@@ -25,6 +29,15 @@ _logger = logging.getLogger(__name__)
 CAP_LOCK_NAMESPACE = 0x534D46
 # A claimed trace, as ``_claim_rows`` selects it.
 ClaimedRow = namedtuple("ClaimedRow", "id res_id number uuid country_code try_count")
+# What ``_deliver`` did: messages reserved and sent (``count``), the reservation's ledger line, the
+# provider's {uuid: result}, a transient error's text, a refusal (``error``; ``released``: its
+# reservation given back here), the credits spent, whether the gateway said it lacked credits, and
+# ``recovered`` when a recovery closed the lease first (the answer was dropped).
+Delivery = namedtuple(
+    "Delivery",
+    "count move_id results transient_error error released spent insufficient recovered",
+    defaults=(None, None, None, None, False, 0.0, False, False),
+)
 
 
 # One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
@@ -34,13 +47,10 @@ class SmsMarketingEngine(models.AbstractModel):
     # ------------------------------------------------------------------ one batch
     @api.model
     def _send_batch(self, mailing, params):
-        """Claim, prepare, reserve, send and record one batch. Returns the traces claimed, 0 to stop.
+        """Claim, prepare and deliver (``_deliver``) one batch. Returns the traces claimed, 0 to stop.
 
-        Two transactions, none open during the provider call: the claim, the
-        reservation (a ledger line with a lease) and the traces' claim marker
-        are committed first; the answer is recorded and the reservation settled
-        in a second one. A sender killed in between leaves a lease that
-        ``_recover_batches`` settles once it has expired.
+        A sender killed between the reservation and the record leaves a lease
+        that ``_recover_batches`` settles once it has expired.
         """
         self.env.flush_all()
         gateway = self._get_gateway(mailing)
@@ -53,11 +63,58 @@ class SmsMarketingEngine(models.AbstractModel):
             mailing._set_paused("gateway_error", _("No SMS gateway is configured: add one in the configuration."))
             return 0
         messages = self._prepare(mailing, gateway, rows, params)
-        count, move_id, delay = self._reserve(mailing, gateway, messages, params)
-        if count < len(messages):  # the rest of the batch stays pending, untouched
-            self._pause_for_credit(mailing, gateway)
-        if not count:
+        # the rest of a batch the balance does not cover stays pending, untouched
+        delivery = self._deliver(
+            mailing, gateway, messages, params, on_short=lambda _count: self._pause_for_credit(mailing, gateway)
+        )
+        if not delivery.count:
             return 0
+        if delivery.error:  # refused for good: nothing was sent, nothing is charged
+            if delivery.released:
+                mailing._set_paused("gateway_error", str(delivery.error))
+            return 0
+        if delivery.recovered:
+            _logger.warning(
+                "mailing %s: batch %s was recovered by another runner; its answer is dropped",
+                mailing.id,
+                delivery.move_id,
+            )
+            return len(rows)
+        if delivery.insufficient:
+            self._pause_for_credit(mailing, gateway)
+        if delivery.transient_error:
+            _logger.info("mailing %s: gateway error, batch retried later: %s", mailing.id, delivery.transient_error)
+            return 0  # stop hammering a failing gateway in this run; the cron comes back at next_try_at
+        return len(rows)
+
+    # ------------------------------------------------------------------ the one way a message leaves
+    @api.model
+    def _deliver(self, mailing, gateway, messages, params, on_short=None):
+        """Reserve, send, record and settle ``messages`` (``tools.messages.new_message``): a ``Delivery``.
+
+        The one path of every SMS that leaves: the engine's batches, the test
+        SMS and the keyword answers (``_send_now``). Two transactions, none
+        open during the provider call, so no lock (the gateway row, the
+        traces) is held across it (docs/design.md, "Sending", 4):
+
+        1. the reservation of the longest prefix the balance covers (a ledger
+           line with a lease, the traces' claim marker, rate slots) is
+           committed; ``on_short(count)`` runs before that commit when the
+           balance does not cover every message (it may raise: nothing is kept);
+        2. the provider is called (after the rate limit's wait);
+        3. the answers are recorded (traces' states, or nothing for messages
+           without trace) and the reservation settled, in the caller's
+           transaction, which the caller commits.
+
+        Refused for good (``SmsGatewayError``): the reservation is released,
+        ``error`` set. Recovered (the lease expired meanwhile and a recovery
+        closed it): the answer is dropped, ``recovered`` set.
+        """
+        count, move_id, delay = self._reserve(mailing, gateway, messages, params)
+        if count < len(messages) and on_short:
+            on_short(count)
+        if not count:
+            return Delivery(0)
         batch = messages[:count]
         reserved = round(sum(message["cost"] for message in batch), pricing.LEDGER_DIGITS)
         self._commit()  # claim marker + reservation durable, every lock released before the call
@@ -66,23 +123,34 @@ class SmsMarketingEngine(models.AbstractModel):
         try:
             results, transient_error = self._send(gateway, batch, params)
         except SmsGatewayError as error:  # refused for good: nothing was sent, nothing is charged
-            if self._release_batch(mailing, gateway, move_id, reserved):
-                mailing._set_paused("gateway_error", str(error))
-            return 0
+            released = self._release_batch(mailing, gateway, move_id, reserved)
+            return Delivery(count, move_id, error=error, released=released)
         spent, insufficient = self._record_batch(
             mailing, gateway, move_id, reserved, batch, results, transient_error, params
         )
-        if spent is None:
-            _logger.warning(
-                "mailing %s: batch %s was recovered by another runner; its answer is dropped", mailing.id, move_id
-            )
-            return len(rows)
-        if insufficient:
-            self._pause_for_credit(mailing, gateway)
-        if transient_error:
-            _logger.info("mailing %s: gateway error, batch retried later: %s", mailing.id, transient_error)
-            return 0  # stop hammering a failing gateway in this run; the cron comes back at next_try_at
-        return len(rows)
+        return Delivery(
+            count, move_id, results, transient_error, spent=spent, insufficient=insufficient, recovered=spent is None
+        )
+
+    @api.model
+    def _send_now(self, gateway, messages, mailing=None, on_short=None):
+        """``_deliver`` messages that are no mailing's traces (a test SMS, keyword answers) at once.
+
+        The caller's transaction is committed before the provider call (its
+        work is kept whatever the call does); the settlement is left to the
+        caller's commit.
+        """
+        params = self._get_params()
+        self._get_run_prices(gateway, params)
+        return self._deliver(mailing or self.env["sms.marketing.mailing"], gateway, messages, params, on_short)
+
+    @api.model
+    def _get_run_prices(self, gateway, params):
+        """``gateway``'s prices, read once per run: prices change rarely, a run lasts a minute."""
+        prices = params.setdefault("_prices", {}).get(gateway.id)
+        if prices is None:
+            prices = params["_prices"][gateway.id] = gateway._get_prices()
+        return prices
 
     @api.model
     def _get_batch_size(self, gateway, params):
@@ -259,9 +327,7 @@ class SmsMarketingEngine(models.AbstractModel):
         if not any(row.try_count for row in rows):  # first attempt of these traces: their links are needed
             mailing._prepare_tracking()
         bodies = self._render_batch(mailing, rows)
-        prices = params.setdefault("_prices", {}).get(gateway.id)
-        if prices is None:  # once per run: prices change rarely, a run lasts a minute
-            prices = params["_prices"][gateway.id] = gateway._get_prices()
+        prices = self._get_run_prices(gateway, params)
         sender = gateway.sender or ""
         segments_by_text = {}
         messages = []
@@ -271,17 +337,7 @@ class SmsMarketingEngine(models.AbstractModel):
             if segments is None:
                 segments = segments_by_text[body] = segment_count(body)
             messages.append(
-                {
-                    "uuid": uuid,
-                    "number": number,
-                    "content": body,
-                    "sender": sender,
-                    "country_code": country,
-                    "segments": segments,
-                    "trace_id": trace_id,
-                    "tries": tries,
-                    "cost": pricing.message_cost(segments, pricing.price_for(prices, country)),
-                }
+                new_message(uuid, number, body, sender, country, prices, segments, trace_id=trace_id, tries=tries)
             )
         return messages
 
@@ -314,7 +370,7 @@ class SmsMarketingEngine(models.AbstractModel):
         if not messages:
             return {}, None
         self._mark_in_flight(gateway, messages, params)
-        prices = params["_prices"][gateway.id]
+        prices = self._get_run_prices(gateway, params)
         try:
             results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
         except SmsGatewayTransientError as error:

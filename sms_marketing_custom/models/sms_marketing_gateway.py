@@ -7,8 +7,8 @@ keeps what is Odoo's business and asks the provider, through
 ``_get_provider()``, for what is the provider's:
 
 * sending: ``_send_batch(messages)`` (the engine's entry point);
-* the provider's balance and prices: ``_refresh_balance()``,
-  ``_refresh_prices()`` (``action_refresh``);
+* the provider's balance and prices: ``_fetch_balance()``,
+  ``_fetch_prices()``, then ``_apply_balance``, ``_apply_prices`` (``action_refresh``);
 * webhooks: ``_route_webhook`` lets the provider check the signature and read
   the body, then applies delivery reports to traces (``_process_statuses``)
   and STOP/START keywords to the blacklist
@@ -249,10 +249,16 @@ class SmsMarketingGateway(models.Model):
 
     # ------------------------------------------------------------------ actions
     def action_refresh(self):
-        """Fetch balance and prices from the gateway."""
-        for gateway in self:
-            gateway._refresh_balance()
-            gateway._refresh_prices()
+        """Fetch balance and prices from the gateway.
+
+        Every provider is asked before anything is written: the gateway row
+        (which every sender's reservation updates) is locked only by the
+        short writes that follow, never during a provider call.
+        """
+        accounts = [(gateway, gateway._fetch_balance(), gateway._fetch_prices()) for gateway in self]
+        for gateway, balance, prices in accounts:
+            gateway._apply_balance(balance)
+            gateway._apply_prices(prices)
         return True
 
     def action_add_demo_credits(self):
@@ -553,18 +559,38 @@ class SmsMarketingGateway(models.Model):
 
     # ------------------------------------------------------------------ provider accounts
     def _refresh_balance(self):
-        """Align the local balance with the provider's, through a ledger line.
+        """Align the local balance with the provider's (``_fetch_balance``, ``_apply_balance``).
+
+        The provider is asked first, no lock held; returns its balance.
+        """
+        self.ensure_one()
+        return self._apply_balance(self._fetch_balance())
+
+    def _fetch_balance(self):
+        """The provider's balance (None when it keeps none); a UserError when it cannot be read."""
+        return self._ask_account("fetch_balance")
+
+    def _fetch_prices(self):
+        """The provider's price list [(country code or False, price)], None when it publishes none."""
+        return self._ask_account("fetch_prices")
+
+    def _ask_account(self, method):
+        """The provider's answer to ``method`` (a ``fetch_*`` of providers/base.py), its error as a UserError."""
+        self.ensure_one()
+        try:
+            return getattr(self._get_provider(), method)()
+        except SmsGatewayError as e:
+            raise UserError(self._provider_error_message(e)) from e
+
+    def _apply_balance(self, remote):
+        """Align the local balance with the provider's ``remote`` one, through a ledger line.
 
         The local balance is the provider's less what the batches in flight
         hold (their reservations are open: the provider has not charged them
-        yet). A provider that keeps no balance (the sandbox) leaves it as it
-        is: the local ledger is the truth. Returns the provider's balance.
+        yet). A provider that keeps no balance (None: the sandbox) leaves it
+        as it is: the local ledger is the truth. Returns the provider's balance.
         """
         self.ensure_one()
-        try:
-            remote = self._get_provider().fetch_balance()
-        except SmsGatewayError as e:
-            raise UserError(self._provider_error_message(e)) from e
         if remote is None:
             return self.balance
         self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s FOR UPDATE", self.id))
@@ -584,17 +610,13 @@ class SmsMarketingGateway(models.Model):
             self._change_balance(diff, "spend", note=_("Balance read from the gateway"), allow_partial=True)
         return remote
 
-    def _refresh_prices(self):
-        """Replace the price lines with the provider's price list, when it publishes one.
+    def _apply_prices(self, prices):
+        """Replace the price lines with the provider's price list ``prices`` (None: left as they are).
 
         The line for every other country becomes ``default_price``; codes
         Odoo does not know are skipped.
         """
         self.ensure_one()
-        try:
-            prices = self._get_provider().fetch_prices()
-        except SmsGatewayError as e:
-            raise UserError(self._provider_error_message(e)) from e
         if prices is None:
             return
         countries = {c.code: c.id for c in self.env["res.country"].search([])}

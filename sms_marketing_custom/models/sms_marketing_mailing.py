@@ -31,8 +31,6 @@ as superuser, only users allowed to edit dynamic templates may save a body
 with placeholders.
 """
 
-import hashlib
-import hmac
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -991,10 +989,10 @@ class SmsMarketingMailing(models.Model):
         head, tail = self._get_optout_suffix_parts() if include_optout else ("", "")
         suffixes = {None: (head, tail)}
         key = self.env["sms.marketing.trace"]._get_token_key()
-        digest, sha256, tokens_from_digest = hmac.digest, hashlib.sha256, links.tokens_from_digest
+        trace_tokens = links.trace_tokens
         bodies = {}
         for trace_id in trace_ids:
-            click_token, optout_token = tokens_from_digest(trace_id, digest(key, links.TOKEN_SCOPE % trace_id, sha256))
+            click_token, optout_token = trace_tokens(key, trace_id)
             body = click_token.join(parts_by_text[texts_by_trace.get(trace_id) or ""])
             if include_optout and langs_by_trace:
                 lang = langs_by_trace.get(trace_id)

@@ -12,7 +12,6 @@ of it keyed with the database secret: nobody can build the token of another
 trace, and no token is stored (one HMAC per SMS at send time, one to check it).
 """
 
-import hashlib
 import hmac
 import uuid
 
@@ -191,11 +190,7 @@ class SmsMarketingTrace(models.Model):
     def _get_tokens(self, trace_ids, key=None):
         """{trace_id: (click token, opt-out token)}: one HMAC per trace."""
         key = key or self._get_token_key()
-        digest = hmac.digest
-        return {
-            trace_id: links.tokens_from_digest(trace_id, digest(key, links.TOKEN_SCOPE % trace_id, hashlib.sha256))
-            for trace_id in trace_ids
-        }
+        return {trace_id: links.trace_tokens(key, trace_id) for trace_id in trace_ids}
 
     @api.model
     def _check_token(self, token, kind):

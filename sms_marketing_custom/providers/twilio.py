@@ -152,6 +152,17 @@ class TwilioProvider(PerMessageProvider):
             )
         if answer.status >= 500:
             raise SmsGatewayTransientError(_("Twilio is failing (HTTP %(code)s).", code=answer.status))
+        if not isinstance(code, int) or isinstance(code, bool):
+            # not Twilio's error (a proxy's 403, a wrong endpoint's 404 page): no message was refused,
+            # the gateway is; its mailing pauses with the reason instead of failing every recipient
+            raise self.gateway_error(
+                _(
+                    "The gateway %(name)s answered HTTP %(code)s without a Twilio error: check its endpoint URL.",
+                    name=self.gateway.name,
+                    code=answer.status,
+                ),
+                detail=f"HTTP {answer.status}",
+            )
         if code in CONFIGURATION_CODES:
             raise self.gateway_error(
                 _("Twilio refused the gateway %(name)s (error %(code)s).", name=self.gateway.name, code=code),

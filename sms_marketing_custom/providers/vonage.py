@@ -122,6 +122,17 @@ class VonageProvider(PerMessageProvider):
             raise SmsGatewayError(_("Vonage refused the API key or secret of %(name)s.", name=self.gateway.name))
         if answer.status == 429 or answer.status >= 500:
             raise SmsGatewayTransientError(_("Vonage is busy or failing (HTTP %(code)s).", code=answer.status))
+        if answer.status >= 400:
+            # Vonage answers every message's error with 200: a 4xx is the request refused as a
+            # whole (a proxy, a wrong endpoint), nothing was sent; its mailing pauses with the reason
+            raise self.gateway_error(
+                _(
+                    "The gateway %(name)s answered HTTP %(code)s: check its endpoint URL.",
+                    name=self.gateway.name,
+                    code=answer.status,
+                ),
+                detail=f"HTTP {answer.status}",
+            )
         parts = (answer.payload or {}).get("messages")
         if (
             answer.status != 200

@@ -1,5 +1,10 @@
 import re
+import threading
 import uuid
+from contextlib import contextmanager
+from unittest.mock import patch
+
+import psycopg2
 
 from odoo import sql_db
 from odoo.tests import HttpCase, TransactionCase, new_test_user
@@ -399,6 +404,23 @@ class SmsProviderCase(SmsMarketingCase, HttpCase, PublicRouteCalls):
     def _traces_by_number(self, mailing):
         return {trace.number: trace for trace in mailing.trace_ids}
 
+    def _send_through_a_proxy_page(self, gateway, status):
+        """Send a mailing through ``gateway`` whose endpoint answers ``status`` with an HTML page
+        (a proxy's, a wrong endpoint's): what the provider makes of an answer that is not its own."""
+        proxy = RecordingServer().start()
+        self.addCleanup(proxy.stop)
+        proxy.answer(status, b"<html><body>Blocked by the proxy</body></html>", {"Content-Type": "text/html"})
+        gateway.endpoint_url = proxy.url
+        mailing = self._make_mailing(gateway)
+        balance = gateway.balance
+        self._run_engine(mailing)
+        self.assertTrue(proxy.requests, "the provider was called")
+        self.assertEqual((mailing.state, mailing.pause_code), ("paused", "gateway_error"), "paused with the reason")
+        self.assertIn(f"HTTP {status}", mailing.pause_reason)
+        self.assertEqual(set(mailing.trace_ids.mapped("state")), {"pending"}, "no recipient refused or unknown")
+        self.assertAlmostEqual(gateway.balance, balance, msg="nothing charged")
+        return mailing
+
 
 class SmsCommittedCase(TransactionCase):
     """Senders on real, committed database connections of their own, with the gateway simulator.
@@ -432,6 +454,56 @@ class SmsCommittedCase(TransactionCase):
         results, error = engine._send(gateway, batch, params)
         reserved = round(sum(message["cost"] for message in batch), 4)
         engine._record_batch(mailing, gateway, move_id, reserved, batch, results, error, params)
+
+
+# ---------------------------------------------------------------------- locks during a provider call
+@contextmanager
+def during_provider_call(provider_class, method, check):
+    """Run ``check()`` at the start of every call of ``provider_class.method``, in the caller's thread.
+
+    The caller's transaction is open and waiting for the provider: what
+    ``check`` sees from another connection (``rows_free``) is what the caller
+    holds during the call. No thread, no timing: the call waits for the check.
+    """
+    original = getattr(provider_class, method)
+
+    def checked(provider, *args, **kwargs):
+        check()
+        return original(provider, *args, **kwargs)
+
+    with patch.object(provider_class, method, checked):
+        yield
+
+
+@contextmanager
+def committing_engine():
+    """The engine commits as in a cron worker or a request (``sms.marketing.engine._commit``), not as in tests."""
+    thread = threading.current_thread()
+    testing = getattr(thread, "testing", False)
+    thread.testing = False
+    try:
+        yield
+    finally:
+        thread.testing = testing
+
+
+ROW_LOCK_QUERIES = {
+    "gateway": "SELECT id FROM sms_marketing_gateway WHERE id = ANY(%s) FOR NO KEY UPDATE NOWAIT",
+    "mailing": "SELECT id FROM sms_marketing_mailing WHERE id = ANY(%s) FOR NO KEY UPDATE NOWAIT",
+    "trace": "SELECT id FROM sms_marketing_trace WHERE id = ANY(%s) FOR NO KEY UPDATE NOWAIT",
+}
+
+
+def rows_free(dbname, kind, ids):
+    """True when another connection can lock the ``kind`` rows ``ids`` at once, as a sender's UPDATE does."""
+    with sql_db.db_connect(dbname).cursor() as cr:
+        try:
+            cr.execute(ROW_LOCK_QUERIES[kind], [list(ids)])
+        except psycopg2.errors.LockNotAvailable:
+            return False
+        finally:
+            cr.rollback()
+    return True
 
 
 # ---------------------------------------------------------------------- outbound calls
@@ -475,8 +547,6 @@ class RecordingServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        import threading
-
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 

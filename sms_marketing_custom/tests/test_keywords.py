@@ -38,9 +38,10 @@ class TestInboundKeywords(HttpCase):
         return self._inbound(gateway or self.sandbox, [{"number": number, "content": content}])[0]["action"]
 
     def _answers(self):
-        """Answers charged so far on the sandbox: its reservations."""
-        return self.env["sms.marketing.credit.move"].search_count(
-            [("gateway_id", "=", self.sandbox.id), ("move_type", "=", "reservation")]
+        """Answers sent so far through the sandbox, once the queued ones left."""
+        self.env["sms.marketing.reply"]._cron_send()
+        return self.env["sms.marketing.reply"].search_count(
+            [("gateway_id", "=", self.sandbox.id), ("state", "=", "sent")]
         )
 
     def _last_event(self, number):
@@ -120,6 +121,8 @@ class TestInboundKeywords(HttpCase):
         self._send(number, "stop", gateway)
         self._send(number, "join vip", gateway)
         self._send(number, "yes", gateway)
+        self.assertFalse(sim.state()["sent"], "no provider call inside the webhook")
+        self.env["sms.marketing.reply"]._cron_send()
         contents = [message["content"] for message in sim.state()["sent"]]
         self.assertEqual(
             contents,

@@ -29,6 +29,13 @@ class TestTwilioProvider(SmsProviderCase):
         super().setUp()
         self.standin.reset()
 
+    def test_a_proxy_page_pauses_instead_of_refusing_everyone(self):
+        """A 403 or 404 that is not Twilio's error (no Twilio error code) is the gateway's problem,
+        not the recipients': the mailing pauses, every message stays to send."""
+        for status in (403, 404):
+            with self.subTest(status=status):
+                self._send_through_a_proxy_page(self.gateway, status)
+
     def test_signature_matches_twilio_reference(self):
         """The reference vectors of Twilio's own RequestValidator tests (twilio-python), for the provider and
         for the stand-in, whose signature is written from Twilio's documentation, not from the provider."""

@@ -33,6 +33,13 @@ class TestVonageProvider(SmsProviderCase):
         self.standin.signature_method = "md5hash"
         self.gateway.vonage_signature_method = "md5hash"
 
+    def test_a_refused_request_pauses_instead_of_unknown(self):
+        """Vonage answers every message's error with 200: a 4xx (a proxy's page, a wrong endpoint) sent
+        nothing; the mailing pauses, no message is left unknown for ever (Vonage cannot be asked)."""
+        for status in (403, 404):
+            with self.subTest(status=status):
+                self._send_through_a_proxy_page(self.gateway, status)
+
     def _dlr_url(self):
         return f"{self.odoo_url}/sms_marketing/status/{self.gateway.id}"
 

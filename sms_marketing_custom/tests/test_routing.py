@@ -110,6 +110,7 @@ class TestRoutingEndToEnd(SmsProviderCase):
         inbound = f"{self.odoo_url}/sms_marketing/inbound/{self.gw_vonage.id}"
         self.assertEqual(self.vonage.post_inbound(inbound, self.be_numbers[0][1:], "STOP")[0], 200)
         self.assertEqual(self.vonage.post_inbound(inbound, self.be_numbers[1][1:], "STOP", secret="forged")[0], 403)
+        self.env["sms.marketing.reply"]._cron_send()  # the answer leaves after the webhook
 
         self.env.invalidate_all()
         states = {number: traces[number].state for number in traces}

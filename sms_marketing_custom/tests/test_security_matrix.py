@@ -49,6 +49,8 @@ MATRIX = {
     "sms.marketing.join.request": {"user": "r", "manager": "r"},
     # webhook ids and nonces already seen: the webhook route's own (superuser), nobody else's
     "sms.marketing.webhook.replay": {},
+    # keyword answers waiting to leave: the webhook's and the cron's (superuser), nobody else's
+    "sms.marketing.reply": {},
     # cache of normalised numbers, written by the engine as superuser
     "sms.marketing.number": {"manager": "r"},
     # marketers write and share their templates and campaigns
@@ -140,6 +142,9 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.webhook.replay":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "key": f"nonce-{seq}", "expires_at": "2099-01-01 10:00:00"}
+        if model == "sms.marketing.reply":
+            gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
+            return {"gateway_id": gateway.id, "number": _number(), "content": "Reply STOP to stop."}
         if model == "sms.marketing.number":
             return {"raw": f"0470 {seq:06d}", "region": "BE"}
         if model == "sms.marketing.template":
@@ -180,6 +185,7 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.recipient.model": ("sequence", 7),
         "sms.marketing.number": ("error", "too_short"),
         "sms.marketing.webhook.replay": ("key", "changed"),
+        "sms.marketing.reply": ("content", "Changed"),
         "sms.marketing.consent": ("event", "opt_in"),
         "sms.marketing.join.request": ("state", "confirmed"),
         "sms.marketing.template": ("name", "Changed"),

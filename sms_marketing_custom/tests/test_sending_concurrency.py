@@ -7,11 +7,20 @@ locks only exist between real transactions) and delete what they created.
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
-from .common import SmsCommittedCase
+from ..providers.http_json import HttpJsonProvider
+from ..providers.twilio import TwilioProvider
+from .common import (
+    RecordingServer,
+    SmsCommittedCase,
+    committing_engine,
+    during_provider_call,
+    rows_free,
+)
 from .standins import twilio, vonage
 
 
@@ -340,6 +349,14 @@ class TestConcurrentSenders(SmsCommittedCase):
         cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # as sms.marketing.engine._commit does
         return env, messages, move_id, float(count), params
 
+    def _sender_a(self, cr_a, ids):
+        """Sender A after its committed reservation: (engine, mailing, gateway, messages, ledger line,
+        credits reserved, params)."""
+        env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
+        engine = env_a["sms.marketing.engine"]
+        mailing = env_a["sms.marketing.mailing"].browse(ids["mailing"])
+        return engine, mailing, engine._get_gateway(mailing), messages, move_id, reserved, params
+
     def _run_worker(self, recover_at=None):
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -453,10 +470,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         ids = self._setup_committed()
         self._build_committed(ids)
         with self._cursor() as cr_a:
-            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
-            engine_a = env_a["sms.marketing.engine"]
-            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
-            gateway_a = engine_a._get_gateway(mailing_a)
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
             results, error = engine_a._send(gateway_a, messages, params)
             # A is slow: its lease ends, another runner recovers the batch and sends everything
             self.assertEqual(self._run_worker(self._after_lease()), 1)
@@ -473,10 +487,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         ids = self._setup_committed()
         self._build_committed(ids)
         with self._cursor() as cr_a:
-            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
-            engine_a = env_a["sms.marketing.engine"]
-            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
-            gateway_a = engine_a._get_gateway(mailing_a)
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
             results, error = engine_a._send(gateway_a, messages, params)
             engine_a._record_batch(mailing_a, gateway_a, move_id, reserved, messages, results, error, params)
             with self._cursor() as cr_b:  # A has not committed yet
@@ -493,10 +504,7 @@ class TestConcurrentSenders(SmsCommittedCase):
         ids = self._setup_committed()
         self._build_committed(ids)
         with self._cursor() as cr_a:
-            env_a, messages, move_id, reserved, params = self._reserve_committed(cr_a, ids)
-            engine_a = env_a["sms.marketing.engine"]
-            mailing_a = env_a["sms.marketing.mailing"].browse(ids["mailing"])
-            gateway_a = engine_a._get_gateway(mailing_a)
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
             results, error = engine_a._send(gateway_a, messages, params)
             with self._cursor() as cr_b:  # the webhook, on its own connection
                 gateway_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
@@ -515,3 +523,222 @@ class TestConcurrentSenders(SmsCommittedCase):
         self.assertEqual(states.pop(messages[0]["uuid"]), ("delivered", None, None))
         self.assertEqual(states.pop(messages[1]["uuid"]), ("failed", "undelivered", None))
         self.assertEqual(set(states.values()), {("sent", None, None)})
+
+    def test_delivery_report_overtaking_a_lost_answer(self):
+        """A report that arrives before the record of a batch whose answer was lost (a time-out: the
+        batch is to retry) keeps its state: that message is charged and not sent again."""
+        ids = self._setup_committed()
+        self._build_committed(ids)
+        with self._cursor() as cr_a:
+            engine_a, mailing_a, gateway_a, messages, move_id, reserved, params = self._sender_a(cr_a, ids)
+            self.sim.configure(fail_next=["timeout"])
+            results, error = engine_a._send(gateway_a, messages, params)
+            self.assertTrue(error, "the answer was lost")
+            with self._cursor() as cr_b:  # the webhook, on its own connection: the first message did leave
+                gateway_b = api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+                self.assertEqual(gateway_b._process_statuses([{"uuid": messages[0]["uuid"], "state": "delivered"}]), 1)
+                cr_b.commit()  # pylint: disable=invalid-commit
+            spent, _insufficient = engine_a._record_batch(
+                mailing_a, gateway_a, move_id, reserved, messages, results, error, params
+            )
+            self.assertEqual(spent, 1.0, "the reported message is charged")
+            cr_a.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT uuid, state, cost, next_try_at IS NULL FROM sms_marketing_trace WHERE uuid = ANY(%s)",
+                [[m["uuid"] for m in messages]],
+            )
+            states = {uuid: (state, cost, due) for uuid, state, cost, due in cr.fetchall()}
+        self.assertEqual(states.pop(messages[0]["uuid"]), ("delivered", 1.0, True), "kept, charged, not retried")
+        self.assertEqual(set(states.values()), {("pending", 0.0, False)}, "the others are retried later")
+
+    def test_reconciliation_asks_again_with_a_backoff(self):
+        """A message the provider did not answer about stays unknown and is asked about again after the
+        engine's backoff, not at every run of the queue."""
+        provider = RecordingServer().start()  # answers every look-up with an error
+        self.addCleanup(provider.stop)
+        provider.answer(500, {"code": 20500, "message": "injected"})
+        values = twilio.gateway_values(SimpleNamespace(url=provider.url, account_sid="AC" + "1" * 32, auth_token="t"))
+        ids = self._setup_committed_provider(values, ["+12025550003"])
+        with self._cursor() as cr:  # its answer was lost
+            cr.execute(
+                """UPDATE sms_marketing_trace SET state = 'unknown', in_flight_at = now() at time zone 'UTC'
+                    WHERE mailing_id = %s""",
+                [ids["mailing"]],
+            )
+            cr.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            engine = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]
+            self.assertEqual(engine._reconcile_unknown(), 1)
+            self.assertEqual(engine._reconcile_unknown(), 0, "not asked again at once")
+            cr.execute(
+                """SELECT state, try_count, next_try_at > now() at time zone 'UTC', in_flight_at IS NOT NULL
+                     FROM sms_marketing_trace WHERE mailing_id = %s""",
+                [ids["mailing"]],
+            )
+            self.assertEqual(cr.fetchall(), [("unknown", 1, True, True)], "asked again after the backoff")
+            cr.execute("UPDATE sms_marketing_trace SET next_try_at = NULL WHERE mailing_id = %s", [ids["mailing"]])
+            self.assertEqual(engine._reconcile_unknown(), 1, "the backoff over, it is asked again")
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(len(provider.requests), 2, "one look-up per run that asked")
+
+    # ------------------------------------------------------------------ no lock across a provider call
+    def _gateway_free(self, ids, seen):
+        """A check for ``during_provider_call``: whether the gateway row (every reservation's) is free."""
+        return lambda: seen.append(rows_free(self.env.cr.dbname, "gateway", [ids["gateway"]]))
+
+    def test_test_sms_holds_no_lock_during_the_call(self):
+        """The test SMS reserves and commits, then calls the provider: senders reserve meanwhile."""
+        ids = self._setup_committed(contacts=1)
+        self.sim.configure(reset=True)
+        seen = []
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(HttpJsonProvider, "send", self._gateway_free(ids, seen)),
+        ):
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            wizard = env["sms.marketing.mailing.test"].create({"mailing_id": ids["mailing"], "numbers": "+32470000001"})
+            wizard.action_send()
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(seen, [True], "the gateway row is free while the provider answers")
+        self.assertEqual([m["number"] for m in self.sim.state()["sent"]], ["+32470000001"])
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT sum(amount), count(lease_until) FROM sms_marketing_credit_move WHERE gateway_id = %s",
+                [ids["gateway"]],
+            )
+            self.assertEqual(cr.fetchone(), (999.0, 0), "charged once, no reservation left open")
+
+    def test_keyword_answer_leaves_after_the_webhook(self):
+        """A STOP's answer is queued by the webhook (no provider call inside it) and sent by the cron
+        after the keyword's work is committed, with no lock held during the call."""
+        ids = self._setup_committed(contacts=1)
+        self.sim.configure(reset=True)
+        number = "+32470000077"
+        seen, blacklisted = [], []
+
+        def check():
+            self._gateway_free(ids, seen)()
+            with self._cursor() as cr:
+                cr.execute("SELECT count(*) FROM sms_marketing_blacklist WHERE number = %s", [number])
+                blacklisted.append(cr.fetchone()[0])
+
+        self.addCleanup(self._forget_number, number)
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(HttpJsonProvider, "send", check),
+        ):
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            Blacklist = env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=ids["gateway"])
+            results = Blacklist._apply_inbound_keywords([{"number": number, "content": "STOP"}])
+            self.assertEqual(results, [{"number": number, "action": "optout"}])
+            self.assertFalse(seen, "no provider call inside the webhook")
+            cr.commit()  # pylint: disable=invalid-commit
+            env["sms.marketing.reply"]._cron_send()
+            cr.commit()  # pylint: disable=invalid-commit
+            env["sms.marketing.reply"]._cron_send()  # nothing left: sent once
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(seen, [True], "the gateway row is free while the provider answers")
+        self.assertEqual(blacklisted, [1], "the STOP was kept before the answer left")
+        self.assertEqual([m["number"] for m in self.sim.state()["sent"]], [number])
+
+    def _forget_number(self, number):
+        with self._cursor() as cr:
+            cr.execute("DELETE FROM sms_marketing_blacklist WHERE number = %s", [number])
+            cr.execute("DELETE FROM sms_marketing_consent WHERE number = %s", [number])
+            cr.execute("DELETE FROM sms_marketing_reply WHERE number = %s", [number])
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_refresh_holds_no_lock_during_the_calls(self):
+        """Refresh Balance and Prices asks the provider twice before it writes anything."""
+        ids = self._setup_committed(contacts=1)
+        self.sim.configure(reset=True, balance=500.0)
+        seen = []
+        check = self._gateway_free(ids, seen)
+        with (
+            self._cursor() as cr,
+            during_provider_call(HttpJsonProvider, "fetch_balance", check),
+            during_provider_call(HttpJsonProvider, "fetch_prices", check),
+        ):
+            gateway = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+            gateway.action_refresh()
+            self.assertEqual(gateway.balance, 500.0, "the provider's balance")
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(seen, [True, True], "the gateway row is free during both calls")
+
+    def test_paused_mailings_balance_read_holds_no_lock(self):
+        """Two mailings paused for credit on one gateway: its balance is read once, nothing locked meanwhile."""
+        ids = self._setup_committed(contacts=1)
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            first = env["sms.marketing.mailing"].browse(ids["mailing"])
+            second = first.copy({"subject": "Concurrency again"})
+            (first | second).write({"state": "paused", "pause_code": "insufficient_credit"})
+            mailing_ids = (first | second).ids
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup, dict(ids, mailing=second.id))
+        seen = []
+
+        def check():
+            self._gateway_free(ids, seen)()
+            seen.append(rows_free(self.env.cr.dbname, "mailing", mailing_ids))
+
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(HttpJsonProvider, "fetch_balance", check),
+        ):
+            api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]._wake_due_mailings()
+            cr.commit()  # pylint: disable=invalid-commit
+            cr.execute("SELECT DISTINCT state FROM sms_marketing_mailing WHERE id = ANY(%s)", [mailing_ids])
+            self.assertEqual(cr.fetchall(), [("sending",)], "both resumed: the gateway has credit")
+        self.assertTrue(seen, "the balance was read")
+        self.assertTrue(all(seen), "neither the gateway nor the mailings are locked during a balance read")
+
+    def test_reconciliation_holds_no_trace_during_the_look_up(self):
+        """A delivery report that comes while reconciliation asks the provider applies at once, and stays."""
+        twilio_standin = twilio.TwilioStandin().start()
+        self.addCleanup(twilio_standin.stop)
+        ids = self._setup_committed_provider(twilio.gateway_values(twilio_standin), ["+12025550001", "+12025550002"])
+        self._run_worker()
+        with self._cursor() as cr:  # both answers were lost
+            cr.execute(
+                """UPDATE sms_marketing_trace SET state = 'unknown', in_flight_at = now() at time zone 'UTC', cost = 0
+                    WHERE mailing_id = %s RETURNING id, uuid""",
+                [ids["mailing"]],
+            )
+            traces = dict(cr.fetchall())
+            cr.commit()  # pylint: disable=invalid-commit
+        reported = []
+
+        def report():
+            with self._cursor() as cr:
+                cr.execute("SET lock_timeout = '5s'")  # a lock held by reconciliation: a failure, not a wait
+                gateway = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
+                reported.append(gateway._process_statuses([{"uuid": traces[min(traces)], "state": "delivered"}]))
+                cr.commit()  # pylint: disable=invalid-commit
+
+        with (
+            self._cursor() as cr,
+            committing_engine(),
+            during_provider_call(TwilioProvider, "lookup", report),
+        ):
+            settled = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]._reconcile_unknown()
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(settled, 2)
+        self.assertEqual(reported, [1], "the report was applied during the look-up")
+        with self._cursor() as cr:
+            cr.execute(
+                "SELECT id, state, cost > 0 FROM sms_marketing_trace WHERE id = ANY(%s) ORDER BY id", [list(traces)]
+            )
+            self.assertEqual(
+                cr.fetchall(),
+                [(min(traces), "delivered", True), (max(traces), "sent", True)],
+                "the report's state is kept; both found and charged",
+            )
+            cr.execute(
+                "SELECT count(lease_until) FROM sms_marketing_credit_move WHERE gateway_id = %s", [ids["gateway"]]
+            )
+            self.assertEqual(cr.fetchone()[0], 0)

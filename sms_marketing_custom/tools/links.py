@@ -28,6 +28,8 @@ Keywords
     as carriers and gateways do, so "don't stop" is not an opt-out.
 """
 
+import hashlib
+import hmac
 import re
 import secrets
 import unicodedata
@@ -261,6 +263,14 @@ def tokens_from_digest(record_id, digest):
     encoded_id = encode_id(record_id)
     macs = digest[: CLICK_MAC_LENGTH + OPTOUT_MAC_LENGTH].translate(MAC_TABLE).decode()
     return encoded_id + macs[:CLICK_MAC_LENGTH], encoded_id + macs[CLICK_MAC_LENGTH:]
+
+
+def trace_tokens(key, trace_id):
+    """(click token, opt-out token) of trace ``trace_id``: its one HMAC (``key``: the database secret).
+
+    The only place a trace's tokens are computed: the SMS bodies and the check of a token both call it.
+    """
+    return tokens_from_digest(trace_id, hmac.digest(key, TOKEN_SCOPE % trace_id, hashlib.sha256))
 
 
 def split_token(token, mac_length):

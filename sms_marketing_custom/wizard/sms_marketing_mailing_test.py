@@ -6,10 +6,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import formatLang
 
-from ..providers import SERVER_ERROR, SmsGatewayError
+from ..providers import SERVER_ERROR
 from ..tools import phone as phone_tools
 from ..tools import pricing
-from ..tools.sms_encoding import segment_count
+from ..tools.messages import new_message
 
 MAX_TEST_NUMBERS = 10  # a test is a few phones of the team; more is a mailing (and spends credits)
 
@@ -143,40 +143,34 @@ class SmsMarketingMailingTest(models.TransientModel):
             raise UserError(_("The SMS has no content yet."))
         gateway = self._get_gateway()
         prices = gateway._get_prices()
-        messages = []
-        for number, res_id in self._get_sample_recipients(numbers).items():
+        messages = [
             # trace id 0: a test SMS has the real length, but its tokens belong to no trace
-            text = mailing._render_messages([0], [res_id], body)[0]
-            country = phone_tools.normalize(number).region
-            cost = pricing.message_cost(segment_count(text), pricing.price_for(prices, country))
-            messages.append(
-                {
-                    "uuid": gateway._new_uuid(),
-                    "number": number,
-                    "content": text,
-                    "sender": gateway.sender or "",
-                    "country_code": country,
-                    "cost": cost,
-                }
+            new_message(
+                gateway._new_uuid(),
+                number,
+                mailing._render_messages([0], [res_id], body)[0],
+                gateway.sender,
+                phone_tools.normalize(number).region,
+                prices,
             )
-        reserved = round(sum(message["cost"] for message in messages), pricing.LEDGER_DIGITS)
-        if not gateway._reserve(reserved, mailing=mailing):
-            raise UserError(_("The gateway %(name)s has not enough credits for this test.", name=gateway.name))
-        try:
-            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
-        except SmsGatewayError as e:
-            gateway._settle(reserved, 0.0, mailing=mailing)
-            raise UserError(_("The test SMS could not be sent: %(error)s", error=str(e))) from e
-        by_uuid = {r["uuid"]: r for r in results}
+            for number, res_id in self._get_sample_recipients(numbers).items()
+        ]
+        Engine = self.env["sms.marketing.engine"]
+        # the test's work is committed before the provider call, which holds no lock (engine's ``_deliver``)
+        delivery = Engine._send_now(gateway, messages, mailing=mailing, on_short=self._refuse_short)
+        if delivery.error or delivery.transient_error:
+            Engine._commit()  # the reservation given back stays given back
+            error = delivery.error or delivery.transient_error
+            raise UserError(_("The test SMS could not be sent: %(error)s", error=str(error)))
         Trace = self.env["sms.marketing.trace"]
-        spent = 0.0
-        lines = []
-        for message in messages:
-            result = by_uuid.get(message["uuid"], {"state": SERVER_ERROR})
-            if Trace._get_outcome(result["state"])[0] == "sent":
-                spent += result.get("credits") or 0.0
-            lines.append((message["number"], Trace._describe_result(result["state"]), message["content"]))
-        gateway._settle(reserved, spent, mailing=mailing)
+        lines = [
+            (
+                message["number"],
+                Trace._describe_result((delivery.results or {}).get(message["uuid"], {"state": SERVER_ERROR})["state"]),
+                message["content"],
+            )
+            for message in messages
+        ]
         rows = Markup("").join(
             Markup("<li>%s: %s<br/><code style='white-space: pre-wrap'>%s</code></li>") % line for line in lines
         )
@@ -196,6 +190,10 @@ class SmsMarketingMailingTest(models.TransientModel):
             "target": "new",
             "name": _("Test SMS"),
         }
+
+    def _refuse_short(self, _count):
+        """A test SMS goes to every number or to none: a balance short of one refuses it."""
+        raise UserError(_("The gateway %(name)s has not enough credits for this test.", name=self._get_gateway().name))
 
     def _get_sample_recipients(self, numbers):
         """{number: res_id of the audience record whose SMS it receives (None without audience)}:

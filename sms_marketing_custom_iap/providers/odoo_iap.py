@@ -19,14 +19,19 @@ URL without the right token is refused. Odoo SMS has no inbound messages.
 IAP gives no time and no id of a report: a replay cannot be told apart, and
 changes nothing (statuses never go backwards).
 
-Not idempotent as far as we know: a time-out leaves the batch ``unknown``
-(never sent again blindly); IAP cannot be asked about a message (no ``lookup``).
+Not idempotent as far as we know: a time-out, a connection reset after the
+request left or an unreadable answer leaves the batch ``unknown`` (never sent
+again blindly); IAP cannot be asked about a message (no ``lookup``). Only a
+request that never reached IAP is retried (``access_error_outcome``).
 """
 
 import hashlib
 import hmac
 import json
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+import urllib3
 
 from odoo import _, exceptions
 from odoo.addons.iap.tools.iap_tools import InsufficientCreditError
@@ -65,6 +70,30 @@ REPORT_STATES = {
 }
 
 
+def access_error_outcome(error):
+    """What the ``AccessError`` of Odoo's ``iap_jsonrpc`` says of the batch, from the exception it
+    was raised for (``__context__``): "not_sent" (no connection was made, or a proxy refused it
+    busy: 429, 502, 503), "refused" (IAP answered an access error, the address is wrong: another
+    4xx, no URL scheme), else "unknown" (reset after the request left, 500, 504, unreadable answer).
+    """
+    cause = error.__context__
+    if cause is None:  # IAP's own JSON-RPC error named AccessError: it refused the request
+        return "refused"
+    if isinstance(cause, requests.exceptions.MissingSchema):
+        return "refused"
+    if isinstance(cause, requests.exceptions.HTTPError):
+        status = cause.response.status_code if cause.response is not None else 0
+        if status in (429, 502, 503):
+            return "not_sent"
+        return "refused" if 400 <= status < 500 else "unknown"
+    if isinstance(cause, requests.exceptions.ConnectionError):
+        reason = cause.args[0] if cause.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError carries the connection's error
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return "not_sent"
+    return "unknown"
+
+
 @register_provider
 class OdooIapProvider(SmsProvider):
     key = "odoo_iap"
@@ -90,8 +119,17 @@ class OdooIapProvider(SmsProvider):
             return [self.result(m["uuid"], INSUFFICIENT_CREDIT) for m in messages]
         except exceptions.ValidationError:  # iap_jsonrpc's time-out: IAP may have taken the batch
             return [self.result(m["uuid"], UNKNOWN) for m in messages]
-        except exceptions.AccessError as e:  # refused connection, HTTP error, unreadable answer
-            raise SmsGatewayTransientError(_("Odoo's SMS service could not be reached (%(error)s).", error=e)) from e
+        except exceptions.AccessError as e:  # no connection, HTTP error, unreadable answer, refused access
+            outcome = access_error_outcome(e)
+            if outcome == "not_sent":  # never reached IAP, or refused before it read the batch: safe to retry
+                raise SmsGatewayTransientError(
+                    _("Odoo's SMS service could not be reached (%(error)s).", error=e)
+                ) from e
+            if outcome == "refused":  # IAP or the address refused the request: the mailing pauses with it
+                raise SmsGatewayError(_("Odoo's SMS service refused the request: %(error)s", error=e)) from e
+            # the batch may have been taken (a reset after it left, an unreadable answer): IAP has no
+            # idempotency key nor look-up, so it is never sent again blindly
+            return [self.result(m["uuid"], UNKNOWN) for m in messages]
         except exceptions.UserError as e:
             raise SmsGatewayError(_("Odoo's SMS service refused the request: %(error)s", error=e)) from e
         if not isinstance(answer, list):

@@ -2,7 +2,7 @@ import threading
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from odoo.addons.sms_marketing_custom.tests.common import SmsProviderCase
+from odoo.addons.sms_marketing_custom.tests.common import RecordingServer, SmsProviderCase
 from odoo.addons.sms_marketing_custom.tests.standins import iap
 from odoo.tests import tagged
 
@@ -39,6 +39,41 @@ class TestOdooIapProvider(SmsProviderCase):
             yield
         finally:
             thread.testing = testing
+
+    def _send_through(self, status=None, payload=None):
+        """A mailing sent while ``sms.endpoint`` answers ``status`` and ``payload`` (None: nobody listens)."""
+        server = RecordingServer().start()
+        self.addCleanup(server.stop)
+        if status is None:
+            server.stop()  # the port is closed: no connection is made
+        else:
+            server.answer(status, payload, {"Content-Type": "text/html"})
+        self.env["ir.config_parameter"].sudo().set_param("sms.endpoint", server.url)
+        self.addCleanup(self.env["ir.config_parameter"].sudo().set_param, "sms.endpoint", self.standin.url)
+        mailing = self._make_mailing(self.gateway)
+        with self._network():
+            self._run_engine(mailing)
+        return mailing
+
+    def test_an_answer_lost_after_the_request_left_is_never_sent_again(self):
+        """An unreadable 200 (Odoo raises AccessError): IAP may have taken the batch and has no
+        idempotency key; the messages are unknown with their reason, not retried."""
+        mailing = self._send_through(200, b"<html>not JSON-RPC</html>")
+        self.assertEqual(set(mailing.trace_ids.mapped("state")), {"unknown"})
+        self.assertEqual(set(mailing.trace_ids.mapped("failure_type")), {"unknown_outcome"})
+
+    def test_no_connection_is_retried(self):
+        """Nothing reached IAP (connection refused): the messages wait for a retry."""
+        mailing = self._send_through(None)
+        self.assertEqual(set(mailing.trace_ids.mapped("state")), {"pending"})
+        self.assertTrue(all(mailing.trace_ids.mapped("next_try_at")), "retried later")
+        self.assertEqual(mailing.state, "sending")
+
+    def test_a_refused_request_pauses(self):
+        """A 404 (a wrong sms.endpoint, a proxy's page) sent nothing: the mailing pauses with the reason."""
+        mailing = self._send_through(404, b"<html>Not found</html>")
+        self.assertEqual(set(mailing.trace_ids.mapped("state")), {"pending"})
+        self.assertEqual((mailing.state, mailing.pause_code), ("paused", "gateway_error"))
 
     def test_gateway_needs_nothing_configured(self):
         self.assertEqual(self.gateway.provider, "odoo_iap")

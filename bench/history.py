@@ -31,9 +31,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bench  # noqa: E402
 import deployed  # noqa: E402
 from sides import SIDES  # noqa: E402
+
+import bench  # noqa: E402
 
 TARGET_RATIO = 1.5
 

@@ -236,28 +236,41 @@ class SmsMarketingAudience(models.AbstractModel):
            ``window``, already has a trace of this mailing (built by an earlier window).
         """
         mailing.ensure_one()
-        seen = SQL("FALSE")
-        if window:
-            seen = SQL(
-                """EXISTS (SELECT 1 FROM sms_marketing_trace t
-                            WHERE t.mailing_id = %s AND t.number = k.number
-                              AND t.state != 'canceled' AND t.res_id != k.res_id)""",
-                mailing.id,
-            )
+        flagged = self._get_flagged_query(mailing, window)
+        select = SQL(
+            """SELECT k.res_id, k.number, k.raw_phone, k.country_code, k.opted_out,
+                      CASE WHEN k.number IS NULL THEN 'invalid_number'
+                           WHEN k.blacklisted THEN 'blacklisted'
+                           WHEN k.opted_out THEN 'opted_out'
+                           WHEN k.capped THEN 'frequency_capped'
+                           WHEN row_number() OVER (PARTITION BY k.number, k.eligible ORDER BY k.res_id) > 1 OR %s
+                           THEN 'duplicate'
+                      END AS reason""",
+            SQL("p.number IS NOT NULL AND (p.min_res_id != k.res_id OR p.max_res_id != k.res_id)")
+            if window
+            else SQL("FALSE"),
+        )
+        if not window:
+            # the whole audience (the form, Send, statistics): no trace of this mailing counts yet
+            return SQL("%s FROM (%s) k", select, flagged)
+        # The numbers of the window that already have a trace of this mailing, looked up through the
+        # (mailing_id, number) index with both columns bound. A correlated EXISTS per row was planned
+        # on (mailing_id, id) whenever the statistics did not know the mailing yet (a large history:
+        # a window never re-analyzes the table), reading every trace the mailing had built so far
+        # for each row of each window.
         return SQL(
-            """
-            SELECT k.res_id, k.number, k.raw_phone, k.country_code, k.opted_out,
-                   CASE WHEN k.number IS NULL THEN 'invalid_number'
-                        WHEN k.blacklisted THEN 'blacklisted'
-                        WHEN k.opted_out THEN 'opted_out'
-                        WHEN k.capped THEN 'frequency_capped'
-                        WHEN row_number() OVER (PARTITION BY k.number, k.eligible ORDER BY k.res_id) > 1 OR %s
-                        THEN 'duplicate'
-                   END AS reason
-              FROM (%s) k
-            """,
-            seen,
-            self._get_flagged_query(mailing, window),
+            """WITH flagged AS MATERIALIZED (%s)
+               %s
+                 FROM flagged k
+                 LEFT JOIN (SELECT t.number, min(t.res_id) AS min_res_id, max(t.res_id) AS max_res_id
+                              FROM sms_marketing_trace t
+                             WHERE t.mailing_id = %s AND t.state != 'canceled'
+                               AND t.number = ANY (ARRAY(SELECT DISTINCT f.number FROM flagged f
+                                                          WHERE f.number IS NOT NULL))
+                             GROUP BY t.number) p ON p.number = k.number""",
+            flagged,
+            select,
+            mailing.id,
         )
 
     @api.model

@@ -14,6 +14,7 @@ from . import (
     sms_marketing_campaign,
     sms_marketing_consent,
     sms_marketing_contact,
+    sms_marketing_conversation,
     sms_marketing_credit_move,
     sms_marketing_demo,
     sms_marketing_engine,

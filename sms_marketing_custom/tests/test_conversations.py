@@ -1,0 +1,281 @@
+"""Conversations: inbound SMS kept once, matched, answered; through our protocol, Twilio and Vonage."""
+
+import json
+import secrets
+import uuid
+
+import psycopg2
+
+from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.tests import TransactionCase, tagged
+
+from .common import SmsProviderCase, load_gateway_simulator, load_script
+
+SECRET = "conv-s3cret"
+
+
+class ConversationFixtures:
+    """Gateways of the three webhook formats (their stand-ins on 127.0.0.1), a contact, a partner and a
+    mailing sent to the contact's number."""
+
+    @classmethod
+    def _setup_conversation_fixtures(cls):
+        cls.simulator = load_gateway_simulator()
+        cls.sim = cls.simulator.Simulator(delivery=None).start()
+        cls.addClassCleanup(cls.sim.stop)
+        cls.http_gateway = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Our protocol",
+                "provider": "http",
+                "endpoint_url": cls.sim.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
+                "api_key": cls.sim.api_key,
+                "webhook_secret": SECRET,
+                "default_price": 1.0,
+            }
+        )
+        cls.http_gateway._change_balance(100.0, "purchase")
+        cls.twilio_standin = load_script("twilio_standin.py", "sms_twilio_standin").TwilioStandin().start()
+        cls.addClassCleanup(cls.twilio_standin.stop)
+        cls.twilio = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Twilio",
+                "provider": "twilio",
+                "endpoint_url": cls.twilio_standin.url,
+                "allow_private_network": True,
+                "account_id": cls.twilio_standin.account_sid,
+                "api_key": cls.twilio_standin.auth_token,
+                "sender": "+15005550006",
+                "default_price": 1.0,
+            }
+        )
+        cls.twilio._change_balance(100.0, "purchase")
+        cls.vonage_standin = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
+        cls.addClassCleanup(cls.vonage_standin.stop)
+        cls.vonage = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Vonage",
+                "provider": "vonage",
+                "endpoint_url": cls.vonage_standin.url,
+                "allow_private_network": True,
+                "account_id": cls.vonage_standin.api_key,
+                "api_key": cls.vonage_standin.api_secret,
+                "webhook_secret": cls.vonage_standin.signature_secret,
+                "sender": "AcmeShop",
+                "default_price": 0.05,
+            }
+        )
+        cls.vonage._change_balance(100.0, "purchase")
+        cls.contact = cls.env["sms.marketing.contact"].create({"name": "Ann Replier", "phone": "+32470111222"})
+        cls.partner = cls.env["res.partner"].create({"name": "Ann's company", "mobile": "+32470111222"})
+        cls.mailing = cls.env["sms.marketing.mailing"].create(
+            {"subject": "Spring sale", "body": "Spring sale!", "user_id": cls.user_marketing.id}
+        )
+        cls.env["sms.marketing.trace"].create(
+            {
+                "mailing_id": cls.mailing.id,
+                "res_model": "sms.marketing.contact",
+                "res_id": cls.contact.id,
+                "number": "+32470111222",
+                "state": "delivered",
+                "sent_at": fields.Datetime.now(),
+            }
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+
+    def setUp(self):
+        super().setUp()
+        self.twilio_standin.reset()
+        self.vonage_standin.reset()
+        self.Conversation = self.env["sms.marketing.conversation"]
+
+    def _post_ours(self, messages, gateway=None):
+        body = json.dumps({"messages": messages}).encode()
+        url = f"{self.odoo_url}/sms_marketing/inbound/{(gateway or self.http_gateway).id}"
+        response = self.url_open(url, data=body, headers=self.simulator.signed_headers(SECRET, body))
+        self.env.invalidate_all()
+        self.assertEqual(response.status_code, 200)
+        return response.json()["results"]
+
+    def _conversation(self, number, gateway=None):
+        company = (gateway or self.http_gateway).company_id or self.env.company
+        return self.Conversation.search([("number", "=", number), ("company_id", "=", company.id)])
+
+    def test_our_protocol_kept_once_matched_and_keywords_still_act(self):
+        results = self._post_ours(
+            [
+                {
+                    "number": "+32470111222",
+                    "content": "Is the offer valid in store?",
+                    "id": "m-1",
+                    "media": ["https://media.example.com/a.jpg", "javascript:alert(1)"],
+                },
+                {"number": "32470111222", "content": "HELP", "id": "m-2"},
+            ]
+        )
+        self.assertEqual([r["action"] for r in results], ["ignored", "help"])
+        conversation = self._conversation("+32470111222")
+        self.assertEqual(len(conversation), 1)
+        self.assertEqual(conversation.name, "Ann Replier", "named after the list contact")
+        thread = conversation.sms_message_ids
+        self.assertEqual(thread.mapped("body"), ["Is the offer valid in store?", "HELP"])
+        self.assertEqual(thread.mapped("provider_message_id"), ["m-1", "m-2"])
+        self.assertEqual(thread[0].media_urls, "https://media.example.com/a.jpg", "only https links are kept")
+        self.assertEqual(thread.mapped("is_keyword"), [False, True])
+        self.assertEqual(thread.mapped("mailing_id"), self.mailing)
+        self.assertEqual((conversation.unread_count, conversation.last_mailing_id), (1, self.mailing))
+        self.assertEqual(conversation.last_gateway_id, self.http_gateway)
+        matched = {(m.res_model, m.res_id) for m in conversation.sudo().match_ids}
+        self.assertEqual(matched, {("sms.marketing.contact", self.contact.id), ("res.partner", self.partner.id)})
+        # the provider delivers the same messages again in a new call: nothing more is stored or applied
+        answers = self.env["sms.marketing.credit.move"].search_count([("gateway_id", "=", self.http_gateway.id)])
+        again = self._post_ours(
+            [
+                {"number": "+32470111222", "content": "HELP", "id": "m-2"},
+                {"number": "+32470111222", "content": "Is the offer valid in store?", "id": "m-1"},
+            ]
+        )
+        self.assertEqual([r["action"] for r in again], ["duplicate", "duplicate"])
+        self.assertEqual(len(conversation.sms_message_ids), 2)
+        self.assertEqual(conversation.unread_count, 1)
+        self.assertEqual(
+            self.env["sms.marketing.credit.move"].search_count([("gateway_id", "=", self.http_gateway.id)]),
+            answers,
+            "HELP answered once",
+        )
+
+    def test_twilio_inbound_with_mms_links_kept_once(self):
+        url = f"{self.odoo_url}/sms_marketing/inbound/{self.twilio.id}"
+        sid = "SM" + uuid.uuid4().hex
+        params = [
+            ("AccountSid", self.twilio_standin.account_sid),
+            ("Body", "Here is my receipt"),
+            ("From", "+32470111222"),
+            ("MessageSid", sid),
+            ("NumMedia", "2"),
+            ("MediaUrl0", "https://api.twilio.com/media/ME1"),
+            ("MediaUrl1", "https://api.twilio.com/media/ME2"),
+            ("To", "+15005550006"),
+        ]
+        status, body = self.twilio_standin._post_signed(url, params)
+        self.assertEqual(status, 200)
+        self.assertIn(b"<Response>", body)
+        self.env.invalidate_all()
+        message = self._conversation("+32470111222", self.twilio).sms_message_ids
+        self.assertEqual(message.provider_message_id, sid)
+        self.assertEqual(
+            message.media_urls.split("\n"), ["https://api.twilio.com/media/ME1", "https://api.twilio.com/media/ME2"]
+        )
+        self.assertEqual(message.gateway_id, self.twilio)
+        # Twilio's retry of the same message: answered, stored once
+        self.assertEqual(self.twilio_standin._post_signed(url, params)[0], 200)
+        self.env.invalidate_all()
+        self.assertEqual(len(self._conversation("+32470111222", self.twilio).sms_message_ids), 1)
+        # forged: nothing stored
+        status, _body = self.twilio_standin.post_inbound(url, "+32470999888", "hello", auth_token="forged")
+        self.assertEqual(status, 403)
+        self.assertFalse(self._conversation("+32470999888", self.twilio))
+
+    def test_vonage_inbound_kept(self):
+        url = f"{self.odoo_url}/sms_marketing/inbound/{self.vonage.id}"
+        status, _body = self.vonage_standin.post_inbound(url, "32470111222", "Do you deliver to Ghent?")
+        self.assertEqual(status, 200)
+        self.env.invalidate_all()
+        message = self._conversation("+32470111222", self.vonage).sms_message_ids
+        self.assertEqual(message.body, "Do you deliver to Ghent?")
+        self.assertTrue(message.provider_message_id)
+        self.assertEqual(message.mailing_id, self.mailing)
+        self.assertEqual(self.vonage_standin.post_inbound(url, "32470111222", "x", secret="forged")[0], 403)
+
+    def test_reply_window_ties_replies_to_recent_mailings_only(self):
+        self.env.company.sms_marketing_reply_window_days = 7
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE sms_marketing_trace SET sent_at = now() at time zone 'UTC' - interval '8 days'
+                WHERE mailing_id = %s""",
+            [self.mailing.id],
+        )
+        self._post_ours([{"number": "+32470111222", "content": "late answer", "id": "late"}])
+        self.assertFalse(self._conversation("+32470111222").sms_message_ids.mailing_id)
+        self.env.company.sms_marketing_reply_window_days = 9
+        self._post_ours([{"number": "+32470111222", "content": "still counts", "id": "later"}])
+        self.assertEqual(self._conversation("+32470111222").sms_message_ids[-1].mailing_id, self.mailing)
+
+    def test_burst_of_a_thousand_set_wise(self):
+        numbers = [f"+3247{2000000 + i:07d}" for i in range(1000)]
+        self.env["sms.marketing.contact"].create([{"name": f"Burst {n}", "phone": n} for n in numbers[:500]])
+        items = [{"number": n, "content": f"reply {i}", "id": f"burst-{i}"} for i, n in enumerate(numbers)]
+        queries_before = self.env.cr.sql_log_count
+        results = self.Conversation._receive(self.http_gateway, items, "nonce:burst")
+        queries = self.env.cr.sql_log_count - queries_before
+        self.assertEqual([r["action"] for r in results], ["ignored"] * 1000)
+        self.assertEqual(self.Conversation.search_count([("number", "in", numbers)]), 1000)
+        self.assertEqual(self.env["sms.marketing.conversation.message"].search_count([("number", "in", numbers)]), 1000)
+        self.assertLess(queries, 200, "set-wise: a bounded number of queries, not several per message")
+        again = self.Conversation._receive(self.http_gateway, items, "nonce:burst-again")
+        self.assertEqual({r["action"] for r in again}, {"duplicate"})
+        self.assertEqual(self.env["sms.marketing.conversation.message"].search_count([("number", "in", numbers)]), 1000)
+
+
+@tagged("post_install", "-at_install")
+class TestInboundTakesNoGatewayLock(TransactionCase):
+    """An inbound SMS being stored holds no lock on the gateway's row that a sender needs: on committed
+    connections of their own, the sender's row lock is taken (NOWAIT) while the inbound's transaction
+    is still open."""
+
+    def _cursor(self):
+        return sql_db.db_connect(self.env.cr.dbname).cursor()
+
+    def setUp(self):
+        super().setUp()
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            gateway = env["sms.marketing.gateway"].create(
+                {"name": "Busy", "provider": "sandbox", "webhook_secret": SECRET}
+            )
+            gateway._change_balance(10.0, "purchase")
+            self.gateway_id = gateway.id
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self._cursor() as cr:
+            cr.execute("DELETE FROM sms_marketing_conversation WHERE number = '+32470555666'")
+            cr.execute("DELETE FROM sms_marketing_credit_move WHERE gateway_id = %s", [self.gateway_id])
+            cr.execute("DELETE FROM sms_marketing_gateway WHERE id = %s", [self.gateway_id])
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_sender_locks_the_gateway_while_an_inbound_is_open(self):
+        simulator = load_gateway_simulator()
+        body = json.dumps({"messages": [{"number": "+32470555666", "content": "Open on Sunday?"}]}).encode()
+        headers = simulator.signed_headers(SECRET, body, nonce=secrets.token_hex(16))
+        with self._cursor() as inbound, self._cursor() as sender:
+            env = api.Environment(inbound, SUPERUSER_ID, {})
+            status, answer = env["sms.marketing.gateway"]._route_webhook(
+                self.gateway_id,
+                body,
+                headers,
+                f"http://127.0.0.1/sms_marketing/inbound/{self.gateway_id}",
+                "messages",
+            )
+            self.assertEqual((status, answer["results"][0]["action"]), (200, "ignored"))
+            env.flush_all()
+            # the inbound's transaction is open: the locks it took are held now
+            inbound.execute("SELECT count(*) FROM sms_marketing_conversation_message WHERE number = '+32470555666'")
+            self.assertEqual(inbound.fetchone()[0], 1)
+            try:
+                # what every sender takes (balance, rate slots, failures; _refresh_balance too)
+                sender.execute(
+                    "SELECT id FROM sms_marketing_gateway WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.gateway_id]
+                )
+            except psycopg2.errors.LockNotAvailable:
+                self.fail("the inbound path holds a lock on the gateway's row")
+            sender.rollback()
+            inbound.commit()  # pylint: disable=invalid-commit

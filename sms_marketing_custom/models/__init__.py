@@ -14,7 +14,6 @@ from . import (
     sms_marketing_campaign,
     sms_marketing_consent,
     sms_marketing_contact,
-    sms_marketing_conversation,
     sms_marketing_credit_move,
     sms_marketing_demo,
     sms_marketing_engine,
@@ -40,6 +39,9 @@ from . import (
     sms_marketing_trace,
     sms_marketing_webhook_replay,
 )
+
+# after the mailing, which it extends (its replies)
+from . import sms_marketing_conversation  # isort:skip
 
 # last: its SQL view reads the tables of the mailings, traces and clicks, created before it
 from . import sms_marketing_campaign_report  # isort:skip

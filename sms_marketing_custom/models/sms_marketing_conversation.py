@@ -39,7 +39,9 @@ Replies
 
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from markupsafe import Markup
+
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL, create_index
 
@@ -215,7 +217,9 @@ class SmsMarketingConversation(models.Model):
                 keyword_ids.append(stored[row["index"]])
         messages = self.env["sms.marketing.conversation.message"].browse(stored.values())
         messages._flag_keywords(keyword_ids)
-        messages._apply_to_conversations()
+        first_unread = messages._apply_to_conversations()
+        messages.filtered(lambda m: not m.is_keyword)._post_on_chatters()
+        self.browse(first_unread)._notify_new_reply()
         return [results.get(row["index"]) or {"number": row["number"], "action": "duplicate"} for row in rows]
 
     @api.model
@@ -357,6 +361,38 @@ class SmsMarketingConversation(models.Model):
             )
         self.env["sms.marketing.conversation.match"].invalidate_model()
         self.invalidate_model(["name", "match_ids"])
+
+    def _notify_new_reply(self):
+        """Tell who answers these conversations, which just got their first unread message: the last
+        mailing's Responsible, else the company's conversation team; one activity each, on the conversation
+        (in their activities in Discuss), unless they still have one open there. Once per conversation:
+        the next message notifies again only after someone read it."""
+        todo = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        model_id = self.env["ir.model"]._get_id(self._name)
+        open_pairs = set()
+        if self:
+            activities = (
+                self.env["mail.activity"].sudo().search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
+            )
+            open_pairs = {(activity.res_id, activity.user_id.id) for activity in activities}
+        vals_list = []
+        for conversation in self.sudo():
+            users = conversation.last_mailing_id.user_id or conversation.company_id.sms_marketing_conversation_user_ids
+            for user in users.filtered(lambda u, c=conversation: u.active and (c.id, u.id) not in open_pairs):
+                vals_list.append(
+                    {
+                        "res_model_id": model_id,
+                        "res_id": conversation.id,
+                        "user_id": user.id,
+                        "activity_type_id": todo.id if todo else False,
+                        "summary": _("New SMS reply from %(name)s", name=conversation.name or conversation.number),
+                        "date_deadline": fields.Date.context_today(conversation),
+                    }
+                )
+        if vals_list:
+            # sudo: the webhook assigns on the company's behalf; quick: the activity itself (its bus
+            # notification) is the announcement, without an assignment e-mail per reply
+            self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)
 
     # ------------------------------------------------------------------ replies
     def _get_reply_refusal(self):
@@ -553,4 +589,89 @@ class SmsMarketingConversationMessage(models.Model):
                 self.ids,
             )
         )
+        first_unread = [
+            conversation_id for conversation_id, before, added in self.env.cr.fetchall() if added and not before
+        ]
         self.env["sms.marketing.conversation"].invalidate_model()
+        return first_unread
+
+    def _post_on_chatters(self):
+        """Post these inbound messages, as notes written by the person, on the chatter of the contacts and
+        partners with their number (matched records of models with a chatter).
+
+        What ``message_post`` does for a note (subtype note, internal, no notification), for all the
+        messages in one ``create``: a burst of replies is a few queries, not several per message.
+        """
+        if not self:
+            return
+        self.env["sms.marketing.conversation.match"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT m.id, r.res_model, r.res_id FROM sms_marketing_conversation_message m
+                     JOIN sms_marketing_conversation_match r ON r.conversation_id = m.conversation_id
+                    WHERE m.id = ANY(%s) ORDER BY m.id, r.res_model, r.res_id""",
+                self.ids,
+            )
+        )
+        targets = {}
+        for message_id, model_name, res_id in self.env.cr.fetchall():
+            if model_name in self.env and "message_ids" in self.env[model_name]._fields:
+                targets.setdefault(message_id, []).append((model_name, res_id))
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        vals_list = []
+        for message in self.filtered(lambda m: m.id in targets):
+            pairs = targets[message.id]
+            author = next((res_id for model_name, res_id in pairs if model_name == "res.partner"), False)
+            sender = f"{message.conversation_id.name} ({message.number})"
+            body = Markup("<p>%s</p>") % (message.body or "")
+            for url in (message.media_urls or "").split():
+                body += Markup('<p><a href="%s" target="_blank" rel="noopener noreferrer">%s</a></p>') % (url, url)
+            vals_list += [
+                {
+                    "model": model_name,
+                    "res_id": res_id,
+                    "body": body,
+                    "author_id": author,
+                    "email_from": sender,
+                    "reply_to": sender,
+                    "message_type": "comment",
+                    "subtype_id": note,
+                    "is_internal": True,
+                    "subject": _("SMS reply"),
+                    "date": message.date,
+                    "message_id": tools.generate_tracking_message_id("sms-reply"),
+                    "email_add_signature": False,
+                    "record_name": False,  # read from the record when shown: no query per message here
+                    "record_alias_domain_id": False,
+                    "record_company_id": False,
+                }
+                for model_name, res_id in pairs
+            ]
+        self.env["mail.message"].sudo().create(vals_list)  # sudo: the person writes on records they cannot read
+
+
+class SmsMarketingMailing(models.Model):
+    _inherit = "sms.marketing.mailing"  # pylint: disable=consider-merging-classes-inherited
+
+    reply_count = fields.Integer(
+        string="Replies", compute="_compute_reply_count", help="SMS received from its recipients (keywords aside)."
+    )
+
+    def _compute_reply_count(self):
+        counts = dict(
+            self.env["sms.marketing.conversation.message"]._read_group(
+                [("mailing_id", "in", self.ids), ("direction", "=", "in"), ("is_keyword", "=", False)],
+                ["mailing_id"],
+                ["__count"],
+            )
+        )
+        for mailing in self:
+            mailing.reply_count = counts.get(mailing, 0)
+
+    def action_view_replies(self):
+        """The conversations that answered this mailing."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_conversation_action")
+        action["domain"] = [("sms_message_ids.mailing_id", "=", self.id)]
+        action["context"] = {}
+        return action

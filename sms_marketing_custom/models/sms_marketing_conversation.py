@@ -149,6 +149,14 @@ class SmsMarketingConversation(models.Model):
             cost = pricing.message_cost(segment_count(text), pricing.price_for(gateway._get_prices(), country))
             conversation.reply_cost = _("%(credits)s credits on %(gateway)s", credits=cost, gateway=gateway.name)
 
+    # ------------------------------------------------------------------ CRUD
+    def write(self, vals):
+        # what a user may change is the reply being written; the rest is the inbound path's (as superuser)
+        own = {name for name in vals if name in self._fields and self._fields[name]._module == self._module}
+        if not self.env.su and own - {"reply_body"}:
+            raise UserError(_("A conversation is written by the SMS it receives and sends; only the reply is yours."))
+        return super().write(vals)
+
     # ------------------------------------------------------------------ actions
     def action_mark_read(self):
         """The marketer read the conversation: no unread message left, the next one notifies again."""
@@ -403,10 +411,10 @@ class SmsMarketingConversation(models.Model):
             return None
         source = dict(entry._fields["source"]._description_selection(self.env)).get(entry.source, entry.source)
         return _(
-            "%(number)s is blacklisted since %(date)s (%(source)s): it receives no SMS from us, not even a reply.",
+            "%(number)s is blacklisted since %(date)s (%(how)s): it receives no SMS from us, not even a reply.",
             number=self.number,
             date=fields.Datetime.to_string(entry.date) if entry.date else "?",
-            source=source,
+            how=source,
         )
 
     def _get_reply_gateway(self, raise_if_none=True):
@@ -471,6 +479,7 @@ class SmsMarketingConversation(models.Model):
             .create(
                 {
                     "conversation_id": self.id,
+                    "company_id": self.company_id.id,
                     "direction": "out",
                     "number": self.number,
                     "body": text,

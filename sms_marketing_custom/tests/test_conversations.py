@@ -7,6 +7,7 @@ import uuid
 import psycopg2
 
 from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, tagged
 
 from .common import SmsProviderCase, load_gateway_simulator, load_script
@@ -315,3 +316,131 @@ class TestInboundTakesNoGatewayLock(TransactionCase):
                 self.fail("the inbound path holds a lock on the gateway's row")
             sender.rollback()
             inbound.commit()  # pylint: disable=invalid-commit
+
+
+@tagged("post_install", "-at_install")
+class TestConversationReplies(ConversationFixtures, SmsProviderCase):
+    """A marketer answers through the gateway that received the message: each provider, charged."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+        cls.Receive = cls.env["sms.marketing.conversation"]
+
+    def setUp(self):
+        super().setUp()
+        self.twilio_standin.reset()
+        self.vonage_standin.reset()
+        self.sim.configure(reset=True, balance=1000.0, prices={"*": 1.0}, fail_next=[], number_states={})
+
+    def _conversation_through(self, gateway, number="+32470111222", text="Open on Sunday?"):
+        self.Receive._receive(gateway, [{"number": number, "content": text, "id": uuid.uuid4().hex}])
+        return self.Receive.search([("number", "=", number), ("company_id", "=", self.env.company.id)])
+
+    def _reply(self, conversation, text, user=None):
+        conversation = conversation.with_user(user or self.user_marketing)
+        conversation.reply_body = text
+        conversation.action_send_reply()
+        self.env.invalidate_all()
+        return conversation.sms_message_ids.filtered(lambda m: m.direction == "out")[-1:]
+
+    def test_reply_through_each_provider_is_sent_charged_and_recorded(self):
+        for gateway, received in (
+            (self.http_gateway, lambda: [(m["number"], m["content"]) for m in self.sim.sent]),
+            (self.twilio, lambda: [(m["to"], m["body"]) for m in self.twilio_standin.messages]),
+            (self.vonage, lambda: [("+" + m["to"], m["text"]) for m in self.vonage_standin.messages]),
+        ):
+            with self.subTest(provider=gateway.provider):
+                conversation = self._conversation_through(gateway)
+                self.assertEqual(conversation.last_gateway_id, gateway)
+                balance = gateway.balance
+                conversation.with_user(self.user_marketing).reply_body = "Yes, 9 to 12."
+                self.assertIn("13 characters", conversation.with_user(self.user_marketing).reply_sms_info)
+                self.assertIn(gateway.name, conversation.with_user(self.user_marketing).reply_cost)
+                reply = self._reply(conversation, "Yes, 9 to 12.")
+                self.assertEqual(received()[-1:], [("+32470111222", "Yes, 9 to 12.")])
+                self.assertEqual(
+                    (reply.state, reply.gateway_id, reply.author_id), ("sent", gateway, self.user_marketing)
+                )
+                self.assertGreater(reply.cost, 0)
+                self.assertAlmostEqual(gateway.balance, balance - reply.cost, places=4, msg="charged on the ledger")
+                self.assertEqual(conversation.unread_count, 0, "answered: read")
+                self.assertFalse(conversation.reply_body)
+
+    def test_reply_refused_to_a_blacklisted_number_with_the_reason(self):
+        conversation = self._conversation_through(self.http_gateway)
+        self.Receive._receive(self.http_gateway, [{"number": "+32470111222", "content": "STOP", "id": "stop-1"}])
+        with self.assertRaisesRegex(UserError, "blacklisted since .* Keyword"):
+            self._reply(conversation, "Sorry to see you go")
+        self.assertEqual(
+            [m["content"] for m in self.sim.sent],
+            [self.env.company._get_sms_marketing_reply("stop", "en_US")],
+            "only the STOP's own compliance answer left",
+        )
+
+    def test_a_user_writes_only_the_reply(self):
+        conversation = self._conversation_through(self.http_gateway).with_user(self.user_marketing)
+        conversation.reply_body = "Draft"
+        for field, value in (("number", "+32470000000"), ("unread_count", 0), ("company_id", self.company_b.id)):
+            with self.subTest(field=field), self.assertRaises(UserError):
+                conversation.write({field: value})
+
+
+@tagged("post_install", "-at_install")
+class TestConversationAccess(ConversationFixtures, SmsProviderCase):
+    """Users see the conversations of records they may read, in their companies; an unknown number, managers."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+        Receive = cls.env["sms.marketing.conversation"]
+        Receive._receive(cls.http_gateway, [{"number": "+32470111222", "content": "known", "id": "a-1"}])
+        Receive._receive(cls.http_gateway, [{"number": "+32470777888", "content": "unknown", "id": "a-2"}])
+        cls.known = Receive.search([("number", "=", "+32470111222")])
+        cls.unknown = Receive.search([("number", "=", "+32470777888")])
+
+    def _visible(self, user, model="sms.marketing.conversation"):
+        return self.env[model].with_user(user).search([("number", "in", ["+32470111222", "+32470777888"])])
+
+    def test_who_sees_which_conversation(self):
+        self.assertEqual(self._visible(self.user_marketing), self.known)
+        self.assertEqual(self._visible(self.user_manager), self.known | self.unknown)
+        self.assertFalse(self._visible(self.marketer_b), "another company's")
+        messages = self._visible(self.user_marketing, "sms.marketing.conversation.message")
+        self.assertEqual(messages.mapped("body"), ["known"])
+        with self.assertRaises(AccessError):
+            self.unknown.with_user(self.user_marketing).read(["last_message"])
+        # the contact leaves the marketer's company: its conversation goes with it (the partner has the number
+        # too, and partners are readable: take the mobile away)
+        self.partner.mobile = False
+        self.contact.company_id = self.company_b
+        self.env["sms.marketing.conversation"]._receive(
+            self.http_gateway, [{"number": "+32470111222", "content": "again", "id": "a-3"}]
+        )
+        self.assertFalse(self._visible(self.user_marketing))
+        self.assertEqual(self._visible(self.user_manager), self.known | self.unknown)
+
+    def test_texts_are_not_logged(self):
+        """Whatever the addon logs while it receives a message (at any level), the text is not in it."""
+        import logging
+
+        records = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = records.append
+        logger = logging.getLogger("odoo.addons.sms_marketing_custom")
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            body = json.dumps({"messages": [{"number": "+32470111222", "content": "SECRET-MARKER-42"}]}).encode()
+            url = f"{self.odoo_url}/sms_marketing/inbound/{self.http_gateway.id}"
+            headers = self.simulator.signed_headers(SECRET, body)
+            self.assertEqual(self.url_open(url, data=body, headers=headers).status_code, 200)
+            self.assertEqual(self.url_open(url, data=body, headers=headers).status_code, 200)  # a replay: logged
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        self.assertTrue(records, "the replay was logged")
+        self.assertFalse([r for r in records if "SECRET-MARKER-42" in r.getMessage()])

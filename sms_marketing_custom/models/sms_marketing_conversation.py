@@ -542,7 +542,6 @@ class SmsMarketingConversationMessage(models.Model):
         "sms.marketing.mailing",
         readonly=True,
         ondelete="set null",
-        index="btree_not_null",
         help="The mailing last sent to the number before this reply (within the company's reply window).",
     )
     is_keyword = fields.Boolean(readonly=True, help="A keyword (STOP, HELP, JOIN...): applied and answered.")
@@ -559,7 +558,15 @@ class SmsMarketingConversationMessage(models.Model):
             """CREATE UNIQUE INDEX IF NOT EXISTS sms_marketing_conversation_message_inbound_uniq
                    ON sms_marketing_conversation_message (gateway_id, provider_message_id) WHERE direction = 'in'"""
         )
-        # the thread and its figures: a conversation's messages in order; replies per mailing
+        # replies per mailing (its figures) and per mailing and number (its A/B versions' figures)
+        create_index(
+            self.env.cr,
+            "sms_marketing_conversation_message_mailing_number_idx",
+            self._table,
+            ["mailing_id", "number"],
+            where="mailing_id IS NOT NULL",
+        )
+        # the thread: a conversation's messages in order
         create_index(
             self.env.cr, "sms_marketing_conversation_message_thread_idx", self._table, ["conversation_id", "date"]
         )
@@ -665,6 +672,10 @@ class SmsMarketingMailing(models.Model):
     reply_count = fields.Integer(
         string="Replies", compute="_compute_reply_count", help="SMS received from its recipients (keywords aside)."
     )
+    replied_count = fields.Integer(
+        string="Replied", compute="_compute_replied", help="Recipients who answered (keywords aside)."
+    )
+    replied_ratio = fields.Float(string="Replied (%)", compute="_compute_replied", help="Replied / sent.")
 
     def _compute_reply_count(self):
         counts = dict(
@@ -676,6 +687,16 @@ class SmsMarketingMailing(models.Model):
         )
         for mailing in self:
             mailing.reply_count = counts.get(mailing, 0)
+
+    def _compute_replied(self):
+        # the campaign analysis's row of each mailing: the one definition of its figures
+        ids = [mailing_id for mailing_id in self.ids if isinstance(mailing_id, int)]
+        figures = self.env["sms.marketing.campaign.report"]._get_mailing_figures(ids, ("replied_count", "sent_count"))
+        for mailing in self:
+            row = figures.get(mailing.id, {})
+            mailing.replied_count = row.get("replied_count", 0)
+            sent = row.get("sent_count", 0)
+            mailing.replied_ratio = 100.0 * mailing.replied_count / sent if sent else 0.0
 
     def action_view_replies(self):
         """The conversations that answered this mailing."""

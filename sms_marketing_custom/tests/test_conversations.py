@@ -188,6 +188,63 @@ class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
         self.assertEqual(stranger.name, "+32470999111")
         self.assertEqual(activities(stranger).user_id, self.user_manager)
 
+    def test_replied_figures_ab_winner_and_engagement_filter(self):
+        Contact = self.env["sms.marketing.contact"]
+        mailing = self.env["sms.marketing.mailing"].create(
+            {"subject": "A/B", "body": "Version A text", "ab_testing": True, "ab_winner_metric": "replies"}
+        )
+        version_a = mailing.variant_ids
+        version_b = self.env["sms.marketing.mailing.variant"].create(
+            {"mailing_id": mailing.id, "body": "Version B text", "sequence": 20}
+        )
+        numbers = [f"+3247033300{i}" for i in range(4)]
+        contacts = Contact.create([{"name": f"AB {i}", "phone": n} for i, n in enumerate(numbers)])
+        sent_at = fields.Datetime.now()
+        self.env["sms.marketing.trace"].create(
+            [
+                {
+                    "mailing_id": mailing.id,
+                    "res_model": "sms.marketing.contact",
+                    "res_id": contact.id,
+                    "number": contact.phone_sanitized,
+                    "state": "delivered",
+                    "sent_at": sent_at,
+                    "variant_id": (version_a if i < 2 else version_b).id,
+                    "ab_sample": True,
+                }
+                for i, contact in enumerate(contacts)
+            ]
+        )
+        self.assertEqual(self.env["sms.marketing.mailing.variant"]._pick_winner(mailing), version_a, "tie: A")
+        # both of B's recipients answer (one twice), one of A's sends only a keyword
+        self._post_ours(
+            [
+                {"number": numbers[2], "content": "Yes please", "id": "ab-1"},
+                {"number": numbers[3], "content": "How much?", "id": "ab-2"},
+                {"number": numbers[3], "content": "Hello?", "id": "ab-3"},
+                {"number": numbers[0], "content": "HELP", "id": "ab-4"},
+            ]
+        )
+        self.env.invalidate_all()
+        self.assertEqual((version_a.replied_count, version_b.replied_count), (0, 2))
+        self.assertEqual(version_b.reply_rate, 100.0)
+        self.assertEqual(self.env["sms.marketing.mailing.variant"]._pick_winner(mailing), version_b)
+        self.assertEqual((mailing.replied_count, mailing.reply_count), (2, 3))
+        self.assertEqual(mailing.replied_ratio, 50.0)
+        row = self.env["sms.marketing.campaign.report"].search([("mailing_id", "=", mailing.id)])
+        self.assertEqual(row.replied_count, 2)
+        # the engagement filter, as a marketer: the contacts who answered lately
+        as_marketer = Contact.with_user(self.user_marketing)
+        replied = as_marketer.search([("sms_replied_30d", "=", True), ("id", "in", contacts.ids)])
+        self.assertEqual(replied, contacts[2:])
+        self.assertEqual(
+            as_marketer.search([("sms_replied_30d", "=", False), ("id", "in", contacts.ids)]), contacts[:2]
+        )
+        self.assertEqual(as_marketer.browse(contacts.ids).mapped("sms_replied_30d"), [False, False, True, True])
+        # a marketer of another company sees no answer received by company A
+        other = Contact.with_user(self.marketer_ab).with_context(allowed_company_ids=[self.company_b.id])
+        self.assertFalse(other.search([("sms_replied_30d", "=", True), ("id", "in", contacts.ids)]))
+
     def test_twilio_inbound_with_mms_links_kept_once(self):
         url = f"{self.odoo_url}/sms_marketing/inbound/{self.twilio.id}"
         sid = "SM" + uuid.uuid4().hex

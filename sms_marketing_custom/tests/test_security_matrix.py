@@ -49,6 +49,11 @@ MATRIX = {
     "sms.marketing.join.request": {"user": "r", "manager": "r"},
     # webhook ids and nonces already seen: the webhook route's own (superuser), nobody else's
     "sms.marketing.webhook.replay": {},
+    # conversations: written by the inbound webhook (superuser); users write only the reply they compose
+    "sms.marketing.conversation": {"user": "rw", "manager": "rw"},
+    "sms.marketing.conversation.message": {"user": "r", "manager": "r"},
+    # which records a conversation's number belongs to: read in SQL by the access rule only
+    "sms.marketing.conversation.match": {},
     # cache of normalised numbers, written by the engine as superuser
     "sms.marketing.number": {"manager": "r"},
     # marketers write and share their templates and campaigns
@@ -140,6 +145,20 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.webhook.replay":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "key": f"nonce-{seq}", "expires_at": "2099-01-01 10:00:00"}
+        if model == "sms.marketing.conversation":
+            # readable by the marketer: the number of a contact of the company
+            contact = env["sms.marketing.contact"].create(self._vals("sms.marketing.contact", company))
+            return {
+                "number": contact.phone_sanitized,
+                "company_id": company.id,
+                "match_ids": [(0, 0, {"res_model": contact._name, "res_id": contact.id})],
+            }
+        if model == "sms.marketing.conversation.message":
+            conversation = env["sms.marketing.conversation"].create(self._vals("sms.marketing.conversation", company))
+            return {"conversation_id": conversation.id, "company_id": company.id, "direction": "in", "body": "Hi"}
+        if model == "sms.marketing.conversation.match":
+            conversation = env["sms.marketing.conversation"].create(self._vals("sms.marketing.conversation", company))
+            return {"conversation_id": conversation.id, "res_model": "res.partner", "res_id": 1}
         if model == "sms.marketing.number":
             return {"raw": f"0470 {seq:06d}", "region": "BE"}
         if model == "sms.marketing.template":
@@ -180,6 +199,9 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.recipient.model": ("sequence", 7),
         "sms.marketing.number": ("error", "too_short"),
         "sms.marketing.webhook.replay": ("key", "changed"),
+        "sms.marketing.conversation": ("reply_body", "Changed"),
+        "sms.marketing.conversation.message": ("body", "Changed"),
+        "sms.marketing.conversation.match": ("res_id", 2),
         "sms.marketing.consent": ("event", "opt_in"),
         "sms.marketing.join.request": ("state", "confirmed"),
         "sms.marketing.template": ("name", "Changed"),

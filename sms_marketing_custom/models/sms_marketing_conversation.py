@@ -199,6 +199,9 @@ class SmsMarketingConversation(models.Model):
         """
         company = gateway.company_id or self.env.company
         Blacklist = self.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=gateway.id)
+        # what the ORM still holds (a reply just marked read, ...) is written before the SQL below adds to it
+        for model_name in (self._name, "sms.marketing.conversation.message", "sms.marketing.conversation.match"):
+            self.env[model_name].flush_model()
         rows = []
         for index, item in enumerate(items):
             number = Blacklist._normalize_inbound_number(item.get("number") or item.get("from"))

@@ -424,6 +424,15 @@ class TestConversationReplies(ConversationFixtures, SmsProviderCase):
                 self.assertAlmostEqual(gateway.balance, balance - reply.cost, places=4, msg="charged on the ledger")
                 self.assertEqual(conversation.unread_count, 0, "answered: read")
                 self.assertFalse(conversation.reply_body)
+        # the next message after an answer is unread (the reading, still in the ORM's cache, is written before
+        # the count grows)
+        self.Receive._receive(self.vonage, [{"number": "+32470111222", "content": "One more?", "id": "before"}])
+        as_marketer = conversation.with_user(self.user_marketing)
+        as_marketer.reply_body = "Sure."
+        as_marketer.action_send_reply()
+        self.Receive._receive(self.vonage, [{"number": "+32470111222", "content": "Thanks!", "id": "after"}])
+        self.env.invalidate_all()
+        self.assertEqual(conversation.unread_count, 1)
 
     def test_reply_refused_to_a_blacklisted_number_with_the_reason(self):
         conversation = self._conversation_through(self.http_gateway)

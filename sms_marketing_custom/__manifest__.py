@@ -38,6 +38,7 @@
         "report/sms_marketing_trace_report_views.xml",
         "views/sms_marketing_template_views.xml",
         "views/sms_marketing_campaign_views.xml",
+        "views/sms_marketing_conversation_views.xml",
         "report/sms_marketing_campaign_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],

@@ -42,5 +42,8 @@ from . import (
     sms_marketing_webhook_replay,
 )
 
+# after the mailing, which it extends (its replies)
+from . import sms_marketing_conversation  # isort:skip
+
 # last: its SQL view reads the tables of the mailings, traces and clicks, created before it
 from . import sms_marketing_campaign_report  # isort:skip

@@ -47,6 +47,22 @@ class ResCompany(models.Model):
         string="Answer to YES", translate=True, help="{list} is replaced by the list's name."
     )
 
+    # Conversations: which mailing a reply answers, and who hears of a new one.
+    sms_marketing_reply_window_days = fields.Integer(
+        string="SMS Reply Window (days)",
+        default=7,
+        help="An inbound SMS counts as a reply to the mailing last sent to its number within this many days. "
+        "0: replies are not tied to mailings.",
+    )
+    sms_marketing_conversation_user_ids = fields.Many2many(
+        "res.users",
+        "res_company_sms_marketing_conversation_user_rel",
+        "company_id",
+        "user_id",
+        string="SMS Conversation Team",
+        help="Notified of a new reply when its mailing has no Responsible (or the reply answers no mailing).",
+    )
+
     def _get_sms_marketing_keywords(self):
         """{action: set of normalised keywords} of this company (the built-in lists where empty)."""
         self.ensure_one()

@@ -24,3 +24,9 @@ class ResConfigSettings(models.TransientModel):
     sms_marketing_reply_help = fields.Char(related="company_id.sms_marketing_reply_help", readonly=False)
     sms_marketing_reply_join = fields.Char(related="company_id.sms_marketing_reply_join", readonly=False)
     sms_marketing_reply_joined = fields.Char(related="company_id.sms_marketing_reply_joined", readonly=False)
+    sms_marketing_reply_window_days = fields.Integer(
+        related="company_id.sms_marketing_reply_window_days", readonly=False
+    )
+    sms_marketing_conversation_user_ids = fields.Many2many(
+        related="company_id.sms_marketing_conversation_user_ids", readonly=False
+    )

@@ -11,7 +11,8 @@ counted in a LATERAL subquery, which reads the trace index of that mailing
 only, so that a filter on a campaign counts the traces of its mailings alone.
 It is the one definition of a mailing's figures: recipients are all traces,
 sent the traces with a sending date (delivered or not), clicked the distinct
-traces with a click; the mailing's own statistics read their rows here
+traces with a click, replied the distinct numbers that answered it (keywords
+aside: ``sms.marketing.conversation``); the mailing's own statistics read their rows here
 (``_get_mailing_figures``).
 """
 
@@ -60,6 +61,7 @@ class SmsMarketingCampaignReport(models.Model):
     canceled_count = fields.Integer(string="Canceled", readonly=True)
     clicked_count = fields.Integer(string="Clicked", readonly=True)
     optout_count = fields.Integer(string="Opted Out", readonly=True)
+    replied_count = fields.Integer(string="Replied", readonly=True, help="Recipients who answered (keywords aside).")
     credits_spent = fields.Float(readonly=True, digits=(16, 4))
 
     def init(self):
@@ -71,7 +73,7 @@ class SmsMarketingCampaignReport(models.Model):
                            m.sent_date, m.schedule_date,
                            t.recipient_count, t.sent_count, t.delivered_count, t.failed_count,
                            t.pending_count, t.unknown_count, t.canceled_count,
-                           t.optout_count, t.credits_spent, c.clicked_count
+                           t.optout_count, t.credits_spent, c.clicked_count, r.replied_count
                       FROM sms_marketing_mailing m
                      CROSS JOIN LATERAL (
                            SELECT count(*) AS recipient_count,
@@ -89,6 +91,10 @@ class SmsMarketingCampaignReport(models.Model):
                            SELECT count(DISTINCT cl.trace_id) AS clicked_count
                              FROM sms_marketing_link_click cl
                             WHERE cl.mailing_id = m.id AND cl.trace_id IS NOT NULL) c
+                     CROSS JOIN LATERAL (
+                           SELECT count(DISTINCT cm.number) AS replied_count
+                             FROM sms_marketing_conversation_message cm
+                            WHERE cm.mailing_id = m.id AND cm.direction = 'in' AND NOT cm.is_keyword) r
                 )""",
                 SQL.identifier(self._table),
             )
@@ -101,6 +107,7 @@ class SmsMarketingCampaignReport(models.Model):
         )
         self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "sent_at", "optout_at", "cost"])
         self.env["sms.marketing.link.click"].flush_model(["mailing_id", "trace_id"])
+        self.env["sms.marketing.conversation.message"].flush_model(["mailing_id", "direction", "is_keyword", "number"])
 
     def _get_mailing_figures(self, mailing_ids, columns=FIGURE_COLUMNS):
         """{mailing id: {figure: value}} of ``mailing_ids`` (``columns`` of the view), one query on the

@@ -18,7 +18,8 @@ class SmsMarketingContact(models.Model):
     """
 
     _name = "sms.marketing.contact"
-    _inherit = ["sms.marketing.engagement.mixin"]
+    # mail.thread: the person's SMS replies are posted on their chatter (sms.marketing.conversation)
+    _inherit = ["sms.marketing.engagement.mixin", "mail.thread"]
     _description = "SMS Mailing Contact"
     _order = "name, id"
 
@@ -108,7 +109,9 @@ class SmsMarketingContact(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         self._prepare_phone_values(vals_list)
-        contacts = super().create(vals_list)
+        # a chatter for replies, not a creation note nor a follower per contact: imports stay one INSERT
+        quiet = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True)
+        contacts = super(SmsMarketingContact, quiet).create(vals_list).with_env(self.env)
         if any("list_ids" in vals for vals in vals_list) or self.env.context.get("default_list_ids"):
             self.env["sms.marketing.subscription"]._invalidate_relations()
             contacts._log_subscriptions(set())

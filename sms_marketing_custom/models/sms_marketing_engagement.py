@@ -10,7 +10,9 @@ record by record), so that a filter counts 1,000,000 contacts in one query.
   token belongs to nobody); the click keeps the trace's ``res_model``/``res_id``,
   so that click filters read the clicks alone;
 * Delivery failure: a ``failed`` trace, at its ``write_date`` (a failed trace
-  is final: its last write is the failure being recorded).
+  is final: its last write is the failure being recorded);
+* Replied: an SMS received from the record's number (not a keyword), through
+  the conversations matched to the record (``sms.marketing.conversation.match``).
 
 Traces and clicks are read with the user's rights (their access rights and
 company rules): a marketer filters on the mailings of their companies only,
@@ -32,6 +34,7 @@ from odoo.tools import SQL, Query, table_exists
 RECEIVED_STATES = ("sent", "delivered")
 RECEIVED_DAYS = 30
 CLICKED_DAYS = 90
+REPLIED_DAYS = 30
 ENGAGEMENT_GROUP = "sms_marketing_custom.group_sms_marketing_user"
 
 COMPARISONS = {
@@ -76,6 +79,13 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         search="_search_sms_clicked_90d",
         groups=ENGAGEMENT_GROUP,
         help="This recipient clicked a tracked link of a marketing SMS in the last 90 days.",
+    )
+    sms_replied_30d = fields.Boolean(
+        string="Replied (30 Days)",
+        compute="_compute_sms_engagement",
+        search="_search_sms_replied_30d",
+        groups=ENGAGEMENT_GROUP,
+        help="This recipient sent us an SMS (other than a keyword) in the last 30 days.",
     )
     sms_last_failure_at = fields.Datetime(
         string="Last Delivery Failure",
@@ -125,6 +135,21 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         """Rows (res_id, write_date) of the SMS to these records that failed."""
         return self._sms_traces_sql([("state", "=", "failed"), *domain], "res_id", "write_date")
 
+    def _sms_replies_sql(self, domain=()):
+        """Rows (res_id, date) of the SMS these records sent us (keywords aside), read with the user's rights
+        on the conversations' messages (their companies, the numbers of records they may read)."""
+        Message = self.env["sms.marketing.conversation.message"]
+        Message.flush_model(["conversation_id", "direction", "is_keyword", "date"])
+        self.env["sms.marketing.conversation.match"].flush_model()
+        query = Message._search([("direction", "=", "in"), ("is_keyword", "=", False), *domain])
+        return SQL(
+            """SELECT r.res_id, msg.date FROM (%s) msg
+                 JOIN sms_marketing_conversation_match r
+                   ON r.conversation_id = msg.conversation_id AND r.res_model = %s""",
+            query.select(SQL.identifier(query.table, "conversation_id"), SQL.identifier(query.table, "date")),
+            self._name,
+        )
+
     def _sms_clicks_sql(self, domain=()):
         """Rows (res_id, mailing_id, click_date) of the clicks of these records."""
         return self._sms_rows_sql("sms.marketing.link.click", domain, "res_id", "mailing_id", "click_date")
@@ -164,6 +189,14 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
                 )
             )
             clicks = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            self.env.cr.execute(
+                SQL(
+                    "SELECT DISTINCT r.res_id FROM (%s) r WHERE r.res_id = ANY(%s)",
+                    self._sms_replies_sql([("date", ">=", now - timedelta(days=REPLIED_DAYS))]),
+                    list(by_id),
+                )
+            )
+            replied = {row[0] for row in self.env.cr.fetchall()}
             since_click = now - timedelta(days=CLICKED_DAYS)
             for res_id in by_id:
                 last_received, recent_count, mailing_ids = received.get(res_id, (False, 0, []))
@@ -176,6 +209,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
                     "sms_clicked_90d": bool(last_click and last_click >= since_click),
                     "sms_clicked_mailing_ids": [(6, 0, clicked_ids)],
                     "sms_last_failure_at": failures.get(res_id, False),
+                    "sms_replied_30d": res_id in replied,
                 }
         empty = {
             "sms_last_received_at": False,
@@ -185,6 +219,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             "sms_clicked_90d": False,
             "sms_clicked_mailing_ids": [(5, 0, 0)],
             "sms_last_failure_at": False,
+            "sms_replied_30d": False,
         }
         for record in self:
             record.update(values.get(record._origin.id) or empty)
@@ -211,6 +246,12 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             raise self._sms_operator_error("sms_clicked_90d", operator, value)
         since = fields.Datetime.now() - timedelta(days=CLICKED_DAYS)
         rows = self._sms_clicks_sql([("click_date", ">=", since)])
+        return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), (operator == "=") == value)
+
+    def _search_sms_replied_30d(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise self._sms_operator_error("sms_replied_30d", operator, value)
+        rows = self._sms_replies_sql([("date", ">=", fields.Datetime.now() - timedelta(days=REPLIED_DAYS))])
         return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), (operator == "=") == value)
 
     def _search_sms_received_mailing_ids(self, operator, value):
@@ -358,6 +399,7 @@ ENGAGEMENT_FIELD_NAMES = (
     "sms_last_click_at",
     "sms_received_30d_count",
     "sms_clicked_90d",
+    "sms_replied_30d",
     "sms_last_failure_at",
     "sms_received_mailing_ids",
     "sms_clicked_mailing_ids",

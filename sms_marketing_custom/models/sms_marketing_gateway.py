@@ -11,8 +11,8 @@ keeps what is Odoo's business and asks the provider, through
   ``_fetch_prices()``, then ``_apply_balance``, ``_apply_prices`` (``action_refresh``);
 * webhooks: ``_route_webhook`` lets the provider check the signature and read
   the body, then applies delivery reports to traces (``_process_statuses``)
-  and STOP/START keywords to the blacklist
-  (``sms.marketing.blacklist._apply_inbound_keywords``).
+  and inbound SMS to their conversations (``sms.marketing.conversation._receive``:
+  kept, and STOP/START keywords applied by ``sms.marketing.blacklist._apply_inbound_keywords``).
 
 Trust: the credentials (``_secret_fields``) and the right to call private
 addresses (``allow_private_network``) are an administrator's, given for the
@@ -593,7 +593,7 @@ class SmsMarketingGateway(models.Model):
         self.ensure_one()
         if remote is None:
             return self.balance
-        self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s FOR UPDATE", self.id))
+        self.env.cr.execute(SQL("SELECT balance FROM sms_marketing_gateway WHERE id = %s FOR NO KEY UPDATE", self.id))
         local = self.env.cr.fetchone()[0] or 0.0
         self.env.cr.execute(
             SQL(
@@ -673,7 +673,8 @@ class SmsMarketingGateway(models.Model):
         held = [Blacklist._normalize_inbound_number(item["number"]) for item in items if item.get("opt_out") == "stop"]
         if any(held):
             Blacklist._add_numbers([number for number in held if number], source="provider")
-        return 200, {"results": Blacklist._apply_inbound_keywords(items)}
+        call_key = replay_key[0] if replay_key else None
+        return 200, {"results": gateway.env["sms.marketing.conversation"]._receive(gateway, items, call_key)}
 
     @api.model
     def _verify_webhook(self, provider, raw_body, headers, url):

@@ -34,6 +34,7 @@ class SmsMarketingMailing(models.Model):
             ("clicks", "Most clicks"),
             ("delivered", "Best delivery rate"),
             ("optout", "Fewest opt-outs"),
+            ("replies", "Most replies"),
             ("manual", "I choose"),
         ],
         string="Winner By",

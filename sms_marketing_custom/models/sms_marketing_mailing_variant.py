@@ -34,6 +34,7 @@ WINNER_METRICS = {
     "clicks": ("click_rate", True),
     "delivered": ("delivered_rate", True),
     "optout": ("optout_rate", False),
+    "replies": ("reply_rate", True),
 }
 
 
@@ -70,9 +71,11 @@ class SmsMarketingMailingVariant(models.Model):
     delivered_count = fields.Integer(string="Delivered", compute="_compute_statistics")
     clicked_count = fields.Integer(string="Clicked", compute="_compute_statistics")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_statistics")
+    replied_count = fields.Integer(string="Replied", compute="_compute_statistics")
     delivered_rate = fields.Float(string="Delivered (%)", compute="_compute_statistics", digits=(16, 1))
     click_rate = fields.Float(string="Clicked (%)", compute="_compute_statistics", digits=(16, 1))
     optout_rate = fields.Float(string="Opted Out (%)", compute="_compute_statistics", digits=(16, 1))
+    reply_rate = fields.Float(string="Replied (%)", compute="_compute_statistics", digits=(16, 1))
     rest_count = fields.Integer(
         string="Sent to the Rest", compute="_compute_statistics", help="Messages of the winner beyond the test."
     )
@@ -126,15 +129,19 @@ class SmsMarketingMailingVariant(models.Model):
             variant.delivered_rate = 100.0 * variant.delivered_count / sent if sent else 0.0
             variant.click_rate = 100.0 * variant.clicked_count / sent if sent else 0.0
             variant.optout_rate = 100.0 * variant.optout_count / sent if sent else 0.0
+            variant.replied_count = row.get("replied", 0)
+            variant.reply_rate = 100.0 * variant.replied_count / sent if sent else 0.0
             variant.rest_count = row.get("rest", 0)
 
     def _get_statistics(self):
-        """{variant id: {sample, sent, delivered, clicked, optout, rest}} of the test share, one query."""
+        """{variant id: {sample, sent, delivered, clicked, optout, rest, replied}} of the test share, one query
+        (replied: the recipient's number answered the mailing after this SMS, keywords aside)."""
         ids = [vid for vid in self.ids if isinstance(vid, int)]
         if not ids:
             return {}
         self.env["sms.marketing.trace"].flush_model()
         self.env["sms.marketing.link.click"].flush_model(["trace_id"])
+        self.env["sms.marketing.conversation.message"].flush_model()
         self.env.cr.execute(
             SQL(
                 """SELECT t.variant_id,
@@ -144,7 +151,11 @@ class SmsMarketingMailingVariant(models.Model):
                           count(*) FILTER (WHERE t.ab_sample AND t.sent_at IS NOT NULL AND EXISTS (
                               SELECT 1 FROM sms_marketing_link_click c WHERE c.trace_id = t.id)),
                           count(*) FILTER (WHERE t.ab_sample AND t.optout_at IS NOT NULL),
-                          count(*) FILTER (WHERE NOT t.ab_sample AND t.sent_at IS NOT NULL)
+                          count(*) FILTER (WHERE NOT t.ab_sample AND t.sent_at IS NOT NULL),
+                          count(*) FILTER (WHERE t.ab_sample AND t.sent_at IS NOT NULL AND EXISTS (
+                              SELECT 1 FROM sms_marketing_conversation_message r
+                               WHERE r.mailing_id = t.mailing_id AND r.number = t.number AND r.direction = 'in'
+                                 AND NOT r.is_keyword AND r.date >= t.sent_at))
                      FROM sms_marketing_trace t
                     WHERE t.mailing_id = ANY(%s) AND t.variant_id = ANY(%s)
                  GROUP BY t.variant_id""",
@@ -152,7 +163,7 @@ class SmsMarketingMailingVariant(models.Model):
                 ids,
             )
         )
-        keys = ("sample", "sent", "delivered", "clicked", "optout", "rest")
+        keys = ("sample", "sent", "delivered", "clicked", "optout", "rest", "replied")
         return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in self.env.cr.fetchall()}
 
     # ------------------------------------------------------------------ CRUD

@@ -77,8 +77,11 @@ Contract
     or "failed". Raises ValueError when the body cannot be read. ``url`` is
     the signed URL that was called (a provider may carry the uuid in it).
 
-``parse_inbound(raw_body, headers, url) -> [{"number", "content", "opt_out"}]``
-    Inbound SMS (the sender's number as the provider gives it, the text).
+``parse_inbound(raw_body, headers, url) -> [{"number", "content", "opt_out", "id", "media"}]``
+    Inbound SMS (the sender's number as the provider gives it, the text, the
+    provider's id of the message when it gives one, the https links of an
+    MMS's pictures). A message is stored once per id: a provider's retry of
+    it is not a second message.
     ``opt_out`` ("stop", "start" or empty): the provider itself already
     recorded the sender's opt-out or opt-in (the number is blacklisted with
     the source "provider"). Raises ValueError when the body cannot be read.
@@ -281,7 +284,8 @@ class SignedJsonWebhooks:
     """The project's own webhook format (docs/design.md, "Gateway protocol"), for providers that use it.
 
     Bodies are JSON: ``{"statuses": [{"uuid", "state"}]}`` for delivery
-    reports, ``{"messages": [{"number", "content"}]}`` for inbound SMS. Each
+    reports, ``{"messages": [{"number", "content", "id", "media"}]}`` for inbound SMS (``id``
+    and ``media``, the links of an MMS's pictures, optional). Each
     call carries ``X-Timestamp`` (unix seconds), ``X-Nonce`` (16 to 64 of
     ``A-Z a-z 0-9 _ -``, new for every call) and ``X-Signature``: the hex
     HMAC-SHA256, keyed with the gateway's ``webhook_secret``, of
@@ -340,7 +344,14 @@ class SignedJsonWebhooks:
 
     def parse_inbound(self, raw_body, headers, url=None):
         return [
-            # some gateways name the sender "from"
-            {"number": str(item.get("number") or item.get("from") or ""), "content": str(item.get("content") or "")}
+            {
+                # some gateways name the sender "from"
+                "number": str(item.get("number") or item.get("from") or ""),
+                "content": str(item.get("content") or ""),
+                "id": str(item.get("id") or ""),
+                "media": [str(url) for url in item.get("media") or [] if isinstance(url, str)]
+                if isinstance(item.get("media"), list)
+                else [],
+            }
             for item in self._json_items(raw_body, "messages")
         ]

@@ -302,7 +302,20 @@ class TwilioProvider(PerMessageProvider):
         if "From" not in form:
             raise ValueError("not a Twilio inbound message")
         opt_out = (form.get("OptOutType") or "").lower()  # Twilio's Advanced Opt-Out already acted
-        return [{"number": form["From"], "content": form.get("Body") or "", "opt_out": opt_out}]
+        try:
+            media_count = min(int(form.get("NumMedia") or 0), 10)
+        except ValueError:
+            media_count = 0
+        media = [form[f"MediaUrl{i}"] for i in range(media_count) if form.get(f"MediaUrl{i}")]
+        return [
+            {
+                "number": form["From"],
+                "content": form.get("Body") or "",
+                "opt_out": opt_out,
+                "id": form.get("MessageSid") or form.get("SmsSid") or "",
+                "media": media,
+            }
+        ]
 
     def webhook_response(self, kind, answer):
         """Twilio reads the answer to an inbound message as TwiML: an empty one replies nothing."""

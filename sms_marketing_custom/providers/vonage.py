@@ -244,5 +244,9 @@ class VonageProvider(PerMessageProvider):
             raise ValueError("not a Vonage inbound message")
         number = str(params["msisdn"])
         return [
-            {"number": number if number.startswith("+") else f"+{number}", "content": str(params.get("text") or "")}
+            {
+                "number": number if number.startswith("+") else f"+{number}",
+                "content": str(params.get("text") or ""),
+                "id": str(params.get("messageId") or params.get("message-id") or ""),
+            }
         ]

@@ -8,6 +8,8 @@ from . import (
     test_click_everywhere,
     test_consent,
     test_consent_concurrency,
+    test_conversation_tour,
+    test_conversations,
     test_dashboard_layout,
     test_engagement,
     test_gateway,

@@ -51,6 +51,11 @@ MATRIX = {
     "sms.marketing.webhook.replay": {},
     # keyword answers waiting to leave: the webhook's and the cron's (superuser), nobody else's
     "sms.marketing.reply": {},
+    # conversations: written by the inbound webhook (superuser); users write only the reply they compose
+    "sms.marketing.conversation": {"user": "rw", "manager": "rw"},
+    "sms.marketing.conversation.message": {"user": "r", "manager": "r"},
+    # which records a conversation's number belongs to: read in SQL by the access rule only
+    "sms.marketing.conversation.match": {},
     # cache of normalised numbers, written by the engine as superuser
     "sms.marketing.number": {"manager": "r"},
     # marketers write and share their templates and campaigns
@@ -145,6 +150,20 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.reply":
             gateway = env["sms.marketing.gateway"].create(self._vals("sms.marketing.gateway", company))
             return {"gateway_id": gateway.id, "number": _number(), "content": "Reply STOP to stop."}
+        if model == "sms.marketing.conversation":
+            # readable by the marketer: the number of a contact of the company
+            contact = env["sms.marketing.contact"].create(self._vals("sms.marketing.contact", company))
+            return {
+                "number": contact.phone_sanitized,
+                "company_id": company.id,
+                "match_ids": [(0, 0, {"res_model": contact._name, "res_id": contact.id})],
+            }
+        if model == "sms.marketing.conversation.message":
+            conversation = env["sms.marketing.conversation"].create(self._vals("sms.marketing.conversation", company))
+            return {"conversation_id": conversation.id, "company_id": company.id, "direction": "in", "body": "Hi"}
+        if model == "sms.marketing.conversation.match":
+            conversation = env["sms.marketing.conversation"].create(self._vals("sms.marketing.conversation", company))
+            return {"conversation_id": conversation.id, "res_model": "res.partner", "res_id": 1}
         if model == "sms.marketing.number":
             return {"raw": f"0470 {seq:06d}", "region": "BE"}
         if model == "sms.marketing.template":
@@ -186,6 +205,9 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.number": ("error", "too_short"),
         "sms.marketing.webhook.replay": ("key", "changed"),
         "sms.marketing.reply": ("content", "Changed"),
+        "sms.marketing.conversation": ("reply_body", "Changed"),
+        "sms.marketing.conversation.message": ("body", "Changed"),
+        "sms.marketing.conversation.match": ("res_id", 2),
         "sms.marketing.consent": ("event", "opt_in"),
         "sms.marketing.join.request": ("state", "confirmed"),
         "sms.marketing.template": ("name", "Changed"),

@@ -1,0 +1,513 @@
+"""Conversations: inbound SMS kept once, matched, answered; through our protocol, Twilio and Vonage."""
+
+import json
+import secrets
+import uuid
+
+import psycopg2
+
+from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import TransactionCase, tagged
+
+from .common import SmsProviderCase, load_gateway_simulator, load_script
+
+SECRET = "conv-s3cret"
+
+
+class ConversationFixtures:
+    """Gateways of the three webhook formats (their stand-ins on 127.0.0.1), a contact, a partner and a
+    mailing sent to the contact's number."""
+
+    @classmethod
+    def _setup_conversation_fixtures(cls):
+        cls.simulator = load_gateway_simulator()
+        cls.sim = cls.simulator.Simulator(delivery=None).start()
+        cls.addClassCleanup(cls.sim.stop)
+        cls.http_gateway = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Our protocol",
+                "provider": "http",
+                "endpoint_url": cls.sim.url,
+                "allow_private_network": True,  # the stand-in listens on 127.0.0.1
+                "api_key": cls.sim.api_key,
+                "webhook_secret": SECRET,
+                "default_price": 1.0,
+            }
+        )
+        cls.http_gateway._change_balance(100.0, "purchase")
+        cls.twilio_standin = load_script("twilio_standin.py", "sms_twilio_standin").TwilioStandin().start()
+        cls.addClassCleanup(cls.twilio_standin.stop)
+        cls.twilio = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Twilio",
+                "provider": "twilio",
+                "endpoint_url": cls.twilio_standin.url,
+                "allow_private_network": True,
+                "account_id": cls.twilio_standin.account_sid,
+                "api_key": cls.twilio_standin.auth_token,
+                "sender": "+15005550006",
+                "default_price": 1.0,
+            }
+        )
+        cls.twilio._change_balance(100.0, "purchase")
+        cls.vonage_standin = load_script("vonage_standin.py", "sms_vonage_standin").VonageStandin().start()
+        cls.addClassCleanup(cls.vonage_standin.stop)
+        cls.vonage = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Vonage",
+                "provider": "vonage",
+                "endpoint_url": cls.vonage_standin.url,
+                "allow_private_network": True,
+                "account_id": cls.vonage_standin.api_key,
+                "api_key": cls.vonage_standin.api_secret,
+                "webhook_secret": cls.vonage_standin.signature_secret,
+                "sender": "AcmeShop",
+                "default_price": 0.05,
+            }
+        )
+        cls.vonage._change_balance(100.0, "purchase")
+        cls.contact = cls.env["sms.marketing.contact"].create({"name": "Ann Replier", "phone": "+32470111222"})
+        cls.partner = cls.env["res.partner"].create({"name": "Ann's company", "mobile": "+32470111222"})
+        cls.mailing = cls.env["sms.marketing.mailing"].create(
+            {"subject": "Spring sale", "body": "Spring sale!", "user_id": cls.user_marketing.id}
+        )
+        cls.env["sms.marketing.trace"].create(
+            {
+                "mailing_id": cls.mailing.id,
+                "res_model": "sms.marketing.contact",
+                "res_id": cls.contact.id,
+                "number": "+32470111222",
+                "state": "delivered",
+                "sent_at": fields.Datetime.now(),
+            }
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+
+    def setUp(self):
+        super().setUp()
+        self.twilio_standin.reset()
+        self.vonage_standin.reset()
+        self.Conversation = self.env["sms.marketing.conversation"]
+
+    def _post_ours(self, messages, gateway=None):
+        body = json.dumps({"messages": messages}).encode()
+        url = f"{self.odoo_url}/sms_marketing/inbound/{(gateway or self.http_gateway).id}"
+        response = self.url_open(url, data=body, headers=self.simulator.signed_headers(SECRET, body))
+        self.env.invalidate_all()
+        self.assertEqual(response.status_code, 200)
+        return response.json()["results"]
+
+    def _conversation(self, number, gateway=None):
+        company = (gateway or self.http_gateway).company_id or self.env.company
+        return self.Conversation.search([("number", "=", number), ("company_id", "=", company.id)])
+
+    def test_our_protocol_kept_once_matched_and_keywords_still_act(self):
+        results = self._post_ours(
+            [
+                {
+                    "number": "+32470111222",
+                    "content": "Is the offer valid in store?",
+                    "id": "m-1",
+                    "media": ["https://media.example.com/a.jpg", "javascript:alert(1)"],
+                },
+                {"number": "32470111222", "content": "HELP", "id": "m-2"},
+            ]
+        )
+        self.assertEqual([r["action"] for r in results], ["ignored", "help"])
+        conversation = self._conversation("+32470111222")
+        self.assertEqual(len(conversation), 1)
+        self.assertEqual(conversation.name, "Ann Replier", "named after the list contact")
+        thread = conversation.sms_message_ids
+        self.assertEqual(thread.mapped("body"), ["Is the offer valid in store?", "HELP"])
+        self.assertEqual(thread.mapped("provider_message_id"), ["m-1", "m-2"])
+        self.assertEqual(thread[0].media_urls, "https://media.example.com/a.jpg", "only https links are kept")
+        self.assertEqual(thread.mapped("is_keyword"), [False, True])
+        self.assertEqual(thread.mapped("mailing_id"), self.mailing)
+        self.assertEqual((conversation.unread_count, conversation.last_mailing_id), (1, self.mailing))
+        self.assertEqual(conversation.last_gateway_id, self.http_gateway)
+        matched = {(m.res_model, m.res_id) for m in conversation.sudo().match_ids}
+        self.assertEqual(matched, {("sms.marketing.contact", self.contact.id), ("res.partner", self.partner.id)})
+        # the provider delivers the same messages again in a new call: nothing more is stored or applied
+        answers = self.env["sms.marketing.credit.move"].search_count([("gateway_id", "=", self.http_gateway.id)])
+        again = self._post_ours(
+            [
+                {"number": "+32470111222", "content": "HELP", "id": "m-2"},
+                {"number": "+32470111222", "content": "Is the offer valid in store?", "id": "m-1"},
+            ]
+        )
+        self.assertEqual([r["action"] for r in again], ["duplicate", "duplicate"])
+        self.assertEqual(len(conversation.sms_message_ids), 2)
+        self.assertEqual(conversation.unread_count, 1)
+        self.assertEqual(
+            self.env["sms.marketing.credit.move"].search_count([("gateway_id", "=", self.http_gateway.id)]),
+            answers,
+            "HELP answered once",
+        )
+
+    def test_reply_on_the_chatters_counted_on_the_mailing_and_announced_once(self):
+        Activity = self.env["mail.activity"]
+
+        def activities(conversation):
+            return Activity.search([("res_model", "=", conversation._name), ("res_id", "=", conversation.id)])
+
+        self._post_ours([{"number": "+32470111222", "content": "Is the offer valid in store?", "id": "c-1"}])
+        conversation = self._conversation("+32470111222")
+        for record in (self.contact, self.partner):
+            note = record.message_ids.filtered(lambda m: "valid in store" in (m.body or ""))
+            self.assertEqual(len(note), 1, record._name)
+            self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
+            self.assertEqual(note.author_id, self.partner, "written by the person (the partner with the number)")
+        self.assertEqual(self.mailing.reply_count, 1)
+        first = activities(conversation)
+        self.assertEqual(first.user_id, self.user_marketing, "the mailing's Responsible")
+        # more messages before anyone read them: no second announcement
+        self._post_ours([{"number": "+32470111222", "content": "And online?", "id": "c-2"}])
+        self._post_ours([{"number": "+32470111222", "content": "STOP", "id": "c-3"}])
+        self.assertEqual(activities(conversation), first)
+        self.assertEqual(conversation.unread_count, 2, "the keyword is applied, not waiting for an answer")
+        self.assertEqual(self.mailing.reply_count, 2)
+        self.assertFalse(self.contact.message_ids.filtered(lambda m: (m.body or "").find("STOP") >= 0))
+        conversation.with_user(self.user_marketing).action_mark_read()
+        self.assertEqual(conversation.unread_count, 0)
+        self.assertFalse(activities(conversation), "done when its user read the conversation")
+        self.env["sms.marketing.blacklist"]._remove_numbers(["+32470111222"], "keyword")
+        self._post_ours([{"number": "+32470111222", "content": "Thanks!", "id": "c-4"}])
+        self.assertEqual(len(activities(conversation)), 1, "a new unread message after reading: announced again")
+        # a number no mailing reached: the company's conversation team
+        self.env.company.sms_marketing_conversation_user_ids = self.user_manager
+        self._post_ours([{"number": "+32470999111", "content": "Who is this?", "id": "c-5"}])
+        stranger = self._conversation("+32470999111")
+        self.assertEqual(stranger.name, "+32470999111")
+        self.assertEqual(activities(stranger).user_id, self.user_manager)
+
+    def test_replied_figures_ab_winner_and_engagement_filter(self):
+        Contact = self.env["sms.marketing.contact"]
+        mailing = self.env["sms.marketing.mailing"].create(
+            {"subject": "A/B", "body": "Version A text", "ab_testing": True, "ab_winner_metric": "replies"}
+        )
+        version_a = mailing.variant_ids
+        version_b = self.env["sms.marketing.mailing.variant"].create(
+            {"mailing_id": mailing.id, "body": "Version B text", "sequence": 20}
+        )
+        numbers = [f"+3247033300{i}" for i in range(4)]
+        contacts = Contact.create([{"name": f"AB {i}", "phone": n} for i, n in enumerate(numbers)])
+        sent_at = fields.Datetime.now()
+        self.env["sms.marketing.trace"].create(
+            [
+                {
+                    "mailing_id": mailing.id,
+                    "res_model": "sms.marketing.contact",
+                    "res_id": contact.id,
+                    "number": contact.phone_sanitized,
+                    "state": "delivered",
+                    "sent_at": sent_at,
+                    "variant_id": (version_a if i < 2 else version_b).id,
+                    "ab_sample": True,
+                }
+                for i, contact in enumerate(contacts)
+            ]
+        )
+        self.assertEqual(self.env["sms.marketing.mailing.variant"]._pick_winner(mailing), version_a, "tie: A")
+        # both of B's recipients answer (one twice), one of A's sends only a keyword
+        self._post_ours(
+            [
+                {"number": numbers[2], "content": "Yes please", "id": "ab-1"},
+                {"number": numbers[3], "content": "How much?", "id": "ab-2"},
+                {"number": numbers[3], "content": "Hello?", "id": "ab-3"},
+                {"number": numbers[0], "content": "HELP", "id": "ab-4"},
+            ]
+        )
+        self.env.invalidate_all()
+        self.assertEqual((version_a.replied_count, version_b.replied_count), (0, 2))
+        self.assertEqual(version_b.reply_rate, 100.0)
+        self.assertEqual(self.env["sms.marketing.mailing.variant"]._pick_winner(mailing), version_b)
+        self.assertEqual((mailing.replied_count, mailing.reply_count), (2, 3))
+        self.assertEqual(mailing.replied_ratio, 50.0)
+        row = self.env["sms.marketing.campaign.report"].search([("mailing_id", "=", mailing.id)])
+        self.assertEqual(row.replied_count, 2)
+        # the engagement filter, as a marketer: the contacts who answered lately
+        as_marketer = Contact.with_user(self.user_marketing)
+        replied = as_marketer.search([("sms_replied_30d", "=", True), ("id", "in", contacts.ids)])
+        self.assertEqual(replied, contacts[2:])
+        self.assertEqual(
+            as_marketer.search([("sms_replied_30d", "=", False), ("id", "in", contacts.ids)]), contacts[:2]
+        )
+        self.assertEqual(as_marketer.browse(contacts.ids).mapped("sms_replied_30d"), [False, False, True, True])
+        # a marketer of another company sees no answer received by company A
+        other = Contact.with_user(self.marketer_ab).with_context(allowed_company_ids=[self.company_b.id])
+        self.assertFalse(other.search([("sms_replied_30d", "=", True), ("id", "in", contacts.ids)]))
+
+    def test_twilio_inbound_with_mms_links_kept_once(self):
+        url = f"{self.odoo_url}/sms_marketing/inbound/{self.twilio.id}"
+        sid = "SM" + uuid.uuid4().hex
+        params = [
+            ("AccountSid", self.twilio_standin.account_sid),
+            ("Body", "Here is my receipt"),
+            ("From", "+32470111222"),
+            ("MessageSid", sid),
+            ("NumMedia", "2"),
+            ("MediaUrl0", "https://api.twilio.com/media/ME1"),
+            ("MediaUrl1", "https://api.twilio.com/media/ME2"),
+            ("To", "+15005550006"),
+        ]
+        status, body = self.twilio_standin._post_signed(url, params)
+        self.assertEqual(status, 200)
+        self.assertIn(b"<Response>", body)
+        self.env.invalidate_all()
+        message = self._conversation("+32470111222", self.twilio).sms_message_ids
+        self.assertEqual(message.provider_message_id, sid)
+        self.assertEqual(
+            message.media_urls.split("\n"), ["https://api.twilio.com/media/ME1", "https://api.twilio.com/media/ME2"]
+        )
+        self.assertEqual(message.gateway_id, self.twilio)
+        # Twilio's retry of the same message: answered, stored once
+        self.assertEqual(self.twilio_standin._post_signed(url, params)[0], 200)
+        self.env.invalidate_all()
+        self.assertEqual(len(self._conversation("+32470111222", self.twilio).sms_message_ids), 1)
+        # forged: nothing stored
+        status, _body = self.twilio_standin.post_inbound(url, "+32470999888", "hello", auth_token="forged")
+        self.assertEqual(status, 403)
+        self.assertFalse(self._conversation("+32470999888", self.twilio))
+
+    def test_vonage_inbound_kept(self):
+        url = f"{self.odoo_url}/sms_marketing/inbound/{self.vonage.id}"
+        status, _body = self.vonage_standin.post_inbound(url, "32470111222", "Do you deliver to Ghent?")
+        self.assertEqual(status, 200)
+        self.env.invalidate_all()
+        message = self._conversation("+32470111222", self.vonage).sms_message_ids
+        self.assertEqual(message.body, "Do you deliver to Ghent?")
+        self.assertTrue(message.provider_message_id)
+        self.assertEqual(message.mailing_id, self.mailing)
+        self.assertEqual(self.vonage_standin.post_inbound(url, "32470111222", "x", secret="forged")[0], 403)
+
+    def test_reply_window_ties_replies_to_recent_mailings_only(self):
+        self.env.company.sms_marketing_reply_window_days = 7
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE sms_marketing_trace SET sent_at = now() at time zone 'UTC' - interval '8 days'
+                WHERE mailing_id = %s""",
+            [self.mailing.id],
+        )
+        self._post_ours([{"number": "+32470111222", "content": "late answer", "id": "late"}])
+        self.assertFalse(self._conversation("+32470111222").sms_message_ids.mailing_id)
+        self.env.company.sms_marketing_reply_window_days = 9
+        self._post_ours([{"number": "+32470111222", "content": "still counts", "id": "later"}])
+        self.assertEqual(self._conversation("+32470111222").sms_message_ids[-1].mailing_id, self.mailing)
+
+    def test_burst_of_a_thousand_set_wise(self):
+        numbers = [f"+3247{2000000 + i:07d}" for i in range(1000)]
+        self.env["sms.marketing.contact"].create([{"name": f"Burst {n}", "phone": n} for n in numbers[:500]])
+        items = [{"number": n, "content": f"reply {i}", "id": f"burst-{i}"} for i, n in enumerate(numbers)]
+        queries_before = self.env.cr.sql_log_count
+        results = self.Conversation._receive(self.http_gateway, items, "nonce:burst")
+        queries = self.env.cr.sql_log_count - queries_before
+        self.assertEqual([r["action"] for r in results], ["ignored"] * 1000)
+        self.assertEqual(self.Conversation.search_count([("number", "in", numbers)]), 1000)
+        self.assertEqual(self.env["sms.marketing.conversation.message"].search_count([("number", "in", numbers)]), 1000)
+        self.assertLess(queries, 300, "set-wise: a bounded number of queries, not several per message")
+        again = self.Conversation._receive(self.http_gateway, items, "nonce:burst-again")
+        self.assertEqual({r["action"] for r in again}, {"duplicate"})
+        self.assertEqual(self.env["sms.marketing.conversation.message"].search_count([("number", "in", numbers)]), 1000)
+
+
+@tagged("post_install", "-at_install")
+class TestInboundTakesNoGatewayLock(TransactionCase):
+    """An inbound SMS being stored holds no lock on the gateway's row that a sender needs: on committed
+    connections of their own, the sender's row lock is taken (NOWAIT) while the inbound's transaction
+    is still open."""
+
+    def _cursor(self):
+        return sql_db.db_connect(self.env.cr.dbname).cursor()
+
+    def setUp(self):
+        super().setUp()
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            gateway = env["sms.marketing.gateway"].create(
+                {"name": "Busy", "provider": "sandbox", "webhook_secret": SECRET}
+            )
+            gateway._change_balance(10.0, "purchase")
+            self.gateway_id = gateway.id
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self._cursor() as cr:
+            cr.execute("DELETE FROM sms_marketing_conversation WHERE number = '+32470555666'")
+            cr.execute("DELETE FROM sms_marketing_credit_move WHERE gateway_id = %s", [self.gateway_id])
+            cr.execute("DELETE FROM sms_marketing_gateway WHERE id = %s", [self.gateway_id])
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_sender_locks_the_gateway_while_an_inbound_is_open(self):
+        simulator = load_gateway_simulator()
+        body = json.dumps({"messages": [{"number": "+32470555666", "content": "Open on Sunday?"}]}).encode()
+        headers = simulator.signed_headers(SECRET, body, nonce=secrets.token_hex(16))
+        with self._cursor() as inbound, self._cursor() as sender:
+            env = api.Environment(inbound, SUPERUSER_ID, {})
+            status, answer = env["sms.marketing.gateway"]._route_webhook(
+                self.gateway_id,
+                body,
+                headers,
+                f"http://127.0.0.1/sms_marketing/inbound/{self.gateway_id}",
+                "messages",
+            )
+            self.assertEqual((status, answer["results"][0]["action"]), (200, "ignored"))
+            env.flush_all()
+            # the inbound's transaction is open: the locks it took are held now
+            inbound.execute("SELECT count(*) FROM sms_marketing_conversation_message WHERE number = '+32470555666'")
+            self.assertEqual(inbound.fetchone()[0], 1)
+            try:
+                # what every sender takes (balance, rate slots, failures; _refresh_balance too)
+                sender.execute(
+                    "SELECT id FROM sms_marketing_gateway WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.gateway_id]
+                )
+            except psycopg2.errors.LockNotAvailable:
+                self.fail("the inbound path holds a lock on the gateway's row")
+            sender.rollback()
+            inbound.commit()  # pylint: disable=invalid-commit
+
+
+@tagged("post_install", "-at_install")
+class TestConversationReplies(ConversationFixtures, SmsProviderCase):
+    """A marketer answers through the gateway that received the message: each provider, charged."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+        cls.Receive = cls.env["sms.marketing.conversation"]
+
+    def setUp(self):
+        super().setUp()
+        self.twilio_standin.reset()
+        self.vonage_standin.reset()
+        self.sim.configure(reset=True, balance=1000.0, prices={"*": 1.0}, fail_next=[], number_states={})
+
+    def _conversation_through(self, gateway, number="+32470111222", text="Open on Sunday?"):
+        self.Receive._receive(gateway, [{"number": number, "content": text, "id": uuid.uuid4().hex}])
+        return self.Receive.search([("number", "=", number), ("company_id", "=", self.env.company.id)])
+
+    def _reply(self, conversation, text, user=None):
+        conversation = conversation.with_user(user or self.user_marketing)
+        conversation.reply_body = text
+        conversation.action_send_reply()
+        self.env.invalidate_all()
+        return conversation.sms_message_ids.filtered(lambda m: m.direction == "out")[-1:]
+
+    def test_reply_through_each_provider_is_sent_charged_and_recorded(self):
+        for gateway, received in (
+            (self.http_gateway, lambda: [(m["number"], m["content"]) for m in self.sim.sent]),
+            (self.twilio, lambda: [(m["to"], m["body"]) for m in self.twilio_standin.messages]),
+            (self.vonage, lambda: [("+" + m["to"], m["text"]) for m in self.vonage_standin.messages]),
+        ):
+            with self.subTest(provider=gateway.provider):
+                conversation = self._conversation_through(gateway)
+                self.assertEqual(conversation.last_gateway_id, gateway)
+                balance = gateway.balance
+                conversation.with_user(self.user_marketing).reply_body = "Yes, 9 to 12."
+                self.assertIn("13 characters", conversation.with_user(self.user_marketing).reply_sms_info)
+                self.assertIn(gateway.name, conversation.with_user(self.user_marketing).reply_cost)
+                reply = self._reply(conversation, "Yes, 9 to 12.")
+                self.assertEqual(received()[-1:], [("+32470111222", "Yes, 9 to 12.")])
+                self.assertEqual(
+                    (reply.state, reply.gateway_id, reply.author_id), ("sent", gateway, self.user_marketing)
+                )
+                self.assertGreater(reply.cost, 0)
+                self.assertAlmostEqual(gateway.balance, balance - reply.cost, places=4, msg="charged on the ledger")
+                self.assertEqual(conversation.unread_count, 0, "answered: read")
+                self.assertFalse(conversation.reply_body)
+        # the next message after an answer is unread (the reading, still in the ORM's cache, is written before
+        # the count grows)
+        self.Receive._receive(self.vonage, [{"number": "+32470111222", "content": "One more?", "id": "before"}])
+        as_marketer = conversation.with_user(self.user_marketing)
+        as_marketer.reply_body = "Sure."
+        as_marketer.action_send_reply()
+        self.Receive._receive(self.vonage, [{"number": "+32470111222", "content": "Thanks!", "id": "after"}])
+        self.env.invalidate_all()
+        self.assertEqual(conversation.unread_count, 1)
+
+    def test_reply_refused_to_a_blacklisted_number_with_the_reason(self):
+        conversation = self._conversation_through(self.http_gateway)
+        self.Receive._receive(self.http_gateway, [{"number": "+32470111222", "content": "STOP", "id": "stop-1"}])
+        with self.assertRaisesRegex(UserError, "blacklisted since .* Keyword"):
+            self._reply(conversation, "Sorry to see you go")
+        self.env["sms.marketing.reply"]._cron_send()  # the keyword's answer leaves by the reply cron
+        self.assertEqual(
+            [m["content"] for m in self.sim.sent],
+            [self.env.company._get_sms_marketing_reply("stop", "en_US")],
+            "only the STOP's own compliance answer left",
+        )
+
+    def test_a_user_writes_only_the_reply(self):
+        conversation = self._conversation_through(self.http_gateway).with_user(self.user_marketing)
+        conversation.reply_body = "Draft"
+        for field, value in (("number", "+32470000000"), ("unread_count", 0), ("company_id", self.company_b.id)):
+            with self.subTest(field=field), self.assertRaises(UserError):
+                conversation.write({field: value})
+
+
+@tagged("post_install", "-at_install")
+class TestConversationAccess(ConversationFixtures, SmsProviderCase):
+    """Users see the conversations of records they may read, in their companies; an unknown number, managers."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+        Receive = cls.env["sms.marketing.conversation"]
+        Receive._receive(cls.http_gateway, [{"number": "+32470111222", "content": "known", "id": "a-1"}])
+        Receive._receive(cls.http_gateway, [{"number": "+32470777888", "content": "unknown", "id": "a-2"}])
+        cls.known = Receive.search([("number", "=", "+32470111222")])
+        cls.unknown = Receive.search([("number", "=", "+32470777888")])
+
+    def _visible(self, user, model="sms.marketing.conversation"):
+        return self.env[model].with_user(user).search([("number", "in", ["+32470111222", "+32470777888"])])
+
+    def test_who_sees_which_conversation(self):
+        self.assertEqual(self._visible(self.user_marketing), self.known)
+        self.assertEqual(self._visible(self.user_manager), self.known | self.unknown)
+        self.assertFalse(self._visible(self.marketer_b), "another company's")
+        messages = self._visible(self.user_marketing, "sms.marketing.conversation.message")
+        self.assertEqual(messages.mapped("body"), ["known"])
+        with self.assertRaises(AccessError):
+            self.unknown.with_user(self.user_marketing).read(["last_message"])
+        # the contact leaves the marketer's company: its conversation goes with it (the partner has the number
+        # too, and partners are readable: take the mobile away)
+        self.partner.mobile = False
+        self.contact.company_id = self.company_b
+        self.env["sms.marketing.conversation"]._receive(
+            self.http_gateway, [{"number": "+32470111222", "content": "again", "id": "a-3"}]
+        )
+        self.assertFalse(self._visible(self.user_marketing))
+        self.assertEqual(self._visible(self.user_manager), self.known | self.unknown)
+
+    def test_texts_are_not_logged(self):
+        """Whatever the addon logs while it receives a message (at any level), the text is not in it."""
+        import logging
+
+        records = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = records.append
+        logger = logging.getLogger("odoo.addons.sms_marketing_custom")
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            body = json.dumps({"messages": [{"number": "+32470111222", "content": "SECRET-MARKER-42"}]}).encode()
+            url = f"{self.odoo_url}/sms_marketing/inbound/{self.http_gateway.id}"
+            headers = self.simulator.signed_headers(SECRET, body)
+            self.assertEqual(self.url_open(url, data=body, headers=headers).status_code, 200)
+            self.assertEqual(self.url_open(url, data=body, headers=headers).status_code, 200)  # a replay: logged
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        self.assertTrue(records, "the replay was logged")
+        self.assertFalse([r for r in records if "SECRET-MARKER-42" in r.getMessage()])

@@ -329,11 +329,12 @@ class SmsMarketingMailing(models.Model):
         for mailing in self:
             mailing.sms_link_length = length
 
-    @api.depends("include_optout", "user_id")
+    @api.depends("include_optout", "user_id", "preview_ref")
     def _compute_sms_optout_suffix(self):
+        # the preview recipient's line, in its language: the counter counts the message the preview shows
         for mailing in self:
             if mailing.include_optout:
-                head, tail = mailing._get_optout_suffix_parts()
+                head, tail = mailing._get_optout_suffix_parts(mailing._get_preview_lang())
                 mailing.sms_optout_suffix = head + "X" * links.OPTOUT_TOKEN_LENGTH + tail
             else:
                 mailing.sms_optout_suffix = ""
@@ -386,9 +387,7 @@ class SmsMarketingMailing(models.Model):
         """The preview as a message bubble; the opt-out line set apart, as the recipient reads it."""
         if not text:
             return False
-        res_id = self._get_preview_res_id()
-        lang = self._get_recipient_langs([res_id]).get(res_id) if res_id else None
-        head = self._get_optout_suffix_parts(lang)[0] if self.include_optout else ""
+        head = self._get_optout_suffix_parts(self._get_preview_lang())[0] if self.include_optout else ""
         body, optout = text, ""
         if head and head in text:
             position = text.rindex(head)
@@ -1281,6 +1280,11 @@ class SmsMarketingMailing(models.Model):
         suffix = mailing._get_optout_suffix_text(self._get_own_link_prefixes()[1] + SUFFIX_TOKEN_MARKER)
         head, _marker, tail = suffix.partition(SUFFIX_TOKEN_MARKER)
         return head, tail
+
+    def _get_preview_lang(self):
+        """The preview recipient's language (that of its opt-out line), if its record has one."""
+        res_id = self._get_preview_res_id()
+        return self._get_recipient_langs([res_id]).get(res_id) if res_id else None
 
     def _get_optout_suffix_text(self, url):
         """The text appended to each SMS; ``url`` is the recipient's opt-out link."""

@@ -44,7 +44,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_datetime
 from odoo.tools.rendering_tools import parse_inline_template
 
-from ..tools import links
+from ..tools import links, pricing
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
@@ -1411,7 +1411,7 @@ class SmsMarketingMailing(models.Model):
             if payer.balance >= credits:
                 continue
             # formatted outside _(): the translation extractor evaluates the call's string tokens
-            needed, balance = f"{credits:,.2f}", f"{payer.balance:,.2f}"
+            needed, balance = pricing.format_credits(self.env, credits), pricing.format_credits(self.env, payer.balance)
             raise UserError(
                 _(
                     "Not enough credits: “%(subject)s” needs about %(needed)s credits, and %(gateway)s has "

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
+from odoo.tools.misc import formatLang
 
 from ..tools import pricing
 from ..tools.sms_encoding import count_segments
@@ -256,9 +257,9 @@ class SmsMarketingMailing(models.Model):
             )
             % (
                 countries.get(code) or code or _("Other countries"),
-                count,
-                f"{price:g}",
-                f"{credits:,.2f}",
+                formatLang(self.env, count, digits=0),
+                pricing.format_credits(self.env, price),
+                pricing.format_credits(self.env, credits),
             )
             for code, count, price, credits in estimate["lines"]
         )
@@ -271,8 +272,8 @@ class SmsMarketingMailing(models.Model):
             "</table>"
         ) % (
             _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
-            self.audience_to_send,
-            f"{estimate['credits']:,.2f}",
+            formatLang(self.env, self.audience_to_send, digits=0),
+            pricing.format_credits(self.env, estimate["credits"]),
         )
         return head + Markup("<tbody>") + rows + Markup("</tbody>") + foot
 

@@ -5,7 +5,6 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
-from odoo.tools.misc import formatLang
 
 from ..providers import SERVER_ERROR, SmsGatewayError
 from ..tools import phone as phone_tools
@@ -54,7 +53,7 @@ class SmsMarketingMailingTest(models.TransientModel):
                 for number in numbers
             )
             # as the user's language writes it (Odoo's extractor cannot read a formatted argument inline)
-            amount = formatLang(self.env, credits, digits=2)
+            amount = pricing.format_credits(self.env, credits)
             wizard.cost_estimate = _(
                 "Costs about %(credits)s credits on %(gateway)s.", credits=amount, gateway=gateway.name
             )

@@ -212,6 +212,25 @@ class SmsMarketingTrace(models.Model):
         return self._check_token(token, "click")
 
     @api.model
+    def _get_test_optout_token(self, mailing_id):
+        """The opt-out token of the test SMS of a mailing (the length of a trace's): it opens a preview
+        of the mailing's opt-out page that records nothing."""
+        digest = hmac.digest(self._get_token_key(), links.TEST_OPTOUT_SCOPE % mailing_id, hashlib.sha256)
+        return links.tokens_from_digest(mailing_id, digest)[1]
+
+    @api.model
+    def _get_mailing_from_test_optout_token(self, token):
+        """The mailing of a valid test SMS opt-out token (sudo: read by the public page), or an empty recordset."""
+        mailing_id, _mac = links.split_token(token, links.OPTOUT_MAC_LENGTH)
+        Mailing = self.env["sms.marketing.mailing"].sudo()
+        if not mailing_id or mailing_id > 2**31 - 1:
+            return Mailing
+        if not hmac.compare_digest(self._get_test_optout_token(mailing_id), token):
+            return Mailing
+        # sudo: the visitor is anonymous; the valid HMAC proves they received the test SMS
+        return Mailing.browse(mailing_id).exists()
+
+    @api.model
     def _get_from_optout_token(self, token):
         """The trace of a valid opt-out token (sudo: read by the public page), or an empty recordset."""
         trace_id = self._check_token(token, "optout")
@@ -232,7 +251,8 @@ class SmsMarketingTrace(models.Model):
         """
         trace = self._get_from_optout_token(token)
         if not trace:
-            return None
+            mailing = self._get_mailing_from_test_optout_token(token)
+            return self._get_optout_preview_values(token, mailing, record, choice) if mailing else None
         if choice == "undo":
             trace._optout_undo()
         elif choice == "lists":
@@ -260,6 +280,26 @@ class SmsMarketingTrace(models.Model):
             "company_name": company.name,
             "company_id": company.id,
             "lang": trace._get_recipient_lang(),
+        }
+
+    @api.model
+    def _get_optout_preview_values(self, token, mailing, record, choice):
+        """The opt-out page of a test SMS: what the mailing's recipients see (the same steps, one
+        tap included), labelled as a preview; nothing is recorded."""
+        company = mailing.company_id or self.env.company
+        lang = mailing.user_id.lang or company.partner_id.lang
+        return {
+            "token": token,
+            "preview": True,
+            "done": choice != "undo" and (record or choice is not None),
+            "choice": choice,
+            "number": _("the number of the test SMS"),
+            "list_names": mailing._get_optout_lists().mapped("name"),
+            "other_subscriptions": [],
+            "blacklisted": choice == "all",
+            "company_name": company.name,
+            "company_id": company.id,
+            "lang": lang if lang and self.env["res.lang"]._lang_get(lang) else None,
         }
 
     def _get_optout_details(self, evidence):

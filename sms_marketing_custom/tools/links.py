@@ -49,6 +49,8 @@ OPTOUT_TOKEN_LENGTH = ID_LENGTH + OPTOUT_MAC_LENGTH
 TOKEN_RE = re.compile(r"[0-9A-Za-z]+")
 
 TOKEN_SCOPE = b"sms_marketing_custom.trace:%d"  # HMAC message: one key (database secret), many uses
+# The opt-out link of a test SMS: a mailing's id in another HMAC scope (no trace token can pass for it)
+TEST_OPTOUT_SCOPE = b"sms_marketing_custom.test_optout:%d"
 # Short paths: every character costs SMS length. No route of an Odoo 17.0 addon starts with
 # /l/ or /o/ (tests/test_route_coexistence.py checks every route of the Odoo tree).
 CLICK_PATH = "/l/"

@@ -144,9 +144,12 @@ class SmsMarketingMailingTest(models.TransientModel):
         gateway = self._get_gateway()
         prices = gateway._get_prices()
         messages = []
+        Trace = self.env["sms.marketing.trace"]
+        # its opt-out link opens the page the recipients see, as a preview that records nothing
+        trace_optout, test_optout = Trace._get_tokens([0])[0][1], Trace._get_test_optout_token(mailing.id)
         for number, res_id in self._get_sample_recipients(numbers).items():
             # trace id 0: a test SMS has the real length, but its tokens belong to no trace
-            text = mailing._render_messages([0], [res_id], body)[0]
+            text = mailing._render_messages([0], [res_id], body)[0].replace(trace_optout, test_optout)
             country = phone_tools.normalize(number).region
             cost = pricing.message_cost(segment_count(text), pricing.price_for(prices, country))
             messages.append(
@@ -168,7 +171,6 @@ class SmsMarketingMailingTest(models.TransientModel):
             gateway._settle(reserved, 0.0, mailing=mailing)
             raise UserError(_("The test SMS could not be sent: %(error)s", error=str(e))) from e
         by_uuid = {r["uuid"]: r for r in results}
-        Trace = self.env["sms.marketing.trace"]
         spent = 0.0
         lines = []
         for message in messages:

@@ -38,6 +38,9 @@ class SmsMarketingMailing(models.Model):
         compute="_compute_estimate", help="The placeholders were rendered for a sample of the audience only."
     )
     estimate_html = fields.Html(string="Estimate by Country", compute="_compute_estimate", sanitize=False)
+    gateway_prices_html = fields.Html(
+        string="Prices per SMS Part", compute="_compute_gateway_prices_html", sanitize=False
+    )
 
     # ------------------------------------------------------------------ computes
     @api.depends(
@@ -54,6 +57,15 @@ class SmsMarketingMailing(models.Model):
             mailing.sms_segments_max = estimate["segments_max"]
             mailing.estimate_sampled = estimate["sampled"]
             mailing.estimate_html = mailing._render_estimate_html(estimate)
+
+    @api.depends("gateway_id", "company_id")
+    @api.depends_context("uid", "allowed_company_ids", "lang")
+    def _compute_gateway_prices_html(self):
+        # shown in the form itself: opening them changes nothing (a button would save the mailing)
+        Send = self.env["sms.marketing.mailing.send"]
+        for mailing in self:
+            gateway = mailing._get_gateway()
+            mailing.gateway_prices_html = Send._render_prices_html(gateway) if gateway else False
 
     # ------------------------------------------------------------------ price
     def _get_gateway(self):
@@ -154,6 +166,8 @@ class SmsMarketingMailing(models.Model):
         rest = self.audience_to_send - sum(by_country.values())
         if rest > 0:  # recipients whose country is not known
             by_country[False] = by_country.get(False, 0) + rest
+        if not body.strip():  # nothing to send yet (Send refuses it): no part, no credit, as the counter says
+            return {code: {0: count} for code, count in by_country.items() if count}, False
         if "{{" not in body or not by_country:
             by_lang = self._get_sendable_langs() if self.include_optout and by_country else None
             if by_lang:

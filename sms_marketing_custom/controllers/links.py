@@ -1,5 +1,3 @@
-from werkzeug.exceptions import NotFound
-
 from odoo import http
 from odoo.http import request
 
@@ -58,7 +56,8 @@ class SmsMarketingLinks(http.Controller):
             )
         )
         if not url:
-            raise NotFound()
+            # our page, in the visitor's language (werkzeug's NotFound is an English page)
+            return request.render("sms_marketing_custom.link_not_found", {}, status=404)
         response = request.redirect(url, code=302, local=False)
         response.headers["Cache-Control"] = "no-store"  # count every click, not once per browser
         response.headers["Referrer-Policy"] = "no-referrer"

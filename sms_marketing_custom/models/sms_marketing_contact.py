@@ -1,9 +1,23 @@
 from dataclasses import replace
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..tools import phone as phone_tools
+
+
+@lru_cache(maxsize=512)
+def country_main_language(country_code):
+    """(language, territory) of the main language of a country (ISO code), from the Unicode CLDR's
+    likely subtags (US: en, IT: it, CH: de, BE: nl), else None."""
+    try:
+        locale = Locale.parse(f"und_{country_code}")
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+    return locale.language, country_code
 
 
 class SmsMarketingContact(models.Model):
@@ -29,6 +43,17 @@ class SmsMarketingContact(models.Model):
         "res.country", help="Country used to read a national number (else the company's country)."
     )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    lang = fields.Selection(
+        selection="_get_lang_selection",
+        string="Language",
+        compute="_compute_lang",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="The language of the opt-out line of this contact's SMS. By default the main language of the "
+        "contact's country (else of its number's) when that language is installed; empty: the language of "
+        "the mailing's Responsible.",
+    )
     consent_ids = fields.Many2many(
         "sms.marketing.consent", string="Consent Log", compute="_compute_consent_ids", readonly=True
     )
@@ -87,6 +112,31 @@ class SmsMarketingContact(models.Model):
             contact.phone_sanitized = result.e164
             contact.phone_country_code = result.region if result.e164 else False
             contact.phone_error = result.error or False
+
+    @api.model
+    def _get_lang_selection(self):
+        return self.env["res.lang"].get_installed()
+
+    @api.depends("country_id", "phone_country_code")
+    def _compute_lang(self):
+        # Computed once: a language set (by hand, by an import, by an earlier country) is kept.
+        # Contacts that existed before the field got it when its column was created.
+        for contact in self:
+            contact.lang = contact.lang or self._get_country_lang(contact.country_id.code or contact.phone_country_code)
+
+    @api.model
+    def _get_country_lang(self, country_code):
+        """The installed language (code) that is the main language of ``country_code``: the country's
+        own variant (fr_BE for BE) else another installed one (en_US for GB), else False."""
+        main = country_main_language(country_code) if country_code else None
+        if not main:
+            return False
+        language, territory = main
+        installed = [code for code, _name in self.env["res.lang"].get_installed()]
+        variants = [code for code in installed if code.split("_")[0] == language]
+        if f"{language}_{territory}" in variants:
+            return f"{language}_{territory}"
+        return variants[0] if variants else False
 
     @api.depends("phone", "phone_error", "country_id", "company_id.country_id")
     def _compute_phone_error_message(self):

@@ -51,7 +51,8 @@ class SmsMarketingGateway(models.Model):
     # Where those go: only a Settings administrator changes them on a gateway that holds any.
     _connection_fields = ("provider", "endpoint_url", "account_id")
 
-    name = fields.Char(required=True)
+    # translatable: the gateways the app installs have names its users read in their language
+    name = fields.Char(required=True, translate=True)
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)

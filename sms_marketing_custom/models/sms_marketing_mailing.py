@@ -38,7 +38,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_datetime
 from odoo.tools.rendering_tools import parse_inline_template
 
-from ..tools import links
+from ..tools import links, pricing
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
@@ -325,11 +325,12 @@ class SmsMarketingMailing(models.Model):
         for mailing in self:
             mailing.sms_link_length = length
 
-    @api.depends("include_optout", "user_id")
+    @api.depends("include_optout", "user_id", "preview_ref")
     def _compute_sms_optout_suffix(self):
+        # the preview recipient's line, in its language: the counter counts the message the preview shows
         for mailing in self:
             if mailing.include_optout:
-                head, tail = mailing._get_optout_suffix_parts()
+                head, tail = mailing._get_optout_suffix_parts(mailing._get_preview_lang())
                 mailing.sms_optout_suffix = head + "X" * links.OPTOUT_TOKEN_LENGTH + tail
             else:
                 mailing.sms_optout_suffix = ""
@@ -383,9 +384,7 @@ class SmsMarketingMailing(models.Model):
         """The preview as a message bubble; the opt-out line set apart, as the recipient reads it."""
         if not text:
             return False
-        res_id = self._get_preview_res_id()
-        lang = self._get_recipient_langs([res_id]).get(res_id) if res_id else None
-        head = self._get_optout_suffix_parts(lang)[0] if self.include_optout else ""
+        head = self._get_optout_suffix_parts(self._get_preview_lang())[0] if self.include_optout else ""
         body, optout = text, ""
         if head and head in text:
             position = text.rindex(head)
@@ -1019,6 +1018,11 @@ class SmsMarketingMailing(models.Model):
         head, _marker, tail = suffix.partition(SUFFIX_TOKEN_MARKER)
         return head, tail
 
+    def _get_preview_lang(self):
+        """The preview recipient's language (that of its opt-out line), if its record has one."""
+        res_id = self._get_preview_res_id()
+        return self._get_recipient_langs([res_id]).get(res_id) if res_id else None
+
     def _get_optout_suffix_text(self, url):
         """The text appended to each SMS; ``url`` is the recipient's opt-out link."""
         return "\n" + _("Opt out: %(url)s", url=url)
@@ -1139,7 +1143,7 @@ class SmsMarketingMailing(models.Model):
             if payer.balance >= credits:
                 continue
             # formatted outside _(): the translation extractor evaluates the call's string tokens
-            needed, balance = f"{credits:,.2f}", f"{payer.balance:,.2f}"
+            needed, balance = pricing.format_credits(self.env, credits), pricing.format_credits(self.env, payer.balance)
             raise UserError(
                 _(
                     "Not enough credits: “%(subject)s” needs about %(needed)s credits, and %(gateway)s has "

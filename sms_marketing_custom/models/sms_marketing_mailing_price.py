@@ -13,6 +13,7 @@ import psycopg2
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
+from odoo.tools.misc import formatLang
 
 from ..tools import pricing
 from ..tools.sms_encoding import count_segments
@@ -36,6 +37,9 @@ class SmsMarketingMailing(models.Model):
         compute="_compute_estimate", help="The placeholders were rendered for a sample of the audience only."
     )
     estimate_html = fields.Html(string="Estimate by Country", compute="_compute_estimate", sanitize=False)
+    gateway_prices_html = fields.Html(
+        string="Prices per SMS Part", compute="_compute_gateway_prices_html", sanitize=False
+    )
 
     # ------------------------------------------------------------------ computes
     @api.depends(
@@ -52,6 +56,15 @@ class SmsMarketingMailing(models.Model):
             mailing.sms_segments_max = estimate["segments_max"]
             mailing.estimate_sampled = estimate["sampled"]
             mailing.estimate_html = mailing._render_estimate_html(estimate)
+
+    @api.depends("gateway_id", "company_id")
+    @api.depends_context("uid", "allowed_company_ids", "lang")
+    def _compute_gateway_prices_html(self):
+        # shown in the form itself: opening them changes nothing (a button would save the mailing)
+        Send = self.env["sms.marketing.mailing.send"]
+        for mailing in self:
+            gateway = mailing._get_gateway()
+            mailing.gateway_prices_html = Send._render_prices_html(gateway) if gateway else False
 
     # ------------------------------------------------------------------ price
     def _get_gateway(self):
@@ -152,6 +165,8 @@ class SmsMarketingMailing(models.Model):
         rest = self.audience_to_send - sum(by_country.values())
         if rest > 0:  # recipients whose country is not known
             by_country[False] = by_country.get(False, 0) + rest
+        if not body.strip():  # nothing to send yet (Send refuses it): no part, no credit, as the counter says
+            return {code: {0: count} for code, count in by_country.items() if count}, False
         if "{{" not in body or not by_country:
             by_lang = self._get_sendable_langs() if self.include_optout and by_country else None
             if by_lang:
@@ -231,9 +246,9 @@ class SmsMarketingMailing(models.Model):
         lines = [
             {
                 "country": countries.get(code) or code or _("Other countries"),
-                "count": count,
-                "price": f"{price:g}",
-                "credits": f"{credits:,.2f}",
+                "count": formatLang(self.env, count, digits=0),
+                "price": pricing.format_credits(self.env, price),
+                "credits": pricing.format_credits(self.env, credits),
             }
             for code, count, price, credits in estimate["lines"]
         ]
@@ -242,8 +257,8 @@ class SmsMarketingMailing(models.Model):
             {
                 "lines": lines,
                 "total_label": _("Total (SMS parts per message: %(parts)s)", parts=self._format_parts_range(estimate)),
-                "count": self.audience_to_send,
-                "credits": f"{estimate['credits']:,.2f}",
+                "count": formatLang(self.env, self.audience_to_send, digits=0),
+                "credits": pricing.format_credits(self.env, estimate["credits"]),
             },
         )
 

@@ -15,7 +15,7 @@ trace, and no token is stored (one HMAC per SMS at send time, one to check it).
 import hmac
 import uuid
 
-from odoo import _, api, fields, models
+from odoo import _, _lt, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import create_index, create_unique_index
@@ -77,6 +77,11 @@ class SmsMarketingTrace(models.Model):
     )
     failure_type = fields.Selection(FAILURE_TYPES)
     failure_reason = fields.Char()
+    failure_message = fields.Char(
+        string="Reason",
+        compute="_compute_failure_message",
+        help="The failure reason in the reader's language (a gateway's own text as the gateway wrote it).",
+    )
     # no index: the sending UPDATEs stay HOT (see init)
     gateway_id = fields.Many2one("sms.marketing.gateway", readonly=True, help="The gateway the message left through.")
     in_flight_at = fields.Datetime(readonly=True, copy=False, help="Handed to a provider without idempotency key.")
@@ -128,6 +133,23 @@ class SmsMarketingTrace(models.Model):
         # UPDATE of each batch is HOT (no index write), several times faster.
         cr.execute("ALTER TABLE sms_marketing_trace SET (fillfactor = 35)")
         cr.execute("DROP INDEX IF EXISTS sms_marketing_trace_pending_idx")
+
+    # ------------------------------------------------------------------ computes
+    @api.depends("failure_type", "failure_reason")
+    @api.depends_context("lang")
+    def _compute_failure_message(self):
+        # The sending stores the sentence of a failure type in the language it ran in (the cron's):
+        # such a sentence is shown in the reader's; a gateway's own text is shown as it came.
+        stored = {}
+        for lang, _name in self.env["res.lang"].get_installed():
+            for failure_type, sentence in self.with_context(lang=lang)._get_failure_reasons().items():
+                stored[sentence] = failure_type
+        reasons = self._get_failure_reasons()
+        for trace in self:
+            reason = trace.failure_reason
+            if reason and stored.get(reason) == trace.failure_type:
+                reason = reasons[trace.failure_type]
+            trace.failure_message = reason
 
     # ------------------------------------------------------------------ outcomes
     @api.model
@@ -207,6 +229,24 @@ class SmsMarketingTrace(models.Model):
         return self._check_token(token, "click")
 
     @api.model
+    def _get_test_optout_token(self, mailing_id):
+        """The opt-out token of the test SMS of a mailing (the length of a trace's): it opens a preview
+        of the mailing's opt-out page that records nothing."""
+        return links.test_optout_token(self._get_token_key(), mailing_id)
+
+    @api.model
+    def _get_mailing_from_test_optout_token(self, token):
+        """The mailing of a valid test SMS opt-out token (sudo: read by the public page), or an empty recordset."""
+        mailing_id, _mac = links.split_token(token, links.OPTOUT_MAC_LENGTH)
+        Mailing = self.env["sms.marketing.mailing"].sudo()
+        if not mailing_id or mailing_id > 2**31 - 1:
+            return Mailing
+        if not hmac.compare_digest(self._get_test_optout_token(mailing_id), token):
+            return Mailing
+        # sudo: the visitor is anonymous; the valid HMAC proves they received the test SMS
+        return Mailing.browse(mailing_id).exists()
+
+    @api.model
     def _get_from_optout_token(self, token):
         """The trace of a valid opt-out token (sudo: read by the public page), or an empty recordset."""
         trace_id = self._check_token(token, "optout")
@@ -227,14 +267,15 @@ class SmsMarketingTrace(models.Model):
         """
         trace = self._get_from_optout_token(token)
         if not trace:
-            return None
+            mailing = self._get_mailing_from_test_optout_token(token)
+            return self._get_optout_preview_values(token, mailing, record, choice) if mailing else None
         if choice == "undo":
             trace._optout_undo()
         elif choice == "lists":
             trace._optout_choose_lists(keep_list_ids)
         elif choice == "all" and trace.number:
             self.env["sms.marketing.blacklist"]._add_numbers(
-                [trace.number], "optout_link", details=trace._get_optout_details(_("Stop all SMS"))
+                [trace.number], "optout_link", details=trace._get_optout_details(_lt("Stop all SMS"))
             )
             trace.optout_at = trace.optout_at or fields.Datetime.now()
         elif record and choice is None:
@@ -257,15 +298,42 @@ class SmsMarketingTrace(models.Model):
             "lang": trace._get_recipient_lang(),
         }
 
+    @api.model
+    def _get_optout_preview_values(self, token, mailing, record, choice):
+        """The opt-out page of a test SMS: what the mailing's recipients see (the same steps, one
+        tap included), labelled as a preview; nothing is recorded."""
+        company = mailing.company_id or self.env.company
+        lang = mailing.user_id.lang or company.partner_id.lang
+        return {
+            "token": token,
+            "preview": True,
+            "done": choice != "undo" and (record or choice is not None),
+            "choice": choice,
+            "number": _("the number of the test SMS"),
+            "list_names": mailing._get_optout_lists().mapped("name"),
+            "other_subscriptions": [],
+            "blacklisted": choice == "all",
+            "company_name": company.name,
+            "company_id": company.id,
+            "lang": lang if lang and self.env["res.lang"]._lang_get(lang) else None,
+        }
+
     def _get_optout_details(self, evidence):
         """Consent-log details (``ConsentDetails``) of a choice made on this trace's opt-out page."""
         self.ensure_one()
+        # written once for the company's readers of the log, in the mailing's Responsible's language
+        # (the visitor's request has the public user's, English)
+        lang = self.mailing_id._get_chatter_lang()
         return ConsentDetails(
             source="optout_link",
             mailing_id=self.mailing_id.id,
-            evidence=_(
-                "Opt-out page of the SMS sent to %(number)s: %(choice)s", number=self.number or "?", choice=evidence
-            ),
+            evidence=self.with_context(lang=lang)._get_optout_evidence(evidence),
+        )
+
+    def _get_optout_evidence(self, choice):
+        """The consent log's line of a choice (``choice``: a term, translated in this context's language)."""
+        return _(
+            "Opt-out page of the SMS sent to %(number)s: %(choice)s", number=self.number or "?", choice=str(choice)
         )
 
     def _get_recipient_contacts(self):
@@ -302,7 +370,7 @@ class SmsMarketingTrace(models.Model):
     def _optout_undo(self):
         """ "I unsubscribed by mistake": back in the mailing's lists, or out of the blacklist."""
         self.ensure_one()
-        details = self._get_optout_details(_("I unsubscribed by mistake"))
+        details = self._get_optout_details(_lt("I unsubscribed by mistake"))
         lists = self.mailing_id._get_optout_lists()
         if lists:
             subscriptions = self._get_recipient_contacts().subscription_ids.filtered(
@@ -317,7 +385,7 @@ class SmsMarketingTrace(models.Model):
         """Of the person's other lists, stay in ``keep_list_ids`` and leave the others (each change logged)."""
         self.ensure_one()
         keep = {int(list_id) for list_id in keep_list_ids if str(list_id).isdigit()}
-        details = self._get_optout_details(_("Choice of lists"))
+        details = self._get_optout_details(_lt("Choice of lists"))
         Subscription = self.env["sms.marketing.subscription"].with_context(sms_marketing_consent=details)
         others = self._get_recipient_contacts().subscription_ids.filtered(
             lambda sub: sub.list_id not in self.mailing_id._get_optout_lists()
@@ -333,7 +401,7 @@ class SmsMarketingTrace(models.Model):
         """Record that this trace's recipient left: the mailing's lists, or all SMS marketing."""
         self.ensure_one()
         lists = self.mailing_id._get_optout_lists()
-        details = self._get_optout_details(_("Unsubscribe"))
+        details = self._get_optout_details(_lt("Unsubscribe"))
         if lists:
             contact_domain = [("contact_id.phone_sanitized", "=", self.number)] if self.number else []
             if self.res_model == "sms.marketing.contact" and self.res_id:

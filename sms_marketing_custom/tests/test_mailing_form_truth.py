@@ -101,14 +101,38 @@ class TestMailingFormTruth(SmsEngineCase):
     def test_estimate_with_only_a_default_price(self):
         form = self._form(self.default_only, "Hello", include_optout=False)
         self.assertEqual(form.estimated_credits, 5 * 2.0)
-        self.assertIn('<td class="text-end">2</td>', form.estimate_html)
+        self.assertIn('<td class="text-end">2.00</td>', form.estimate_html)
+
+    def test_empty_body_takes_no_part_and_no_credit(self):
+        """Contacts (partners, who have a language) or list contacts: an empty body is 0 parts and
+        0 credits, as the counter says (the opt-out line alone was counted as 1 part); Send refuses it."""
+        partners = self.env["res.partner"].create(
+            [{"name": f"Empty {i}", "mobile": f"+32 470 66 00 0{i}", "lang": "en_US"} for i in range(3)]
+        )
+        for values in (
+            {
+                "recipient_model_id": self.env["ir.model"]._get_id("res.partner"),
+                "domain": f"[('id', 'in', {partners.ids})]",
+                "list_ids": [],
+            },
+            {"list_ids": [(6, 0, self.truth_list.ids)]},
+        ):
+            mailing = self._make_mailing(self.default_only, body="", include_optout=True, **values)
+            self.assertGreater(mailing.audience_to_send, 0)
+            self.assertEqual(mailing.sms_segments, 0)
+            self.assertEqual((mailing.sms_segments_min, mailing.sms_segments_max), (0, 0))
+            self.assertEqual(mailing.estimated_credits, 0.0)
+            with self.assertRaisesRegex(UserError, "no SMS content"):
+                mailing.with_user(self.user_marketing).action_send_now()
 
     def test_prices_button_shows_the_default_price(self):
         mailing = self._form(self.default_only, "Hello").save()
         action = mailing.action_view_prices()
         wizard = self.env[action["res_model"]].with_context(**action["context"]).create({})
         self.assertIn("Other countries", wizard.prices_html)
-        self.assertIn(">2<", wizard.prices_html)
+        self.assertIn(">2.00<", wizard.prices_html)
+        mailing.invalidate_recordset()
+        self.assertEqual(str(mailing.gateway_prices_html), str(wizard.prices_html), "the form shows the same")
         priced = self._form(self.priced, "Hello").save()
         wizard = self.env["sms.marketing.mailing.send"].create({"mailing_id": priced.id})
         for text in ("United States", "0.5", "Belgium", "1.25", "Other countries", "1.7"):

@@ -2,10 +2,10 @@
 
 import re
 
-from odoo.tests import tagged
+from odoo.tests import Form, HttpCase, tagged
 
 from ..tools import links
-from .common import SmsOptoutPageCase
+from .common import SmsEngineCase, SmsOptoutPageCase
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -109,3 +109,58 @@ class TestOptoutPage(SmsOptoutPageCase):
         response = self.url_open(f"{links.OPTOUT_PATH}{token}", headers={"User-Agent": BROWSER})
         self.assertTrue(re.search(r'<html lang="fr-FR"', response.text))
         self.assertIn('<html lang="en-US"', self._request(None, BROWSER), "a contact has no language: the company's")
+
+
+@tagged("post_install", "-at_install")
+class TestTestSmsOptoutPreview(SmsEngineCase, HttpCase):
+    """The opt-out link of a test SMS opens the page the recipients will see, as a preview that records
+    nothing (it used to open "Invalid link")."""
+
+    def test_test_sms_optout_link_opens_a_preview_that_records_nothing(self):
+        contacts = self._make_contacts(2)
+        mailing = self._make_mailing(include_optout=True).with_user(self.user_marketing)
+        wizard = Form(
+            self.env["sms.marketing.mailing.test"]
+            .with_user(self.user_marketing)
+            .with_context(default_mailing_id=mailing.id)
+        )
+        wizard.numbers = "+32 470 12 34 66"
+        wizard = wizard.save()
+        wizard.action_send()
+        token = re.search(rf"{links.OPTOUT_PATH}([0-9A-Za-z]+)", str(wizard.result_html)).group(1)
+        self.assertEqual(len(token), links.OPTOUT_TOKEN_LENGTH, "the link of a test SMS has the sent length")
+        self.env.flush_all()
+        before = (
+            self.env["sms.marketing.consent"].search_count([]),
+            self.env["sms.marketing.blacklist"].search_count([]),
+            sorted(self.env["sms.marketing.subscription"].search([]).mapped("opt_out")),
+        )
+        path = f"{links.OPTOUT_PATH}{token}"
+        page = self.url_open(path, headers={"User-Agent": BROWSER})
+        self.assertEqual(page.status_code, 200, "a tester sees the opt-out page, not 'Invalid link'")
+        self.assertIn("o_sms_optout_preview", page.text)
+        self.assertIn(self.sms_list.name, page.text, "the lists the recipients would leave")
+        self.assertIn('document.getElementById("o_sms_optout_confirm").submit()', page.text, "the same one tap")
+        for data in ({"confirm": "1"}, {"choice": "undo"}, {"choice": "all"}):
+            page = self.url_open(path, data=data, headers={"User-Agent": BROWSER})
+            self.assertEqual(page.status_code, 200)
+            self.assertIn("o_sms_optout_preview", page.text)
+        done = self.url_open(path, data={"confirm": "1"}, headers={"User-Agent": BROWSER}).text
+        self.assertIn("You are unsubscribed", done)
+        self.env.invalidate_all()
+        after = (
+            self.env["sms.marketing.consent"].search_count([]),
+            self.env["sms.marketing.blacklist"].search_count([]),
+            sorted(self.env["sms.marketing.subscription"].search([]).mapped("opt_out")),
+        )
+        self.assertEqual(after, before, "a preview records nothing")
+        self.assertFalse(any(contacts.mapped("blacklisted")))
+        # a token of another mailing's test, or a trace's token of another scope, is not a preview
+        other = self._make_mailing()
+        self.assertFalse(self.env["sms.marketing.trace"]._get_mailing_from_test_optout_token(token[:-1] + "x"))
+        self.assertEqual(
+            self.env["sms.marketing.trace"]._get_mailing_from_test_optout_token(
+                self.env["sms.marketing.trace"]._get_test_optout_token(other.id)
+            ),
+            other,
+        )

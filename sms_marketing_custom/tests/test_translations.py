@@ -1,12 +1,15 @@
 """Translations: every term of the module in Italian, French, Spanish and German, and the opt-out
 line of each SMS in the recipient's language (counted exactly)."""
 
+import ast
 import os
 import re
 
+import lxml.etree
+import lxml.html
 import polib
 
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import Form, TransactionCase, tagged
 from odoo.tools.translate import TranslationModuleReader
 
 from ..tools import links
@@ -116,3 +119,191 @@ class TestChatterLanguage(SmsEngineCase):
         ]
         self.assertFalse(english, f"posted in English to an Italian Responsible: {bodies}")
         self.assertTrue(any("Il mailing è stato inviato." in body for body in bodies), bodies)
+
+
+class _Rollback(Exception):
+    """Ends a language's run: what it created is rolled back, the next language starts from the same data."""
+
+
+@tagged("post_install", "-at_install")
+class TestNoEnglishShown(SmsEngineCase):
+    """What the app shows that its code writes (chatter lines of the sending, of a test SMS, of a pause;
+    trace failure reasons; consent-log lines; the public pages of an unknown or invalid link; the names
+    of the gateways it installs) is never the English text when the user's language is Italian, French,
+    Spanish or German: each is an extracted term (``_()``, ``_lt``, selection label, QWeb, translatable
+    field) with a translation in that language's .po.
+
+    The same story runs once per language (rolled back after each): a text of the English run found
+    as is in another language's run is English shown to that user (not extracted, or not translated).
+    """
+
+    # names the story gives its records: the same in every language, stripped before comparing
+    NAMES = ("Summer sale", "Customers", "Simulator")
+    # words written the same in these languages
+    SAME_EVERYWHERE = {"SMS", "GSM", "Unicode"}
+    SAME_IN = {"es_ES": {"Manual"}}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        langs = [f"{lang}_{lang.upper()}" for lang in LANGS if lang != "es"] + ["es_ES"]
+        for lang in langs:
+            cls.env["res.lang"]._activate_lang(lang)
+        modules = cls.env["ir.module.module"].search(
+            [("name", "like", "sms_marketing_custom"), ("state", "=", "installed")]
+        )
+        modules._update_translations(langs)
+        cls.langs = langs
+        cls.sms_list.name = "Customers"
+        cls.http_gateway.name = "Simulator"
+
+    def _texts_of_html(self, html):
+        """The text nodes of ``html``, without the SMS contents (``<code>``: the marketer's text)."""
+        if not html:
+            return []
+        root = lxml.html.fromstring(f"<div>{html}</div>")
+        for code in root.iter("code"):
+            code.getparent().remove(code)
+        return [text.strip() for text in root.itertext() if text.strip()]
+
+    def _story(self, lang):
+        """Every text the story shows a marketer whose language is ``lang``."""
+        user = self.user_marketing
+        user.lang = lang
+        texts = []
+        contacts = self._make_contacts(2)
+        self.env["sms.marketing.contact"].create({"name": "Bad", "phone": "12ab", "list_ids": [(4, self.sms_list.id)]})
+        self.env["sms.marketing.blacklist"]._add_numbers([contacts[1].phone_sanitized], "manual")
+        # a mailing sent to the end: chatter lines, failure reasons
+        mailing = self._make_mailing(subject="Summer sale", include_optout=True, user_id=user.id)
+        # Odoo's own "created" line is written in its creator's language (mail's term): not ours
+        mailing.message_ids.sudo().unlink()
+        as_user = mailing.with_user(user).with_context(lang=lang)
+        as_user.action_send_now()
+        self._run_cron()
+        # a test SMS, its chatter line and its cost
+        wizard = Form(
+            self.env["sms.marketing.mailing.test"]
+            .with_user(user)
+            .with_context(lang=lang, default_mailing_id=mailing.id)
+        )
+        wizard.numbers = "+32 470 12 34 66"
+        wizard = wizard.save()
+        texts.append(wizard.cost_estimate)
+        wizard.action_send()
+        # the opt-out page's choices in the consent log
+        trace = mailing.trace_ids.filtered(lambda t: t.res_id == contacts[0].id)
+        token = self.env["sms.marketing.trace"]._get_tokens([trace.id])[trace.id][1]
+        Trace = self.env["sms.marketing.trace"].sudo()
+        for choice in (None, "undo", "all"):
+            Trace._route_optout(token, record=True, choice=choice)
+        # a mailing paused: its gateway has no credits left
+        self.sim.configure(balance=0.0)
+        paused = self._make_mailing(self.http_gateway, subject="Summer sale", user_id=user.id)
+        paused.message_ids.sudo().unlink()
+        self.http_gateway.sudo()._change_balance(-self.http_gateway.balance, "spend", allow_partial=True)
+        paused.sudo().write({"state": "sending"})
+        self._run_cron()
+        self.env.invalidate_all()
+        # what the marketer reads
+        as_user = self.env(user=user, context={"lang": lang})
+        for record in (mailing, paused):
+            for message in as_user["sms.marketing.mailing"].browse(record.id).message_ids:
+                texts += self._texts_of_html(message.body)
+            texts.append(as_user["sms.marketing.mailing"].browse(record.id).pause_reason or "")
+        for trace in as_user["sms.marketing.trace"].browse(mailing.trace_ids.ids):
+            texts.append(trace.failure_message or "")
+        Consent = as_user["sms.marketing.consent"].sudo()
+        for event in Consent.search([("mailing_id", "=", mailing.id)]):
+            texts.append(event.evidence or "")
+        sources = dict(Consent._fields["source"]._description_selection(as_user))
+        texts += list(sources.values())
+        for template in ("sms_marketing_custom.link_not_found", "sms_marketing_custom.optout_invalid"):
+            # the page's own texts (its layout needs a request): the view's arch in that language
+            arch = as_user.ref(template).sudo().arch
+            texts += [text.strip() for text in lxml.etree.fromstring(arch).itertext() if text.strip()]
+        gateways = as_user["sms.marketing.gateway"].sudo().search([]).filtered(lambda g: g.get_external_id()[g.id])
+        texts += gateways.mapped("name")
+        return [text for text in texts if text]
+
+    def _run_story(self, lang):
+        try:
+            with self.env.cr.savepoint():
+                raise _Rollback(self._story(lang))
+        except _Rollback as rollback:
+            self.env.invalidate_all()
+            return rollback.args[0]
+
+    def _is_words(self, text):
+        for name in self.NAMES:
+            text = text.replace(name, "")
+        words = set(re.findall(r"[^\W\d_]{3,}", text)) - self.SAME_EVERYWHERE
+        return bool(words)
+
+    def test_no_english_text_in_another_language(self):
+        self.maxDiff = None
+        english = {text for text in self._run_story("en_US") if self._is_words(text)}
+        self.assertGreater(len(english), 20, "the story shows texts")
+        shown_in_english = {}
+        for lang in self.langs:
+            with self.subTest(lang=lang):
+                shown = set(self._run_story(lang))
+                shown_in_english[lang] = sorted((english & shown) - self.SAME_IN.get(lang, set()))
+        self.assertEqual(
+            {lang: texts for lang, texts in shown_in_english.items() if texts},
+            {},
+            "English texts shown to users of these languages: wrap them for the extractor (_(), _lt, "
+            "selection label, QWeb, translate=True), regenerate the .pot and translate them",
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestCounterTermsTranslated(TransactionCase):
+    """The counter beneath the SMS content is JavaScript and QWeb: its terms are extracted and translated."""
+
+    def test_counter_terms_extracted_and_translated(self):
+        rows = TranslationModuleReader(self.env.cr, modules=["sms_marketing_custom"])
+        terms = {row[4] for row in rows if "sms_body_field" in row[2]}
+        self.assertTrue({"SMS part", "SMS parts", "characters"} & terms or terms, "the counter's terms are extracted")
+        for lang in LANGS:
+            with self.subTest(lang=lang):
+                translated = {e.msgid for e in polib.pofile(os.path.join(I18N, f"{lang}.po")) if e.msgstr}
+                self.assertEqual(sorted(terms - translated), [], f"counter terms untranslated in {lang}.po")
+
+
+@tagged("post_install", "-at_install")
+class TestExtractableCalls(TransactionCase):
+    """Odoo's extractor reads the string tokens of each ``_()``/``_lt()`` call: a formatted argument
+    inside one (f-string, ``.format``, ``%``) or a source that is not a literal stops it from reading
+    the whole file, silently."""
+
+    def test_translation_calls_are_extractable(self):
+        addons = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        paths = [
+            os.path.join(dirpath, name)
+            for addon in sorted(os.listdir(addons))
+            if addon.startswith("sms_marketing_custom")
+            for dirpath, _dirs, files in os.walk(os.path.join(addons, addon))
+            if f"{os.sep}tests" not in dirpath
+            for name in files
+            if name.endswith(".py")
+        ]
+        self.assertGreater(len(paths), 20)
+        bad = []
+        for path in paths:
+            with open(path, encoding="utf-8") as file:
+                tree = ast.parse(file.read())
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "_lt")):
+                    continue
+                if not node.args or not isinstance(node.args[0], ast.Constant):
+                    bad.append(f"{path}:{node.lineno}: the source is not a literal")
+                for argument in [*node.args[1:], *(keyword.value for keyword in node.keywords)]:
+                    for inner in ast.walk(argument):
+                        if (
+                            isinstance(inner, ast.JoinedStr)
+                            or (isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Mod))
+                            or (isinstance(inner, ast.Call) and getattr(inner.func, "attr", None) == "format")
+                        ):
+                            bad.append(f"{path}:{node.lineno}: a formatted argument (format it before the call)")
+        self.assertEqual(bad, [])

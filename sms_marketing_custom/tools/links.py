@@ -51,6 +51,8 @@ OPTOUT_TOKEN_LENGTH = ID_LENGTH + OPTOUT_MAC_LENGTH
 TOKEN_RE = re.compile(r"[0-9A-Za-z]+")
 
 TOKEN_SCOPE = b"sms_marketing_custom.trace:%d"  # HMAC message: one key (database secret), many uses
+# The opt-out link of a test SMS: a mailing's id in another HMAC scope (no trace token can pass for it)
+TEST_OPTOUT_SCOPE = b"sms_marketing_custom.test_optout:%d"
 # Short paths: every character costs SMS length. No route of an Odoo 17.0 addon starts with
 # /l/ or /o/ (tests/test_route_coexistence.py checks every route of the Odoo tree).
 CLICK_PATH = "/l/"
@@ -271,6 +273,12 @@ def trace_tokens(key, trace_id):
     The only place a trace's tokens are computed: the SMS bodies and the check of a token both call it.
     """
     return tokens_from_digest(trace_id, hmac.digest(key, TOKEN_SCOPE % trace_id, hashlib.sha256))
+
+
+def test_optout_token(key, mailing_id):
+    """The opt-out token of mailing ``mailing_id``'s test SMS: its own HMAC scope, so that no trace's
+    token passes for it, nor the reverse; the length of a trace's."""
+    return tokens_from_digest(mailing_id, hmac.digest(key, TEST_OPTOUT_SCOPE % mailing_id, hashlib.sha256))[1]
 
 
 def split_token(token, mac_length):

@@ -20,3 +20,19 @@ def price_for(prices, country_code):
 def message_cost(segments, price):
     """Credits of one message of ``segments`` parts at ``price`` credits per part."""
     return round(segments * price, LEDGER_DIGITS)
+
+
+# Decimals shown: two, or up to the ledger's four when a price per message needs them
+# (the ``sms_credits`` widget of the forms shows credits the same way).
+SHOWN_DIGITS = 2
+
+
+def format_credits(env, value):
+    """Credits as the user's language writes numbers ("1.248,00", "0,0075" in Italian)."""
+    from odoo.tools.misc import formatLang  # here: the other tools are importable without Odoo
+
+    value = round(value or 0.0, LEDGER_DIGITS)
+    digits = next(
+        (digits for digits in range(SHOWN_DIGITS, LEDGER_DIGITS) if round(value, digits) == value), LEDGER_DIGITS
+    )
+    return formatLang(env, value, digits=digits)

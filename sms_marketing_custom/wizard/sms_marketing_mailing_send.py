@@ -12,7 +12,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.tools import format_datetime
 
-from ..tools import quiet_hours
+from ..tools import pricing, quiet_hours
 
 
 def _hour_text(hour):
@@ -95,7 +95,8 @@ class SmsMarketingMailingSend(models.TransientModel):
         lines = sorted(((names.get(code, code), price) for code, price in prices.items() if code))
         lines.append((_("Other countries"), prices[False]))
         rows = Markup("").join(
-            Markup("<tr><td>%s</td><td class='text-end'>%s</td></tr>") % (name, f"{price:g}") for name, price in lines
+            Markup("<tr><td>%s</td><td class='text-end'>%s</td></tr>") % (name, pricing.format_credits(self.env, price))
+            for name, price in lines
         )
         return Markup(
             "<table class='table table-sm o_sms_marketing_prices'><thead><tr><th>%s</th>"

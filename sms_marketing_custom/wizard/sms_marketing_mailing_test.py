@@ -4,7 +4,6 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools.misc import formatLang
 
 from ..providers import SERVER_ERROR
 from ..tools import phone as phone_tools
@@ -53,7 +52,7 @@ class SmsMarketingMailingTest(models.TransientModel):
                 for number in numbers
             )
             # as the user's language writes it (Odoo's extractor cannot read a formatted argument inline)
-            amount = formatLang(self.env, credits, digits=2)
+            amount = pricing.format_credits(self.env, credits)
             wizard.cost_estimate = _(
                 "Costs about %(credits)s credits on %(gateway)s.", credits=amount, gateway=gateway.name
             )
@@ -143,12 +142,15 @@ class SmsMarketingMailingTest(models.TransientModel):
             raise UserError(_("The SMS has no content yet."))
         gateway = self._get_gateway()
         prices = gateway._get_prices()
+        Trace = self.env["sms.marketing.trace"]
+        # its opt-out link opens the page the recipients see, as a preview that records nothing
+        trace_optout, test_optout = Trace._get_tokens([0])[0][1], Trace._get_test_optout_token(mailing.id)
         messages = [
             # trace id 0: a test SMS has the real length, but its tokens belong to no trace
             new_message(
                 gateway._new_uuid(),
                 number,
-                mailing._render_messages([0], [res_id], body)[0],
+                mailing._render_messages([0], [res_id], body)[0].replace(trace_optout, test_optout),
                 gateway.sender,
                 phone_tools.normalize(number).region,
                 prices,
@@ -162,7 +164,6 @@ class SmsMarketingMailingTest(models.TransientModel):
             Engine._commit()  # the reservation given back stays given back
             error = delivery.error or delivery.transient_error
             raise UserError(_("The test SMS could not be sent: %(error)s", error=str(error)))
-        Trace = self.env["sms.marketing.trace"]
         lines = [
             (
                 message["number"],

@@ -88,16 +88,18 @@ registry.category("web_tour.tours").add("sms_marketing_custom_truth", {
         },
         {
             content: "Prices: the information button",
-            trigger: 'button[name="action_view_prices"]',
+            trigger: "a.o_sms_marketing_prices_toggle",
         },
         {
-            content: "The default price is listed as Other countries",
-            trigger: '.o_field_widget[name=prices_html]:contains("Other countries"):contains("United States")',
+            content: "The default price is listed as Other countries, in the form",
+            trigger:
+                '.o_sms_marketing_gateway_prices.show .o_field_widget[name=gateway_prices_html]:contains("Other countries"):contains("United States")',
             isCheck: true,
         },
         {
-            content: "Close the prices",
-            trigger: ".modal-footer button:contains(Close)",
+            content: "Reading the prices did not save the mailing",
+            trigger: ".o_form_status_indicator .o_form_button_save",
+            isCheck: true,
         },
         ...stepUtils.saveForm(),
         {

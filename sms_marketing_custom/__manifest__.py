@@ -37,6 +37,7 @@
         "report/sms_marketing_trace_report_views.xml",
         "views/sms_marketing_template_views.xml",
         "views/sms_marketing_campaign_views.xml",
+        "views/sms_marketing_journey_views.xml",
         "report/sms_marketing_campaign_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
@@ -45,6 +46,7 @@
         "demo/sms_marketing_list_demo.xml",
         "demo/sms_marketing_story_demo.xml",
         "demo/sms_marketing_campaign_demo.xml",
+        "demo/sms_marketing_journey_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -27,6 +27,7 @@ from . import (
     sms_marketing_gateway_route,
     sms_marketing_join_request,
     sms_marketing_journey,
+    sms_marketing_journey_demo,
     sms_marketing_journey_participant,
     sms_marketing_journey_step,
     sms_marketing_link,

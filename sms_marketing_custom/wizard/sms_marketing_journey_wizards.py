@@ -66,6 +66,18 @@ class SmsMarketingJourneyTest(models.TransientModel):
     timeline = fields.Html(compute="_compute_timeline", sanitize=False)
 
     @api.model
+    def default_get(self, fields_list):
+        """The first record of the journey's audience, so that the dialog opens on a timeline."""
+        values = super().default_get(fields_list)
+        journey = self.env["sms.marketing.journey"].browse(values.get("journey_id"))
+        if "record_ref" in fields_list and journey.exists() and not values.get("record_ref"):
+            self.env.cr.execute(journey._get_audience_mailing()._get_recipients_query())
+            res_ids = sorted(row[0] for row in self.env.cr.fetchall() if row[0])
+            if res_ids:
+                values["record_ref"] = f"{journey.recipient_model},{res_ids[0]}"
+        return values
+
+    @api.model
     def _selection_record_models(self):
         return self.env["sms.marketing.journey"]._selection_recipient_choice()
 

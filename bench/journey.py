@@ -26,8 +26,6 @@ import tracemalloc
 
 env = globals()["env"]  # given by odoo-bin shell
 N = int(os.environ.get("N", "100000"))
-if os.environ.get("BENCH_PROFILE"):
-    exec(open(os.environ["BENCH_PROFILE"]).read())
 cr = env.cr
 Engine = env["sms.marketing.engine"]
 Participant = env["sms.marketing.journey.participant"]

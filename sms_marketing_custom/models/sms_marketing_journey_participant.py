@@ -33,6 +33,10 @@ from odoo.tools import SQL
 JOURNEY_LOCK_NAMESPACE = 0x534D4A
 # A trace canceled for one of these reasons: its participant leaves the journey.
 EXIT_FAILURES = ("blacklisted", "opted_out")
+# a Send step's mailing takes no new participants beyond this many traces: the step starts a new one
+STEP_MAILING_MAX_TRACES = 10000
+# the first window of a large step's traces (see _send_step)
+FIRST_WINDOW = 2000
 # fewer rows added by a run never re-analyze a table (see _analyze_if_grown)
 ANALYZE_MIN_ROWS = 1000
 
@@ -206,18 +210,40 @@ class SmsMarketingJourneyParticipant(models.Model):
         self.env.flush_all()
         cr.execute(
             SQL(
-                "SELECT EXISTS (SELECT 1 FROM sms_marketing_trace WHERE mailing_id = %s AND res_id IN (%s))",
-                mailing.id,
-                due_records,
+                """SELECT EXISTS (SELECT 1 FROM sms_marketing_trace
+                                   WHERE mailing_id = %(mailing)s AND res_id IN (%(due)s))
+                       OR (SELECT count(*) FROM (SELECT 1 FROM sms_marketing_trace WHERE mailing_id = %(mailing)s
+                                                  LIMIT %(max)s) full_) >= %(max)s""",
+                mailing=mailing.id,
+                due=due_records,
+                max=STEP_MAILING_MAX_TRACES,
             )
         )
-        if cr.fetchone()[0]:  # a record entering again: its step's SMS goes in a new mailing
+        # a record entering again (its step's SMS goes in a new mailing), or a mailing grown so large that
+        # the INSERT's duplicate check (one look at the mailing's traces per new row) would slow every run
+        if cr.fetchone()[0]:
             mailing = step._ensure_mailing(renew=True)
             self.env.flush_all()
         recipients = SQL(
             "SELECT q.* FROM (%s) q WHERE q.res_id IN (%s)", mailing.sudo()._get_recipients_query(), due_records
         )
-        inserted = self.env["sms.marketing.engine"]._insert_traces(mailing, recipients, 0, 2**31 - 1)
+        Engine = self.env["sms.marketing.engine"]
+        # As the engine's build: a small first window, then the trace table analyzed, then the rest. The
+        # INSERT's duplicate check looks up each number among the mailing's traces; planned for a mailing
+        # that has none, it walks the mailing's index, growing as the statement inserts (minutes at 10,000).
+        cr.execute(
+            SQL(
+                "SELECT p.res_id FROM sms_marketing_journey_participant p WHERE %s ORDER BY p.res_id "
+                "OFFSET %s LIMIT 1",
+                due,
+                FIRST_WINDOW - 1,
+            )
+        )
+        split = cr.fetchone()
+        if split:
+            Engine._insert_traces(mailing, recipients, 0, split[0])
+            cr.execute("ANALYZE sms_marketing_trace")
+        inserted = Engine._insert_traces(mailing, recipients, split[0] + 1 if split else 0, 2**31 - 1)
         self._analyze_if_grown("sms_marketing_trace", inserted)
         # no trace (out of the audience now) or canceled for a STOP: the participant leaves
         cr.execute(

@@ -21,7 +21,7 @@ class SmsMarketingJourneyAdd(models.TransientModel):
     _description = "Add to SMS Journey"
 
     res_model = fields.Char(required=True)
-    res_ids = fields.Json(required=True)
+    res_ids = fields.Json()
     journey_id = fields.Many2one(
         "sms.marketing.journey",
         required=True,

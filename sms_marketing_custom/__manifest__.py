@@ -39,6 +39,7 @@
         "views/sms_marketing_template_views.xml",
         "views/sms_marketing_campaign_views.xml",
         "views/sms_marketing_conversation_views.xml",
+        "views/sms_marketing_journey_views.xml",
         "report/sms_marketing_campaign_report_views.xml",
         "views/sms_marketing_custom_menus.xml",
     ],
@@ -47,6 +48,7 @@
         "demo/sms_marketing_list_demo.xml",
         "demo/sms_marketing_story_demo.xml",
         "demo/sms_marketing_campaign_demo.xml",
+        "demo/sms_marketing_journey_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -38,6 +38,7 @@ class SmsMarketingContact(models.Model):
     _order = "name, id"
 
     name = fields.Char()
+    birthday = fields.Date(help="A date a journey can send on, every year.")
     phone = fields.Char(help="The number as typed or imported.")
     country_id = fields.Many2one(
         "res.country", help="Country used to read a national number (else the company's country)."

@@ -14,6 +14,8 @@ from . import (
     test_engagement,
     test_gateway,
     test_install,
+    test_journey_tour,
+    test_journeys,
     test_keywords,
     test_links,
     test_links_routes,

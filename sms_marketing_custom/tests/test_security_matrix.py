@@ -63,6 +63,12 @@ MATRIX = {
     "sms.marketing.campaign": {"user": "crwu", "manager": "crwu"},
     # an SQL view of the mailings' figures
     "sms.marketing.campaign.report": {"user": "r", "manager": "r"},
+    # journeys are written as mailings are; participants by the journey's runner only
+    "sms.marketing.journey": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.journey.step": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.journey.participant": {"user": "r", "manager": "ru"},
+    "sms.marketing.journey.add": {"user": "crwu", "manager": "crwu"},
+    "sms.marketing.journey.test": {"user": "crwu", "manager": "crwu"},
 }
 # models checked on an existing record (their records are few and unique per model)
 EXISTING = {"sms.marketing.recipient.model": "sms_marketing_custom.sms_marketing_recipient_model_partner"}
@@ -176,6 +182,21 @@ class SecurityFixtures(SmsMarketingCase):
         if model == "sms.marketing.mailing.test":
             mailing = env["sms.marketing.mailing"].create(self._vals("sms.marketing.mailing", company))
             return {"mailing_id": mailing.id, "numbers": _number()}
+        if model == "sms.marketing.journey":
+            sms_list = env["sms.marketing.list"].create(self._vals("sms.marketing.list", company))
+            return {"name": f"Journey {seq}", "list_ids": [(6, 0, sms_list.ids)], "company_id": company.id}
+        if model == "sms.marketing.journey.step":
+            journey = env["sms.marketing.journey"].create(self._vals("sms.marketing.journey", company))
+            return {"name": f"Step {seq}", "journey_id": journey.id, "step_type": "wait"}
+        if model == "sms.marketing.journey.participant":
+            journey = env["sms.marketing.journey"].create(self._vals("sms.marketing.journey", company))
+            return {"journey_id": journey.id, "res_model": "sms.marketing.contact", "res_id": seq}
+        if model == "sms.marketing.journey.add":
+            journey = env["sms.marketing.journey"].create(self._vals("sms.marketing.journey", company))
+            return {"journey_id": journey.id, "res_model": "sms.marketing.contact", "res_ids": []}
+        if model == "sms.marketing.journey.test":
+            journey = env["sms.marketing.journey"].create(self._vals("sms.marketing.journey", company))
+            return {"journey_id": journey.id}
         return None
 
     def _new(self, model, company=None):
@@ -213,6 +234,11 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.template": ("name", "Changed"),
         "sms.marketing.campaign": ("name", "Changed"),
         "sms.marketing.campaign.report": ("sent_count", 1),
+        "sms.marketing.journey": ("name", "Changed"),
+        "sms.marketing.journey.step": ("name", "Changed"),
+        "sms.marketing.journey.participant": ("next_action_at", "2099-01-01 10:00:00"),
+        "sms.marketing.journey.add": ("res_model", "res.partner"),
+        "sms.marketing.journey.test": ("record_ref", False),
     }
 
 

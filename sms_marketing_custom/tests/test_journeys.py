@@ -1,0 +1,416 @@
+"""Journeys: every trigger, step and branch with frozen time; the opt-out exit; the journey's filter
+is data read with its starter's rights; the runner is exactly-once with two runners (real cursors)."""
+
+import ast
+from datetime import date, datetime, timedelta
+
+from freezegun import freeze_time
+
+from odoo import SUPERUSER_ID, api
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from .common import SmsCommittedCase, SmsEngineCase
+
+T0 = datetime(2026, 6, 1, 9, 0, 0)
+CONTACT = "sms.marketing.contact"
+
+
+class JourneyMixin:
+    def _make_journey(self, steps, user=None, **values):
+        """A journey of ``steps``: (key, values, parent key or None) in tree order; returns (journey, {key: step})."""
+        env = self.env(user=user.id) if user else self.env
+        journey = env["sms.marketing.journey"].create(
+            {
+                "name": "Welcome series",
+                "list_ids": [(6, 0, self.sms_list.ids)],
+                "trigger": "list",
+                "gateway_id": self.sandbox.id,
+                **values,
+            }
+        )
+        made = {}
+        for key, step_values, parent in steps:
+            made[key] = env["sms.marketing.journey.step"].create(
+                {
+                    "name": key,
+                    "journey_id": journey.id,
+                    "parent_id": made[parent].id if parent else False,
+                    **step_values,
+                }
+            )
+        return journey, made
+
+    def _run_journeys(self):
+        self.env["sms.marketing.journey"]._cron_run()
+        self.env.invalidate_all()
+
+    def _participants(self, journey):
+        return self.env["sms.marketing.journey.participant"].search([("journey_id", "=", journey.id)])
+
+    def _traces(self, step, res_ids=None):
+        domain = [("mailing_id.journey_step_id", "=", step.id)]
+        if res_ids is not None:
+            domain.append(("res_id", "in", res_ids))
+        return self.env["sms.marketing.trace"].search(domain)
+
+
+@tagged("post_install", "-at_install")
+class TestJourneys(JourneyMixin, SmsEngineCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox.company_id = False
+        cls.welcome_steps = [
+            ("welcome", {"step_type": "send", "body": "Welcome to the club!", "include_optout": False}, None),
+            ("wait", {"step_type": "wait", "wait_amount": 2, "wait_unit": "days"}, "welcome"),
+            ("branch", {"step_type": "branch", "branch_condition": "clicked", "branch_hours": 0}, "wait"),
+            ("coupon", {"step_type": "send", "body": "Your coupon: CLUB10", "include_optout": False,
+                        "branch_side": "no"}, "branch"),
+        ]  # fmt: skip
+
+    def _join(self, count, start=0):
+        return self._make_contacts(count, start=start)
+
+    def test_list_welcome_series(self):
+        """Joining the list enters the journey; the welcome is sent at once by the engine; after two days
+        the branch sends the coupon to the non-clickers only; everyone finishes; each SMS once."""
+        with freeze_time(T0 - timedelta(minutes=1)):
+            early = self._join(1, start=90)  # subscribed before the start: not a join
+        with freeze_time(T0):
+            journey, steps = self._make_journey(self.welcome_steps, user=self.user_marketing)
+            journey.with_user(self.user_marketing).action_start()
+        with freeze_time(T0 + timedelta(minutes=5)):
+            contacts = self._join(3)
+            self._run_journeys()
+            participants = self._participants(journey)
+            self.assertEqual(sorted(participants.mapped("res_id")), sorted(contacts.ids))
+            self.assertNotIn(early.id, participants.mapped("res_id"))
+            self.assertEqual(set(participants.mapped("step_id")), {steps["wait"]})
+            welcome = self._traces(steps["welcome"])
+            self.assertEqual(sorted(welcome.mapped("res_id")), sorted(contacts.ids))
+            mailing = steps["welcome"].mailing_id
+            # a system mailing: not in the Mailings menu and dashboard
+            action = self.env.ref("sms_marketing_custom.sms_marketing_mailing_action")
+            self.assertNotIn(mailing, self.env["sms.marketing.mailing"].search(ast.literal_eval(action.domain)))
+            self.assertEqual(mailing.sender_id, self.user_marketing)
+            self._run_cron()
+            self.assertEqual(self._states(mailing), {"delivered": 3})
+            # the first contact clicks its welcome's link
+            self.env["sms.marketing.link"].create({"mailing_id": mailing.id, "url": "https://example.com/a"})
+            link = mailing.link_ids[:1]
+            clicker_trace = welcome.filtered(lambda t: t.res_id == contacts[0].id)
+            self.env["sms.marketing.link.click"]._add_click(link.id, clicker_trace.id)
+            self._run_journeys()  # nothing due yet
+            self.assertFalse(self._traces(steps["coupon"]))
+        with freeze_time(T0 + timedelta(days=2, minutes=6)):
+            self._run_journeys()
+            coupon = self._traces(steps["coupon"])
+            self.assertEqual(sorted(coupon.mapped("res_id")), sorted(contacts[1:].ids))
+            self._run_cron()
+            self.assertEqual(self._states(steps["coupon"].mailing_id), {"delivered": 2})
+            self.assertEqual(set(self._participants(journey).mapped("state")), {"done"})
+            self._run_journeys()
+            self._run_cron()
+            self.assertEqual(len(self._traces(steps["welcome"])), 3)
+            self.assertEqual(len(self._traces(steps["coupon"])), 2)
+            # the figures of each step
+            steps["welcome"].invalidate_recordset()
+            self.assertEqual(steps["welcome"].entered_count, 3)
+            self.assertEqual(steps["welcome"].sent_count, 3)
+            self.assertEqual(steps["welcome"].clicked_count, 1)
+            self.assertEqual(steps["coupon"].entered_count, 2)
+            self.assertEqual(steps["coupon"].sent_count, 2)
+            self.assertEqual(journey.done_count, 3)
+
+    def test_filter_trigger_created_and_coming_to_match(self):
+        """Records matching the filter enter; one created later, or renamed to match, enters on the next run."""
+        partners = self.env["res.partner"].create(
+            [{"name": f"Journey fan {i}", "mobile": f"+3247900000{i}"} for i in range(2)]
+            + [{"name": "Someone else", "mobile": "+32479000009"}]
+        )
+        journey, steps = self._make_journey(
+            [("hello", {"step_type": "send", "body": "Hello fan"}, None)],
+            recipient_model_id=self.env["ir.model"]._get_id("res.partner"),
+            list_ids=[(5,)],
+            trigger="filter",
+            domain="[('name', 'like', 'Journey fan')]",
+        )
+        journey.action_start()
+        self._run_journeys()
+        self.assertEqual(sorted(self._participants(journey).mapped("res_id")), sorted(partners[:2].ids))
+        newcomer = self.env["res.partner"].create({"name": "Journey fan new", "mobile": "+32479000005"})
+        partners[2].name = "Journey fan now"
+        self._run_journeys()
+        self.assertEqual(sorted(self._participants(journey).mapped("res_id")), sorted((partners | newcomer).ids))
+        self.assertEqual(len(self._traces(steps["hello"])), 4)
+        # the filter trigger enters a record once, even with re-entry allowed
+        journey.allow_reentry = True
+        self._run_journeys()
+        self.assertEqual(len(self._participants(journey)), 4)
+
+    def test_date_trigger_every_year(self):
+        """A birthday three days ahead enters on that day, once; next year again (re-entry), with a new SMS."""
+        contact = self._make_contacts(1, start=50)
+        other = self._make_contacts(1, start=51)
+        contact.birthday = date(1990, 6, 10)
+        other.birthday = date(1990, 6, 20)
+        journey, steps = self._make_journey(
+            [("birthday", {"step_type": "send", "body": "Happy birthday soon!"}, None)],
+            trigger="date",
+            date_field_id=self.env["ir.model.fields"]._get(CONTACT, "birthday").id,
+            date_offset_days=-3,
+            allow_reentry=True,
+        )
+        with freeze_time(datetime(2026, 6, 6, 8)):
+            journey.action_start()
+            self._run_journeys()
+            self.assertFalse(self._participants(journey))
+        with freeze_time(datetime(2026, 6, 7, 8)):
+            self._run_journeys()
+            self._run_journeys()
+            self.assertEqual(self._participants(journey).mapped("res_id"), contact.ids)
+            self.assertEqual(self._traces(steps["birthday"]).mapped("res_id"), contact.ids)
+        with freeze_time(datetime(2027, 6, 7, 8)):
+            self._run_journeys()
+            self.assertEqual(len(self._participants(journey)), 2)
+            traces = self._traces(steps["birthday"])
+            self.assertEqual(traces.mapped("res_id"), contact.ids * 2)
+            self.assertEqual(len(traces.mapped("mailing_id")), 2)  # a new year, a new mailing for the step
+
+    def test_manual_entry_and_lists(self):
+        """Add to journey (by hand): only records of the audience; Add to list / Remove from list / End."""
+        other_list = self.env["sms.marketing.list"].create({"name": "VIP Club"})
+        contacts = self._make_contacts(2, start=60)
+        outsider = self.env[CONTACT].create({"name": "Out", "phone": "+32470999999"})
+        journey, steps = self._make_journey(
+            [
+                ("add", {"step_type": "add_list", "list_id": other_list.id}, None),
+                ("remove", {"step_type": "remove_list", "list_id": self.sms_list.id}, "add"),
+                ("end", {"step_type": "end"}, "remove"),
+            ],
+            trigger="manual",
+        )
+        journey.with_user(self.user_marketing).action_start()
+        wizard = (
+            self.env["sms.marketing.journey.add"]
+            .with_user(self.user_marketing)
+            .with_context(active_model=CONTACT, active_ids=(contacts | outsider).ids)
+            .create({"journey_id": journey.id})
+        )
+        wizard.action_add()
+        self.assertEqual(sorted(self._participants(journey).mapped("res_id")), sorted(contacts.ids))
+        self._run_journeys()
+        self.env.invalidate_all()
+        self.assertEqual(set(self._participants(journey).mapped("state")), {"done"})
+        self.assertEqual(self._participants(journey).mapped("step_id"), steps["end"])
+        for contact in contacts:
+            self.assertEqual(contact.list_ids, other_list)
+        # in the journey once at a time: adding again while done is refused without re-entry
+        self.assertEqual(journey._add_records(contacts), 0)
+
+    def test_wait_until_time_of_day_in_recipient_zone(self):
+        """Wait until 10:00 in the record's zone: a partner of Tokyo and one without a zone (company's: UTC)."""
+        self.env.company.partner_id.tz = "UTC"
+        tokyo, plain = self.env["res.partner"].create(
+            [
+                {"name": "Zone Tokyo", "mobile": "+32479100001", "tz": "Asia/Tokyo"},
+                {"name": "Zone none", "mobile": "+32479100002", "tz": False},
+            ]
+        )
+        journey, steps = self._make_journey(
+            [
+                ("wait", {"step_type": "wait", "wait_type": "time_of_day", "wait_hour": 10.0}, None),
+                ("hi", {"step_type": "send", "body": "Good morning"}, "wait"),
+            ],
+            recipient_model_id=self.env["ir.model"]._get_id("res.partner"),
+            list_ids=[(5,)],
+            trigger="filter",
+            domain="[('name', 'like', 'Zone ')]",
+        )
+        with freeze_time(datetime(2026, 6, 1, 12, 0)):  # 21:00 in Tokyo, 12:00 UTC
+            journey.action_start()
+            self._run_journeys()
+            at = {p.res_id: p.next_action_at for p in self._participants(journey)}
+            self.assertEqual(at[tokyo.id], datetime(2026, 6, 2, 1, 0))  # 10:00 in Tokyo tomorrow
+            self.assertEqual(at[plain.id], datetime(2026, 6, 2, 10, 0))
+            self.assertFalse(self._traces(steps["hi"]))
+        with freeze_time(datetime(2026, 6, 2, 1, 30)):
+            self._run_journeys()
+            self.assertEqual(self._traces(steps["hi"]).mapped("res_id"), tokyo.ids)
+
+    def test_branches_delivered_failed_filter(self):
+        """Branch on delivered / failed within a time, and on a filter of the record."""
+        contacts = self._make_contacts(2, start=70)
+        contacts[0].name = "Gold member"
+        journey, steps = self._make_journey(
+            [
+                ("first", {"step_type": "send", "body": "First"}, None),
+                ("delivered", {"step_type": "branch", "branch_condition": "delivered", "branch_hours": 1}, "first"),
+                ("gold", {"step_type": "branch", "branch_condition": "filter",
+                          "branch_domain": "[('name', 'like', 'Gold')]", "branch_side": "yes"}, "delivered"),
+                ("gold_sms", {"step_type": "send", "body": "Gold offer", "branch_side": "yes"}, "gold"),
+                ("failed", {"step_type": "branch", "branch_condition": "failed", "branch_hours": 0,
+                            "branch_side": "no"}, "delivered"),
+                ("retry_sms", {"step_type": "send", "body": "Sorry", "branch_side": "yes"}, "failed"),
+            ],
+            trigger="manual",
+        )  # fmt: skip
+        with freeze_time(T0):
+            journey.action_start()
+            journey._add_records(contacts)
+            self._run_journeys()
+            first = self._traces(steps["first"])
+            self.assertEqual(len(first), 2)
+            first.filtered(lambda t: t.res_id == contacts[0].id).state = "delivered"
+            first.filtered(lambda t: t.res_id == contacts[1].id).state = "failed"
+        with freeze_time(T0 + timedelta(minutes=30)):
+            self._run_journeys()  # within the hour: nobody has moved on
+            self.assertFalse(self._traces(steps["gold_sms"]) | self._traces(steps["retry_sms"]))
+        with freeze_time(T0 + timedelta(hours=1, minutes=1)):
+            self._run_journeys()
+            self.assertEqual(self._traces(steps["gold_sms"]).mapped("res_id"), contacts[0].ids)
+            self.assertEqual(self._traces(steps["retry_sms"]).mapped("res_id"), contacts[1].ids)
+
+    def test_opt_out_and_blacklist_leave(self):
+        """A participant whose number is blacklisted while waiting, or who opted out of the list, leaves;
+        one blacklisted when its SMS is due gets none and leaves."""
+        with freeze_time(T0):
+            journey, steps = self._make_journey(
+                [
+                    ("wait", {"step_type": "wait", "wait_amount": 1, "wait_unit": "hours"}, None),
+                    ("sms", {"step_type": "send", "body": "Hi"}, "wait"),
+                    ("wait2", {"step_type": "wait", "wait_amount": 1, "wait_unit": "hours"}, "sms"),
+                ],
+                trigger="manual",
+            )
+            journey.action_start()
+            contacts = self._make_contacts(3, start=80)
+            journey._add_records(contacts)
+            self._run_journeys()
+            self.env["sms.marketing.blacklist"].create({"number": contacts[0].phone_sanitized})
+            self._opt_out(contacts[1])
+            self._run_journeys()
+            states = {p.res_id: (p.state, p.exit_reason) for p in self._participants(journey)}
+            self.assertEqual(states[contacts[0].id], ("exited", "blacklisted"))
+            self.assertEqual(states[contacts[1].id], ("exited", "opted_out"))
+            self.assertEqual(states[contacts[2].id], ("running", False))
+        with freeze_time(T0 + timedelta(hours=1, minutes=1)):
+            self._run_journeys()
+            self.assertEqual(self._traces(steps["sms"]).mapped("res_id"), contacts[2].ids)
+
+    def test_filter_is_data_and_checked_for_field_rights(self):
+        """A marketer's journey filter cannot use a field they may not read, nor run code."""
+        partner_model = self.env["ir.model"]._get_id("res.partner")
+        for domain in ("[('signup_type', '!=', False)]", "[('name', '=', __import__('os').getcwd())]"):
+            with self.subTest(domain=domain), self.assertRaises(ValidationError):
+                self.env["sms.marketing.journey"].with_user(self.user_marketing).create(
+                    {"name": "Spy", "recipient_model_id": partner_model, "domain": domain, "trigger": "filter"}
+                )
+        journey, steps = self._make_journey(
+            [("x", {"step_type": "branch", "branch_condition": "filter", "branch_domain": "[]"}, None)],
+            user=self.user_marketing,
+            recipient_model_id=partner_model,
+            list_ids=[(5,)],
+            trigger="manual",
+        )
+        with self.assertRaisesRegex(ValidationError, "not allowed to read"):
+            steps["x"].with_user(self.user_marketing).branch_domain = "[('signup_type', '!=', False)]"
+        # a journey of company A is invisible to a marketer of company B
+        self.assertFalse(self.env["sms.marketing.journey"].with_user(self.marketer_b).search([("id", "=", journey.id)]))
+
+    def test_test_dialog_shows_each_sms_and_when(self):
+        """Test: the record's SMS step by step with their times, nothing sent or saved."""
+        contact = self._make_contacts(1, start=95)
+        journey, steps = self._make_journey(
+            self.welcome_steps[:1]
+            + [("wait", {"step_type": "wait", "wait_amount": 2, "wait_unit": "days"}, "welcome"),
+               ("coupon", {"step_type": "send", "body": "Hi {{ object.name }}", "include_optout": False}, "wait")],
+        )  # fmt: skip
+        with freeze_time(T0):
+            wizard = (
+                self.env["sms.marketing.journey.test"]
+                .with_user(self.user_marketing)
+                .create({"journey_id": journey.id, "record_ref": f"{CONTACT},{contact.id}"})
+            )
+            html = str(wizard.timeline)
+        self.assertIn("Welcome to the club!", html)
+        self.assertIn(f"Hi {contact.name}", html)
+        self.assertIn("2026-06-03", html)  # the coupon two days after the welcome
+        self.assertFalse(self._participants(journey))
+        self.assertFalse(self.env["sms.marketing.trace"].search([("res_id", "=", contact.id)]))
+
+
+@tagged("post_install", "-at_install")
+class TestJourneyRunners(SmsCommittedCase):
+    """Two runners on real connections: each participant gets the step's SMS once."""
+
+    def _setup_committed(self):
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            sms_list = env["sms.marketing.list"].create({"name": "Runner list"})
+            contacts = env[CONTACT].create(
+                [
+                    {"name": f"R{i}", "phone": f"+3249{i:07d}", "phone_sanitized": f"+3249{i:07d}",
+                     "list_ids": [(4, sms_list.id)]}
+                    for i in range(20)
+                ]
+            )  # fmt: skip
+            journey = env["sms.marketing.journey"].create(
+                {"name": "Runners", "list_ids": [(6, 0, sms_list.ids)], "trigger": "manual"}
+            )
+            step = env["sms.marketing.journey.step"].create(
+                {"name": "SMS", "journey_id": journey.id, "step_type": "send", "body": "Once"}
+            )
+            journey.action_start()
+            journey._enter(contacts.ids)
+            ids = {"list": sms_list.id, "contacts": contacts.ids, "journey": journey.id, "step": step.id}
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup, ids)
+        return ids
+
+    def _cleanup(self, ids):
+        with self._cursor() as cr:
+            cr.execute("SELECT id FROM sms_marketing_mailing WHERE journey_step_id = %s", [ids["step"]])
+            mailings = [row[0] for row in cr.fetchall()]
+            cr.execute(
+                "DELETE FROM mail_message WHERE model = 'sms.marketing.mailing' AND res_id = ANY(%s)", [mailings]
+            )
+            cr.execute("DELETE FROM sms_marketing_journey WHERE id = %s", [ids["journey"]])
+            cr.execute("DELETE FROM sms_marketing_mailing WHERE id = ANY(%s)", [mailings])
+            cr.execute("DELETE FROM sms_marketing_contact WHERE id = ANY(%s)", [ids["contacts"]])
+            cr.execute("DELETE FROM sms_marketing_list WHERE id = %s", [ids["list"]])
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def _runner(self, cr):
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        return env
+
+    def test_two_runners_send_each_step_once(self):
+        """Runner A works on the journey; runner B, at the same time, skips it; after A commits, B finds
+        nothing due. A runner that dies (rolls back) leaves everything to the next one, once."""
+        ids = self._setup_committed()
+        count = "SELECT count(*), count(DISTINCT res_id) FROM sms_marketing_trace t JOIN sms_marketing_mailing m ON m.id = t.mailing_id WHERE m.journey_step_id = %s"  # noqa: E501
+        with self._cursor() as cr_a, self._cursor() as cr_b:
+            env_a, env_b = self._runner(cr_a), self._runner(cr_b)
+            Participant = "sms.marketing.journey.participant"
+            # A dies after its work: nothing of it stays
+            self.assertTrue(env_a[Participant]._run_journey(env_a["sms.marketing.journey"].browse(ids["journey"])))
+            cr_a.rollback()
+            env_a = self._runner(cr_a)
+            self.assertTrue(env_a[Participant]._run_journey(env_a["sms.marketing.journey"].browse(ids["journey"])))
+            # B meanwhile: the journey is A's
+            self.assertFalse(env_b[Participant]._run_journey(env_b["sms.marketing.journey"].browse(ids["journey"])))
+            cr_b.rollback()
+            cr_a.commit()  # pylint: disable=invalid-commit
+            env_b = self._runner(cr_b)
+            self.assertTrue(env_b[Participant]._run_journey(env_b["sms.marketing.journey"].browse(ids["journey"])))
+            cr_b.commit()  # pylint: disable=invalid-commit
+            cr_b.execute(count, [ids["step"]])
+            self.assertEqual(cr_b.fetchone(), (20, 20))
+            cr_b.execute(
+                "SELECT state, count(*) FROM sms_marketing_journey_participant WHERE journey_id = %s GROUP BY state",
+                [ids["journey"]],
+            )
+            self.assertEqual(dict(cr_b.fetchall()), {"done": 20})

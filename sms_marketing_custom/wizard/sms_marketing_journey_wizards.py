@@ -1,0 +1,159 @@
+"""The journey's two dialogs: Add to Journey (a list action on SMS-enabled records) and Test.
+
+Test walks the journey's tree for one record, without sending or saving
+anything: each Send SMS step's message is the mailing's own preview
+(``_get_preview`` of the step's in-memory mailing with the record as its
+sample), each Wait and Branch moves the clock; both sides of a Branch are
+shown, as the record's future clicks are not known.
+"""
+
+from datetime import datetime, timedelta
+
+import pytz
+from markupsafe import Markup, escape
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+
+class SmsMarketingJourneyAdd(models.TransientModel):
+    _name = "sms.marketing.journey.add"
+    _description = "Add to SMS Journey"
+
+    res_model = fields.Char(required=True)
+    res_ids = fields.Json()
+    journey_id = fields.Many2one(
+        "sms.marketing.journey",
+        required=True,
+        domain="[('state', '=', 'running'), ('recipient_model', '=', res_model)]",
+    )
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        context = self.env.context
+        values.setdefault("res_model", context.get("active_model"))
+        values.setdefault("res_ids", context.get("active_ids") or [])
+        return values
+
+    def action_add(self):
+        self.ensure_one()
+        records = self.env[self.res_model].browse(self.res_ids or [])
+        entered = self.journey_id._add_records(records)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if entered else "warning",
+                "message": _(
+                    "%(count)s of %(total)s records entered the journey “%(journey)s” (the others are in it, "
+                    "or outside its audience).",
+                    count=entered,
+                    total=len(records),
+                    journey=self.journey_id.name,
+                ),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+
+class SmsMarketingJourneyTest(models.TransientModel):
+    _name = "sms.marketing.journey.test"
+    _description = "Test an SMS Journey"
+
+    journey_id = fields.Many2one("sms.marketing.journey", required=True, ondelete="cascade")
+    record_ref = fields.Reference(string="Record", selection="_selection_record_models")
+    timeline = fields.Html(compute="_compute_timeline", sanitize=False)
+
+    @api.model
+    def default_get(self, fields_list):
+        """The first record of the journey's audience, so that the dialog opens on a timeline."""
+        values = super().default_get(fields_list)
+        journey = self.env["sms.marketing.journey"].browse(values.get("journey_id"))
+        if "record_ref" in fields_list and journey.exists() and not values.get("record_ref"):
+            self.env.cr.execute(journey._get_audience_mailing()._get_recipients_query())
+            res_ids = sorted(row[0] for row in self.env.cr.fetchall() if row[0])
+            if res_ids:
+                values["record_ref"] = f"{journey.recipient_model},{res_ids[0]}"
+        return values
+
+    @api.model
+    def _selection_record_models(self):
+        return self.env["sms.marketing.journey"]._selection_recipient_choice()
+
+    @api.depends("journey_id", "record_ref")
+    def _compute_timeline(self):
+        for wizard in self:
+            record = wizard.record_ref
+            if not record or record._name != wizard.journey_id.recipient_model:
+                wizard.timeline = False
+                continue
+            rows = wizard.journey_id._simulate(record)
+            wizard.timeline = Markup("<ol class='o_sms_journey_timeline'>%s</ol>") % Markup("").join(
+                Markup("<li style='margin-left: %spx'><b>%s</b> %s%s</li>")
+                % (depth * 20, when, escape(label), Markup("<pre>%s</pre>") % text if text else "")
+                for depth, when, label, text in rows
+            )
+
+
+class SmsMarketingJourney(models.Model):
+    _inherit = "sms.marketing.journey"  # pylint: disable=consider-merging-classes-inherited
+
+    def _simulate(self, record):
+        """[(depth, when, label, SMS text)]: what ``record`` would go through from now, nothing sent."""
+        self.ensure_one()
+        record.check_access_rule("read")
+        root = self._get_root_step()
+        if not root:
+            raise UserError(_("The journey has no step yet."))
+        rows = []
+        zone = getattr(record, "tz", False) or self.company_id.partner_id.tz or "UTC"
+        self._simulate_step(root, record, fields.Datetime.now(), zone, 0, rows)
+        return rows
+
+    def _simulate_step(self, step, record, when, zone, depth, rows):
+        if len(rows) > 200:  # a tree is finite; this bounds what a dialog shows
+            return
+        label = f"{step.name} ({dict(step._fields['step_type']._description_selection(self.env))[step.step_type]})"
+        text = False
+        if step.step_type == "send":
+            mailing = step._get_sample_mailing()
+            mailing.preview_ref = f"{record._name},{record.id}"
+            text = mailing._get_preview()[0]
+        elif step.step_type == "wait":
+            when = self._simulate_wait(step, when, zone)
+        elif step.step_type == "branch":
+            when = when + step._get_delay()
+        stamp = fields.Datetime.to_string(fields.Datetime.context_timestamp(self, when))
+        rows.append((depth, stamp, label, text))
+        if step.step_type == "branch":
+            names = dict(step._fields["branch_condition"]._description_selection(self.env))
+            for side, nxt in step._get_next_steps().items():
+                rows.append(
+                    (
+                        depth + 1,
+                        "",
+                        _(
+                            "If %(condition)s: %(answer)s",
+                            condition=names[step.branch_condition],
+                            answer=_("yes") if side == "yes" else _("no"),
+                        ),
+                        False,
+                    )
+                )
+                if nxt:
+                    self._simulate_step(nxt, record, when, zone, depth + 2, rows)
+            return
+        nxt = step._get_next_steps().get(None)
+        if nxt:
+            self._simulate_step(nxt, record, when, zone, depth, rows)
+
+    def _simulate_wait(self, step, when, zone):
+        if step.wait_type != "time_of_day":
+            return when + step._get_delay()
+        tz = pytz.timezone(zone) if zone in pytz.all_timezones_set else pytz.utc
+        local = pytz.utc.localize(when).astimezone(tz).replace(tzinfo=None)
+        target = datetime.combine(local.date(), datetime.min.time()) + timedelta(hours=step.wait_hour)
+        if target <= local:
+            target += timedelta(days=1)
+        return tz.localize(target).astimezone(pytz.utc).replace(tzinfo=None)

@@ -83,11 +83,12 @@ class SmsSms(models.Model):
         default = self.env["sms.marketing.gateway"]._get_default(company)
         chains, batches = {}, defaultdict(lambda: self.browse())
         for sms in self:
-            country = phone_tools.country_of(phone_tools.normalize(sms.number).e164)
+            country = phone_tools.country_of(sms.number)
             if country not in chains:
                 chain = Route._get_chain(company, country) if routed else default
-                first = Route._get_gateway(company, country, chain) if routed else default
-                chain = first | chain  # the first one up leads, the others are its failover
+                # as the engine: the first gateway up of the route, else the default one
+                first = (Route._get_gateway(company, country, chain) if routed else default) or default
+                chain = first | chain  # the first one leads, the route's others are its failover
                 # Odoo's SMS (IAP) goes Odoo's way: its gateway is never asked to send on Odoo's behalf
                 chains[country] = () if first.provider == "odoo_iap" else tuple(chain.ids)
             batches[chains[country]] |= sms

@@ -26,7 +26,7 @@ class TestOdooSmsThroughGateways(SmsEngineCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["sms.marketing.gateway.route"].search([]).unlink()
-        cls.http_gateway.write({"sequence": 1, "default_price": 1.0})
+        cls.http_gateway.write({"sequence": -100, "default_price": 1.0})  # the default gateway, before any other
         cls.partner_be, cls.partner_fr = cls.env["res.partner"].create(
             [{"name": "Belgian customer", "mobile": BE_NUMBER}, {"name": "French customer", "mobile": FR_NUMBER}]
         )

@@ -16,7 +16,8 @@ from odoo.exceptions import AccessError
 
 
 class SmsMarketingMailing(models.Model):
-    _inherit = "sms.marketing.mailing"
+    _name = "sms.marketing.mailing"
+    _inherit = ["sms.marketing.mailing", "sms.marketing.sale.figures"]
 
     utm_campaign_id = fields.Many2one(
         "utm.campaign",
@@ -50,22 +51,6 @@ class SmsMarketingMailing(models.Model):
         default=True,
         help="Tracked links open their page with utm_campaign, utm_source and utm_medium added (parameters "
         "already in the URL are kept), so that Odoo attributes the visit, the quotations and the orders.",
-    )
-    # groups: sales figures are for those who may see sales
-    sale_currency_id = fields.Many2one(
-        "res.currency", compute="_compute_sale_figures", groups="sales_team.group_sale_salesman"
-    )
-    sale_quotation_count = fields.Integer(
-        string="Quotations", compute="_compute_sale_figures", groups="sales_team.group_sale_salesman"
-    )
-    sale_order_count = fields.Integer(
-        string="Orders", compute="_compute_sale_figures", groups="sales_team.group_sale_salesman"
-    )
-    sale_revenue = fields.Monetary(
-        string="Revenue",
-        compute="_compute_sale_figures",
-        currency_field="sale_currency_id",
-        groups="sales_team.group_sale_salesman",
     )
 
     _sql_constraints = [

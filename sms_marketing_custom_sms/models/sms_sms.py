@@ -33,17 +33,22 @@ from ..tools.sms_api import GATEWAYS_CONTEXT_KEY
 ROUTE_ODOO_SMS_PARAM = "sms_marketing_custom_sms.route_odoo_sms"
 
 
-class SmsSms(models.Model):
-    _inherit = "sms.sms"
-
-    sms_marketing_gateway_id = fields.Many2one(
+def sent_by_gateway_field(help_text):
+    """The gateway that sent an Odoo SMS, as ``sms.sms`` and ``sms.tracker`` keep it."""
+    return fields.Many2one(
         "sms.marketing.gateway",
         string="SMS Gateway",
         readonly=True,
         ondelete="set null",
         index="btree_not_null",
-        help="The gateway that sent it; empty when it went through Odoo's SMS service.",
+        help=help_text,
     )
+
+
+class SmsSms(models.Model):
+    _inherit = "sms.sms"
+
+    sms_marketing_gateway_id = sent_by_gateway_field("The gateway that sent it; empty when Odoo's SMS service did.")
 
     def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
         if not self._is_routed_through_gateways():

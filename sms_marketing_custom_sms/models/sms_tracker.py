@@ -1,14 +1,11 @@
-from odoo import fields, models
+from odoo import models
+
+from .sms_sms import sent_by_gateway_field
 
 
 class SmsTracker(models.Model):
     _inherit = "sms.tracker"
 
-    sms_marketing_gateway_id = fields.Many2one(
-        "sms.marketing.gateway",
-        string="SMS Gateway",
-        readonly=True,
-        ondelete="set null",
-        index="btree_not_null",
-        help="The gateway that sent the SMS: only its delivery reports move this tracker.",
+    sms_marketing_gateway_id = sent_by_gateway_field(
+        "The gateway that sent the SMS: only its reports move this tracker."
     )

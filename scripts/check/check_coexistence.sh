@@ -66,7 +66,9 @@ step "sms_marketing_custom upgraded (-u)" ours odoo_init -u sms_marketing_custom
 # Odoo's sms module is there: the Odoo SMS credits bridge comes with it (auto_install)
 bridge="$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 'sms_marketing_custom_iap'")"
 [[ "$bridge" == "installed" ]] || fail "the bridge sms_marketing_custom_iap is '$bridge' beside Odoo's sms module"
-echo "coexistence: ok sms_marketing_custom_iap installed by itself beside Odoo's sms module"
+bridge="$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 'sms_marketing_custom_sms'")"
+[[ "$bridge" == "installed" ]] || fail "the bridge sms_marketing_custom_sms is '$bridge' beside Odoo's sms module"
+echo "coexistence: ok sms_marketing_custom_iap and sms_marketing_custom_sms installed by themselves beside Odoo's sms module"
 # driver COMMAND ARGS...: its "coexistence:" lines are shown, Odoo's logging goes to the log.
 driver() {
     local out status=0
@@ -111,7 +113,8 @@ step "sms_marketing_custom uninstalled" ours uninstall
 left="$(psql -d "$DB" -tAc "SELECT string_agg(tablename, ', ') FROM pg_tables WHERE tablename LIKE 'sms\_marketing\_%'")"
 [[ -z "$left" ]] || fail "tables left after uninstall: $left"
 state="$(psql -d "$DB" -tAc "SELECT string_agg(DISTINCT state, ',') FROM ir_module_module
-                             WHERE name IN ('sms_marketing_custom', 'sms_marketing_custom_iap')")"
+                             WHERE name IN ('sms_marketing_custom', 'sms_marketing_custom_iap',
+                                            'sms_marketing_custom_sms')")"
 [[ "$state" == "uninstalled" ]] || fail "module state after uninstall is '$state'"
 others="$(psql -d "$DB" -tAc "SELECT count(*) FROM ir_module_module WHERE name IN ('mass_mailing_sms', 'survey', 'crm', 'website') AND state = 'installed'")"
 [[ "$others" == 4 ]] || fail "only $others of Odoo's four apps are still installed after the uninstall"

@@ -5,7 +5,8 @@ class SmsMarketingCampaign(models.Model):
     """A campaign's UTM campaign (one of its own, named after it, by default) and medium (SMS), which its
     mailings take; its sales are its mailings' rows of the campaign analysis summed, as its other figures."""
 
-    _inherit = "sms.marketing.campaign"
+    _name = "sms.marketing.campaign"
+    _inherit = ["sms.marketing.campaign", "sms.marketing.sale.figures"]
 
     utm_campaign_id = fields.Many2one(
         "utm.campaign",
@@ -14,10 +15,6 @@ class SmsMarketingCampaign(models.Model):
         help="The UTM campaign of the campaign's mailings (utm_campaign of their links); created with the campaign.",
     )
     utm_medium_id = fields.Many2one("utm.medium", string="UTM Medium", ondelete="set null")
-    sale_currency_id = fields.Many2one("res.currency", compute="_compute_sale_figures")
-    sale_quotation_count = fields.Integer(string="Quotations", compute="_compute_sale_figures")
-    sale_order_count = fields.Integer(string="Orders", compute="_compute_sale_figures")
-    sale_revenue = fields.Monetary(string="Revenue", compute="_compute_sale_figures", currency_field="sale_currency_id")
 
     @api.depends_context("uid", "allowed_company_ids")
     def _compute_sale_figures(self):

@@ -8,6 +8,8 @@ for every other figure (docs/design.md, "Templates and campaigns").
 Attribution: an order is a mailing's when (``attribution_condition``, the one
 definition, read by the view and by the lists the stat buttons open)
 
+0. it is of the mailing's company (a mailing of no company brings none): a
+   source shared with another company never shows that company's sales;
 1. its UTM source is the mailing's (``utm_source_id``, one per mailing): the
    source the mailing's tracked links add to the page they open, which Odoo's
    ``ir.http`` keeps in the visitor's ``odoo_utm_source`` cookie and puts on
@@ -55,6 +57,7 @@ def attribution_condition(order, mailing):
     """SQL: the order (table alias ``order``) was brought by the mailing (alias ``mailing``)."""
     return SQL(
         """%(o)s.source_id = %(m)s.utm_source_id
+           AND %(o)s.company_id = %(m)s.company_id
            AND (%(o)s.campaign_id IS NULL OR %(m)s.utm_campaign_id IS NULL
                 OR %(o)s.campaign_id = %(m)s.utm_campaign_id)
            AND %(o)s.create_date >= %(m)s.schedule_date
@@ -68,9 +71,12 @@ def attribution_condition(order, mailing):
 class SmsMarketingCampaignReport(models.Model):
     _inherit = "sms.marketing.campaign.report"
 
-    sale_quotation_count = fields.Integer(string="Quotations", readonly=True)
-    sale_order_count = fields.Integer(string="Orders", readonly=True)
-    sale_revenue = fields.Float(string="Revenue", readonly=True, digits="Product Price")
+    # groups: sales figures are for those who may see sales
+    sale_quotation_count = fields.Integer(string="Quotations", readonly=True, groups="sales_team.group_sale_salesman")
+    sale_order_count = fields.Integer(string="Orders", readonly=True, groups="sales_team.group_sale_salesman")
+    sale_revenue = fields.Float(
+        string="Revenue", readonly=True, digits="Product Price", groups="sales_team.group_sale_salesman"
+    )
 
     def init(self):
         result = super().init()
@@ -107,8 +113,9 @@ class SmsMarketingCampaignReport(models.Model):
         result = super()._flush_sources()
         self.env["ir.config_parameter"].flush_model(["key", "value"])
         self.env["sms.marketing.mailing"].flush_model(["utm_source_id", "utm_campaign_id", "schedule_date"])
+        self.env["sms.marketing.mailing"].flush_model(["company_id"])
         self.env["sale.order"].flush_model(
-            ["source_id", "campaign_id", "state", "amount_untaxed", "currency_rate", "create_date"]
+            ["company_id", "source_id", "campaign_id", "state", "amount_untaxed", "currency_rate", "create_date"]
         )
         return result
 

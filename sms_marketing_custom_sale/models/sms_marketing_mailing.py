@@ -12,10 +12,12 @@ campaigns do: from the journey's own, in ``_compute_utm_campaign_id``.)
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 
 class SmsMarketingMailing(models.Model):
-    _inherit = "sms.marketing.mailing"
+    _name = "sms.marketing.mailing"
+    _inherit = ["sms.marketing.mailing", "sms.marketing.sale.figures"]
 
     utm_campaign_id = fields.Many2one(
         "utm.campaign",
@@ -50,10 +52,6 @@ class SmsMarketingMailing(models.Model):
         help="Tracked links open their page with utm_campaign, utm_source and utm_medium added (parameters "
         "already in the URL are kept), so that Odoo attributes the visit, the quotations and the orders.",
     )
-    sale_currency_id = fields.Many2one("res.currency", compute="_compute_sale_figures")
-    sale_quotation_count = fields.Integer(string="Quotations", compute="_compute_sale_figures")
-    sale_order_count = fields.Integer(string="Orders", compute="_compute_sale_figures")
-    sale_revenue = fields.Monetary(string="Revenue", compute="_compute_sale_figures", currency_field="sale_currency_id")
 
     _sql_constraints = [
         ("utm_source_unique", "unique(utm_source_id)", "Each mailing has its own UTM source."),
@@ -84,9 +82,22 @@ class SmsMarketingMailing(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if any(vals.get("utm_source_id") for vals in vals_list):
+            self._check_utm_source_change()
         mailings = super().create(vals_list)
         mailings._ensure_utm_values()
         return mailings
+
+    def write(self, vals):
+        if "utm_source_id" in vals:
+            self._check_utm_source_change()
+        return super().write(vals)
+
+    def _check_utm_source_change(self):
+        """Only SMS marketing managers choose a mailing's UTM source: the orders of a source are the
+        mailing's, so whoever picks any source (with the schedule date) reads its sales of any period."""
+        if not self.env.su and not self.env.user.has_group("sms_marketing_custom.group_sms_marketing_manager"):
+            raise AccessError(_("Only SMS marketing managers can change the UTM source of a mailing."))
 
     # ------------------------------------------------------------------ actions
     def action_view_sale_quotations(self):
@@ -117,7 +128,7 @@ class SmsMarketingMailing(models.Model):
         Source = self.env["utm.source"].sudo()  # sudo: the source is the mailing's, whoever creates it
         sources = Source.create([{"name": Source._generate_name(mailing, mailing.subject)} for mailing in missing])
         for mailing, source in zip(missing, sources, strict=True):
-            mailing.utm_source_id = source
+            mailing.sudo().utm_source_id = source  # sudo: its own new source, not a choice of the user
         without_medium = self.filtered(lambda mailing: not mailing.utm_medium_id)
         if without_medium:
             without_medium.utm_medium_id = self._get_sms_utm_medium()

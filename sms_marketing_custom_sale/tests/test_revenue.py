@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from odoo.addons.sms_marketing_custom.tests.common import SmsMarketingCase
 from odoo.addons.sms_marketing_custom_sale.models.sms_marketing_campaign_report import ATTRIBUTION_DAYS_PARAM
+from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 SENT = datetime(2026, 3, 2, 9, 0, 0)
@@ -98,7 +99,7 @@ class TestRevenueAttribution(SmsMarketingCase):
         # the campaign is its mailings summed, in the form and in the analysis
         self.assertEqual(self._figures(self.campaign), (2, 2, 250.0))
         self.assertEqual(self._figures(self.other_campaign), (0, 0, 0.0))
-        Report = self.env["sms.marketing.campaign.report"].with_user(self.user_marketing)
+        Report = self.env["sms.marketing.campaign.report"].with_user(self.salesman)
         [(campaign, quotations, orders, revenue)] = Report._read_group(
             [("campaign_id", "=", self.campaign.id)],
             ["campaign_id"],
@@ -109,7 +110,7 @@ class TestRevenueAttribution(SmsMarketingCase):
     def test_set_wise_and_rights(self):
         for mailing in (self.mailing, self.mailing_2, self.mailing_other):
             self._order(mailing, SENT + DAY, confirm=True)
-        mailings = (self.mailing | self.mailing_2 | self.mailing_other).with_user(self.user_marketing)
+        mailings = (self.mailing | self.mailing_2 | self.mailing_other).with_user(self.salesman)
 
         def queries(records):
             self.env.invalidate_all()
@@ -119,10 +120,53 @@ class TestRevenueAttribution(SmsMarketingCase):
 
         queries(mailings)  # warm the caches of the registry (currencies, companies)
         self.assertEqual(queries(mailings), queries(mailings[:1]), "one query for the batch, not one per mailing")
-        # a marketer without Sales rights sees the figures; the lists of orders are the salesman's
+        # a marketer with Sales rights sees the figures and the lists of orders
         self.assertEqual(mailings.mapped("sale_order_count"), [1, 1, 1])
         action = self.mailing.with_user(self.salesman).action_view_sale_orders()
         orders = self.env["sale.order"].with_user(self.salesman).search(action["domain"])
         self.assertEqual(orders.source_id, self.mailing.utm_source_id)
         quotations = self.campaign.with_user(self.salesman).action_view_sale_quotations()
         self.assertFalse(self.env["sale.order"].search(quotations["domain"]))
+
+    # ------------------------------------------------------------------ attacks
+    def test_attack_marketer_reads_revenue(self):
+        """Sales figures are for those who may see sales: a marketer without Sales rights reads none."""
+        self._order(self.mailing, SENT + DAY, confirm=True)
+        for record in (self.mailing, self.campaign):
+            with self.assertRaises(AccessError):
+                record.with_user(self.user_marketing).read(["sale_revenue"])
+        Report = self.env["sms.marketing.campaign.report"].with_user(self.user_marketing)
+        with self.assertRaises(AccessError):
+            Report.read_group([("mailing_id", "=", self.mailing.id)], ["sale_revenue:sum"], ["mailing_id"])
+
+    def test_attack_marketer_points_a_draft_at_another_source(self):
+        """A marketer cannot give a mailing another UTM source (with a schedule date of their choice, any
+        period of that source's sales would show on the mailing), on create or on write."""
+        ads = self.env["utm.source"].create({"name": "Ads"})
+        draft = self.env["sms.marketing.mailing"].with_user(self.salesman).create({"subject": "Draft", "body": "Hi"})
+        self.assertTrue(draft.utm_source_id)  # its own source, created for it
+        with self.assertRaises(AccessError):
+            draft.write({"utm_source_id": ads.id, "schedule_date": SENT})
+        with self.assertRaises(AccessError):
+            self.env["sms.marketing.mailing"].with_user(self.salesman).create(
+                {"subject": "Draft 2", "body": "Hi", "utm_source_id": ads.id}
+            )
+        manager = new_test_user(
+            self.env,
+            login="sms_manager_sales",
+            groups="sales_team.group_sale_salesman,sms_marketing_custom.group_sms_marketing_manager",
+        )
+        draft.with_user(manager).utm_source_id = ads
+        self.assertEqual(draft.utm_source_id, ads)
+
+    def test_attack_orders_of_another_company(self):
+        """An order of another company with the mailing's source is not the mailing's."""
+        self._order(self.mailing, SENT + DAY, amount=1.0, confirm=True)
+        other = self._order(self.mailing, SENT + DAY, amount=1000.0)
+        self.env.cr.execute(
+            "UPDATE sale_order SET company_id = %s, state = 'sale' WHERE id = %s", [self.company_b.id, other.id]
+        )
+        self.env.invalidate_all()
+        self.assertEqual(self._figures(self.mailing), (0, 1, 1.0))
+        action = self.mailing.with_user(self.salesman).action_view_sale_orders()
+        self.assertNotIn(other.id, action["domain"][0][2])

@@ -10,8 +10,11 @@ How: the route only validates and inserts a row here (``_submit``), and
 answers the same page whatever becomes of it; a cron (triggered at once)
 sends the SMS (``_cron_send_confirmations``): already subscribed or
 blacklisted numbers get nothing, so neither the answer nor its time tell
-what the number is. Rows are also the flood guard: attempts per IP (1 hour)
-and per number (24 hours), limits in system parameters. Rows older than
+what the number is. Rows are also the flood guard, limits in system
+parameters: attempts per address (1 hour; an IPv6 address counts as its /64,
+which one subscriber line gets whole: ``ip_key``), per number (24 hours), and
+the JOIN SMS a company's forms may send in an hour, whoever asks (the form
+cannot be used to send paid SMS to many numbers from many addresses). Rows older than
 ``KEEP_DAYS`` are deleted (the evidence of a consent lives in the join
 request and the consent log).
 
@@ -20,6 +23,7 @@ owner texts START or JOIN. A visitor behind a shared address (office, mobile
 carrier NAT) shares its IP limit.
 """
 
+import ipaddress
 import logging
 import threading
 from datetime import timedelta
@@ -32,8 +36,16 @@ _logger = logging.getLogger(__name__)
 
 IP_LIMIT_PARAM = "sms_marketing_custom_website.signup_limit_per_ip"  # per hour
 NUMBER_LIMIT_PARAM = "sms_marketing_custom_website.signup_limit_per_number"  # per 24 hours
+COMPANY_LIMIT_PARAM = "sms_marketing_custom_website.signup_limit_per_company"  # JOIN SMS per hour
 DEFAULT_IP_LIMIT = 10
 DEFAULT_NUMBER_LIMIT = 3
+DEFAULT_COMPANY_LIMIT = 100
+DEFAULT_LIMITS = {
+    IP_LIMIT_PARAM: DEFAULT_IP_LIMIT,
+    NUMBER_LIMIT_PARAM: DEFAULT_NUMBER_LIMIT,
+    COMPANY_LIMIT_PARAM: DEFAULT_COMPANY_LIMIT,
+}
+COMPANY_WINDOW = timedelta(hours=1)
 IP_WINDOW = timedelta(hours=1)
 NUMBER_WINDOW = timedelta(hours=24)
 KEEP_DAYS = 30
@@ -50,7 +62,14 @@ class WebsiteSmsSignup(models.Model):
     _rec_name = "number"
 
     number = fields.Char(readonly=True, index=True, help="E.164; empty when the visitor typed no valid number.")
-    ip = fields.Char(string="IP Address", required=True, readonly=True, index=True)
+    ip = fields.Char(string="IP Address", required=True, readonly=True)
+    ip_key = fields.Char(
+        string="Address Counted",
+        compute="_compute_ip_key",
+        store=True,
+        index=True,
+        help="What the limit per address counts: the IPv4 address, or the /64 network of an IPv6 address.",
+    )
     list_id = fields.Many2one("sms.marketing.list", string="Mailing List", ondelete="cascade", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     lang = fields.Char(readonly=True)
@@ -72,6 +91,11 @@ class WebsiteSmsSignup(models.Model):
     )
     join_request_id = fields.Many2one("sms.marketing.join.request", ondelete="set null", readonly=True)
 
+    @api.depends("ip")
+    def _compute_ip_key(self):
+        for signup in self:
+            signup.ip_key = ip_key(signup.ip)
+
     # ------------------------------------------------------------------ public entry
     @api.model
     def _submit(self, sms_list, raw_number, country_code, ip, page_url, lang):
@@ -81,16 +105,22 @@ class WebsiteSmsSignup(models.Model):
         that cannot be read, else "ok": queued, or refused because the number asked too often, which
         the visitor is not told (nobody learns what happens to someone else's number).
         """
-        # one attempt of an address at a time: two requests at once cannot both pass its limit
-        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(hashtext(%s))", f"website.sms.signup:{ip}"))
+        company = sms_list.company_id or self.env.company
+        # one attempt of an address, then of a company, at a time: two requests at once cannot both pass a limit
+        key = ip_key(ip)
+        for lock in (f"website.sms.signup:{key}", f"website.sms.signup.company:{company.id}"):
+            self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(hashtext(%s))", lock))
         since = fields.Datetime.now() - IP_WINDOW
-        if self.search_count([("ip", "=", ip), ("create_date", ">=", since)]) >= self._get_limit(IP_LIMIT_PARAM):
+        if self.search_count([("ip_key", "=", key), ("create_date", ">=", since)]) >= self._get_limit(IP_LIMIT_PARAM):
+            return "flood"
+        if self._is_company_limit_reached(company):
+            _logger.info("website sign-up: company %s reached its hourly limit of JOIN SMS", company.id)
             return "flood"
         number = phone_tools.normalize((raw_number or "")[:MAX_PHONE], country_code).e164
         values = {
             "ip": ip,
             "list_id": sms_list.id,
-            "company_id": (sms_list.company_id or self.env.company).id,
+            "company_id": company.id,
             "lang": lang,
             "page_url": (page_url or "")[:MAX_URL],
             "consent_text": sms_list.website_consent_text,
@@ -187,11 +217,32 @@ class WebsiteSmsSignup(models.Model):
 
     # ------------------------------------------------------------------ tools
     @api.model
+    def _is_company_limit_reached(self, company):
+        """True when ``company``'s forms asked for as many YES (sent or to send) in the last hour as allowed."""
+        since = fields.Datetime.now() - COMPANY_WINDOW
+        domain = [("company_id", "=", company.id), ("state", "in", ("queued", "sent")), ("create_date", ">=", since)]
+        return self.search_count(domain) >= self._get_limit(COMPANY_LIMIT_PARAM)
+
+    @api.model
     def _get_limit(self, param):
-        default = DEFAULT_IP_LIMIT if param == IP_LIMIT_PARAM else DEFAULT_NUMBER_LIMIT
         value = self.env["ir.config_parameter"].sudo().get_param(param, "")
-        return int(value) if value.strip().isdigit() else default
+        return int(value) if value.strip().isdigit() else DEFAULT_LIMITS[param]
 
     @api.autovacuum
     def _gc_signups(self):
         self.search([("create_date", "<", fields.Datetime.now() - timedelta(days=KEEP_DAYS))]).unlink()
+
+
+def ip_key(ip):
+    """What the limit per address counts for ``ip``: an IPv4 address itself (also written as IPv6), the /64
+    network of an IPv6 address (a subscriber gets a whole /64 and may use any address of it), anything
+    unreadable as it is."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return ip
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -1,0 +1,163 @@
+"""The gateways' side of Odoo's SMS (models/sms_sms.py): sending a batch of ``sms.sms`` and their delivery reports.
+
+Sending (``_send_odoo_sms``): the gateways of the message's route in turn,
+each with its rate limit, a reservation of the credits on its ledger settled
+with what the provider charged, and its count of consecutive failures (a
+gateway that fails is skipped by the routes for a while). The answer is
+IAP's, for Odoo to read (``TO_IAP_STATE``).
+
+Delivery reports (``_process_statuses``): besides the mailings' traces, the
+``sms.tracker`` (notifications, Odoo's SMS Marketing traces) and the
+``sms.sms`` sent through this gateway move as Odoo's ``/sms/status`` moves
+them for IAP; a report never moves what another gateway sent.
+"""
+
+import logging
+import time
+from collections import defaultdict
+
+from odoo import models
+from odoo.addons.sms_marketing_custom.providers import (
+    INSUFFICIENT_CREDIT,
+    SERVER_ERROR,
+    UNKNOWN,
+    SmsGatewayError,
+    SmsGatewayTransientError,
+)
+from odoo.addons.sms_marketing_custom.tools import phone as phone_tools
+from odoo.addons.sms_marketing_custom.tools import pricing
+from odoo.addons.sms_marketing_custom.tools.sms_encoding import segment_count
+
+_logger = logging.getLogger(__name__)
+
+# our result state (providers/__init__.py) -> IAP's, which Odoo's sms.sms._send reads
+TO_IAP_STATE = {
+    "sent": "success",
+    "duplicate": "success",
+    "wrong_number_format": "wrong_number_format",  # sms_number_format
+    "country_not_supported": "country_not_supported",  # sms_country_not_supported
+    "rejected": "rejected",  # the tracker's sms_rejected (a bounce)
+    INSUFFICIENT_CREDIT: "insufficient_credit",  # sms_credit
+    SERVER_ERROR: "server_error",  # sms_server
+    UNKNOWN: "processing",  # may have left: Odoo's "Processing", never sent again blindly
+}
+GATEWAY_REFUSED = "unregistered"  # the gateway refused the call for good (credentials): sms_acc
+# a provider that knows the outcome at once
+DELIVERY_TO_IAP_STATE = {"delivered": "delivered", "undelivered": "not_delivered"}
+# a delivery report's state -> the provider error Odoo's trackers read (sms.tracker._action_update_from_provider_error)
+REPORT_ERRORS = {"undelivered": "not_delivered", "failed": "not_delivered", "expired": "expired"}
+
+
+class SmsMarketingGateway(models.Model):
+    _inherit = "sms.marketing.gateway"
+
+    # ------------------------------------------------------------------ sending
+    def _send_odoo_sms(self, iap_messages):
+        """IAP's answer [{uuid, state, credit}] to IAP's batch ``iap_messages`` ([{content, numbers:
+        [{uuid, number}]}]), sent through the gateways of ``self`` in turn: a gateway that fails as a
+        whole (time-out, refused credentials, credits short) hands what it did not take to the next."""
+        answers, messages = {}, []
+        for group in iap_messages:
+            for number in group.get("numbers") or []:
+                e164 = phone_tools.normalize(number.get("number")).e164
+                if not e164:
+                    answers[number["uuid"]] = {"uuid": number["uuid"], "state": "wrong_number_format", "credit": 0}
+                    continue
+                messages.append(
+                    {
+                        "uuid": number["uuid"],
+                        "number": e164,
+                        "content": group.get("content") or "",
+                        "country_code": phone_tools.country_of(e164),
+                        "segments": segment_count(group.get("content") or ""),
+                    }
+                )
+        left, state = messages, "server_error"
+        for gateway in self:
+            if not left:
+                break
+            sent, left, state = gateway._send_odoo_sms_batch(left)
+            answers.update(sent)
+        answers.update({m["uuid"]: {"uuid": m["uuid"], "state": state, "credit": 0} for m in left})
+        return list(answers.values())
+
+    def _send_odoo_sms_batch(self, messages):
+        """({uuid: IAP answer}, messages not taken, IAP state for those) of one gateway."""
+        self.ensure_one()
+        self.flush_recordset()  # the rate limit and the balance are read by SQL
+        prices = self._get_prices()
+        for message in messages:
+            message["sender"] = self.sender or ""
+            message["cost"] = pricing.message_cost(
+                message["segments"], pricing.price_for(prices, message["country_code"])
+            )
+        reserved = round(sum(message["cost"] for message in messages), pricing.LEDGER_DIGITS)
+        if not self._reserve(reserved):
+            _logger.warning("gateway %s: not enough credits for %s of Odoo's SMS", self.id, len(messages))
+            return {}, messages, "insufficient_credit"
+        wait = self._take_rate_slots(len(messages))
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            results = self.with_context(sms_marketing_prices=prices)._send_batch(messages)
+        except SmsGatewayError as error:  # transient or not: nothing was taken, nothing is charged
+            self._note_call(True)
+            self._settle(reserved, 0.0)
+            _logger.warning("gateway %s: Odoo's SMS not sent: %s", self.id, error)
+            refused = not isinstance(error, SmsGatewayTransientError)
+            return {}, messages, GATEWAY_REFUSED if refused else "server_error"
+        self._note_call(bool(self.env["sms.marketing.engine"]._batch_failure(results)))
+        Trace = self.env["sms.marketing.trace"]
+        spent = sum(r.get("credits") or 0.0 for r in results if Trace._get_outcome(r.get("state"))[0] == "sent")
+        self._settle(reserved, round(spent, pricing.LEDGER_DIGITS))
+        answers = {}
+        for result in results:
+            state = TO_IAP_STATE.get(result.get("state"), "server_error")
+            if state == "success" and result.get("delivery") in DELIVERY_TO_IAP_STATE:
+                state = DELIVERY_TO_IAP_STATE[result["delivery"]]
+            answers[result["uuid"]] = {"uuid": result["uuid"], "state": state, "credit": result.get("credits") or 0}
+        # a message the provider did not answer for may have been taken: it is not handed to another gateway
+        answers.update(
+            {
+                m["uuid"]: {"uuid": m["uuid"], "state": "server_error", "credit": 0}
+                for m in messages
+                if m["uuid"] not in answers
+            }
+        )
+        self._mark_odoo_sms_sent([uuid for uuid, answer in answers.items() if answer["state"] != "server_error"])
+        return answers, [], "server_error"
+
+    def _mark_odoo_sms_sent(self, uuids):
+        """This gateway sent these messages: its delivery reports may move them."""
+        if uuids:
+            values = {"sms_marketing_gateway_id": self.id}
+            self.env["sms.sms"].sudo().search([("uuid", "in", uuids)]).write(values)
+            self.env["sms.tracker"].sudo().search([("sms_uuid", "in", uuids)]).write(values)
+
+    # ------------------------------------------------------------------ delivery reports
+    def _process_statuses(self, statuses):
+        count = super()._process_statuses(statuses)
+        by_state = defaultdict(list)
+        for status in statuses:
+            if isinstance(status, dict) and status.get("uuid") and status.get("state"):
+                by_state[str(status["state"])].append(str(status["uuid"])[:64])
+        for state, uuids in by_state.items():
+            if state == "delivered" or state in REPORT_ERRORS:
+                count += self._apply_odoo_sms_reports(state, uuids)
+        return count
+
+    def _apply_odoo_sms_reports(self, state, uuids):
+        """Move Odoo's SMS and trackers of ``uuids`` sent through this gateway; the count moved."""
+        domain = [("sms_marketing_gateway_id", "=", self.id)]
+        # sudo: the caller is the provider, authenticated by its signature
+        trackers = self.env["sms.tracker"].sudo().search([("sms_uuid", "in", uuids), *domain])
+        sms = (
+            self.env["sms.sms"].sudo().search([("uuid", "in", uuids), ("state", "in", ("pending", "process")), *domain])
+        )
+        if state == "delivered":
+            trackers._action_update_from_sms_state("sent")
+            sms.write({"state": "sent", "failure_type": False})
+        else:
+            trackers._action_update_from_provider_error(REPORT_ERRORS[state])
+            sms.write({"state": "error", "failure_type": "unknown"})
+        return len(set(trackers.mapped("sms_uuid")) | set(sms.mapped("uuid")))

@@ -1,0 +1,1 @@
+from . import test_odoo_sms, test_odoo_sms_claim

@@ -7,7 +7,7 @@
 # option on they still test Odoo's code, behind the bridge's claim and routing.
 # One line "odoo sms suites: ok (N s)" at the end; pytest's summary and exit 1 otherwise.
 set -euo pipefail
-source "$(dirname "$0")/odoo_env.sh"
+source "$(dirname "$0")/../dev/odoo_env.sh"
 DB="smc_odoo_sms_suites_$(date +%s)_$$"
 trap 'dropdb --if-exists "$DB" >/dev/null 2>&1 || true' EXIT
 started=$SECONDS

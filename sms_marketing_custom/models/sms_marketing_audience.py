@@ -202,7 +202,7 @@ class SmsMarketingAudience(models.AbstractModel):
         return SQL("SELECT w.* FROM (%s) w WHERE w.res_id BETWEEN %s AND %s", query, lo, hi)
 
     @api.model
-    def _get_flagged_query(self, mailing, window=None):
+    def _get_flagged_query(self, mailing, window=None, recipients=None):
         """The recipients plus ``blacklisted``, ``capped`` (``mailing._get_frequency_cap_condition``) and
         ``eligible`` (a valid number, neither blacklisted, opted out nor capped): the audience has someone
         to send to iff one row is eligible (the first of each eligible number is sent).
@@ -221,11 +221,14 @@ class SmsMarketingAudience(models.AbstractModel):
                                  FROM (%s) q) r
                     LEFT JOIN sms_marketing_blacklist b ON b.number = r.number AND b.active) f""",
             mailing._get_frequency_cap_condition(SQL("r.number")),
-            self._get_recipients_query(mailing, window),
+            # a journey step sends to its due participants: the audience query it narrowed to them
+            self._narrow_to_window(recipients, window)
+            if recipients is not None
+            else self._get_recipients_query(mailing, window),
         )
 
     @api.model
-    def _get_classified_query(self, mailing, window=None):
+    def _get_classified_query(self, mailing, window=None, recipients=None):
         """The flagged recipients plus ``reason``: the first of ``REASONS`` that holds, NULL to send.
 
         1. ``invalid_number``: no valid number;
@@ -236,7 +239,7 @@ class SmsMarketingAudience(models.AbstractModel):
            ``window``, already has a trace of this mailing (built by an earlier window).
         """
         mailing.ensure_one()
-        flagged = self._get_flagged_query(mailing, window)
+        flagged = self._get_flagged_query(mailing, window, recipients)
         select = SQL(
             """SELECT k.res_id, k.number, k.raw_phone, k.country_code, k.opted_out,
                       CASE WHEN k.number IS NULL THEN 'invalid_number'
@@ -274,7 +277,7 @@ class SmsMarketingAudience(models.AbstractModel):
         )
 
     @api.model
-    def _get_trace_rows_query(self, mailing, lo, hi):
+    def _get_trace_rows_query(self, mailing, lo, hi, recipients=None):
         """The classified rows of the build window [lo, hi] the engine makes traces of, with
         ``variant_id`` and ``ab_sample``.
 
@@ -287,7 +290,7 @@ class SmsMarketingAudience(models.AbstractModel):
         already there (the insert's ON CONFLICT skips them) and their numbers
         make the rest's same numbers duplicates.
         """
-        classified = self._get_classified_query(mailing, (lo, hi))
+        classified = self._get_classified_query(mailing, (lo, hi), recipients)
         if not mailing.ab_testing:
             return SQL("SELECT c.*, NULL::int AS variant_id, FALSE AS ab_sample FROM (%s) c", classified)
         if mailing.ab_winner_variant_id:

@@ -39,6 +39,7 @@ Replies
 
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import _, api, fields, models, tools
@@ -172,13 +173,25 @@ class SmsMarketingConversation(models.Model):
         """Send the reply box's text to the number; it becomes a message "out" of the thread."""
         self.ensure_one()
         self.check_access_rule("read")
+        # one reply at a time per conversation: a second click waits for none, it is refused
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT id FROM sms_marketing_conversation WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.id]
+                )
+        except psycopg2.errors.LockNotAvailable as error:
+            raise UserError(_("This reply is already being sent.")) from error
         text = (self.reply_body or "").strip()
         if not text:
             raise UserError(_("Write the reply first."))
+        if len(text) > MAX_TEXT:
+            raise UserError(_("A reply is at most %(count)s characters.", count=MAX_TEXT))
         reason = self._get_reply_refusal()
         if reason:
             raise UserError(reason)
         gateway = self._get_reply_gateway()
+        # emptied before the send commits the request's work: a second click finds no reply to send
+        self.sudo().write({"reply_body": False})
         message = self._send_text(gateway, text)
         if message.state != "sent":
             # not raised: the provider was called and the failed message stays in the thread with its reason
@@ -190,7 +203,6 @@ class SmsMarketingConversation(models.Model):
                     "message": _("The reply was not sent: %(reason)s", reason=message.failure_reason or ""),
                 },
             }
-        self.write({"reply_body": False})
         self.action_mark_read()
         return True
 
@@ -630,7 +642,12 @@ class SmsMarketingConversationMessage(models.Model):
         vals_list = []
         for message in self.filtered(lambda m: m.id in targets):
             pairs = targets[message.id]
-            author = next((res_id for model_name, res_id in pairs if model_name == "res.partner"), False)
+            # the matched partner, unless it is a user's: a sender number is not proof enough to write
+            # a note in an employee's name
+            partner_ids = [res_id for model_name, res_id in pairs if model_name == "res.partner"]
+            partners = self.env["res.partner"].browse(partner_ids).filtered(lambda p: not p.with_context(
+                active_test=False).user_ids)  # fmt: skip
+            author = partners[:1].id or False
             sender = f"{message.conversation_id.name} ({message.number})"
             body = Markup("<p>%s</p>") % (message.body or "")
             for url in (message.media_urls or "").split():

@@ -131,9 +131,10 @@ class SmsMarketingEngine(models.AbstractModel):
             cr.execute("ANALYZE sms_marketing_trace")
 
     @api.model
-    def _insert_traces(self, mailing, lo, hi):
+    def _insert_traces(self, mailing, lo, hi, recipients=None):
         """One set-wise INSERT ... SELECT of the window [lo, hi]: the rows its audience answers
         (``sms.marketing.audience._get_trace_rows_query``), canceled with their reason or pending.
+        ``recipients``: the audience's records narrowed by the caller (a journey step's due participants).
 
         create_uid/write_uid stay empty: traces are made by the system, and each
         of these foreign keys would cost a check per row (a million per mailing).
@@ -161,7 +162,7 @@ class SmsMarketingEngine(models.AbstractModel):
             reason_texts=SQL(" ").join(SQL("WHEN %s THEN %s", reason, reasons[reason]) for reason in REASONS),
             tz_expr=tz_expr,
             now=fields.Datetime.now(),
-            rows=self.env["sms.marketing.audience"]._get_trace_rows_query(mailing, lo, hi),
+            rows=self.env["sms.marketing.audience"]._get_trace_rows_query(mailing, lo, hi, recipients),
             tz_joins=tz_joins,
         )
         self.env.cr.execute(query)

@@ -28,6 +28,12 @@ from odoo.tools import SQL
 
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
+# what decides whom a journey reaches and through what: changing it makes the writer the sender
+AUDIENCE_FIELDS = {
+    "recipient_model_id", "domain", "list_ids", "trigger", "date_field_id", "date_offset_days", "gateway_id",
+    "company_id",
+}  # fmt: skip
+
 TRIGGERS = [
     ("filter", "Matches the Filter"),
     ("list", "Joins a Mailing List"),
@@ -114,15 +120,64 @@ class SmsMarketingJourney(models.Model):
         for journey in self:
             journey._get_audience_mailing()._check_domain()  # the mailing's check: data, fields the user may read
 
-    @api.constrains("trigger", "date_field_id", "list_ids", "recipient_model_id")
+    @api.constrains("trigger", "date_field_id", "list_ids", "recipient_model_id", "date_offset_days")
     def _check_trigger(self):
         for journey in self:
-            if journey.trigger == "date" and journey.date_field_id.model_id != journey.recipient_model_id:
-                raise ValidationError(_("Choose the date field of %(model)s.", model=journey.recipient_model_id.name))
+            if journey.trigger == "date":
+                field = journey.date_field_id
+                if field.model_id != journey.recipient_model_id or field.ttype not in ("date", "datetime"):
+                    raise ValidationError(_("Choose a date field of %(model)s.", model=journey.recipient_model_id.name))
+                # read straight from its column by the runner: it must be stored, and readable by its writer
+                model_field = self.env[journey.recipient_model]._fields.get(field.name)
+                if (
+                    not model_field
+                    or not model_field.store
+                    or (
+                        model_field.groups and not self.env.su and not self.env.user.user_has_groups(model_field.groups)
+                    )
+                ):
+                    raise ValidationError(
+                        _("The field “%(field)s” cannot start a journey: it is not stored, or you may not read it.",
+                          field=field.field_description)
+                    )  # fmt: skip
+                if abs(journey.date_offset_days) > 366:
+                    raise ValidationError(_("A date trigger is at most 366 days before or after the date."))
             if journey.trigger == "list" and journey.recipient_model != CONTACT_MODEL:
                 raise ValidationError(_("Only mailing-list contacts join a mailing list."))
             if journey.recipient_model == CONTACT_MODEL and not journey.list_ids:
                 raise ValidationError(_("A journey of mailing-list contacts needs its mailing lists."))
+
+    @api.constrains("company_id", "gateway_id", "list_ids")
+    def _check_journey_company(self):
+        """A journey sends through, and adds to, what belongs to its company (or to none)."""
+        for journey in self:
+            for record in (journey.gateway_id, *journey.list_ids):
+                if record.company_id and record.company_id != journey.company_id:
+                    raise ValidationError(
+                        _("%(record)s belongs to another company than the journey.", record=record.display_name)
+                    )
+
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self.env["sms.marketing.mailing"]._check_sender_values(vals)  # nobody names another sender
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env["sms.marketing.mailing"]._check_sender_values(vals)
+        if AUDIENCE_FIELDS & set(vals) and not self.env.su:
+            self._become_sender()
+        return super().write(vals)
+
+    def _become_sender(self):
+        """A journey sends with its sender's rights: whoever changes whom it reaches or what it sends
+        becomes its sender (as on a scheduled mailing), so that nobody sends with someone else's."""
+        others = self.filtered(lambda journey: journey.sender_id and journey.sender_id != self.env.user)
+        if others:
+            super(SmsMarketingJourney, others).write(
+                {"sender_id": self.env.user.id, "sender_company_ids": [(6, 0, self.env.companies.ids)]}
+            )
 
     # ------------------------------------------------------------------ actions
     def action_start(self):
@@ -174,7 +229,7 @@ class SmsMarketingJourney(models.Model):
     # ------------------------------------------------------------------ audience
     def _get_audience_mailing(self):
         """An in-memory mailing (never saved) of the journey's audience: its model, lists, filter and
-        sender. Its ``_get_recipients_query`` is the one definition of who may enter and receive."""
+        sender. Its audience (``sms.marketing.audience``) is the one definition of who may enter and receive."""
         self.ensure_one()
         values = {
             "subject": self.name or "",
@@ -254,7 +309,7 @@ class SmsMarketingJourney(models.Model):
             return 0
         Participant = self.env["sms.marketing.journey.participant"]
         Participant.flush_model()
-        recipients = self._get_audience_mailing()._get_recipients_query()
+        recipients = self.env["sms.marketing.audience"]._get_recipients_query(self._get_audience_mailing())
         condition = self._get_entry_condition("r") if res_ids is None else SQL("r.res_id = ANY(%s)", list(res_ids))
         once = (
             SQL("TRUE")
@@ -326,7 +381,14 @@ class SmsMarketingJourney(models.Model):
         engine = self.env["sms.marketing.engine"]
         engine._commit()
         for journey in self.search([("state", "=", "running")]):
-            self.env["sms.marketing.journey.participant"]._run_journey(journey)
+            try:
+                with self.env.cr.savepoint():
+                    self.env["sms.marketing.journey.participant"]._run_journey(journey)
+            except (UserError, ValidationError) as error:
+                # one journey that cannot run (a filter or field since refused) stops with the reason;
+                # the others keep running
+                journey.write({"state": "stopped"})
+                journey._message_log(body=_("Stopped: %(reason)s", reason=error.args[0]))
             engine._commit()
         self.env["sms.marketing.journey.participant"]._reopen_step_mailings()
         engine._commit()

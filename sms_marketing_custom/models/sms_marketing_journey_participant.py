@@ -104,7 +104,7 @@ class SmsMarketingJourneyParticipant(models.Model):
             return False
         try:
             # the filter is checked again with the starter's rights of today (a field since restricted)
-            journey._get_audience_mailing()._parse_domain()
+            self.env["sms.marketing.audience"]._parse_filter(journey._get_audience_mailing())
         except ValidationError as error:
             journey.write({"state": "stopped"})
             journey._message_log(body=error.args[0])
@@ -225,7 +225,9 @@ class SmsMarketingJourneyParticipant(models.Model):
             mailing = step._ensure_mailing(renew=True)
             self.env.flush_all()
         recipients = SQL(
-            "SELECT q.* FROM (%s) q WHERE q.res_id IN (%s)", mailing.sudo()._get_recipients_query(), due_records
+            "SELECT q.* FROM (%s) q WHERE q.res_id IN (%s)",
+            self.env["sms.marketing.audience"].sudo()._get_recipients_query(mailing.sudo()),
+            due_records,
         )
         Engine = self.env["sms.marketing.engine"]
         # As the engine's build: a small first window, then the trace table analyzed, then the rest. The
@@ -241,9 +243,9 @@ class SmsMarketingJourneyParticipant(models.Model):
         )
         split = cr.fetchone()
         if split:
-            Engine._insert_traces(mailing, recipients, 0, split[0])
+            Engine._insert_traces(mailing, 0, split[0], recipients)
             cr.execute("ANALYZE sms_marketing_trace")
-        inserted = Engine._insert_traces(mailing, recipients, split[0] + 1 if split else 0, 2**31 - 1)
+        inserted = Engine._insert_traces(mailing, split[0] + 1 if split else 0, 2**31 - 1, recipients)
         self._analyze_if_grown("sms_marketing_trace", inserted)
         # no trace (out of the audience now) or canceled for a STOP: the participant leaves
         cr.execute(
@@ -307,14 +309,14 @@ class SmsMarketingJourneyParticipant(models.Model):
             )
         # a filter of the record, searched with the rights of the journey's sender
         journey = step.journey_id
-        audience_env = journey._get_audience_mailing()._get_audience_env()
+        audience_env = self.env["sms.marketing.audience"]._get_env(journey._get_audience_mailing())
         query = audience_env[journey.recipient_model]._search(step._get_branch_domain())
         return SQL("p.res_id IN (%s)", query.subselect())
 
     @api.model
     def _exit_opted_out(self, journey):
         """Running participants whose number is blacklisted, or opted out of the journey's lists, leave."""
-        recipients = journey._get_audience_mailing()._get_recipients_query()
+        recipients = self.env["sms.marketing.audience"]._get_recipients_query(journey._get_audience_mailing())
         self.env.cr.execute(
             SQL(
                 """UPDATE sms_marketing_journey_participant p

@@ -13,10 +13,21 @@ a new mailing for the step (the old ones keep their figures).
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from .sms_marketing_recipient_model import CONTACT_MODEL
+
+# what decides what a step sends or to whom: changing it makes the writer the journey's sender
+STEP_CONTENT_FIELDS = {
+    "step_type",
+    "body",
+    "template_id",
+    "include_optout",
+    "branch_condition",
+    "branch_domain",
+    "list_id",
+}
 
 STEP_TYPES = [
     ("send", "Send SMS"),
@@ -189,12 +200,32 @@ class SmsMarketingJourneyStep(models.Model):
         Mailing = self.env["sms.marketing.mailing"]
         for vals in vals_list:
             Mailing._check_body_rights(vals.get("body"))  # who may write placeholders: the mailing's rule
-        return super().create(vals_list)
+            if not self.env.su and {"mailing_id", "mailing_ids"} & set(vals):
+                raise UserError(_("A step's mailings are made by its journey."))
+        steps = super().create(vals_list)
+        if not self.env.su:
+            steps.journey_id._become_sender()
+        return steps
 
     def write(self, vals):
         if "body" in vals:
             self.env["sms.marketing.mailing"]._check_body_rights(vals["body"])
+        if not self.env.su:
+            if {"mailing_id", "mailing_ids"} & set(vals):
+                raise UserError(_("A step's mailings are made by its journey."))
+            if STEP_CONTENT_FIELDS & set(vals):
+                self.journey_id._become_sender()
         return super().write(vals)
+
+    @api.constrains("wait_amount", "wait_hour", "branch_hours", "list_id")
+    def _check_step_bounds(self):
+        for step in self:
+            if not 0 <= step.wait_amount <= 3660 or not 0 <= step.branch_hours <= 87840:
+                raise ValidationError(_("A wait or a branch's time is at most ten years."))
+            if not 0 <= step.wait_hour < 24:
+                raise ValidationError(_("The time of day is between 00:00 and 23:59."))
+            if step.list_id.company_id and step.list_id.company_id != step.journey_id.company_id:
+                raise ValidationError(_("The list %(list)s belongs to another company.", list=step.list_id.name))
 
     # ------------------------------------------------------------------ business
     def _get_sample_mailing(self):
@@ -252,13 +283,13 @@ class SmsMarketingJourneyStep(models.Model):
 
     def _get_branch_domain(self):
         """The branch filter as a list: read as data (``_read_filter``) and checked for the fields the
-        journey's sender may read (the mailing's ``_check_domain_field_access``)."""
+        journey's sender may read (the audience's ``_check_filter_field_access``)."""
         self.ensure_one()
         journey = self.journey_id
-        audience_env = journey._get_audience_mailing()._get_audience_env()
+        audience_env = self.env["sms.marketing.audience"]._get_env(journey._get_audience_mailing())
         domain = self.env["sms.marketing.recipient.model"]._read_filter(self.branch_domain, audience_env.user)
         if journey.recipient_model:
-            self.env["sms.marketing.mailing"]._check_domain_field_access(audience_env[journey.recipient_model], domain)
+            self.env["sms.marketing.audience"]._check_filter_field_access(audience_env[journey.recipient_model], domain)
         return domain
 
     def _get_delay(self):

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from freezegun import freeze_time
 
 from odoo import SUPERUSER_ID, api
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import SmsCommittedCase, SmsEngineCase
@@ -318,6 +318,49 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             steps["x"].with_user(self.user_marketing).branch_domain = "[('signup_type', '!=', False)]"
         # a journey of company A is invisible to a marketer of company B
         self.assertFalse(self.env["sms.marketing.journey"].with_user(self.marketer_b).search([("id", "=", journey.id)]))
+
+    def test_nobody_sends_with_someone_elses_rights(self):
+        """A marketer cannot name another sender, and changing whom a started journey reaches, or what a
+        step sends, makes the writer its sender (as on a scheduled mailing)."""
+        Journey = self.env["sms.marketing.journey"].with_user(self.user_marketing)
+        with self.assertRaises(AccessError):
+            Journey.create({"name": "Borrowed", "list_ids": [(6, 0, self.sms_list.ids)], "trigger": "list",
+                            "sender_id": self.env.ref("base.user_admin").id})  # fmt: skip
+        journey, steps = self._make_journey(self.welcome_steps[:1])
+        journey.action_start()  # started by the superuser of the test: the marketer's edits must not use it
+        with self.assertRaises(AccessError):
+            journey.with_user(self.user_marketing).write({"sender_id": self.env.ref("base.user_admin").id})
+        journey.with_user(self.user_marketing).write({"domain": "[('name', '!=', False)]"})
+        self.assertEqual(journey.sender_id, self.user_marketing, "the writer of the filter is the sender")
+        journey.sudo().sender_id = self.env.ref("base.user_admin")
+        steps["welcome"].with_user(self.user_marketing).body = "Changed text"
+        self.assertEqual(journey.sender_id, self.user_marketing, "the writer of a step's text is the sender")
+        other = self.env["sms.marketing.mailing"].create({"subject": "Someone else's", "body": "x"})
+        with self.assertRaises(UserError):
+            steps["welcome"].with_user(self.user_marketing).mailing_id = other
+
+    def test_triggers_and_steps_stay_within_their_company_and_fields(self):
+        """The date trigger is a stored date field; a list step adds only to lists of its company."""
+        partner_model = self.env["ir.model"]._get_id("res.partner")
+        for name in ("name", "date_localized"):  # not a date; not stored
+            field = self.env["ir.model.fields"]._get("res.partner", name)
+            if not field:
+                continue
+            with self.subTest(field=name), self.assertRaises(ValidationError):
+                self.env["sms.marketing.journey"].create(
+                    {"name": "Dates", "recipient_model_id": partner_model, "trigger": "date",
+                     "date_field_id": field.id, "list_ids": [(5,)]}
+                )  # fmt: skip
+        journey, _steps = self._make_journey(self.welcome_steps[:1])
+        foreign = self.env["sms.marketing.list"].create({"name": "Company B list", "company_id": self.company_b.id})
+        with self.assertRaises(ValidationError):
+            self.env["sms.marketing.journey.step"].create(
+                {"name": "add", "journey_id": journey.id, "step_type": "add_list", "list_id": foreign.id}
+            )
+        with self.assertRaises(ValidationError):
+            self.env["sms.marketing.journey.step"].create(
+                {"name": "wait", "journey_id": journey.id, "step_type": "wait", "wait_amount": 10**9}
+            )
 
     def test_test_dialog_shows_each_sms_and_when(self):
         """Test: the record's SMS step by step with their times, nothing sent or saved."""

@@ -71,7 +71,9 @@ class SmsMarketingJourneyTest(models.TransientModel):
         values = super().default_get(fields_list)
         journey = self.env["sms.marketing.journey"].browse(values.get("journey_id"))
         if "record_ref" in fields_list and journey.exists() and not values.get("record_ref"):
-            self.env.cr.execute(journey._get_audience_mailing()._get_recipients_query())
+            self.env.cr.execute(
+                self.env["sms.marketing.audience"]._get_recipients_query(journey._get_audience_mailing())
+            )
             res_ids = sorted(row[0] for row in self.env.cr.fetchall() if row[0])
             if res_ids:
                 values["record_ref"] = f"{journey.recipient_model},{res_ids[0]}"

@@ -175,9 +175,8 @@ class SmsMarketingJourney(models.Model):
         becomes its sender (as on a scheduled mailing), so that nobody sends with someone else's."""
         others = self.filtered(lambda journey: journey.sender_id and journey.sender_id != self.env.user)
         if others:
-            super(SmsMarketingJourney, others).write(
-                {"sender_id": self.env.user.id, "sender_company_ids": [(6, 0, self.env.companies.ids)]}
-            )
+            # sudo: the system records the sender (``_check_sender_values``); the values are the writer's own
+            others.sudo().write({"sender_id": self.env.user.id, "sender_company_ids": [(6, 0, self.env.companies.ids)]})
 
     # ------------------------------------------------------------------ actions
     def action_start(self):

@@ -81,20 +81,35 @@ class SmsSms(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     def _split_by_gateways(self):
-        """{tuple of gateway ids to try in order, or (): messages}; () is Odoo's own way (IAP, no gateway)."""
-        company = self.env.company
+        """{tuple of gateway ids to try in order, or (): messages}; () is Odoo's own way (IAP, no gateway).
+
+        Each SMS goes through its own company's routes (``_get_sending_company``), whoever runs the queue.
+        """
         Route = self.env["sms.marketing.gateway.route"]
-        routed = Route._has_routes(company)
-        default = self.env["sms.marketing.gateway"]._get_default(company)
         chains, batches = {}, defaultdict(lambda: self.browse())
         for sms in self:
+            company = sms._get_sending_company()
             country = phone_tools.country_of(sms.number)
-            if country not in chains:
+            key = (company.id, country)
+            if key not in chains:
+                routed = Route._has_routes(company)
+                default = self.env["sms.marketing.gateway"]._get_default(company)
                 chain = Route._get_chain(company, country) if routed else default
                 # as the engine: the first gateway up of the route, else the default one
                 first = (Route._get_gateway(company, country, chain) if routed else default) or default
                 chain = first | chain  # the first one leads, the route's others are its failover
                 # Odoo's SMS (IAP) goes Odoo's way: its gateway is never asked to send on Odoo's behalf
-                chains[country] = () if first.provider == "odoo_iap" else tuple(chain.ids)
-            batches[chains[country]] |= sms
+                chains[key] = () if first.provider == "odoo_iap" else tuple(chain.ids)
+            batches[chains[key]] |= sms
         return batches
+
+    def _get_sending_company(self):
+        """The company an SMS is sent for: the company of the record it was posted on, when it has one,
+        else the current one (the sender's; the queue cron's for a record of no company)."""
+        self.ensure_one()
+        message = self.mail_message_id
+        if message.model and message.res_id and message.model in self.env:
+            record = self.env[message.model].sudo().browse(message.res_id).exists()
+            if record and "company_id" in record._fields and record.company_id:
+                return record.company_id[:1]
+        return self.env.company

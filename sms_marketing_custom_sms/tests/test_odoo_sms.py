@@ -100,6 +100,20 @@ class TestOdooSmsThroughGateways(SmsEngineCase):
             (sms_fr.sms_marketing_gateway_id, sms_fr.state), (self.sandbox, "sent")
         )  # the sandbox delivers
 
+    def test_sms_goes_through_its_records_company(self):
+        """An SMS posted on a record of company B leaves through B's gateway, whoever sends it (the queue
+        cron runs as a user of the main company)."""
+        b_gateway = self.env["sms.marketing.gateway"].create(
+            {"name": "Company B sandbox", "provider": "sandbox", "company_id": self.company_b.id, "sequence": -200}
+        )
+        b_gateway._change_balance(10.0, "purchase")
+        partner_b = self.env["res.partner"].create(
+            {"name": "Company B customer", "mobile": BE_NUMBER, "company_id": self.company_b.id}
+        )
+        _notification, sms = self._chatter_sms(partner_b)
+        self.assertEqual(sms.sms_marketing_gateway_id, b_gateway)
+        self.assertFalse(self.sim.state()["sent"], "nothing through the main company's gateway")
+
     def test_failover_to_the_next_gateway_of_the_route(self):
         backup = self.http_gateway.copy(
             {"name": "Backup gateway", "sequence": 2, "api_key": self.sim.api_key, "allow_private_network": True}

@@ -10,7 +10,7 @@ recipients, and writes the results to bench/results/.
     make bench N=100000                                  # both sides, sandbox gateway
     BENCH_GATEWAY=http BENCH_LATENCY_MS=100 make bench   # both sides over HTTP on 127.0.0.1
     BENCH_RUNNERS=1,2,4 BENCH_REPEATS=3 make bench N=10000   # runner sweep, our side only
-    make bench-scale                                     # BENCH_PLAN=scale: the scale plan
+    make bench-scale-loops                               # BENCH_PLAN=scale: the worker loops' scale plan
 
 docs/benchmark.md describes the method, every option (BENCH_*), the scale plan's targets
 and the current figures.
@@ -1104,6 +1104,11 @@ def main(argv):
 
     if os.environ.get("BENCH_PLAN") == "scale":
         scale_plan()
+        return
+    if os.environ.get("BENCH_DEPLOYED") == "1":  # our side on odoo-bin's cron threads: the scale plan at n
+        import deployed_plan
+
+        deployed_plan.run_plan(n)
         return
     aud = _audience(n)
     if os.environ.get("BENCH_RUNNERS"):

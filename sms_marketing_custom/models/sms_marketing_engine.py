@@ -55,6 +55,7 @@ PARAM_DEFAULTS = {
     "retry_max_seconds": 3600,
     "max_tries": 6,  # transient errors before a trace fails
     "lease_margin_seconds": 60,  # a batch in flight this long past its call's time-out is presumed dead
+    "lease_heartbeat_seconds": 10,  # a per-message batch moves its lease forward this often while it is sent
     # a provider without idempotency key: how long a call may take before its in-flight
     # messages are taken for a crash's (sooner when their sender's database session is gone)
     "in_flight_timeout": 900,
@@ -124,10 +125,15 @@ class SmsMarketingEngine(models.AbstractModel):
         for a 100,000-recipient window) than running them.
         """
         self.env.flush_all()
-        if not self.env.registry.in_test_mode() and not getattr(threading.current_thread(), "testing", False):
+        if self._commits():
             self.env.cr.commit()  # pylint: disable=invalid-commit
             self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL jit = off")
         self.env.invalidate_all()
+
+    @api.model
+    def _commits(self):
+        """True where the engine commits (a cron worker, a request, a sending worker), False in tests."""
+        return not self.env.registry.in_test_mode() and not getattr(threading.current_thread(), "testing", False)
 
     # ------------------------------------------------------------------ queue
     @api.model

@@ -5,16 +5,28 @@ traces carry it as their claim marker (``claim_move_id``). Every reservation
 is closed exactly once, by its sender (``_record_batch``, ``_release_batch``)
 or by the recovery of its expired lease (``_recover_batches``), through
 ``sms.marketing.gateway._close_lease``: the ledger always sums to the balance.
+
+A batch of a per-message provider (Twilio, Vonage) lasts as long as its
+messages one after the other: its sender moves its lease forward while it
+works (``_get_lease_heartbeat``). When a lease is recovered anyway, the
+credits of its messages in flight (they may have left) are kept on their
+traces, not refunded, until the late sender's record or the look-up settles
+them (``_release_batch``).
 """
 
 import logging
+import time
+from contextlib import nullcontext
 from datetime import timedelta
+
+import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..tools import pricing
+from .sms_marketing_engine import PARAM_DEFAULTS
 
 _logger = logging.getLogger(__name__)
 
@@ -48,8 +60,7 @@ class SmsMarketingEngine(models.AbstractModel):
                 count += 1
             if not count:
                 return 0, None, 0.0
-            lease = 2 * (gateway.timeout or 0.0) + params["lease_margin_seconds"]
-            lease_until = fields.Datetime.now() + timedelta(seconds=lease)
+            lease_until = fields.Datetime.now() + timedelta(seconds=self._get_lease_seconds(gateway, params))
             move_id = gateway._reserve_batch(round(total, pricing.LEDGER_DIGITS), lease_until, mailing=mailing)
             if move_id:
                 break
@@ -72,22 +83,124 @@ class SmsMarketingEngine(models.AbstractModel):
         return count, move_id, delay
 
     @api.model
-    def _release_batch(self, mailing, gateway, move_id, reserved):
-        """Give a batch's credits back and its traces to the queue, nothing sent; False if already closed."""
+    def _get_lease_seconds(self, gateway, params):
+        """How long a batch's sender may stay silent before it is presumed dead: twice the gateway's
+        time-out and ``lease_margin_seconds``."""
+        return 2 * (gateway.timeout or 0.0) + params["lease_margin_seconds"]
+
+    @api.model
+    def _release_batch(self, mailing, gateway, move_id, reserved, recovered=False):
+        """Close a batch's reservation without its answer, its traces back to the queue; False if closed already.
+
+        By its sender (refused for good: nothing left), every credit goes back
+        and the in-flight marks are cleared. By the recovery of its expired lease
+        (``recovered``), the messages marked in flight (``_mark_in_flight``) may
+        have left: their credits stay spent, on their traces' ``cost``, until
+        the late sender's record (``_record_late``) or the look-up
+        (``_reconcile_unknown``) settles them; the rest goes back.
+        """
         if not gateway._close_lease(move_id):
             return False
-        gateway._settle(reserved, 0.0, mailing=mailing)
-        if not mailing:  # keyword answers: no trace carries the reservation
-            return True
-        self.env.cr.execute(
-            SQL(
-                """UPDATE sms_marketing_trace SET claim_move_id = NULL
-                    WHERE mailing_id = %s AND claim_move_id = %s""",
-                mailing.id,
-                move_id,
+        held = 0.0
+        if mailing:  # keyword answers: no trace carries the reservation
+            if recovered:
+                assignments = SQL("claim_move_id = NULL")
+            else:
+                assignments = SQL(
+                    """claim_move_id = NULL, cost = CASE WHEN t.in_flight_at IS NULL THEN t.cost ELSE 0 END,
+                       next_try_at = CASE WHEN t.in_flight_at IS NULL THEN t.next_try_at END, in_flight_at = NULL"""
+                )
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_trace t SET %s FROM sms_marketing_trace old
+                        WHERE t.mailing_id = %s AND t.claim_move_id = %s AND old.id = t.id
+                    RETURNING CASE WHEN old.in_flight_at IS NOT NULL THEN old.cost ELSE 0 END""",
+                    assignments,
+                    mailing.id,
+                    move_id,
+                )
             )
-        )
+            if recovered:
+                held = round(sum(cost or 0.0 for (cost,) in self.env.cr.fetchall()), pricing.LEDGER_DIGITS)
+        gateway._settle(reserved, held, mailing=mailing)
         return True
+
+    @api.model
+    def _get_lease_heartbeat(self, gateway, move_id, messages, params):
+        """The heartbeat of a per-message batch in flight (``providers/per_message.py``), or None.
+
+        Called with the count of messages answered so far. At most every
+        ``lease_heartbeat_seconds`` (and four times per lease), it moves the
+        batch's lease and the in-flight time of the messages not sent yet
+        forward (``_extend_lease``): the lease measures that the sender is
+        alive, not how long its batch may take. A sender stuck in one call
+        beats no more and loses its lease as before. False once the lease is
+        gone: the sender stops.
+        """
+        if not move_id:
+            return None
+        lease = self._get_lease_seconds(gateway, params)
+        in_flight = params.get("in_flight_timeout") or PARAM_DEFAULTS["in_flight_timeout"]
+        every = min(params.get("lease_heartbeat_seconds", PARAM_DEFAULTS["lease_heartbeat_seconds"]), lease / 4)
+        pid = self.env.cr._cnx.get_backend_pid()  # the in-flight marks' session (``_mark_in_flight``)
+        trace_ids = [message.get("trace_id") for message in messages]
+        last = [time.monotonic()]
+
+        def beat(answered):
+            if time.monotonic() - last[0] < every:
+                return True
+            last[0] = time.monotonic()
+            unsent = [trace_id for trace_id in trace_ids[answered:] if trace_id]
+            return self._extend_lease(move_id, unsent, pid, lease, in_flight)
+
+        return beat
+
+    @api.model
+    def _extend_lease(self, move_id, trace_ids, pid, lease_seconds, in_flight_seconds):
+        """Move the lease of the reservation ``move_id`` and the in-flight time of its unsent traces
+        ``trace_ids`` (marked by the session ``pid``) forward; False when the lease is gone (recovered).
+
+        In a transaction of its own, committed at once on a connection of its
+        own: the sender's transaction stays closed during its provider calls,
+        and a recovery, a webhook or another runner waits at most for these
+        two short UPDATEs (the gateway row is not touched). In tests, where
+        nothing is committed, on the test's cursor.
+        """
+        try:
+            return self._move_lease(move_id, trace_ids, pid, lease_seconds, in_flight_seconds)
+        except psycopg2.Error as error:  # the record decides (its lease may have ended): go on sending
+            _logger.warning("batch %s: its lease could not be extended: %s", move_id, error)
+            return True
+
+    @api.model
+    def _move_lease(self, move_id, trace_ids, pid, lease_seconds, in_flight_seconds):
+        with self.env.registry.cursor() if self._commits() else nullcontext(self.env.cr) as cr:
+            if self._commits():  # as the engine's transactions: a recovery's commit is re-read, not a conflict
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cr.execute(
+                SQL(
+                    """UPDATE sms_marketing_credit_move
+                          SET lease_until = GREATEST(lease_until, now() at time zone 'UTC' + make_interval(secs => %s))
+                        WHERE id = %s AND lease_until IS NOT NULL RETURNING id""",
+                    lease_seconds,
+                    move_id,
+                )
+            )
+            kept = bool(cr.rowcount)
+            if kept and trace_ids:
+                cr.execute(
+                    SQL(
+                        """UPDATE sms_marketing_trace
+                              SET next_try_at = GREATEST(next_try_at,
+                                                         now() at time zone 'UTC' + make_interval(secs => %s))
+                            WHERE id = ANY(%s) AND in_flight_pid = %s AND in_flight_at IS NOT NULL
+                              AND state = 'pending'""",
+                        in_flight_seconds,
+                        trace_ids,
+                        pid,
+                    )
+                )
+        return kept
 
     # ------------------------------------------------------------------ balances of paused mailings
     @api.model

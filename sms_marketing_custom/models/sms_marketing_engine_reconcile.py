@@ -1,9 +1,12 @@
 """The sending engine's recovery: what a dead sender or a lost answer left open.
 
 ``_recover_batches`` settles the reservations whose lease expired (refund,
-traces released, sent again under the same uuids); ``_reconcile_unknown``
-asks the provider what became of messages whose answer was lost
-(docs/design.md, "Sending": providers without idempotency key).
+traces released, sent again under the same uuids; the credits of messages
+in flight at a provider without idempotency key are kept, since they may
+have left); ``_reconcile_unknown`` asks the provider what became of messages
+whose answer was lost (docs/design.md, "Sending": providers without
+idempotency key). A trace's ``cost`` is what the ledger holds for it: a
+look-up charges or gives back the difference.
 """
 
 import logging
@@ -20,10 +23,11 @@ from .sms_marketing_engine import PARAM_DEFAULTS
 
 _logger = logging.getLogger(__name__)
 
-# A trace to reconcile, as ``_reconcile_unknown`` selects it (``since``: when it was sent, or last written).
+# A trace to reconcile, as ``_reconcile_unknown`` selects it (``since``: when it was sent, or last written;
+# ``cost``: the credits the ledger holds for it).
 UnknownRow = namedtuple(
     "UnknownRow",
-    "id uuid number body country_code segments provider_message_id since state mailing_id try_count gateway_id",
+    "id uuid number body country_code segments provider_message_id since state mailing_id try_count gateway_id cost",
 )
 
 # What ``_update_reconciled`` writes per trace (``_write_traces``).
@@ -50,7 +54,9 @@ class SmsMarketingEngine(models.AbstractModel):
 
         The traces go back to the queue with their uuids: the next send of a
         message the gateway had accepted is answered ``duplicate`` and
-        accounted once. Expired leases being settled by a live sender are
+        accounted once. Messages in flight at a provider without idempotency
+        key keep their credits (``_release_batch``): the late sender's record
+        or the look-up settles them. Expired leases being settled by a live sender are
         skipped (``SKIP LOCKED``) and lost to it or to this recovery
         (``sms.marketing.gateway._close_lease``). Returns the number of batches recovered.
         """
@@ -67,7 +73,7 @@ class SmsMarketingEngine(models.AbstractModel):
         for move_id, gateway_id, mailing_id, reserved in rows:
             gateway = self.env["sms.marketing.gateway"].sudo().browse(gateway_id)
             mailing = self.env["sms.marketing.mailing"].browse(mailing_id)
-            if self._release_batch(mailing, gateway, move_id, reserved):
+            if self._release_batch(mailing, gateway, move_id, reserved, recovered=True):
                 recovered += 1
                 _logger.warning(
                     "mailing %s: the sender of batch %s stopped before recording it; its messages go back to the queue",
@@ -104,7 +110,7 @@ class SmsMarketingEngine(models.AbstractModel):
             SQL(
                 """SELECT t.id, t.uuid, t.number, t.body, t.country_code, t.segments, t.provider_message_id,
                           COALESCE(t.in_flight_at, t.sent_at, t.write_date), t.state, t.mailing_id, t.try_count,
-                          COALESCE(t.gateway_id, m.gateway_id)
+                          COALESCE(t.gateway_id, m.gateway_id), t.cost
                      FROM sms_marketing_trace t JOIN sms_marketing_mailing m ON m.id = t.mailing_id
                     WHERE t.in_flight_at IS NOT NULL AND t.claim_move_id IS NULL
                       AND ((t.state = 'pending'
@@ -160,8 +166,11 @@ class SmsMarketingEngine(models.AbstractModel):
         self._update_reconciled(gateway, update, params, now)
         Mailing = self.env["sms.marketing.mailing"]
         for mailing_id, cost in spent.items():
-            if gateway and cost:
+            cost = round(cost, pricing.LEDGER_DIGITS)
+            if gateway and cost > 0:
                 gateway._change_balance(-cost, "spend", mailing=Mailing.browse(mailing_id), allow_partial=True)
+            elif gateway and cost < 0:  # held for a message the provider never took
+                gateway._change_balance(-cost, "refund", mailing=Mailing.browse(mailing_id))
         back = {row.mailing_id for row, state in zip(rows, update["state"], strict=False) if state == "pending"}
         # a mailing that ended meanwhile has messages to send again
         Mailing.browse(sorted(back))._set_sending(from_state="done")
@@ -199,7 +208,9 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _get_reconciled_values(self, rows, found, can_look_up, params):
-        """(the columns of ``_update_reconciled``, {mailing id: credits spent}) from the look-up's answers."""
+        """(the columns of ``_update_reconciled``, {mailing id: credits to spend, negative to give back}) from
+        the look-up's answers: each trace's new cost less what the ledger holds for it already (its ``cost``,
+        kept by the recovery of a batch in flight)."""
         reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
         now = fields.Datetime.now()
         base, cap = params["retry_base_seconds"], params["retry_max_seconds"]
@@ -208,15 +219,15 @@ class SmsMarketingEngine(models.AbstractModel):
         for row in rows:
             result = found.get(row.uuid) or {}
             tries = row.try_count + 1 if can_look_up else params["max_tries"]  # nothing more to learn without look-up
+            held = row.cost or 0.0
             if result.get("state") == "sent":
                 state, cost, ftype, reason = "sent", result.get("credits") or 0.0, None, None
-                # its batch was settled without it (recorded unknown, or released by the recovery)
-                spent[row.mailing_id] = spent.get(row.mailing_id, 0.0) + cost
             elif result.get("state") == SERVER_ERROR:  # the provider never took it: send it normally
                 state, cost, ftype, reason = "pending", 0.0, None, None
                 tries = row.try_count
-            else:
-                state, cost, ftype, reason = "unknown", 0.0, "unknown_outcome", reasons["unknown_outcome"]
+            else:  # what the ledger holds for it stays: it may have left
+                state, cost, ftype, reason = "unknown", held, "unknown_outcome", reasons["unknown_outcome"]
+            spent[row.mailing_id] = spent.get(row.mailing_id, 0.0) + cost - held
             update["id"].append(row.id)
             update["state"].append(state)
             update["cost"].append(cost)

@@ -4,7 +4,9 @@
 maps each answer to a trace state (``sms.marketing.trace._get_outcome``),
 updates the traces in one ``UPDATE ... FROM unnest`` and settles the
 reservation. Providers without idempotency key get their messages marked in
-flight before the call (``_mark_in_flight``), cleared here.
+flight before the call (``_mark_in_flight``), cleared here; when the batch's
+lease was recovered meanwhile, the answers of those still in flight are
+recorded all the same (``_record_late``): the ledger charges what left.
 """
 
 from datetime import timedelta
@@ -42,14 +44,49 @@ class SmsMarketingEngine(models.AbstractModel):
 
         Closing the lease comes first: it is the arbiter between this sender
         and a recovery of its expired lease (``sms.marketing.gateway._close_lease``).
-        (None, False) when the recovery won: the answer is dropped, the
-        messages are sent again under the same uuids.
+        (None, False) when the recovery won: the messages marked in flight are
+        recorded by ``_record_late``; the others' answer is dropped, they are
+        sent again under the same uuids.
         """
         if not gateway._close_lease(move_id):
+            self._record_late(mailing, gateway, messages, results, transient_error, params)
             return None, False
         spent, insufficient = self._record(mailing, messages, results, transient_error, params)
         gateway._settle(reserved, spent, mailing=mailing)
         return spent, insufficient
+
+    @api.model
+    def _record_late(self, mailing, gateway, messages, results, transient_error, params):
+        """Record the answers of a batch whose lease was recovered during its call; returns the credits spent.
+
+        Only the messages this sender marked in flight and that are still in
+        flight under its session are its to record: the recovery kept their
+        credits on their ``cost`` (``_release_batch``), which this answer
+        settles now (a message that left is charged its price, one never
+        taken is given back and sent again, an unknown one is looked up). A
+        message a look-up has taken over carries that run's session and is
+        left to it; a batch without mark (an idempotent provider) has its
+        answer dropped: its resend is answered ``duplicate`` and charged then.
+        """
+        ids = [message["trace_id"] for message in messages if message.get("trace_id")]
+        if not ids or not mailing:
+            return 0.0
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, cost FROM sms_marketing_trace
+                    WHERE id = ANY(%s) AND in_flight_at IS NOT NULL AND claim_move_id IS NULL
+                      AND in_flight_pid = pg_backend_pid()
+                      FOR NO KEY UPDATE""",
+                ids,
+            )
+        )
+        held = dict(self.env.cr.fetchall())
+        if not held:
+            return 0.0
+        mine = [message for message in messages if message.get("trace_id") in held]
+        spent, _insufficient = self._record(mailing, mine, results, transient_error, params)
+        gateway._settle(round(sum(held.values()), pricing.LEDGER_DIGITS), spent, mailing=mailing)
+        return spent
 
     @api.model
     def _record(self, mailing, messages, results, transient_error, params):
@@ -176,7 +213,9 @@ class SmsMarketingEngine(models.AbstractModel):
     def _mark_in_flight(self, gateway, messages, params):
         """Before a provider that is not idempotent (Twilio, Vonage) is called, mark its messages in flight.
 
-        The mark (time, this database session, the text and the gateway) is
+        The mark (time, this database session, the text, the gateway and the
+        message's reserved credits as its ``cost``, which a recovery of the
+        batch keeps: see ``_release_batch``) is
         committed before the call and cleared by ``_record``; meanwhile the
         traces are not claimed again (``next_try_at`` is the end of the
         call's allowed time). Should the runner die during the call, the
@@ -192,14 +231,15 @@ class SmsMarketingEngine(models.AbstractModel):
             SQL(
                 """UPDATE sms_marketing_trace t
                       SET in_flight_at = %(now)s, in_flight_pid = pg_backend_pid(), gateway_id = %(gateway)s,
-                          next_try_at = %(until)s, body = v.body
-                     FROM unnest(%(ids)s::int[], %(bodies)s::text[]) AS v(id, body)
+                          next_try_at = %(until)s, body = v.body, cost = v.cost
+                     FROM unnest(%(ids)s::int[], %(bodies)s::text[], %(costs)s::numeric[]) AS v(id, body, cost)
                     WHERE t.id = v.id""",
                 now=now,
                 until=now + timedelta(seconds=params.get("in_flight_timeout") or PARAM_DEFAULTS["in_flight_timeout"]),
                 gateway=gateway.id,
                 ids=ids,
                 bodies=[message["content"] for message in messages if message.get("trace_id")],
+                costs=[message["cost"] for message in messages if message.get("trace_id")],
             )
         )
         self._commit()

@@ -18,7 +18,7 @@ from collections import namedtuple
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
-from ..providers import SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
+from ..providers import PROVIDERS, SERVER_ERROR, SmsGatewayError, SmsGatewayTransientError
 from ..tools import pricing
 from ..tools.messages import new_message
 from ..tools.sms_encoding import segment_count
@@ -27,6 +27,10 @@ _logger = logging.getLogger(__name__)
 
 # Namespace of the per-number advisory locks of the frequency cap at claim time ("SMF").
 CAP_LOCK_NAMESPACE = 0x534D46
+# A per-message provider's batches: the first of a run is this size, the next ones take at most this
+# share of the shorter of their lease and the run's time budget at the time per message measured.
+PROBE_BATCH_SIZE = 20
+BATCH_TIME_SHARE = 0.5
 # A claimed trace, as ``_claim_rows`` selects it.
 ClaimedRow = namedtuple("ClaimedRow", "id res_id number uuid country_code try_count")
 # What ``_deliver`` did: messages reserved and sent (``count``), the reservation's ledger line, the
@@ -75,7 +79,7 @@ class SmsMarketingEngine(models.AbstractModel):
             return 0
         if delivery.recovered:
             _logger.warning(
-                "mailing %s: batch %s was recovered by another runner; its answer is dropped",
+                "mailing %s: batch %s was recovered by another runner; only its messages in flight were recorded",
                 mailing.id,
                 delivery.move_id,
             )
@@ -121,7 +125,7 @@ class SmsMarketingEngine(models.AbstractModel):
         if delay > 0:
             self._wait(delay)
         try:
-            results, transient_error = self._send(gateway, batch, params)
+            results, transient_error = self._send(gateway, batch, params, move_id=move_id)
         except SmsGatewayError as error:  # refused for good: nothing was sent, nothing is charged
             released = self._release_batch(mailing, gateway, move_id, reserved)
             return Delivery(count, move_id, error=error, released=released)
@@ -154,11 +158,40 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _get_batch_size(self, gateway, params):
-        """``batch_size``, and at most one second of the gateway's rate limit: a batch leaves at once."""
+        """``batch_size``, and at most one second of the gateway's rate limit: a batch leaves at once;
+        for a per-message provider, what fits its time (``_get_per_message_batch_size``)."""
         size = params["batch_size"]
         if gateway and gateway.rate_limit > 0:
             size = min(size, max(1, int(gateway.rate_limit)))
+        provider = PROVIDERS.get(gateway.provider) if gateway else None
+        if provider and provider.per_message:
+            size = min(size, self._get_per_message_batch_size(gateway, params))
         return size
+
+    @api.model
+    def _get_per_message_batch_size(self, gateway, params):
+        """How many messages of a per-message provider (one request each) one batch takes.
+
+        A batch lasts as long as its messages one after the other (1,000 at
+        200 ms: 200 s). It takes at most half the shorter of its lease and
+        the run's time budget at the time per message measured in this run
+        (``_note_message_time``), so that a run ends near its budget and a
+        dead sender leaves few messages in limbo; the first batch of a run,
+        unmeasured, is a probe of ``PROBE_BATCH_SIZE``. The heartbeat keeps the
+        lease of a batch the provider slows down (``_get_lease_heartbeat``).
+        """
+        seconds = params.get("_message_seconds", {}).get(gateway.id)
+        if not seconds:
+            return PROBE_BATCH_SIZE
+        window = min(self._get_lease_seconds(gateway, params), params["time_budget"]) * BATCH_TIME_SHARE
+        return max(1, int(window / seconds))
+
+    @api.model
+    def _note_message_time(self, gateway, results, seconds, params):
+        """Keep the time per message a per-message provider's batch took, for the next batch's size."""
+        answered = sum(1 for result in results if result.get("state") != SERVER_ERROR)
+        if answered:
+            params.setdefault("_message_seconds", {})[gateway.id] = seconds / answered
 
     @api.model
     def _pause_for_credit(self, mailing, gateway):
@@ -360,19 +393,26 @@ class SmsMarketingEngine(models.AbstractModel):
 
     # ------------------------------------------------------------------ send
     @api.model
-    def _send(self, gateway, messages, params):
+    def _send(self, gateway, messages, params, move_id=None):
         """({uuid: result}, transient error text or None) of the provider's answer.
 
         A transient error (time-out, 429, 5xx) answers for the whole batch: every
         message is retried later with the same uuid. SmsGatewayError (refused
-        credentials) propagates: the caller pauses the mailing.
+        credentials) propagates: the caller pauses the mailing. A per-message
+        provider's batch keeps its reservation's lease (``move_id``) while it
+        is sent, and its time per message is measured.
         """
         if not messages:
             return {}, None
         self._mark_in_flight(gateway, messages, params)
         prices = self._get_run_prices(gateway, params)
+        provider = PROVIDERS.get(gateway.provider)
+        per_message = bool(provider and provider.per_message)
+        heartbeat = self._get_lease_heartbeat(gateway, move_id, messages, params) if per_message else None
+        started = time.monotonic()
         try:
-            results = gateway.with_context(sms_marketing_prices=prices)._send_batch(messages)
+            sender = gateway.with_context(sms_marketing_prices=prices, sms_marketing_heartbeat=heartbeat)
+            results = sender._send_batch(messages)
         except SmsGatewayTransientError as error:
             self._note_gateway_call(gateway, str(error), params)
             return {}, str(error)
@@ -380,6 +420,8 @@ class SmsMarketingEngine(models.AbstractModel):
             if self._note_gateway_call(gateway, str(error), params):
                 return {}, str(error)  # another gateway of the route takes these messages over
             raise
+        if per_message:
+            self._note_message_time(gateway, results, time.monotonic() - started, params)
         self._note_gateway_call(gateway, self._batch_failure(results), params)
         return {result["uuid"]: result for result in results}, None
 

@@ -165,6 +165,9 @@ class SmsProvider:
 
     - ``key`` (stored in ``sms.marketing.gateway.provider``) and ``label``;
     - ``idempotent``: see the module docstring;
+    - ``per_message``: one request per message, so a batch lasts as long as its
+      messages one after the other (the engine sizes such batches by their
+      measured time and keeps their lease while they are sent);
     - ``simulated``: no real SMS leave (the gateway may get free demo credits);
     - ``default_endpoint``: the provider's public API base URL, which the
       gateway's ``endpoint_url`` overrides (None: the gateway must give one);
@@ -176,6 +179,7 @@ class SmsProvider:
     key = None
     label = None
     idempotent = False
+    per_message = False
     simulated = False
     default_endpoint = None
     gateway_fields = ()

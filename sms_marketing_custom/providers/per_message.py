@@ -14,7 +14,11 @@ batch is sent message by message and the loop stops at the first doubt:
   the provider (``lookup``) or shows it as unknown with its reason;
 * refused credentials on the first message raise ``SmsGatewayError`` (the
   mailing pauses); after a message was taken, the rest get ``server_error``
-  instead, so the results of the taken ones are kept.
+  instead, so the results of the taken ones are kept;
+* the engine's heartbeat (context ``sms_marketing_heartbeat``, called with the
+  count of messages answered) keeps the batch's lease while it is sent; when
+  it answers False (the lease was recovered: this sender was presumed dead),
+  the rest get ``server_error``: they are sent again later, by whoever claims them.
 """
 
 import logging
@@ -48,6 +52,7 @@ class AnswerLost(Exception):
 
 class PerMessageProvider(SmsProvider):
     idempotent = False
+    per_message = True
 
     def _http(self, method, url, **kwargs):
         """The provider's ``ProviderAnswer``; RequestNotSent or AnswerLost when there is none,
@@ -85,6 +90,7 @@ class PerMessageProvider(SmsProvider):
     def send(self, messages):
         results = []
         stop = None
+        heartbeat = self.env.context.get("sms_marketing_heartbeat")
         for index, message in enumerate(messages):
             if stop:
                 results.append(self.result(message["uuid"], SERVER_ERROR))
@@ -108,6 +114,8 @@ class PerMessageProvider(SmsProvider):
                     raise
                 stop, result = "refused", self.result(message["uuid"], SERVER_ERROR)
             results.append(result)
+            if not stop and heartbeat and index + 1 < len(messages) and not heartbeat(index + 1):
+                stop = "the batch's lease was recovered"
         if stop:
             _logger.info("gateway %s: batch stopped after a failure (%s)", self.gateway.id, stop)
         return results

@@ -25,6 +25,7 @@ from . import (
     test_mailing_tour,
     test_number_formats,
     test_optout_page,
+    test_per_message_leases,
     test_phone,
     test_provider_twilio,
     test_provider_vonage,

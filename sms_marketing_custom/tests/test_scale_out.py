@@ -173,6 +173,35 @@ class TestScaleOut(SmsEngineCase):
             self.http_gateway.rate_limit = -1
             self.http_gateway.flush_recordset()
 
+    def test_per_message_batch_fits_its_lease(self):
+        """A per-message provider's batch (one request per message) is sized by its measured time: a probe
+        first, then at most half the shorter of its lease and the run's time budget; never for the
+        provider of one request per batch."""
+        engine = self.env["sms.marketing.engine"]
+        gateway = self.env["sms.marketing.gateway"].create(
+            {
+                "name": "Per message",
+                "provider": "twilio",
+                "endpoint_url": "http://127.0.0.1:9",
+                "allow_private_network": True,
+                "account_id": "AC" + "0" * 32,
+                "api_key": "token",
+                "sender": "+15005550006",
+                "timeout": 5,
+            }
+        )
+        params = dict(engine._get_params(), batch_size=1000, time_budget=50, lease_margin_seconds=60)
+        self.assertEqual(engine._get_batch_size(gateway, params), 20, "unmeasured: a probe batch")
+        engine._note_message_time(gateway, [{"uuid": str(i), "state": "sent"} for i in range(20)], 4.0, params)
+        # 200 ms per message; lease 2 x 5 + 60 = 70 s, budget 50 s: half of 50 s
+        self.assertEqual(engine._get_batch_size(gateway, params), 125)
+        engine._note_message_time(gateway, [{"uuid": "1", "state": "sent"}], 100.0, params)
+        self.assertEqual(engine._get_batch_size(gateway, params), 1, "slower than the window: one at a time")
+        engine._note_message_time(gateway, [{"uuid": "1", "state": "sent"}], 0.0001, params)
+        self.assertEqual(engine._get_batch_size(gateway, params), 1000, "fast: the batch size")
+        engine._note_message_time(self.http_gateway, [{"uuid": "1", "state": "sent"}], 100.0, params)
+        self.assertEqual(engine._get_batch_size(self.http_gateway, params), 1000, "one request per batch")
+
     def test_rate_limited_batch_waits_outside_its_transaction(self):
         """A second batch right after the first waits for its slots; the lease covers the wait."""
         self._make_contacts(6)

@@ -67,14 +67,6 @@ class TestConcurrentSenders(SmsCommittedCase):
         self.addCleanup(self._cleanup, ids)
         return ids
 
-    def _cleanup(self, ids):
-        with self._cursor() as cr:
-            cr.execute("DELETE FROM sms_marketing_mailing WHERE id = %s", [ids["mailing"]])
-            cr.execute("DELETE FROM sms_marketing_contact WHERE id = ANY(%s)", [ids["contacts"]])
-            cr.execute("DELETE FROM sms_marketing_list WHERE id = %s", [ids["list"]])
-            cr.execute("DELETE FROM sms_marketing_gateway WHERE id = %s", [ids["gateway"]])
-            cr.commit()  # pylint: disable=invalid-commit
-
     def test_two_workers_share_one_mailing(self):
         """Sender A holds a claimed batch while sender B runs: B skips A's rows and sends the rest.
 
@@ -134,39 +126,6 @@ class TestConcurrentSenders(SmsCommittedCase):
             cr.execute("SELECT sum(amount) FROM sms_marketing_credit_move WHERE gateway_id = %s", [ids["gateway"]])
             self.assertAlmostEqual(cr.fetchone()[0], balance)
             self.assertAlmostEqual(balance, 940.0)
-
-    def _setup_committed_provider(self, gateway_values, numbers):
-        """A committed gateway of a real provider (its stand-in), its contacts and a mailing in sending."""
-        with self._cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            gateway = env["sms.marketing.gateway"].create(
-                {**gateway_values, "name": "Concurrency provider", "timeout": 5}
-            )
-            gateway._change_balance(1000.0, "purchase")
-            sms_list = env["sms.marketing.list"].create({"name": "Concurrency provider list"})
-            contacts = env["sms.marketing.contact"].create(
-                [
-                    {"name": f"P{i}", "phone": number, "phone_sanitized": number, "list_ids": [(4, sms_list.id)]}
-                    for i, number in enumerate(numbers)
-                ]
-            )
-            mailing = env["sms.marketing.mailing"].create(
-                {
-                    "subject": "Concurrency provider",
-                    "body": "Hello",
-                    "list_ids": [(6, 0, sms_list.ids)],
-                    "gateway_id": gateway.id,
-                    "include_optout": False,
-                }
-            )
-            mailing.state = "sending"
-            engine = env["sms.marketing.engine"]
-            while not mailing.trace_build_done:
-                engine._build_traces(mailing, engine._get_params())
-            ids = {"gateway": gateway.id, "list": sms_list.id, "contacts": contacts.ids, "mailing": mailing.id}
-            cr.commit()  # pylint: disable=invalid-commit
-        self.addCleanup(self._cleanup, ids)
-        return ids
 
     def test_two_senders_share_one_mailing_on_each_provider(self):
         """The two-sender interleaving against the Twilio and Vonage stand-ins (no idempotency key):

@@ -40,6 +40,17 @@ def post(url, body, headers, timeout=30):
         return e.code, e.read()
 
 
+class RequestHold:
+    """A send request held by the stand-in (``ProviderStandin.hold_request``)."""
+
+    def __init__(self):
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def wait_arrived(self, timeout=60):
+        return self.arrived.wait(timeout)
+
+
 class Handler(BaseHTTPRequestHandler):
     """The request handler of a stand-in: ``self.standin`` is the server's stand-in."""
 
@@ -73,6 +84,11 @@ class Handler(BaseHTTPRequestHandler):
         standin = self.standin
         with standin.lock:
             standin.requests += 1
+            hold = standin.holds.pop(standin.requests, None)
+        if hold:  # the test decides when this request goes on (``hold_request``)
+            hold.arrived.set()
+            hold.release.wait(timeout=120)
+        with standin.lock:
             failure = standin.fail_next.pop(0) if standin.fail_next else None
             if failure in (429, 500, 503):
                 return self.send_json(failure, refusal(failure))
@@ -141,6 +157,7 @@ class ProviderStandin(Standin):
         self.messages = []
         self.fail_next = []
         self.requests = 0
+        self.holds = {}  # send request number -> RequestHold
         self.posted = []  # (url, body, headers) of every call posted
 
     def reset(self):
@@ -148,7 +165,17 @@ class ProviderStandin(Standin):
             self.messages.clear()
             self.fail_next.clear()
             self.requests = 0
+            self.holds.clear()
             self.posted.clear()
+
+    def hold_request(self, number):
+        """Hold the ``number``-th send request (counted from the last reset) before the stand-in takes its
+        message, until the test calls ``release()`` on the ``RequestHold`` returned: a provider that is
+        slow exactly when the test wants it, with no sleep. ``arrived`` is set once the request is held."""
+        hold = RequestHold()
+        with self.lock:
+            self.holds[number] = hold
+        return hold
 
     def post_form(self, url, params, headers=None):
         """Post the form ``params`` to ``url`` with ``headers`` and keep it in ``posted``; returns (status, body)."""

@@ -118,7 +118,7 @@ if WITH_LEADS:
     leads = ["lead_count:sum", "lead_expected_revenue:sum"]
     rows += [
         (
-            "campaign analysis, 2 campaigns, with sales and leads",
+            "campaign analysis, 2 campaigns, sales and leads",
             lambda: Report._read_group(domain, ["campaign_id"], base + sales + leads),
         ),
         ("leads figures of the 20 mailings (one query)", lambda: Report._get_lead_figures(mailings.ids)),

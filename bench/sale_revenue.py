@@ -1,15 +1,19 @@
-"""Cost of the sales figures of sms_marketing_custom_sale at N traces; everything is rolled back.
+"""Cost of the sales figures of sms_marketing_custom_sale (and of the leads figures of
+sms_marketing_custom_crm when it is installed) at N traces; everything is rolled back.
 
     N=100000 odoo-bin shell -c ODOO_RC -d DB --no-http < bench/sale_revenue.py
-    (DB: sms_marketing_custom_sale installed, e.g. a copy of the test database)
+    (DB: sms_marketing_custom_sale installed, e.g. a copy of the test database; with
+    sms_marketing_custom_crm installed too, the leads rows are added)
 
 Twenty mailings in two campaigns share N traces; ORDERS sale orders (default
 N / 5) are spread over the twenty mailings' UTM sources (two thirds) and a
 source of no mailing (one third), half confirmed, created over 60 days from
-the mailings' sending (so the 30-day window cuts some). Timed, warm, median of
-five runs: the campaign analysis of the two campaigns with and without the
-three sales columns (one grouped query each), the sales figures of the twenty
-mailings (one query), and the campaign form's figures.
+the mailings' sending (so the 30-day window cuts some). Leads mode (the CRM
+bridge installed): LEADS leads (default N / 5) spread the same way, one in
+ten lost. Timed, warm, median of five runs: the campaign analysis of the two
+campaigns with and without the three sales columns (and the two leads
+columns), the sales (leads) figures of the twenty mailings (one query), and
+the campaign form's figures.
 """
 
 import os
@@ -64,8 +68,30 @@ cr.execute(
          WHERE sale_order.id = %s""",
     [other_source.id, sources, MAILINGS, ORDERS, template.id],
 )
-cr.execute("ANALYZE sms_marketing_trace; ANALYZE sale_order; ANALYZE sms_marketing_link_click")
 Report = env["sms.marketing.campaign.report"]
+WITH_LEADS = "lead_count" in Report._fields
+LEADS = int(os.environ.get("LEADS", str(N // 5))) if WITH_LEADS else 0
+if WITH_LEADS:
+    lead = env["crm.lead"].create({"name": "bench lead", "type": "opportunity"})
+    env.flush_all()
+    cr.execute(
+        """SELECT column_name FROM information_schema.columns
+            WHERE table_name = 'crm_lead' AND column_name NOT IN ('id', 'name', 'source_id', 'campaign_id', 'active',
+                                                                'expected_revenue', 'create_date', 'company_id')"""
+    )
+    copied = ", ".join(f'"{row[0]}"' for row in cr.fetchall())
+    cr.execute(
+        f"""INSERT INTO crm_lead (name, source_id, campaign_id, active, expected_revenue, create_date, company_id,
+                                  {copied})
+            SELECT 'bench' || i,
+                   CASE WHEN i %% 3 = 0 THEN %s ELSE (%s::int[])[1 + i %% %s] END,
+                   NULL, i %% 10 <> 0, 100 + i %% 900,
+                   timestamp '2026-01-01' + (i %% 60) * interval '1 day', %s, {copied}
+              FROM crm_lead, generate_series(1, %s) i
+             WHERE crm_lead.id = %s""",
+        [other_source.id, sources, MAILINGS, mailings[0].company_id.id, LEADS, lead.id],
+    )
+cr.execute("ANALYZE sms_marketing_trace; ANALYZE sale_order; ANALYZE sms_marketing_link_click; ANALYZE crm_lead")
 domain = [("campaign_id", "in", campaigns.ids)]
 base = ["__count", "recipient_count:sum", "sent_count:sum", "clicked_count:sum"]
 sales = ["sale_quotation_count:sum", "sale_order_count:sum", "sale_revenue:sum"]
@@ -88,12 +114,25 @@ rows = [
     ("sales figures of the 20 mailings (one query)", lambda: Report._get_sale_figures(mailings.ids)),
     ("campaign form figures (2 campaigns)", lambda: campaigns.mapped("sale_revenue")),
 ]
+if WITH_LEADS:
+    leads = ["lead_count:sum", "lead_expected_revenue:sum"]
+    rows += [
+        (
+            "campaign analysis, 2 campaigns, sales and leads",
+            lambda: Report._read_group(domain, ["campaign_id"], base + sales + leads),
+        ),
+        ("leads figures of the 20 mailings (one query)", lambda: Report._get_lead_figures(mailings.ids)),
+        ("campaign form leads figures (2 campaigns)", lambda: campaigns.mapped("lead_expected_revenue")),
+        ("stat button: lead ids of one mailing", lambda: mailings[:1].action_view_leads()),
+    ]
 cr.execute("SELECT count(*) FROM sms_marketing_trace")
 traces = cr.fetchone()[0]
-print(f"{traces} traces, {ORDERS} bench orders, {MAILINGS} mailings, 2 campaigns")
+print(f"{traces} traces, {ORDERS} bench orders, {LEADS} bench leads, {MAILINGS} mailings, 2 campaigns")
 for label, function in rows:
     median, low, high, result = timed(function)
     print(f"{label:<50} {median * 1000:8.1f} ms  [{low * 1000:.1f}-{high * 1000:.1f}]")
 total = Report._read_group(domain, [], sales)
 print("sales of the two campaigns (quotations, orders, revenue):", total)
+if WITH_LEADS:
+    print("leads of the two campaigns (leads, expected revenue):", Report._read_group(domain, [], leads))
 cr.rollback()

@@ -69,6 +69,11 @@ bridge="$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 's
 bridge="$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 'sms_marketing_custom_sms'")"
 [[ "$bridge" == "installed" ]] || fail "the bridge sms_marketing_custom_sms is '$bridge' beside Odoo's sms module"
 echo "coexistence: ok sms_marketing_custom_iap and sms_marketing_custom_sms installed by themselves beside Odoo's sms module"
+# CRM without Sales: the leads bridge follows the sales bridge (which owns the mailings' UTM values and the
+# attribution rule), so it waits for Sales and does not bring it
+bridge="$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 'sms_marketing_custom_crm'")"
+[[ "$bridge" == "uninstalled" ]] || fail "the bridge sms_marketing_custom_crm is '$bridge' beside CRM without Sales"
+echo "coexistence: ok sms_marketing_custom_crm not installed beside CRM without Sales"
 # driver COMMAND ARGS...: its "coexistence:" lines are shown, Odoo's logging goes to the log.
 driver() {
     local out status=0

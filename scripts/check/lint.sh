@@ -6,5 +6,5 @@ cd "$ROOT"
 bin="$(dirname "$PYTHON")"
 "$bin/ruff" check .
 "$bin/ruff" format --check .
-"$bin/pylint" --rcfile=.pylintrc sms_marketing_custom sms_marketing_custom_iap sms_marketing_custom_sale sms_marketing_custom_website sms_marketing_custom_sms
+"$bin/pylint" --rcfile=.pylintrc sms_marketing_custom sms_marketing_custom_iap sms_marketing_custom_sale sms_marketing_custom_crm sms_marketing_custom_website sms_marketing_custom_sms
 echo "lint: ruff and pylint-odoo clean"

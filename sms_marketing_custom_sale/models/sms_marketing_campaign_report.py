@@ -54,7 +54,9 @@ SALE_COLUMNS = ("sale_quotation_count", "sale_order_count", "sale_revenue")
 
 
 def attribution_condition(order, mailing):
-    """SQL: the order (table alias ``order``) was brought by the mailing (alias ``mailing``)."""
+    """SQL: the order (table alias ``order``) was brought by the mailing (alias ``mailing``). Any row
+    with Odoo's UTM columns, a company and a creation date answers to the same rule: the CRM bridge
+    (sms_marketing_custom_crm) gives it leads."""
     return SQL(
         """%(o)s.source_id = %(m)s.utm_source_id
            AND %(o)s.company_id = %(m)s.company_id
@@ -86,28 +88,41 @@ class SmsMarketingCampaignReport(models.Model):
         for column in ("utm_source_id", "utm_campaign_id"):
             if not column_exists(cr, "sms_marketing_mailing", column):
                 create_column(cr, "sms_marketing_mailing", column, "int4")
+        self._add_mailing_columns(
+            SALE_COLUMNS,
+            SQL(
+                """SELECT count(*) FILTER (WHERE so.state IN ('draft', 'sent')) AS sale_quotation_count,
+                          count(*) FILTER (WHERE so.state = 'sale') AS sale_order_count,
+                          COALESCE(sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1))
+                                   FILTER (WHERE so.state = 'sale'), 0) AS sale_revenue
+                     FROM sale_order so
+                    WHERE %s""",
+                attribution_condition("so", "m"),
+            ),
+        )
+        return result
+
+    def _add_mailing_columns(self, columns, subquery):
+        """Puts ``columns`` at the end of the view, computed per mailing by ``subquery`` (SQL, a LATERAL
+        subquery over the mailing, alias ``m``): the view as it stands is read back and wrapped, so
+        that each bridge adds its columns after those before it (the CRM bridge's after these)."""
+        cr = self.env.cr
         cr.execute("SELECT pg_get_viewdef(%s::regclass)", [self._table])
         figures = cr.fetchone()[0].strip().rstrip(";").replace("%", "%%")
         cr.execute(
             SQL(
                 """CREATE OR REPLACE VIEW %(view)s AS (
-                    SELECT figures.*, s.sale_quotation_count, s.sale_order_count, s.sale_revenue
+                    SELECT figures.*, %(columns)s
                       FROM (%(figures)s) figures
                       JOIN sms_marketing_mailing m ON m.id = figures.mailing_id
-                     CROSS JOIN LATERAL (
-                           SELECT count(*) FILTER (WHERE so.state IN ('draft', 'sent')) AS sale_quotation_count,
-                                  count(*) FILTER (WHERE so.state = 'sale') AS sale_order_count,
-                                  COALESCE(sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1))
-                                           FILTER (WHERE so.state = 'sale'), 0) AS sale_revenue
-                             FROM sale_order so
-                            WHERE %(rule)s) s
+                     CROSS JOIN LATERAL (%(subquery)s) added
                 )""",
                 view=SQL.identifier(self._table),
+                columns=SQL(", ").join(SQL.identifier("added", column) for column in columns),
                 figures=SQL(figures),
-                rule=attribution_condition("so", "m"),
+                subquery=subquery,
             )
         )
-        return result
 
     def _flush_sources(self):
         result = super()._flush_sources()
@@ -127,12 +142,19 @@ class SmsMarketingCampaignReport(models.Model):
     @api.model
     def _get_attributed_order_ids(self, mailing_ids):
         """Ids of the orders ``mailing_ids`` brought (any state), by the same rule as the view."""
+        return self._get_attributed_ids("sale_order", mailing_ids)
+
+    @api.model
+    def _get_attributed_ids(self, table, mailing_ids):
+        """Ids of the rows of ``table`` (a UTM record's: orders, leads) that ``mailing_ids`` brought, by
+        ``attribution_condition``; the model of ``table`` is flushed by ``_flush_sources``."""
         self._flush_sources()
         self.env.cr.execute(
             SQL(
-                """SELECT DISTINCT so.id FROM sms_marketing_mailing m JOIN sale_order so ON %s
+                """SELECT DISTINCT r.id FROM sms_marketing_mailing m JOIN %s r ON %s
                     WHERE m.id = ANY(%s)""",
-                attribution_condition("so", "m"),
+                SQL.identifier(table),
+                attribution_condition("r", "m"),
                 list(mailing_ids),
             )
         )

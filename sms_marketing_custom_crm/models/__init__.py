@@ -1,0 +1,2 @@
+from . import sms_marketing_lead_figures  # isort:skip (before the models that inherit it)
+from . import sms_marketing_campaign, sms_marketing_campaign_report, sms_marketing_mailing

@@ -1,7 +1,7 @@
 {
     "name": "SMS Marketing (Custom): UTM and Sales",
     "summary": "UTM values on SMS mailings, campaigns and journeys; the quotations, orders and revenue they bring",
-    "version": "17.0.1.0.0",
+    "version": "17.0.1.1.0",
     "category": "Marketing/SMS Marketing",
     "author": "sms_marketing_custom developers",
     "website": "https://example.invalid/sms_marketing_custom",

@@ -2,8 +2,10 @@ from . import models
 
 
 def post_init_hook(env):
-    """Mailings made before the bridge get their UTM source and medium, campaigns their UTM campaign."""
+    """Mailings made before the bridge get their UTM source and medium, campaigns and journeys their UTM
+    campaign (the steps' mailings made from now on carry it)."""
     env["sms.marketing.campaign"].with_context(active_test=False).search([])._ensure_utm_values()
+    env["sms.marketing.journey"].with_context(active_test=False).search([])._ensure_utm_values()
     env["sms.marketing.mailing"].with_context(active_test=False).search([])._ensure_utm_values()
 
 

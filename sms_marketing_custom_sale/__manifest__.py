@@ -1,7 +1,7 @@
 {
     "name": "SMS Marketing (Custom): UTM and Sales",
-    "summary": "UTM values on SMS mailings and campaigns; the quotations, orders and revenue they bring",
-    "version": "17.0.1.0.0",
+    "summary": "UTM values on SMS mailings, campaigns and journeys; the quotations, orders and revenue they bring",
+    "version": "17.0.1.1.0",
     "category": "Marketing/SMS Marketing",
     "author": "sms_marketing_custom developers",
     "website": "https://example.invalid/sms_marketing_custom",
@@ -11,6 +11,7 @@
         "views/sms_marketing_mailing_views.xml",
         "views/sms_marketing_campaign_views.xml",
         "views/sms_marketing_campaign_report_views.xml",
+        "views/sms_marketing_journey_views.xml",
     ],
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",

@@ -9,6 +9,7 @@ import lxml.etree
 import lxml.html
 import polib
 
+from odoo.modules.module import get_module_path
 from odoo.tests import Form, TransactionCase, tagged
 from odoo.tools.translate import TranslationModuleReader
 
@@ -21,20 +22,27 @@ LANGS = ("it", "fr", "es", "de")
 PLACEHOLDER_RE = re.compile(r"%\([a-z_]+\)s|\{\{[^}]*\}\}")
 
 
-@tagged("post_install", "-at_install")
-class TestTranslationFiles(TransactionCase):
+class TranslationFilesMixin:
+    """The .pot of ``MODULE`` up to date and its .po files complete in ``LANGS``, placeholders kept;
+    each addon of this repository runs it on its own i18n/ (the bridges' tests too)."""
+
+    MODULE = None
+
+    def _i18n(self, name):
+        return os.path.join(get_module_path(self.MODULE), "i18n", name)
+
     def test_template_is_up_to_date(self):
         """The .pot holds every term the code and views have today."""
-        current = {row[4] for row in TranslationModuleReader(self.env.cr, modules=["sms_marketing_custom"])}
-        template = {entry.msgid for entry in polib.pofile(os.path.join(I18N, "sms_marketing_custom.pot"))}
-        self.assertEqual(current - template, set(), "regenerate i18n/sms_marketing_custom.pot")
+        current = {row[4] for row in TranslationModuleReader(self.env.cr, modules=[self.MODULE])}
+        template = {entry.msgid for entry in polib.pofile(self._i18n(f"{self.MODULE}.pot"))}
+        self.assertEqual(current - template, set(), f"regenerate {self.MODULE}/i18n/{self.MODULE}.pot")
 
     def test_every_term_is_translated(self):
-        template = [entry.msgid for entry in polib.pofile(os.path.join(I18N, "sms_marketing_custom.pot"))]
+        template = [entry.msgid for entry in polib.pofile(self._i18n(f"{self.MODULE}.pot"))]
         for lang in LANGS:
             with self.subTest(lang=lang):
-                path = os.path.join(I18N, f"{lang}.po")
-                self.assertTrue(os.path.exists(path), f"missing i18n/{lang}.po")
+                path = self._i18n(f"{lang}.po")
+                self.assertTrue(os.path.exists(path), f"missing {self.MODULE}/i18n/{lang}.po")
                 translated = {entry.msgid: entry.msgstr for entry in polib.pofile(path) if entry.msgstr}
                 missing = [msgid for msgid in template if msgid not in translated]
                 self.assertEqual(missing, [], f"untranslated in {lang}.po")
@@ -44,6 +52,11 @@ class TestTranslationFiles(TransactionCase):
                         sorted(PLACEHOLDER_RE.findall(translated[msgid])),
                         f"{lang}.po changes the placeholders of {msgid!r}",
                     )
+
+
+@tagged("post_install", "-at_install")
+class TestTranslationFiles(TranslationFilesMixin, TransactionCase):
+    MODULE = "sms_marketing_custom"
 
 
 @tagged("post_install", "-at_install")

@@ -5,8 +5,8 @@ own, named after its subject (``utm.source._generate_name``), created with it
 and never copied; the medium is "SMS" (``_get_sms_utm_medium``); the campaign
 is its SMS campaign's UTM campaign. Each may be changed by hand; the
 source is unique per mailing, so that an order's source names one mailing.
-(Journeys, once they exist, set their mailings' UTM values the way
-campaigns do: from the journey's own, in ``_compute_utm_campaign_id``.)
+A journey step's system mailing takes the step's (or its journey's) UTM
+campaign and medium (models/sms_marketing_journey.py).
 """
 
 from urllib.parse import urlencode, urlsplit, urlunsplit

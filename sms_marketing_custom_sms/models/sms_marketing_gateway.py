@@ -1,10 +1,12 @@
 """The gateways' side of Odoo's SMS (models/sms_sms.py): sending a batch of ``sms.sms`` and their delivery reports.
 
 Sending (``_send_odoo_sms``): the gateways of the message's route in turn,
-each with its rate limit, a reservation of the credits on its ledger settled
-with what the provider charged, and its count of consecutive failures (a
-gateway that fails is skipped by the routes for a while). The answer is
-IAP's, for Odoo to read (``TO_IAP_STATE``).
+each through the engine's one way out (``sms.marketing.engine._send_now``):
+its rate limit, a reservation of the credits on its ledger committed before
+the provider call and settled with what the provider charged, no lock held
+during the call, and its count of consecutive failures (a gateway that fails
+is skipped by the routes for a while). The answer is IAP's, for Odoo to read
+(``TO_IAP_STATE``).
 
 Delivery reports (``_process_statuses``): besides the mailings' traces, the
 ``sms.tracker`` (notifications, Odoo's SMS Marketing traces) and the
@@ -13,20 +15,20 @@ them for IAP; a report never moves what another gateway sent.
 """
 
 import logging
-import time
 from collections import defaultdict
 
 from odoo import models
 from odoo.addons.sms_marketing_custom.providers import (
     INSUFFICIENT_CREDIT,
+    PROVIDERS,
     SERVER_ERROR,
     UNKNOWN,
-    SmsGatewayError,
     SmsGatewayTransientError,
 )
 from odoo.addons.sms_marketing_custom.tools import phone as phone_tools
-from odoo.addons.sms_marketing_custom.tools import pricing
+from odoo.addons.sms_marketing_custom.tools.messages import new_message
 from odoo.addons.sms_marketing_custom.tools.sms_encoding import segment_count
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -79,53 +81,70 @@ class SmsMarketingGateway(models.Model):
             sent, left, state = gateway._send_odoo_sms_batch(left)
             answers.update(sent)
         answers.update({m["uuid"]: {"uuid": m["uuid"], "state": state, "credit": 0} for m in left})
+        if left:  # no gateway took them: none is named on them
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE sms_sms SET sms_marketing_gateway_id = NULL WHERE uuid = ANY(%s)", [m["uuid"] for m in left]
+                )
+            )
+            self.env["sms.sms"].invalidate_model(["sms_marketing_gateway_id"])
         return list(answers.values())
 
     def _send_odoo_sms_batch(self, messages):
-        """({uuid: IAP answer}, messages not taken, IAP state for those) of one gateway."""
+        """({uuid: IAP answer}, messages not taken, IAP state for those) of one gateway.
+
+        Through the engine's one way out (``sms.marketing.engine._send_now``):
+        the reservation (credits, rate slots) and the gateway named on the
+        ``sms.sms`` are committed before the provider call, no lock is held
+        during it, the answers are settled after it. A message the provider
+        did not answer for may have been taken: it is not handed to another
+        gateway.
+        """
         self.ensure_one()
-        self.flush_recordset()  # the rate limit and the balance are read by SQL
         prices = self._get_prices()
-        for message in messages:
-            message["sender"] = self.sender or ""
-            message["cost"] = pricing.message_cost(
-                message["segments"], pricing.price_for(prices, message["country_code"])
-            )
-        reserved = round(sum(message["cost"] for message in messages), pricing.LEDGER_DIGITS)
-        if not self._reserve(reserved):
-            _logger.warning("gateway %s: not enough credits for %s of Odoo's SMS", self.id, len(messages))
-            return {}, messages, "insufficient_credit"
-        wait = self._take_rate_slots(len(messages))
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            results = self.with_context(sms_marketing_prices=prices)._send_batch(messages)
-        except SmsGatewayError as error:  # transient or not: nothing was taken, nothing is charged
-            self._note_call(True)
-            self._settle(reserved, 0.0)
-            _logger.warning("gateway %s: Odoo's SMS not sent: %s", self.id, error)
-            refused = not isinstance(error, SmsGatewayTransientError)
-            return {}, messages, GATEWAY_REFUSED if refused else "server_error"
-        self._note_call(bool(self.env["sms.marketing.engine"]._batch_failure(results)))
-        Trace = self.env["sms.marketing.trace"]
-        spent = sum(r.get("credits") or 0.0 for r in results if Trace._get_outcome(r.get("state"))[0] == "sent")
-        self._settle(reserved, round(spent, pricing.LEDGER_DIGITS))
+        batch = [
+            new_message(m["uuid"], m["number"], m["content"], self.sender, m["country_code"], prices, m["segments"])
+            for m in messages
+        ]
+        self._mark_odoo_sms_in_flight([m["uuid"] for m in batch])
+        delivery = self.env["sms.marketing.engine"]._send_now(self, batch)
+        left = batch[delivery.count :]  # the balance did not cover them: the next gateway's
+        if left:
+            _logger.warning("gateway %s: not enough credits for %s of Odoo's SMS", self.id, len(left))
+        if not delivery.count:
+            return {}, left, "insufficient_credit"
+        if delivery.error or delivery.transient_error:  # nothing was taken, nothing is charged
+            _logger.warning("gateway %s: Odoo's SMS not sent: %s", self.id, delivery.error or delivery.transient_error)
+            refused = delivery.error and not isinstance(delivery.error, SmsGatewayTransientError)
+            return {}, batch, GATEWAY_REFUSED if refused else "server_error"
+        if delivery.recovered:  # the answers stand: the provider took them, only the reservation was closed
+            _logger.warning("gateway %s: Odoo's SMS answered after their lease expired", self.id)
         answers = {}
-        for result in results:
+        for message in batch[: delivery.count]:
+            result = (delivery.results or {}).get(message["uuid"]) or {}
             state = TO_IAP_STATE.get(result.get("state"), "server_error")
             if state == "success" and result.get("delivery") in DELIVERY_TO_IAP_STATE:
                 state = DELIVERY_TO_IAP_STATE[result["delivery"]]
-            answers[result["uuid"]] = {"uuid": result["uuid"], "state": state, "credit": result.get("credits") or 0}
-        # a message the provider did not answer for may have been taken: it is not handed to another gateway
-        answers.update(
-            {
-                m["uuid"]: {"uuid": m["uuid"], "state": "server_error", "credit": 0}
-                for m in messages
-                if m["uuid"] not in answers
-            }
-        )
+            answers[message["uuid"]] = {"uuid": message["uuid"], "state": state, "credit": result.get("credits") or 0}
         self._mark_odoo_sms_sent([uuid for uuid, answer in answers.items() if answer["state"] != "server_error"])
-        return answers, [], "server_error"
+        return answers, left, "insufficient_credit"
+
+    def _is_resend_safe(self):
+        """True when an Odoo SMS this gateway may have taken can be sent again under its uuid: no gateway
+        was called yet, or its provider answers a second send of a uuid as a duplicate."""
+        if not self:
+            return True
+        cls = PROVIDERS.get(self.provider)
+        return bool(cls and cls.idempotent)
+
+    def _mark_odoo_sms_in_flight(self, uuids):
+        """Name this gateway on the ``sms.sms`` about to leave through it, committed with the reservation:
+        should the sender die during the call, the recovery of its claim knows whom it asked
+        (``sms.sms._claim_outgoing``)."""
+        self.env.cr.execute(
+            SQL("UPDATE sms_sms SET sms_marketing_gateway_id = %s WHERE uuid = ANY(%s)", self.id, uuids)
+        )
+        self.env["sms.sms"].invalidate_model(["sms_marketing_gateway_id"])
 
     def _mark_odoo_sms_sent(self, uuids):
         """This gateway sent these messages: its delivery reports may move them."""

@@ -9,26 +9,35 @@ limit, the credit ledger and the delivery reports are the gateways' own
 (IAP credits: ``sms_marketing_custom_iap``), or that no gateway takes, goes
 Odoo's way, unchanged.
 
-How: ``_send`` claims its rows (``FOR NO KEY UPDATE SKIP LOCKED`` on
-messages still in the queue: of two runners, the second skips what the
-first holds, and one that comes after it sees the message sent), splits
-them by gateway and lets Odoo's ``_send`` run for each part with the
-gateways in the context: Odoo's call to IAP is where they take over
-(tools/sms_api.py), and Odoo reads their answer as IAP's.
+How: ``_send`` claims its rows with a committed marker
+(``_claim_outgoing``: of two queue runs, on one server or several, the
+second skips what the first claimed), splits them by gateway and lets
+Odoo's ``_send`` run for each part with the gateways in the context: Odoo's
+call to IAP is where they take over (tools/sms_api.py), through the engine's
+one way out, which commits the reservation before the provider call: no
+lock (the gateway row, the ``sms.sms`` rows) is held during it. Odoo reads
+their answer as IAP's and writes the outcome (``sms.sms``, notifications,
+trackers); the claim ends with it.
 
-Caveats: the routes are the current company's (the sender's, or the
-cron's). The provider is called inside the transaction that sends, as Odoo
-calls IAP: a transaction rolled back after the call leaves the SMS in the
-queue, sent again later.
+Caveats: an SMS sent at once (chatter "Send SMS") commits the work of the
+request before its provider call, as the test SMS does: it is kept whatever
+the call does. A runner that dies leaves its claim until the lease
+(``in_flight_timeout``) ends; then the SMS is sent again under its uuid
+(a duplicate for an idempotent provider), or, after a call to a provider
+without idempotency key, becomes Odoo's "Server Error" for a user to resend.
 """
 
+import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from odoo import fields, models
 from odoo.addons.sms_marketing_custom.tools import phone as phone_tools
 from odoo.tools import SQL
 
 from ..tools.sms_api import GATEWAYS_CONTEXT_KEY
+
+_logger = logging.getLogger(__name__)
 
 ROUTE_ODOO_SMS_PARAM = "sms_marketing_custom_sms.route_odoo_sms"
 
@@ -50,16 +59,26 @@ class SmsSms(models.Model):
 
     sms_marketing_gateway_id = sent_by_gateway_field("The gateway that sent it; empty when Odoo's SMS service did.")
 
+    sms_marketing_claim_until = fields.Datetime(
+        string="Claimed Until",
+        readonly=True,
+        copy=False,
+        help="A runner is sending this SMS through the gateways; past this time its claim is presumed dead.",
+    )
+
     def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
         if not self._is_routed_through_gateways():
             return super()._send(unlink_failed=unlink_failed, unlink_sent=unlink_sent, raise_exception=raise_exception)
         Gateway = self.env["sms.marketing.gateway"].sudo()  # sudo: the routes' gateways send Odoo's SMS
-        for gateway_ids, batch in self._claim_outgoing()._split_by_gateways().items():
+        claimed = self._claim_outgoing()
+        for gateway_ids, batch in claimed._split_by_gateways().items():
             if gateway_ids:
                 batch = batch.with_context(**{GATEWAYS_CONTEXT_KEY: Gateway.browse(gateway_ids)})
             super(SmsSms, batch)._send(
                 unlink_failed=unlink_failed, unlink_sent=unlink_sent, raise_exception=raise_exception
             )
+            # the outcome is written: the claim ends with this transaction
+            batch.sudo().write({"sms_marketing_claim_until": False})
         return None
 
     def _is_routed_through_gateways(self):
@@ -67,18 +86,57 @@ class SmsSms(models.Model):
         return value.strip().lower() in ("1", "true")
 
     def _claim_outgoing(self):
-        """The messages of ``self`` still to send that no other runner holds, locked until commit."""
+        """The messages of ``self`` still to send that no other runner has claimed, claimed for this one.
+
+        The claim is a committed marker (``sms_marketing_claim_until``), not a
+        row lock: the provider is called later with no lock held (the
+        gateways' ``_send_odoo_sms_batch``), and another queue run, on this
+        server or another, skips a message claimed and not yet expired. The
+        caller's work is committed with it (``sms.marketing.engine._commit``,
+        as the engine's test SMS does), in READ COMMITTED: of two runners
+        claiming at once, the second skips what the first holds or re-reads it
+        claimed.
+
+        A claim past its lease (``in_flight_timeout``) belongs to a runner that
+        died: an SMS whose gateway (named before the call) may have sent it
+        and cannot tell (``_is_resend_safe``) is not sent again blindly: it
+        becomes Odoo's "Server Error", which a user may resend from the
+        chatter; the others are sent again under their uuid.
+        """
         if not self:
             return self
-        self.flush_recordset(["state", "to_delete"])
+        Engine = self.env["sms.marketing.engine"].sudo()
+        Engine._commit()  # the caller's work is kept; the claim below runs in READ COMMITTED
+        now = fields.Datetime.now()
         self.env.cr.execute(
             SQL(
-                """SELECT id FROM sms_sms WHERE id = ANY(%s) AND state = 'outgoing' AND to_delete IS NOT TRUE
+                """SELECT id, sms_marketing_claim_until IS NOT NULL, sms_marketing_gateway_id FROM sms_sms
+                    WHERE id = ANY(%s) AND state = 'outgoing' AND to_delete IS NOT TRUE
+                      AND (sms_marketing_claim_until IS NULL OR sms_marketing_claim_until < %s)
                     ORDER BY id FOR NO KEY UPDATE SKIP LOCKED""",
                 self.ids,
+                now,
             )
         )
-        return self.browse([row[0] for row in self.env.cr.fetchall()])
+        rows = self.env.cr.fetchall()
+        Gateway = self.env["sms.marketing.gateway"].sudo()
+        unsafe = self.browse(
+            [
+                sms_id
+                for sms_id, expired, gateway_id in rows
+                if expired and not Gateway.browse(gateway_id)._is_resend_safe()
+            ]
+        )
+        claimed = self.browse([row[0] for row in rows]) - unsafe
+        if unsafe:
+            _logger.warning("Odoo's SMS %s: their sender stopped during the call; not sent again", unsafe.ids)
+            unsafe.sudo().write({"sms_marketing_claim_until": False})
+            unsafe.sudo()._update_sms_state_and_trackers("error", failure_type="sms_server")
+        if claimed:
+            lease = Engine._get_params()["in_flight_timeout"]
+            claimed.sudo().write({"sms_marketing_claim_until": now + timedelta(seconds=lease)})
+        Engine._commit()  # claimed for good, every row lock released before any provider call
+        return claimed
 
     def _split_by_gateways(self):
         """{tuple of gateway ids to try in order, or (): messages}; () is Odoo's own way (IAP, no gateway).

@@ -1,6 +1,8 @@
 import json
+from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.addons.sms_marketing_custom.tests.common import SmsEngineCase
 from odoo.addons.sms_marketing_custom_sms.models.sms_sms import ROUTE_ODOO_SMS_PARAM
 from odoo.addons.sms_marketing_custom_sms.tools.sms_api import GATEWAYS_CONTEXT_KEY
@@ -9,7 +11,7 @@ from odoo.tests import new_test_user, tagged
 
 BE_NUMBER = "+32470000001"
 FR_NUMBER = "+33612345678"
-SLEEP = "odoo.addons.sms_marketing_custom_sms.models.sms_marketing_gateway.time.sleep"
+SLEEP = "odoo.addons.sms_marketing_custom.models.sms_marketing_engine_send.time.sleep"
 ODOO_IAP = "odoo.addons.sms_marketing_custom_sms.tools.sms_api._contact_odoo_iap"
 
 
@@ -172,6 +174,46 @@ class TestOdooSmsThroughGateways(SmsEngineCase):
             self._chatter_sms(self.partner_be)
         self.assertEqual(self._numbers_sent_by_odoo_iap(iap), [BE_NUMBER])
         self.assertFalse(self.sim.state()["sent"])
+
+    def test_expired_claim_after_a_call_that_cannot_be_repeated(self):
+        """A runner died during the call to a provider without idempotency key (Twilio): its SMS is not
+        sent again blindly but becomes Odoo's "Server Error", which a user may resend from the chatter."""
+        twilio = self.env["sms.marketing.gateway"].create(
+            {
+                "name": "Twilio",
+                "provider": "twilio",
+                "account_id": "AC" + "7" * 32,
+                "api_key": "token",
+                "sender": "+15005550006",
+                "endpoint_url": "https://api.twilio.com",
+            }
+        )
+        notification, sms = self._chatter_sms(self.partner_be)
+        past = fields.Datetime.now() - timedelta(seconds=1)
+        # what the dead runner left committed: its claim, and the gateway it called
+        sms.write(
+            {
+                "state": "outgoing",
+                "to_delete": False,
+                "sms_marketing_claim_until": past,
+                "sms_marketing_gateway_id": twilio.id,
+            }
+        )
+        sms.send()
+        self.assertEqual((sms.state, sms.failure_type, sms.sms_marketing_claim_until), ("error", "sms_server", False))
+        self.assertEqual(notification.notification_status, "exception")
+        self.assertEqual(len(self.sim.state()["sent"]), 1, "only the first send")
+        # a live claim is another runner's: left alone
+        sms.write(
+            {
+                "state": "outgoing",
+                "to_delete": False,
+                "sms_marketing_claim_until": fields.Datetime.now() + timedelta(minutes=5),
+            }
+        )
+        sms.send()
+        self.assertEqual(sms.state, "outgoing")
+        self.assertEqual(len(self.sim.state()["sent"]), 1)
 
     # ------------------------------------------------------------------ attacks
     def test_attack_steer_sms_to_a_gateway_by_context(self):

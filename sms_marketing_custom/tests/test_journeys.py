@@ -272,6 +272,58 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             self.assertEqual(self._traces(steps["gold_sms"]).mapped("res_id"), contacts[0].ids)
             self.assertEqual(self._traces(steps["retry_sms"]).mapped("res_id"), contacts[1].ids)
 
+    def _reply(self, contact, text):
+        """An inbound SMS from ``contact``'s number, through the sandbox gateway's webhook path."""
+        self.env["sms.marketing.conversation"]._receive(
+            self.sandbox, [{"number": contact.phone_sanitized, "content": text, "id": f"{contact.id}:{text}"}]
+        )
+
+    def test_branch_replied_within_the_time(self):
+        """Branch on replied / not replied within 2 hours of arriving at it: a reply after the step's SMS
+        and before the end of the time is one; one before the SMS, one a minute late (the run is late too),
+        or a keyword are not. The step's figures count Replied as the mailing's."""
+        for condition, start in (("replied", 7300), ("not_replied", 7310)):  # numbers no demo SMS went to
+            with self.subTest(condition=condition):
+                contacts = self._make_contacts(4, start=start)
+                in_time, late, before, keyword = contacts
+                journey, steps = self._make_journey(
+                    [
+                        ("ask", {"step_type": "send", "body": "Coming on Friday?", "include_optout": False}, None),
+                        ("answered", {"step_type": "branch", "branch_condition": condition, "branch_hours": 2},
+                         "ask"),
+                        ("yes_sms", {"step_type": "send", "body": "Yes side", "branch_side": "yes"}, "answered"),
+                        ("no_sms", {"step_type": "send", "body": "No side", "branch_side": "no"}, "answered"),
+                    ],
+                    trigger="manual",
+                )  # fmt: skip
+                with freeze_time(T0 - timedelta(minutes=10)):
+                    self._reply(before, "Hello? (before any SMS)")
+                with freeze_time(T0):
+                    journey.action_start()
+                    journey._add_records(contacts)
+                    self._run_journeys()
+                    self._run_cron()  # the engine sends the question now
+                    self.assertEqual(self._states(steps["ask"].mailing_id), {"delivered": 4})
+                with freeze_time(T0 + timedelta(hours=1, minutes=59)):
+                    self._reply(in_time, "Yes, see you")
+                    self._reply(keyword, "HELP")
+                    self._run_journeys()  # the time is not over: nobody moves on
+                    self.assertFalse(self._traces(steps["yes_sms"]) | self._traces(steps["no_sms"]))
+                with freeze_time(T0 + timedelta(hours=2, minutes=1)):
+                    self._reply(late, "Sorry, too late?")
+                with freeze_time(T0 + timedelta(hours=2, minutes=5)):
+                    self._run_journeys()
+                replied_side, other_side = ("yes_sms", "no_sms") if condition == "replied" else ("no_sms", "yes_sms")
+                self.assertEqual(self._traces(steps[replied_side]).mapped("res_id"), in_time.ids)
+                self.assertEqual(
+                    sorted(self._traces(steps[other_side]).mapped("res_id")), sorted((late | before | keyword).ids)
+                )
+                # Replied on the step: the numbers that answered its mailing (the mailing's own count)
+                steps["ask"].invalidate_recordset()
+                self.assertEqual(steps["ask"].replied_count, 2)  # in time and late; the keyword is not a reply
+                self.assertEqual(steps["ask"].replied_count, steps["ask"].mailing_id.replied_count)
+                journey.action_stop()
+
     def test_opt_out_and_blacklist_leave(self):
         """A participant whose number is blacklisted while waiting, or who opted out of the list, leaves;
         one blacklisted when its SMS is due gets none and leaves."""

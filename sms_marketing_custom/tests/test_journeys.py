@@ -435,6 +435,38 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
         self.assertFalse(self._participants(journey))
         self.assertFalse(self.env["sms.marketing.trace"].search([("res_id", "=", contact.id)]))
 
+    def test_test_dialog_sample_is_one_the_user_may_read(self):
+        """Attacker: a marketer whom a record rule hides some partners opens Test on a journey a manager
+        started; the sample record is the first of the audience the marketer may read, not the manager's."""
+        secret, visible = self.env["res.partner"].create(
+            [{"name": "Sample secret", "mobile": "+32479200001"}, {"name": "Sample visible", "mobile": "+32479200002"}]
+        )
+        restricted = self.env["res.groups"].create({"name": "Not the secret partners"})
+        self.env["ir.rule"].create(
+            {
+                "name": "No secret partners",
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "groups": [(4, restricted.id)],
+                "domain_force": "[('name', 'not ilike', 'secret')]",
+            }
+        )
+        self.user_marketing.groups_id = [(4, restricted.id)]
+        journey, _steps = self._make_journey(
+            [("hi", {"step_type": "send", "body": "Hi {{ object.name }}", "include_optout": False}, None)],
+            user=self.user_manager,
+            recipient_model_id=self.env["ir.model"]._get_id("res.partner"),
+            list_ids=[(5,)],
+            trigger="manual",
+            domain="[('name', 'like', 'Sample ')]",
+        )
+        journey.with_user(self.user_manager).action_start()
+        Test = self.env["sms.marketing.journey.test"].with_user(self.user_marketing)
+        values = Test.with_context(default_journey_id=journey.id).default_get(["journey_id", "record_ref"])
+        self.assertEqual(values.get("record_ref"), f"res.partner,{visible.id}")
+        # chosen by hand, the unreadable record shows nothing of it
+        with self.assertRaises(AccessError):
+            Test.create({"journey_id": journey.id, "record_ref": f"res.partner,{secret.id}"}).timeline  # noqa: B018
+
 
 @tagged("post_install", "-at_install")
 class TestJourneyRunners(SmsCommittedCase):

@@ -67,13 +67,15 @@ class SmsMarketingJourneyTest(models.TransientModel):
 
     @api.model
     def default_get(self, fields_list):
-        """The first record of the journey's audience, so that the dialog opens on a timeline."""
+        """The first record of the journey's audience as the current user sees it, so that the dialog
+        opens on a timeline: the audience read with the user's rights, not its starter's (a marketer does
+        not preview a record they may not read because someone else started the journey)."""
         values = super().default_get(fields_list)
         journey = self.env["sms.marketing.journey"].browse(values.get("journey_id"))
         if "record_ref" in fields_list and journey.exists() and not values.get("record_ref"):
-            self.env.cr.execute(
-                self.env["sms.marketing.audience"]._get_recipients_query(journey._get_audience_mailing())
-            )
+            audience_mailing = journey._get_audience_mailing()
+            audience_mailing.sender_id = False  # in memory only: the audience's sender is then the current user
+            self.env.cr.execute(self.env["sms.marketing.audience"]._get_recipients_query(audience_mailing))
             res_ids = sorted(row[0] for row in self.env.cr.fetchall() if row[0])
             if res_ids:
                 values["record_ref"] = f"{journey.recipient_model},{res_ids[0]}"
@@ -104,6 +106,7 @@ class SmsMarketingJourney(models.Model):
     def _simulate(self, record):
         """[(depth, when, label, SMS text)]: what ``record`` would go through from now, nothing sent."""
         self.ensure_one()
+        record.check_access_rights("read")
         record.check_access_rule("read")
         root = self._get_root_step()
         if not root:

@@ -50,7 +50,9 @@ class SmsMarketingJourney(models.Model):
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True)
-    company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    # required: its SMS are charged on its company's gateways and its records read in its company, never on
+    # whichever company the journey cron runs in
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
     user_id = fields.Many2one(
         "res.users", string="Responsible", default=lambda self: self.env.user, domain="[('share', '=', False)]"
     )

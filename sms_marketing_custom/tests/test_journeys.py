@@ -4,13 +4,16 @@ is data read with its starter's rights; the runner is exactly-once with two runn
 import ast
 from datetime import date, datetime, timedelta
 
+import psycopg2
 from freezegun import freeze_time
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import SmsCommittedCase, SmsEngineCase
+from .test_security_company import _load_migration
 
 T0 = datetime(2026, 6, 1, 9, 0, 0)
 CONTACT = "sms.marketing.contact"
@@ -61,6 +64,9 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.sandbox.company_id = False
+        cls.sandbox_b = cls.env["sms.marketing.gateway"].create(
+            {"name": "Sandbox of B", "provider": "sandbox", "company_id": cls.company_b.id}
+        )
         cls.welcome_steps = [
             ("welcome", {"step_type": "send", "body": "Welcome to the club!", "include_optout": False}, None),
             ("wait", {"step_type": "wait", "wait_amount": 2, "wait_unit": "days"}, "welcome"),
@@ -413,6 +419,56 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             self.env["sms.marketing.journey.step"].create(
                 {"name": "wait", "journey_id": journey.id, "step_type": "wait", "wait_amount": 10**9}
             )
+
+    def test_a_journey_has_a_company(self):
+        """A journey is of a company (the user's by default), never of none: a journey of no company was
+        charged on the default gateway of whichever company the cron ran in. Its step's mailing is of it.
+        17.0.1.2.0: a journey left without company by the previous release takes its gateway's, else its
+        lists', else its starter's company; its steps, participants and step mailings follow."""
+        free_list = self.env["sms.marketing.list"].create({"name": "Of no company", "company_id": False})
+        journey = (
+            self.env["sms.marketing.journey"]
+            .with_user(self.marketer_b)
+            .create({"name": "B journey", "list_ids": [(6, 0, free_list.ids)], "trigger": "manual"})
+        )
+        self.assertEqual(journey.company_id, self.company_b)
+        with self.assertRaises(psycopg2.IntegrityError), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            self.env["sms.marketing.journey"].create(
+                {"name": "Nobody's", "list_ids": [(6, 0, free_list.ids)], "trigger": "manual", "company_id": False}
+            )
+        # the migration, on journeys as the previous release left them
+        with_gateway, with_starter = (
+            self._make_journey(
+                self.welcome_steps[:1],
+                trigger="manual",
+                gateway_id=gateway.id,
+                company_id=self.company_b.id,
+                list_ids=[(6, 0, free_list.ids)],
+            )[0]
+            for gateway in (self.sandbox_b, self.sandbox)
+        )
+        with_starter.with_user(self.marketer_b).action_start()
+        contact_b = self._make_contacts(1, start=7400, sms_list=free_list)
+        contact_b.company_id = self.company_b
+        with_starter._add_records(contact_b)
+        self.assertEqual(len(self._participants(with_starter)), 1)
+        self.env.flush_all()
+        self.env.cr.execute("ALTER TABLE sms_marketing_journey ALTER COLUMN company_id DROP NOT NULL")
+        journeys = with_gateway | with_starter
+        self.env.cr.execute("UPDATE sms_marketing_journey SET company_id = NULL WHERE id IN %s", [tuple(journeys.ids)])
+        for table in ("sms_marketing_journey_step", "sms_marketing_journey_participant"):
+            self.env.cr.execute(f"UPDATE {table} SET company_id = NULL WHERE journey_id IN %s", [tuple(journeys.ids)])
+        self.env.cr.execute(
+            "UPDATE sms_marketing_mailing SET company_id = NULL WHERE journey_step_id IN %s",
+            [tuple(journeys.step_ids.ids)],
+        )
+        _load_migration("17.0.1.2.0", "pre-migrate").migrate(self.env.cr, "17.0.1.1.0")
+        self.env.invalidate_all()
+        self.assertEqual(with_gateway.company_id, self.company_b, "its gateway's company")
+        self.assertEqual(with_starter.company_id, self.company_b, "its starter's company")
+        self.assertEqual(with_starter.step_ids.company_id, self.company_b)
+        self.assertEqual(with_starter.participant_ids.company_id, self.company_b)
+        self.assertEqual(with_starter.step_ids.mailing_id.company_id, self.company_b)
 
     def test_test_dialog_shows_each_sms_and_when(self):
         """Test: the record's SMS step by step with their times, nothing sent or saved."""

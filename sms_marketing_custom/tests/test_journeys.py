@@ -215,6 +215,58 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
         # in the journey once at a time: adding again while done is refused without re-entry
         self.assertEqual(journey._add_records(contacts), 0)
 
+    def _add_to_journey_actions(self, model_name, user):
+        bindings = self.env["ir.actions.actions"].with_user(user).get_bindings(model_name)
+        ours = self.env["ir.actions.act_window"].search([("res_model", "=", "sms.marketing.journey.add")])
+        return [action for action in bindings.get("action", []) if action["id"] in ours.ids]
+
+    def test_add_to_journey_on_every_enabled_model(self):
+        """Every SMS-enabled model offers Add to Journey (to SMS marketers), from when it is enabled until it
+        is disabled or removed; the records must be of an enabled model and of the journey's."""
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_marketing))
+        config = (
+            self.env["sms.marketing.recipient.model"]
+            .with_user(self.user_admin)
+            .create(
+                {
+                    "model_id": self.env["ir.model"]._get_id("res.bank"),
+                    "phone_field_id": self.env["ir.model.fields"]._get("res.bank", "phone").id,
+                }
+            )
+        )
+        self.addCleanup(lambda: config.exists() and config.sudo().unlink())
+        self.assertEqual(len(self._add_to_journey_actions("res.bank", self.user_marketing)), 1)
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_employee), "SMS marketers only")
+        banks = self.env["res.bank"].create([{"name": f"Journey bank {i}", "phone": f"+3247930000{i}"} for i in (1, 2)])
+        journey, _steps = self._make_journey(
+            [("hi", {"step_type": "send", "body": "Hello bank"}, None)],
+            user=self.user_marketing,
+            recipient_model_id=config.model_id.id,
+            list_ids=[(5,)],
+            trigger="manual",
+            domain="[('name', 'like', 'Journey bank')]",
+        )
+        journey.with_user(self.user_marketing).action_start()
+        Add = self.env["sms.marketing.journey.add"].with_user(self.user_marketing)
+        Add.with_context(active_model="res.bank", active_ids=banks.ids).create({"journey_id": journey.id}).action_add()
+        self.assertEqual(sorted(self._participants(journey).mapped("res_id")), sorted(banks.ids))
+        for model_name, ids in (
+            ("res.users", self.user_marketing.ids),
+            ("res.partner", self.user_marketing.partner_id.ids),
+        ):
+            with self.subTest(model=model_name), self.assertRaises(UserError):
+                Add.with_context(active_model=model_name, active_ids=ids).create(
+                    {"journey_id": journey.id}
+                ).action_add()
+        config.active = False
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_marketing))
+        config.active = True
+        self.assertEqual(len(self._add_to_journey_actions("res.bank", self.user_marketing)), 1)
+        config.unlink()
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_marketing))
+        for model_name in (CONTACT, "res.partner"):  # the built-in models keep theirs
+            self.assertEqual(len(self._add_to_journey_actions(model_name, self.user_marketing)), 1)
+
     def test_wait_until_time_of_day_in_recipient_zone(self):
         """Wait until 10:00 in the record's zone: a partner of Tokyo and one without a zone (company's: UTC)."""
         self.env.company.partner_id.tz = "UTC"

@@ -34,6 +34,9 @@ AUDIENCE_FIELDS = {
     "company_id",
 }  # fmt: skip
 
+# running journeys shown on the mailings' dashboard (the others: "more", the Journeys menu)
+DASHBOARD_JOURNEYS = 8
+
 TRIGGERS = [
     ("filter", "Matches the Filter"),
     ("list", "Joins a Mailing List"),
@@ -50,7 +53,9 @@ class SmsMarketingJourney(models.Model):
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True)
-    company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    # required: its SMS are charged on its company's gateways and its records read in its company, never on
+    # whichever company the journey cron runs in
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
     user_id = fields.Many2one(
         "res.users", string="Responsible", default=lambda self: self.env.user, domain="[('share', '=', False)]"
     )
@@ -113,6 +118,41 @@ class SmsMarketingJourney(models.Model):
             journey.done_count = counts.get((journey.id, "done"), 0)
             journey.exited_count = counts.get((journey.id, "exited"), 0)
             journey.participant_count = journey.running_count + journey.done_count + journey.exited_count
+
+    @api.model
+    def get_dashboard_data(self, limit=DASHBOARD_JOURNEYS):
+        """The running journeys the user may read, for the mailings' dashboard: each one's participants and
+        the SMS its steps sent and that were clicked (the campaign analysis's figures of its steps' mailings)."""
+        if not self.check_access_rights("read", raise_exception=False):
+            return {"running_count": 0, "more": 0, "journeys": []}
+        domain = [("state", "=", "running")]
+        journeys = self.search(domain, limit=limit, order="started_at desc, id desc")
+        running_count = self.search_count(domain)
+        steps = journeys.step_ids
+        mailings = steps.sudo().mailing_ids  # sudo: the figures of journeys the user reads, as on the steps
+        figures = self.env["sms.marketing.campaign.report"]._get_mailing_figures(
+            mailings.ids, ("sent_count", "clicked_count")
+        )
+        totals = {}
+        for mailing in mailings:
+            journey_id = mailing.journey_step_id.journey_id.id
+            row = figures.get(mailing.id, {})
+            sent, clicked = totals.get(journey_id, (0, 0))
+            totals[journey_id] = (sent + (row.get("sent_count") or 0), clicked + (row.get("clicked_count") or 0))
+        return {
+            "running_count": running_count,
+            "more": max(running_count - len(journeys), 0),
+            "journeys": [
+                {
+                    "id": journey.id,
+                    "name": journey.name,
+                    "participant_count": journey.participant_count,
+                    "sent_count": totals.get(journey.id, (0, 0))[0],
+                    "clicked_count": totals.get(journey.id, (0, 0))[1],
+                }
+                for journey in journeys
+            ],
+        }
 
     # ------------------------------------------------------------------ constraints
     @api.constrains("domain", "recipient_model_id", "list_ids")

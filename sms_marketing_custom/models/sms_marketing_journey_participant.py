@@ -301,6 +301,23 @@ class SmsMarketingJourneyParticipant(models.Model):
             return clicked
         if step.branch_condition == "not_clicked":
             return SQL("NOT %s", clicked)
+        if step.branch_condition in ("replied", "not_replied"):
+            # An SMS from the participant's number (keywords aside) to the company of its last SMS, from
+            # that SMS's sending to the end of the branch's time (``next_action_at``: a run that comes late
+            # does not count later replies). Not the reply's mailing (``mailing_id``): that is the mailing
+            # last sent to the number within the company's reply window, none when the window is 0, and
+            # another SMS sent to the number meanwhile would take the reply from the step.
+            # The conversation's unique (number, company) and its thread index (conversation, date) serve it.
+            replied = SQL(
+                """EXISTS (SELECT 1 FROM sms_marketing_trace t
+                             JOIN sms_marketing_mailing m ON m.id = t.mailing_id
+                             JOIN sms_marketing_conversation c
+                               ON c.number = t.number AND c.company_id = m.company_id
+                             JOIN sms_marketing_conversation_message cm ON cm.conversation_id = c.id
+                            WHERE t.id = p.last_trace_id AND cm.direction = 'in' AND NOT cm.is_keyword
+                              AND cm.date >= t.sent_at AND cm.date <= p.next_action_at)"""
+            )
+            return replied if step.branch_condition == "replied" else SQL("NOT %s", replied)
         if step.branch_condition in ("delivered", "failed"):
             states = ["delivered"] if step.branch_condition == "delivered" else ["failed", "canceled"]
             return SQL(

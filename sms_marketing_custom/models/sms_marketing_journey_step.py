@@ -16,6 +16,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from .sms_marketing_campaign_report import FIGURE_COLUMNS
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # what decides what a step sends or to whom: changing it makes the writer the journey's sender
@@ -42,6 +43,8 @@ BRANCH_CONDITIONS = [
     ("not_clicked", "Did Not Click"),
     ("delivered", "Delivered"),
     ("failed", "Failed"),
+    ("replied", "Replied"),
+    ("not_replied", "Did Not Reply"),
     ("filter", "Matches a Filter"),
 ]
 
@@ -102,7 +105,9 @@ class SmsMarketingJourneyStep(models.Model):
     # Branch
     branch_condition = fields.Selection(BRANCH_CONDITIONS, string="Condition", default="clicked")
     branch_hours = fields.Integer(
-        string="Within (Hours)", default=24, help="How long the last SMS has to be clicked, delivered or failed."
+        string="Within (Hours)",
+        default=24,
+        help="How long the last SMS has to be clicked, delivered, failed or replied to.",
     )
     branch_domain = fields.Char(string="Filter", default="[]")
     # Add to / Remove from list
@@ -114,6 +119,7 @@ class SmsMarketingJourneyStep(models.Model):
     delivered_count = fields.Integer(string="Delivered", compute="_compute_figures")
     clicked_count = fields.Integer(string="Clicked", compute="_compute_figures")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_figures")
+    replied_count = fields.Integer(string="Replied", compute="_compute_figures")
 
     # ------------------------------------------------------------------ computes
     @api.depends("body", "include_optout", "journey_id.recipient_model_id")
@@ -147,7 +153,9 @@ class SmsMarketingJourneyStep(models.Model):
             )
             counts = {row[0]: row[1:] for row in self.env.cr.fetchall()}
         mailings = real.sudo().mailing_ids  # sudo: the figures of the steps the user reads, whatever the mailing rules
-        figures = self.env["sms.marketing.campaign.report"]._get_mailing_figures(mailings.ids)
+        figures = self.env["sms.marketing.campaign.report"]._get_mailing_figures(
+            mailings.ids, (*FIGURE_COLUMNS, "replied_count")
+        )  # the mailings' own figures, Replied as on a mailing
         for step in self:
             step.entered_count, step.waiting_count = counts.get(step.id, (0, 0))
             rows = [figures.get(mailing.id, {}) for mailing in step.sudo().mailing_ids]
@@ -155,6 +163,7 @@ class SmsMarketingJourneyStep(models.Model):
             step.delivered_count = sum(row.get("delivered_count") or 0 for row in rows)
             step.clicked_count = sum(row.get("clicked_count") or 0 for row in rows)
             step.optout_count = sum(row.get("optout_count") or 0 for row in rows)
+            step.replied_count = sum(row.get("replied_count") or 0 for row in rows)
 
     # ------------------------------------------------------------------ constraints and onchanges
     @api.constrains("parent_id", "journey_id")

@@ -86,6 +86,7 @@ class SmsMarketingRecipientModel(models.Model):
     def create(self, vals_list):
         configs = super().create(vals_list)
         self._setup_engagement_fields(set(configs.mapped("model")))
+        self.env["sms.marketing.journey.add"]._sync_bindings()
         return configs
 
     def write(self, vals):
@@ -93,12 +94,14 @@ class SmsMarketingRecipientModel(models.Model):
         result = super().write(vals)
         if {"model_id", "active"} & set(vals):
             self._setup_engagement_fields(before | set(self.mapped("model")))
+            self.env["sms.marketing.journey.add"]._sync_bindings()
         return result
 
     def unlink(self):
         before = set(self.mapped("model"))
         result = super().unlink()
         self._setup_engagement_fields(before)
+        self.env["sms.marketing.journey.add"]._sync_bindings()
         return result
 
     @api.model

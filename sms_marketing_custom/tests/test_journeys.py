@@ -4,13 +4,16 @@ is data read with its starter's rights; the runner is exactly-once with two runn
 import ast
 from datetime import date, datetime, timedelta
 
+import psycopg2
 from freezegun import freeze_time
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import SmsCommittedCase, SmsEngineCase
+from .test_security_company import _load_migration
 
 T0 = datetime(2026, 6, 1, 9, 0, 0)
 CONTACT = "sms.marketing.contact"
@@ -61,6 +64,9 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.sandbox.company_id = False
+        cls.sandbox_b = cls.env["sms.marketing.gateway"].create(
+            {"name": "Sandbox of B", "provider": "sandbox", "company_id": cls.company_b.id}
+        )
         cls.welcome_steps = [
             ("welcome", {"step_type": "send", "body": "Welcome to the club!", "include_optout": False}, None),
             ("wait", {"step_type": "wait", "wait_amount": 2, "wait_unit": "days"}, "welcome"),
@@ -209,6 +215,58 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
         # in the journey once at a time: adding again while done is refused without re-entry
         self.assertEqual(journey._add_records(contacts), 0)
 
+    def _add_to_journey_actions(self, model_name, user):
+        bindings = self.env["ir.actions.actions"].with_user(user).get_bindings(model_name)
+        ours = self.env["ir.actions.act_window"].search([("res_model", "=", "sms.marketing.journey.add")])
+        return [action for action in bindings.get("action", []) if action["id"] in ours.ids]
+
+    def test_add_to_journey_on_every_enabled_model(self):
+        """Every SMS-enabled model offers Add to Journey (to SMS marketers), from when it is enabled until it
+        is disabled or removed; the records must be of an enabled model and of the journey's."""
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_marketing))
+        config = (
+            self.env["sms.marketing.recipient.model"]
+            .with_user(self.user_admin)
+            .create(
+                {
+                    "model_id": self.env["ir.model"]._get_id("res.bank"),
+                    "phone_field_id": self.env["ir.model.fields"]._get("res.bank", "phone").id,
+                }
+            )
+        )
+        self.addCleanup(lambda: config.exists() and config.sudo().unlink())
+        self.assertEqual(len(self._add_to_journey_actions("res.bank", self.user_marketing)), 1)
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_employee), "SMS marketers only")
+        banks = self.env["res.bank"].create([{"name": f"Journey bank {i}", "phone": f"+3247930000{i}"} for i in (1, 2)])
+        journey, _steps = self._make_journey(
+            [("hi", {"step_type": "send", "body": "Hello bank"}, None)],
+            user=self.user_marketing,
+            recipient_model_id=config.model_id.id,
+            list_ids=[(5,)],
+            trigger="manual",
+            domain="[('name', 'like', 'Journey bank')]",
+        )
+        journey.with_user(self.user_marketing).action_start()
+        Add = self.env["sms.marketing.journey.add"].with_user(self.user_marketing)
+        Add.with_context(active_model="res.bank", active_ids=banks.ids).create({"journey_id": journey.id}).action_add()
+        self.assertEqual(sorted(self._participants(journey).mapped("res_id")), sorted(banks.ids))
+        for model_name, ids in (
+            ("res.users", self.user_marketing.ids),
+            ("res.partner", self.user_marketing.partner_id.ids),
+        ):
+            with self.subTest(model=model_name), self.assertRaises(UserError):
+                Add.with_context(active_model=model_name, active_ids=ids).create(
+                    {"journey_id": journey.id}
+                ).action_add()
+        config.active = False
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_marketing))
+        config.active = True
+        self.assertEqual(len(self._add_to_journey_actions("res.bank", self.user_marketing)), 1)
+        config.unlink()
+        self.assertFalse(self._add_to_journey_actions("res.bank", self.user_marketing))
+        for model_name in (CONTACT, "res.partner"):  # the built-in models keep theirs
+            self.assertEqual(len(self._add_to_journey_actions(model_name, self.user_marketing)), 1)
+
     def test_wait_until_time_of_day_in_recipient_zone(self):
         """Wait until 10:00 in the record's zone: a partner of Tokyo and one without a zone (company's: UTC)."""
         self.env.company.partner_id.tz = "UTC"
@@ -271,6 +329,58 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             self._run_journeys()
             self.assertEqual(self._traces(steps["gold_sms"]).mapped("res_id"), contacts[0].ids)
             self.assertEqual(self._traces(steps["retry_sms"]).mapped("res_id"), contacts[1].ids)
+
+    def _reply(self, contact, text):
+        """An inbound SMS from ``contact``'s number, through the sandbox gateway's webhook path."""
+        self.env["sms.marketing.conversation"]._receive(
+            self.sandbox, [{"number": contact.phone_sanitized, "content": text, "id": f"{contact.id}:{text}"}]
+        )
+
+    def test_branch_replied_within_the_time(self):
+        """Branch on replied / not replied within 2 hours of arriving at it: a reply after the step's SMS
+        and before the end of the time is one; one before the SMS, one a minute late (the run is late too),
+        or a keyword are not. The step's figures count Replied as the mailing's."""
+        for condition, start in (("replied", 7300), ("not_replied", 7310)):  # numbers no demo SMS went to
+            with self.subTest(condition=condition):
+                contacts = self._make_contacts(4, start=start)
+                in_time, late, before, keyword = contacts
+                journey, steps = self._make_journey(
+                    [
+                        ("ask", {"step_type": "send", "body": "Coming on Friday?", "include_optout": False}, None),
+                        ("answered", {"step_type": "branch", "branch_condition": condition, "branch_hours": 2},
+                         "ask"),
+                        ("yes_sms", {"step_type": "send", "body": "Yes side", "branch_side": "yes"}, "answered"),
+                        ("no_sms", {"step_type": "send", "body": "No side", "branch_side": "no"}, "answered"),
+                    ],
+                    trigger="manual",
+                )  # fmt: skip
+                with freeze_time(T0 - timedelta(minutes=10)):
+                    self._reply(before, "Hello? (before any SMS)")
+                with freeze_time(T0):
+                    journey.action_start()
+                    journey._add_records(contacts)
+                    self._run_journeys()
+                    self._run_cron()  # the engine sends the question now
+                    self.assertEqual(self._states(steps["ask"].mailing_id), {"delivered": 4})
+                with freeze_time(T0 + timedelta(hours=1, minutes=59)):
+                    self._reply(in_time, "Yes, see you")
+                    self._reply(keyword, "HELP")
+                    self._run_journeys()  # the time is not over: nobody moves on
+                    self.assertFalse(self._traces(steps["yes_sms"]) | self._traces(steps["no_sms"]))
+                with freeze_time(T0 + timedelta(hours=2, minutes=1)):
+                    self._reply(late, "Sorry, too late?")
+                with freeze_time(T0 + timedelta(hours=2, minutes=5)):
+                    self._run_journeys()
+                replied_side, other_side = ("yes_sms", "no_sms") if condition == "replied" else ("no_sms", "yes_sms")
+                self.assertEqual(self._traces(steps[replied_side]).mapped("res_id"), in_time.ids)
+                self.assertEqual(
+                    sorted(self._traces(steps[other_side]).mapped("res_id")), sorted((late | before | keyword).ids)
+                )
+                # Replied on the step: the numbers that answered its mailing (the mailing's own count)
+                steps["ask"].invalidate_recordset()
+                self.assertEqual(steps["ask"].replied_count, 2)  # in time and late; the keyword is not a reply
+                self.assertEqual(steps["ask"].replied_count, steps["ask"].mailing_id.replied_count)
+                journey.action_stop()
 
     def test_opt_out_and_blacklist_leave(self):
         """A participant whose number is blacklisted while waiting, or who opted out of the list, leaves;
@@ -362,6 +472,56 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
                 {"name": "wait", "journey_id": journey.id, "step_type": "wait", "wait_amount": 10**9}
             )
 
+    def test_a_journey_has_a_company(self):
+        """A journey is of a company (the user's by default), never of none: a journey of no company was
+        charged on the default gateway of whichever company the cron ran in. Its step's mailing is of it.
+        17.0.1.2.0: a journey left without company by the previous release takes its gateway's, else its
+        lists', else its starter's company; its steps, participants and step mailings follow."""
+        free_list = self.env["sms.marketing.list"].create({"name": "Of no company", "company_id": False})
+        journey = (
+            self.env["sms.marketing.journey"]
+            .with_user(self.marketer_b)
+            .create({"name": "B journey", "list_ids": [(6, 0, free_list.ids)], "trigger": "manual"})
+        )
+        self.assertEqual(journey.company_id, self.company_b)
+        with self.assertRaises(psycopg2.IntegrityError), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            self.env["sms.marketing.journey"].create(
+                {"name": "Nobody's", "list_ids": [(6, 0, free_list.ids)], "trigger": "manual", "company_id": False}
+            )
+        # the migration, on journeys as the previous release left them
+        with_gateway, with_starter = (
+            self._make_journey(
+                self.welcome_steps[:1],
+                trigger="manual",
+                gateway_id=gateway.id,
+                company_id=self.company_b.id,
+                list_ids=[(6, 0, free_list.ids)],
+            )[0]
+            for gateway in (self.sandbox_b, self.sandbox)
+        )
+        with_starter.with_user(self.marketer_b).action_start()
+        contact_b = self._make_contacts(1, start=7400, sms_list=free_list)
+        contact_b.company_id = self.company_b
+        with_starter._add_records(contact_b)
+        self.assertEqual(len(self._participants(with_starter)), 1)
+        self.env.flush_all()
+        self.env.cr.execute("ALTER TABLE sms_marketing_journey ALTER COLUMN company_id DROP NOT NULL")
+        journeys = with_gateway | with_starter
+        self.env.cr.execute("UPDATE sms_marketing_journey SET company_id = NULL WHERE id IN %s", [tuple(journeys.ids)])
+        for table in ("sms_marketing_journey_step", "sms_marketing_journey_participant"):
+            self.env.cr.execute(f"UPDATE {table} SET company_id = NULL WHERE journey_id IN %s", [tuple(journeys.ids)])
+        self.env.cr.execute(
+            "UPDATE sms_marketing_mailing SET company_id = NULL WHERE journey_step_id IN %s",
+            [tuple(journeys.step_ids.ids)],
+        )
+        _load_migration("17.0.1.2.0", "pre-migrate").migrate(self.env.cr, "17.0.1.1.0")
+        self.env.invalidate_all()
+        self.assertEqual(with_gateway.company_id, self.company_b, "its gateway's company")
+        self.assertEqual(with_starter.company_id, self.company_b, "its starter's company")
+        self.assertEqual(with_starter.step_ids.company_id, self.company_b)
+        self.assertEqual(with_starter.participant_ids.company_id, self.company_b)
+        self.assertEqual(with_starter.step_ids.mailing_id.company_id, self.company_b)
+
     def test_test_dialog_shows_each_sms_and_when(self):
         """Test: the record's SMS step by step with their times, nothing sent or saved."""
         contact = self._make_contacts(1, start=95)
@@ -382,6 +542,38 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
         self.assertIn("2026-06-03", html)  # the coupon two days after the welcome
         self.assertFalse(self._participants(journey))
         self.assertFalse(self.env["sms.marketing.trace"].search([("res_id", "=", contact.id)]))
+
+    def test_test_dialog_sample_is_one_the_user_may_read(self):
+        """Attacker: a marketer whom a record rule hides some partners opens Test on a journey a manager
+        started; the sample record is the first of the audience the marketer may read, not the manager's."""
+        secret, visible = self.env["res.partner"].create(
+            [{"name": "Sample secret", "mobile": "+32479200001"}, {"name": "Sample visible", "mobile": "+32479200002"}]
+        )
+        restricted = self.env["res.groups"].create({"name": "Not the secret partners"})
+        self.env["ir.rule"].create(
+            {
+                "name": "No secret partners",
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "groups": [(4, restricted.id)],
+                "domain_force": "[('name', 'not ilike', 'secret')]",
+            }
+        )
+        self.user_marketing.groups_id = [(4, restricted.id)]
+        journey, _steps = self._make_journey(
+            [("hi", {"step_type": "send", "body": "Hi {{ object.name }}", "include_optout": False}, None)],
+            user=self.user_manager,
+            recipient_model_id=self.env["ir.model"]._get_id("res.partner"),
+            list_ids=[(5,)],
+            trigger="manual",
+            domain="[('name', 'like', 'Sample ')]",
+        )
+        journey.with_user(self.user_manager).action_start()
+        Test = self.env["sms.marketing.journey.test"].with_user(self.user_marketing)
+        values = Test.with_context(default_journey_id=journey.id).default_get(["journey_id", "record_ref"])
+        self.assertEqual(values.get("record_ref"), f"res.partner,{visible.id}")
+        # chosen by hand, the unreadable record shows nothing of it
+        with self.assertRaises(AccessError):
+            Test.create({"journey_id": journey.id, "record_ref": f"res.partner,{secret.id}"}).timeline  # noqa: B018
 
 
 @tagged("post_install", "-at_install")

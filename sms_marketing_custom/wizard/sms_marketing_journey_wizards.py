@@ -36,8 +36,46 @@ class SmsMarketingJourneyAdd(models.TransientModel):
         values.setdefault("res_ids", context.get("active_ids") or [])
         return values
 
+    @api.model
+    def _sync_bindings(self):
+        """One "Add to Journey" list action per SMS-enabled model, none on the others: called whenever
+        a model is enabled, disabled or removed (``sms.marketing.recipient.model``) and on install."""
+        Action = self.env["ir.actions.act_window"].sudo()  # sudo: actions are technical records
+        actions = Action.search([("res_model", "=", self._name), ("binding_model_id", "!=", False)])
+        enabled = self.env["sms.marketing.recipient.model"].sudo().search([]).model_id  # sudo: the configuration
+        unwanted = actions.filtered(lambda action: action.binding_model_id not in enabled)
+        # one per model: on install, the built-in models' own (data files) come after those made when
+        # their configuration was loaded; theirs are kept
+        external_ids = (actions - unwanted).get_external_id()
+        kept = {}
+        for action in (actions - unwanted).sorted(lambda action: (not external_ids.get(action.id), action.id)):
+            if action.binding_model_id in kept:
+                unwanted |= action
+            else:
+                kept[action.binding_model_id] = action
+        missing = enabled - actions.binding_model_id
+        unwanted.unlink()
+        Action.create(
+            [
+                {
+                    "name": _("Add to Journey"),
+                    "res_model": self._name,
+                    "view_mode": "form",
+                    "target": "new",
+                    "binding_model_id": model.id,
+                    "binding_view_types": "list",
+                    "groups_id": [(4, self.env.ref("sms_marketing_custom.group_sms_marketing_user").id)],
+                }
+                for model in missing
+            ]
+        )
+
     def action_add(self):
         self.ensure_one()
+        if self.res_model not in self.env or not self.env["sms.marketing.recipient.model"]._get_for_model(
+            self.res_model
+        ):
+            raise UserError(_("Only the records of an SMS-enabled model can join a journey."))
         records = self.env[self.res_model].browse(self.res_ids or [])
         entered = self.journey_id._add_records(records)
         return {
@@ -67,13 +105,15 @@ class SmsMarketingJourneyTest(models.TransientModel):
 
     @api.model
     def default_get(self, fields_list):
-        """The first record of the journey's audience, so that the dialog opens on a timeline."""
+        """The first record of the journey's audience as the current user sees it, so that the dialog
+        opens on a timeline: the audience read with the user's rights, not its starter's (a marketer does
+        not preview a record they may not read because someone else started the journey)."""
         values = super().default_get(fields_list)
         journey = self.env["sms.marketing.journey"].browse(values.get("journey_id"))
         if "record_ref" in fields_list and journey.exists() and not values.get("record_ref"):
-            self.env.cr.execute(
-                self.env["sms.marketing.audience"]._get_recipients_query(journey._get_audience_mailing())
-            )
+            audience_mailing = journey._get_audience_mailing()
+            audience_mailing.sender_id = False  # in memory only: the audience's sender is then the current user
+            self.env.cr.execute(self.env["sms.marketing.audience"]._get_recipients_query(audience_mailing))
             res_ids = sorted(row[0] for row in self.env.cr.fetchall() if row[0])
             if res_ids:
                 values["record_ref"] = f"{journey.recipient_model},{res_ids[0]}"
@@ -104,6 +144,7 @@ class SmsMarketingJourney(models.Model):
     def _simulate(self, record):
         """[(depth, when, label, SMS text)]: what ``record`` would go through from now, nothing sent."""
         self.ensure_one()
+        record.check_access_rights("read")
         record.check_access_rule("read")
         root = self._get_root_step()
         if not root:

@@ -112,23 +112,42 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
     )
 
     # ------------------------------------------------------------------ sources
-    def _sms_rows_sql(self, model_name, domain, *columns):
-        """SELECT ``columns`` of the traces (clicks) of this model's records matching ``domain``, read with
-        the user's rights (access rights and the company rule: the mailings of the user's companies)."""
+    def _sms_rows_sql(self, model_name, domain, *columns, where=None):
+        """SELECT ``columns`` of the traces (clicks) of this model's records matching ``domain`` (and the
+        SQL condition ``where``), read with the user's rights (access rights and the company rule: the
+        mailings of the user's companies)."""
         Model = self.env[model_name]
         Model.flush_model(["res_model", "res_id", "mailing_id", *columns])
         query = Model._search([("res_model", "=", self._name), ("res_id", "!=", False), *domain])
+        if where is not None:
+            query.add_where(where)
         return query.select(
             *(SQL("%s AS %s", SQL.identifier(query.table, col), SQL.identifier(col)) for col in columns)
         )
 
-    def _sms_traces_sql(self, domain, *columns):
-        return self._sms_rows_sql("sms.marketing.trace", domain, *columns)
+    def _sms_traces_sql(self, domain, *columns, where=None):
+        return self._sms_rows_sql("sms.marketing.trace", domain, *columns, where=where)
 
-    def _sms_received_sql(self, domain=()):
-        """Rows (res_id, mailing_id, sent_at) of the SMS these records received."""
+    def _sms_received_sql(self, domain=(), since=None):
+        """Rows (res_id, mailing_id, sent_at) of the SMS these records received (sent after ``since``).
+
+        A time window is read in the traces of the mailings that sent in it only (their counters' last
+        sending date, ``sms.marketing.campaign.report``), through the trace index by mailing: a filter
+        on the last 30 days does not read a year of history."""
+        where = None
+        if since is not None:
+            domain = [("sent_at", ">", since), *domain]
+            where = SQL(
+                "%s IN (%s)",
+                SQL.identifier("sms_marketing_trace", "mailing_id"),
+                self.env["sms.marketing.campaign.report"]._get_mailings_sent_after_sql(since),
+            )
         return self._sms_traces_sql(
-            [("state", "in", RECEIVED_STATES), ("sent_at", "!=", False), *domain], "res_id", "mailing_id", "sent_at"
+            [("state", "in", RECEIVED_STATES), ("sent_at", "!=", False), *domain],
+            "res_id",
+            "mailing_id",
+            "sent_at",
+            where=where,
         )
 
     def _sms_failures_sql(self, domain=()):
@@ -226,7 +245,17 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
 
     # ------------------------------------------------------------------ search
     def _search_sms_last_received_at(self, operator, value):
-        return self._sms_search_aggregate("sms_last_received_at", self._sms_received_sql(), "sent_at", operator, value)
+        since = None
+        if operator in (">", ">=") and value not in (False, None):
+            # the last date is after X iff one date is: the mailings sent after X only (bad values: refused below)
+            try:
+                since = fields.Datetime.to_datetime(value)
+            except (TypeError, ValueError):
+                since = None
+            if since is not None and operator == ">=":
+                since -= timedelta(microseconds=1)
+        rows = self._sms_received_sql(since=since)
+        return self._sms_search_aggregate("sms_last_received_at", rows, "sent_at", operator, value)
 
     def _search_sms_last_click_at(self, operator, value):
         return self._sms_search_aggregate("sms_last_click_at", self._sms_clicks_sql(), "click_date", operator, value)
@@ -238,7 +267,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
 
     def _search_sms_received_30d_count(self, operator, value):
         since = fields.Datetime.now() - timedelta(days=RECEIVED_DAYS)
-        rows = self._sms_received_sql([("sent_at", ">=", since)])
+        rows = self._sms_received_sql(since=since - timedelta(microseconds=1))  # from ``since`` included
         return self._sms_search_aggregate("sms_received_30d_count", rows, None, operator, value)
 
     def _search_sms_clicked_90d(self, operator, value):

@@ -62,6 +62,13 @@ FIGURE_COLUMNS = (
 )
 
 
+def drop_counters(cr):
+    """Remove the counters (uninstall): the table, and the trigger functions with their triggers."""
+    cr.execute(SQL("DROP TABLE IF EXISTS %s CASCADE", SQL.identifier(FIGURE_TABLE)))
+    cr.execute("DROP FUNCTION IF EXISTS sms_marketing_trace_count() CASCADE")
+    cr.execute("DROP FUNCTION IF EXISTS sms_marketing_click_count() CASCADE")
+
+
 class SmsMarketingCampaignReport(models.Model):
     _name = "sms.marketing.campaign.report"
     _description = "SMS Campaign Analysis"

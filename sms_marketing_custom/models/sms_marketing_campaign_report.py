@@ -303,9 +303,13 @@ class SmsMarketingCampaignReport(models.Model):
             )
         )
 
-    def _get_mailings_sent_after_sql(self, date):
-        """SELECT of the ids of the mailings with a trace sent after ``date`` (their counters)."""
-        return SQL("SELECT f.mailing_id FROM %s f WHERE f.last_sent_at > %s", SQL.identifier(FIGURE_TABLE), date)
+    def _get_mailings_sent_after(self, date):
+        """Ids of the mailings with a trace sent after ``date`` (their counters; no rights: ids only)."""
+        self.env["sms.marketing.trace"].flush_model(["mailing_id", "sent_at"])
+        self.env.cr.execute(
+            SQL("SELECT DISTINCT mailing_id FROM %s WHERE last_sent_at > %s", SQL.identifier(FIGURE_TABLE), date)
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
 
     def _cron_fold_figures(self):
         """Fold each mailing's rows of differences into one (their sum), with its clicked traces recounted;

@@ -10,12 +10,12 @@ daily cron empties the text of the final traces (sent, delivered, failed,
 canceled) that left, or were closed, before that.
 
 How: the trace table is walked in id ranges from where the last run stopped
-(``sms_marketing_custom.body_retention_cursor``), one short transaction per
-range, so that senders and delivery reports never wait long: a row another
-transaction holds is skipped (``SKIP LOCKED``) and done at a later run. The walk
-stops at the first range that has no trace old enough (ids grow with time: the
-later ones are younger); the cursor stays at the first trace still holding a
-text, so that nothing is left behind (written once per run: a parameter
+(``sms_marketing_custom.body_retention_cursor``) to its end, one short
+transaction per range (read through the primary key: no index on the dates,
+the sending UPDATE stays HOT), so that senders and delivery reports never wait
+long: a row another transaction holds is skipped (``SKIP LOCKED``) and done at
+a later run. The cursor stays at the first trace still holding a text, so that
+nothing is left behind and a run reads the traces of the retention period only (written once per run: a parameter
 written clears the caches of every server). The counters of the mailings do not
 change: the text is no figure.
 """
@@ -70,8 +70,6 @@ class SmsMarketingTrace(models.Model):
                                               FOR NO KEY UPDATE SKIP LOCKED)
                         RETURNING t.id)
                        SELECT (SELECT count(*) FROM done),
-                              (SELECT bool_or(%(age)s < %(cutoff)s) FROM sms_marketing_trace t
-                                WHERE t.id >= %(low)s AND t.id < %(high)s),
                               (SELECT min(t.id) FROM sms_marketing_trace t
                                 WHERE t.id >= %(low)s AND t.id < %(high)s AND t.body IS NOT NULL
                                   AND NOT EXISTS (SELECT 1 FROM done d WHERE d.id = t.id)),
@@ -83,16 +81,16 @@ class SmsMarketingTrace(models.Model):
                     cutoff=cutoff,
                 )  # fmt: skip
             )
-            count, any_old, kept, next_low = cr.fetchone()
+            count, kept, next_low = cr.fetchone()
             dropped += count
             if cursor == low:
                 # the traces of this range that keep their text (too young, not final, locked) hold the
                 # cursor; else it moves past the range and the gap of ids after it
                 cursor = kept if kept is not None else (next_low or high)
             self.env["sms.marketing.engine"]._commit()
-            if any_old is False or next_low is None:
-                break  # only younger traces from here on (a range without any trace is a gap: walked over)
-            low = next_low
+            if next_low is None:
+                break
+            low = next_low  # over a gap of ids (deleted mailings, rolled back inserts) at once
         if cursor != start:
             # once per run: a parameter written clears every worker's caches
             params.set_param(CURSOR_PARAM, str(cursor))

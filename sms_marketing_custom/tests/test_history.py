@@ -149,6 +149,13 @@ class TestHistory(SmsEngineCase):
         self.env.invalidate_all()
         return mailing
 
+    def _rows_read(self, node, table):
+        """Rows of ``table`` the plan ``node`` (EXPLAIN ANALYZE, JSON) read: returned or filtered out."""
+        rows = 0
+        if node.get("Relation Name") == table:
+            rows = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        return rows + sum(self._rows_read(child, table) for child in node.get("Plans", ()))
+
     def test_time_window_filters_read_the_mailings_sent_in_the_window(self):
         for months in (3, 6, 9, 12):
             self._old_mailing(20000, months)
@@ -162,11 +169,10 @@ class TestHistory(SmsEngineCase):
             [("sms_last_received_at", ">=", now - timedelta(days=7))],
         ):
             with self.subTest(domain=domain):
-                query = Contact._search(domain)
-                self.env.cr.execute(f"EXPLAIN {query.select('count(*)').code}", query.select("count(*)").params)
-                plan = "\n".join(row[0] for row in self.env.cr.fetchall())
-                self.assertNotIn("Seq Scan on sms_marketing_trace", plan)
-                self.assertIn("sms_marketing_mailing_figure", plan)
+                # the traces it reads: those of the recent mailings, none of the 80,000 of the old ones
+                query = Contact._search(domain).select("count(*)")
+                self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+                self.assertLess(self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace"), 5000)
                 # and the answer is the recount's
                 since = domain[0][2] if domain[0][0] == "sms_last_received_at" else now - timedelta(days=30)
                 self.env.cr.execute(

@@ -113,6 +113,16 @@ def fresh_db(side, n):
     return db
 
 
+def release_db(db):
+    """Close this process's registry and connections of ``db`` and drop it (kept with BENCH_KEEP_DB=1)."""
+    import odoo
+
+    odoo.sql_db.close_db(db)
+    odoo.modules.registry.Registry.delete(db)
+    if os.environ.get("BENCH_KEEP_DB") != "1":
+        _dropdb(db)
+
+
 # ------------------------------------------------------------------- workers
 def worker_main(side_key, db, role, stats_path, stop_path):
     """One cron worker: its own registry and cursors, the side's cron method
@@ -258,10 +268,7 @@ def measure(side, n, aud):
         os.environ.pop("BENCH_GATEWAY_URL", None)
         os.environ.pop("BENCH_IAP_URL", None)
     stats = [json.loads(Path(p).read_text()) for _, p in workers]
-    odoo.sql_db.close_db(db)
-    odoo.modules.registry.Registry.delete(db)
-    if os.environ.get("BENCH_KEEP_DB") != "1":
-        _dropdb(db)
+    release_db(db)
 
     rss_idle, worker_peaks, peak_sum = peaks
     firsts = [s["first_send"] for s in stats if s["first_send"]]
@@ -361,12 +368,27 @@ def _wait_for(urls, procs, logs, what):
         time.sleep(0.5)
 
 
+_ports_given = set()
+
+
 def _free_port():
+    """A free port: any the system gives, or the first free one of BENCH_PORTS ("18700-18799"),
+    so that benches run side by side on one machine keep to their own range."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        if port in _ports_given:  # given to a process that may not listen yet
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port:
+                _ports_given.add(port)
+            return sock.getsockname()[1]
+    raise SystemExit(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def _start_network(db, run_name):

@@ -33,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import benchdb  # noqa: E402
 from sides import SIDES  # noqa: E402
 
 import bench  # noqa: E402
@@ -119,26 +120,13 @@ def _session_sample(cr, db, own_pid):
 
 def run_one(aud, servers, threads, repeat):
     """One run of one layout on a fresh database: N contacts, a mailing to them, sent."""
-    import odoo
-    from odoo import SUPERUSER_ID, api
-
-    side = SIDES["ours"]
     load_before = os.getloadavg()[0]
-    db = bench.fresh_db(side, aud.n)
     run_name = f"deployed-{servers}x{threads}-{aud.n}-{repeat}"
     logs = bench.RESULTS / run_name
     logs.mkdir(parents=True, exist_ok=True)
-    registry = odoo.modules.registry.Registry(db)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        list_id = side.create_list(env)
-        side.seed(cr, aud, list_id)
-        mailing_id = side.create_mailing(env, list_id, aud)
-    result = send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs)
-    odoo.sql_db.close_db(db)
-    odoo.modules.registry.Registry.delete(db)
-    if os.environ.get("BENCH_KEEP_DB") != "1":
-        bench._dropdb(db)
+    with benchdb.seeded_db(aud) as (db, registry, list_id):
+        mailing_id = benchdb.create_mailing(registry, list_id, aud)
+        result = send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs)
     return dict(result, n=aud.n, repeat=repeat, load_before=load_before)
 
 

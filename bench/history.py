@@ -5,7 +5,8 @@ simulator at BENCH_LATENCY_MS, real ``odoo-bin`` servers with cron threads (BENC
 layout, default 2x2, as bench/deployed.py). Measured twice, on an empty history, then after
 BENCH_HISTORY_MAILINGS earlier mailings (default 10) of BENCH_HISTORY_TRACES traces each
 (default 1,000,000; delivered 90 %, sent 5 %, failed 5 %, sent 1 to 12 months ago) and their
-clicks (5 % of the delivered) are loaded set-wise in SQL and analyzed:
+clicks (5 % of the delivered) are loaded set-wise in SQL (INSERT ... SELECT, one statement per
+mailing: COPY's speed without a file; the mailings' counters follow by their triggers) and analyzed:
 
 - Send (through the ORM), first SMS, Send to last SMS and recipients/s of a mailing to the N
   contacts, on the servers' cron threads;
@@ -15,7 +16,9 @@ clicks (5 % of the delivered) are loaded set-wise in SQL and analyzed:
   (traces grouped by mailing and state).
 
 Printed: each figure on the empty history, with history, and the ratio (target <= 1.5x),
-with the provenance of this run. Results in bench/results/history-<timestamp>.{json,txt}.
+with the provenance of this run. With BENCH_HISTORY_RETENTION_MONTHS=M, then the retention cron
+(texts older than M months emptied): its time, and the trace table's size before and after.
+Results in bench/results/history-<timestamp>.{json,txt}.
 
     make bench-history N=100000 BENCH_HISTORY_TRACES=1000000
 """
@@ -31,8 +34,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import benchdb  # noqa: E402
 import deployed  # noqa: E402
-from sides import SIDES  # noqa: E402
 
 import bench  # noqa: E402
 
@@ -164,52 +167,74 @@ def _marketer(env):
     )
 
 
-def run():
-    import odoo
+def retention(registry, months):
+    """Run the retention cron (texts older than ``months`` emptied) as the daily cron does -> its figures:
+    the trace table's size and its rows' bytes (what the texts took) before and after, and the cron's time."""
     from odoo import SUPERUSER_ID, api
 
-    side = SIDES["ours"]
+    def sizes(cr):
+        cr.execute(
+            """SELECT pg_total_relation_size('sms_marketing_trace'),
+                      (SELECT sum(pg_column_size(t.*)) FROM sms_marketing_trace t),
+                      (SELECT count(*) FROM sms_marketing_trace WHERE body IS NOT NULL)"""
+        )
+        return dict(zip(("table_bytes", "row_bytes", "with_text"), cr.fetchone(), strict=True))
+
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        before = sizes(cr)
+        env["ir.config_parameter"].set_param("sms_marketing_custom.body_retention_months", str(months))
+        cr.commit()
+        begin = time.monotonic()
+        dropped = env["sms.marketing.trace"]._cron_drop_old_bodies()
+        cron_s = time.monotonic() - begin
+        cr.commit()
+    with registry.cursor() as cr:
+        after = sizes(cr)
+    bench._psql(registry.db_name, "VACUUM sms_marketing_trace")  # outside a transaction
+    with registry.cursor() as cr:
+        vacuumed = sizes(cr)
+    bench.log(f"retention {months} months: {dropped:,} texts emptied in {cron_s:.1f}s")
+    return {"months": months, "emptied": dropped, "cron_s": cron_s, "before": before, "after": after,
+            "after_vacuum": vacuumed}  # fmt: skip
+
+
+def run():
+    from odoo import SUPERUSER_ID, api
+
     n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else 100_000
     servers, threads = deployed._layouts()[0]
     mailings = int(os.environ.get("BENCH_HISTORY_MAILINGS", "10"))
     traces = int(os.environ.get("BENCH_HISTORY_TRACES", "1000000"))
+    retention_months = int(os.environ.get("BENCH_HISTORY_RETENTION_MONTHS", "0"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     aud = bench._audience(n)
-    db = bench.fresh_db(side, n)
     logs = bench.RESULTS / f"history-{n}"
     logs.mkdir(parents=True, exist_ok=True)
-    registry = odoo.modules.registry.Registry(db)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        list_id = side.create_list(env)
-        side.seed(cr, aud, list_id)
-        add_earlier_contacts(cr, traces)
-        marketer_id = _marketer(env).id
     phases = {}
-    for phase in ("empty history", "with history"):
-        if phase == "with history":
+    with benchdb.seeded_db(aud) as (db, registry, list_id):
+        with registry.cursor() as cr:
+            add_earlier_contacts(cr, traces)
+            marketer_id = _marketer(api.Environment(cr, SUPERUSER_ID, {})).id
+        for phase in ("empty history", "with history"):
+            if phase == "with history":
+                with registry.cursor() as cr:
+                    begin = time.monotonic()
+                    load_history(api.Environment(cr, SUPERUSER_ID, {}), list_id, mailings, traces)
+                    bench.log(f"history loaded in {time.monotonic() - begin:.0f}s")
+            mailing_id = benchdb.create_mailing(registry, list_id, aud)
+            sending = deployed.send_on_servers(db, registry, mailing_id, servers, threads, f"history {phase}", logs)
             with registry.cursor() as cr:
-                begin = time.monotonic()
-                load_history(api.Environment(cr, SUPERUSER_ID, {}), list_id, mailings, traces)
-                bench.log(f"history loaded in {time.monotonic() - begin:.0f}s")
-        with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            mailing_id = side.create_mailing(env, list_id, aud)
-        sending = deployed.send_on_servers(db, registry, mailing_id, servers, threads, f"history {phase}", logs)
-        with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            cr.execute("SELECT count(*) FROM sms_marketing_trace")
-            total = cr.fetchone()[0]
-            figures = ui_figures(env, env["res.users"].browse(marketer_id), mailing_id)
-            cr.rollback()  # what the figures read leaves nothing behind
-        phases[phase] = {"traces in the table": total, "sending": sending, "ui_s": figures}
-        bench.log(f"{phase}: {total:,} traces; {sending['summary']}")
-    odoo.sql_db.close_db(db)
-    odoo.modules.registry.Registry.delete(db)
-    if os.environ.get("BENCH_KEEP_DB") != "1":
-        bench._dropdb(db)
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                cr.execute("SELECT count(*) FROM sms_marketing_trace")
+                total = cr.fetchone()[0]
+                figures = ui_figures(env, env["res.users"].browse(marketer_id), mailing_id)
+                cr.rollback()  # what the figures read leaves nothing behind
+            phases[phase] = {"traces in the table": total, "sending": sending, "ui_s": figures}
+            bench.log(f"{phase}: {total:,} traces; {sending['summary']}")
+        kept = retention(registry, retention_months) if retention_months else None
     result = {"n": n, "layout": f"{servers}x{threads}", "history": {"mailings": mailings, "traces": traces},
-              "started": started, "phases": phases}  # fmt: skip
+              "started": started, "phases": phases, "retention": kept}  # fmt: skip
     text = "\n".join(report(result))
     print(text)
     out = bench.RESULTS / f"history-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -240,6 +265,21 @@ def report(result):
     row("recipients/s (ratio: empty / history)", empty["sending"]["rate"], full["sending"]["rate"], True)
     for label in empty["ui_s"]:
         row(f"{label} (s)", empty["ui_s"][label], full["ui_s"][label])
+    kept = result.get("retention")
+    if kept:
+        mib = 1024 * 1024
+        lines += [
+            "",
+            f"retention: texts older than {kept['months']} months emptied by the daily cron: {kept['emptied']:,} "
+            f"in {kept['cron_s']:.1f} s",
+        ]
+        for label, key in (("before", "before"), ("after the cron", "after"), ("after VACUUM", "after_vacuum")):
+            sizes = kept[key]
+            lines.append(
+                f"  {label:15} trace table {sizes['table_bytes'] / mib:8.1f} MiB, rows {sizes['row_bytes'] / mib:8.1f} "
+                f"MiB, {sizes['with_text']:,} traces with a text"
+            )
+        lines.append("  (the space freed is reused by the next sendings; the file shrinks only with VACUUM FULL)")
     return lines
 
 

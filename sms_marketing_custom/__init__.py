@@ -2,5 +2,7 @@ from . import controllers, models, wizard
 
 
 def uninstall_hook(env):
-    """The engagement filters of the models an administrator enabled have no XML id: removed here."""
+    """The engagement filters of the models an administrator enabled have no XML id: removed here; and the
+    mailings' counters (a table and trigger functions of no model)."""
     models.sms_marketing_engagement.remove_engagement_field_rows(env.cr)
+    models.sms_marketing_campaign_report.drop_counters(env.cr)

@@ -43,6 +43,7 @@ from . import (
     sms_marketing_reply,
     sms_marketing_template,
     sms_marketing_trace,
+    sms_marketing_trace_retention,
     sms_marketing_webhook_replay,
 )
 

@@ -30,3 +30,11 @@ class ResConfigSettings(models.TransientModel):
     sms_marketing_conversation_user_ids = fields.Many2many(
         related="company_id.sms_marketing_conversation_user_ids", readonly=False
     )
+    # global, an administrator's (ir.config_parameter): kept as long as the database's oldest obligations need
+    sms_marketing_body_retention_months = fields.Integer(
+        string="Keep Message Texts (Months)",
+        config_parameter="sms_marketing_custom.body_retention_months",
+        groups="base.group_system",
+        help="The texts of the SMS sent more than this many months ago are emptied each night; their recipients, "
+        "states, dates, costs, clicks and opt-outs are kept, and so every figure. 0: kept for ever.",
+    )

@@ -6,18 +6,46 @@ grouped and summed by campaign, responsible, month... in a pivot; the
 campaigns' figures (``sms.marketing.campaign._compute_figures``) are these
 rows summed.
 
-How: an SQL view over the mailings; each mailing's traces and clicks are
-counted in a LATERAL subquery, which reads the trace index of that mailing
-only, so that a filter on a campaign counts the traces of its mailings alone.
-It is the one definition of a mailing's figures: recipients are all traces,
-sent the traces with a sending date (delivered or not), clicked the distinct
-traces with a click, replied the distinct numbers that answered it (keywords
-aside: ``sms.marketing.conversation``); the mailing's own statistics read their rows here
-(``_get_mailing_figures``).
+How: an SQL view over the mailings and their counters. It is the one
+definition of a mailing's figures: recipients are all traces, sent the traces
+with a sending date (delivered or not), clicked the distinct traces with a
+click, replied the distinct numbers that answered it (keywords aside:
+``sms.marketing.conversation``); the mailing's own statistics read their rows
+here (``_get_mailing_figures``).
+
+Counters, not counts: a year of history is millions of traces, and the
+dashboard, the form and this analysis must not count them at each read. Every
+statement that writes traces (the engine's build and record, delivery reports,
+opt-outs, cancels, the ORM, SQL) adds one row of differences per mailing to
+``sms_marketing_mailing_figure``, by a statement-level trigger on its
+transition tables: set-wise, whoever the writer is, insert-only so that
+concurrent senders never wait on each other's counter row, and no index on the
+trace table (its sending UPDATE stays HOT). A click adds one to its mailing
+when it is its trace's first. The rows of a mailing are summed at read and
+folded into one by a cron (``_cron_fold_figures``), which also recounts the
+clicked traces of the mailings it folds (two first clicks of one trace at the
+same instant both count until then). ``last_sent_at`` is the last sending date
+of a mailing's traces: the engagement filters that name a time window read the
+traces of the mailings sent in it only.
 """
 
 from odoo import fields, models, tools
 from odoo.tools import SQL
+
+FIGURE_TABLE = "sms_marketing_mailing_figure"
+# each counter: its value for one trace row (``r``), summed with the sign of the row (+1 new, -1 old)
+TRACE_COUNTERS = (
+    ("recipient_count", "1"),
+    ("sent_count", "(r.sent_at IS NOT NULL)::int"),
+    ("delivered_count", "(r.state = 'delivered')::int"),
+    ("failed_count", "(r.state = 'failed')::int"),
+    ("pending_count", "(r.state = 'pending')::int"),
+    ("unknown_count", "(r.state = 'unknown')::int"),
+    ("canceled_count", "(r.state = 'canceled')::int"),
+    ("optout_count", "(r.optout_at IS NOT NULL)::int"),
+    ("credits_spent", "COALESCE(r.cost, 0)"),
+)
+COUNTER_COLUMNS = (*(name for name, _value in TRACE_COUNTERS), "clicked_count")
 
 # the columns of a mailing's figures, in the order _get_mailing_figures reads them
 FIGURE_COLUMNS = (
@@ -32,6 +60,13 @@ FIGURE_COLUMNS = (
     "optout_count",
     "credits_spent",
 )
+
+
+def drop_counters(cr):
+    """Remove the counters (uninstall): the table, and the trigger functions with their triggers."""
+    cr.execute(SQL("DROP TABLE IF EXISTS %s CASCADE", SQL.identifier(FIGURE_TABLE)))
+    cr.execute("DROP FUNCTION IF EXISTS sms_marketing_trace_count() CASCADE")
+    cr.execute("DROP FUNCTION IF EXISTS sms_marketing_click_count() CASCADE")
 
 
 class SmsMarketingCampaignReport(models.Model):
@@ -65,38 +100,239 @@ class SmsMarketingCampaignReport(models.Model):
     credits_spent = fields.Float(readonly=True, digits=(16, 4))
 
     def init(self):
+        self._init_counters()
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
             SQL(
                 """CREATE VIEW %s AS (
                     SELECT m.id AS id, m.id AS mailing_id, m.campaign_id, m.company_id, m.user_id, m.state,
                            m.sent_date, m.schedule_date,
-                           t.recipient_count, t.sent_count, t.delivered_count, t.failed_count,
-                           t.pending_count, t.unknown_count, t.canceled_count,
-                           t.optout_count, t.credits_spent, c.clicked_count, r.replied_count
+                           %s, r.replied_count
                       FROM sms_marketing_mailing m
-                     CROSS JOIN LATERAL (
-                           SELECT count(*) AS recipient_count,
-                                  count(*) FILTER (WHERE tr.sent_at IS NOT NULL) AS sent_count,
-                                  count(*) FILTER (WHERE tr.state = 'delivered') AS delivered_count,
-                                  count(*) FILTER (WHERE tr.state = 'failed') AS failed_count,
-                                  count(*) FILTER (WHERE tr.state = 'pending') AS pending_count,
-                                  count(*) FILTER (WHERE tr.state = 'unknown') AS unknown_count,
-                                  count(*) FILTER (WHERE tr.state = 'canceled') AS canceled_count,
-                                  count(*) FILTER (WHERE tr.optout_at IS NOT NULL) AS optout_count,
-                                  COALESCE(sum(tr.cost), 0) AS credits_spent
-                             FROM sms_marketing_trace tr
-                            WHERE tr.mailing_id = m.id) t
-                     CROSS JOIN LATERAL (
-                           SELECT count(DISTINCT cl.trace_id) AS clicked_count
-                             FROM sms_marketing_link_click cl
-                            WHERE cl.mailing_id = m.id AND cl.trace_id IS NOT NULL) c
+                     CROSS JOIN LATERAL (SELECT %s FROM %s f WHERE f.mailing_id = m.id) t
                      CROSS JOIN LATERAL (
                            SELECT count(DISTINCT cm.number) AS replied_count
                              FROM sms_marketing_conversation_message cm
                             WHERE cm.mailing_id = m.id AND cm.direction = 'in' AND NOT cm.is_keyword) r
                 )""",
                 SQL.identifier(self._table),
+                SQL(", ").join(SQL.identifier("t", name) for name in COUNTER_COLUMNS),
+                SQL(", ").join(
+                    SQL(
+                        "COALESCE(sum(f.%s), 0)::%s AS %s",
+                        SQL.identifier(name),
+                        SQL("numeric" if name == "credits_spent" else "bigint"),
+                        SQL.identifier(name),
+                    )
+                    for name in COUNTER_COLUMNS
+                ),  # fmt: skip
+                SQL.identifier(FIGURE_TABLE),
+            )
+        )
+
+    # ------------------------------------------------------------------ counters
+    def _init_counters(self):
+        """The counter table, the triggers that keep it, and its first fill (a database of a previous
+        release, or a new one): in one transaction, the triggers' lock on the trace and click tables
+        keeps writers out until the fill is committed."""
+        cr = self.env.cr
+        created = not tools.table_exists(cr, FIGURE_TABLE)
+        cr.execute(
+            SQL(
+                """CREATE TABLE IF NOT EXISTS %s (
+                       mailing_id integer NOT NULL, %s, credits_spent numeric NOT NULL DEFAULT 0,
+                       last_sent_at timestamp)""",
+                SQL.identifier(FIGURE_TABLE),
+                SQL(", ").join(
+                    SQL("%s bigint NOT NULL DEFAULT 0", SQL.identifier(name))
+                    for name in COUNTER_COLUMNS
+                    if name != "credits_spent"
+                ),
+            )
+        )
+        table = SQL.identifier(FIGURE_TABLE)
+        cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS %s ON %s (mailing_id)", SQL.identifier(f"{FIGURE_TABLE}_mailing_idx"), table
+            )
+        )
+        # the mailings with a trace sent since a date (the engagement filters' time windows)
+        cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS %s ON %s (last_sent_at, mailing_id)",
+                SQL.identifier(f"{FIGURE_TABLE}_last_sent_idx"),
+                table,
+            )
+        )
+        trace_columns = SQL(", ").join(
+            SQL.identifier(name) for name in ("mailing_id", *(n for n, _v in TRACE_COUNTERS), "last_sent_at")
+        )
+        sums = [SQL("sum(r.sign * %s)", SQL(value)) for _name, value in TRACE_COUNTERS]
+
+        def trace_delta(*sources):
+            """INSERT the differences of the rows of ``sources`` ((sign, transition table)...) per mailing."""
+            rows = SQL(" UNION ALL ").join(
+                SQL("SELECT %s AS sign, * FROM %s", SQL(str(sign)), SQL.identifier(table)) for sign, table in sources
+            )
+            return SQL(
+                """INSERT INTO %s (%s)
+                   SELECT r.mailing_id, %s, max(r.sent_at) FILTER (WHERE r.sign > 0) FROM (%s) r
+                    -- a trace deleted with its mailing leaves no counter behind
+                    WHERE EXISTS (SELECT 1 FROM sms_marketing_mailing m WHERE m.id = r.mailing_id)
+                    GROUP BY r.mailing_id
+                   HAVING %s OR max(r.sent_at) FILTER (WHERE r.sign > 0)
+                                 IS DISTINCT FROM max(r.sent_at) FILTER (WHERE r.sign < 0);""",
+                SQL.identifier(FIGURE_TABLE),
+                trace_columns,
+                SQL(", ").join(sums),
+                rows,
+                SQL(" OR ").join(SQL("%s != 0", total) for total in sums),
+            )
+
+        cr.execute(
+            SQL(
+                """CREATE OR REPLACE FUNCTION sms_marketing_trace_count() RETURNS trigger LANGUAGE plpgsql AS $f$
+                   BEGIN
+                       IF TG_OP = 'INSERT' THEN %s
+                       ELSIF TG_OP = 'DELETE' THEN %s
+                       ELSE %s
+                       END IF;
+                       RETURN NULL;
+                   END $f$""",
+                trace_delta((1, "new_rows")),
+                trace_delta((-1, "old_rows")),
+                trace_delta((1, "new_rows"), (-1, "old_rows")),
+            )
+        )
+
+        def click_statement(new, old):
+            touched = SQL(" UNION ").join(
+                SQL("SELECT trace_id FROM %s", SQL.identifier(table))
+                for table, present in (("new_rows", new), ("old_rows", old))
+                if present
+            )
+            before = SQL(
+                "SELECT c.mailing_id FROM sms_marketing_link_click c WHERE c.trace_id = t.trace_id %s",
+                SQL("AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.id = c.id)") if new else SQL(),
+            )
+            if old:
+                before = SQL("%s UNION ALL SELECT o.mailing_id FROM old_rows o WHERE o.trace_id = t.trace_id", before)
+            return SQL(
+                """WITH states AS (
+                       SELECT (SELECT c.mailing_id FROM sms_marketing_link_click c
+                                WHERE c.trace_id = t.trace_id AND c.mailing_id IS NOT NULL LIMIT 1) AS now,
+                              (SELECT b.mailing_id FROM (%s) b WHERE b.mailing_id IS NOT NULL LIMIT 1) AS before
+                         FROM (%s) t WHERE t.trace_id IS NOT NULL)
+                   INSERT INTO %s (mailing_id, clicked_count)
+                   SELECT d.mailing_id, sum(d.sign) FROM (
+                          SELECT s.now AS mailing_id, 1 AS sign FROM states s WHERE s.now IS NOT NULL
+                          UNION ALL
+                          SELECT s.before, -1 FROM states s WHERE s.before IS NOT NULL) d
+                    WHERE EXISTS (SELECT 1 FROM sms_marketing_mailing m WHERE m.id = d.mailing_id)
+                    GROUP BY d.mailing_id HAVING sum(d.sign) != 0;""",
+                before,
+                touched,
+                SQL.identifier(FIGURE_TABLE),
+            )
+
+        # a trace counts as clicked for its mailing once it has a click (the clicks' mailing_id is set
+        # with the click or just after it, by the ORM's flush of its stored related field)
+        cr.execute(
+            SQL(
+                """CREATE OR REPLACE FUNCTION sms_marketing_click_count() RETURNS trigger LANGUAGE plpgsql AS $f$
+                   BEGIN
+                       IF TG_OP = 'INSERT' THEN %s
+                       ELSIF TG_OP = 'DELETE' THEN %s
+                       ELSE %s
+                       END IF;
+                       RETURN NULL;
+                   END $f$""",
+                click_statement(True, False),
+                click_statement(False, True),
+                click_statement(True, True),
+            )
+        )
+        transitions = (
+            ("INSERT", SQL("NEW TABLE AS new_rows")),
+            ("UPDATE", SQL("OLD TABLE AS old_rows NEW TABLE AS new_rows")),
+            ("DELETE", SQL("OLD TABLE AS old_rows")),
+        )
+        for source, function in (("sms_marketing_link_click", "click"), ("sms_marketing_trace", "trace")):
+            for event, referencing in transitions:
+                name = SQL.identifier(f"sms_marketing_{function}_count_{event.lower()}")
+                cr.execute(SQL("DROP TRIGGER IF EXISTS %s ON %s", name, SQL.identifier(source)))
+                cr.execute(
+                    SQL(
+                        """CREATE TRIGGER %s AFTER %s ON %s REFERENCING %s
+                           FOR EACH STATEMENT EXECUTE FUNCTION %s()""",
+                        name,
+                        SQL(event),
+                        SQL.identifier(source),
+                        referencing,
+                        SQL.identifier(f"sms_marketing_{function}_count"),
+                    )
+                )
+        if created:
+            self._recount(SQL("TRUE"))
+
+    def _recount(self, mailing_condition):
+        """Replace the counters of the mailings ``m`` matching ``mailing_condition`` by a count of their
+        traces and clicks (the first fill; the tests' check that the counters are right)."""
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                "DELETE FROM %s f USING sms_marketing_mailing m WHERE m.id = f.mailing_id AND %s",
+                SQL.identifier(FIGURE_TABLE),
+                mailing_condition,
+            )
+        )
+        cr.execute(
+            SQL(
+                """INSERT INTO %s (%s, clicked_count, last_sent_at)
+                   SELECT m.id, %s,
+                          (SELECT count(DISTINCT c.trace_id) FROM sms_marketing_link_click c
+                            WHERE c.mailing_id = m.id AND c.trace_id IS NOT NULL),
+                          max(r.sent_at)
+                     FROM sms_marketing_mailing m JOIN sms_marketing_trace r ON r.mailing_id = m.id
+                    WHERE %s
+                    GROUP BY m.id""",
+                SQL.identifier(FIGURE_TABLE),
+                SQL(", ").join(SQL.identifier(name) for name in ("mailing_id", *(n for n, _v in TRACE_COUNTERS))),
+                SQL(", ").join(SQL("sum(%s)", SQL(value)) for _name, value in TRACE_COUNTERS),
+                mailing_condition,
+            )
+        )
+
+    def _get_mailings_sent_after(self, date):
+        """Ids of the mailings with a trace sent after ``date`` (their counters; no rights: ids only)."""
+        self.env["sms.marketing.trace"].flush_model(["mailing_id", "sent_at"])
+        self.env.cr.execute(
+            SQL("SELECT DISTINCT mailing_id FROM %s WHERE last_sent_at > %s", SQL.identifier(FIGURE_TABLE), date)
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _cron_fold_figures(self):
+        """Fold each mailing's rows of differences into one (their sum), with its clicked traces recounted;
+        drop the rows of deleted mailings. One statement: the rows written meanwhile by writers not yet
+        committed are not seen, so stay, and count once."""
+        self.env.cr.execute(
+            SQL(
+                """WITH folded AS (
+                       DELETE FROM %(table)s f
+                        WHERE f.mailing_id IN (SELECT mailing_id FROM %(table)s GROUP BY mailing_id HAVING count(*) > 1)
+                           OR NOT EXISTS (SELECT 1 FROM sms_marketing_mailing m WHERE m.id = f.mailing_id)
+                    RETURNING f.*)
+                   INSERT INTO %(table)s (mailing_id, %(columns)s, clicked_count, last_sent_at)
+                   SELECT d.mailing_id, %(sums)s,
+                          (SELECT count(DISTINCT c.trace_id) FROM sms_marketing_link_click c
+                            WHERE c.mailing_id = d.mailing_id AND c.trace_id IS NOT NULL),
+                          max(d.last_sent_at)
+                     FROM folded d
+                    WHERE EXISTS (SELECT 1 FROM sms_marketing_mailing m WHERE m.id = d.mailing_id)
+                    GROUP BY d.mailing_id""",
+                table=SQL.identifier(FIGURE_TABLE),
+                columns=SQL(", ").join(SQL.identifier(name) for name, _v in TRACE_COUNTERS),
+                sums=SQL(", ").join(SQL("sum(d.%s)", SQL.identifier(name)) for name, _v in TRACE_COUNTERS),
             )
         )
 
@@ -105,6 +341,7 @@ class SmsMarketingCampaignReport(models.Model):
         self.env["sms.marketing.mailing"].flush_model(
             ["campaign_id", "company_id", "user_id", "state", "sent_date", "schedule_date"]
         )
+        # the triggers count what is written: pending ORM writes of traces and clicks first
         self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "sent_at", "optout_at", "cost"])
         self.env["sms.marketing.link.click"].flush_model(["mailing_id", "trace_id"])
         self.env["sms.marketing.conversation.message"].flush_model(["mailing_id", "direction", "is_keyword", "number"])

@@ -125,8 +125,17 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
     def _sms_traces_sql(self, domain, *columns):
         return self._sms_rows_sql("sms.marketing.trace", domain, *columns)
 
-    def _sms_received_sql(self, domain=()):
-        """Rows (res_id, mailing_id, sent_at) of the SMS these records received."""
+    def _sms_received_sql(self, domain=(), since=None):
+        """Rows (res_id, mailing_id, sent_at) of the SMS these records received (sent after ``since``).
+
+        A time window is read in the traces of the mailings that sent in it only (their counters' last
+        sending date, ``sms.marketing.campaign.report``), through the trace index by mailing: a filter
+        on the last 30 days does not read a year of history."""
+        if since is not None:
+            # the ids, not a subquery: PostgreSQL estimates the rows of each mailing named (its statistics),
+            # where it would guess a subquery's mailings to be an average share of the table
+            mailing_ids = self.env["sms.marketing.campaign.report"]._get_mailings_sent_after(since)
+            domain = [("sent_at", ">", since), ("mailing_id", "in", mailing_ids), *domain]
         return self._sms_traces_sql(
             [("state", "in", RECEIVED_STATES), ("sent_at", "!=", False), *domain], "res_id", "mailing_id", "sent_at"
         )
@@ -226,7 +235,17 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
 
     # ------------------------------------------------------------------ search
     def _search_sms_last_received_at(self, operator, value):
-        return self._sms_search_aggregate("sms_last_received_at", self._sms_received_sql(), "sent_at", operator, value)
+        since = None
+        if operator in (">", ">=") and value not in (False, None):
+            # the last date is after X iff one date is: the mailings sent after X only (bad values: refused below)
+            try:
+                since = fields.Datetime.to_datetime(value)
+            except (TypeError, ValueError):
+                since = None
+            if since is not None and operator == ">=":
+                since -= timedelta(microseconds=1)
+        rows = self._sms_received_sql(since=since)
+        return self._sms_search_aggregate("sms_last_received_at", rows, "sent_at", operator, value)
 
     def _search_sms_last_click_at(self, operator, value):
         return self._sms_search_aggregate("sms_last_click_at", self._sms_clicks_sql(), "click_date", operator, value)
@@ -238,7 +257,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
 
     def _search_sms_received_30d_count(self, operator, value):
         since = fields.Datetime.now() - timedelta(days=RECEIVED_DAYS)
-        rows = self._sms_received_sql([("sent_at", ">=", since)])
+        rows = self._sms_received_sql(since=since - timedelta(microseconds=1))  # from ``since`` included
         return self._sms_search_aggregate("sms_received_30d_count", rows, None, operator, value)
 
     def _search_sms_clicked_90d(self, operator, value):
@@ -295,8 +314,9 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             mailing_domain = [("id", "in", list(ids))]
         rows_domain = []
         if mailing_domain is not None:
-            # the mailings the user may read (a subquery: the traces' and clicks' rule applies too)
-            rows_domain = [("mailing_id", "in", Mailing._search(mailing_domain))]
+            # the mailings the user may read (the traces' and clicks' rule applies too), by their ids: see
+            # _sms_received_sql
+            rows_domain = [("mailing_id", "in", Mailing.search(mailing_domain).ids)]
         rows = self._sms_clicks_sql(rows_domain) if clicked else self._sms_received_sql(rows_domain)
         return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), positive)
 

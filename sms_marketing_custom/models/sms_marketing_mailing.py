@@ -204,6 +204,8 @@ class SmsMarketingMailing(models.Model):
     # audience, live (not stored: follows the filter as it is edited)
     audience_total = fields.Integer(string="Records", compute="_compute_audience")
     audience_to_send = fields.Integer(string="Will Receive", compute="_compute_audience")
+    # the dashboard's: a started mailing shows its figures instead (its audience would count its traces)
+    upcoming_to_send = fields.Integer(string="Upcoming Recipients", compute="_compute_upcoming_to_send")
     audience_invalid = fields.Integer(string="Invalid Numbers", compute="_compute_audience")
     audience_excluded = fields.Integer(string="Blacklisted or Opted Out", compute="_compute_audience")
     audience_duplicates = fields.Integer(string="Duplicates", compute="_compute_audience")
@@ -424,6 +426,12 @@ class SmsMarketingMailing(models.Model):
             mailing.audience_duplicates = stats["duplicates"]
             mailing.audience_frequency_capped = stats["frequency_capped"]
             mailing.audience_by_country = stats["by_country"]
+
+    def _compute_upcoming_to_send(self):
+        started = self.filtered(lambda mailing: mailing.state in ("sending", "paused", "testing", "done"))
+        started.upcoming_to_send = 0
+        for mailing in self - started:
+            mailing.upcoming_to_send = mailing.audience_to_send
 
     def _compute_statistics(self):
         """All figures of a batch of mailings: their rows of the campaign analysis, one query
@@ -789,7 +797,10 @@ class SmsMarketingMailing(models.Model):
 
     def _compute_window_waiting(self):
         """Pending messages waiting for their sending window, and the first opening: one _read_group."""
+        # only the mailings with a pending message (their counters) have traces to look at
         ids = [mid for mid in self.ids if isinstance(mid, int)]
+        pending = self.env["sms.marketing.campaign.report"]._get_mailing_figures(ids, ("pending_count",))
+        ids = [mid for mid in ids if pending.get(mid, {}).get("pending_count")]
         groups = {}
         if ids:
             groups = {

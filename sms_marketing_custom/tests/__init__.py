@@ -13,6 +13,7 @@ from . import (
     test_dashboard_layout,
     test_engagement,
     test_gateway,
+    test_history,
     test_install,
     test_journey_tour,
     test_journeys,

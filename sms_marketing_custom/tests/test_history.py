@@ -1,0 +1,232 @@
+"""A year of history: the figures are counters, the time-window filters read their window, old texts go.
+
+The mailings' figures are kept by the trace and click tables' triggers (``sms.marketing.campaign.report``):
+after sending, delivery reports, clicks, opt-outs, a cancel and a deleted trace they equal a count of the
+traces, and reading them does not read the traces. The engagement filters with a time window read the
+traces of the mailings sent in it (checked on the plan, with enough rows and statistics). The retention
+cron empties the texts of the old traces and nothing else; only an administrator sets it.
+"""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from .common import SmsEngineCase
+
+# a mailing's figures counted from its traces and clicks, as the view counted them before the counters
+RECOUNT = """
+    SELECT m.id, count(t.id), count(t.id) FILTER (WHERE t.sent_at IS NOT NULL),
+           count(t.id) FILTER (WHERE t.state = 'delivered'), count(t.id) FILTER (WHERE t.state = 'failed'),
+           count(t.id) FILTER (WHERE t.state = 'pending'), count(t.id) FILTER (WHERE t.state = 'unknown'),
+           count(t.id) FILTER (WHERE t.state = 'canceled'), count(t.id) FILTER (WHERE t.optout_at IS NOT NULL),
+           COALESCE(sum(t.cost), 0),
+           (SELECT count(DISTINCT c.trace_id) FROM sms_marketing_link_click c
+             WHERE c.mailing_id = m.id AND c.trace_id IS NOT NULL)
+      FROM sms_marketing_mailing m LEFT JOIN sms_marketing_trace t ON t.mailing_id = m.id
+     WHERE m.id = ANY(%s) GROUP BY m.id
+"""
+COLUMNS = (
+    "recipient_count",
+    "sent_count",
+    "delivered_count",
+    "failed_count",
+    "pending_count",
+    "unknown_count",
+    "canceled_count",
+    "optout_count",
+    "credits_spent",
+    "clicked_count",
+)
+
+
+@tagged("post_install", "-at_install")
+class TestHistory(SmsEngineCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.contacts = cls._make_contacts(12)
+        cls._opt_out(cls.contacts[-1])
+
+    def _recount(self, mailings):
+        self.env.flush_all()
+        self.env.cr.execute(RECOUNT, [mailings.ids])
+        return {row[0]: dict(zip(COLUMNS, (float(v) for v in row[1:]), strict=True)) for row in self.env.cr.fetchall()}
+
+    def _counters(self, mailings):
+        figures = self.env["sms.marketing.campaign.report"]._get_mailing_figures(mailings.ids, COLUMNS)
+        return {mid: {k: float(v) for k, v in values.items()} for mid, values in figures.items()}
+
+    def _sent_mailing(self, **values):
+        mailing = self._start(self._make_mailing(**values))
+        self._run_cron()
+        return mailing
+
+    def test_counters_equal_a_recount_whoever_writes_the_traces(self):
+        first, second = self._sent_mailing(), self._sent_mailing()
+        mailings = first | second
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        self.assertEqual(self._counters(first)[first.id]["recipient_count"], 12)
+        traces = first.trace_ids.filtered(lambda t: t.state in ("sent", "delivered")).sorted("id")
+        # delivery reports (set-wise SQL), clicks (twice on one trace: one clicked trace), an opt-out,
+        # an ORM write, a trace deleted, a canceled mailing's pending traces
+        self.sandbox._process_statuses([{"uuid": traces[0].uuid, "state": "undelivered"}])
+        link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": first.id})
+        Click = self.env["sms.marketing.link.click"]
+        Click._add_click(link.id, traces[1].id)
+        Click._add_click(link.id, traces[1].id)
+        Click._add_click(link.id, traces[2].id)
+        traces[3].optout_at = fields.Datetime.now()
+        traces[4].write({"state": "failed", "failure_type": "rejected"})
+        traces[5].unlink()
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        self.assertEqual(self._counters(first)[first.id]["clicked_count"], 2)
+        pending = self._start(self._make_mailing())
+        engine = self.env["sms.marketing.engine"]
+        engine._build_traces(pending, engine._get_params())  # built, nothing sent: pending traces
+        pending.action_cancel()
+        self.env["sms.marketing.mailing"]._cron_process_queue()
+        mailings |= pending
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        # folded: one row per mailing, the same figures; a deleted mailing leaves no counter
+        Report = self.env["sms.marketing.campaign.report"]
+        Report._cron_fold_figures()
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        self.env.cr.execute(
+            "SELECT mailing_id, count(*) FROM sms_marketing_mailing_figure WHERE mailing_id = ANY(%s) GROUP BY 1",
+            [mailings.ids],
+        )
+        self.assertTrue(all(count == 1 for _mid, count in self.env.cr.fetchall()))
+        second.unlink()
+        Report._cron_fold_figures()
+        self.env.cr.execute("SELECT count(*) FROM sms_marketing_mailing_figure WHERE mailing_id = %s", [second.id])
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+
+    def test_an_upgraded_database_gets_its_counters(self):
+        """A database of the previous release has no counters: the upgrade (the report's init) counts them."""
+        mailings = self._sent_mailing() | self._sent_mailing()
+        self.env.cr.execute("DROP TABLE sms_marketing_mailing_figure CASCADE")  # and the view reading it
+        self.env["sms.marketing.campaign.report"].init()
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        # and the triggers count from there
+        mailings[0].trace_ids[:2].write({"state": "failed", "failure_type": "rejected"})
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+
+    def test_reading_the_figures_reads_no_trace(self):
+        mailing = self._sent_mailing()
+        self.env.cr.execute(
+            "EXPLAIN SELECT * FROM sms_marketing_campaign_report WHERE mailing_id = ANY(%s)", [mailing.ids]
+        )
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertNotIn("sms_marketing_trace", plan)
+        self.assertNotIn("sms_marketing_link_click", plan)
+
+    def _old_mailing(self, traces, months):
+        """A mailing sent ``months`` ago to ``traces`` recipients, inserted set-wise (a year of history)."""
+        mailing = self._make_mailing(subject=f"History {months}")
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE sms_marketing_mailing SET state = 'done',
+                      sent_date = now() at time zone 'UTC' - %s * interval '1 month'
+                WHERE id = %s""",
+            [months, mailing.id],
+        )
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, uuid, body, segments, cost,
+                                               state, sent_at, create_date, write_date)
+               SELECT %(mailing)s, 'sms.marketing.contact', %(contact)s + i, '+3247' || lpad(i::text, 7, '0'),
+                      md5(random()::text || i), 'An old text', 1, 1,
+                      CASE WHEN i %% 10 = 0 THEN 'failed' ELSE 'delivered' END,
+                      now() at time zone 'UTC' - %(months)s * interval '1 month',
+                      now() at time zone 'UTC' - %(months)s * interval '1 month',
+                      now() at time zone 'UTC' - %(months)s * interval '1 month'
+                 FROM generate_series(1, %(traces)s) i""",
+            {"mailing": mailing.id, "contact": self.contacts[0].id, "traces": traces, "months": months},
+        )
+        self.env.invalidate_all()
+        return mailing
+
+    def _rows_read(self, node, table):
+        """Rows of ``table`` the plan ``node`` (EXPLAIN ANALYZE, JSON) read: returned or filtered out."""
+        rows = 0
+        if node.get("Relation Name") == table:
+            rows = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        return rows + sum(self._rows_read(child, table) for child in node.get("Plans", ()))
+
+    def test_time_window_filters_read_the_mailings_sent_in_the_window(self):
+        for months in (3, 6, 9, 12):
+            self._old_mailing(20000, months)
+        self._sent_mailing()
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        now = fields.Datetime.now()
+        for domain in (
+            [("sms_received_30d_count", ">=", 1)],
+            [("sms_last_received_at", ">", now - timedelta(days=30))],
+            [("sms_last_received_at", ">=", now - timedelta(days=7))],
+        ):
+            with self.subTest(domain=domain):
+                # the traces it reads: those of the recent mailings, none of the 80,000 of the old ones
+                query = Contact._search(domain).select("count(*)")
+                self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+                self.assertLess(self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace"), 5000)
+                # and the answer is the recount's
+                since = domain[0][2] if domain[0][0] == "sms_last_received_at" else now - timedelta(days=30)
+                self.env.cr.execute(
+                    """SELECT count(DISTINCT res_id) FROM sms_marketing_trace
+                        WHERE res_model = 'sms.marketing.contact' AND state IN ('sent', 'delivered')
+                          AND sent_at >= %s AND res_id IN (SELECT id FROM sms_marketing_contact)""",
+                    [since],
+                )
+                expected = self.env.cr.fetchone()[0]
+                self.assertEqual(Contact.search_count(domain), expected)
+
+    def test_retention_empties_old_texts_and_keeps_every_figure(self):
+        old = self._old_mailing(300, 14)
+        recent = self._sent_mailing()
+        stuck = self._old_mailing(5, 14)
+        self.env.cr.execute("UPDATE sms_marketing_trace SET state = 'pending' WHERE mailing_id = %s", [stuck.id])
+        link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": old.id})
+        self.env["sms.marketing.link.click"]._add_click(link.id, old.trace_ids[:1].id)
+        mailings = old | recent | stuck
+        before = self._recount(mailings)
+        Trace = self.env["sms.marketing.trace"]
+        self.assertEqual(Trace._cron_drop_old_bodies(), 0, "0 months (the default): texts kept for ever")
+        # the traces made before this test (demo data, younger than ours) were walked by an earlier run
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("sms_marketing_custom.body_retention_cursor", str(min(old.trace_ids.ids)))
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_custom.body_retention_months", "12")
+        self.assertEqual(Trace._cron_drop_old_bodies(range_size=100), 300)
+        self.env.invalidate_all()
+        self.assertFalse(any(old.trace_ids.mapped("body")))
+        self.assertTrue(all(recent.trace_ids.filtered(lambda t: t.state != "canceled").mapped("body")))
+        self.assertTrue(all(stuck.trace_ids.mapped("body")), "a pending trace may still be sent: its text stays")
+        self.assertEqual(self._recount(mailings), before)
+        self.assertEqual(self._counters(mailings), before)
+        self.assertEqual(Trace._cron_drop_old_bodies(range_size=100), 0)
+        # the cursor waits at the first trace that keeps its text (the stuck pending one), not beyond
+        cursor = int(params.get_param("sms_marketing_custom.body_retention_cursor"))
+        self.assertLessEqual(cursor, min(stuck.trace_ids.ids))
+
+    def test_only_an_administrator_sets_the_retention(self):
+        for user in (self.user_marketing, self.user_manager):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.env["res.config.settings"].with_user(user).create(
+                    {"sms_marketing_body_retention_months": 1}
+                ).execute()
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.env["ir.config_parameter"].with_user(user).set_param(
+                    "sms_marketing_custom.body_retention_months", "1"
+                )
+        settings = (
+            self.env["res.config.settings"]
+            .with_user(self.user_admin)
+            .create({"sms_marketing_body_retention_months": 18})
+        )
+        settings.execute()
+        self.assertEqual(
+            self.env["ir.config_parameter"].sudo().get_param("sms_marketing_custom.body_retention_months"), "18"
+        )

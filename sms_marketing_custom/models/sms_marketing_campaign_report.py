@@ -189,20 +189,29 @@ class SmsMarketingCampaignReport(models.Model):
                 SQL(" OR ").join(SQL("%s != 0", total) for total in sums),
             )
 
-        cr.execute(
-            SQL(
-                """CREATE OR REPLACE FUNCTION sms_marketing_trace_count() RETURNS trigger LANGUAGE plpgsql AS $f$
-                   BEGIN
-                       IF TG_OP = 'INSERT' THEN %s
-                       ELSIF TG_OP = 'DELETE' THEN %s
-                       ELSE %s
-                       END IF;
-                       RETURN NULL;
-                   END $f$""",
-                trace_delta((1, "new_rows")),
-                trace_delta((-1, "old_rows")),
-                trace_delta((1, "new_rows"), (-1, "old_rows")),
+        def create_trigger_function(name, on_insert, on_delete, on_update):
+            cr.execute(
+                SQL(
+                    """CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $f$
+                       BEGIN
+                           IF TG_OP = 'INSERT' THEN %s
+                           ELSIF TG_OP = 'DELETE' THEN %s
+                           ELSE %s
+                           END IF;
+                           RETURN NULL;
+                       END $f$""",
+                    SQL.identifier(name),
+                    on_insert,
+                    on_delete,
+                    on_update,
+                )
             )
+
+        create_trigger_function(
+            "sms_marketing_trace_count",
+            trace_delta((1, "new_rows")),
+            trace_delta((-1, "old_rows")),
+            trace_delta((1, "new_rows"), (-1, "old_rows")),
         )
 
         def click_statement(new, old):
@@ -237,20 +246,11 @@ class SmsMarketingCampaignReport(models.Model):
 
         # a trace counts as clicked for its mailing once it has a click (the clicks' mailing_id is set
         # with the click or just after it, by the ORM's flush of its stored related field)
-        cr.execute(
-            SQL(
-                """CREATE OR REPLACE FUNCTION sms_marketing_click_count() RETURNS trigger LANGUAGE plpgsql AS $f$
-                   BEGIN
-                       IF TG_OP = 'INSERT' THEN %s
-                       ELSIF TG_OP = 'DELETE' THEN %s
-                       ELSE %s
-                       END IF;
-                       RETURN NULL;
-                   END $f$""",
-                click_statement(True, False),
-                click_statement(False, True),
-                click_statement(True, True),
-            )
+        create_trigger_function(
+            "sms_marketing_click_count",
+            click_statement(True, False),
+            click_statement(False, True),
+            click_statement(True, True),
         )
         transitions = (
             ("INSERT", SQL("NEW TABLE AS new_rows")),

@@ -296,7 +296,12 @@ class SmsMarketingJourneyParticipant(models.Model):
     @api.model
     def _get_branch_condition(self, step):
         """SQL over ``p``: the participant meets the Branch ``step``'s condition."""
-        clicked = SQL("EXISTS (SELECT 1 FROM sms_marketing_link_click c WHERE c.trace_id = p.last_trace_id)")
+        # a click by the end of the branch's time (``next_action_at``): a run that comes late does not count
+        # later clicks, as for replies
+        clicked = SQL(
+            """EXISTS (SELECT 1 FROM sms_marketing_link_click c
+                        WHERE c.trace_id = p.last_trace_id AND c.click_date <= p.next_action_at)"""
+        )
         if step.branch_condition == "clicked":
             return clicked
         if step.branch_condition == "not_clicked":

@@ -336,6 +336,39 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             self.sandbox, [{"number": contact.phone_sanitized, "content": text, "id": f"{contact.id}:{text}"}]
         )
 
+    def test_branch_clicked_within_the_time(self):
+        """Branch on clicked within 2 hours: a click a minute before the end counts, one a minute after it
+        does not, even when the run that decides comes later still."""
+        contacts = self._make_contacts(2, start=7320)
+        in_time, late = contacts
+        journey, steps = self._make_journey(
+            [
+                ("offer", {"step_type": "send", "body": "Offer: https://example.com/o", "include_optout": False},
+                 None),
+                ("clicked", {"step_type": "branch", "branch_condition": "clicked", "branch_hours": 2}, "offer"),
+                ("yes_sms", {"step_type": "send", "body": "Clicked side", "branch_side": "yes"}, "clicked"),
+                ("no_sms", {"step_type": "send", "body": "Other side", "branch_side": "no"}, "clicked"),
+            ],
+            trigger="manual",
+        )  # fmt: skip
+        with freeze_time(T0):
+            journey.action_start()
+            journey._add_records(contacts)
+            self._run_journeys()
+            self._run_cron()
+            mailing = steps["offer"].mailing_id
+            link = mailing.link_ids  # the body's link, tracked when the step's SMS were built
+            self.assertEqual(len(link), 1)
+            traces = {t.res_id: t for t in self._traces(steps["offer"])}
+        with freeze_time(T0 + timedelta(hours=1, minutes=59)):
+            self.env["sms.marketing.link.click"]._add_click(link.id, traces[in_time.id].id)
+        with freeze_time(T0 + timedelta(hours=2, minutes=1)):
+            self.env["sms.marketing.link.click"]._add_click(link.id, traces[late.id].id)
+        with freeze_time(T0 + timedelta(hours=2, minutes=5)):
+            self._run_journeys()
+        self.assertEqual(self._traces(steps["yes_sms"]).mapped("res_id"), in_time.ids)
+        self.assertEqual(self._traces(steps["no_sms"]).mapped("res_id"), late.ids)
+
     def test_branch_replied_within_the_time(self):
         """Branch on replied / not replied within 2 hours of arriving at it: a reply after the step's SMS
         and before the end of the time is one; one before the SMS, one a minute late (the run is late too),

@@ -218,7 +218,6 @@ class SmsMarketingConversation(models.Model):
         in order: {number, action} as ``_apply_inbound_keywords``, "duplicate"
         for a message stored before.
         """
-        company = gateway.company_id or self.env.company
         Blacklist = self.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=gateway.id)
         # what the ORM still holds (a reply just marked read, ...) is written before the SQL below adds to it
         for model_name in (self._name, "sms.marketing.conversation.message", "sms.marketing.conversation.match"):
@@ -237,22 +236,66 @@ class SmsMarketingConversation(models.Model):
                     "media": "\n".join(media[:MAX_MEDIA]) or None,
                 }
             )
-        stored = self._store_inbound(gateway, company, [row for row in rows if row["number"]])
-        new_rows = [row for row in rows if row["index"] in stored or not row["number"]]
-        applied = iter(Blacklist._apply_inbound_keywords([items[row["index"]] for row in new_rows]))
+        company_of = self._get_inbound_companies(gateway, {row["number"] for row in rows if row["number"]})
+        by_company = {}
+        for row in rows:
+            by_company.setdefault(company_of.get(row["number"]) or company_of[None], []).append(row)
+        stored = {}
+        for company, company_rows in by_company.items():
+            stored.update(self._store_inbound(gateway, company, [row for row in company_rows if row["number"]]))
         results = {}
         keyword_ids = []
-        for row in new_rows:
-            result = next(applied)
-            results[row["index"]] = result
-            if result["action"] != "ignored" and row["index"] in stored:
-                keyword_ids.append(stored[row["index"]])
+        for company, company_rows in by_company.items():
+            new_rows = [row for row in company_rows if row["index"] in stored or not row["number"]]
+            # the keywords, their answers and JOIN's lists are those of the company the message lands in
+            applied = Blacklist.with_context(sms_marketing_inbound_company_id=company.id)._apply_inbound_keywords(
+                [items[row["index"]] for row in new_rows]
+            )
+            for row, result in zip(new_rows, applied, strict=True):
+                results[row["index"]] = result
+                if result["action"] != "ignored" and row["index"] in stored:
+                    keyword_ids.append(stored[row["index"]])
         messages = self.env["sms.marketing.conversation.message"].browse(stored.values())
         messages._flag_keywords(keyword_ids)
         first_unread = messages._apply_to_conversations()
         messages.filtered(lambda m: not m.is_keyword)._post_on_chatters()
         self.browse(first_unread)._notify_new_reply()
         return [results.get(row["index"]) or {"number": row["number"], "action": "duplicate"} for row in rows]
+
+    @api.model
+    def _get_inbound_companies(self, gateway, numbers):
+        """{number: the company its inbound SMS through ``gateway`` lands in}, and {None: the fallback}.
+
+        A gateway of a company receives for that company. A gateway of no
+        company (shared) receives for the company of the mailing it last
+        carried to the number (the person answers that SMS); a number it
+        carried nothing to goes to the main company (the database's first),
+        whose managers see unknown numbers. Never the caller's company: the
+        webhook's user, session or website are whoever posts the call, the
+        provider's signature proves the gateway only.
+        """
+        if gateway.company_id:
+            return {None: gateway.company_id}
+        Company = self.env["res.company"].sudo()
+        fallback = self.env.ref("base.main_company", raise_if_not_found=False) or Company.search([], limit=1)
+        company_of = {None: fallback.sudo()}
+        if not numbers:
+            return company_of
+        self.env["sms.marketing.trace"].flush_model(["number", "gateway_id", "sent_at", "mailing_id"])
+        self.env["sms.marketing.mailing"].flush_model(["company_id"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT DISTINCT ON (t.number) t.number, m.company_id
+                     FROM sms_marketing_trace t JOIN sms_marketing_mailing m ON m.id = t.mailing_id
+                    WHERE t.number = ANY(%s) AND t.gateway_id = %s AND t.sent_at IS NOT NULL
+                      AND m.company_id IS NOT NULL
+                 ORDER BY t.number, t.sent_at DESC, t.id DESC""",
+                sorted(numbers),
+                gateway.id,
+            )
+        )
+        company_of.update((number, Company.browse(company_id)) for number, company_id in self.env.cr.fetchall())
+        return company_of
 
     @api.model
     def _store_inbound(self, gateway, company, rows):
@@ -396,9 +439,10 @@ class SmsMarketingConversation(models.Model):
 
     def _notify_new_reply(self):
         """Tell who answers these conversations, which just got their first unread message: the last
-        mailing's Responsible, else the company's conversation team; one activity each, on the conversation
-        (in their activities in Discuss), unless they still have one open there. Once per conversation:
-        the next message notifies again only after someone read it."""
+        mailing's Responsible, else the company's conversation team, among them only who may read the
+        conversation (``_filter_readers``); one activity each, on the conversation (in their activities in
+        Discuss), unless they still have one open there. Once per conversation: the next message notifies
+        again only after someone read it."""
         todo = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         model_id = self.env["ir.model"]._get_id(self._name)
         open_pairs = set()
@@ -409,8 +453,10 @@ class SmsMarketingConversation(models.Model):
             open_pairs = {(activity.res_id, activity.user_id.id) for activity in activities}
         vals_list = []
         for conversation in self.sudo():
-            users = conversation.last_mailing_id.user_id or conversation.company_id.sms_marketing_conversation_user_ids
-            for user in users.filtered(lambda u, c=conversation: u.active and (c.id, u.id) not in open_pairs):
+            # the summary names the person: a Responsible who may not read it leaves it to the team
+            users = conversation._filter_readers(conversation.last_mailing_id.user_id)
+            users = users or conversation._filter_readers(conversation.company_id.sms_marketing_conversation_user_ids)
+            for user in users.filtered(lambda u, c=conversation: (c.id, u.id) not in open_pairs):
                 vals_list.append(
                     {
                         "res_model_id": model_id,
@@ -425,6 +471,18 @@ class SmsMarketingConversation(models.Model):
             # sudo: the webhook assigns on the company's behalf; quick: the activity itself (its bus
             # notification) is the announcement, without an assignment e-mail per reply
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)
+
+    def _filter_readers(self, users):
+        """The active ``users`` who may read this conversation in any of their companies: its model's
+        access rights and record rules (a record with the number they may read; managers also a number
+        no record has)."""
+        self.ensure_one()
+        readers = self.env["res.users"]
+        for user in users.filtered("active"):
+            as_user = self.with_user(user).with_context(allowed_company_ids=user.company_ids.ids)
+            if as_user.check_access_rights("read", raise_exception=False) and as_user._filter_access_rules("read"):
+                readers |= user
+        return readers
 
     # ------------------------------------------------------------------ replies
     def _get_reply_refusal(self):

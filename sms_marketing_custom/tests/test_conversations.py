@@ -511,3 +511,116 @@ class TestConversationAccess(ConversationFixtures, SmsProviderCase):
             logger.setLevel(level)
         self.assertTrue(records, "the replay was logged")
         self.assertFalse([r for r in records if "SECRET-MARKER-42" in r.getMessage()])
+
+
+@tagged("post_install", "-at_install")
+class TestInboundCompanyAndReaders(ConversationFixtures, SmsProviderCase):
+    """Which company an inbound SMS lands in, and who is told about it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+        # a gateway of no company, shared by companies A and B
+        cls.shared = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Shared",
+                "provider": "http",
+                "company_id": False,
+                "endpoint_url": cls.sim.url,
+                "allow_private_network": True,
+                "api_key": cls.sim.api_key,
+                "webhook_secret": SECRET,
+                "default_price": 1.0,
+            }
+        )
+        cls.contact_b = cls.env["sms.marketing.contact"].create(
+            {"name": "Bea of B", "phone": "+32470555666", "company_id": cls.company_b.id}
+        )
+        cls.mailing_b = cls.env["sms.marketing.mailing"].create(
+            {"subject": "B's sale", "body": "B's sale!", "company_id": cls.company_b.id, "user_id": cls.marketer_b.id}
+        )
+        cls.env["sms.marketing.trace"].create(
+            {
+                "mailing_id": cls.mailing_b.id,
+                "res_model": "sms.marketing.contact",
+                "res_id": cls.contact_b.id,
+                "number": "+32470555666",
+                "gateway_id": cls.shared.id,
+                "state": "delivered",
+                "sent_at": fields.Datetime.now(),
+            }
+        )
+
+    def _post(self, messages, gateway):
+        body = json.dumps({"messages": messages}).encode()
+        url = f"{self.odoo_url}/sms_marketing/inbound/{gateway.id}"
+        response = self.url_open(url, data=body, headers=self.simulator.signed_headers(SECRET, body))
+        self.env.invalidate_all()
+        self.assertEqual(response.status_code, 200)
+        return response.json()["results"]
+
+    def _activity_users(self, conversation):
+        return (
+            self.env["mail.activity"]
+            .search([("res_model", "=", conversation._name), ("res_id", "=", conversation.id)])
+            .user_id
+        )
+
+    def test_shared_gateway_follows_the_last_trace_whoever_posts(self):
+        Conversation = self.env["sms.marketing.conversation"]
+        # the caller holds a session of company A: the answer to B's mailing still lands in B
+        self.authenticate("sms_marketer", "sms_marketer")
+        self._post([{"number": "+32470555666", "content": "Open on Sunday?", "id": "s-1"}], self.shared)
+        conversation = Conversation.search([("number", "=", "+32470555666")])
+        self.assertEqual(conversation.company_id, self.company_b, "the company of the mailing last sent to it")
+        self.assertEqual(conversation.last_mailing_id, self.mailing_b)
+        self.assertEqual(conversation.sms_message_ids.company_id, self.company_b)
+        matched = {(m.res_model, m.res_id) for m in conversation.match_ids}
+        self.assertEqual(matched, {("sms.marketing.contact", self.contact_b.id)}, "B's contact")
+        of_number = [("number", "=", "+32470555666")]
+        self.assertEqual(Conversation.with_user(self.marketer_b).search(of_number), conversation)
+        self.assertFalse(Conversation.with_user(self.user_marketing).search(of_number))
+        # a number the gateway carried nothing to, posted with a session of company B: the main company,
+        # not the caller's
+        self.authenticate("sms_marketer_b", "sms_marketer_b")
+        self._post([{"number": "+32470123123", "content": "Who is this?", "id": "s-2"}], self.shared)
+        stranger = Conversation.search([("number", "=", "+32470123123")])
+        self.assertEqual(stranger.company_id, self.env.ref("base.main_company"))
+        # a gateway of a company receives for its company, whatever the traces
+        self._post([{"number": "+32470555666", "content": "Hello A", "id": "s-3"}], self.http_gateway)
+        self.assertEqual(
+            Conversation.search([("number", "=", "+32470555666")]).company_id, self.company_a | self.company_b
+        )
+
+    def test_keywords_act_in_the_company_the_message_lands_in(self):
+        self.company_b.sms_marketing_keywords_help = "BHELP"
+        results = self._post([{"number": "+32470555666", "content": "BHELP", "id": "k-1"}], self.shared)
+        self.assertEqual([r["action"] for r in results], ["help"], "B's keyword for B's number")
+        results = self._post([{"number": "+32470123124", "content": "BHELP", "id": "k-2"}], self.shared)
+        self.assertEqual([r["action"] for r in results], ["ignored"], "not the main company's keyword")
+
+    def test_new_reply_told_only_to_who_may_read_it(self):
+        Conversation = self.env["sms.marketing.conversation"]
+        self.company_a.sms_marketing_conversation_user_ids = self.user_marketing | self.user_manager
+        # the Responsible of A's mailing works in B only: they may not read A's contact nor its conversation
+        self.mailing.user_id = self.marketer_b
+        Conversation._receive(self.http_gateway, [{"number": "+32470111222", "content": "In store?", "id": "n-1"}])
+        known = Conversation.search([("number", "=", "+32470111222"), ("company_id", "=", self.company_a.id)])
+        self.assertFalse(known.with_user(self.marketer_b).search([("id", "=", known.id)]))
+        self.assertEqual(self._activity_users(known), self.user_marketing | self.user_manager, "the team instead")
+        # a number no record has: managers only, even when the mailing's Responsible is a marketer
+        self.mailing.user_id = self.user_marketing
+        self.env["sms.marketing.trace"].create(
+            {
+                "mailing_id": self.mailing.id,
+                "number": "+32470888999",
+                "state": "delivered",
+                "sent_at": fields.Datetime.now(),
+            }
+        )
+        Conversation._receive(self.http_gateway, [{"number": "+32470888999", "content": "Who?", "id": "n-2"}])
+        unknown = Conversation.search([("number", "=", "+32470888999")])
+        self.assertEqual(unknown.last_mailing_id, self.mailing)
+        self.assertFalse(unknown.match_ids)
+        self.assertEqual(self._activity_users(unknown), self.user_manager)

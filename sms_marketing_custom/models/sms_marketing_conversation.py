@@ -50,7 +50,7 @@ from ..providers import SERVER_ERROR
 from ..tools import phone as phone_tools
 from ..tools import pricing
 from ..tools.messages import new_message
-from ..tools.sms_encoding import count_segments, segment_count
+from ..tools.sms_encoding import count_segments
 
 MAX_TEXT = 4000  # a concatenated SMS is at most ~1,600 characters; more is not an SMS
 MAX_MEDIA = 10  # Twilio sends up to 10 MMS links per message
@@ -129,27 +129,33 @@ class SmsMarketingConversation(models.Model):
         self.env["sms.marketing.blacklist"]._set_blacklisted_flag(self, "number")
 
     @api.depends("reply_body", "number", "last_gateway_id")
+    @api.depends_context("lang")
     def _compute_reply_estimate(self):
+        # what ``action_send_reply`` sends and charges: the same text, gateway and message (``new_message``)
         for conversation in self:
-            text = conversation.reply_body or ""
-            segments = count_segments(text) if text else None
+            text = conversation._get_reply_text()
+            gateway = conversation._get_reply_gateway(raise_if_none=False) if text else None
+            message = conversation._new_reply_message(gateway, text, "") if gateway else None
+            segments = count_segments(text)
             conversation.reply_sms_info = (
                 _(
                     "%(chars)s characters (%(encoding)s), %(parts)s SMS",
                     chars=len(text),
                     encoding=segments.encoding,
-                    parts=segments.segments,
+                    parts=message["segments"] if message else segments.segments,
                 )
-                if segments
+                if text
                 else False
             )
-            gateway = conversation._get_reply_gateway(raise_if_none=False)
-            if not text or not gateway:
-                conversation.reply_cost = False
-                continue
-            country = phone_tools.country_of(conversation.number)
-            cost = pricing.message_cost(segment_count(text), pricing.price_for(gateway._get_prices(), country))
-            conversation.reply_cost = _("%(credits)s credits on %(gateway)s", credits=cost, gateway=gateway.name)
+            conversation.reply_cost = (
+                _(
+                    "%(credits)s credits on %(gateway)s",
+                    credits=pricing.format_credits(self.env, message["cost"]),
+                    gateway=gateway.name,
+                )
+                if message
+                else False
+            )
 
     # ------------------------------------------------------------------ CRUD
     def write(self, vals):
@@ -181,7 +187,7 @@ class SmsMarketingConversation(models.Model):
                 )
         except psycopg2.errors.LockNotAvailable as error:
             raise UserError(_("This reply is already being sent.")) from error
-        text = (self.reply_body or "").strip()
+        text = self._get_reply_text()
         if not text:
             raise UserError(_("Write the reply first."))
         if len(text) > MAX_TEXT:
@@ -499,6 +505,17 @@ class SmsMarketingConversation(models.Model):
             how=source,
         )
 
+    def _get_reply_text(self):
+        """The reply box's text as it leaves (what the counter counts and the price prices)."""
+        self.ensure_one()
+        return (self.reply_body or "").strip()
+
+    def _new_reply_message(self, gateway, text, message_uuid):
+        """The SMS of a reply through ``gateway``, priced as every SMS (``tools.messages.new_message``)."""
+        self.ensure_one()
+        country = phone_tools.country_of(self.number)
+        return new_message(message_uuid, self.number, text, gateway.sender, country, gateway._get_prices())
+
     def _get_reply_gateway(self, raise_if_none=True):
         """The gateway that received the last message when it is still active, else the company's routes or
         default gateway for the number's country."""
@@ -521,10 +538,7 @@ class SmsMarketingConversation(models.Model):
         recorded and the reservation settled after.
         """
         self.ensure_one()
-        message = new_message(
-            gateway._new_uuid(), self.number, text, gateway.sender, phone_tools.country_of(self.number),
-            gateway._get_prices(),
-        )  # fmt: skip
+        message = self._new_reply_message(gateway, text, gateway._new_uuid())
         if gateway.balance < message["cost"]:
             raise UserError(_("The gateway %(name)s has not enough credits for this reply.", name=gateway.name))
         delivery = self.env["sms.marketing.engine"]._send_now(gateway, [message])

@@ -10,6 +10,7 @@ from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, tagged
 
+from ..tools.pricing import format_credits
 from .common import SmsProviderCase, load_gateway_simulator, load_script
 
 SECRET = "conv-s3cret"
@@ -433,6 +434,21 @@ class TestConversationReplies(ConversationFixtures, SmsProviderCase):
         self.Receive._receive(self.vonage, [{"number": "+32470111222", "content": "Thanks!", "id": "after"}])
         self.env.invalidate_all()
         self.assertEqual(conversation.unread_count, 1)
+
+    def test_reply_estimate_is_what_the_reply_is_charged(self):
+        conversation = self._conversation_through(self.http_gateway).with_user(self.user_marketing)
+        # two UCS-2 parts as sent; the trailing lines typed in the box are not sent, nor counted
+        text = "Grazie ă, " * 13
+        conversation.reply_body = text + "\n" * 6
+        info, estimate = conversation.reply_sms_info, conversation.reply_cost
+        balance = self.http_gateway.balance
+        reply = self._reply(conversation, conversation.reply_body)
+        self.assertEqual((reply.state, reply.body), ("sent", text.strip()))
+        charged = round(balance - self.http_gateway.balance, 4)
+        self.assertEqual(charged, 2.0, "two parts at 1 credit")
+        self.assertEqual(reply.cost, charged)
+        self.assertIn("(UCS-2), 2 SMS", info)
+        self.assertEqual(estimate, f"{format_credits(self.env, charged)} credits on {self.http_gateway.name}")
 
     def test_reply_refused_to_a_blacklisted_number_with_the_reason(self):
         conversation = self._conversation_through(self.http_gateway)

@@ -640,3 +640,32 @@ class TestInboundCompanyAndReaders(ConversationFixtures, SmsProviderCase):
         self.assertEqual(unknown.last_mailing_id, self.mailing)
         self.assertFalse(unknown.match_ids)
         self.assertEqual(self._activity_users(unknown), self.user_manager)
+
+
+@tagged("post_install", "-at_install")
+class TestDemoConversations(TransactionCase):
+    def test_the_story_has_answers_to_its_last_mailing(self):
+        self.env["sms.marketing.demo"]._create_demo_story()
+        mailing = self.env["sms.marketing.mailing"].search([("subject", "=", "New store opening")], order="id desc")[:1]
+        admin = self.env.ref("base.user_admin")
+        conversations = (
+            self.env["sms.marketing.conversation"].with_user(admin).search([("last_mailing_id", "=", mailing.id)])
+        )
+        self.assertEqual(len(conversations), 3)
+        self.assertEqual(mailing.reply_count, 5, "the Replies button counts them")
+        self.assertEqual(mailing.replied_count, 3)
+        answered = conversations.filtered(lambda c: not c.unread_count)
+        self.assertEqual(answered.sms_message_ids.mapped("direction"), ["in", "out", "in"])
+        self.assertEqual(sorted(conversations.mapped("unread_count")), [0, 1, 2])
+        for conversation in conversations:
+            self.assertGreater(conversation.sms_message_ids[0].date, mailing.sent_date, "answered after it")
+            self.assertEqual(conversation.last_message_at, conversation.sms_message_ids[-1].date)
+            received = conversation.sms_message_ids.filtered(lambda m: m.direction == "in").mapped("date")
+            # every contact with the number (the database may hold the story twice)
+            for contact in self.env["sms.marketing.contact"].search([("phone_sanitized", "=", conversation.number)]):
+                notes = contact.message_ids.filtered(lambda m: m.subtype_id == self.env.ref("mail.mt_note"))
+                self.assertEqual(sorted(notes.mapped("date")), received, "on the contact's chatter, when received")
+            activities = self.env["mail.activity"].search(
+                [("res_model", "=", conversation._name), ("res_id", "=", conversation.id)]
+            )
+            self.assertEqual(activities.user_id, admin if conversation.unread_count else admin.browse())

@@ -624,6 +624,7 @@ class SmsMarketingConversationMessage(models.Model):
     is_keyword = fields.Boolean(readonly=True, help="A keyword (STOP, HELP, JOIN...): applied and answered.")
     is_read = fields.Boolean(readonly=True)
     author_id = fields.Many2one("res.users", readonly=True, help="Who sent the reply.")
+    sender_name = fields.Char(string="From", compute="_compute_sender_name", help="The person, or who answered.")
     state = fields.Selection([("sent", "Sent"), ("failed", "Failed")], readonly=True)
     cost = fields.Float(digits=(16, 4), readonly=True)
     failure_reason = fields.Char(readonly=True)
@@ -647,6 +648,15 @@ class SmsMarketingConversationMessage(models.Model):
         create_index(
             self.env.cr, "sms_marketing_conversation_message_thread_idx", self._table, ["conversation_id", "date"]
         )
+
+    @api.depends("direction", "author_id", "conversation_id.name")
+    def _compute_sender_name(self):
+        # a thread reads as a chat: who wrote each line, not its direction
+        for message in self:
+            if message.direction == "in":
+                message.sender_name = message.conversation_id.name or message.number
+            else:
+                message.sender_name = message.author_id.name or _("Us")
 
     def _flag_keywords(self, keyword_ids):
         """The keywords among these new messages: applied already, so read and silent."""

@@ -449,6 +449,8 @@ class TestConversationReplies(ConversationFixtures, SmsProviderCase):
         self.assertEqual(reply.cost, charged)
         self.assertIn("(UCS-2), 2 SMS", info)
         self.assertEqual(estimate, f"{format_credits(self.env, charged)} credits on {self.http_gateway.name}")
+        # the thread says who wrote each line
+        self.assertEqual(conversation.sms_message_ids.mapped("sender_name"), ["Ann Replier", self.user_marketing.name])
 
     def test_reply_refused_to_a_blacklisted_number_with_the_reason(self):
         conversation = self._conversation_through(self.http_gateway)
@@ -645,6 +647,8 @@ class TestInboundCompanyAndReaders(ConversationFixtures, SmsProviderCase):
 @tagged("post_install", "-at_install")
 class TestDemoConversations(TransactionCase):
     def test_the_story_has_answers_to_its_last_mailing(self):
+        # the story told again: the database's own (a demo database has it) is not in the way
+        self.env["sms.marketing.conversation"].search([]).unlink()
         self.env["sms.marketing.demo"]._create_demo_story()
         mailing = self.env["sms.marketing.mailing"].search([("subject", "=", "New store opening")], order="id desc")[:1]
         admin = self.env.ref("base.user_admin")
@@ -664,7 +668,7 @@ class TestDemoConversations(TransactionCase):
             # every contact with the number (the database may hold the story twice)
             for contact in self.env["sms.marketing.contact"].search([("phone_sanitized", "=", conversation.number)]):
                 notes = contact.message_ids.filtered(lambda m: m.subtype_id == self.env.ref("mail.mt_note"))
-                self.assertEqual(sorted(notes.mapped("date")), received, "on the contact's chatter, when received")
+                self.assertLessEqual(set(received), set(notes.mapped("date")), "on its chatter, when received")
             activities = self.env["mail.activity"].search(
                 [("res_model", "=", conversation._name), ("res_id", "=", conversation.id)]
             )

@@ -446,7 +446,7 @@ class SmsMarketingConversation(models.Model):
     def _notify_new_reply(self):
         """Tell who answers these conversations, which just got their first unread message: the last
         mailing's Responsible, else the company's conversation team, among them only who may read the
-        conversation (``_filter_readers``); one activity each, on the conversation (in their activities in
+        conversation (``_get_readers``); one activity each, on the conversation (in their activities in
         Discuss), unless they still have one open there. Once per conversation: the next message notifies
         again only after someone read it."""
         todo = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
@@ -457,11 +457,14 @@ class SmsMarketingConversation(models.Model):
                 self.env["mail.activity"].sudo().search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
             )
             open_pairs = {(activity.res_id, activity.user_id.id) for activity in activities}
+        conversations = self.sudo()
+        # the summary names the person: a Responsible who may not read it leaves it to the team
+        readers = conversations._get_readers(lambda c: c.last_mailing_id.user_id)
+        unheard = conversations.filtered(lambda c: c.id not in readers)
+        readers.update(unheard._get_readers(lambda c: c.company_id.sms_marketing_conversation_user_ids))
         vals_list = []
-        for conversation in self.sudo():
-            # the summary names the person: a Responsible who may not read it leaves it to the team
-            users = conversation._filter_readers(conversation.last_mailing_id.user_id)
-            users = users or conversation._filter_readers(conversation.company_id.sms_marketing_conversation_user_ids)
+        for conversation in conversations:
+            users = readers.get(conversation.id, self.env["res.users"])
             for user in users.filtered(lambda u, c=conversation: (c.id, u.id) not in open_pairs):
                 vals_list.append(
                     {
@@ -478,17 +481,26 @@ class SmsMarketingConversation(models.Model):
             # notification) is the announcement, without an assignment e-mail per reply
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)
 
-    def _filter_readers(self, users):
-        """The active ``users`` who may read this conversation in any of their companies: its model's
-        access rights and record rules (a record with the number they may read; managers also a number
-        no record has)."""
-        self.ensure_one()
-        readers = self.env["res.users"]
-        for user in users.filtered("active"):
-            as_user = self.with_user(user).with_context(allowed_company_ids=user.company_ids.ids)
-            if as_user.check_access_rights("read", raise_exception=False) and as_user._filter_access_rules("read"):
-                readers |= user
+    def _get_readers(self, candidates_of):
+        """{conversation id: the active users of ``candidates_of(conversation)`` who may read it}, one
+        check per user for all the conversations (a burst of replies is not a query per conversation)."""
+        to_check = {}
+        for conversation in self:
+            for user in candidates_of(conversation).filtered("active"):
+                to_check.setdefault(user, []).append(conversation.id)
+        readers = {}
+        for user, conversation_ids in to_check.items():
+            for conversation_id in self.browse(conversation_ids)._filter_readable_by(user).ids:
+                readers[conversation_id] = readers.get(conversation_id, user.browse()) | user
         return readers
+
+    def _filter_readable_by(self, user):
+        """These conversations ``user`` may read in any of their companies: the model's access rights and
+        record rules (a record with the number they may read; managers also a number no record has)."""
+        as_user = self.with_user(user).with_context(allowed_company_ids=user.company_ids.ids)
+        if not as_user.check_access_rights("read", raise_exception=False):
+            return self.browse()
+        return as_user._filter_access_rules("read").with_env(self.env)
 
     # ------------------------------------------------------------------ replies
     def _get_reply_refusal(self):

@@ -303,6 +303,25 @@ class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
         self._post_ours([{"number": "+32470111222", "content": "still counts", "id": "later"}])
         self.assertEqual(self._conversation("+32470111222").sms_message_ids[-1].mailing_id, self.mailing)
 
+    def test_burst_announced_to_readers_set_wise(self):
+        """Who may read each new conversation is checked once per user, not once per conversation."""
+        self.env.company.sms_marketing_conversation_user_ids = self.user_manager | self.user_marketing
+        numbers = [f"+3247{3000000 + i:07d}" for i in range(400)]
+        self.env["sms.marketing.contact"].create([{"name": f"Burst {n}", "phone": n} for n in numbers[:200]])
+        rows = [
+            {"index": i, "number": n, "content": "hi", "provider_id": f"team-{i}", "media": None}
+            for i, n in enumerate(numbers)
+        ]
+        stored = self.Conversation._store_inbound(self.http_gateway, self.env.company, rows)
+        conversations = self.env["sms.marketing.conversation.message"].browse(stored.values()).conversation_id
+        self.env.flush_all()
+        queries_before = self.env.cr.sql_log_count
+        readers = conversations._get_readers(lambda c: c.company_id.sms_marketing_conversation_user_ids)
+        self.assertLess(self.env.cr.sql_log_count - queries_before, 50, "a few per user, not one per conversation")
+        known = conversations.filtered(lambda c: c.number in numbers[:200])
+        self.assertEqual({readers[c.id] for c in known}, {self.user_manager | self.user_marketing})
+        self.assertEqual({readers[c.id] for c in conversations - known}, {self.user_manager}, "unknown: managers")
+
     def test_burst_of_a_thousand_set_wise(self):
         numbers = [f"+3247{2000000 + i:07d}" for i in range(1000)]
         self.env["sms.marketing.contact"].create([{"name": f"Burst {n}", "phone": n} for n in numbers[:500]])

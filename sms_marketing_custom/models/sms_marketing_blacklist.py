@@ -273,7 +273,9 @@ class SmsMarketingBlacklist(models.Model):
         """
         gateway = self.env["sms.marketing.gateway"].sudo().browse(self.env.context.get("sms_marketing_gateway_id"))
         gateway = gateway.exists()
-        company = gateway.company_id or self.env.company
+        # the company the messages land in (``sms.marketing.conversation._get_inbound_companies``)
+        inbound_company = self.env["res.company"].browse(self.env.context.get("sms_marketing_inbound_company_id"))
+        company = gateway.company_id or inbound_company.sudo() or self.env.company
         keywords = company._get_sms_marketing_keywords()
         results, replies, optouts = [], [], []
         for message in messages:

@@ -50,7 +50,7 @@ from ..providers import SERVER_ERROR
 from ..tools import phone as phone_tools
 from ..tools import pricing
 from ..tools.messages import new_message
-from ..tools.sms_encoding import count_segments, segment_count
+from ..tools.sms_encoding import count_segments
 
 MAX_TEXT = 4000  # a concatenated SMS is at most ~1,600 characters; more is not an SMS
 MAX_MEDIA = 10  # Twilio sends up to 10 MMS links per message
@@ -129,27 +129,33 @@ class SmsMarketingConversation(models.Model):
         self.env["sms.marketing.blacklist"]._set_blacklisted_flag(self, "number")
 
     @api.depends("reply_body", "number", "last_gateway_id")
+    @api.depends_context("lang")
     def _compute_reply_estimate(self):
+        # what ``action_send_reply`` sends and charges: the same text, gateway and message (``new_message``)
         for conversation in self:
-            text = conversation.reply_body or ""
-            segments = count_segments(text) if text else None
+            text = conversation._get_reply_text()
+            gateway = conversation._get_reply_gateway(raise_if_none=False) if text else None
+            message = conversation._new_reply_message(gateway, text, "") if gateway else None
+            segments = count_segments(text)
             conversation.reply_sms_info = (
                 _(
                     "%(chars)s characters (%(encoding)s), %(parts)s SMS",
                     chars=len(text),
                     encoding=segments.encoding,
-                    parts=segments.segments,
+                    parts=message["segments"] if message else segments.segments,
                 )
-                if segments
+                if text
                 else False
             )
-            gateway = conversation._get_reply_gateway(raise_if_none=False)
-            if not text or not gateway:
-                conversation.reply_cost = False
-                continue
-            country = phone_tools.country_of(conversation.number)
-            cost = pricing.message_cost(segment_count(text), pricing.price_for(gateway._get_prices(), country))
-            conversation.reply_cost = _("%(credits)s credits on %(gateway)s", credits=cost, gateway=gateway.name)
+            conversation.reply_cost = (
+                _(
+                    "%(credits)s credits on %(gateway)s",
+                    credits=pricing.format_credits(self.env, message["cost"]),
+                    gateway=gateway.name,
+                )
+                if message
+                else False
+            )
 
     # ------------------------------------------------------------------ CRUD
     def write(self, vals):
@@ -181,7 +187,7 @@ class SmsMarketingConversation(models.Model):
                 )
         except psycopg2.errors.LockNotAvailable as error:
             raise UserError(_("This reply is already being sent.")) from error
-        text = (self.reply_body or "").strip()
+        text = self._get_reply_text()
         if not text:
             raise UserError(_("Write the reply first."))
         if len(text) > MAX_TEXT:
@@ -218,7 +224,6 @@ class SmsMarketingConversation(models.Model):
         in order: {number, action} as ``_apply_inbound_keywords``, "duplicate"
         for a message stored before.
         """
-        company = gateway.company_id or self.env.company
         Blacklist = self.env["sms.marketing.blacklist"].with_context(sms_marketing_gateway_id=gateway.id)
         # what the ORM still holds (a reply just marked read, ...) is written before the SQL below adds to it
         for model_name in (self._name, "sms.marketing.conversation.message", "sms.marketing.conversation.match"):
@@ -237,22 +242,66 @@ class SmsMarketingConversation(models.Model):
                     "media": "\n".join(media[:MAX_MEDIA]) or None,
                 }
             )
-        stored = self._store_inbound(gateway, company, [row for row in rows if row["number"]])
-        new_rows = [row for row in rows if row["index"] in stored or not row["number"]]
-        applied = iter(Blacklist._apply_inbound_keywords([items[row["index"]] for row in new_rows]))
+        company_of = self._get_inbound_companies(gateway, {row["number"] for row in rows if row["number"]})
+        by_company = {}
+        for row in rows:
+            by_company.setdefault(company_of.get(row["number"]) or company_of[None], []).append(row)
+        stored = {}
+        for company, company_rows in by_company.items():
+            stored.update(self._store_inbound(gateway, company, [row for row in company_rows if row["number"]]))
         results = {}
         keyword_ids = []
-        for row in new_rows:
-            result = next(applied)
-            results[row["index"]] = result
-            if result["action"] != "ignored" and row["index"] in stored:
-                keyword_ids.append(stored[row["index"]])
+        for company, company_rows in by_company.items():
+            new_rows = [row for row in company_rows if row["index"] in stored or not row["number"]]
+            # the keywords, their answers and JOIN's lists are those of the company the message lands in
+            applied = Blacklist.with_context(sms_marketing_inbound_company_id=company.id)._apply_inbound_keywords(
+                [items[row["index"]] for row in new_rows]
+            )
+            for row, result in zip(new_rows, applied, strict=True):
+                results[row["index"]] = result
+                if result["action"] != "ignored" and row["index"] in stored:
+                    keyword_ids.append(stored[row["index"]])
         messages = self.env["sms.marketing.conversation.message"].browse(stored.values())
         messages._flag_keywords(keyword_ids)
         first_unread = messages._apply_to_conversations()
         messages.filtered(lambda m: not m.is_keyword)._post_on_chatters()
         self.browse(first_unread)._notify_new_reply()
         return [results.get(row["index"]) or {"number": row["number"], "action": "duplicate"} for row in rows]
+
+    @api.model
+    def _get_inbound_companies(self, gateway, numbers):
+        """{number: the company its inbound SMS through ``gateway`` lands in}, and {None: the fallback}.
+
+        A gateway of a company receives for that company. A gateway of no
+        company (shared) receives for the company of the mailing it last
+        carried to the number (the person answers that SMS); a number it
+        carried nothing to goes to the main company (the database's first),
+        whose managers see unknown numbers. Never the caller's company: the
+        webhook's user, session or website are whoever posts the call, the
+        provider's signature proves the gateway only.
+        """
+        if gateway.company_id:
+            return {None: gateway.company_id}
+        Company = self.env["res.company"].sudo()
+        fallback = self.env.ref("base.main_company", raise_if_not_found=False) or Company.search([], limit=1)
+        company_of = {None: fallback.sudo()}
+        if not numbers:
+            return company_of
+        self.env["sms.marketing.trace"].flush_model(["number", "gateway_id", "sent_at", "mailing_id"])
+        self.env["sms.marketing.mailing"].flush_model(["company_id"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT DISTINCT ON (t.number) t.number, m.company_id
+                     FROM sms_marketing_trace t JOIN sms_marketing_mailing m ON m.id = t.mailing_id
+                    WHERE t.number = ANY(%s) AND t.gateway_id = %s AND t.sent_at IS NOT NULL
+                      AND m.company_id IS NOT NULL
+                 ORDER BY t.number, t.sent_at DESC, t.id DESC""",
+                sorted(numbers),
+                gateway.id,
+            )
+        )
+        company_of.update((number, Company.browse(company_id)) for number, company_id in self.env.cr.fetchall())
+        return company_of
 
     @api.model
     def _store_inbound(self, gateway, company, rows):
@@ -396,9 +445,10 @@ class SmsMarketingConversation(models.Model):
 
     def _notify_new_reply(self):
         """Tell who answers these conversations, which just got their first unread message: the last
-        mailing's Responsible, else the company's conversation team; one activity each, on the conversation
-        (in their activities in Discuss), unless they still have one open there. Once per conversation:
-        the next message notifies again only after someone read it."""
+        mailing's Responsible, else the company's conversation team, among them only who may read the
+        conversation (``_get_readers``); one activity each, on the conversation (in their activities in
+        Discuss), unless they still have one open there. Once per conversation: the next message notifies
+        again only after someone read it."""
         todo = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         model_id = self.env["ir.model"]._get_id(self._name)
         open_pairs = set()
@@ -407,10 +457,15 @@ class SmsMarketingConversation(models.Model):
                 self.env["mail.activity"].sudo().search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
             )
             open_pairs = {(activity.res_id, activity.user_id.id) for activity in activities}
+        conversations = self.sudo()
+        # the summary names the person: a Responsible who may not read it leaves it to the team
+        readers = conversations._get_readers(lambda c: c.last_mailing_id.user_id)
+        unheard = conversations.filtered(lambda c: c.id not in readers)
+        readers.update(unheard._get_readers(lambda c: c.company_id.sms_marketing_conversation_user_ids))
         vals_list = []
-        for conversation in self.sudo():
-            users = conversation.last_mailing_id.user_id or conversation.company_id.sms_marketing_conversation_user_ids
-            for user in users.filtered(lambda u, c=conversation: u.active and (c.id, u.id) not in open_pairs):
+        for conversation in conversations:
+            users = readers.get(conversation.id, self.env["res.users"])
+            for user in users.filtered(lambda u, c=conversation: (c.id, u.id) not in open_pairs):
                 vals_list.append(
                     {
                         "res_model_id": model_id,
@@ -426,6 +481,27 @@ class SmsMarketingConversation(models.Model):
             # notification) is the announcement, without an assignment e-mail per reply
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)
 
+    def _get_readers(self, candidates_of):
+        """{conversation id: the active users of ``candidates_of(conversation)`` who may read it}, one
+        check per user for all the conversations (a burst of replies is not a query per conversation)."""
+        to_check = {}
+        for conversation in self:
+            for user in candidates_of(conversation).filtered("active"):
+                to_check.setdefault(user, []).append(conversation.id)
+        readers = {}
+        for user, conversation_ids in to_check.items():
+            for conversation_id in self.browse(conversation_ids)._filter_readable_by(user).ids:
+                readers[conversation_id] = readers.get(conversation_id, user.browse()) | user
+        return readers
+
+    def _filter_readable_by(self, user):
+        """These conversations ``user`` may read in any of their companies: the model's access rights and
+        record rules (a record with the number they may read; managers also a number no record has)."""
+        as_user = self.with_user(user).with_context(allowed_company_ids=user.company_ids.ids)
+        if not as_user.check_access_rights("read", raise_exception=False):
+            return self.browse()
+        return as_user._filter_access_rules("read").with_env(self.env)
+
     # ------------------------------------------------------------------ replies
     def _get_reply_refusal(self):
         """Why no reply may go to this number (a blacklisted number: its opt-out), or None."""
@@ -440,6 +516,17 @@ class SmsMarketingConversation(models.Model):
             date=fields.Datetime.to_string(entry.date) if entry.date else "?",
             how=source,
         )
+
+    def _get_reply_text(self):
+        """The reply box's text as it leaves (what the counter counts and the price prices)."""
+        self.ensure_one()
+        return (self.reply_body or "").strip()
+
+    def _new_reply_message(self, gateway, text, message_uuid):
+        """The SMS of a reply through ``gateway``, priced as every SMS (``tools.messages.new_message``)."""
+        self.ensure_one()
+        country = phone_tools.country_of(self.number)
+        return new_message(message_uuid, self.number, text, gateway.sender, country, gateway._get_prices())
 
     def _get_reply_gateway(self, raise_if_none=True):
         """The gateway that received the last message when it is still active, else the company's routes or
@@ -463,10 +550,7 @@ class SmsMarketingConversation(models.Model):
         recorded and the reservation settled after.
         """
         self.ensure_one()
-        message = new_message(
-            gateway._new_uuid(), self.number, text, gateway.sender, phone_tools.country_of(self.number),
-            gateway._get_prices(),
-        )  # fmt: skip
+        message = self._new_reply_message(gateway, text, gateway._new_uuid())
         if gateway.balance < message["cost"]:
             raise UserError(_("The gateway %(name)s has not enough credits for this reply.", name=gateway.name))
         delivery = self.env["sms.marketing.engine"]._send_now(gateway, [message])
@@ -552,6 +636,7 @@ class SmsMarketingConversationMessage(models.Model):
     is_keyword = fields.Boolean(readonly=True, help="A keyword (STOP, HELP, JOIN...): applied and answered.")
     is_read = fields.Boolean(readonly=True)
     author_id = fields.Many2one("res.users", readonly=True, help="Who sent the reply.")
+    sender_name = fields.Char(string="From", compute="_compute_sender_name", help="The person, or who answered.")
     state = fields.Selection([("sent", "Sent"), ("failed", "Failed")], readonly=True)
     cost = fields.Float(digits=(16, 4), readonly=True)
     failure_reason = fields.Char(readonly=True)
@@ -575,6 +660,15 @@ class SmsMarketingConversationMessage(models.Model):
         create_index(
             self.env.cr, "sms_marketing_conversation_message_thread_idx", self._table, ["conversation_id", "date"]
         )
+
+    @api.depends("direction", "author_id", "conversation_id.name")
+    def _compute_sender_name(self):
+        # a thread reads as a chat: who wrote each line, not its direction
+        for message in self:
+            if message.direction == "in":
+                message.sender_name = message.conversation_id.name or message.number
+            else:
+                message.sender_name = message.author_id.name or _("Us")
 
     def _flag_keywords(self, keyword_ids):
         """The keywords among these new messages: applied already, so read and silent."""

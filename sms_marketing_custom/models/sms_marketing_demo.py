@@ -3,7 +3,8 @@
 Only called from demo/sms_marketing_story_demo.xml. The figures are drawn
 from a seeded random generator, so every demo database tells the same story:
 three sent mailings (delivered, failed, canceled, clicked, opted out), one
-scheduled and one draft.
+scheduled and one draft; a few recipients answered the last one
+(``CONVERSATIONS``: received through the real inbound path, one answered).
 """
 
 import random
@@ -13,6 +14,7 @@ from odoo import api, fields, models
 
 from ..tools import pricing
 from ..tools.sms_encoding import segment_count
+from .sms_marketing_conversation import CHATTER_MODELS
 
 FIRST_NAMES = (
     "Emma Liam Olivia Noah Ava Lucas Mia Leo Sofia Hugo Chloé Louis Léa Jules Alice Adam Lina Gabriel Zoé Arthur "
@@ -61,6 +63,21 @@ STORY = (
     ),
 )
 
+# Answers to the last mailing of the story: (minutes after it, "in" or "out", text), per recipient.
+CONVERSATIONS = (
+    (
+        (42, "in", "Hi! Is the gift for everyone or only for the first 100 visitors?"),
+        (65, "out", "Only the first 100 visitors, so come early: doors open at 10am. See you Saturday!"),
+        (71, "in", "Great, thanks! I'll be there 😊"),
+    ),
+    ((180, "in", "Is there parking near the new store?"),),
+    (
+        (1310, "in", "Ciao, il negozio è aperto anche la domenica?"),
+        (1312, "in", "E avete anche la taglia S della giacca blu?"),
+    ),
+)
+ANSWERED = 1  # the conversations up to this one were read and answered by the Responsible
+
 
 class SmsMarketingDemo(models.AbstractModel):
     _name = "sms.marketing.demo"
@@ -91,11 +108,19 @@ class SmsMarketingDemo(models.AbstractModel):
         contacts[:4].write({"phone": "0612"})
         env["sms.marketing.blacklist"]._add_numbers(contacts[10:14].mapped("phone_sanitized"))
         now = fields.Datetime.now()
+        admin = env.ref("base.user_admin")
         for subject, body, days, delivered, failed, click_rate, optout_rate in STORY:
             mailing = env["sms.marketing.mailing"].create(
-                {"subject": subject, "body": body, "list_ids": [(6, 0, customers.ids)], "include_optout": True}
+                {
+                    "subject": subject,
+                    "body": body,
+                    "list_ids": [(6, 0, customers.ids)],
+                    "include_optout": True,
+                    "user_id": admin.id,
+                }
             )
             self._demo_send(mailing, now - timedelta(days=days), rng, delivered, failed, click_rate, optout_rate)
+        self._demo_conversations(mailing, now - timedelta(days=STORY[-1][2]))
         env["sms.marketing.mailing"].create(
             {
                 "subject": "VIP early access",
@@ -139,7 +164,8 @@ class SmsMarketingDemo(models.AbstractModel):
         )
         to_send = traces.filtered(lambda trace: trace.state == "pending")
         bodies = mailing._render_messages(to_send.ids, to_send.mapped("res_id"))
-        prices = mailing._get_gateway()._get_prices()
+        gateway = mailing._get_gateway()
+        prices = gateway._get_prices()
         link = self.env["sms.marketing.link"].search([("mailing_id", "=", mailing.id)], limit=1)
         clicks = []
         for trace in to_send:
@@ -155,6 +181,7 @@ class SmsMarketingDemo(models.AbstractModel):
                     "segments": segments,
                     "cost": pricing.message_cost(segments, pricing.price_for(prices, trace.country_code)),
                     "state": state,
+                    "gateway_id": gateway.id,
                     "failure_type": "undelivered" if state == "failed" else False,
                     "sent_at": sent_at,
                     "delivered_at": sent_at + timedelta(seconds=rng.randint(3, 90)) if state == "delivered" else False,
@@ -176,3 +203,48 @@ class SmsMarketingDemo(models.AbstractModel):
                 "sender_id": self.env.ref("base.user_admin").id,
             }
         )
+
+    @api.model
+    def _demo_conversations(self, mailing, sent_at):
+        """``CONVERSATIONS``: the answers of a few of ``mailing``'s recipients, received as a provider's
+        webhook delivers them (``_receive``: kept, matched, on the chatters, announced), then dated
+        after the mailing; ours as ``_send_text`` records them, without calling the provider."""
+        Conversation = self.env["sms.marketing.conversation"]
+        gateway = mailing._get_gateway().sudo()
+        traces = self.env["sms.marketing.trace"].search(
+            [("mailing_id", "=", mailing.id), ("state", "=", "delivered"), ("optout_at", "=", False)],
+            order="id",
+            limit=len(CONVERSATIONS),
+        )
+        admin = self.env.ref("base.user_admin")
+        for index, (trace, messages) in enumerate(zip(traces, CONVERSATIONS, strict=False)):
+            for minutes, direction, text in messages:
+                date = sent_at + timedelta(minutes=minutes)
+                last_note = self.env["mail.message"].search([], order="id desc", limit=1).id
+                if direction == "in":
+                    Conversation._receive(gateway, [{"number": trace.number, "content": text}])
+                    conversation = Conversation.search([("number", "=", trace.number)], limit=1)
+                    message = conversation.sms_message_ids[-1:]
+                else:
+                    message = self.env["sms.marketing.conversation.message"].create(
+                        {
+                            "conversation_id": conversation.id,
+                            "company_id": conversation.company_id.id,
+                            "direction": "out",
+                            "number": trace.number,
+                            "body": text,
+                            "gateway_id": gateway.id,
+                            "uuid": gateway._new_uuid(),
+                            "author_id": admin.id,
+                            "state": "sent",
+                            "cost": conversation._new_reply_message(gateway, text, "")["cost"],
+                            "is_read": True,
+                        }
+                    )
+                    conversation.write({"last_message": text})
+                message.write({"date": date})
+                conversation.write({"last_message_at": date})
+                notes = self.env["mail.message"].search([("id", ">", last_note), ("model", "in", CHATTER_MODELS)])
+                notes.write({"date": date})
+            if index < ANSWERED:
+                conversation.with_user(admin).action_mark_read()

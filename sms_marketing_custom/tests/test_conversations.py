@@ -10,6 +10,7 @@ from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, tagged
 
+from ..tools.pricing import format_credits
 from .common import SmsProviderCase, load_gateway_simulator, load_script
 
 SECRET = "conv-s3cret"
@@ -302,6 +303,25 @@ class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
         self._post_ours([{"number": "+32470111222", "content": "still counts", "id": "later"}])
         self.assertEqual(self._conversation("+32470111222").sms_message_ids[-1].mailing_id, self.mailing)
 
+    def test_burst_announced_to_readers_set_wise(self):
+        """Who may read each new conversation is checked once per user, not once per conversation."""
+        self.env.company.sms_marketing_conversation_user_ids = self.user_manager | self.user_marketing
+        numbers = [f"+3247{3000000 + i:07d}" for i in range(400)]
+        self.env["sms.marketing.contact"].create([{"name": f"Burst {n}", "phone": n} for n in numbers[:200]])
+        rows = [
+            {"index": i, "number": n, "content": "hi", "provider_id": f"team-{i}", "media": None}
+            for i, n in enumerate(numbers)
+        ]
+        stored = self.Conversation._store_inbound(self.http_gateway, self.env.company, rows)
+        conversations = self.env["sms.marketing.conversation.message"].browse(stored.values()).conversation_id
+        self.env.flush_all()
+        queries_before = self.env.cr.sql_log_count
+        readers = conversations._get_readers(lambda c: c.company_id.sms_marketing_conversation_user_ids)
+        self.assertLess(self.env.cr.sql_log_count - queries_before, 50, "a few per user, not one per conversation")
+        known = conversations.filtered(lambda c: c.number in numbers[:200])
+        self.assertEqual({readers[c.id] for c in known}, {self.user_manager | self.user_marketing})
+        self.assertEqual({readers[c.id] for c in conversations - known}, {self.user_manager}, "unknown: managers")
+
     def test_burst_of_a_thousand_set_wise(self):
         numbers = [f"+3247{2000000 + i:07d}" for i in range(1000)]
         self.env["sms.marketing.contact"].create([{"name": f"Burst {n}", "phone": n} for n in numbers[:500]])
@@ -434,6 +454,23 @@ class TestConversationReplies(ConversationFixtures, SmsProviderCase):
         self.env.invalidate_all()
         self.assertEqual(conversation.unread_count, 1)
 
+    def test_reply_estimate_is_what_the_reply_is_charged(self):
+        conversation = self._conversation_through(self.http_gateway).with_user(self.user_marketing)
+        # two UCS-2 parts as sent; the trailing lines typed in the box are not sent, nor counted
+        text = "Grazie ă, " * 13
+        conversation.reply_body = text + "\n" * 6
+        info, estimate = conversation.reply_sms_info, conversation.reply_cost
+        balance = self.http_gateway.balance
+        reply = self._reply(conversation, conversation.reply_body)
+        self.assertEqual((reply.state, reply.body), ("sent", text.strip()))
+        charged = round(balance - self.http_gateway.balance, 4)
+        self.assertEqual(charged, 2.0, "two parts at 1 credit")
+        self.assertEqual(reply.cost, charged)
+        self.assertIn("(UCS-2), 2 SMS", info)
+        self.assertEqual(estimate, f"{format_credits(self.env, charged)} credits on {self.http_gateway.name}")
+        # the thread says who wrote each line
+        self.assertEqual(conversation.sms_message_ids.mapped("sender_name"), ["Ann Replier", self.user_marketing.name])
+
     def test_reply_refused_to_a_blacklisted_number_with_the_reason(self):
         conversation = self._conversation_through(self.http_gateway)
         self.Receive._receive(self.http_gateway, [{"number": "+32470111222", "content": "STOP", "id": "stop-1"}])
@@ -511,3 +548,147 @@ class TestConversationAccess(ConversationFixtures, SmsProviderCase):
             logger.setLevel(level)
         self.assertTrue(records, "the replay was logged")
         self.assertFalse([r for r in records if "SECRET-MARKER-42" in r.getMessage()])
+
+
+@tagged("post_install", "-at_install")
+class TestInboundCompanyAndReaders(ConversationFixtures, SmsProviderCase):
+    """Which company an inbound SMS lands in, and who is told about it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_conversation_fixtures()
+        # a gateway of no company, shared by companies A and B
+        cls.shared = cls.env["sms.marketing.gateway"].create(
+            {
+                "name": "Shared",
+                "provider": "http",
+                "company_id": False,
+                "endpoint_url": cls.sim.url,
+                "allow_private_network": True,
+                "api_key": cls.sim.api_key,
+                "webhook_secret": SECRET,
+                "default_price": 1.0,
+            }
+        )
+        cls.contact_b = cls.env["sms.marketing.contact"].create(
+            {"name": "Bea of B", "phone": "+32470555666", "company_id": cls.company_b.id}
+        )
+        cls.mailing_b = cls.env["sms.marketing.mailing"].create(
+            {"subject": "B's sale", "body": "B's sale!", "company_id": cls.company_b.id, "user_id": cls.marketer_b.id}
+        )
+        cls.env["sms.marketing.trace"].create(
+            {
+                "mailing_id": cls.mailing_b.id,
+                "res_model": "sms.marketing.contact",
+                "res_id": cls.contact_b.id,
+                "number": "+32470555666",
+                "gateway_id": cls.shared.id,
+                "state": "delivered",
+                "sent_at": fields.Datetime.now(),
+            }
+        )
+
+    def _post(self, messages, gateway):
+        body = json.dumps({"messages": messages}).encode()
+        url = f"{self.odoo_url}/sms_marketing/inbound/{gateway.id}"
+        response = self.url_open(url, data=body, headers=self.simulator.signed_headers(SECRET, body))
+        self.env.invalidate_all()
+        self.assertEqual(response.status_code, 200)
+        return response.json()["results"]
+
+    def _activity_users(self, conversation):
+        return (
+            self.env["mail.activity"]
+            .search([("res_model", "=", conversation._name), ("res_id", "=", conversation.id)])
+            .user_id
+        )
+
+    def test_shared_gateway_follows_the_last_trace_whoever_posts(self):
+        Conversation = self.env["sms.marketing.conversation"]
+        # the caller holds a session of company A: the answer to B's mailing still lands in B
+        self.authenticate("sms_marketer", "sms_marketer")
+        self._post([{"number": "+32470555666", "content": "Open on Sunday?", "id": "s-1"}], self.shared)
+        conversation = Conversation.search([("number", "=", "+32470555666")])
+        self.assertEqual(conversation.company_id, self.company_b, "the company of the mailing last sent to it")
+        self.assertEqual(conversation.last_mailing_id, self.mailing_b)
+        self.assertEqual(conversation.sms_message_ids.company_id, self.company_b)
+        matched = {(m.res_model, m.res_id) for m in conversation.match_ids}
+        self.assertEqual(matched, {("sms.marketing.contact", self.contact_b.id)}, "B's contact")
+        of_number = [("number", "=", "+32470555666")]
+        self.assertEqual(Conversation.with_user(self.marketer_b).search(of_number), conversation)
+        self.assertFalse(Conversation.with_user(self.user_marketing).search(of_number))
+        # a number the gateway carried nothing to, posted with a session of company B: the main company,
+        # not the caller's
+        self.authenticate("sms_marketer_b", "sms_marketer_b")
+        self._post([{"number": "+32470123123", "content": "Who is this?", "id": "s-2"}], self.shared)
+        stranger = Conversation.search([("number", "=", "+32470123123")])
+        self.assertEqual(stranger.company_id, self.env.ref("base.main_company"))
+        # a gateway of a company receives for its company, whatever the traces
+        self._post([{"number": "+32470555666", "content": "Hello A", "id": "s-3"}], self.http_gateway)
+        self.assertEqual(
+            Conversation.search([("number", "=", "+32470555666")]).company_id, self.company_a | self.company_b
+        )
+
+    def test_keywords_act_in_the_company_the_message_lands_in(self):
+        self.company_b.sms_marketing_keywords_help = "BHELP"
+        results = self._post([{"number": "+32470555666", "content": "BHELP", "id": "k-1"}], self.shared)
+        self.assertEqual([r["action"] for r in results], ["help"], "B's keyword for B's number")
+        results = self._post([{"number": "+32470123124", "content": "BHELP", "id": "k-2"}], self.shared)
+        self.assertEqual([r["action"] for r in results], ["ignored"], "not the main company's keyword")
+
+    def test_new_reply_told_only_to_who_may_read_it(self):
+        Conversation = self.env["sms.marketing.conversation"]
+        self.company_a.sms_marketing_conversation_user_ids = self.user_marketing | self.user_manager
+        # the Responsible of A's mailing works in B only: they may not read A's contact nor its conversation
+        self.mailing.user_id = self.marketer_b
+        Conversation._receive(self.http_gateway, [{"number": "+32470111222", "content": "In store?", "id": "n-1"}])
+        known = Conversation.search([("number", "=", "+32470111222"), ("company_id", "=", self.company_a.id)])
+        self.assertFalse(known.with_user(self.marketer_b).search([("id", "=", known.id)]))
+        self.assertEqual(self._activity_users(known), self.user_marketing | self.user_manager, "the team instead")
+        # a number no record has: managers only, even when the mailing's Responsible is a marketer
+        self.mailing.user_id = self.user_marketing
+        self.env["sms.marketing.trace"].create(
+            {
+                "mailing_id": self.mailing.id,
+                "number": "+32470888999",
+                "state": "delivered",
+                "sent_at": fields.Datetime.now(),
+            }
+        )
+        Conversation._receive(self.http_gateway, [{"number": "+32470888999", "content": "Who?", "id": "n-2"}])
+        unknown = Conversation.search([("number", "=", "+32470888999")])
+        self.assertEqual(unknown.last_mailing_id, self.mailing)
+        self.assertFalse(unknown.match_ids)
+        self.assertEqual(self._activity_users(unknown), self.user_manager)
+
+
+@tagged("post_install", "-at_install")
+class TestDemoConversations(TransactionCase):
+    def test_the_story_has_answers_to_its_last_mailing(self):
+        # the story told again: the database's own (a demo database has it) is not in the way
+        self.env["sms.marketing.conversation"].search([]).unlink()
+        self.env["sms.marketing.demo"]._create_demo_story()
+        mailing = self.env["sms.marketing.mailing"].search([("subject", "=", "New store opening")], order="id desc")[:1]
+        admin = self.env.ref("base.user_admin")
+        conversations = (
+            self.env["sms.marketing.conversation"].with_user(admin).search([("last_mailing_id", "=", mailing.id)])
+        )
+        self.assertEqual(len(conversations), 3)
+        self.assertEqual(mailing.reply_count, 5, "the Replies button counts them")
+        self.assertEqual(mailing.replied_count, 3)
+        answered = conversations.filtered(lambda c: not c.unread_count)
+        self.assertEqual(answered.sms_message_ids.mapped("direction"), ["in", "out", "in"])
+        self.assertEqual(sorted(conversations.mapped("unread_count")), [0, 1, 2])
+        for conversation in conversations:
+            self.assertGreater(conversation.sms_message_ids[0].date, mailing.sent_date, "answered after it")
+            self.assertEqual(conversation.last_message_at, conversation.sms_message_ids[-1].date)
+            received = conversation.sms_message_ids.filtered(lambda m: m.direction == "in").mapped("date")
+            # every contact with the number (the database may hold the story twice)
+            for contact in self.env["sms.marketing.contact"].search([("phone_sanitized", "=", conversation.number)]):
+                notes = contact.message_ids.filtered(lambda m: m.subtype_id == self.env.ref("mail.mt_note"))
+                self.assertLessEqual(set(received), set(notes.mapped("date")), "on its chatter, when received")
+            activities = self.env["mail.activity"].search(
+                [("res_model", "=", conversation._name), ("res_id", "=", conversation.id)]
+            )
+            self.assertEqual(activities.user_id, admin if conversation.unread_count else admin.browse())

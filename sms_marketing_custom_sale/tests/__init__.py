@@ -1,1 +1,1 @@
-from . import test_revenue, test_utm_links
+from . import test_click_everywhere, test_revenue, test_utm_links

@@ -514,7 +514,6 @@ class RecordingServer:
     provider reads). For the tests of where credentials go (test_security_*.py)."""
 
     def __init__(self):
-        import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         recorder = self

@@ -88,8 +88,10 @@ class SmsMarketingEngine(models.AbstractModel):
             worked = False
             for mailing_id in self._get_sending_mailing_ids():
                 mailing = Mailing.browse(mailing_id)
+                # what the step writes for the marketer (pause reasons, chatter lines) in the mailing's language
+                engine = self.with_context(lang=mailing._get_chatter_lang())
                 while time.monotonic() < deadline:
-                    progress = self._step(mailing, params)
+                    progress = engine._step(mailing.with_env(engine.env), params)
                     worked = worked or progress
                     if not progress:
                         break

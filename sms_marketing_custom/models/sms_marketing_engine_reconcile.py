@@ -277,7 +277,9 @@ class SmsMarketingEngine(models.AbstractModel):
                 if row.mailing_id == mailing_id and state != row.state:  # only what changed is news
                     counts[state] = counts.get(state, 0) + 1
             if counts:
-                Mailing.browse(mailing_id)._message_log(
+                mailing = Mailing.browse(mailing_id)
+                context = {"lang": mailing._get_chatter_lang()}  # noqa: F841 -- read by _(), Odoo's way
+                mailing._message_log(
                     body=_(
                         "Messages whose gateway answer was lost, checked with %(gateway)s: %(sent)s sent, "
                         "%(pending)s to send again, %(unknown)s unknown (never sent twice).",

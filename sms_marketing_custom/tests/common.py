@@ -1,3 +1,4 @@
+import json
 import re
 import threading
 import uuid
@@ -554,7 +555,6 @@ class RecordingServer:
     provider reads). For the tests of where credentials go (test_security_*.py)."""
 
     def __init__(self):
-        import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         recorder = self
@@ -614,3 +614,46 @@ class RecordingServer:
                 if name.lower() == "authorization" and value.startswith("Basic "):
                     texts.append(base64.b64decode(value[6:]).decode(errors="replace"))
         return "\n".join(texts)
+
+
+class ClickEverywhereMixin:
+    """For an HttpCase: Odoo's click bot (web's ``clickbot``) over our app's menus, and a page of the web
+    client opened, one button of it clicked; any traceback, client error or failed RPC fails the test.
+    The main addon and each bridge addon (whose views, menus and buttons change the app's) use it."""
+
+    APP_MENU = "sms_marketing_custom.sms_marketing_menu_root"
+    # the bot ends on a form when an action opens one (settings, a wizard): that is not an error
+    allow_end_on_form = True
+
+    def _click_everywhere(self, login):
+        code = (
+            "odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader')"
+            f".startClickEverywhere('{self.APP_MENU}');"
+        )
+        self.browser_js("/web", code, "odoo.isReady === true", login=login, timeout=600)
+
+    def _open_page(self, login, url, shown, click=None, then=None):
+        """Open ``url``, wait for ``shown`` (CSS); with ``click``, click it and wait for ``then``."""
+        steps = [f"await shown({json.dumps(shown)});"]
+        if click:
+            steps += [f"(await shown({json.dumps(click)})).click();", f"await shown({json.dumps(then)});"]
+        code = (
+            "(async () => {"
+            "const shown = async (selector) => {"
+            "  for (let i = 0; i < 300; i++) {"
+            "    const element = document.querySelector(selector);"
+            "    if (element) { return element; }"
+            # a stat button beyond the button box's room is in its "More" menu
+            "    const more = document.querySelector('.o-form-buttonbox .o_button_more');"
+            "    if (more && !document.querySelector('.o_dropdown_more')) { more.click(); }"
+            "    await new Promise((resolve) => setTimeout(resolve, 100));"
+            "  }"
+            "  throw new Error(`${selector} is not shown`);"
+            "};"
+            f"{''.join(steps)}"
+            # an error dialog is a failure even when nothing was logged
+            "if (document.querySelector('.o_error_dialog')) { throw new Error('error dialog'); }"
+            "console.log('test successful');"
+            "})().catch((error) => console.error(error.message));"
+        )
+        self.browser_js(url, code, "odoo.isReady === true", login=login, timeout=120)

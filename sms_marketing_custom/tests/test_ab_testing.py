@@ -213,7 +213,7 @@ class TestAbTesting(SmsEngineCase):
         form.ab_testing = True
         self.assertEqual(len(form.variant_ids), 2)
         with form.variant_ids.edit(1) as version_b:
-            version_b.body = BODY_B
+            version_b.own_body = BODY_B
         mailing = form.save()
         a, b = self._versions(mailing)
         self.assertEqual((a.body, b.body), (BODY_A, BODY_B))

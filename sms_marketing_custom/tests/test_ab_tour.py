@@ -2,6 +2,8 @@
 
 from odoo.tests import HttpCase, tagged
 
+from .common import SmsMarketingCase
+
 
 @tagged("post_install", "-at_install")
 class TestAbTour(HttpCase):
@@ -49,3 +51,40 @@ class TestAbTour(HttpCase):
             all(body.startswith("Only today: 20% off everything in store\n") for body in rest.mapped("body"))
         )
         self.assertEqual(len(set(mailing.trace_ids.mapped("res_id"))), 4, "one SMS per contact")
+
+
+@tagged("post_install", "-at_install")
+class TestAbVersionCounter(SmsMarketingCase, HttpCase):
+    """A version opened from the A/B list counts its text from the start, in Italian: the Italian
+    walk-through saw "0 caratteri, 0 parti SMS" until one typed (the dialog's counter read figures
+    the list never loaded for versions not saved yet) and version B's text go back to its saved
+    one when the mailing's text changed."""
+
+    def test_version_counter_on_opening(self):
+        self.env["res.lang"]._activate_lang("it_IT")
+        self.env["ir.module.module"].search([("name", "=", "sms_marketing_custom")])._update_translations(["it_IT"])
+        self.user_marketing.lang = "it_IT"
+        sms_list = self.env["sms.marketing.list"].create(
+            {"name": "Counter list", "contact_ids": [(0, 0, {"name": "Anna", "phone": "+39 347 123 4567"})]}
+        )
+        mailing = (
+            self.env["sms.marketing.mailing"]
+            .with_user(self.user_marketing)
+            .create(
+                {
+                    "subject": "Counter",
+                    "list_ids": [(6, 0, sms_list.ids)],
+                    "include_optout": False,
+                    "body": "Saldi di primavera: 20% su tutto!",
+                }
+            )
+        )
+        self.start_tour(
+            f"/web#model=sms.marketing.mailing&id={mailing.id}&view_type=form",
+            "sms_marketing_custom_ab_version_counter",
+            login=self.user_marketing.login,
+        )
+        self.assertTrue(mailing.ab_testing)
+        a, b = mailing.variant_ids.sorted(lambda v: (not v.is_main, v.sequence, v.id))
+        self.assertEqual(a.body, "Saldi di primavera: 25% su tutto il negozio!")
+        self.assertEqual(b.body, "Solo oggi: 40% di sconto")

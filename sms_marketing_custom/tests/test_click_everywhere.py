@@ -3,23 +3,14 @@ administrator, a manager and a marketer: Odoo's own click bot (web's ``clickbot`
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-APP_MENU = "sms_marketing_custom.sms_marketing_menu_root"
-CLICK_EVERYWHERE = (
-    f"odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader').startClickEverywhere('{APP_MENU}');"
-)
+from .common import ClickEverywhereMixin
+
 MANAGER_GROUPS = "base.group_user,sms_marketing_custom.group_sms_marketing_manager"
 MARKETER_GROUPS = "base.group_user,sms_marketing_custom.group_sms_marketing_user"
 
 
 @tagged("post_install", "-at_install")
-class TestClickEverywhere(HttpCase):
-    # the bot ends on a form when an action opens one (settings, a wizard): that is not an error
-    allow_end_on_form = True
-
-    def _click_everywhere(self, login):
-        # the bot fails the test on any traceback, client error or failed RPC of any view it opens
-        self.browser_js("/web", CLICK_EVERYWHERE, "odoo.isReady === true", login=login, timeout=600)
-
+class TestClickEverywhere(ClickEverywhereMixin, HttpCase):
     def test_as_administrator(self):
         # the point is the demo data: every menu opens on the records `make run` shows
         self.assertTrue(self.env.ref("sms_marketing_custom.sms_marketing_mailing_welcome_demo", False), "demo data")

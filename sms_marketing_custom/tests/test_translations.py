@@ -53,6 +53,15 @@ class TranslationFilesMixin:
                         f"{lang}.po changes the placeholders of {msgid!r}",
                     )
 
+    def test_figure_labels_read_under_a_count(self):
+        """The figures' labels stand under a number (the KPIs, the dashboard's cards): nouns, not a singular
+        participle ("12 Cliccato" in the Italian walk-through)."""
+        expected = {"it": "Clic", "fr": "Clics", "es": "Clics", "de": "Klicks"}
+        for lang, label in expected.items():
+            with self.subTest(lang=lang):
+                translated = {entry.msgid: entry.msgstr for entry in polib.pofile(os.path.join(I18N, f"{lang}.po"))}
+                self.assertEqual(translated["Clicked"], label)
+
 
 @tagged("post_install", "-at_install")
 class TestTranslationFiles(TranslationFilesMixin, TransactionCase):
@@ -132,6 +141,22 @@ class TestChatterLanguage(SmsEngineCase):
         ]
         self.assertFalse(english, f"posted in English to an Italian Responsible: {bodies}")
         self.assertTrue(any("Il mailing è stato inviato." in body for body in bodies), bodies)
+
+    def test_pause_reason_in_the_responsibles_language(self):
+        # the engine (the cron's user, in English) pauses the mailing of an Italian Responsible: no credits left
+        self.user_marketing.lang = "it_IT"
+        self._make_contacts(2)
+        empty = self.env["sms.marketing.gateway"].create(
+            {"name": "Empty sandbox", "provider": "sandbox", "default_price": 1.0, "sequence": 500}
+        )
+        mailing = self._start(self._make_mailing(gateway=empty, user_id=self.user_marketing.id))
+        self.env["sms.marketing.mailing"].with_context(lang="en_US")._cron_process_queue()
+        self.env.invalidate_all()
+        self.assertEqual((mailing.state, mailing.pause_code), ("paused", "insufficient_credit"))
+        italian = "In pausa: il gateway Empty sandbox non ha più crediti sufficienti."
+        self.assertIn(italian, mailing.pause_reason, "the reason the form shows")
+        bodies = [str(body) for body in mailing.message_ids.mapped("body")]
+        self.assertTrue(any(italian in body for body in bodies), f"the reason on the chatter: {bodies}")
 
 
 class _Rollback(Exception):

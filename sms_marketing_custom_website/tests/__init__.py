@@ -1,1 +1,1 @@
-from . import test_signup_limits, test_signup_routes, test_signup_tour, test_translations
+from . import test_click_everywhere, test_signup_limits, test_signup_routes, test_signup_tour, test_translations

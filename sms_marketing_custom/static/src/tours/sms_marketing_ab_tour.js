@@ -67,7 +67,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_ab_create", {
         },
         {
             content: "Write version B",
-            trigger: '.o_field_widget[name="body"] textarea',
+            trigger: '.o_field_widget[name="own_body"] textarea',
             run: "text Only today: 20% off everything in store",
         },
         {
@@ -139,5 +139,115 @@ registry.category("web_tour.tours").add("sms_marketing_custom_ab_winner", {
             trigger: '.o_statusbar_status button.o_arrow_button_current:contains("Sending")',
             isCheck: true,
         },
+    ],
+});
+
+/**
+ * A version opened from the list counts what it sends from the start (tests/test_ab_tour.py,
+ * an Italian marketer, a saved mailing of 33 characters without opt-out line): version A on
+ * turning the test on, before anything is saved; version B's own text kept and counted when
+ * the mailing's text changes afterwards. (A step's trigger is looked for inside the open dialog.)
+ */
+const versionRow = (letter) => `.o_field_widget[name="variant_ids"] .o_data_row:contains("Versione ${letter}")`;
+const counterSays = (characters, parts) => [
+    {
+        content: `The counter says ${characters} characters as soon as the version opens`,
+        trigger: `.o_sms_counter_chars:contains("${characters} caratteri"):contains("(${characters}/160")`,
+        extra_trigger: `.modal .o_sms_counter_parts:contains("${parts} parte SMS")`,
+        isCheck: true,
+    },
+    {
+        content: "and so do the figures under the preview",
+        trigger: `.o_form_view div.small:contains("${characters} caratteri, parti SMS: ${parts}")`,
+        isCheck: true,
+    },
+];
+registry.category("web_tour.tours").add("sms_marketing_custom_ab_version_counter", {
+    test: true,
+    steps: () => [
+        {
+            content: "Open the settings",
+            trigger: 'a.nav-link[name="settings"]',
+            extra_trigger: '.o_field_widget[name="body"] textarea',
+        },
+        {
+            content: "Turn the A/B test on",
+            trigger: '.o_field_widget[name="ab_testing"] input',
+        },
+        {
+            content: "Open the A/B test",
+            trigger: 'a.nav-link[name="ab_test"]',
+        },
+        {
+            content: "Open version A, the mailing's text",
+            trigger: `${versionRow("A")} td[name="name"]`,
+            extra_trigger: `${versionRow("A")}:contains("Saldi di primavera: 20% su tutto!")`,
+        },
+        ...counterSays(33, 1),
+        {
+            content: "Close it",
+            trigger: ".o_form_button_cancel",
+        },
+        {
+            content: "Open version B, a copy of the text to start from",
+            trigger: `${versionRow("B")} td[name="name"]`,
+            extra_trigger: "body:not(:has(.modal))",
+        },
+        ...counterSays(33, 1),
+        {
+            content: "Write version B",
+            trigger: ".o_form_view textarea",
+            run: "text Solo oggi: 40% di sconto",
+        },
+        ...counterSays(24, 1),
+        {
+            content: "Keep it",
+            trigger: ".o_form_button_save",
+        },
+        {
+            content: "Back to the SMS content",
+            trigger: 'a.nav-link[name="sms_body"]',
+            extra_trigger: "body:not(:has(.modal))",
+        },
+        {
+            content: "Change the mailing's text, version A",
+            trigger: '.o_field_widget[name="body"] textarea',
+            run: "text Saldi di primavera: 25% su tutto il negozio!",
+        },
+        {
+            content: "The counter follows",
+            trigger: '.o_sms_counter_chars:contains("44 caratteri")',
+            isCheck: true,
+        },
+        {
+            content: "Open the A/B test again",
+            trigger: 'a.nav-link[name="ab_test"]',
+        },
+        {
+            content: "Version B keeps its own text",
+            trigger: `${versionRow("B")}:contains("Solo oggi: 40% di sconto")`,
+            extra_trigger: `${versionRow("A")}:contains("25% su tutto il negozio!")`,
+            isCheck: true,
+        },
+        {
+            content: "Open version B",
+            trigger: `${versionRow("B")} td[name="name"]`,
+        },
+        ...counterSays(24, 1),
+        {
+            content: "Close it",
+            trigger: ".o_form_button_cancel",
+        },
+        {
+            content: "Open version A",
+            trigger: `${versionRow("A")} td[name="name"]`,
+            extra_trigger: "body:not(:has(.modal))",
+        },
+        ...counterSays(44, 1),
+        {
+            content: "Close it",
+            trigger: ".o_form_button_cancel",
+        },
+        ...stepUtils.saveForm(),
     ],
 });

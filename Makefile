@@ -1,5 +1,5 @@
 # The two commands of README.md are `make run` and `make test`.
-.PHONY: run test lint bench bench-scale bench-scale-loops bench-deployed bench-history bench-engagement soak simulator
+.PHONY: run test lint bench bench-scale bench-scale-loops bench-deployed bench-history bench-journey bench-engagement soak simulator
 
 run:
 	@bash scripts/dev/run.sh
@@ -29,6 +29,10 @@ bench-deployed:
 # sending, the form and the reports on an empty history and after a year of it: see bench/history.py
 bench-history:
 	@BENCH_SCRIPT=history bash bench/bench.sh $(N)
+
+# the journey mode: 10,000 then 100,000 participants entering a 3-step journey at once: see bench/journey.py
+bench-journey:
+	@bash bench/journey.sh
 
 bench-engagement:
 	@bash bench/bench_engagement.sh $(N)

@@ -3,6 +3,8 @@
 # same audience, same PostgreSQL, same Odoo tree. See bench/bench.py.
 # `make bench-scale` (BENCH_PLAN=scale): the scale plan, N ignored; see bench/bench.py.
 set -euo pipefail
+# BENCH_MODE=journey: the journey mode (bench/journey.sh)
+[[ "${BENCH_MODE:-}" == journey ]] && exec bash "$(dirname "$0")/journey.sh"
 source "$(dirname "$0")/../scripts/dev/odoo_env.sh"
 cd "$ROOT"
 # Odoo's SMS composer reads the recipient ids back with literal_eval, limited to

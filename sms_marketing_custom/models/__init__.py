@@ -50,5 +50,6 @@ from . import (
 # after the mailing, which it extends (its replies)
 from . import sms_marketing_conversation  # isort:skip
 
-# last: its SQL view reads the tables of the mailings, traces and clicks, created before it
+# last: its SQL view and counters read the tables of the mailings, traces and clicks, created before it
+# (no other module may import it: importing defines its model earlier, before those tables exist)
 from . import sms_marketing_campaign_report  # isort:skip

@@ -346,11 +346,12 @@ class SmsMarketingCampaignReport(models.Model):
         self.env["sms.marketing.link.click"].flush_model(["mailing_id", "trace_id"])
         self.env["sms.marketing.conversation.message"].flush_model(["mailing_id", "direction", "is_keyword", "number"])
 
-    def _get_mailing_figures(self, mailing_ids, columns=FIGURE_COLUMNS):
-        """{mailing id: {figure: value}} of ``mailing_ids`` (``columns`` of the view), one query on the
-        view, without record rules (the caller's mailings are already the ones it may read)."""
+    def _get_mailing_figures(self, mailing_ids, columns=FIGURE_COLUMNS, extra_columns=()):
+        """{mailing id: {figure: value}} of ``mailing_ids`` (``columns`` of the view, and ``extra_columns``),
+        one query on the view, without record rules (the caller's mailings are already the ones it may read)."""
         if not mailing_ids:
             return {}
+        columns = (*columns, *extra_columns)
         self._flush_sources()
         self.env.cr.execute(
             SQL(

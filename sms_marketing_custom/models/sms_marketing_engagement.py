@@ -128,14 +128,11 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
     def _sms_received_sql(self, domain=(), since=None):
         """Rows (res_id, mailing_id, sent_at) of the SMS these records received (sent after ``since``).
 
-        A time window is read in the traces of the mailings that sent in it only (their counters' last
-        sending date, ``sms.marketing.campaign.report``), through the trace index by mailing: a filter
-        on the last 30 days does not read a year of history."""
+        A time window is read in the traces of the mailings that sent in it only
+        (``sms.marketing.trace._get_sent_after_domain``): a filter on the last 30 days does not read a
+        year of history."""
         if since is not None:
-            # the ids, not a subquery: PostgreSQL estimates the rows of each mailing named (its statistics),
-            # where it would guess a subquery's mailings to be an average share of the table
-            mailing_ids = self.env["sms.marketing.campaign.report"]._get_mailings_sent_after(since)
-            domain = [("sent_at", ">", since), ("mailing_id", "in", mailing_ids), *domain]
+            domain = [*self.env["sms.marketing.trace"]._get_sent_after_domain(since), *domain]
         return self._sms_traces_sql(
             [("state", "in", RECEIVED_STATES), ("sent_at", "!=", False), *domain], "res_id", "mailing_id", "sent_at"
         )

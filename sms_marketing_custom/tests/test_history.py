@@ -9,6 +9,8 @@ cron empties the texts of the old traces and nothing else; only an administrator
 
 from datetime import timedelta
 
+from lxml import etree
+
 from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
@@ -183,6 +185,39 @@ class TestHistory(SmsEngineCase):
                 )
                 expected = self.env.cr.fetchone()[0]
                 self.assertEqual(Contact.search_count(domain), expected)
+
+    def _trace_rows_read(self, model, domain):
+        """Rows of the trace table that counting ``model``'s records matching ``domain`` reads (EXPLAIN ANALYZE)."""
+        query = model._search(domain).select("count(*)")
+        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+        return self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace")
+
+    def test_the_sms_analysis_opens_on_the_mailings_sent_in_its_window(self):
+        """The SMS analysis opens on the last 30 days: the traces of the mailings sent in them only."""
+        for months in (3, 6, 9, 12):
+            self._old_mailing(20000, months)
+        recent = self._sent_mailing()
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+        action = self.env.ref("sms_marketing_custom.sms_marketing_trace_report_action")
+        self.assertIn("'search_default_filter_last_30_days': 1", action.context)
+        arch = etree.fromstring(self.env.ref("sms_marketing_custom.sms_marketing_trace_view_search").arch)
+        self.assertTrue(
+            arch.xpath("//filter[@name='filter_last_30_days']")[0]
+            .get("domain")
+            .startswith("[('recent_sent_at', '>', (datetime.datetime.now() - relativedelta(days=30))")
+        )
+        Trace = self.env["sms.marketing.trace"].with_user(self.user_marketing)
+        since = fields.Datetime.now() - timedelta(days=30)
+        for domain in ([("recent_sent_at", ">", since)], [("recent_sent_at", ">=", since)]):
+            with self.subTest(domain=domain):
+                self.assertLess(self._trace_rows_read(Trace, domain), 5000)
+                groups = Trace.read_group(domain, ["cost:sum"], ["mailing_id", "state"], lazy=False)
+                self.assertIn(recent.id, {g["mailing_id"][0] for g in groups})
+                self.assertEqual(sum(g["__count"] for g in groups), Trace.search_count([("sent_at", ">", since)]))
+        # any other comparison is the sending date's (the whole history: the filter removed)
+        self.assertEqual(
+            Trace.search_count([("recent_sent_at", "<", since)]), Trace.search_count([("sent_at", "<", since)])
+        )
 
     def test_retention_empties_old_texts_and_keeps_every_figure(self):
         old = self._old_mailing(300, 14)

@@ -315,7 +315,8 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             # _sms_received_sql
             rows_domain = [("mailing_id", "in", Mailing.search(mailing_domain).ids)]
         rows = self._sms_clicks_sql(rows_domain) if clicked else self._sms_received_sql(rows_domain)
-        return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), positive)
+        # named mailings: their recipients, few beside the model's table
+        return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), positive, few=mailing_domain is not None)
 
     # ------------------------------------------------------------------ search tools
     def _sms_search_aggregate(self, field_name, rows, date_column, operator, value):
@@ -357,9 +358,17 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         # the empty value matches: every record but those whose rows do not
         return self._sms_ids_domain(SQL("%s GROUP BY r.res_id HAVING NOT (%s)", any_row, condition), False)
 
-    def _sms_ids_domain(self, res_ids_sql, positive=True):
+    def _sms_ids_domain(self, res_ids_sql, positive=True, few=False):
         """``[("id", "in", ...)]`` of the records whose id is (``positive``) or is not in ``res_ids_sql``;
-        the complement is an anti-join on the model's table."""
+        the complement is an anti-join on the model's table.
+
+        ``few``: the ids found are few beside the model's table (the recipients of the mailings named),
+        looked up by its primary key. As ``IN (subquery)``, PostgreSQL costs each look-up as a disk read
+        (random_page_cost) and scans the whole table into a hash join instead, 4x slower for a mailing
+        of 10,000 among 200,000 contacts; an array of the ids (its size unknown to the planner) is looked
+        up in the index."""
+        if positive and few:
+            return [("id", "=", SQL("ANY(ARRAY(%s))", res_ids_sql))]
         if positive:
             return [("id", "in", SQL("(%s)", res_ids_sql))]
         table = SQL.identifier(self._table)

@@ -219,6 +219,44 @@ class TestHistory(SmsEngineCase):
             Trace.search_count([("recent_sent_at", "<", since)]), Trace.search_count([("sent_at", "<", since)])
         )
 
+    def test_a_mailings_recipients_are_looked_up_not_scanned(self):
+        """"Received Mailing" is this one: its recipients are found by the contacts' primary key, the table
+        of every contact (the earlier mailings' recipients) is not scanned."""
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_contact (name, phone, phone_sanitized, phone_country_code, company_id,
+                                                  create_date, write_date)
+               SELECT 'earlier ' || i, p, p, 'BE', %s, now(), now()
+                 FROM (SELECT i, '+3247' || lpad(i::text, 7, '0') AS p FROM generate_series(1, 100000) i) s""",
+            [self.env.company.id],
+        )
+        # a mailing to one contact in ten, spread over the table as a list's members are
+        mailing = self._old_mailing(0, 1)
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, uuid, body, segments, cost,
+                                               state, sent_at, create_date, write_date)
+               SELECT %s, 'sms.marketing.contact', c.id, c.phone_sanitized, md5(random()::text || c.id), 'A text',
+                      1, 1, 'delivered', now() at time zone 'UTC', now() at time zone 'UTC', now() at time zone 'UTC'
+                 FROM sms_marketing_contact c WHERE c.name LIKE 'earlier %%' AND c.id %% 10 = 0""",
+            [mailing.id],
+        )
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+        self.env.cr.execute("ANALYZE sms_marketing_contact")
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        domain = [("sms_received_mailing_ids", "in", mailing.ids)]
+        query = Contact._search(domain).select("count(*)")
+        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+        self.assertLess(self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_contact"), 12000)
+        self.env.cr.execute(
+            """SELECT count(DISTINCT res_id) FROM sms_marketing_trace
+                WHERE mailing_id = %s AND state IN ('sent', 'delivered')
+                  AND res_id IN (SELECT id FROM sms_marketing_contact)""",
+            [mailing.id],
+        )
+        expected = self.env.cr.fetchone()[0]
+        self.assertEqual(Contact.search_count(domain), expected)
+        # and the list's page, newest first
+        self.assertEqual(len(Contact.search(domain, limit=80)), 80)
+
     def test_retention_empties_old_texts_and_keeps_every_figure(self):
         old = self._old_mailing(300, 14)
         recent = self._sent_mailing()

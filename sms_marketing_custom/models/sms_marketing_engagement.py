@@ -262,7 +262,8 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             raise self._sms_operator_error("sms_clicked_90d", operator, value)
         since = fields.Datetime.now() - timedelta(days=CLICKED_DAYS)
         rows = self._sms_clicks_sql([("click_date", ">=", since)])
-        return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), (operator == "=") == value)
+        # the clicks of the window (by their date's index): few recipients
+        return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), (operator == "=") == value, few=True)
 
     def _search_sms_replied_30d(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
@@ -348,7 +349,9 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             column = SQL.identifier("r", date_column)
             if operator in (">", ">="):
                 # the last date is after X iff one date is: no grouping
-                return self._sms_ids_domain(SQL("%s WHERE %s %s %s", any_row, column, SQL_COMPARISONS[operator], value))
+                return self._sms_ids_domain(
+                    SQL("%s WHERE %s %s %s", any_row, column, SQL_COMPARISONS[operator], value), few=True
+                )  # a window: the rows after a date
             aggregate = SQL("max(%s)", column)
             # no date: only "different from" matches (as for a stored field)
             empty_matches = operator == "!="
@@ -362,8 +365,8 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         """``[("id", "in", ...)]`` of the records whose id is (``positive``) or is not in ``res_ids_sql``;
         the complement is an anti-join on the model's table.
 
-        ``few``: the ids found are few beside the model's table (the recipients of the mailings named),
-        looked up by its primary key. As ``IN (subquery)``, PostgreSQL costs each look-up as a disk read
+        ``few``: the ids found are few beside the model's table (the recipients of the mailings named, of
+        a time window), looked up by its primary key. As ``IN (subquery)``, PostgreSQL costs each look-up as a disk read
         (random_page_cost) and scans the whole table into a hash join instead, 4x slower for a mailing
         of 10,000 among 200,000 contacts; an array of the ids (its size unknown to the planner) is looked
         up in the index."""

@@ -257,6 +257,42 @@ class TestHistory(SmsEngineCase):
         # and the list's page, newest first
         self.assertEqual(len(Contact.search(domain, limit=80)), 80)
 
+    def test_click_windows_read_the_clicks_of_the_window(self):
+        """"Clicked (90 Days)" and "Last SMS Click after" read the clicks of their window (by the clicks' date),
+        not every click of the history."""
+        old = self._old_mailing(20000, 6)
+        link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": old.id})
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, res_model, res_id, click_date,
+                                                     create_date, write_date)
+               SELECT %s, t.id, t.mailing_id, t.res_model, t.res_id, t.sent_at + interval '2 hours', now(), now()
+                 FROM sms_marketing_trace t WHERE t.mailing_id = %s""",
+            [link.id, old.id],
+        )
+        recent = self._sent_mailing()
+        recent_link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": recent.id})
+        for trace in recent.trace_ids.filtered(lambda t: t.state in ("sent", "delivered"))[:3]:
+            self.env["sms.marketing.link.click"]._add_click(recent_link.id, trace.id)
+        self.env.flush_all()
+        self.env.cr.execute("ANALYZE sms_marketing_link_click")
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        since = fields.Datetime.now() - timedelta(days=90)
+        for domain in ([("sms_clicked_90d", "=", True)], [("sms_last_click_at", ">", since)]):
+            with self.subTest(domain=domain):
+                query = Contact._search(domain).select("count(*)")
+                self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+                plan = self.env.cr.fetchone()[0][0]["Plan"]
+                self.assertLess(self._rows_read(plan, "sms_marketing_link_click"), 1000)
+                self.env.cr.execute(
+                    """SELECT count(DISTINCT res_id) FROM sms_marketing_link_click
+                        WHERE res_model = 'sms.marketing.contact' AND click_date > %s
+                          AND res_id IN (SELECT id FROM sms_marketing_contact)""",
+                    [since],
+                )
+                expected = self.env.cr.fetchone()[0]
+                self.assertGreaterEqual(expected, 3)
+                self.assertEqual(Contact.search_count(domain), expected)
+
     def test_retention_empties_old_texts_and_keeps_every_figure(self):
         old = self._old_mailing(300, 14)
         recent = self._sent_mailing()

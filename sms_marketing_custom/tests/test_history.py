@@ -220,7 +220,7 @@ class TestHistory(SmsEngineCase):
         )
 
     def test_a_mailings_recipients_are_looked_up_not_scanned(self):
-        """"Received Mailing" is this one: its recipients are found by the contacts' primary key, the table
+        """ "Received Mailing" is this one: its recipients are found by the contacts' primary key, the table
         of every contact (the earlier mailings' recipients) is not scanned."""
         self.env.cr.execute(
             """INSERT INTO sms_marketing_contact (name, phone, phone_sanitized, phone_country_code, company_id,
@@ -258,7 +258,7 @@ class TestHistory(SmsEngineCase):
         self.assertEqual(len(Contact.search(domain, limit=80)), 80)
 
     def test_click_windows_read_the_clicks_of_the_window(self):
-        """"Clicked (90 Days)" and "Last SMS Click after" read the clicks of their window (by the clicks' date),
+        """ "Clicked (90 Days)" and "Last SMS Click after" read the clicks of their window (by the clicks' date),
         not every click of the history."""
         old = self._old_mailing(20000, 6)
         link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": old.id})
@@ -270,7 +270,9 @@ class TestHistory(SmsEngineCase):
             [link.id, old.id],
         )
         recent = self._sent_mailing()
-        recent_link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": recent.id})
+        recent_link = self.env["sms.marketing.link"].create(
+            {"url": "https://shop.example.com", "mailing_id": recent.id}
+        )
         for trace in recent.trace_ids.filtered(lambda t: t.state in ("sent", "delivered"))[:3]:
             self.env["sms.marketing.link.click"]._add_click(recent_link.id, trace.id)
         self.env.flush_all()

@@ -16,7 +16,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from .sms_marketing_campaign_report import FIGURE_COLUMNS
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # what decides what a step sends or to whom: changing it makes the writer the journey's sender
@@ -152,6 +151,10 @@ class SmsMarketingJourneyStep(models.Model):
                 )
             )
             counts = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        # imported here: imported with this file, the report's model would be defined (and its init run, on
+        # install) before the click and conversation tables it reads are created
+        from .sms_marketing_campaign_report import FIGURE_COLUMNS
+
         mailings = real.sudo().mailing_ids  # sudo: the figures of the steps the user reads, whatever the mailing rules
         figures = self.env["sms.marketing.campaign.report"]._get_mailing_figures(
             mailings.ids, (*FIGURE_COLUMNS, "replied_count")

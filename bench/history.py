@@ -17,6 +17,8 @@ mailing: COPY's speed without a file; the mailings' counters follow by their tri
   with that filter removed (all the history: read in full, not a target), the campaign
   analysis pivot (the mailings' counters).
 
+The first phase's mailing is deleted before the history is loaded: the 30-day windows of both
+phases hold one mailing of N (the history's youngest is a month old, at the window's edge).
 Printed: each figure on the empty history, with history, and the ratio (target <= 1.5x),
 with the provenance of this run. With BENCH_HISTORY_RETENTION_MONTHS=M, then the retention cron
 (texts older than M months emptied): its time, and the trace table's size before and after.
@@ -227,9 +229,12 @@ def run():
         with registry.cursor() as cr:
             add_earlier_contacts(cr, traces)
             marketer_id = _marketer(api.Environment(cr, SUPERUSER_ID, {})).id
+        mailing_id = None
         for phase in ("empty history", "with history"):
             if phase == "with history":
                 with registry.cursor() as cr:
+                    # the first phase's mailing goes: both phases' time windows hold one mailing of N
+                    api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.mailing"].browse(mailing_id).unlink()
                     begin = time.monotonic()
                     load_history(api.Environment(cr, SUPERUSER_ID, {}), list_id, mailings, traces)
                     bench.log(f"history loaded in {time.monotonic() - begin:.0f}s")

@@ -9,6 +9,8 @@ cron empties the texts of the old traces and nothing else; only an administrator
 
 from datetime import timedelta
 
+from lxml import etree
+
 from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
@@ -182,6 +184,115 @@ class TestHistory(SmsEngineCase):
                     [since],
                 )
                 expected = self.env.cr.fetchone()[0]
+                self.assertEqual(Contact.search_count(domain), expected)
+
+    def _trace_rows_read(self, model, domain):
+        """Rows of the trace table that counting ``model``'s records matching ``domain`` reads (EXPLAIN ANALYZE)."""
+        query = model._search(domain).select("count(*)")
+        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+        return self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace")
+
+    def test_the_sms_analysis_opens_on_the_mailings_sent_in_its_window(self):
+        """The SMS analysis opens on the last 30 days: the traces of the mailings sent in them only."""
+        for months in (3, 6, 9, 12):
+            self._old_mailing(20000, months)
+        recent = self._sent_mailing()
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+        action = self.env.ref("sms_marketing_custom.sms_marketing_trace_report_action")
+        self.assertIn("'search_default_filter_last_30_days': 1", action.context)
+        arch = etree.fromstring(self.env.ref("sms_marketing_custom.sms_marketing_trace_view_search").arch)
+        self.assertTrue(
+            arch.xpath("//filter[@name='filter_last_30_days']")[0]
+            .get("domain")
+            .startswith("[('recent_sent_at', '>', (datetime.datetime.now() - relativedelta(days=30))")
+        )
+        Trace = self.env["sms.marketing.trace"].with_user(self.user_marketing)
+        since = fields.Datetime.now() - timedelta(days=30)
+        for domain in ([("recent_sent_at", ">", since)], [("recent_sent_at", ">=", since)]):
+            with self.subTest(domain=domain):
+                self.assertLess(self._trace_rows_read(Trace, domain), 5000)
+                groups = Trace.read_group(domain, ["cost:sum"], ["mailing_id", "state"], lazy=False)
+                self.assertIn(recent.id, {g["mailing_id"][0] for g in groups})
+                self.assertEqual(sum(g["__count"] for g in groups), Trace.search_count([("sent_at", ">", since)]))
+        # any other comparison is the sending date's (the whole history: the filter removed)
+        self.assertEqual(
+            Trace.search_count([("recent_sent_at", "<", since)]), Trace.search_count([("sent_at", "<", since)])
+        )
+
+    def test_a_mailings_recipients_are_looked_up_not_scanned(self):
+        """ "Received Mailing" is this one: its recipients are found by the contacts' primary key, the table
+        of every contact (the earlier mailings' recipients) is not scanned."""
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_contact (name, phone, phone_sanitized, phone_country_code, company_id,
+                                                  create_date, write_date)
+               SELECT 'earlier ' || i, p, p, 'BE', %s, now(), now()
+                 FROM (SELECT i, '+3247' || lpad(i::text, 7, '0') AS p FROM generate_series(1, 100000) i) s""",
+            [self.env.company.id],
+        )
+        # a mailing to one contact in ten, spread over the table as a list's members are
+        mailing = self._old_mailing(0, 1)
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, uuid, body, segments, cost,
+                                               state, sent_at, create_date, write_date)
+               SELECT %s, 'sms.marketing.contact', c.id, c.phone_sanitized, md5(random()::text || c.id), 'A text',
+                      1, 1, 'delivered', now() at time zone 'UTC', now() at time zone 'UTC', now() at time zone 'UTC'
+                 FROM sms_marketing_contact c WHERE c.name LIKE 'earlier %%' AND c.id %% 10 = 0""",
+            [mailing.id],
+        )
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+        self.env.cr.execute("ANALYZE sms_marketing_contact")
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        domain = [("sms_received_mailing_ids", "in", mailing.ids)]
+        query = Contact._search(domain).select("count(*)")
+        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+        self.assertLess(self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_contact"), 12000)
+        self.env.cr.execute(
+            """SELECT count(DISTINCT res_id) FROM sms_marketing_trace
+                WHERE mailing_id = %s AND state IN ('sent', 'delivered')
+                  AND res_id IN (SELECT id FROM sms_marketing_contact)""",
+            [mailing.id],
+        )
+        expected = self.env.cr.fetchone()[0]
+        self.assertEqual(Contact.search_count(domain), expected)
+        # and the list's page, newest first
+        self.assertEqual(len(Contact.search(domain, limit=80)), 80)
+
+    def test_click_windows_read_the_clicks_of_the_window(self):
+        """ "Clicked (90 Days)" and "Last SMS Click after" read the clicks of their window (by the clicks' date),
+        not every click of the history."""
+        old = self._old_mailing(20000, 6)
+        link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": old.id})
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, res_model, res_id, click_date,
+                                                     create_date, write_date)
+               SELECT %s, t.id, t.mailing_id, t.res_model, t.res_id, t.sent_at + interval '2 hours', now(), now()
+                 FROM sms_marketing_trace t WHERE t.mailing_id = %s""",
+            [link.id, old.id],
+        )
+        recent = self._sent_mailing()
+        recent_link = self.env["sms.marketing.link"].create(
+            {"url": "https://shop.example.com", "mailing_id": recent.id}
+        )
+        for trace in recent.trace_ids.filtered(lambda t: t.state in ("sent", "delivered"))[:3]:
+            self.env["sms.marketing.link.click"]._add_click(recent_link.id, trace.id)
+        self.env.flush_all()
+        self.env.cr.execute("ANALYZE sms_marketing_link_click")
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        since = fields.Datetime.now() - timedelta(days=90)
+        for domain in ([("sms_clicked_90d", "=", True)], [("sms_last_click_at", ">", since)]):
+            with self.subTest(domain=domain):
+                query = Contact._search(domain).select("count(*)")
+                self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+                plan = self.env.cr.fetchone()[0][0]["Plan"]
+                self.assertLess(self._rows_read(plan, "sms_marketing_link_click"), 1000)
+                self.env.cr.execute(
+                    """SELECT count(DISTINCT res_id) FROM sms_marketing_link_click
+                        WHERE res_model = 'sms.marketing.contact' AND click_date > %s
+                          AND res_id IN (SELECT id FROM sms_marketing_contact)""",
+                    [since],
+                )
+                expected = self.env.cr.fetchone()[0]
+                self.assertGreaterEqual(expected, 3)
                 self.assertEqual(Contact.search_count(domain), expected)
 
     def test_retention_empties_old_texts_and_keeps_every_figure(self):

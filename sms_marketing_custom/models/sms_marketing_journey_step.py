@@ -151,10 +151,6 @@ class SmsMarketingJourneyStep(models.Model):
                 )
             )
             counts = {row[0]: row[1:] for row in self.env.cr.fetchall()}
-        # imported here: imported with this file, the report's model would be defined (and its init run, on
-        # install) before the click and conversation tables it reads are created
-        from .sms_marketing_campaign_report import FIGURE_COLUMNS
-
         mailings = real.sudo().mailing_ids  # sudo: the figures of the steps the user reads, whatever the mailing rules
         figures = self.env["sms.marketing.campaign.report"]._get_mailing_figures(
             mailings.ids, extra_columns=("replied_count",)

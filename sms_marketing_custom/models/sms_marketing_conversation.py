@@ -288,16 +288,23 @@ class SmsMarketingConversation(models.Model):
         if not numbers:
             return company_of
         self.env["sms.marketing.trace"].flush_model(["number", "gateway_id", "sent_at", "mailing_id"])
-        self.env["sms.marketing.mailing"].flush_model(["company_id"])
+        self.env["sms.marketing.mailing"].flush_model(["company_id", "gateway_id"])
+        # The gateway a trace went through: the one it names (routing, the in-flight mark of a provider
+        # that is not idempotent), else what sms.marketing.mailing._get_gateway picked: the mailing's,
+        # else its company's default. Most traces name none (one shared gateway, no routes).
+        Gateway = self.env["sms.marketing.gateway"]
+        defaulting = [company.id for company in Company.search([]) if Gateway._get_default(company) == gateway]
         self.env.cr.execute(
             SQL(
                 """SELECT DISTINCT ON (t.number) t.number, m.company_id
                      FROM sms_marketing_trace t JOIN sms_marketing_mailing m ON m.id = t.mailing_id
-                    WHERE t.number = ANY(%s) AND t.gateway_id = %s AND t.sent_at IS NOT NULL
-                      AND m.company_id IS NOT NULL
+                    WHERE t.number = ANY(%(numbers)s) AND t.sent_at IS NOT NULL AND m.company_id IS NOT NULL
+                      AND COALESCE(t.gateway_id, m.gateway_id,
+                                   CASE WHEN m.company_id = ANY(%(defaulting)s) THEN %(gateway)s END) = %(gateway)s
                  ORDER BY t.number, t.sent_at DESC, t.id DESC""",
-                sorted(numbers),
-                gateway.id,
+                numbers=sorted(numbers),
+                defaulting=defaulting,
+                gateway=gateway.id,
             )
         )
         company_of.update((number, Company.browse(company_id)) for number, company_id in self.env.cr.fetchall())

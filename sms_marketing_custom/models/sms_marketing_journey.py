@@ -36,6 +36,7 @@ AUDIENCE_FIELDS = {
 
 # running journeys shown on the mailings' dashboard (the others: "more", the Journeys menu)
 DASHBOARD_JOURNEYS = 8
+DASHBOARD_JOURNEYS_MAX = 50  # a browser's limit (RPC) loads no more than this
 
 TRIGGERS = [
     ("filter", "Matches the Filter"),
@@ -125,6 +126,7 @@ class SmsMarketingJourney(models.Model):
         the SMS its steps sent and that were clicked (the campaign analysis's figures of its steps' mailings)."""
         if not self.check_access_rights("read", raise_exception=False):
             return {"running_count": 0, "more": 0, "journeys": []}
+        limit = min(max(limit, 1), DASHBOARD_JOURNEYS_MAX) if isinstance(limit, int) else DASHBOARD_JOURNEYS
         domain = [("state", "=", "running")]
         journeys = self.search(domain, limit=limit, order="started_at desc, id desc")
         running_count = self.search_count(domain)

@@ -7,18 +7,22 @@ clicks and consents are other tables) for ever; its text is the heavy part
 looked up. An administrator sets how many months texts are kept
 (``sms_marketing_custom.body_retention_months``, Settings; 0 = for ever) and a
 daily cron empties the text of the final traces (sent, delivered, failed,
-canceled) that left, or were closed, before that.
+canceled) that left, or were closed, before that, and of the traces still
+unknown long after it (their state stays).
 
 How: the trace table is walked in id ranges from where the last run stopped
 (``sms_marketing_custom.body_retention_cursor``) to its end, one short
 transaction per range (read through the primary key: no index on the dates,
 the sending UPDATE stays HOT), so that senders and delivery reports never wait
 long: a row another transaction holds is skipped (``SKIP LOCKED``) and done at
-a later run. The cursor stays at the first trace still holding a text, so that
+a later run. The cursor stays at the first trace still holding a text or still
+to get one (a pending trace gets its text when sent: a mailing paused for months), so that
 nothing is left behind and a run reads the traces of the retention period only (written once per run: a parameter
 written clears the caches of every server). The counters of the mailings do not
 change: the text is no figure.
 """
+
+from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -58,6 +62,16 @@ class SmsMarketingTrace(models.Model):
         cursor, dropped, low = start, 0, start
         # a trace's age: when it left, else (canceled before) when it was made
         age = SQL("COALESCE(t.sent_at, t.create_date, t.write_date)")
+        # An unknown trace is looked up a few times within hours (max_tries, capped backoff); one still
+        # unknown past the retention (plus a look-up's allowed time) keeps its state, not its text: a
+        # look-up finds it by its ids, and were it found never taken, sending it again renders it anew.
+        timeout = self.env["sms.marketing.engine"]._get_params()["in_flight_timeout"]
+        settled = SQL(
+            "(t.state IN %s OR (t.state = 'unknown' AND %s < %s))",
+            FINAL_STATES,
+            age,
+            cutoff - timedelta(seconds=timeout),
+        )
         while low <= last_id:
             high = low + range_size
             cr.execute(
@@ -66,17 +80,19 @@ class SmsMarketingTrace(models.Model):
                            UPDATE sms_marketing_trace t SET body = NULL
                             WHERE t.id IN (SELECT t.id FROM sms_marketing_trace t
                                             WHERE t.id >= %(low)s AND t.id < %(high)s AND t.body IS NOT NULL
-                                              AND t.state IN %(final)s AND %(age)s < %(cutoff)s
+                                              AND %(settled)s AND %(age)s < %(cutoff)s
                                               FOR NO KEY UPDATE SKIP LOCKED)
                         RETURNING t.id)
                        SELECT (SELECT count(*) FROM done),
                               (SELECT min(t.id) FROM sms_marketing_trace t
-                                WHERE t.id >= %(low)s AND t.id < %(high)s AND t.body IS NOT NULL
+                                WHERE t.id >= %(low)s AND t.id < %(high)s
+                                  -- a text to empty later, or one to come (a trace not sent yet)
+                                  AND (t.body IS NOT NULL OR NOT %(settled)s)
                                   AND NOT EXISTS (SELECT 1 FROM done d WHERE d.id = t.id)),
                               (SELECT min(t.id) FROM sms_marketing_trace t WHERE t.id >= %(high)s)""",
                     low=low,
                     high=high,
-                    final=FINAL_STATES,
+                    settled=settled,
                     age=age,
                     cutoff=cutoff,
                 )  # fmt: skip
@@ -84,8 +100,8 @@ class SmsMarketingTrace(models.Model):
             count, kept, next_low = cr.fetchone()
             dropped += count
             if cursor == low:
-                # the traces of this range that keep their text (too young, not final, locked) hold the
-                # cursor; else it moves past the range and the gap of ids after it
+                # the traces of this range that keep their text (too young, not final, locked) or will get
+                # one (pending) hold the cursor; else it moves past the range and the gap of ids after it
                 cursor = kept if kept is not None else (next_low or high)
             self.env["sms.marketing.engine"]._commit()
             if next_low is None:

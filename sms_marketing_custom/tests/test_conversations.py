@@ -637,6 +637,37 @@ class TestInboundCompanyAndReaders(ConversationFixtures, SmsProviderCase):
         results = self._post([{"number": "+32470123124", "content": "BHELP", "id": "k-2"}], self.shared)
         self.assertEqual([r["action"] for r in results], ["ignored"], "not the main company's keyword")
 
+    def test_shared_gateway_follows_a_mailing_the_engine_sent(self):
+        """The engine's traces name no gateway (no route, a provider that needs no in-flight mark): the
+        mailing's gateway, else its company's default, is the one the number was written through."""
+        Conversation = self.env["sms.marketing.conversation"]
+        self.shared.sequence = -1  # the default gateway of every company: the common setup, no routes
+        self.shared._change_balance(100.0, "purchase")
+        self.company_b.sms_marketing_keywords_optout = "BSTOP"
+        sent = {}
+        for number, gateway in (("+32470555001", self.shared), ("+32470555002", False)):
+            list_b = self.env["sms.marketing.list"].create({"name": number, "company_id": self.company_b.id})
+            self.env["sms.marketing.contact"].create(
+                {"name": number, "phone": number, "company_id": self.company_b.id, "list_ids": [(4, list_b.id)]}
+            )
+            mailing = self._make_mailing(gateway, sms_list=list_b, company_id=self.company_b.id)
+            self.assertEqual(mailing._get_gateway(), self.shared)
+            self._run_engine(mailing)
+            sent[number] = mailing
+            self.assertEqual(mailing.trace_ids.mapped("state"), ["sent"])
+        results = Conversation._receive(
+            self.shared,
+            [
+                {"number": "+32470555001", "content": "BSTOP", "id": "e-1"},
+                {"number": "+32470555002", "content": "BSTOP", "id": "e-2"},
+            ],
+        )
+        self.assertEqual([r["action"] for r in results], ["optout", "optout"], "B's STOP word")
+        for number, mailing in sent.items():
+            conversation = Conversation.search([("number", "=", number)])
+            self.assertEqual(conversation.company_id, self.company_b, "the company of the mailing sent to it")
+            self.assertEqual(conversation.last_mailing_id, mailing)
+
     def test_new_reply_told_only_to_who_may_read_it(self):
         Conversation = self.env["sms.marketing.conversation"]
         self.company_a.sms_marketing_conversation_user_ids = self.user_marketing | self.user_manager

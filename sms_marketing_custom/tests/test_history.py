@@ -322,6 +322,42 @@ class TestHistory(SmsEngineCase):
         cursor = int(params.get_param("sms_marketing_custom.body_retention_cursor"))
         self.assertLessEqual(cursor, min(stuck.trace_ids.ids))
 
+    def test_retention_waits_for_texts_to_come_and_ends_unknown_ones(self):
+        """A trace made long ago and still pending (its mailing paused for months) has no text yet: the cursor
+        waits at it and empties its text once it left long enough ago. A trace still unknown long after the
+        retention loses its text and keeps its state; it holds the cursor no more."""
+        paused, lost, done = self._old_mailing(5, 14), self._old_mailing(3, 14), self._old_mailing(4, 14)
+        self.env.cr.execute(
+            "UPDATE sms_marketing_trace SET state = 'pending', body = NULL, sent_at = NULL WHERE mailing_id = %s",
+            [paused.id],
+        )
+        self.env.cr.execute("UPDATE sms_marketing_trace SET state = 'unknown' WHERE mailing_id = %s", [lost.id])
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("sms_marketing_custom.body_retention_cursor", str(min(paused.trace_ids.ids)))
+        params.set_param("sms_marketing_custom.body_retention_months", "12")
+        Trace = self.env["sms.marketing.trace"]
+        self.assertEqual(Trace._cron_drop_old_bodies(range_size=4), 3 + 4)
+        self.env.invalidate_all()
+        self.assertFalse(any((lost | done).trace_ids.mapped("body")))
+        self.assertEqual(set(lost.trace_ids.mapped("state")), {"unknown"}, "its state is what is known of it")
+        cursor = int(params.get_param("sms_marketing_custom.body_retention_cursor"))
+        self.assertLessEqual(cursor, min(paused.trace_ids.ids), "the pending traces will get a text")
+        # the paused mailing is sent at last: its texts are kept for the retention, then emptied
+        self.env.cr.execute(
+            """UPDATE sms_marketing_trace SET state = 'delivered', body = 'Sent at last',
+                      sent_at = now() at time zone 'UTC' WHERE mailing_id = %s""",
+            [paused.id],
+        )
+        self.assertEqual(Trace._cron_drop_old_bodies(range_size=4), 0)
+        self.env.cr.execute(
+            """UPDATE sms_marketing_trace SET sent_at = now() at time zone 'UTC' - interval '13 months'
+                WHERE mailing_id = %s""",
+            [paused.id],
+        )
+        self.assertEqual(Trace._cron_drop_old_bodies(range_size=4), 5)
+        self.env.invalidate_all()
+        self.assertFalse(any(paused.trace_ids.mapped("body")))
+
     def test_only_an_administrator_sets_the_retention(self):
         for user in (self.user_marketing, self.user_manager):
             with self.subTest(user=user.login), self.assertRaises(AccessError):

@@ -608,6 +608,21 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
         with self.assertRaises(AccessError):
             Test.create({"journey_id": journey.id, "record_ref": f"res.partner,{secret.id}"}).timeline  # noqa: B018
 
+    def test_dashboard_shows_a_few_journeys_whatever_limit_is_asked(self):
+        """``limit`` comes from the browser: 0, a huge or a negative one does not load every running journey."""
+        journeys = self.env["sms.marketing.journey"].create(
+            [{"name": f"Running {i}", "list_ids": [(6, 0, self.sms_list.ids)], "trigger": "manual"} for i in range(60)]
+        )
+        journeys.sudo().write({"state": "running"})
+        Journey = self.env["sms.marketing.journey"].with_user(self.user_marketing)
+        running = Journey.search_count([("state", "=", "running")])
+        self.assertGreater(running, 50)
+        for limit, shown in ((0, 1), (-3, 1), (5, 5), (10**9, 50), (None, 8), ("all", 8)):
+            with self.subTest(limit=limit):
+                data = Journey.get_dashboard_data(limit=limit)
+                self.assertEqual(len(data["journeys"]), shown)
+                self.assertEqual(data["more"], running - shown)
+
 
 @tagged("post_install", "-at_install")
 class TestJourneyRunners(SmsCommittedCase):

@@ -19,6 +19,9 @@ class SmsMarketingMailing(models.Model):
     def action_view_leads(self):
         """The leads and opportunities the mailings brought, lost ones too (the count includes them);
         CRM's record rules then show each user those they may read."""
+        # called over RPC with any ids: only the mailings the user may read tell which leads they brought
+        self.check_access_rights("read")
+        self.check_access_rule("read")
         # the list is CRM's: whoever may not read leads does not learn which ones the mailings brought
         self.env["crm.lead"].check_access_rights("read")
         ids = self.env["sms.marketing.campaign.report"]._get_attributed_lead_ids(self.ids)

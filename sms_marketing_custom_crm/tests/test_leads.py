@@ -172,6 +172,25 @@ class TestLeadAttribution(SmsMarketingCase):
             colleague.with_user(self.salesman_own).read(["expected_revenue"])
         self.assertEqual(self._action_lead_ids(self.mailing, self.salesman_all), mine | colleague)
 
+    def test_attack_leads_of_another_companys_mailing(self):
+        """The list of leads opens only for mailings and campaigns the user may read: called over RPC with
+        the id of another company's mailing, it does not tell which of that company's leads it brought."""
+        campaign_b = self.env["sms.marketing.campaign"].create({"name": "B's days", "company_id": self.company_b.id})
+        mailing_b = self.env["sms.marketing.mailing"].create(
+            {
+                "subject": "B's rain",
+                "body": "Hi",
+                "campaign_id": campaign_b.id,
+                "company_id": self.company_b.id,
+                "schedule_date": SENT,
+            }
+        )
+        lead = self._lead(mailing_b, SENT + DAY, company=self.company_b)
+        self.assertIn(lead.id, mailing_b.action_view_leads()["domain"][0][2], "the mailing has a lead")
+        for record in (mailing_b, campaign_b, self.mailing | mailing_b):
+            with self.subTest(record=record), self.assertRaises(AccessError):
+                record.with_user(self.salesman_all).action_view_leads()
+
     def test_attack_leads_of_another_company(self):
         """A lead of another company (or of none) with the mailing's source is not the mailing's."""
         self._lead(self.mailing, SENT + DAY, revenue=1.0)

@@ -107,6 +107,9 @@ class SmsMarketingMailing(models.Model):
         return self._action_view_orders(_("Orders"), [("state", "=", "sale")])
 
     def _action_view_orders(self, name, domain):
+        # called over RPC with any ids: only the mailings the user may read tell which orders they brought
+        self.check_access_rights("read")
+        self.check_access_rule("read")
         ids = self.env["sms.marketing.campaign.report"]._get_attributed_order_ids(self.ids)
         action = self.env["ir.actions.act_window"]._for_xml_id("sale.action_orders")
         action.update(name=name, domain=[("id", "in", ids), *domain], context={"create": False})

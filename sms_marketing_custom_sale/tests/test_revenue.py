@@ -159,6 +159,27 @@ class TestRevenueAttribution(SmsMarketingCase):
         draft.with_user(manager).utm_source_id = ads
         self.assertEqual(draft.utm_source_id, ads)
 
+    def test_attack_orders_of_another_companys_mailing(self):
+        """The lists of orders open only for mailings and campaigns the user may read: called over RPC with
+        the id of another company's mailing, they do not tell which of that company's orders it brought."""
+        campaign_b = self.env["sms.marketing.campaign"].create({"name": "B's days", "company_id": self.company_b.id})
+        mailing_b = self.env["sms.marketing.mailing"].create(
+            {
+                "subject": "B's rain",
+                "body": "Hi",
+                "campaign_id": campaign_b.id,
+                "company_id": self.company_b.id,
+                "schedule_date": SENT,
+            }
+        )
+        order = self._order(mailing_b, SENT + DAY, confirm=True)
+        self.env.cr.execute("UPDATE sale_order SET company_id = %s WHERE id = %s", [self.company_b.id, order.id])
+        self.assertIn(order.id, mailing_b.action_view_sale_orders()["domain"][0][2], "the mailing has an order")
+        for record in (mailing_b, campaign_b, self.mailing | mailing_b):
+            for action in ("action_view_sale_orders", "action_view_sale_quotations"):
+                with self.subTest(record=record, action=action), self.assertRaises(AccessError):
+                    getattr(record.with_user(self.salesman), action)()
+
     def test_attack_orders_of_another_company(self):
         """An order of another company with the mailing's source is not the mailing's."""
         self._order(self.mailing, SENT + DAY, amount=1.0, confirm=True)

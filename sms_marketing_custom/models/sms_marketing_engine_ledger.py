@@ -97,7 +97,9 @@ class SmsMarketingEngine(models.AbstractModel):
         (``recovered``), the messages marked in flight (``_mark_in_flight``) may
         have left: their credits stay spent, on their traces' ``cost``, until
         the late sender's record (``_record_late``) or the look-up
-        (``_reconcile_unknown``) settles them; the rest goes back.
+        (``_reconcile_unknown``) settles them; the rest goes back. A batch of
+        no mailing (Odoo's SMS, a test SMS, a keyword answer) has no trace to
+        tell which left: its whole reservation is held for its late record.
         """
         if not gateway._close_lease(move_id):
             return False
@@ -122,6 +124,9 @@ class SmsMarketingEngine(models.AbstractModel):
             )
             if recovered:
                 held = round(sum(cost or 0.0 for (cost,) in self.env.cr.fetchall()), pricing.LEDGER_DIGITS)
+        elif recovered and self._marks_in_flight(gateway):
+            # no trace tells which of these messages left: every one may have, the late record settles them
+            held = reserved
         gateway._settle(reserved, held, mailing=mailing)
         return True
 

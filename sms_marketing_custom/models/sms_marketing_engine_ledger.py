@@ -137,8 +137,9 @@ class SmsMarketingEngine(models.AbstractModel):
         Called with the count of messages answered so far. At most every
         ``lease_heartbeat_seconds`` (and four times per lease), it moves the
         batch's lease and the in-flight time of the messages not sent yet
-        forward (``_extend_lease``): the lease measures that the sender is
-        alive, not how long its batch may take. A sender stuck in one call
+        forward (``_extend_lease``), with what else the sender's session has
+        claimed (``_extend_session_claims``): the lease measures that the
+        sender is alive, not how long its batch may take. A sender stuck in one call
         beats no more and loses its lease as before. False once the lease is
         gone: the sender stops.
         """
@@ -205,7 +206,14 @@ class SmsMarketingEngine(models.AbstractModel):
                         pid,
                     )
                 )
+            if kept:
+                self._extend_session_claims(cr, pid, in_flight_seconds)
         return kept
+
+    @api.model
+    def _extend_session_claims(self, cr, pid, in_flight_seconds):
+        """With the heartbeat of a batch sent by the session ``pid``, move forward the other claims that
+        session holds (a bridge's: Odoo's ``sms.sms``), on ``cr``; nothing here."""
 
     # ------------------------------------------------------------------ balances of paused mailings
     @api.model

@@ -152,11 +152,17 @@ class SmsSms(models.Model):
     def _split_by_gateways(self):
         """{tuple of gateway ids to try in order, or (): messages}; () is Odoo's own way (IAP, no gateway).
 
-        Each SMS goes through its own company's routes (``_get_sending_company``), whoever runs the queue.
+        Each SMS goes through its own company's routes (``_get_sending_company``), whoever runs the queue;
+        one still outgoing with a gateway named (a call of unknown outcome) goes back to that gateway.
         """
         Route = self.env["sms.marketing.gateway.route"]
         chains, batches = {}, defaultdict(lambda: self.browse())
         for sms in self:
+            if sms.sms_marketing_gateway_id:
+                # named before a call whose outcome is unknown: only that gateway may have it, and
+                # it answers a second send of its uuid (``_send_odoo_sms_batch``); no failover
+                batches[(sms.sms_marketing_gateway_id.id,)] |= sms
+                continue
             company = sms._get_sending_company()
             country = phone_tools.country_of(sms.number)
             key = (company.id, country)

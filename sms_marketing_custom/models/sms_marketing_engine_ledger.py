@@ -97,7 +97,9 @@ class SmsMarketingEngine(models.AbstractModel):
         (``recovered``), the messages marked in flight (``_mark_in_flight``) may
         have left: their credits stay spent, on their traces' ``cost``, until
         the late sender's record (``_record_late``) or the look-up
-        (``_reconcile_unknown``) settles them; the rest goes back.
+        (``_reconcile_unknown``) settles them; the rest goes back. A batch of
+        no mailing (Odoo's SMS, a test SMS, a keyword answer) has no trace to
+        tell which left: its whole reservation is held for its late record.
         """
         if not gateway._close_lease(move_id):
             return False
@@ -122,6 +124,9 @@ class SmsMarketingEngine(models.AbstractModel):
             )
             if recovered:
                 held = round(sum(cost or 0.0 for (cost,) in self.env.cr.fetchall()), pricing.LEDGER_DIGITS)
+        elif recovered and self._marks_in_flight(gateway):
+            # no trace tells which of these messages left: every one may have, the late record settles them
+            held = reserved
         gateway._settle(reserved, held, mailing=mailing)
         return True
 
@@ -132,8 +137,9 @@ class SmsMarketingEngine(models.AbstractModel):
         Called with the count of messages answered so far. At most every
         ``lease_heartbeat_seconds`` (and four times per lease), it moves the
         batch's lease and the in-flight time of the messages not sent yet
-        forward (``_extend_lease``): the lease measures that the sender is
-        alive, not how long its batch may take. A sender stuck in one call
+        forward (``_extend_lease``), with what else the sender's session has
+        claimed (``_extend_session_claims``): the lease measures that the
+        sender is alive, not how long its batch may take. A sender stuck in one call
         beats no more and loses its lease as before. False once the lease is
         gone: the sender stops.
         """
@@ -200,7 +206,14 @@ class SmsMarketingEngine(models.AbstractModel):
                         pid,
                     )
                 )
+            if kept:
+                self._extend_session_claims(cr, pid, in_flight_seconds)
         return kept
+
+    @api.model
+    def _extend_session_claims(self, cr, pid, in_flight_seconds):
+        """With the heartbeat of a batch sent by the session ``pid``, move forward the other claims that
+        session holds (a bridge's: Odoo's ``sms.sms``), on ``cr``; nothing here."""
 
     # ------------------------------------------------------------------ balances of paused mailings
     @api.model

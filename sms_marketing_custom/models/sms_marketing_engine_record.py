@@ -49,14 +49,14 @@ class SmsMarketingEngine(models.AbstractModel):
         sent again under the same uuids.
         """
         if not gateway._close_lease(move_id):
-            self._record_late(mailing, gateway, messages, results, transient_error, params)
+            self._record_late(mailing, gateway, messages, results, transient_error, params, reserved)
             return None, False
         spent, insufficient = self._record(mailing, messages, results, transient_error, params)
         gateway._settle(reserved, spent, mailing=mailing)
         return spent, insufficient
 
     @api.model
-    def _record_late(self, mailing, gateway, messages, results, transient_error, params):
+    def _record_late(self, mailing, gateway, messages, results, transient_error, params, reserved=0.0):
         """Record the answers of a batch whose lease was recovered during its call; returns the credits spent.
 
         Only the messages this sender marked in flight and that are still in
@@ -67,9 +67,17 @@ class SmsMarketingEngine(models.AbstractModel):
         message a look-up has taken over carries that run's session and is
         left to it; a batch without mark (an idempotent provider) has its
         answer dropped: its resend is answered ``duplicate`` and charged then.
+        A batch of no mailing sent without mark had its whole reservation
+        (``reserved``) held by the recovery: its answer settles it.
         """
+        if not mailing:
+            if not self._marks_in_flight(gateway):
+                return 0.0
+            spent, _insufficient = self._record(mailing, messages, results, transient_error, params)
+            gateway._settle(reserved, spent, mailing=mailing)
+            return spent
         ids = [message["trace_id"] for message in messages if message.get("trace_id")]
-        if not ids or not mailing:
+        if not ids:
             return 0.0
         self.env.cr.execute(
             SQL(
@@ -210,6 +218,13 @@ class SmsMarketingEngine(models.AbstractModel):
 
     # ------------------------------------------------------------------ providers without idempotency key
     @api.model
+    def _marks_in_flight(self, gateway):
+        """True when ``gateway``'s provider has no idempotency key: what it may have sent is never
+        sent again blindly nor refunded before it says it did not."""
+        cls = PROVIDERS.get(gateway.provider)
+        return bool(cls and not cls.idempotent)
+
+    @api.model
     def _mark_in_flight(self, gateway, messages, params):
         """Before a provider that is not idempotent (Twilio, Vonage) is called, mark its messages in flight.
 
@@ -222,9 +237,8 @@ class SmsMarketingEngine(models.AbstractModel):
         messages are neither lost nor sent again blindly: ``_reconcile_unknown``
         asks the provider what became of them.
         """
-        cls = PROVIDERS.get(gateway.provider)
         ids = [message["trace_id"] for message in messages if message.get("trace_id")]
-        if not cls or cls.idempotent or not ids:  # without trace, nothing can be looked up later
+        if not self._marks_in_flight(gateway) or not ids:  # without trace, nothing can be looked up later
             return
         now = fields.Datetime.now()
         self.env.cr.execute(

@@ -397,7 +397,9 @@ class SmsMarketingEngine(models.AbstractModel):
         """({uuid: result}, transient error text or None) of the provider's answer.
 
         A transient error (time-out, 429, 5xx) answers for the whole batch: every
-        message is retried later with the same uuid. SmsGatewayError (refused
+        message is retried later with the same uuid; when the provider surely
+        took none of them (``not_taken``), each gets a ``server_error`` result,
+        else none (their outcome is unknown). SmsGatewayError (refused
         credentials) propagates: the caller pauses the mailing. A per-message
         provider's batch keeps its reservation's lease (``move_id``) while it
         is sent, and its time per message is measured.
@@ -415,6 +417,9 @@ class SmsMarketingEngine(models.AbstractModel):
             results = sender._send_batch(messages)
         except SmsGatewayTransientError as error:
             self._note_gateway_call(gateway, str(error), params)
+            if error.not_taken or per_message:  # a per-message batch raises only before its first message left
+                not_taken = {"state": SERVER_ERROR, "error": str(error)}
+                return {message["uuid"]: dict(not_taken, uuid=message["uuid"]) for message in messages}, str(error)
             return {}, str(error)
         except SmsGatewayError as error:
             if self._note_gateway_call(gateway, str(error), params):

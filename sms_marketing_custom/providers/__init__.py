@@ -31,7 +31,16 @@ class SmsGatewayError(Exception):
 
 
 class SmsGatewayTransientError(SmsGatewayError):
-    """Time-out, 429 or 5xx: try again later with the same uuids."""
+    """Time-out, 429 or 5xx: try again later with the same uuids.
+
+    ``not_taken``: the provider surely took none of the messages (the request
+    never reached it, or it refused it as a whole: 429, 5xx); otherwise it may
+    have taken them (a time-out, a lost or unreadable answer).
+    """
+
+    def __init__(self, message="", detail=None, not_taken=False):
+        super().__init__(message, detail)
+        self.not_taken = not_taken
 
 
 # The providers register themselves when imported; they need the names above.

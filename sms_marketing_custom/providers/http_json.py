@@ -68,12 +68,16 @@ class HttpJsonProvider(SignedJsonWebhooks, SmsProvider):
                 method, url, json=payload, headers=headers, timeout=(min(timeout, 5.0), timeout)
             )
         except requests.exceptions.RequestException as e:
+            # the request never reached the gateway (connect time-out, refused), or its answer was lost
+            not_sent = isinstance(e, requests.exceptions.ConnectTimeout) or (
+                isinstance(e, requests.exceptions.ConnectionError) and "Connection refused" in str(e)
+            )
             raise SmsGatewayTransientError(
-                _("The gateway did not answer in time (%(error)s).", error=type(e).__name__)
+                _("The gateway did not answer in time (%(error)s).", error=type(e).__name__), not_taken=not_sent
             ) from e
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429 or response.status_code >= 500:  # refused as a whole
             raise SmsGatewayTransientError(
-                _("The gateway is busy or failing (HTTP %(code)s).", code=response.status_code)
+                _("The gateway is busy or failing (HTTP %(code)s).", code=response.status_code), not_taken=True
             )
         if response.status_code in (401, 403):
             raise SmsGatewayError(_("The gateway refused the API key of %(name)s.", name=gateway.name))

@@ -14,10 +14,12 @@ batch (``_send_batch``) in a thread on its own committed connection.
 
 import threading
 from datetime import timedelta
+from uuid import uuid4
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
+from ..tools.messages import new_message
 from .common import SmsCommittedCase, rows_free
 from .standins import twilio, vonage
 
@@ -284,3 +286,51 @@ class TestPerMessageLeases(SmsCommittedCase):
                     self.assertEqual(sorted(self._received(standin)), sorted(numbers[:2] + numbers[BATCH:]))
                     # A's five, the two that left among them: charged, never sent again
                     self.assertEqual({n for n, s in states.items() if s == "unknown"}, set(numbers[:BATCH]))
+
+    # ------------------------------------------------------------------ (c) messages of no mailing
+    def test_recovered_batch_of_no_mailing_charges_what_left(self):
+        """Messages of no mailing (Odoo's SMS, a test SMS, a keyword answer) have no trace to say which
+        left: when their lease is recovered mid-batch, nothing is refunded, and the late sender's answer
+        charges what left and gives back the rest: the ledger matches the provider, no free SMS."""
+        _label, standin, values, numbers = self._providers()[0]
+        ids = self._setup_committed_provider(values, numbers)
+        hold = standin.hold_request(3)
+        outcome, errors, costs = [], [], []
+
+        def run():
+            try:
+                with self._cursor() as cr:
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    engine = env["sms.marketing.engine"]
+                    gateway = env["sms.marketing.gateway"].browse(ids["gateway"])
+                    params = dict(engine._get_params(), lease_heartbeat_seconds=0)
+                    prices = engine._get_run_prices(gateway, params)
+                    messages = [
+                        new_message(str(uuid4()), number, "Hello", gateway.sender, "US", prices, 1)
+                        for number in numbers[:BATCH]
+                    ]
+                    costs.extend(message["cost"] for message in messages)
+                    outcome.append(engine._deliver(env["sms.marketing.mailing"], gateway, messages, params))
+                    cr.commit()  # pylint: disable=invalid-commit
+            except Exception as error:  # reported by the test's thread
+                errors.append(error)
+
+        thread = threading.Thread(target=run, name="sender-a")
+        thread.start()
+        try:
+            self.assertTrue(hold.wait_arrived(), "A waits for the third message's answer")
+            before, _ledger = self._balance(ids)
+            self.assertEqual(self._recover(fields.Datetime.now() + timedelta(hours=1)), 1)
+            after, ledger = self._balance(ids)
+            self.assertAlmostEqual(ledger, after)
+            self.assertAlmostEqual(after, before, msg="nothing refunded: every message of A may have left")
+        finally:
+            hold.release.set()
+        self._join(thread, errors)
+        self.assertTrue(outcome[0].recovered)
+        self.assertEqual(sorted(self._received(standin)), numbers[:3], "A stopped once it learnt")
+        balance, ledger = self._balance(ids)
+        self.assertAlmostEqual(ledger, balance, msg="the ledger is the balance")
+        self.assertGreater(sum(costs[:3]), 0)
+        self.assertAlmostEqual(1000.0 - balance, sum(costs[:3]), msg="what left is charged, the rest refunded")

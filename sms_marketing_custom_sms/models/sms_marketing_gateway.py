@@ -56,8 +56,10 @@ class SmsMarketingGateway(models.Model):
     # ------------------------------------------------------------------ sending
     def _send_odoo_sms(self, iap_messages):
         """IAP's answer [{uuid, state, credit}] to IAP's batch ``iap_messages`` ([{content, numbers:
-        [{uuid, number}]}]), sent through the gateways of ``self`` in turn: a gateway that fails as a
-        whole (time-out, refused credentials, credits short) hands what it did not take to the next."""
+        [{uuid, number}]}]), sent through the gateways of ``self`` in turn: a gateway that surely took
+        nothing (refused credentials or request, credits short) hands what it did not take to the next;
+        a batch whose outcome is unknown (a time-out) stays with its gateway, unanswered: still
+        outgoing, sent again there under its uuid (``sms.sms._split_by_gateways``)."""
         answers, messages = {}, []
         for group in iap_messages:
             for number in group.get("numbers") or []:
@@ -98,7 +100,8 @@ class SmsMarketingGateway(models.Model):
         ``sms.sms`` are committed before the provider call, no lock is held
         during it, the answers are settled after it. A message the provider
         did not answer for may have been taken: it is not handed to another
-        gateway.
+        gateway; only what the gateway refused, surely did not take
+        (``SmsGatewayTransientError.not_taken``) or lacked credits for is.
         """
         self.ensure_one()
         prices = self._get_prices()
@@ -113,9 +116,14 @@ class SmsMarketingGateway(models.Model):
             _logger.warning("gateway %s: not enough credits for %s of Odoo's SMS", self.id, len(left))
         if not delivery.count:
             return {}, left, "insufficient_credit"
-        if delivery.error or delivery.transient_error:  # nothing was taken, nothing is charged
+        if delivery.error or delivery.transient_error:  # nothing is charged
             _logger.warning("gateway %s: Odoo's SMS not sent: %s", self.id, delivery.error or delivery.transient_error)
             refused = delivery.error and not isinstance(delivery.error, SmsGatewayTransientError)
+            if not refused and len(delivery.results or {}) < len(batch):
+                # a time-out, a lost answer: the provider may have taken them. They stay with this
+                # gateway (named on them), outgoing: a later queue run sends them again here under
+                # their uuid (answered duplicate if taken), never through another gateway
+                return {}, [], "server_error"
             return {}, batch, GATEWAY_REFUSED if refused else "server_error"
         if delivery.recovered:  # the answers stand: the provider took them, only the reservation was closed
             _logger.warning("gateway %s: Odoo's SMS answered after their lease expired", self.id)

@@ -65,6 +65,8 @@ class SmsSms(models.Model):
         copy=False,
         help="A runner is sending this SMS through the gateways; past this time its claim is presumed dead.",
     )
+    # the claiming runner's database session: the heartbeat of its batches moves its claims forward
+    sms_marketing_claim_pid = fields.Integer(string="Claimed By Session", readonly=True, copy=False)
 
     def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
         if not self._is_routed_through_gateways():
@@ -78,7 +80,7 @@ class SmsSms(models.Model):
                 unlink_failed=unlink_failed, unlink_sent=unlink_sent, raise_exception=raise_exception
             )
             # the outcome is written: the claim ends with this transaction
-            batch.sudo().write({"sms_marketing_claim_until": False})
+            batch.sudo().write({"sms_marketing_claim_until": False, "sms_marketing_claim_pid": False})
         return None
 
     def _is_routed_through_gateways(self):
@@ -97,7 +99,11 @@ class SmsSms(models.Model):
         claiming at once, the second skips what the first holds or re-reads it
         claimed.
 
-        A claim past its lease (``in_flight_timeout``) belongs to a runner that
+        The lease (``in_flight_timeout``) is moved forward by the heartbeat of
+        the runner's per-message batches (``sms.marketing.engine._extend_session_claims``,
+        by its session ``sms_marketing_claim_pid``): a batch slower than the
+        lease keeps its claims while its reservation's lease is alive.
+        A claim past its lease belongs to a runner that
         died: an SMS whose gateway (named before the call) may have sent it
         and cannot tell (``_is_resend_safe``) is not sent again blindly: it
         becomes Odoo's "Server Error", which a user may resend from the
@@ -130,22 +136,33 @@ class SmsSms(models.Model):
         claimed = self.browse([row[0] for row in rows]) - unsafe
         if unsafe:
             _logger.warning("Odoo's SMS %s: their sender stopped during the call; not sent again", unsafe.ids)
-            unsafe.sudo().write({"sms_marketing_claim_until": False})
+            unsafe.sudo().write({"sms_marketing_claim_until": False, "sms_marketing_claim_pid": False})
             unsafe.sudo()._update_sms_state_and_trackers("error", failure_type="sms_server")
         if claimed:
             lease = Engine._get_params()["in_flight_timeout"]
-            claimed.sudo().write({"sms_marketing_claim_until": now + timedelta(seconds=lease)})
+            claimed.sudo().write(
+                {
+                    "sms_marketing_claim_until": now + timedelta(seconds=lease),
+                    "sms_marketing_claim_pid": self.env.cr._cnx.get_backend_pid(),
+                }
+            )
         Engine._commit()  # claimed for good, every row lock released before any provider call
         return claimed
 
     def _split_by_gateways(self):
         """{tuple of gateway ids to try in order, or (): messages}; () is Odoo's own way (IAP, no gateway).
 
-        Each SMS goes through its own company's routes (``_get_sending_company``), whoever runs the queue.
+        Each SMS goes through its own company's routes (``_get_sending_company``), whoever runs the queue;
+        one still outgoing with a gateway named (a call of unknown outcome) goes back to that gateway.
         """
         Route = self.env["sms.marketing.gateway.route"]
         chains, batches = {}, defaultdict(lambda: self.browse())
         for sms in self:
+            if sms.sms_marketing_gateway_id:
+                # named before a call whose outcome is unknown: only that gateway may have it, and
+                # it answers a second send of its uuid (``_send_odoo_sms_batch``); no failover
+                batches[(sms.sms_marketing_gateway_id.id,)] |= sms
+                continue
             company = sms._get_sending_company()
             country = phone_tools.country_of(sms.number)
             key = (company.id, country)

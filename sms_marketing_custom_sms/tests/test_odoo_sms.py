@@ -130,6 +130,25 @@ class TestOdooSmsThroughGateways(SmsEngineCase):
         self.assertEqual(notification.notification_status, "pending")
         self.assertEqual(self.http_gateway.consecutive_failures, 1)
 
+    def test_unknown_outcome_stays_with_its_gateway(self):
+        """A gateway that timed out may have taken the SMS: it is not handed to the route's next gateway
+        (which would send it a second time), but stays outgoing with its gateway, and a later queue run
+        sends it there again under its uuid (answered duplicate if taken)."""
+        backup = self.http_gateway.copy(
+            {"name": "Backup gateway", "sequence": 2, "api_key": self.sim.api_key, "allow_private_network": True}
+        )
+        backup._change_balance(10.0, "purchase")
+        Route = self.env["sms.marketing.gateway.route"]
+        Route.create([{"gateway_id": self.http_gateway.id, "sequence": 1}, {"gateway_id": backup.id, "sequence": 2}])
+        self.sim.configure(fail_next=["timeout"])  # the answer is lost: the client gives up first
+        _notification, sms = self._chatter_sms(self.partner_be)
+        self.assertEqual(self.sim.state()["sent"], [], "not sent through the backup")
+        self.assertEqual((sms.sms_marketing_gateway_id, sms.state), (self.http_gateway, "outgoing"))
+        uuid = sms.uuid
+        self.env["sms.sms"].sudo()._process_queue(ids=sms.ids)
+        self.assertEqual([message["uuid"] for message in self.sim.state()["sent"]], [uuid])
+        self.assertEqual((sms.sms_marketing_gateway_id, sms.state), (self.http_gateway, "pending"))
+
     def test_failure_types_mapped_from_ours(self):
         self.sim.configure(number_states={BE_NUMBER: "wrong_number_format"})
         notification, sms = self._chatter_sms(self.partner_be)

@@ -7,7 +7,8 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/dev/odoo_env.sh"
 cd "$ROOT"
 prefix="${BENCH_DB_PREFIX:-smc_bench}"
-hash="$(cat sms_marketing_custom/__manifest__.py $(git ls-files sms_marketing_custom | grep -E '\.(py|xml|csv)$') | sha1sum | cut -c1-10)"
+# the module's hash as the other benches name their templates (bench.py's _addon_hash)
+hash="$(cd bench && "$PYTHON" -c 'import bench; print(bench._addon_hash())')"
 template="${prefix}_tpl_journey_${hash}"
 if [[ "$(psql -X -tAc "SELECT 1 FROM pg_database WHERE datname = '$template'" postgres)" != 1 ]]; then
     for old in $(psql -X -tAc "SELECT datname FROM pg_database WHERE datname LIKE '${prefix}_tpl_journey_%'" postgres); do

@@ -8,7 +8,7 @@ BENCH_DEPLOYED_WORKERS=K: prefork with K HTTP workers and the cron worker proces
 Send is pressed through the ORM, as the form's button does, in this process: the servers
 learn of it as they would of a user's Send (the cron trigger's NOTIFY). Nothing else sends.
 
-This process then polls how many messages have left (every 0.1 s) and what the servers'
+This process then polls how many messages have left (the mailing's sent counter, every 0.1 s) and what the servers'
 database sessions are doing (pg_stat_activity, every 0.25 s), until the mailing is done.
 Printed per run: first SMS after Send, Send to last SMS, recipients/s, the longest stretch
 with no message leaving (between the first and the last), and the sessions' wait events;
@@ -104,6 +104,35 @@ def _stop(procs):
             proc.wait()
 
 
+def _cpu_seconds():
+    """{role: CPU seconds used so far} of this machine's processes: the Odoo servers (``odoo-bin``),
+    the gateway simulator, PostgreSQL (every ``postgres`` process), and the whole machine's busy time
+    (``machine``, from /proc/stat), so that a run says where its cores went."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = collections.Counter()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields_ = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        seconds = (int(fields_[11]) + int(fields_[12])) / tick  # utime + stime
+        if "odoo-bin" in command:
+            used["odoo"] += seconds
+        elif "standin.py gateway" in command:
+            used["gateway"] += seconds
+        elif command.startswith("postgres"):
+            used["postgres"] += seconds
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:9]]
+    used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick  # all but idle and I/O wait
+    return used
+
+
 def _session_sample(cr, db, own_pid):
     """What the servers' sessions are doing now: (state, wait event, query head) of each."""
     cr.execute(
@@ -162,6 +191,7 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
             cr.execute("SELECT pg_backend_pid()")
             own_pid = cr.fetchone()[0]
         bench.log(f"{run_name}: {len(started)} servers of {threads} cron threads up, pressing Send")
+        cpu_before = _cpu_seconds()
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             t0 = time.time()
@@ -175,8 +205,10 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
                 now = time.time()
                 if now > deadline or any(proc.poll() is not None for proc in procs):
                     raise SystemExit(f"{run_name}: a process died or the run took too long, see {logs}")
+                # the mailing's counters (what its form shows), not a count of its traces: counting
+                # 100,000 traces every 0.1 s took a third of a core from the servers it measures
                 cr.execute(
-                    "SELECT count(*) FROM sms_marketing_trace WHERE mailing_id = %s AND state != 'pending'",
+                    "SELECT COALESCE(sum(sent_count), 0) FROM sms_marketing_mailing_figure WHERE mailing_id = %s",
                     (mailing_id,),
                 )
                 series.append((now - t0, cr.fetchone()[0]))
@@ -186,21 +218,23 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
                         waits[(state, event, query)] += 1
                     done, summary = side.progress(cr, mailing_id)
                 time.sleep(POLL_PROGRESS)
+        cpu_after, cpu_window_s = _cpu_seconds(), time.time() - t0
         conn.close()
     finally:
         _stop(procs)
         os.environ.pop("BENCH_GATEWAY_URL", None)
-    return _result(series, waits, summary, servers, threads, send_s, logs)
+    cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
+    return dict(_result(series, waits, summary, servers, threads, send_s, logs), cpu_s=cpu, cpu_window_s=cpu_window_s, send_at=t0)
 
 
 def _result(series, waits, summary, servers, threads, send_s, logs):
     first = next((t for t, count in series if count > 0), None)
     last = next((t for t, count in series if count >= max(c for _, c in series)), None)
-    stall, previous_t, previous_count = 0.0, None, 0
+    stall, stall_at, previous_t, previous_count = 0.0, None, None, 0
     for t, count in series:
         if count > previous_count:
-            if previous_t is not None and previous_count > 0:
-                stall = max(stall, t - previous_t)
+            if previous_t is not None and previous_count > 0 and t - previous_t > stall:
+                stall, stall_at = t - previous_t, previous_t
             previous_t, previous_count = t, count
     cron_runs = sum(
         log_file.read_text(errors="replace").count("Starting job `") for log_file in logs.glob("odoo-*.log")
@@ -218,6 +252,7 @@ def _result(series, waits, summary, servers, threads, send_s, logs):
         "last_sms_s": last,
         "rate": total / last if last else None,
         "longest_stall_s": stall,
+        "longest_stall_at_s": stall_at,  # after Send
         "cron_runs": cron_runs,
         "summary": summary,
         "lock_wait_samples": sum(c for (s, w, q), c in waits.items() if w.startswith("Lock:")),
@@ -264,7 +299,28 @@ def report(runs, started):
         locks = "; ".join(f"{s['samples']}x {s['wait']} {s['query']!r}" for s in run["lock_waits"][:2])
         top += f"; lock waits: {locks}" if locks else ""
         lines.append(f"  {run['layout']} #{run['repeat']}: {run['lock_wait_samples']} samples waiting on a lock; {top}")
+    lines += ["", "where the cores went, Send to done (CPU time per 1,000 messages sent; machine busy = share of "
+              f"its {os.cpu_count()} cores), and when the longest stall began (after Send, UTC):"]  # fmt: skip
+    for run in runs:
+        lines.append(f"  {run['layout']} #{run['repeat']}: {cpu_line(run)}")
     return lines
+
+
+def cpu_line(run):
+    """'Odoo a ms, PostgreSQL b ms, gateway c ms per 1,000; machine busy d%; longest stall at ...' of a run."""
+    cpu, sent = run.get("cpu_s") or {}, (run.get("summary") or {}).get("traces", {})
+    messages = sum(count for state, count in sent.items() if state != "canceled") or 1
+    per_1000 = {role: 1000.0 * cpu.get(role, 0.0) / messages for role in ("odoo", "postgres", "gateway")}
+    busy = cpu.get("machine", 0.0) / ((run.get("cpu_window_s") or 1) * (os.cpu_count() or 1))
+    at = run.get("longest_stall_at_s")
+    stall = (
+        f"{run['longest_stall_s']:.1f} s from {at:.1f} s ({time.strftime('%H:%M:%S', time.gmtime(run['send_at'] + at))})"
+        if at is not None else "none"
+    )  # fmt: skip
+    return (
+        f"Odoo {per_1000['odoo']:.0f} ms, PostgreSQL {per_1000['postgres']:.0f} ms, gateway {per_1000['gateway']:.0f} ms"
+        f" per 1,000; machine busy {100 * busy:.0f}%; longest stall {stall}"
+    )
 
 
 def main(argv):

@@ -29,8 +29,12 @@ of a mailing's traces: the engagement filters that name a time window read the
 traces of the mailings sent in it only.
 """
 
+from collections import namedtuple
+
 from odoo import fields, models, tools
 from odoo.tools import SQL
+
+QueueCounts = namedtuple("QueueCounts", "unclaimed waiting pending")
 
 FIGURE_TABLE = "sms_marketing_mailing_figure"
 # each counter: its value for one trace row (``r``), summed with the sign of the row (+1 new, -1 old)
@@ -44,7 +48,13 @@ TRACE_COUNTERS = (
     ("canceled_count", "(r.state = 'canceled')::int"),
     ("optout_count", "(r.optout_at IS NOT NULL)::int"),
     ("credits_spent", "COALESCE(r.cost, 0)"),
+    # the sending queue (the engine's, not shown): pending traces no runner has claimed, and those
+    # of them waiting for a time (a retry, quiet hours); the claim, the end-of-run trigger and the
+    # "done" check read these instead of walking a mailing's traces, which grows with the mailing
+    ("unclaimed_count", "(r.state = 'pending' AND r.claim_move_id IS NULL)::int"),
+    ("waiting_count", "(r.state = 'pending' AND r.claim_move_id IS NULL AND r.next_try_at IS NOT NULL)::int"),
 )
+QUEUE_COLUMNS = ("unclaimed_count", "waiting_count")
 COUNTER_COLUMNS = (*(name for name, _value in TRACE_COUNTERS), "clicked_count")
 
 # the columns of a mailing's figures, in the order _get_mailing_figures reads them
@@ -116,7 +126,7 @@ class SmsMarketingCampaignReport(models.Model):
                             WHERE cm.mailing_id = m.id AND cm.direction = 'in' AND NOT cm.is_keyword) r
                 )""",
                 SQL.identifier(self._table),
-                SQL(", ").join(SQL.identifier("t", name) for name in COUNTER_COLUMNS),
+                SQL(", ").join(SQL.identifier("t", name) for name in COUNTER_COLUMNS if name not in QUEUE_COLUMNS),
                 SQL(", ").join(
                     SQL(
                         "COALESCE(sum(f.%s), 0)::%s AS %s",
@@ -125,6 +135,7 @@ class SmsMarketingCampaignReport(models.Model):
                         SQL.identifier(name),
                     )
                     for name in COUNTER_COLUMNS
+                    if name not in QUEUE_COLUMNS
                 ),  # fmt: skip
                 SQL.identifier(FIGURE_TABLE),
             )
@@ -151,6 +162,13 @@ class SmsMarketingCampaignReport(models.Model):
             )
         )
         table = SQL.identifier(FIGURE_TABLE)
+        # a counter added by a later release: its column, and a recount below
+        cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", [FIGURE_TABLE])
+        added = set(COUNTER_COLUMNS) - {row[0] for row in cr.fetchall()}
+        for name in sorted(added):
+            cr.execute(
+                SQL("ALTER TABLE %s ADD COLUMN %s bigint NOT NULL DEFAULT 0", table, SQL.identifier(name))
+            )
         cr.execute(
             SQL(
                 "CREATE INDEX IF NOT EXISTS %s ON %s (mailing_id)", SQL.identifier(f"{FIGURE_TABLE}_mailing_idx"), table
@@ -272,7 +290,7 @@ class SmsMarketingCampaignReport(models.Model):
                         SQL.identifier(f"sms_marketing_{function}_count"),
                     )
                 )
-        if created:
+        if created or added:
             self._recount(SQL("TRUE"))
 
     def _recount(self, mailing_condition):
@@ -302,6 +320,21 @@ class SmsMarketingCampaignReport(models.Model):
                 mailing_condition,
             )
         )
+
+    def _get_queue_counts(self, mailing_ids):
+        """{mailing id: QueueCounts(unclaimed, waiting, pending)} of ``mailing_ids`` (zeros for a mailing
+        without traces), from the counters: what the engine asks at each claim and each run's end."""
+        self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "claim_move_id", "next_try_at"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT mailing_id, sum(unclaimed_count), sum(waiting_count), sum(pending_count)
+                     FROM %s WHERE mailing_id = ANY(%s) GROUP BY mailing_id""",
+                SQL.identifier(FIGURE_TABLE),
+                list(mailing_ids),
+            )
+        )
+        counts = {row[0]: QueueCounts(*(int(value or 0) for value in row[1:])) for row in self.env.cr.fetchall()}
+        return {mailing_id: counts.get(mailing_id, QueueCounts(0, 0, 0)) for mailing_id in mailing_ids}
 
     def _get_mailings_sent_after(self, date):
         """Ids of the mailings with a trace sent after ``date`` (their counters; no rights: ids only)."""

@@ -188,21 +188,26 @@ class SmsMarketingEngine(models.AbstractModel):
         so a runner with nothing claimable does not spin on it.
         """
         now = fields.Datetime.now()
-        self.env.cr.execute(
-            SQL(
-                """SELECT bool_or(NOT m.trace_build_done
-                                  OR t.id IS NOT NULL AND (t.next_try_at IS NULL OR t.next_try_at <= %(now)s)),
-                          min(t.next_try_at) FILTER (WHERE t.next_try_at > %(now)s)
-                     FROM sms_marketing_mailing m
-                     LEFT JOIN LATERAL (
-                          SELECT id, next_try_at FROM sms_marketing_trace
-                           WHERE mailing_id = m.id AND state = 'pending' AND claim_move_id IS NULL
-                           ORDER BY next_try_at NULLS FIRST LIMIT 1) t ON TRUE
-                    WHERE m.state = 'sending'""",
-                now=now,
+        self.env.cr.execute("SELECT id, trace_build_done FROM sms_marketing_mailing WHERE state = 'sending'")
+        built = dict(self.env.cr.fetchall())
+        queue = self.env["sms.marketing.campaign.report"]._get_queue_counts(built)
+        ready = any(not built[mid] or counts.unclaimed > counts.waiting for mid, counts in queue.items())
+        next_retry = None
+        waiting = [mid for mid, counts in queue.items() if counts.waiting]
+        if waiting:  # retries and quiet hours: the partial index on next_try_at
+            self.env.cr.execute(
+                SQL(
+                    """SELECT min(next_try_at) FROM sms_marketing_trace
+                        WHERE mailing_id = ANY(%s) AND next_try_at IS NOT NULL
+                          AND state = 'pending' AND claim_move_id IS NULL""",
+                    waiting,
+                )
             )
-        )
-        ready, next_retry = self.env.cr.fetchone()
+            first_try = self.env.cr.fetchone()[0]
+            if first_try and first_try <= now:
+                ready = True
+            else:
+                next_retry = first_try
         ats = []
         if ready:
             # Now, so that Odoo notifies the idle cron threads at once (it only
@@ -334,6 +339,8 @@ class SmsMarketingEngine(models.AbstractModel):
     def _check_done(self, mailing):
         """Mark the mailing done when it is built and no trace is pending any more; an A/B test's
         test share, once sent, waits for its winner (``testing``)."""
+        if self.env["sms.marketing.campaign.report"]._get_queue_counts([mailing.id])[mailing.id].pending:
+            return False  # the counters answer at once what the traces answer in a walk of all of them
         sent = SQL(
             """m.trace_build_done
                AND NOT EXISTS (SELECT 1 FROM sms_marketing_trace t WHERE t.mailing_id = m.id AND t.state = 'pending')"""

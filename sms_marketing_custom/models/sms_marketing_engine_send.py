@@ -12,6 +12,7 @@ sending window checked again) and prepares its messages
 """
 
 import logging
+import threading
 import time
 from collections import namedtuple
 
@@ -27,6 +28,9 @@ _logger = logging.getLogger(__name__)
 
 # Namespace of the per-number advisory locks of the frequency cap at claim time ("SMF").
 CAP_LOCK_NAMESPACE = 0x534D46
+# Where each runner's claim walk is, per (database, thread) then mailing: kept from one cron run to
+# the next (a cron thread runs its sender cron again and again); lost with the process, harmlessly.
+RUNNER_CURSORS = {}
 # A per-message provider's batches: the first of a run is this size, the next ones take at most this
 # share of the shorter of their lease and the run's time budget at the time per message measured.
 PROBE_BATCH_SIZE = 20
@@ -229,15 +233,22 @@ class SmsMarketingEngine(models.AbstractModel):
     def _claim_rows(self, mailing, params):
         """Lock the next batch of pending traces; rows locked by other runners are skipped.
 
-        Each runner walks the mailing forward from the last id it claimed (the
-        index entries of rows already sent are not scanned again), and starts
-        over from the beginning when it reaches the end (retries, skipped rows).
+        Each runner (a cron thread, a worker) walks the mailing forward from the
+        last id it claimed, from one run to the next (the index entries of rows
+        already sent are not scanned again), and starts over from the beginning
+        when it reaches the end (retries, skipped rows) only if the mailing's
+        counters say a trace is still unclaimed: a walk from the beginning reads
+        every trace already sent, a million for a million-recipient mailing.
         Returns ``ClaimedRow`` named tuples (id, res_id, number, uuid, country_code, try_count).
         """
-        cursors = params.setdefault("_after", {})
+        cursors = RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
         after = cursors.get(mailing.id, 0)
         while True:
-            if not after:  # start from the mailing's first trace, not from the table's
+            if not after:
+                if not self.env["sms.marketing.campaign.report"]._get_queue_counts([mailing.id])[mailing.id].unclaimed:
+                    cursors.pop(mailing.id, None)
+                    return []
+                # start from the mailing's first trace, not from the table's
                 self.env.cr.execute(
                     SQL("SELECT COALESCE(min(id), 1) - 1 FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id)
                 )
@@ -261,7 +272,10 @@ class SmsMarketingEngine(models.AbstractModel):
             if rows or start is not None:
                 break
             after = 0
-        cursors[mailing.id] = rows[-1].id if rows else 0
+        if rows:
+            cursors[mailing.id] = rows[-1].id
+        else:
+            cursors.pop(mailing.id, None)
         return rows
 
     @api.model

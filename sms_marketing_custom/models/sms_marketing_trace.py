@@ -136,6 +136,12 @@ class SmsMarketingTrace(models.Model):
         # The engine looks for messages in flight or of unknown outcome at every run; only
         # providers without idempotency key set in_flight_at, so the others' UPDATEs stay HOT.
         create_index(cr, "sms_marketing_trace_in_flight_idx", self._table, ["id"], where="in_flight_at IS NOT NULL")
+        # The traces waiting for a time (retries, quiet hours): the sending UPDATE leaves
+        # next_try_at NULL as it was, so it stays HOT; only a retried trace's UPDATE writes the index.
+        create_index(
+            cr, "sms_marketing_trace_next_try_idx", self._table, ["mailing_id", "next_try_at"],
+            where="next_try_at IS NOT NULL",
+        )  # fmt: skip
         # Delivery reports come by uuid: the unique constraint's index.
         # No index involves a column the sending UPDATE changes (state, body,
         # costs, dates), and pages keep room for the new row versions: the

@@ -120,6 +120,95 @@ class TestScaleOut(SmsEngineCase):
         later = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", senders.ids), ("id", ">", since)])
         self.assertIn(lease_end, later.mapped("call_at"), "woken when the batch's lease ends")
 
+    # ------------------------------------------------------------------ the claim's walk
+    def _traces_read(self, call):
+        """(result of ``call()``, trace rows it read): this transaction's table statistics."""
+        self.env.flush_all()
+        query = """SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables
+                    WHERE relname = 'sms_marketing_trace'"""
+        self.env.cr.execute(query)
+        before = self.env.cr.fetchone()[0]
+        result = call()
+        self.env.cr.execute(query)
+        return result, self.env.cr.fetchone()[0] - before
+
+    def _sent_in_batches(self, count, batches, batch_size):
+        """A built mailing to ``count`` contacts of which ``batches`` batches of ``batch_size`` are sent."""
+        self._make_contacts(count)
+        engine = self.env["sms.marketing.engine"]
+        mailing = self._start(self._make_mailing())
+        params = dict(engine._get_params(), batch_size=batch_size, build_first_step=count, build_max_step=count)
+        self.env.flush_all()
+        engine._build_traces(mailing, params)
+        for _batch in range(batches):
+            engine._send_batch(mailing, params)
+        return mailing, dict(engine._get_params(), batch_size=batch_size)
+
+    def test_a_new_run_claims_on_from_where_the_runner_stopped(self):
+        """A cron thread runs its sender cron again and again: the new run's claim goes on from the last
+        trace the thread claimed, it does not read again the traces already sent (a million of them
+        at the end of a million-recipient mailing)."""
+        mailing, new_run = self._sent_in_batches(60, 5, 10)
+        rows, read = self._traces_read(lambda: self.env["sms.marketing.engine"]._claim_rows(mailing, new_run))
+        self.assertEqual(len(rows), 10)
+        self.assertEqual(rows[0].id, min(mailing.trace_ids.filtered(lambda t: t.state == "pending").ids))
+        self.assertLessEqual(read, 12, "the 50 traces sent are not read again")
+
+    def test_a_runner_with_nothing_unclaimed_reads_no_trace(self):
+        """At the end of a mailing (everything sent or in another runner's batch) a claim asks the
+        mailing's counters, not its traces; a trace left behind (a retry) is still found."""
+        mailing, new_run = self._sent_in_batches(30, 3, 10)
+        engine = self.env["sms.marketing.engine"]
+        self.assertFalse(mailing.trace_ids.filtered(lambda t: t.state == "pending"))
+        rows, read = self._traces_read(lambda: engine._claim_rows(mailing, new_run))
+        self.assertEqual(rows, [])
+        self.assertLessEqual(read, 1, "at most a trace after its cursor, not the 30 sent")
+        retried = mailing.trace_ids.sorted("id")[1]
+        retried.write({"state": "pending", "next_try_at": fields.Datetime.now() - timedelta(seconds=1)})
+        self.assertEqual([row.id for row in engine._claim_rows(mailing, new_run)], retried.ids)
+
+    def test_the_queue_counters_equal_a_count_of_the_traces(self):
+        """unclaimed / waiting / pending after a build, a claim in flight, sending, a retry scheduled."""
+        mailing, _new_run = self._sent_in_batches(25, 1, 10)
+        Report = self.env["sms.marketing.campaign.report"]
+
+        def counted():
+            self.env.flush_all()
+            self.env.cr.execute(
+                """SELECT count(*) FILTER (WHERE state = 'pending' AND claim_move_id IS NULL),
+                          count(*) FILTER (WHERE state = 'pending' AND claim_move_id IS NULL
+                                             AND next_try_at IS NOT NULL),
+                          count(*) FILTER (WHERE state = 'pending')
+                     FROM sms_marketing_trace WHERE mailing_id = %s""",
+                [mailing.id],
+            )
+            return tuple(self.env.cr.fetchone())
+
+        self.assertEqual(tuple(Report._get_queue_counts([mailing.id])[mailing.id]), counted())
+        self.assertEqual(counted()[0], 15)
+        pending = mailing.trace_ids.filtered(lambda t: t.state == "pending").sorted("id")
+        pending[:4].write({"claim_move_id": 1})
+        pending[4:6].write({"next_try_at": fields.Datetime.now() + timedelta(minutes=5)})
+        self.assertEqual(tuple(Report._get_queue_counts([mailing.id])[mailing.id]), counted())
+        self.assertEqual(counted(), (11, 2, 15))
+        Report._cron_fold_figures()
+        self.assertEqual(tuple(Report._get_queue_counts([mailing.id])[mailing.id]), (11, 2, 15))
+
+    def test_a_retry_waiting_is_woken_at_its_time(self):
+        """Traces that wait (a retry) are not ready work now: the senders are woken at their time."""
+        mailing, new_run = self._sent_in_batches(5, 0, 10)
+        engine = self.env["sms.marketing.engine"]
+        senders = engine._sync_sender_crons()
+        retry_at = fields.Datetime.now() + timedelta(minutes=7)
+        mailing.trace_ids.write({"next_try_at": retry_at})
+        mailing.trace_build_done = True
+        since = self._last_trigger_id()
+        engine._retrigger(fields.Datetime.now())
+        self.assertFalse(self._due_triggers(senders, since), "nothing to send before the retry time")
+        later = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", senders.ids), ("id", ">", since)])
+        self.assertIn(retry_at, later.mapped("call_at"))
+        self.assertEqual(engine._claim_rows(mailing, new_run), [], "not claimable before its time")
+
     def test_build_window_is_sized_by_the_runners_speed(self):
         """A runner sends nothing while it builds: after its first window, the next one is what it
         builds in ``build_window_ms`` at the speed it measured (not four times the span built)."""

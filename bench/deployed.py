@@ -224,7 +224,8 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
         _stop(procs)
         os.environ.pop("BENCH_GATEWAY_URL", None)
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
-    return dict(_result(series, waits, summary, servers, threads, send_s, logs), cpu_s=cpu, cpu_window_s=cpu_window_s, send_at=t0)
+    result = _result(series, waits, summary, servers, threads, send_s, logs)
+    return dict(result, cpu_s=cpu, cpu_window_s=cpu_window_s, send_at=t0)
 
 
 def _result(series, waits, summary, servers, threads, send_s, logs):
@@ -313,13 +314,13 @@ def cpu_line(run):
     per_1000 = {role: 1000.0 * cpu.get(role, 0.0) / messages for role in ("odoo", "postgres", "gateway")}
     busy = cpu.get("machine", 0.0) / ((run.get("cpu_window_s") or 1) * (os.cpu_count() or 1))
     at = run.get("longest_stall_at_s")
-    stall = (
-        f"{run['longest_stall_s']:.1f} s from {at:.1f} s ({time.strftime('%H:%M:%S', time.gmtime(run['send_at'] + at))})"
-        if at is not None else "none"
-    )  # fmt: skip
+    stall = "none"
+    if at is not None:
+        began = time.strftime("%H:%M:%S", time.gmtime(run["send_at"] + at))
+        stall = f"{run['longest_stall_s']:.1f} s from {at:.1f} s ({began})"
     return (
-        f"Odoo {per_1000['odoo']:.0f} ms, PostgreSQL {per_1000['postgres']:.0f} ms, gateway {per_1000['gateway']:.0f} ms"
-        f" per 1,000; machine busy {100 * busy:.0f}%; longest stall {stall}"
+        f"Odoo {per_1000['odoo']:.0f} ms, PostgreSQL {per_1000['postgres']:.0f} ms, "
+        f"gateway {per_1000['gateway']:.0f} ms per 1,000; machine busy {100 * busy:.0f}%; longest stall {stall}"
     )
 
 

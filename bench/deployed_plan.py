@@ -230,8 +230,10 @@ def report(plan):
         lines.append(f"big run FAILED: {big['failed'] if big else 'not run'}")
     lines += ["", "where the cores went, Send to done (CPU time per 1,000 messages sent; machine busy = share of its "
               f"{os.cpu_count()} cores), and when the longest stall began (after Send, UTC):"]  # fmt: skip
-    for run in [r for r in plan["deployed"] if not r.get("failed")] + ([big] if big and not big.get("failed") else []):
-        lines.append(f"  {run['layout']} {run['latency_ms']:g} ms N={run['n']:,} #{run['repeat']}: {deployed.cpu_line(run)}")
+    measured = [r for r in plan["deployed"] if not r.get("failed")] + ([big] if big and not big.get("failed") else [])
+    for run in measured:
+        head = f"{run['layout']} {run['latency_ms']:g} ms N={run['n']:,} #{run['repeat']}"
+        lines.append(f"  {head}: {deployed.cpu_line(run)}")
     if plan["loops"]:
         lines += ["", "second row: our own worker loops (bench.py's runners, not Odoo's cron threads), 4 runners:"]
         for row in plan["loops"]:

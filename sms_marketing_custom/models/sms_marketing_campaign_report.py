@@ -166,9 +166,7 @@ class SmsMarketingCampaignReport(models.Model):
         cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", [FIGURE_TABLE])
         added = set(COUNTER_COLUMNS) - {row[0] for row in cr.fetchall()}
         for name in sorted(added):
-            cr.execute(
-                SQL("ALTER TABLE %s ADD COLUMN %s bigint NOT NULL DEFAULT 0", table, SQL.identifier(name))
-            )
+            cr.execute(SQL("ALTER TABLE %s ADD COLUMN %s bigint NOT NULL DEFAULT 0", table, SQL.identifier(name)))
         cr.execute(
             SQL(
                 "CREATE INDEX IF NOT EXISTS %s ON %s (mailing_id)", SQL.identifier(f"{FIGURE_TABLE}_mailing_idx"), table

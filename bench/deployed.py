@@ -219,13 +219,20 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
                     done, summary = side.progress(cr, mailing_id)
                 time.sleep(POLL_PROGRESS)
         cpu_after, cpu_window_s = _cpu_seconds(), time.time() - t0
+        with conn.cursor() as cr:
+            # how the trace table was written: HOT updates write no index entry
+            cr.execute(
+                """SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, autovacuum_count, autoanalyze_count
+                     FROM pg_stat_user_tables WHERE relname = 'sms_marketing_trace'"""
+            )
+            table_stats = dict(zip(("inserted", "updated", "hot_updated", "autovacuums", "autoanalyzes"), cr.fetchone()))
         conn.close()
     finally:
         _stop(procs)
         os.environ.pop("BENCH_GATEWAY_URL", None)
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
     result = _result(series, waits, summary, servers, threads, send_s, logs)
-    return dict(result, cpu_s=cpu, cpu_window_s=cpu_window_s, send_at=t0)
+    return dict(result, cpu_s=cpu, cpu_window_s=cpu_window_s, send_at=t0, trace_table=table_stats)
 
 
 def _result(series, waits, summary, servers, threads, send_s, logs):
@@ -311,16 +318,19 @@ def cpu_line(run):
     """'Odoo a ms, PostgreSQL b ms, gateway c ms per 1,000; machine busy d%; longest stall at ...' of a run."""
     cpu, sent = run.get("cpu_s") or {}, (run.get("summary") or {}).get("traces", {})
     messages = sum(count for state, count in sent.items() if state != "canceled") or 1
-    per_1000 = {role: 1000.0 * cpu.get(role, 0.0) / messages for role in ("odoo", "postgres", "gateway")}
+    per_1000 = {role: 1e6 * cpu.get(role, 0.0) / messages for role in ("odoo", "postgres", "gateway")}
     busy = cpu.get("machine", 0.0) / ((run.get("cpu_window_s") or 1) * (os.cpu_count() or 1))
     at = run.get("longest_stall_at_s")
     stall = "none"
     if at is not None:
         began = time.strftime("%H:%M:%S", time.gmtime(run["send_at"] + at))
         stall = f"{run['longest_stall_s']:.1f} s from {at:.1f} s ({began})"
+    table = run.get("trace_table") or {}
+    hot = f"{100 * table['hot_updated'] / table['updated']:.0f}%" if table.get("updated") else "-"
     return (
         f"Odoo {per_1000['odoo']:.0f} ms, PostgreSQL {per_1000['postgres']:.0f} ms, "
-        f"gateway {per_1000['gateway']:.0f} ms per 1,000; machine busy {100 * busy:.0f}%; longest stall {stall}"
+        f"gateway {per_1000['gateway']:.0f} ms per 1,000; machine busy {100 * busy:.0f}%; trace updates HOT {hot}, "
+        f"autovacuums {table.get('autovacuums', '-')}; longest stall {stall}"
     )
 
 

@@ -225,7 +225,8 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
                 """SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, autovacuum_count, autoanalyze_count
                      FROM pg_stat_user_tables WHERE relname = 'sms_marketing_trace'"""
             )
-            table_stats = dict(zip(("inserted", "updated", "hot_updated", "autovacuums", "autoanalyzes"), cr.fetchone()))
+            names = ("inserted", "updated", "hot_updated", "autovacuums", "autoanalyzes")
+            table_stats = dict(zip(names, cr.fetchone(), strict=True))
         conn.close()
     finally:
         _stop(procs)

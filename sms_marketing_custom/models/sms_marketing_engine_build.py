@@ -57,34 +57,31 @@ class SmsMarketingEngine(models.AbstractModel):
             cr.execute(SQL("SELECT COALESCE(max(id), 0) FROM %s", SQL.identifier(table)))
             max_id = cr.fetchone()[0]
         cursor = cursor or 0
-        # The next window starts at the next recipient (ids may be sparse) and
-        # grows: a small first one so that the first SMS leaves at once, then
-        # four times the span built so far (up to build_max_step), so that the
-        # traces already built keep the senders busy while the next window is
-        # inserted, and a large audience takes few INSERTs.
-        cr.execute(
-            SQL(
-                "SELECT q.res_id FROM (%s) q WHERE q.res_id > %s AND q.res_id <= %s ORDER BY q.res_id LIMIT 1",
-                recipients,
-                cursor,
-                max_id,
-            )
-        )
-        row = cr.fetchone()
+        # The next window starts after the last one and grows: a small first one so
+        # that the first SMS leaves at once, then four times the span built so far
+        # (up to build_max_step), so that the traces already built keep the senders
+        # busy while the next window is inserted, and a large audience takes few
+        # INSERTs. The first window, and a window after one that found nobody (ids
+        # may be sparse), start at the next recipient: that look-up reads the
+        # audience in res_id order (a fifth of a window's time at 1,000,000).
+        lo = cursor + 1 if not first and cursor < max_id else self._next_recipient_id(recipients, cursor, max_id)
         inserted, hi = 0, max_id
-        if row:
+        if lo:
             step = params["build_first_step"]
             if not first:
                 cr.execute(SQL("SELECT min(res_id) FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id))
-                start = cr.fetchone()[0] or row[0]
+                start = cr.fetchone()[0] or lo
                 grown = max(step, 4 * (cursor - start + 1))
                 step = min(params["build_max_step"], grown, self._build_step_in_time(params))
-            lo, hi = row[0], min(row[0] + step - 1, max_id)
+            hi = min(lo + step - 1, max_id)
             started = time.monotonic()
             inserted = self._insert_traces(mailing, lo, hi)
             self._refresh_trace_statistics(inserted)
             # ids per second of this runner's last window (the next one is sized by it)
             params["_build_ids_per_second"] = (hi - lo + 1) / max(time.monotonic() - started, 0.001)
+            if not inserted and hi < max_id:  # a gap in the ids: the next window starts at the next recipient
+                following = self._next_recipient_id(recipients, hi, max_id)
+                hi = following - 1 if following else max_id
         cr.execute(
             SQL(
                 """UPDATE sms_marketing_mailing SET trace_build_cursor = %s, trace_build_max = %s,
@@ -97,6 +94,20 @@ class SmsMarketingEngine(models.AbstractModel):
         )
         mailing.invalidate_recordset(["trace_build_cursor", "trace_build_max", "trace_build_done", "trace_ids"])
         return inserted or 1
+
+    @api.model
+    def _next_recipient_id(self, recipients, after, max_id):
+        """The first res_id of the audience ``recipients`` in ]after, max_id], or None."""
+        self.env.cr.execute(
+            SQL(
+                "SELECT q.res_id FROM (%s) q WHERE q.res_id > %s AND q.res_id <= %s ORDER BY q.res_id LIMIT 1",
+                recipients,
+                after,
+                max_id,
+            )
+        )
+        row = self.env.cr.fetchone()
+        return row[0] if row else None
 
     @api.model
     def _build_step_in_time(self, params):

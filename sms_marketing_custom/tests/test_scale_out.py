@@ -226,6 +226,31 @@ class TestScaleOut(SmsEngineCase):
         params.pop("_build_ids_per_second")
         self.assertEqual(engine._build_step_in_time(params), 20, "a runner's first window: ten first windows")
 
+    def test_build_windows_follow_on_and_jump_the_gaps(self):
+        """Windows follow each other without looking the next recipient up; a window that finds
+        nobody (ids are sparse) moves the build to the next recipient, so a gap costs one window."""
+        contacts = self._make_contacts(30)
+        contacts[6:26].unlink()  # a gap of 20 ids in the audience
+        engine = self.env["sms.marketing.engine"]
+        mailing = self._start(self._make_mailing())
+        self.env.flush_all()
+        params = dict(engine._get_params(), build_first_step=3, build_max_step=3, build_window_ms=10**6)
+        lookups = []
+        original = type(engine)._next_recipient_id
+
+        def next_recipient_id(engine_self, recipients, after, max_id):
+            lookups.append(after)
+            return original(engine_self, recipients, after, max_id)
+
+        windows = 0
+        with patch.object(type(engine), "_next_recipient_id", next_recipient_id):
+            while not mailing.trace_build_done:
+                engine._build_traces(mailing, params)
+                windows += 1
+        self.assertEqual(sorted(mailing.trace_ids.mapped("res_id")), sorted((contacts[:6] | contacts[26:]).ids))
+        self.assertEqual(len(lookups), 2, "the first window, and once after the window that found nobody")
+        self.assertEqual(windows, 5, "3 + 3 ids, one empty window, then the 4 after the gap")
+
     # ------------------------------------------------------------------ rate limit
     def test_rate_slots_with_a_controlled_clock(self):
         gateway = self.http_gateway

@@ -45,6 +45,8 @@ from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
+# Senders that found nothing while another runner builds a window wait for its wake-up, or this long.
+BUILDER_WAKE_SECONDS = 5
 PARAM_DEFAULTS = {
     "batch_size": 1000,  # traces claimed and sent per transaction
     "build_first_step": 2000,  # res_id window of the first build chunk (first SMS fast)
@@ -182,16 +184,24 @@ class SmsMarketingEngine(models.AbstractModel):
     def _retrigger(self, started_at):
         """Wake the senders again: now while work is ready, else at the next retry/schedule/lease end.
 
-        Ready work is a mailing still being built or a pending trace nobody has
-        claimed: a trace in flight in another runner's batch is that runner's
-        (recorded by it, or recovered at its lease's end, which is triggered below),
-        so a runner with nothing claimable does not spin on it.
+        Ready work is a mailing still to be built that nobody is building now, or
+        a pending trace nobody has claimed (the counters): a trace in flight in
+        another runner's batch is that runner's (recorded by it, or recovered at
+        its lease's end, which is triggered below), and a window being built is
+        its builder's (it wakes the senders), so a runner with nothing claimable
+        does not spin on them.
         """
         now = fields.Datetime.now()
         self.env.cr.execute("SELECT id, trace_build_done FROM sms_marketing_mailing WHERE state = 'sending'")
         built = dict(self.env.cr.fetchall())
         queue = self.env["sms.marketing.campaign.report"]._get_queue_counts(built)
-        ready = any(not built[mid] or counts.unclaimed > counts.waiting for mid, counts in queue.items())
+        # a mailing whose window another runner is building is not work for now: that runner wakes
+        # the senders when its window is committed (they spun meanwhile, taking the cores it needed)
+        being_built = self._get_mailings_being_built([mid for mid, done in built.items() if not done])
+        ready = any(
+            (not built[mid] and mid not in being_built) or counts.unclaimed > counts.waiting
+            for mid, counts in queue.items()
+        )
         next_retry = None
         waiting = [mid for mid, counts in queue.items() if counts.waiting]
         if waiting:  # retries and quiet hours: the partial index on next_try_at
@@ -218,6 +228,8 @@ class SmsMarketingEngine(models.AbstractModel):
             ats += [now, max(now, started_at + timedelta(seconds=1))]
         if next_retry:
             ats.append(next_retry)
+        if being_built and not ready:  # and in case its builder dies before it commits
+            ats.append(now + timedelta(seconds=BUILDER_WAKE_SECONDS))
         self.env.cr.execute(
             "SELECT min(schedule_date) FROM sms_marketing_mailing WHERE state = 'scheduled' AND schedule_date > %s",
             [now],

@@ -96,6 +96,23 @@ class SmsMarketingEngine(models.AbstractModel):
         return inserted or 1
 
     @api.model
+    def _get_mailings_being_built(self, mailing_ids):
+        """The mailings of ``mailing_ids`` whose next window another runner is building now: it holds
+        their build lock, and wakes every sender when its window is committed (``_step``)."""
+        if not mailing_ids:
+            return set()
+        self.env.cr.execute(
+            SQL(
+                """SELECT objid::bigint FROM pg_locks
+                    WHERE locktype = 'advisory' AND classid::bigint = %s AND objsubid = 2 AND granted
+                      AND objid::bigint = ANY(%s) AND pid != pg_backend_pid()""",
+                BUILD_LOCK_NAMESPACE,
+                list(mailing_ids),
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    @api.model
     def _next_recipient_id(self, recipients, after, max_id):
         """The first res_id of the audience ``recipients`` in ]after, max_id], or None."""
         self.env.cr.execute(

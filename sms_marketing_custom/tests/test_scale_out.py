@@ -5,11 +5,12 @@ from unittest.mock import patch
 
 from psycopg2 import IntegrityError
 
-from odoo import fields
+from odoo import fields, sql_db
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..models.sms_marketing_engine_build import BUILD_LOCK_NAMESPACE
 from .common import SmsEngineCase
 
 SENDER = "sms_marketing_custom.ir_cron_sms_marketing_process_queue"
@@ -208,6 +209,28 @@ class TestScaleOut(SmsEngineCase):
         later = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", senders.ids), ("id", ">", since)])
         self.assertIn(retry_at, later.mapped("call_at"))
         self.assertEqual(engine._claim_rows(mailing, new_run), [], "not claimable before its time")
+
+    def test_a_window_being_built_is_its_builders_work(self):
+        """While another runner builds a mailing's window (it holds the build lock), a runner with
+        nothing to claim does not wake the senders now (they would spin, taking the builder's cores):
+        the builder wakes them when its window is committed, and a later wake-up covers its death."""
+        self._make_contacts(2)
+        self._set_param("sender_crons", 2)
+        engine = self.env["sms.marketing.engine"]
+        senders = engine._sync_sender_crons()
+        mailing = self._start(self._make_mailing())
+        self.env.flush_all()
+        since = self._last_trigger_id()
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as builder:
+            builder.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BUILD_LOCK_NAMESPACE, mailing.id])
+            engine._retrigger(fields.Datetime.now())
+            self.assertFalse(self._due_triggers(senders, since), "not woken now for the builder's window")
+            later = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", senders.ids), ("id", ">", since)])
+            self.assertTrue(later, "woken a little later, in case the builder dies")
+            builder.rollback()
+        since = self._last_trigger_id()
+        engine._retrigger(fields.Datetime.now())
+        self.assertEqual(set(self._due_triggers(senders, since).mapped("cron_id")), set(senders), "nobody builds it")
 
     def test_build_window_is_sized_by_the_runners_speed(self):
         """A runner sends nothing while it builds: after its first window, the next one is what it

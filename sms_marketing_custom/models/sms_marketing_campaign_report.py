@@ -163,7 +163,11 @@ class SmsMarketingCampaignReport(models.Model):
         )
         table = SQL.identifier(FIGURE_TABLE)
         # a counter added by a later release: its column, and a recount below
-        cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", [FIGURE_TABLE])
+        cr.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s",
+            [FIGURE_TABLE],
+        )
         added = set(COUNTER_COLUMNS) - {row[0] for row in cr.fetchall()}
         for name in sorted(added):
             cr.execute(SQL("ALTER TABLE %s ADD COLUMN %s bigint NOT NULL DEFAULT 0", table, SQL.identifier(name)))

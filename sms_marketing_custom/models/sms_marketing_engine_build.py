@@ -77,9 +77,9 @@ class SmsMarketingEngine(models.AbstractModel):
             started = time.monotonic()
             inserted = self._insert_traces(mailing, lo, hi)
             self._refresh_trace_statistics(inserted)
-            # ids per second of this runner's last window (the next one is sized by it)
-            params["_build_ids_per_second"] = (hi - lo + 1) / max(time.monotonic() - started, 0.001)
-            if not inserted and hi < max_id:  # a gap in the ids: the next window starts at the next recipient
+            if inserted:  # ids per second of this runner's last window (the next one is sized by it; not a gap's)
+                params["_build_ids_per_second"] = (hi - lo + 1) / max(time.monotonic() - started, 0.001)
+            elif hi < max_id:  # a gap in the ids: the next window starts at the next recipient
                 following = self._next_recipient_id(recipients, hi, max_id)
                 hi = following - 1 if following else max_id
         cr.execute(
@@ -105,7 +105,8 @@ class SmsMarketingEngine(models.AbstractModel):
             SQL(
                 """SELECT objid::bigint FROM pg_locks
                     WHERE locktype = 'advisory' AND classid::bigint = %s AND objsubid = 2 AND granted
-                      AND objid::bigint = ANY(%s) AND pid != pg_backend_pid()""",
+                      AND objid::bigint = ANY(%s) AND pid != pg_backend_pid()
+                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())""",
                 BUILD_LOCK_NAMESPACE,
                 list(mailing_ids),
             )

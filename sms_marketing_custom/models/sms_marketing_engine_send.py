@@ -62,7 +62,6 @@ class SmsMarketingEngine(models.AbstractModel):
         """
         self.env.flush_all()
         gateway = self._get_gateway(mailing)
-        params.setdefault("_after", {})  # the claim's position is the runner's, shared by the copy below
         rows = self._claim(mailing, dict(params, batch_size=self._get_batch_size(gateway, params)))
         if not rows:
             return 0
@@ -241,13 +240,17 @@ class SmsMarketingEngine(models.AbstractModel):
         every trace already sent, a million for a million-recipient mailing.
         Returns ``ClaimedRow`` named tuples (id, res_id, number, uuid, country_code, try_count).
         """
-        cursors = RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
+        cursors = self._get_claim_positions()
         after = cursors.get(mailing.id, 0)
+        only_waiting = False
         while True:
             if not after:
-                if not self.env["sms.marketing.campaign.report"]._get_queue_counts([mailing.id])[mailing.id].unclaimed:
+                queue = self.env["sms.marketing.campaign.report"]._get_queue_counts([mailing.id])[mailing.id]
+                if not queue.unclaimed:
                     cursors.pop(mailing.id, None)
                     return []
+                # only traces waiting for a time are left: the due ones, by the partial index on next_try_at
+                only_waiting = queue.unclaimed == queue.waiting
                 # start from the mailing's first trace, not from the table's
                 self.env.cr.execute(
                     SQL("SELECT COALESCE(min(id), 1) - 1 FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id)
@@ -259,10 +262,11 @@ class SmsMarketingEngine(models.AbstractModel):
                 SQL(
                     """SELECT id, res_id, number, uuid, country_code, try_count FROM sms_marketing_trace
                         WHERE mailing_id = %(mailing)s AND state = 'pending' AND id > %(after)s
-                          AND claim_move_id IS NULL AND (next_try_at IS NULL OR next_try_at <= %(now)s)
+                          AND claim_move_id IS NULL AND (next_try_at IS NULL OR next_try_at <= %(now)s) %(waiting)s
                         ORDER BY id LIMIT %(limit)s
                           FOR NO KEY UPDATE SKIP LOCKED""",
                     mailing=mailing.id,
+                    waiting=SQL("AND next_try_at IS NOT NULL") if only_waiting else SQL(),
                     after=after,
                     now=fields.Datetime.now(),
                     limit=params["batch_size"],
@@ -277,6 +281,11 @@ class SmsMarketingEngine(models.AbstractModel):
         else:
             cursors.pop(mailing.id, None)
         return rows
+
+    @api.model
+    def _get_claim_positions(self):
+        """{mailing id: last trace id claimed} of this runner (this database, this thread)."""
+        return RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
 
     @api.model
     def _apply_frequency_cap(self, mailing, rows):
@@ -474,8 +483,8 @@ class SmsMarketingEngine(models.AbstractModel):
         gateway, chain = picked[(rows[0].country_code or "").upper() or False]
         kept = [row for row in rows if picked[(row.country_code or "").upper() or False][0] == gateway]
         dropped = [row.id for row in rows if picked[(row.country_code or "").upper() or False][0] != gateway]
-        if dropped:
-            params.setdefault("_after", {})[mailing.id] = min(dropped) - 1
+        if dropped:  # the runner's next claim starts at them
+            self._get_claim_positions()[mailing.id] = min(dropped) - 1
         rows[:] = kept
         self.env.cr.execute(
             SQL(

@@ -1,4 +1,5 @@
 import json
+from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -142,6 +143,21 @@ class TestRoutingEndToEnd(SmsProviderCase):
             self.assertAlmostEqual(
                 sum(mailing.trace_ids.filtered(lambda t, g=gateway: t.gateway_id == g).mapped("cost")), spent
             )
+
+    def test_rows_routed_elsewhere_are_claimed_next(self):
+        """A batch keeps the rows of its first row's gateway: the runner's next claim starts at the rows
+        it left for the other gateways, not after the batch (they would wait for the mailing's end)."""
+        mailing = self._make_mailing(False)
+        mailing.write({"state": "sending"})
+        engine = self.env["sms.marketing.engine"]
+        params = engine._get_params()
+        engine._build_traces(mailing, params)
+        self.assertEqual(engine._send_batch(mailing, params), 2, "the two US numbers, through Twilio")
+        left = mailing.trace_ids.filtered(lambda t: t.state == "pending")
+        Report = type(self.env["sms.marketing.campaign.report"])
+        with patch.object(Report, "_get_queue_counts", side_effect=AssertionError("walked from the first trace")):
+            rows = engine._claim_rows(mailing, params)
+        self.assertEqual([row.id for row in rows], sorted(left.ids))
 
     def test_failover_when_twilio_is_down(self):
         self.gw_twilio.failover_threshold = 2

@@ -338,6 +338,18 @@ class SmsMarketingCampaignReport(models.Model):
         counts = {row[0]: QueueCounts(*(int(value or 0) for value in row[1:])) for row in self.env.cr.fetchall()}
         return {mailing_id: counts.get(mailing_id, QueueCounts(0, 0, 0)) for mailing_id in mailing_ids}
 
+    def _get_nothing_pending_condition(self, mailing_id):
+        """SQL: the mailing ``mailing_id`` (an SQL expression) has no pending trace, by its counters.
+
+        The same snapshot as the traces' (the counters are written with them), without reading
+        them: at the end of a mailing in a table of millions of earlier traces, the planner took
+        ``NOT EXISTS (pending trace)`` for a read of the whole table (17 s, every sender stalled)."""
+        return SQL(
+            "COALESCE((SELECT sum(f.pending_count) FROM %s f WHERE f.mailing_id = %s), 0) = 0",
+            SQL.identifier(FIGURE_TABLE),
+            mailing_id,
+        )
+
     def _get_mailings_sent_after(self, date):
         """Ids of the mailings with a trace sent after ``date`` (their counters; no rights: ids only)."""
         self.env["sms.marketing.trace"].flush_model(["mailing_id", "sent_at"])

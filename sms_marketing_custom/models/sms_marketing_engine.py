@@ -351,12 +351,10 @@ class SmsMarketingEngine(models.AbstractModel):
     def _check_done(self, mailing):
         """Mark the mailing done when it is built and no trace is pending any more; an A/B test's
         test share, once sent, waits for its winner (``testing``)."""
-        if self.env["sms.marketing.campaign.report"]._get_queue_counts([mailing.id])[mailing.id].pending:
-            return False  # the counters answer at once what the traces answer in a walk of all of them
-        sent = SQL(
-            """m.trace_build_done
-               AND NOT EXISTS (SELECT 1 FROM sms_marketing_trace t WHERE t.mailing_id = m.id AND t.state = 'pending')"""
-        )
+        Report = self.env["sms.marketing.campaign.report"]
+        if Report._get_queue_counts([mailing.id])[mailing.id].pending:
+            return False
+        sent = SQL("m.trace_build_done AND %s", Report._get_nothing_pending_condition(SQL("m.id")))
         finished = mailing._set_testing(where=sent) or mailing._set_done(where=sent)
         if finished:
             self._commit()

@@ -387,9 +387,12 @@ class SmsMarketingJourneyParticipant(models.Model):
     def _reopen_step_mailings(self):
         """A step mailing the engine finished while the journey was adding messages to it sends again."""
         self.env.cr.execute(
-            """SELECT m.id FROM sms_marketing_mailing m
-                WHERE m.journey_step_id IS NOT NULL AND m.state = 'done'
-                  AND EXISTS (SELECT 1 FROM sms_marketing_trace t WHERE t.mailing_id = m.id AND t.state = 'pending')"""
+            SQL(
+                """SELECT m.id FROM sms_marketing_mailing m
+                    WHERE m.journey_step_id IS NOT NULL AND m.state = 'done' AND NOT %s""",
+                # the counters: a look for pending traces was a read of the whole trace table
+                self.env["sms.marketing.campaign.report"]._get_nothing_pending_condition(SQL("m.id")),
+            )
         )
         mailings = self.env["sms.marketing.mailing"].browse([row[0] for row in self.env.cr.fetchall()])
         if mailings:

@@ -168,6 +168,19 @@ class TestScaleOut(SmsEngineCase):
         retried.write({"state": "pending", "next_try_at": fields.Datetime.now() - timedelta(seconds=1)})
         self.assertEqual([row.id for row in engine._claim_rows(mailing, new_run)], retried.ids)
 
+    def test_the_done_check_reads_no_trace(self):
+        """The end of a mailing is read on its counters: in a table of millions of earlier traces the
+        planner took a look for the mailing's pending traces for a read of the whole table."""
+        mailing, _new_run = self._sent_in_batches(30, 2, 10)
+        engine = self.env["sms.marketing.engine"]
+        done, _read = self._traces_read(lambda: engine._check_done(mailing))
+        self.assertFalse(done, "10 traces are still pending")
+        engine._send_batch(mailing, engine._get_params())
+        done, read = self._traces_read(lambda: engine._check_done(mailing))
+        self.assertTrue(done)
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(read, 0)
+
     def test_the_queue_counters_equal_a_count_of_the_traces(self):
         """unclaimed / waiting / pending after a build, a claim in flight, sending, a retry scheduled."""
         mailing, _new_run = self._sent_in_batches(25, 1, 10)

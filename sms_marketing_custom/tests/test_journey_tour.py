@@ -18,6 +18,7 @@ class TestJourneyTour(HttpCase):
         self.start_tour("/web", "sms_marketing_custom_journey", login="journey_tour_marketer")
         journey = self.env["sms.marketing.journey"].search([("name", "=", "Tour journey")])
         self.assertEqual(len(journey), 1)
+        self.assertEqual(journey.step_ids.mapped("name"), ["Hello", "Reminder"], "one step saved per dialog")
         hello, reminder = journey.step_ids.sorted("id")
         self.assertEqual((hello.body, reminder.body), ("Hello from the tour", "Reminder from the tour"))
         self.assertEqual(reminder.parent_id, hello)

@@ -1,5 +1,6 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
+import { nothingLeftToLoad } from "./tour_idle";
 
 // Opens the app from the home menu and lands on the mailings dashboard.
 registry.category("web_tour.tours").add("sms_marketing_custom_open_app", {
@@ -19,5 +20,6 @@ registry.category("web_tour.tours").add("sms_marketing_custom_open_app", {
             trigger: '.o_breadcrumb:contains("SMS Campaigns")',
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });

@@ -1,6 +1,7 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { nothingLeftToLoad } from "./tour_idle";
 
 /**
  * An A/B test from creation to its winner (tests/test_ab_tour.py sets up the
@@ -100,6 +101,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_ab_create", {
             extra_trigger: "body:not(:has(.modal))",
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });
 
@@ -139,6 +141,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_ab_winner", {
             trigger: '.o_statusbar_status button.o_arrow_button_current:contains("Sending")',
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });
 
@@ -249,5 +252,6 @@ registry.category("web_tour.tours").add("sms_marketing_custom_ab_version_counter
             trigger: ".o_form_button_cancel",
         },
         ...stepUtils.saveForm(),
+        ...nothingLeftToLoad(),
     ],
 });

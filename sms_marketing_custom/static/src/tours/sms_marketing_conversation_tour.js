@@ -1,5 +1,6 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
+import { nothingLeftToLoad } from "./tour_idle";
 
 /**
  * A reply arrived (tests/test_conversation_tour.py posts it through the signed
@@ -53,5 +54,6 @@ registry.category("web_tour.tours").add("sms_marketing_custom_conversation", {
             extra_trigger: '.o_field_widget[name="unread_count"]:contains("0")',
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });

@@ -1,11 +1,16 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
+import { nothingLeftToLoad } from "./tour_idle";
 
 /**
  * Build a two-step journey and test it (tests/test_journey_tour.py sets up the
  * list and checks what was saved): a new journey on a list, entered by hand; a
  * Send SMS step, then a second one after it; Test shows both SMS for the
- * list's first contact, and sends nothing.
+ * list's first contact, and sends nothing. The journey's Save waits until the
+ * step's dialog is gone: its row shows in the list while the dialog is still
+ * open, and a Save found then would be the dialog's, pressed twice. Closing
+ * the Test dialog reloads the journey and its chatter: the tour ends when they
+ * are loaded.
  */
 registry.category("web_tour.tours").add("sms_marketing_custom_journey", {
     test: true,
@@ -51,12 +56,13 @@ registry.category("web_tour.tours").add("sms_marketing_custom_journey", {
         },
         {
             content: "Save the step",
-            trigger: ".o_form_button_save",
+            trigger: ".modal-footer .o_form_button_save",
         },
         {
             content: "Save the journey",
-            trigger: ".o_form_button_save",
-            extra_trigger: '.o_field_widget[name="step_ids"] td:contains("Hello")',
+            trigger: ".o_control_panel .o_form_button_save",
+            extra_trigger: 'body:not(:has(.modal)) .o_field_widget[name="step_ids"] td:contains("Hello")',
+            in_modal: false,
         },
         {
             content: "Add the second step",
@@ -85,12 +91,13 @@ registry.category("web_tour.tours").add("sms_marketing_custom_journey", {
         },
         {
             content: "Save the step",
-            trigger: ".o_form_button_save",
+            trigger: ".modal-footer .o_form_button_save",
         },
         {
             content: "Save the journey",
-            trigger: ".o_form_button_save",
-            extra_trigger: '.o_field_widget[name="step_ids"] td:contains("Reminder")',
+            trigger: ".o_control_panel .o_form_button_save",
+            extra_trigger: 'body:not(:has(.modal)) .o_field_widget[name="step_ids"] td:contains("Reminder")',
+            in_modal: false,
         },
         {
             content: "Test it",
@@ -117,5 +124,6 @@ registry.category("web_tour.tours").add("sms_marketing_custom_journey", {
             extra_trigger: "body:not(:has(.modal))",
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });

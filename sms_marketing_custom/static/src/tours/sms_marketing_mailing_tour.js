@@ -1,6 +1,7 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { nothingLeftToLoad } from "./tour_idle";
 
 /**
  * A marketer's day: create a mailing from the dashboard to a list, switch to
@@ -210,5 +211,6 @@ registry.category("web_tour.tours").add("sms_marketing_custom_mailing", {
             extra_trigger: "body:not(:has(.modal))",
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });

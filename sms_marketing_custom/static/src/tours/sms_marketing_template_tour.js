@@ -1,6 +1,7 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { nothingLeftToLoad } from "./tour_idle";
 
 /**
  * Start a mailing from a template (tests/test_templates_tour.py sets up the
@@ -89,6 +90,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_template", {
             trigger: ".o_form_saved",
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });
 
@@ -182,5 +184,6 @@ registry.category("web_tour.tours").add("sms_marketing_custom_template_form", {
             trigger: '.o_pivot .o_pivot_header_cell_closed:contains("Tour campaign")',
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });

@@ -1,6 +1,7 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { nothingLeftToLoad } from "./tour_idle";
 
 /**
  * The form tells the truth (tests/test_mailing_tour.py sets up the data and
@@ -139,6 +140,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_truth", {
             extra_trigger: "body:not(:has(.modal))",
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });
 
@@ -180,5 +182,6 @@ registry.category("web_tour.tours").add("sms_marketing_custom_statistics", {
             extra_trigger: '.o_field_widget[name="recipient_ref"]:contains("Ann")',
             isCheck: true,
         },
+        ...nothingLeftToLoad(),
     ],
 });

@@ -15,6 +15,7 @@ from odoo.tools import SQL
 
 from ..tools import quiet_hours
 from .sms_marketing_audience import REASONS
+from .sms_marketing_trace import NEW_TRACE_UUID_SQL
 
 # A build window of fewer traces never re-analyzes the trace table (see _refresh_trace_statistics).
 TRACE_ANALYZE_MIN_ROWS = 10000
@@ -178,7 +179,7 @@ class SmsMarketingEngine(models.AbstractModel):
             SELECT %(mailing)s, %(model)s, c.res_id, c.number,
                    -- "001" (international networks) is no country: priced as every other country
                    CASE WHEN length(c.country_code) = 2 THEN upper(c.country_code) END,
-                   replace(gen_random_uuid()::text, '-', ''),
+                   %(new_uuid)s,
                    CASE WHEN c.reason IS NULL THEN 'pending' ELSE 'canceled' END,
                    c.reason,
                    CASE c.reason %(reason_texts)s END,
@@ -188,6 +189,7 @@ class SmsMarketingEngine(models.AbstractModel):
             """,
             mailing=mailing.id,
             model=mailing.recipient_model,
+            new_uuid=NEW_TRACE_UUID_SQL,
             reason_texts=SQL(" ").join(SQL("WHEN %s THEN %s", reason, reasons[reason]) for reason in REASONS),
             tz_expr=tz_expr,
             now=fields.Datetime.now(),

@@ -13,17 +13,34 @@ trace, and no token is stored (one HMAC per SMS at send time, one to check it).
 """
 
 import hmac
-import uuid
+import secrets
+import time
 from datetime import timedelta
 
 from odoo import _, _lt, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import create_index, create_unique_index
+from odoo.tools import SQL, create_index, create_unique_index
 
 from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, UNKNOWN
 from ..tools import links
 from .sms_marketing_consent import ConsentDetails
+
+# A trace's uuid is the provider's idempotency key and what its delivery reports name: 32 hex
+# digits, the time in milliseconds (12) then random ones (80 bits in Python, 74 in SQL, where
+# gen_random_uuid's version and variant bits are kept). Ordered by time, a mailing's new uuids go
+# to the end of the unique index, which stays in memory, instead of each to a random page of a
+# year's traces: with 10,000,000 traces, an INSERT of 100,000 took half the time and wrote 250 MB
+# of WAL instead of 870 MB (docs/benchmark.md). The random part keeps them unguessable.
+NEW_TRACE_UUID_SQL = SQL(
+    "lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
+    " || substr(replace(gen_random_uuid()::text, '-', ''), 13)"
+)
+
+
+def new_trace_uuid():
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+
 
 FAILURE_TYPES = [
     # canceled before sending
@@ -60,7 +77,7 @@ class SmsMarketingTrace(models.Model):
     res_id = fields.Integer()
     number = fields.Char()
     country_code = fields.Char(size=2, help="Country of the number, for its price.")
-    uuid = fields.Char(required=True, copy=False, default=lambda self: uuid.uuid4().hex, readonly=True)
+    uuid = fields.Char(required=True, copy=False, default=lambda self: new_trace_uuid(), readonly=True)
     body = fields.Text()
     segments = fields.Integer()
     cost = fields.Float(digits=(16, 4))

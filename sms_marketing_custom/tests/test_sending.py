@@ -1,4 +1,5 @@
 import re
+import time
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -27,13 +28,18 @@ class TestSendingSandbox(SmsEngineCase):
     def test_happy_path_with_cancellations(self):
         mailing = self._start(self._make_mailing())
         balance = self.sandbox.balance
+        built_after_ms = int(time.time() * 1000)
         self._run_cron()
+        built_before_ms = int(time.time() * 1000)
         self.assertEqual(mailing.state, "done")
         self.assertTrue(mailing.sent_date)
         traces = mailing.trace_ids
         self.assertEqual(len(traces), 13, "one trace per recipient, canceled ones included")
         self.assertEqual(len(set(traces.mapped("uuid"))), 13)
         self.assertTrue(all(re.fullmatch(r"[0-9a-f]{32}", u) for u in traces.mapped("uuid")), "32 hex digits")
+        # time-ordered: the build's milliseconds first (new uuids go to the end of the index), then random
+        self.assertTrue(all(built_after_ms <= int(u[:12], 16) <= built_before_ms for u in traces.mapped("uuid")))
+        self.assertEqual(len({u[12:] for u in traces.mapped("uuid")}), 13)
         by_type = {t.failure_type: t for t in traces.filtered(lambda t: t.state == "canceled")}
         self.assertEqual(set(by_type), {"invalid_number", "blacklisted", "opted_out", "duplicate"})
         self.assertEqual(by_type["blacklisted"].res_id, self.contacts[2].id)

@@ -70,8 +70,17 @@ class SmsMarketingEngine(models.AbstractModel):
         if lo:
             step = params["build_first_step"]
             if not first:
-                cr.execute(SQL("SELECT min(res_id) FROM sms_marketing_trace WHERE mailing_id = %s", mailing.id))
-                start = cr.fetchone()[0] or lo
+                # the first trace through the (mailing_id, res_id) index; the mailing as a sub-select:
+                # statistics that do not know it yet count it as one row, and a min() planned on that
+                # read every trace the mailing had built (sms.marketing.audience's duplicates look-up)
+                cr.execute(
+                    SQL(
+                        """SELECT res_id FROM sms_marketing_trace WHERE mailing_id = (SELECT %s::int)
+                            ORDER BY res_id LIMIT 1""",
+                        mailing.id,
+                    )
+                )
+                start = (cr.fetchone() or [lo])[0]
                 grown = max(step, 4 * (cursor - start + 1))
                 step = min(params["build_max_step"], grown, self._build_step_in_time(params))
             hi = min(lo + step - 1, max_id)

@@ -7,11 +7,18 @@ from unittest.mock import patch
 
 import psycopg2
 
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import SUPERUSER_ID, api, http, sql_db
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from ..tools import links
 from .standins import gateway, iap, twilio, vonage
+
+# The web server reads every addon's manifest on its first request for a static file
+# (``http.root.statics``, computed once). A browser test's first page asks several at once,
+# and the Python of this project's machines (3.11.7, 3.12.1) can fail to compile in two
+# threads at once ("AST constructor recursion depth mismatch", CPython gh-106905): a 500 on
+# the menus, and a web client that never starts. Read here, when the tests are loaded.
+ADDONS_WITH_STATIC_FILES = http.root.statics
 
 
 class SmsMarketingCase(TransactionCase):

@@ -287,6 +287,32 @@ class TestScaleOut(SmsEngineCase):
         self.assertEqual(len(lookups), 2, "the first window, and once after the window that found nobody")
         self.assertEqual(windows, 5, "3 + 3 ids, one empty window, then the 4 after the gap")
 
+    def test_a_build_window_reads_its_own_numbers_only(self):
+        """A window looks up which of its numbers already have a trace of the mailing (duplicates across
+        windows), one index probe per number. With a history the table's statistics do not know the
+        mailing being built (counted as one row): the look-up must not walk the traces the mailing
+        built so far, for each window or each number (quadratic in a mailing of 1,000,000)."""
+        contacts = self._make_contacts(60)
+        engine = self.env["sms.marketing.engine"]
+        earlier = self._make_mailing()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, uuid, state, try_count)
+               SELECT %s, 'sms.marketing.contact', -i, '+3249' || lpad(i::text, 7, '0'), md5(i::text), 'delivered', 0
+                 FROM generate_series(1, 5000) i""",
+            [earlier.id],
+        )
+        self.env.cr.execute("ANALYZE sms_marketing_trace")  # the history is known, the new mailing is not
+        mailing = self._start(self._make_mailing())
+        self.env.flush_all()
+        params = dict(engine._get_params(), build_first_step=20, build_max_step=20, build_window_ms=10**6)
+        engine._build_traces(mailing, params)
+        engine._build_traces(mailing, params)
+        self.assertEqual(len(mailing.trace_ids), 40)
+        _built, read = self._traces_read(lambda: engine._build_traces(mailing, params))
+        self.assertEqual(sorted(mailing.trace_ids.mapped("res_id")), sorted(contacts.ids))
+        self.assertLessEqual(read, 5, "the 40 traces built by the earlier windows are not read")
+
     # ------------------------------------------------------------------ rate limit
     def test_rate_slots_with_a_controlled_clock(self):
         gateway = self.http_gateway

@@ -268,14 +268,14 @@ class SmsMarketingAudience(models.AbstractModel):
             """WITH flagged AS MATERIALIZED (%s)
                %s
                  FROM flagged k
-                 LEFT JOIN (SELECT f.number, p.min_res_id, p.max_res_id
+                 LEFT JOIN (SELECT f.number, built.min_res_id, built.max_res_id
                               FROM (SELECT DISTINCT number FROM flagged WHERE number IS NOT NULL) f
                               CROSS JOIN LATERAL (
                                     SELECT min(t.res_id) AS min_res_id, max(t.res_id) AS max_res_id
                                       FROM sms_marketing_trace t
                                      WHERE t.mailing_id = (SELECT %s::int) AND t.number = f.number
-                                       AND t.state != 'canceled') p
-                             WHERE p.min_res_id IS NOT NULL) p ON p.number = k.number""",
+                                       AND t.state != 'canceled') built
+                             WHERE built.min_res_id IS NOT NULL) p ON p.number = k.number""",
             flagged,
             select,
             mailing.id,

@@ -75,12 +75,14 @@ class SmsMarketingEngine(models.AbstractModel):
                 # read every trace the mailing had built (sms.marketing.audience's duplicates look-up)
                 cr.execute(
                     SQL(
-                        """SELECT res_id FROM sms_marketing_trace WHERE mailing_id = (SELECT %s::int)
+                        """SELECT res_id FROM sms_marketing_trace
+                            WHERE mailing_id = (SELECT %s::int) AND res_id IS NOT NULL
                             ORDER BY res_id LIMIT 1""",
                         mailing.id,
                     )
                 )
-                start = (cr.fetchone() or [lo])[0]
+                first_trace = cr.fetchone()
+                start = (first_trace and first_trace[0]) or lo
                 grown = max(step, 4 * (cursor - start + 1))
                 step = min(params["build_max_step"], grown, self._build_step_in_time(params))
             hi = min(lo + step - 1, max_id)

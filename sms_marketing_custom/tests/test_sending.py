@@ -1,5 +1,6 @@
 import re
 import time
+import uuid
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -14,6 +15,11 @@ from .common import SmsEngineCase
 
 @tagged("post_install", "-at_install")
 class TestSendingSandbox(SmsEngineCase):
+    def _database_milliseconds(self):
+        """The database's clock, the one the engine's INSERT reads."""
+        self.env.cr.execute("SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+        return self.env.cr.fetchone()[0]
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -25,21 +31,36 @@ class TestSendingSandbox(SmsEngineCase):
         cls._opt_out(cls.contacts[3])
         cls.twin = cls._make_contacts(1, start=4)  # same number as contacts[4]
 
+    def test_a_trace_made_in_python_has_the_same_uuid_layout(self):
+        """The ORM's default (tests, demo data) is a UUID version 7 of the time too, as the engine's INSERT."""
+        mailing = self._make_mailing()
+        before_ms = int(time.time() * 1000)  # the default runs in Python: its clock
+        traces = self.env["sms.marketing.trace"].create(
+            [{"mailing_id": mailing.id, "number": f"+3247000000{i}"} for i in range(3)]
+        )
+        after_ms = int(time.time() * 1000)
+        layouts = {(uuid.UUID(u).version, uuid.UUID(u).variant) for u in traces.mapped("uuid")}
+        self.assertEqual(layouts, {(7, uuid.RFC_4122)})
+        self.assertTrue(all(before_ms <= int(u[:12], 16) <= after_ms for u in traces.mapped("uuid")))
+        self.assertEqual(len(set(traces.mapped("uuid"))), 3)
+
     def test_happy_path_with_cancellations(self):
         mailing = self._start(self._make_mailing())
         balance = self.sandbox.balance
-        built_after_ms = int(time.time() * 1000)
+        built_after_ms = self._database_milliseconds()
         self._run_cron()
-        built_before_ms = int(time.time() * 1000)
+        built_before_ms = self._database_milliseconds()
         self.assertEqual(mailing.state, "done")
         self.assertTrue(mailing.sent_date)
         traces = mailing.trace_ids
         self.assertEqual(len(traces), 13, "one trace per recipient, canceled ones included")
         self.assertEqual(len(set(traces.mapped("uuid"))), 13)
         self.assertTrue(all(re.fullmatch(r"[0-9a-f]{32}", u) for u in traces.mapped("uuid")), "32 hex digits")
-        # time-ordered: the build's milliseconds first (new uuids go to the end of the index), then random
+        # UUIDs version 7: the build's milliseconds first (new uuids go to the end of the index), then random
         self.assertTrue(all(built_after_ms <= int(u[:12], 16) <= built_before_ms for u in traces.mapped("uuid")))
-        self.assertEqual(len({u[12:] for u in traces.mapped("uuid")}), 13)
+        layouts = {(uuid.UUID(u).version, uuid.UUID(u).variant) for u in traces.mapped("uuid")}
+        self.assertEqual(layouts, {(7, uuid.RFC_4122)})
+        self.assertEqual(len({u[13:] for u in traces.mapped("uuid")}), 13)
         by_type = {t.failure_type: t for t in traces.filtered(lambda t: t.state == "canceled")}
         self.assertEqual(set(by_type), {"invalid_number", "blacklisted", "opted_out", "duplicate"})
         self.assertEqual(by_type["blacklisted"].res_id, self.contacts[2].id)

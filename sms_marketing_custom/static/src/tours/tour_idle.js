@@ -11,16 +11,18 @@ import { registry } from "@web/core/registry";
  */
 const PENDING_CLASS = "o_sms_tour_rpc_pending";
 
+// By request id, as the web client's loading indicator does: an aborted request (an
+// autocomplete's previous search) answers RPC:RESPONSE again after its own response.
 registry.category("services").add("sms_marketing_tour_rpc_counter", {
     start(env) {
-        let pending = 0;
-        env.bus.addEventListener("RPC:REQUEST", () => {
-            pending++;
+        const pending = new Set();
+        env.bus.addEventListener("RPC:REQUEST", ({ detail }) => {
+            pending.add(detail.data.id);
             document.body.classList.add(PENDING_CLASS);
         });
-        env.bus.addEventListener("RPC:RESPONSE", () => {
-            pending = Math.max(0, pending - 1);
-            if (!pending) {
+        env.bus.addEventListener("RPC:RESPONSE", ({ detail }) => {
+            pending.delete(detail.data.id);
+            if (!pending.size) {
                 document.body.classList.remove(PENDING_CLASS);
             }
         });

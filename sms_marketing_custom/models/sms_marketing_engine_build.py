@@ -15,7 +15,7 @@ from odoo.tools import SQL
 
 from ..tools import quiet_hours
 from .sms_marketing_audience import REASONS
-from .sms_marketing_trace import NEW_TRACE_UUID_SQL
+from .sms_marketing_trace import NEW_TRACE_UUID_SQL, mailing_being_built_sql
 
 # A build window of fewer traces never re-analyzes the trace table (see _refresh_trace_statistics).
 TRACE_ANALYZE_MIN_ROWS = 10000
@@ -70,15 +70,14 @@ class SmsMarketingEngine(models.AbstractModel):
         if lo:
             step = params["build_first_step"]
             if not first:
-                # the first trace through the (mailing_id, res_id) index; the mailing as a sub-select:
-                # statistics that do not know it yet count it as one row, and a min() planned on that
-                # read every trace the mailing had built (sms.marketing.audience's duplicates look-up)
+                # the first trace through the (mailing_id, res_id) index, not a min() over every trace
+                # the mailing has built (``mailing_being_built_sql``)
                 cr.execute(
                     SQL(
                         """SELECT res_id FROM sms_marketing_trace
-                            WHERE mailing_id = (SELECT %s::int) AND res_id IS NOT NULL
+                            WHERE mailing_id = %s AND res_id IS NOT NULL
                             ORDER BY res_id LIMIT 1""",
-                        mailing.id,
+                        mailing_being_built_sql(mailing.id),
                     )
                 )
                 first_trace = cr.fetchone()

@@ -46,6 +46,18 @@ def new_trace_uuid():
     return uuid.UUID(int=milliseconds << 80 | 0x7 << 76 | random_a << 64 | 0b10 << 62 | random_b).hex
 
 
+def mailing_being_built_sql(mailing_id):
+    """SQL: the id of a mailing whose traces are being built, for a look-up of its traces by index.
+
+    The statistics of a large trace table do not know a mailing being built (a build window never
+    re-analyzes it) and count it as one row: any plan on (mailing_id, id), the smallest index, then
+    looks cheapest, and walks every trace the mailing has built so far, at each window (quadratic:
+    0.4 s for the second window of 5,000 with 10,000,000 traces in the table, 53 s for the tenth in
+    a per-number form). Given as a sub-select, the mailing is estimated as an average one, and the
+    index of the look-up's other column is kept."""
+    return SQL("(SELECT %s::int)", mailing_id)
+
+
 FAILURE_TYPES = [
     # canceled before sending
     ("invalid_number", "Invalid Number"),

@@ -147,6 +147,30 @@ def _session_sample(cr, db, own_pid):
     return cr.fetchall()
 
 
+def _queue_sample(cr, mailing_id):
+    """The mailing's queue now: (traces no runner has claimed, res_id up to which its traces are built)."""
+    cr.execute(
+        """SELECT (SELECT COALESCE(sum(unclaimed_count), 0) FROM sms_marketing_mailing_figure WHERE mailing_id = %s),
+                  (SELECT trace_build_cursor FROM sms_marketing_mailing WHERE id = %s)""",
+        (mailing_id, mailing_id),
+    )
+    return cr.fetchone()
+
+
+def _during(timeline, stall_at, stall_s):
+    """What the samples taken during the longest stall saw: the sessions (state, wait, query head) and the
+    queue (unclaimed traces, build cursor): nothing claimable while a window was built, or work left idle."""
+    if stall_at is None:
+        return None
+    inside = [(t, sessions, queue) for t, sessions, queue in timeline if stall_at <= t <= stall_at + stall_s]
+    sessions = collections.Counter(session for _t, samples, _queue in inside for session in samples)
+    return {
+        "samples": len(inside),
+        "queue": [{"t": round(t, 2), "unclaimed": int(queue[0]), "build_cursor": queue[1]} for t, _s, queue in inside],
+        "sessions": [{"state": s, "wait": w, "query": q, "samples": c} for (s, w, q), c in sessions.most_common(6)],
+    }
+
+
 def run_one(aud, servers, threads, repeat):
     """One run of one layout on a fresh database: N contacts, a mailing to them, sent."""
     load_before = os.getloadavg()[0]
@@ -197,7 +221,7 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
             t0 = time.time()
             side.send(env, mailing_id)
         send_s = time.time() - t0
-        series, waits, last_session = [], collections.Counter(), 0.0
+        series, waits, last_session, timeline = [], collections.Counter(), 0.0, []
         deadline = t0 + float(os.environ.get("BENCH_DEPLOYED_TIMEOUT", "1800"))
         done, summary = False, {}
         with conn.cursor() as cr:
@@ -214,8 +238,10 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
                 series.append((now - t0, cr.fetchone()[0]))
                 if now - last_session >= POLL_SESSIONS:
                     last_session = now
-                    for state, event, query in _session_sample(cr, db, own_pid):
+                    sessions = _session_sample(cr, db, own_pid)
+                    for state, event, query in sessions:
                         waits[(state, event, query)] += 1
+                    timeline.append((now - t0, sessions, _queue_sample(cr, mailing_id)))
                     done, summary = side.progress(cr, mailing_id)
                 time.sleep(POLL_PROGRESS)
         cpu_after, cpu_window_s = _cpu_seconds(), time.time() - t0
@@ -233,6 +259,7 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
         os.environ.pop("BENCH_GATEWAY_URL", None)
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
     result = _result(series, waits, summary, servers, threads, send_s, logs)
+    result["during_longest_stall"] = _during(timeline, result["longest_stall_at_s"], result["longest_stall_s"])
     return dict(result, cpu_s=cpu, cpu_window_s=cpu_window_s, send_at=t0, trace_table=table_stats)
 
 
@@ -312,6 +339,15 @@ def report(runs, started):
               f"its {os.cpu_count()} cores), and when the longest stall began (after Send, UTC):"]  # fmt: skip
     for run in runs:
         lines.append(f"  {run['layout']} #{run['repeat']}: {cpu_line(run)}")
+    lines += ["", "during the longest stall (samples of 0.25 s): the mailing's unclaimed traces and build cursor, "
+              "what the sessions did:"]  # fmt: skip
+    for run in runs:
+        during = run.get("during_longest_stall")
+        if not during:
+            continue
+        queue = ", ".join(f"{q['t']:.1f}s {q['unclaimed']:,}/{q['build_cursor']}" for q in during["queue"])
+        sessions = "; ".join(f"{s['samples']}x {s['state']} {s['wait']} {s['query']!r}" for s in during["sessions"])
+        lines.append(f"  {run['layout']} #{run['repeat']}: {queue or 'no sample'}; {sessions or 'no session'}")
     return lines
 
 

@@ -25,8 +25,10 @@ when it is its trace's first. The rows of a mailing are summed at read and
 folded into one by a cron (``_cron_fold_figures``), which also recounts the
 clicked traces of the mailings it folds (two first clicks of one trace at the
 same instant both count until then). ``last_sent_at`` is the last sending date
-of a mailing's traces: the engagement filters that name a time window read the
-traces of the mailings sent in it only.
+of a mailing's traces: the engagement filters and the SMS analysis that name a
+time window read the traces of the mailings sent in it only; ``first_sent_at``
+(the first, or earlier) says which of them were sent in it entirely, whose
+traces need no date condition (``_get_mailings_sent_after``).
 """
 
 from collections import namedtuple
@@ -152,7 +154,7 @@ class SmsMarketingCampaignReport(models.Model):
             SQL(
                 """CREATE TABLE IF NOT EXISTS %s (
                        mailing_id integer NOT NULL, %s, credits_spent numeric NOT NULL DEFAULT 0,
-                       last_sent_at timestamp)""",
+                       last_sent_at timestamp, first_sent_at timestamp)""",
                 SQL.identifier(FIGURE_TABLE),
                 SQL(", ").join(
                     SQL("%s bigint NOT NULL DEFAULT 0", SQL.identifier(name))
@@ -168,9 +170,13 @@ class SmsMarketingCampaignReport(models.Model):
             "AND table_name = %s",
             [FIGURE_TABLE],
         )
-        added = set(COUNTER_COLUMNS) - {row[0] for row in cr.fetchall()}
+        existing = {row[0] for row in cr.fetchall()}
+        added = set(COUNTER_COLUMNS) - existing
         for name in sorted(added):
             cr.execute(SQL("ALTER TABLE %s ADD COLUMN %s bigint NOT NULL DEFAULT 0", table, SQL.identifier(name)))
+        if "first_sent_at" not in existing:
+            cr.execute(SQL("ALTER TABLE %s ADD COLUMN first_sent_at timestamp", table))
+            added.add("first_sent_at")
         cr.execute(
             SQL(
                 "CREATE INDEX IF NOT EXISTS %s ON %s (mailing_id)", SQL.identifier(f"{FIGURE_TABLE}_mailing_idx"), table
@@ -185,7 +191,8 @@ class SmsMarketingCampaignReport(models.Model):
             )
         )
         trace_columns = SQL(", ").join(
-            SQL.identifier(name) for name in ("mailing_id", *(n for n, _v in TRACE_COUNTERS), "last_sent_at")
+            SQL.identifier(name)
+            for name in ("mailing_id", *(n for n, _v in TRACE_COUNTERS), "last_sent_at", "first_sent_at")
         )
         sums = [SQL("sum(r.sign * %s)", SQL(value)) for _name, value in TRACE_COUNTERS]
 
@@ -196,12 +203,16 @@ class SmsMarketingCampaignReport(models.Model):
             )
             return SQL(
                 """INSERT INTO %s (%s)
-                   SELECT r.mailing_id, %s, max(r.sent_at) FILTER (WHERE r.sign > 0) FROM (%s) r
+                   SELECT r.mailing_id, %s, max(r.sent_at) FILTER (WHERE r.sign > 0),
+                          min(r.sent_at) FILTER (WHERE r.sign > 0)
+                     FROM (%s) r
                     -- a trace deleted with its mailing leaves no counter behind
                     WHERE EXISTS (SELECT 1 FROM sms_marketing_mailing m WHERE m.id = r.mailing_id)
                     GROUP BY r.mailing_id
                    HAVING %s OR max(r.sent_at) FILTER (WHERE r.sign > 0)
-                                 IS DISTINCT FROM max(r.sent_at) FILTER (WHERE r.sign < 0);""",
+                                 IS DISTINCT FROM max(r.sent_at) FILTER (WHERE r.sign < 0)
+                             OR min(r.sent_at) FILTER (WHERE r.sign > 0)
+                                 IS DISTINCT FROM min(r.sent_at) FILTER (WHERE r.sign < 0);""",
                 SQL.identifier(FIGURE_TABLE),
                 trace_columns,
                 SQL(", ").join(sums),
@@ -308,11 +319,11 @@ class SmsMarketingCampaignReport(models.Model):
         )
         cr.execute(
             SQL(
-                """INSERT INTO %s (%s, clicked_count, last_sent_at)
+                """INSERT INTO %s (%s, clicked_count, last_sent_at, first_sent_at)
                    SELECT m.id, %s,
                           (SELECT count(DISTINCT c.trace_id) FROM sms_marketing_link_click c
                             WHERE c.mailing_id = m.id AND c.trace_id IS NOT NULL),
-                          max(r.sent_at)
+                          max(r.sent_at), min(r.sent_at)
                      FROM sms_marketing_mailing m JOIN sms_marketing_trace r ON r.mailing_id = m.id
                     WHERE %s
                     GROUP BY m.id""",
@@ -351,12 +362,25 @@ class SmsMarketingCampaignReport(models.Model):
         )
 
     def _get_mailings_sent_after(self, date):
-        """Ids of the mailings with a trace sent after ``date`` (their counters; no rights: ids only)."""
+        """(ids of the mailings whose traces were all sent after ``date``, ids of those with only some
+        sent after it): their counters, no rights, ids only.
+
+        A sending date only grows, and each row of counters keeps the first and last of the dates its
+        statement wrote: a mailing whose first is after ``date`` has no trace sent before it."""
         self.env["sms.marketing.trace"].flush_model(["mailing_id", "sent_at"])
+        table = SQL.identifier(FIGURE_TABLE)
         self.env.cr.execute(
-            SQL("SELECT DISTINCT mailing_id FROM %s WHERE last_sent_at > %s", SQL.identifier(FIGURE_TABLE), date)
+            SQL(
+                """SELECT f.mailing_id, min(f.first_sent_at) > %(date)s
+                     FROM %(table)s f
+                    WHERE f.mailing_id IN (SELECT mailing_id FROM %(table)s WHERE last_sent_at > %(date)s)
+                    GROUP BY f.mailing_id""",
+                date=date,
+                table=table,
+            )
         )
-        return [row[0] for row in self.env.cr.fetchall()]
+        rows = self.env.cr.fetchall()
+        return [mid for mid, inside in rows if inside], [mid for mid, inside in rows if not inside]
 
     def _cron_fold_figures(self):
         """Fold each mailing's rows of differences into one (their sum), with its clicked traces recounted;
@@ -369,11 +393,11 @@ class SmsMarketingCampaignReport(models.Model):
                         WHERE f.mailing_id IN (SELECT mailing_id FROM %(table)s GROUP BY mailing_id HAVING count(*) > 1)
                            OR NOT EXISTS (SELECT 1 FROM sms_marketing_mailing m WHERE m.id = f.mailing_id)
                     RETURNING f.*)
-                   INSERT INTO %(table)s (mailing_id, %(columns)s, clicked_count, last_sent_at)
+                   INSERT INTO %(table)s (mailing_id, %(columns)s, clicked_count, last_sent_at, first_sent_at)
                    SELECT d.mailing_id, %(sums)s,
                           (SELECT count(DISTINCT c.trace_id) FROM sms_marketing_link_click c
                             WHERE c.mailing_id = d.mailing_id AND c.trace_id IS NOT NULL),
-                          max(d.last_sent_at)
+                          max(d.last_sent_at), min(d.first_sent_at)
                      FROM folded d
                     WHERE EXISTS (SELECT 1 FROM sms_marketing_mailing m WHERE m.id = d.mailing_id)
                     GROUP BY d.mailing_id""",

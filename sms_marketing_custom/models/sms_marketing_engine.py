@@ -358,6 +358,8 @@ class SmsMarketingEngine(models.AbstractModel):
         finished = mailing._set_testing(where=sent) or mailing._set_done(where=sent)
         if finished:
             self._commit()
+            if self.env["sms.marketing.trace"]._refresh_statistics_after(finished):
+                self._commit()
         return bool(finished)
 
     @api.model

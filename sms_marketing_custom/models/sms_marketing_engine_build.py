@@ -17,8 +17,6 @@ from ..tools import quiet_hours
 from .sms_marketing_audience import REASONS
 from .sms_marketing_trace import NEW_TRACE_UUID_SQL, mailing_being_built_sql
 
-# A build window of fewer traces never re-analyzes the trace table (see _refresh_trace_statistics).
-TRACE_ANALYZE_MIN_ROWS = 10000
 # Namespace of the per-mailing advisory lock of the trace builder ("SMS").
 BUILD_LOCK_NAMESPACE = 0x534D53
 
@@ -87,7 +85,8 @@ class SmsMarketingEngine(models.AbstractModel):
             hi = min(lo + step - 1, max_id)
             started = time.monotonic()
             inserted = self._insert_traces(mailing, lo, hi)
-            self._refresh_trace_statistics(inserted)
+            # the claims read the window's traces by the (mailing, id) index only if the planner knows them
+            self.env["sms.marketing.trace"]._refresh_statistics(inserted, share=0.1)
             if inserted:  # ids per second of this runner's last window (the next one is sized by it; not a gap's)
                 params["_build_ids_per_second"] = (hi - lo + 1) / max(time.monotonic() - started, 0.001)
             elif hi < max_id:  # a gap in the ids: the next window starts at the next recipient
@@ -151,24 +150,6 @@ class SmsMarketingEngine(models.AbstractModel):
         if not speed:
             return 10 * params["build_first_step"]
         return max(params["build_first_step"], int(speed * params["build_window_ms"] / 1000))
-
-    @api.model
-    def _refresh_trace_statistics(self, inserted):
-        """ANALYZE the trace table after a window that changed it by a tenth or more.
-
-        The claims find a mailing's pending traces through the (mailing, id)
-        index only if the planner knows they are there: with statistics taken
-        before the window (autovacuum comes a minute later at best), it reads
-        the whole table and sorts it for every batch. A table of many earlier
-        mailings is barely changed by one window and is not analyzed again.
-        """
-        if inserted < TRACE_ANALYZE_MIN_ROWS:
-            return
-        cr = self.env.cr
-        cr.execute("SELECT reltuples FROM pg_class WHERE oid = 'sms_marketing_trace'::regclass")
-        known = cr.fetchone()[0]
-        if known < 0 or inserted >= 0.1 * known:  # -1: never analyzed
-            cr.execute("ANALYZE sms_marketing_trace")
 
     @api.model
     def _insert_traces(self, mailing, lo, hi, recipients=None):

@@ -183,6 +183,12 @@ class SmsEngineCase(SmsMarketingCase):
         super().setUp()
         self.sim.configure(reset=True, balance=1000.0, prices={"*": 1.0}, fail_next=[], number_states={}, delivery=None)
 
+    def _trace_table_analyses(self):
+        """How many times the trace table was analyzed by a command (autovacuum's analyses aside)."""
+        self.env.cr.execute("SELECT pg_stat_clear_snapshot()")  # the statistics views are read once per transaction
+        self.env.cr.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'sms_marketing_trace'")
+        return self.env.cr.fetchone()[0]
+
     @classmethod
     def _make_contacts(cls, count, start=0, sms_list=None):
         return cls.env["sms.marketing.contact"].create(

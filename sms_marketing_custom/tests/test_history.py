@@ -116,6 +116,17 @@ class TestHistory(SmsEngineCase):
         # and the triggers count from there
         mailings[0].trace_ids[:2].write({"state": "failed", "failure_type": "rejected"})
         self.assertEqual(self._counters(mailings), self._recount(mailings))
+        # a database of the release before the first sending dates: the column, and a recount
+        self.env.cr.execute("ALTER TABLE sms_marketing_mailing_figure DROP COLUMN first_sent_at")
+        self.env["sms.marketing.campaign.report"].init()
+        self.env.cr.execute(
+            """SELECT f.mailing_id, min(f.first_sent_at) = (SELECT min(t.sent_at) FROM sms_marketing_trace t
+                                                          WHERE t.mailing_id = f.mailing_id)
+                 FROM sms_marketing_mailing_figure f WHERE f.mailing_id = ANY(%s) GROUP BY f.mailing_id""",
+            [mailings.ids],
+        )
+        self.assertEqual(dict(self.env.cr.fetchall()), dict.fromkeys(mailings.ids, True))
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
 
     def test_reading_the_figures_reads_no_trace(self):
         mailing = self._sent_mailing()
@@ -218,6 +229,45 @@ class TestHistory(SmsEngineCase):
         self.assertEqual(
             Trace.search_count([("recent_sent_at", "<", since)]), Trace.search_count([("sent_at", "<", since)])
         )
+
+    def _plan_nodes(self, node, table):
+        """The nodes of the plan ``node`` (EXPLAIN ANALYZE, JSON) that read ``table``."""
+        nodes = [node] if node.get("Relation Name") == table else []
+        return nodes + [found for child in node.get("Plans", ()) for found in self._plan_nodes(child, table)]
+
+    def test_a_window_names_the_mailings_sent_in_it_entirely_without_a_date(self):
+        """The planner multiplies a mailing's share of the traces by the table's share sent in the window:
+        a mailing sent in the window entirely, named with a date condition, was counted as a few rows
+        (a nested loop and a sort on disk for the SMS analysis). It is named without; a mailing sent
+        partly in the window keeps the date, and the answer is the traces sent in the window."""
+        for months in (3, 6, 9, 12):
+            self._old_mailing(20000, months)
+        recent = self._old_mailing(5000, 0)
+        straddling = self._old_mailing(100, 2)
+        self.env.cr.execute(
+            """UPDATE sms_marketing_trace SET sent_at = now() at time zone 'UTC' - interval '1 day'
+                WHERE id IN (SELECT id FROM sms_marketing_trace WHERE mailing_id = %s ORDER BY id LIMIT 40)""",
+            [straddling.id],
+        )
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+        since = fields.Datetime.now() - timedelta(days=30)
+        inside, partly = self.env["sms.marketing.campaign.report"]._get_mailings_sent_after(since)
+        self.assertIn(recent.id, inside)
+        self.assertEqual(partly, [straddling.id])
+        Trace = self.env["sms.marketing.trace"].with_user(self.user_marketing)
+        groups = Trace.read_group([("recent_sent_at", ">", since)], ["cost:sum"], ["mailing_id"], lazy=False)
+        counts = {group["mailing_id"][0]: group["__count"] for group in groups}
+        self.assertEqual(counts[recent.id], 5000)
+        self.assertEqual(counts[straddling.id], 40)
+        self.assertEqual(sum(counts.values()), Trace.search_count([("sent_at", ">", since)]))
+        # the window's traces as the planner counts them (the condition alone, without the company rule's
+        # join): about 5,040, not 5,100 * 5,040 / 85,100
+        query = Trace.sudo()._search([("recent_sent_at", ">", since)]).select("count(*)")
+        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+        scans = self._plan_nodes(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace")
+        actual = sum(scan["Actual Rows"] * scan["Actual Loops"] for scan in scans)
+        self.assertGreaterEqual(actual, 5040)
+        self.assertGreater(sum(scan["Plan Rows"] for scan in scans), actual / 2)
 
     def test_a_mailings_recipients_are_looked_up_not_scanned(self):
         """ "Received Mailing" is this one: its recipients are found by the contacts' primary key, the table

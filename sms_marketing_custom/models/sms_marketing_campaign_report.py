@@ -337,17 +337,26 @@ class SmsMarketingCampaignReport(models.Model):
     def _get_queue_counts(self, mailing_ids):
         """{mailing id: QueueCounts(unclaimed, waiting, pending)} of ``mailing_ids`` (zeros for a mailing
         without traces), from the counters: what the engine asks at each claim and each run's end."""
-        self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "claim_move_id", "next_try_at"])
         self.env.cr.execute(
             SQL(
-                """SELECT mailing_id, sum(unclaimed_count), sum(waiting_count), sum(pending_count)
-                     FROM %s WHERE mailing_id = ANY(%s) GROUP BY mailing_id""",
-                SQL.identifier(FIGURE_TABLE),
+                "SELECT m.id, q.* FROM unnest(%s::int[]) m(id), LATERAL (%s) q",
                 list(mailing_ids),
+                self._get_queue_counts_sql(SQL("m.id")),
             )
         )
-        counts = {row[0]: QueueCounts(*(int(value or 0) for value in row[1:])) for row in self.env.cr.fetchall()}
-        return {mailing_id: counts.get(mailing_id, QueueCounts(0, 0, 0)) for mailing_id in mailing_ids}
+        return {row[0]: QueueCounts(*(int(value) for value in row[1:])) for row in self.env.cr.fetchall()}
+
+    def _get_queue_counts_sql(self, mailing_id):
+        """SQL: one row (unclaimed, waiting, pending) of the mailing ``mailing_id`` (an SQL expression),
+        for a caller that reads it in the same statement (the same snapshot) as the traces."""
+        self.env["sms.marketing.trace"].flush_model(["mailing_id", "state", "claim_move_id", "next_try_at"])
+        return SQL(
+            """SELECT COALESCE(sum(f.unclaimed_count), 0) AS unclaimed, COALESCE(sum(f.waiting_count), 0) AS waiting,
+                      COALESCE(sum(f.pending_count), 0) AS pending
+                 FROM %s f WHERE f.mailing_id = %s""",
+            SQL.identifier(FIGURE_TABLE),
+            mailing_id,
+        )
 
     def _get_nothing_pending_condition(self, mailing_id):
         """SQL: the mailing ``mailing_id`` (an SQL expression) has no pending trace, by its counters.

@@ -250,13 +250,8 @@ class SmsMarketingEngine(models.AbstractModel):
         after = cursors.get(mailing.id, 0)
         rows = self._claim_after(mailing, params, after) if after else []
         if not rows:
-            # nothing claimable after this runner's place (or no place yet): what the counters still count
-            # unclaimed is behind it, or ahead in the batches other runners are claiming now (not committed,
-            # skipped above), which a walk from the beginning would not find either
-            queue = self.env["sms.marketing.campaign.report"]._get_queue_counts([mailing.id])[mailing.id]
-            ahead = self._count_unclaimed_after(mailing, after) if after and queue.unclaimed else 0
-            behind = queue.unclaimed - queue.waiting - ahead
-            if behind > 0 or queue.waiting:
+            behind, waiting = self._count_unclaimed_behind(mailing, after)
+            if behind > 0 or waiting:
                 # from the mailing's first trace, not the table's; only traces waiting for a time (retries,
                 # quiet hours) left behind: the due ones, by the partial index on next_try_at
                 self.env.cr.execute(
@@ -264,7 +259,9 @@ class SmsMarketingEngine(models.AbstractModel):
                 )
                 rows = self._claim_after(mailing, params, self.env.cr.fetchone()[0], only_waiting=behind <= 0)
         if rows:
-            cursors[mailing.id] = rows[-1].id
+            # forward only: a trace claimed behind (a retry) does not send the next claims back over
+            # every trace sent since
+            cursors[mailing.id] = max(after, rows[-1].id)
         return rows
 
     @api.model
@@ -288,19 +285,34 @@ class SmsMarketingEngine(models.AbstractModel):
         return [ClaimedRow(*row) for row in self.env.cr.fetchall()]
 
     @api.model
-    def _count_unclaimed_after(self, mailing, after):
-        """The mailing's unclaimed traces not waiting for a time after the id ``after``, locked ones
-        included: the index range a runner's walk forward has just read."""
+    def _count_unclaimed_behind(self, mailing, after):
+        """(unclaimed traces not waiting for a time at or before the id ``after``, traces waiting for a
+        time) of the mailing, when nothing was claimable after ``after`` (0: no place yet).
+
+        The rest of what the counters count unclaimed is ahead, in batches other runners are claiming
+        now (locked, not committed: skipped by the claim), which a walk from the beginning would not
+        find either. One statement, so the counters and the traces after the place are read in one
+        snapshot (READ COMMITTED): between two, a batch committed meanwhile would look behind, and
+        send the runner over the whole mailing for nothing. The traces after the place are counted
+        only when something not waiting is unclaimed."""
+        queue = self.env["sms.marketing.campaign.report"]._get_queue_counts_sql(mailing.id)
         self.env.cr.execute(
             SQL(
-                """SELECT count(*) FROM sms_marketing_trace
-                    WHERE mailing_id = %s AND id > %s AND state = 'pending' AND claim_move_id IS NULL
-                      AND next_try_at IS NULL""",
-                mailing.id,
-                after,
+                """SELECT q.unclaimed - q.waiting - (
+                              -- q's condition first: a one-time filter, the index is not read when it fails
+                              SELECT count(*) FROM sms_marketing_trace
+                               WHERE q.unclaimed > q.waiting AND %(after)s > 0
+                                 AND mailing_id = %(mailing)s AND id > %(after)s AND state = 'pending'
+                                 AND claim_move_id IS NULL AND next_try_at IS NULL),
+                          q.waiting
+                     FROM (%(queue)s) q""",
+                mailing=mailing.id,
+                after=after,
+                queue=queue,
             )
         )
-        return self.env.cr.fetchone()[0]
+        behind, waiting = self.env.cr.fetchone()
+        return int(behind), int(waiting)
 
     @api.model
     def _get_claim_positions(self):

@@ -327,13 +327,9 @@ class TestScaleOut(SmsEngineCase):
         self.assertEqual(len(lookups), 2, "the first window, and once after the window that found nobody")
         self.assertEqual(windows, 5, "3 + 3 ids, one empty window, then the 4 after the gap")
 
-    def test_a_build_window_reads_its_own_numbers_only(self):
-        """A window looks up which of its numbers already have a trace of the mailing (duplicates across
-        windows), one index probe per number. With a history the table's statistics do not know the
-        mailing being built (counted as one row): the look-up must not walk the traces the mailing
-        built so far, for each window or each number (quadratic in a mailing of 1,000,000)."""
-        contacts = self._make_contacts(60)
-        engine = self.env["sms.marketing.engine"]
+    def _analyzed_history(self):
+        """5,000 traces of an earlier mailing, and the trace table analyzed: statistics that know every
+        mailing but the ones made next (counted as one row each)."""
         earlier = self._make_mailing()
         self.env.flush_all()
         self.env.cr.execute(
@@ -342,7 +338,16 @@ class TestScaleOut(SmsEngineCase):
                  FROM generate_series(1, 5000) i""",
             [earlier.id],
         )
-        self.env.cr.execute("ANALYZE sms_marketing_trace")  # the history is known, the new mailing is not
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+
+    def test_a_build_window_reads_its_own_numbers_only(self):
+        """A window looks up which of its numbers already have a trace of the mailing (duplicates across
+        windows), one index probe per number. With a history the table's statistics do not know the
+        mailing being built (counted as one row): the look-up must not walk the traces the mailing
+        built so far, for each window or each number (quadratic in a mailing of 1,000,000)."""
+        contacts = self._make_contacts(60)
+        engine = self.env["sms.marketing.engine"]
+        self._analyzed_history()  # the history is known, the new mailing is not
         mailing = self._start(self._make_mailing())
         self.env.flush_all()
         params = dict(engine._get_params(), build_first_step=20, build_max_step=20, build_window_ms=10**6)
@@ -360,15 +365,7 @@ class TestScaleOut(SmsEngineCase):
         when it is done; a small one is not worth the sample's read."""
         self._make_contacts(60)
         engine = self.env["sms.marketing.engine"]
-        earlier = self._make_mailing()
-        self.env.flush_all()
-        self.env.cr.execute(
-            """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, uuid, state, try_count)
-               SELECT %s, 'sms.marketing.contact', -i, '+3249' || lpad(i::text, 7, '0'), md5(i::text), 'delivered', 0
-                 FROM generate_series(1, 5000) i""",
-            [earlier.id],
-        )
-        self.env.cr.execute("ANALYZE sms_marketing_trace")  # a history the statistics know, no new mailing in it
+        self._analyzed_history()  # a history the statistics know, no new mailing in it
         for threshold, analyzed in ((61, False), (60, True)):
             with self.subTest(threshold=threshold), patch.object(trace_module, "TRACE_ANALYZE_MIN_ROWS", threshold):
                 mailing = self._start(self._make_mailing())

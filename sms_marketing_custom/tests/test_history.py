@@ -162,12 +162,23 @@ class TestHistory(SmsEngineCase):
         self.env.invalidate_all()
         return mailing
 
+    def _count_plan(self, model, domain):
+        """The plan (EXPLAIN ANALYZE, JSON) of counting ``model``'s records matching ``domain``."""
+        query = model._search(domain).select("count(*)")
+        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
+        return self.env.cr.fetchone()[0][0]["Plan"]
+
+    def _plan_nodes(self, node, table):
+        """The nodes of the plan ``node`` (EXPLAIN ANALYZE, JSON) that read ``table``."""
+        nodes = [node] if node.get("Relation Name") == table else []
+        return nodes + [found for child in node.get("Plans", ()) for found in self._plan_nodes(child, table)]
+
     def _rows_read(self, node, table):
         """Rows of ``table`` the plan ``node`` (EXPLAIN ANALYZE, JSON) read: returned or filtered out."""
-        rows = 0
-        if node.get("Relation Name") == table:
-            rows = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
-        return rows + sum(self._rows_read(child, table) for child in node.get("Plans", ()))
+        return sum(
+            (scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)) * scan["Actual Loops"]
+            for scan in self._plan_nodes(node, table)
+        )
 
     def test_time_window_filters_read_the_mailings_sent_in_the_window(self):
         for months in (3, 6, 9, 12):
@@ -183,9 +194,7 @@ class TestHistory(SmsEngineCase):
         ):
             with self.subTest(domain=domain):
                 # the traces it reads: those of the recent mailings, none of the 80,000 of the old ones
-                query = Contact._search(domain).select("count(*)")
-                self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
-                self.assertLess(self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace"), 5000)
+                self.assertLess(self._rows_read(self._count_plan(Contact, domain), "sms_marketing_trace"), 5000)
                 # and the answer is the recount's
                 since = domain[0][2] if domain[0][0] == "sms_last_received_at" else now - timedelta(days=30)
                 self.env.cr.execute(
@@ -199,9 +208,7 @@ class TestHistory(SmsEngineCase):
 
     def _trace_rows_read(self, model, domain):
         """Rows of the trace table that counting ``model``'s records matching ``domain`` reads (EXPLAIN ANALYZE)."""
-        query = model._search(domain).select("count(*)")
-        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
-        return self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace")
+        return self._rows_read(self._count_plan(model, domain), "sms_marketing_trace")
 
     def test_the_sms_analysis_opens_on_the_mailings_sent_in_its_window(self):
         """The SMS analysis opens on the last 30 days: the traces of the mailings sent in them only."""
@@ -230,11 +237,6 @@ class TestHistory(SmsEngineCase):
             Trace.search_count([("recent_sent_at", "<", since)]), Trace.search_count([("sent_at", "<", since)])
         )
 
-    def _plan_nodes(self, node, table):
-        """The nodes of the plan ``node`` (EXPLAIN ANALYZE, JSON) that read ``table``."""
-        nodes = [node] if node.get("Relation Name") == table else []
-        return nodes + [found for child in node.get("Plans", ()) for found in self._plan_nodes(child, table)]
-
     def test_a_window_names_the_mailings_sent_in_it_entirely_without_a_date(self):
         """The planner multiplies a mailing's share of the traces by the table's share sent in the window:
         a mailing sent in the window entirely, named with a date condition, was counted as a few rows
@@ -262,9 +264,8 @@ class TestHistory(SmsEngineCase):
         self.assertEqual(sum(counts.values()), Trace.search_count([("sent_at", ">", since)]))
         # the window's traces as the planner counts them (the condition alone, without the company rule's
         # join): about 5,040, not 5,100 * 5,040 / 85,100
-        query = Trace.sudo()._search([("recent_sent_at", ">", since)]).select("count(*)")
-        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
-        scans = self._plan_nodes(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_trace")
+        plan = self._count_plan(Trace.sudo(), [("recent_sent_at", ">", since)])
+        scans = self._plan_nodes(plan, "sms_marketing_trace")
         actual = sum(scan["Actual Rows"] * scan["Actual Loops"] for scan in scans)
         self.assertGreaterEqual(actual, 5040)
         self.assertGreater(sum(scan["Plan Rows"] for scan in scans), actual / 2)
@@ -293,9 +294,7 @@ class TestHistory(SmsEngineCase):
         self.env.cr.execute("ANALYZE sms_marketing_contact")
         Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
         domain = [("sms_received_mailing_ids", "in", mailing.ids)]
-        query = Contact._search(domain).select("count(*)")
-        self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
-        self.assertLess(self._rows_read(self.env.cr.fetchone()[0][0]["Plan"], "sms_marketing_contact"), 12000)
+        self.assertLess(self._rows_read(self._count_plan(Contact, domain), "sms_marketing_contact"), 12000)
         self.env.cr.execute(
             """SELECT count(DISTINCT res_id) FROM sms_marketing_trace
                 WHERE mailing_id = %s AND state IN ('sent', 'delivered')
@@ -331,9 +330,7 @@ class TestHistory(SmsEngineCase):
         since = fields.Datetime.now() - timedelta(days=90)
         for domain in ([("sms_clicked_90d", "=", True)], [("sms_last_click_at", ">", since)]):
             with self.subTest(domain=domain):
-                query = Contact._search(domain).select("count(*)")
-                self.env.cr.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.code}", query.params)
-                plan = self.env.cr.fetchone()[0][0]["Plan"]
+                plan = self._count_plan(Contact, domain)
                 self.assertLess(self._rows_read(plan, "sms_marketing_link_click"), 1000)
                 self.env.cr.execute(
                     """SELECT count(DISTINCT res_id) FROM sms_marketing_link_click

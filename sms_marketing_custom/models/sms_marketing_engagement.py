@@ -117,6 +117,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         the user's rights (access rights and the company rule: the mailings of the user's companies)."""
         Model = self.env[model_name]
         Model.flush_model(["res_model", "res_id", "mailing_id", *columns])
+        self.env["sms.marketing.trace"]._disable_jit_for_transaction()
         query = Model._search([("res_model", "=", self._name), ("res_id", "!=", False), *domain])
         return query.select(
             *(SQL("%s AS %s", SQL.identifier(query.table, col), SQL.identifier(col)) for col in columns)

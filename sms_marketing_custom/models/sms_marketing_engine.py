@@ -123,15 +123,14 @@ class SmsMarketingEngine(models.AbstractModel):
         re-checks the row and the conditional UPDATE waits and re-evaluates,
         which is what several runners at once need.
 
-        JIT compilation is off in these transactions: the planner turns it on
-        for the audience INSERT and for queries whose row estimates are stale
-        while a mailing fills the trace table, and compiling took longer (0.5 s
-        for a 100,000-recipient window) than running them.
+        JIT compilation is off in these transactions
+        (``sms.marketing.trace._disable_jit_for_transaction``).
         """
         self.env.flush_all()
         if self._commits():
             self.env.cr.commit()  # pylint: disable=invalid-commit
-            self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL jit = off")
+            self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            self.env["sms.marketing.trace"]._disable_jit_for_transaction()
         self.env.invalidate_all()
 
     @api.model

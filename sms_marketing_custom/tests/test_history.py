@@ -237,6 +237,28 @@ class TestHistory(SmsEngineCase):
             Trace.search_count([("recent_sent_at", "<", since)]), Trace.search_count([("sent_at", "<", since)])
         )
 
+    def test_the_readers_of_the_history_run_without_jit(self):
+        """The SMS analysis and the engagement filters turn JIT off for their transaction: on a large
+        history its compilation costs more than it saves (docs/benchmark.md)."""
+        self._sent_mailing()
+        since = fields.Datetime.now() - timedelta(days=30)
+        readers = {
+            "SMS analysis": lambda: self.env["sms.marketing.trace"]
+            .with_user(self.user_marketing)
+            .read_group([("recent_sent_at", ">", since)], ["cost:sum"], ["mailing_id", "state"], lazy=False),
+            "engagement filter": lambda: self.env["sms.marketing.contact"]
+            .with_user(self.user_marketing)
+            .search_count([("sms_last_failure_at", "!=", False)]),
+            "engagement column": lambda: self.contacts.with_user(self.user_marketing).mapped("sms_last_received_at"),
+        }
+        for name, read in readers.items():
+            with self.subTest(reader=name):
+                self.env.invalidate_all()
+                self.env.cr.execute("SET LOCAL jit = on")
+                read()
+                self.env.cr.execute("SHOW jit")
+                self.assertEqual(self.env.cr.fetchone()[0], "off")
+
     def test_a_window_names_the_mailings_sent_in_it_entirely_without_a_date(self):
         """The planner multiplies a mailing's share of the traces by the table's share sent in the window:
         a mailing sent in the window entirely, named with a date condition, was counted as a few rows

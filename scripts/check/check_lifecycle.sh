@@ -26,6 +26,8 @@ env.cr.commit()" | "$PYTHON" "$ODOO_PATH/odoo-bin" shell -c "$ODOO_RC" -d "$DB" 
 step "uninstall" uninstall
 left="$(psql -d "$DB" -tAc "SELECT string_agg(tablename, ', ') FROM pg_tables WHERE tablename LIKE 'sms\_marketing\_%'")"
 [[ -z "$left" ]] || { echo "lifecycle failed: tables left after uninstall: $left"; exit 1; }
+left="$(psql -d "$DB" -tAc "SELECT string_agg(proname, ', ') FROM pg_proc WHERE proname LIKE 'sms\_marketing\_%'")"
+[[ -z "$left" ]] || { echo "lifecycle failed: functions left after uninstall: $left"; exit 1; }
 state="$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 'sms_marketing_custom'")"
 [[ "$state" == "uninstalled" ]] || { echo "lifecycle failed: module state after uninstall is '$state'"; exit 1; }
 echo "lifecycle: install, upgrade and uninstall are clean"

@@ -9,8 +9,8 @@ record by record), so that a filter counts 1,000,000 contacts in one query.
 * Clicked: a click tied to a trace of the record (a click without a valid
   token belongs to nobody); the click keeps the trace's ``res_model``/``res_id``,
   so that click filters read the clicks alone;
-* Delivery failure: a ``failed`` trace, at its ``write_date`` (a failed trace
-  is final: its last write is the failure being recorded);
+* Delivery failure: a ``failed`` trace, at its ``failed_at`` (set by the trace
+  table's trigger; its partial index holds the failures only);
 * Replied: an SMS received from the record's number (not a keyword), through
   the conversations matched to the record (``sms.marketing.conversation.match``).
 
@@ -139,8 +139,8 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         )
 
     def _sms_failures_sql(self, domain=()):
-        """Rows (res_id, write_date) of the SMS to these records that failed."""
-        return self._sms_traces_sql([("state", "=", "failed"), *domain], "res_id", "write_date")
+        """Rows (res_id, failed_at) of the SMS to these records that failed."""
+        return self._sms_traces_sql([("failed_at", "!=", False), *domain], "res_id", "failed_at")
 
     def _sms_replies_sql(self, domain=()):
         """Rows (res_id, date) of the SMS these records sent us (keywords aside), read with the user's rights
@@ -183,7 +183,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             received = {row[0]: row[1:] for row in self.env.cr.fetchall()}
             self.env.cr.execute(
                 SQL(
-                    "SELECT f.res_id, max(f.write_date) FROM (%s) f GROUP BY f.res_id",
+                    "SELECT f.res_id, max(f.failed_at) FROM (%s) f GROUP BY f.res_id",
                     self._sms_failures_sql(ids_domain),
                 )
             )
@@ -249,9 +249,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         return self._sms_search_aggregate("sms_last_click_at", self._sms_clicks_sql(), "click_date", operator, value)
 
     def _search_sms_last_failure_at(self, operator, value):
-        return self._sms_search_aggregate(
-            "sms_last_failure_at", self._sms_failures_sql(), "write_date", operator, value
-        )
+        return self._sms_search_aggregate("sms_last_failure_at", self._sms_failures_sql(), "failed_at", operator, value)
 
     def _search_sms_received_30d_count(self, operator, value):
         since = fields.Datetime.now() - timedelta(days=RECEIVED_DAYS)

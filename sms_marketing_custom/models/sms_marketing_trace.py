@@ -13,10 +13,13 @@ trace, and no token is stored (one HMAC per SMS at send time, one to check it).
 """
 
 import hmac
+import logging
 import secrets
 import time
 import uuid
 from datetime import timedelta
+
+import psycopg2
 
 from odoo import _, _lt, api, fields, models
 from odoo.exceptions import UserError
@@ -26,6 +29,8 @@ from odoo.tools import SQL, create_index, create_unique_index
 from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, UNKNOWN
 from ..tools import links
 from .sms_marketing_consent import ConsentDetails
+
+_logger = logging.getLogger(__name__)
 
 # A trace's uuid is the provider's idempotency key and what its delivery reports name: a UUID
 # version 7 (RFC 9562) in 32 hex digits, the time in milliseconds first, then 74 random bits.
@@ -42,12 +47,20 @@ NEW_TRACE_UUID_SQL = SQL(
 
 # Fewer new traces than this never re-analyze the trace table (``_refresh_statistics``).
 TRACE_ANALYZE_MIN_ROWS = 10_000
+# how long an ANALYZE of the trace table waits for a vacuum that does not yield (one that yields is
+# canceled by PostgreSQL after deadlock_timeout, 1 s by default)
+ANALYZE_LOCK_WAIT_MS = 5000
 
 
 def new_trace_uuid():
     milliseconds = int(time.time() * 1000) & ((1 << 48) - 1)
     random_a, random_b = secrets.randbits(12), secrets.randbits(62)
     return uuid.UUID(int=milliseconds << 80 | 0x7 << 76 | random_a << 64 | 0b10 << 62 | random_b).hex
+
+
+def drop_trace_functions(cr):
+    """Remove the trace table's trigger function (uninstall: its triggers go with the table)."""
+    cr.execute("DROP FUNCTION IF EXISTS sms_marketing_trace_set_failed_at() CASCADE")
 
 
 def mailing_being_built_sql(mailing_id):
@@ -130,6 +143,9 @@ class SmsMarketingTrace(models.Model):
         index="btree_not_null",
         help="The provider's id of the message (e.g. Twilio's SM...).",
     )
+    # Set by the table's trigger when the state becomes failed (cleared if it leaves it), whoever writes it:
+    # the engagement filters find the failures through its partial index (see init)
+    failed_at = fields.Datetime(string="Failed On", readonly=True, copy=False)
     try_count = fields.Integer(readonly=True, help="Sending attempts that met a transient gateway error.")
     next_try_at = fields.Datetime(readonly=True, help="Not sent before this time (retry after a gateway error).")
     sent_at = fields.Datetime()
@@ -185,9 +201,49 @@ class SmsMarketingTrace(models.Model):
         # UPDATE of each batch is HOT (no index write), several times faster.
         cr.execute("ALTER TABLE sms_marketing_trace SET (fillfactor = 35)")
         cr.execute("DROP INDEX IF EXISTS sms_marketing_trace_pending_idx")
+        self._init_failed_at()
+
+    def _init_failed_at(self):
+        """``failed_at``: when the trace failed, kept by a trigger, and the index of the failures.
+
+        "Last Delivery Failure" looks for failed traces among all of them: no index can involve
+        ``state`` (every sending UPDATE changes it: none would stay HOT), so the filter read the whole
+        table (1.9 s at 10,000,000 traces, docs/benchmark.md). ``failed_at`` changes only when a trace
+        enters or leaves ``failed``, so the partial index on it is written for the failures alone and
+        the other UPDATEs stay HOT. A BEFORE trigger, for every writer (the engine's SQL, delivery
+        reports, reconciliation, the ORM), called only for those rows: its WHEN is evaluated by
+        PostgreSQL without calling the function. The time is the failing write's ``write_date``."""
+        cr = self.env.cr
+        cr.execute(
+            """CREATE OR REPLACE FUNCTION sms_marketing_trace_set_failed_at() RETURNS trigger
+               LANGUAGE plpgsql AS $f$
+               BEGIN
+                   NEW.failed_at := CASE WHEN NEW.state = 'failed'
+                                         THEN COALESCE(NEW.write_date, now() AT TIME ZONE 'UTC') END;
+                   RETURN NEW;
+               END $f$"""
+        )
+        cr.execute(
+            """DROP TRIGGER IF EXISTS sms_marketing_trace_failed_at_update ON sms_marketing_trace;
+               CREATE TRIGGER sms_marketing_trace_failed_at_update BEFORE UPDATE OF state ON sms_marketing_trace
+                  FOR EACH ROW WHEN ((NEW.state = 'failed') IS DISTINCT FROM (OLD.state = 'failed'))
+                  EXECUTE FUNCTION sms_marketing_trace_set_failed_at();
+               DROP TRIGGER IF EXISTS sms_marketing_trace_failed_at_insert ON sms_marketing_trace;
+               CREATE TRIGGER sms_marketing_trace_failed_at_insert BEFORE INSERT ON sms_marketing_trace
+                  FOR EACH ROW WHEN (NEW.state = 'failed')
+                  EXECUTE FUNCTION sms_marketing_trace_set_failed_at()"""
+        )
+        # by mailing first: the company rule joins the mailings on it (a merge join in mailing order would
+        # otherwise take the (mailing_id, id) index and read every trace); the rest of what the filters read
+        # is in the index too
+        cr.execute(
+            """CREATE INDEX IF NOT EXISTS sms_marketing_trace_failed_idx
+                   ON sms_marketing_trace (mailing_id, res_model, res_id) INCLUDE (failed_at)
+                WHERE failed_at IS NOT NULL"""
+        )
 
     @api.model
-    def _refresh_statistics(self, new_traces, share=0.0, skip_locked=False):
+    def _refresh_statistics(self, new_traces, share=0.0):
         """ANALYZE the trace table after ``new_traces`` were made, when they are TRACE_ANALYZE_MIN_ROWS or
         more and at least ``share`` of the rows its statistics know; True if it did.
 
@@ -201,9 +257,14 @@ class SmsMarketingTrace(models.Model):
           traces) autovacuum does not come after a mailing of 100,000, and its SMS analysis and the
           engagement filters that name it or its days read its traces with nested loops meant for a
           few (0.31 s instead of 0.15 s for the contacts who received it, docs/benchmark.md). Worth the
-          sample's read (about 1 s at 10,000,000 traces) once per large mailing; ``skip_locked``: when
-          a vacuum or analyze of the table is running (PostgreSQL warns and skips), the cron neither
-          waits for it nor cancels it; autovacuum's analysis comes later.
+          sample's read (about 1 s at 10,000,000 traces) once per large mailing.
+
+        ANALYZE waits for a vacuum of the table. An autovacuum yields: PostgreSQL cancels it once the
+        ANALYZE has waited ``deadlock_timeout`` (1 s by default), and it starts again later. Skipping
+        instead left the statistics stale for as long as the autovacuum ran (minutes on a large table:
+        the 30-day analysis took 0.37 s instead of 0.07 s, docs/benchmark.md). A vacuum that does not
+        yield (an administrator's, one against wraparound) is not waited for beyond
+        ANALYZE_LOCK_WAIT_MS: the sender goes on, without the refresh.
         """
         if new_traces < TRACE_ANALYZE_MIN_ROWS:
             return False
@@ -213,7 +274,17 @@ class SmsMarketingTrace(models.Model):
             known = cr.fetchone()[0]
             if known >= 0 and new_traces < share * known:  # -1: never analyzed
                 return False
-        cr.execute(SQL("ANALYZE %s %s", SQL("(SKIP_LOCKED)") if skip_locked else SQL(), SQL.identifier(self._table)))
+        cr.execute("SELECT current_setting('lock_timeout')")
+        lock_timeout = cr.fetchone()[0]
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", f"{ANALYZE_LOCK_WAIT_MS}ms"))
+                cr.execute(SQL("ANALYZE %s", SQL.identifier(self._table)))
+                # SET LOCAL outlives a released savepoint: the rest of the transaction waits as before
+                cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", lock_timeout))
+        except psycopg2.errors.LockNotAvailable:
+            _logger.info("The trace table's statistics were not refreshed: a vacuum of the table holds it.")
+            return False
         return True
 
     @api.model
@@ -229,7 +300,7 @@ class SmsMarketingTrace(models.Model):
                 self.env.cr.execute(SQL("EXPLAIN (FORMAT JSON) %s", plan))
                 if self.env.cr.fetchone()[0][0]["Plan"]["Plan Rows"] < row["recipient_count"] / 2:
                     unknown += row["recipient_count"]
-        return self._refresh_statistics(unknown, skip_locked=True)
+        return self._refresh_statistics(unknown)
 
     @api.model
     def _disable_jit_for_transaction(self):

@@ -46,7 +46,10 @@ class EngagementCase(SmsMarketingAudienceCase):
         )
         if failed_at:
             trace.flush_recordset()
-            cls.env.cr.execute("UPDATE sms_marketing_trace SET write_date = %s WHERE id = %s", (failed_at, trace.id))
+            cls.env.cr.execute(
+                "UPDATE sms_marketing_trace SET write_date = %s, failed_at = %s WHERE id = %s",
+                (failed_at, failed_at, trace.id),
+            )
             trace.invalidate_recordset()
         return trace
 

@@ -7,7 +7,9 @@ traces of the mailings sent in it (checked on the plan, with enough rows and sta
 cron empties the texts of the old traces and nothing else; only an administrator sets it.
 """
 
+import importlib.util
 from datetime import timedelta
+from pathlib import Path
 
 from lxml import etree
 
@@ -205,6 +207,98 @@ class TestHistory(SmsEngineCase):
                 )
                 expected = self.env.cr.fetchone()[0]
                 self.assertEqual(Contact.search_count(domain), expected)
+
+    def test_failure_filters_read_the_failed_traces_only(self):
+        """*Last Delivery Failure* finds the failed traces through their partial index, not by reading every
+        trace (80,000 old ones here, a tenth of them failed)."""
+        for months in (3, 6, 9, 12):
+            self._old_mailing(20000, months)
+        self._sent_mailing()
+        self.env.cr.execute("ANALYZE sms_marketing_trace")
+        self.env.cr.execute("SELECT count(*) FROM sms_marketing_trace WHERE state = 'failed'")
+        failed = self.env.cr.fetchone()[0]
+        self.assertGreaterEqual(failed, 8000)
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        now = fields.Datetime.now()
+        for domain in (
+            [("sms_last_failure_at", "!=", False)],
+            [("sms_last_failure_at", "<", now - timedelta(days=200))],
+            [("sms_last_failure_at", "=", False)],
+        ):
+            with self.subTest(domain=domain):
+                # about the failed ones (each loop's rows are an average); every trace before (80,972)
+                self.assertLess(self._trace_rows_read(Contact, domain), 2 * failed)
+                # the answer is the recount's, on the traces' states
+                self.env.cr.execute(
+                    """SELECT res_id, max(write_date) FROM sms_marketing_trace
+                        WHERE res_model = 'sms.marketing.contact' AND state = 'failed' GROUP BY res_id"""
+                )
+                last = dict(self.env.cr.fetchall())
+                contacts = self.env["sms.marketing.contact"].search([])
+                operator, value = domain[0][1], domain[0][2]
+                if operator == "<":
+                    expected = {c for c in contacts.ids if c in last and last[c] < value}
+                else:
+                    expected = {c for c in contacts.ids if (c in last) == (operator == "!=")}
+                self.assertEqual(set(Contact.search(domain).ids), expected)
+
+    def test_failed_at_follows_the_state_whoever_writes_it(self):
+        """``failed_at`` is the failing write's date, set by the table's trigger for the engine's SQL, the
+        delivery reports and the ORM alike, cleared when a trace leaves ``failed``; never for the rest."""
+        mailing = self._sent_mailing()
+        traces = mailing.trace_ids.filtered(lambda t: t.state in ("sent", "delivered"))
+        self.assertGreaterEqual(len(traces), 3)
+        self.assertFalse(any(mailing.trace_ids.mapped("failed_at")))
+        gateway = traces[0].gateway_id or mailing.gateway_id
+        self.env.cr.execute("UPDATE sms_marketing_trace SET state = 'sent' WHERE id = ANY(%s)", [traces.ids])
+        self.env.invalidate_all()
+        gateway._process_statuses(
+            [{"uuid": traces[0].uuid, "state": "undelivered"}, {"uuid": traces[1].uuid, "state": "delivered"}]
+        )
+        self.env.invalidate_all()
+        self.assertEqual((traces[0].state, traces[1].state), ("failed", "delivered"))
+        self.assertEqual(traces[0].failed_at, traces[0].write_date)
+        self.assertFalse(traces[1].failed_at)
+        # through the ORM, and out of failed again
+        traces[2].write({"state": "failed", "failure_type": "rejected"})
+        self.env.flush_all()
+        self.env.invalidate_all()
+        self.assertEqual(traces[2].failed_at, traces[2].write_date)
+        traces[2].write({"state": "sent"})
+        self.env.flush_all()
+        self.env.invalidate_all()
+        self.assertFalse(traces[2].failed_at)
+        # created failed (the demo's traces)
+        created = self.env["sms.marketing.trace"].create(
+            {"mailing_id": mailing.id, "res_model": "sms.marketing.contact", "res_id": 0, "state": "failed"}
+        )
+        self.env.flush_all()
+        self.env.invalidate_all()
+        self.assertEqual(created.failed_at, created.write_date)
+        # a write that keeps the trace failed keeps the date of its failure
+        self.env.cr.execute(
+            "UPDATE sms_marketing_trace SET state = 'failed', write_date = write_date + interval '1 day' WHERE id = %s",
+            [created.id],
+        )
+        self.env.invalidate_all()
+        self.assertLess(created.failed_at, created.write_date)
+
+    def test_an_upgraded_database_gets_its_failure_dates(self):
+        """A database of the previous release has no ``failed_at``: the migration gives the failed traces
+        their last write's date, which the filters read before."""
+        mailing = self._old_mailing(50, 2)
+        self.env.cr.execute("UPDATE sms_marketing_trace SET failed_at = NULL WHERE mailing_id = %s", [mailing.id])
+        path = Path(__file__).parents[1] / "migrations" / "17.0.1.5.0" / "post-migrate.py"
+        spec = importlib.util.spec_from_file_location("sms_marketing_custom_migrate_17_0_1_5_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "17.0.1.4.0")
+        self.env.cr.execute(
+            """SELECT state, count(*), count(*) FILTER (WHERE failed_at = write_date)
+                 FROM sms_marketing_trace WHERE mailing_id = %s GROUP BY state ORDER BY state""",
+            [mailing.id],
+        )
+        self.assertEqual(self.env.cr.fetchall(), [("delivered", 45, 0), ("failed", 5, 5)])
 
     def _trace_rows_read(self, model, domain):
         """Rows of the trace table that counting ``model``'s records matching ``domain`` reads (EXPLAIN ANALYZE)."""

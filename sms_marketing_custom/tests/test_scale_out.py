@@ -385,6 +385,29 @@ class TestScaleOut(SmsEngineCase):
             self.assertTrue(engine._check_done(mailing))
         self.assertEqual(self._trace_table_analyses(), before)
 
+    def test_statistics_wait_for_a_vacuum_that_does_not_yield_so_long_only(self):
+        """A vacuum that holds the trace table and does not yield (an administrator's: here another session
+        with its lock) is waited for ANALYZE_LOCK_WAIT_MS, then the sender goes on without the refresh;
+        the transaction's own lock time-out is as it was, either way."""
+        Trace = self.env["sms.marketing.trace"]
+        self.env.cr.execute("SET LOCAL lock_timeout = '42s'")
+        vacuum = sql_db.db_connect(self.env.cr.dbname).cursor()
+        try:
+            vacuum.execute("LOCK TABLE sms_marketing_trace IN SHARE UPDATE EXCLUSIVE MODE")
+            before = self._trace_table_analyses()
+            with patch.object(trace_module, "ANALYZE_LOCK_WAIT_MS", 200), mute_logger(trace_module.__name__):
+                self.assertFalse(Trace._refresh_statistics(trace_module.TRACE_ANALYZE_MIN_ROWS))
+            self.assertEqual(self._trace_table_analyses(), before)
+            self.env.cr.execute("SHOW lock_timeout")
+            self.assertEqual(self.env.cr.fetchone()[0], "42s")
+        finally:
+            vacuum.rollback()
+            vacuum.close()
+        self.assertTrue(Trace._refresh_statistics(trace_module.TRACE_ANALYZE_MIN_ROWS))
+        self.assertEqual(self._trace_table_analyses(), before + 1)
+        self.env.cr.execute("SHOW lock_timeout")
+        self.assertEqual(self.env.cr.fetchone()[0], "42s")
+
     # ------------------------------------------------------------------ rate limit
     def test_rate_slots_with_a_controlled_clock(self):
         gateway = self.http_gateway

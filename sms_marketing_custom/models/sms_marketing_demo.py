@@ -185,6 +185,8 @@ class SmsMarketingDemo(models.AbstractModel):
                     "failure_type": "undelivered" if state == "failed" else False,
                     "sent_at": sent_at,
                     "delivered_at": sent_at + timedelta(seconds=rng.randint(3, 90)) if state == "delivered" else False,
+                    # the report of the failure, as the delivery's, comes soon after the sending
+                    "failed_at": sent_at + timedelta(seconds=rng.randint(3, 90)) if state == "failed" else False,
                     "optout_at": sent_at + timedelta(hours=rng.randint(1, 48))
                     if state == "delivered" and rng.random() < optout_rate
                     else False,

@@ -209,10 +209,12 @@ class SmsMarketingTrace(models.Model):
         "Last Delivery Failure" looks for failed traces among all of them: no index can involve
         ``state`` (every sending UPDATE changes it: none would stay HOT), so the filter read the whole
         table (1.9 s at 10,000,000 traces, docs/benchmark.md). ``failed_at`` changes only when a trace
-        enters or leaves ``failed``, so the partial index on it is written for the failures alone and
-        the other UPDATEs stay HOT. A BEFORE trigger, for every writer (the engine's SQL, delivery
-        reports, reconciliation, the ORM), called only for those rows: its WHEN is evaluated by
-        PostgreSQL without calling the function. The time is the failing write's ``write_date``."""
+        enters or leaves ``failed``: the UPDATEs of the others stay HOT, those of the failures (a few
+        in a hundred) are not and write every index. A BEFORE trigger keeps the rule for every writer
+        (the engine's SQL, delivery reports, reconciliation, the ORM, an RPC write of the date alone),
+        called only for a row that breaks it: its WHEN is evaluated by PostgreSQL without calling the
+        function. The time is the failing write's ``write_date``, unless the writer gives one with the
+        state (the demo data's, in the past)."""
         cr = self.env.cr
         cr.execute(
             """CREATE OR REPLACE FUNCTION sms_marketing_trace_set_failed_at() RETURNS trigger
@@ -223,14 +225,13 @@ class SmsMarketingTrace(models.Model):
                    RETURN NEW;
                END $f$"""
         )
+        # called only when a written row breaks the rule (failed <=> failed_at set): a trace entering failed
+        # without a date, leaving it with one, a date written on a trace that did not fail
         cr.execute(
-            """DROP TRIGGER IF EXISTS sms_marketing_trace_failed_at_update ON sms_marketing_trace;
-               CREATE TRIGGER sms_marketing_trace_failed_at_update BEFORE UPDATE OF state ON sms_marketing_trace
-                  FOR EACH ROW WHEN ((NEW.state = 'failed') IS DISTINCT FROM (OLD.state = 'failed'))
-                  EXECUTE FUNCTION sms_marketing_trace_set_failed_at();
-               DROP TRIGGER IF EXISTS sms_marketing_trace_failed_at_insert ON sms_marketing_trace;
-               CREATE TRIGGER sms_marketing_trace_failed_at_insert BEFORE INSERT ON sms_marketing_trace
-                  FOR EACH ROW WHEN (NEW.state = 'failed')
+            """DROP TRIGGER IF EXISTS sms_marketing_trace_failed_at ON sms_marketing_trace;
+               CREATE TRIGGER sms_marketing_trace_failed_at
+                   BEFORE INSERT OR UPDATE OF state, failed_at ON sms_marketing_trace
+                  FOR EACH ROW WHEN ((NEW.state = 'failed') IS DISTINCT FROM (NEW.failed_at IS NOT NULL))
                   EXECUTE FUNCTION sms_marketing_trace_set_failed_at()"""
         )
         # by mailing first: the company rule joins the mailings on it (a merge join in mailing order would
@@ -279,11 +280,13 @@ class SmsMarketingTrace(models.Model):
         try:
             with cr.savepoint(flush=False):
                 cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", f"{ANALYZE_LOCK_WAIT_MS}ms"))
-                cr.execute(SQL("ANALYZE %s", SQL.identifier(self._table)))
+                cr.execute(SQL("ANALYZE %s", SQL.identifier(self._table)), log_exceptions=False)
                 # SET LOCAL outlives a released savepoint: the rest of the transaction waits as before
                 cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", lock_timeout))
-        except psycopg2.errors.LockNotAvailable:
-            _logger.info("The trace table's statistics were not refreshed: a vacuum of the table holds it.")
+        except psycopg2.OperationalError as error:
+            # a lock time-out, an administrator's statement_timeout, a deadlock: the refresh only helps the
+            # planner, the sender's work (a build window's traces) stays
+            _logger.info("The trace table's statistics were not refreshed: %s", error)
             return False
         return True
 
@@ -301,6 +304,20 @@ class SmsMarketingTrace(models.Model):
                 if self.env.cr.fetchone()[0][0]["Plan"]["Plan Rows"] < row["recipient_count"] / 2:
                     unknown += row["recipient_count"]
         return self._refresh_statistics(unknown)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        traces = super().create(vals_list)
+        traces.invalidate_recordset(["failed_at"], flush=False)  # the table's trigger may have set it
+        return traces
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "state" in vals or "failed_at" in vals:
+            # the table's trigger sets or clears failed_at when the state is written
+            self.flush_recordset(["state", "failed_at"])
+            self.invalidate_recordset(["failed_at"], flush=False)
+        return result
 
     @api.model
     def _disable_jit_for_transaction(self):

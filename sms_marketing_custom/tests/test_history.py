@@ -259,22 +259,33 @@ class TestHistory(SmsEngineCase):
         self.assertEqual((traces[0].state, traces[1].state), ("failed", "delivered"))
         self.assertEqual(traces[0].failed_at, traces[0].write_date)
         self.assertFalse(traces[1].failed_at)
-        # through the ORM, and out of failed again
+        # through the ORM (what the ORM reads next is the trigger's), and out of failed again
         traces[2].write({"state": "failed", "failure_type": "rejected"})
-        self.env.flush_all()
-        self.env.invalidate_all()
         self.assertEqual(traces[2].failed_at, traces[2].write_date)
         traces[2].write({"state": "sent"})
-        self.env.flush_all()
-        self.env.invalidate_all()
         self.assertFalse(traces[2].failed_at)
+        # a date written alone (an RPC write of the field) on a trace that did not fail: refused by the rule
+        traces[1].write({"failed_at": fields.Datetime.now()})
+        self.assertFalse(traces[1].failed_at)
         # created failed (the demo's traces)
         created = self.env["sms.marketing.trace"].create(
             {"mailing_id": mailing.id, "res_model": "sms.marketing.contact", "res_id": 0, "state": "failed"}
         )
+        self.assertEqual(created.failed_at, created.write_date)
+        undated = self.env["sms.marketing.trace"].create(
+            {"mailing_id": mailing.id, "res_model": "sms.marketing.contact", "res_id": -2, "state": "delivered",
+             "failed_at": fields.Datetime.now()}
+        )  # fmt: skip
+        self.assertFalse(undated.failed_at)
+        # with the date of its report given (the demo data's, in the past): that date
+        reported = fields.Datetime.now() - timedelta(days=20)
+        dated = self.env["sms.marketing.trace"].create(
+            {"mailing_id": mailing.id, "res_model": "sms.marketing.contact", "res_id": -1, "state": "failed",
+             "failed_at": reported}
+        )  # fmt: skip
         self.env.flush_all()
         self.env.invalidate_all()
-        self.assertEqual(created.failed_at, created.write_date)
+        self.assertEqual(dated.failed_at, reported.replace(microsecond=0))
         # a write that keeps the trace failed keeps the date of its failure
         self.env.cr.execute(
             "UPDATE sms_marketing_trace SET state = 'failed', write_date = write_date + interval '1 day' WHERE id = %s",

@@ -2,7 +2,8 @@
 
 The column is new (the ORM created it empty, ``init`` its trigger and index before this script).
 The traces that failed before take their last write's date, which the engagement filters read as
-the failure's date until now. The UPDATE does not write ``state``: the trigger is not called.
+the failure's date until now (else their sending's, their creation's). Each row written keeps the
+rule the trigger guards (failed, with a date): the trigger's function is not called.
 """
 
 
@@ -10,6 +11,7 @@ def migrate(cr, version):
     if not version:
         return
     cr.execute(
-        """UPDATE sms_marketing_trace SET failed_at = write_date
+        """UPDATE sms_marketing_trace
+              SET failed_at = COALESCE(write_date, sent_at, create_date, now() AT TIME ZONE 'UTC')
             WHERE state = 'failed' AND failed_at IS NULL"""
     )

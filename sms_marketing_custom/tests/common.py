@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import re
 import threading
@@ -9,6 +10,7 @@ import psycopg2
 
 from odoo import SUPERUSER_ID, api, http, sql_db
 from odoo.tests import HttpCase, TransactionCase, new_test_user
+from odoo.tools import file_path
 
 from ..tools import links
 from .standins import gateway, iap, twilio, vonage
@@ -138,6 +140,16 @@ class SmsMarketingMailingCase(SmsMarketingCase):
                 }
             )
         )
+
+
+def load_migration(version, name):
+    """The module of a migration script (``migrations/<version>/<name>.py``), to run its ``migrate`` on a
+    database made to look like the previous release's."""
+    path = file_path(f"sms_marketing_custom/migrations/{version}/{name}.py")
+    spec = importlib.util.spec_from_file_location(f"sms_marketing_custom_migration_{version}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # ---------------------------------------------------------------------- sending engine

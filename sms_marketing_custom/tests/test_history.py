@@ -7,9 +7,7 @@ traces of the mailings sent in it (checked on the plan, with enough rows and sta
 cron empties the texts of the old traces and nothing else; only an administrator sets it.
 """
 
-import importlib.util
 from datetime import timedelta
-from pathlib import Path
 
 from lxml import etree
 
@@ -17,7 +15,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from .common import SmsEngineCase
+from .common import SmsEngineCase, load_migration
 
 # a mailing's figures counted from its traces and clicks, as the view counted them before the counters
 RECOUNT = """
@@ -299,11 +297,7 @@ class TestHistory(SmsEngineCase):
         their last write's date, which the filters read before."""
         mailing = self._old_mailing(50, 2)
         self.env.cr.execute("UPDATE sms_marketing_trace SET failed_at = NULL WHERE mailing_id = %s", [mailing.id])
-        path = Path(__file__).parents[1] / "migrations" / "17.0.1.5.0" / "post-migrate.py"
-        spec = importlib.util.spec_from_file_location("sms_marketing_custom_migrate_17_0_1_5_0", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        migration.migrate(self.env.cr, "17.0.1.4.0")
+        load_migration("17.0.1.5.0", "post-migrate").migrate(self.env.cr, "17.0.1.4.0")
         self.env.cr.execute(
             """SELECT state, count(*), count(*) FILTER (WHERE failed_at = write_date)
                  FROM sms_marketing_trace WHERE mailing_id = %s GROUP BY state ORDER BY state""",

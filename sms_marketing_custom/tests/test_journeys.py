@@ -12,8 +12,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import SmsCommittedCase, SmsEngineCase
-from .test_security_company import _load_migration
+from .common import SmsCommittedCase, SmsEngineCase, load_migration
 
 T0 = datetime(2026, 6, 1, 9, 0, 0)
 CONTACT = "sms.marketing.contact"
@@ -547,7 +546,7 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             "UPDATE sms_marketing_mailing SET company_id = NULL WHERE journey_step_id IN %s",
             [tuple(journeys.step_ids.ids)],
         )
-        _load_migration("17.0.1.2.0", "pre-migrate").migrate(self.env.cr, "17.0.1.1.0")
+        load_migration("17.0.1.2.0", "pre-migrate").migrate(self.env.cr, "17.0.1.1.0")
         self.env.invalidate_all()
         self.assertEqual(with_gateway.company_id, self.company_b, "its gateway's company")
         self.assertEqual(with_starter.company_id, self.company_b, "its starter's company")

@@ -2,22 +2,12 @@
 (sandbox and managers only), and a STOP received by company B that company A's users cannot lift
 (the blacklist is global; each entry keeps the company that received it)."""
 
-import importlib.util
-
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
-from odoo.tools import file_path, mute_logger
+from odoo.tools import mute_logger
 
-from .common import SmsEngineCase
+from .common import SmsEngineCase, load_migration
 from .test_security_matrix import SecurityFixtures, _number
-
-
-def _load_migration(version, name):
-    path = file_path(f"sms_marketing_custom/migrations/{version}/{name}.py")
-    spec = importlib.util.spec_from_file_location(f"sms_marketing_custom_migration_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class CompanyBoundaryCase(SmsEngineCase, SecurityFixtures):
@@ -204,7 +194,7 @@ class TestStopOfAnotherCompany(CompanyBoundaryCase):
         # as the previous release left them: no company on any entry, no event for ``unknown``
         self.env.cr.execute("UPDATE sms_marketing_blacklist SET company_id = NULL WHERE id IN %s", [tuple(entries.ids)])
         self.env.cr.execute("DELETE FROM sms_marketing_consent WHERE number = %s", [unknown.number])
-        _load_migration("17.0.1.1.0", "post-migrate").migrate(self.env.cr, "17.0.1.0.0")
+        load_migration("17.0.1.1.0", "post-migrate").migrate(self.env.cr, "17.0.1.0.0")
         self.env.invalidate_all()
         self.assertEqual(self.entry.company_id, self.company_b, "the gateway's company")
         self.assertEqual(from_mailing.company_id, self.company_b, "the mailing's company")

@@ -8,10 +8,10 @@ during the call, and its count of consecutive failures (a gateway that fails
 is skipped by the routes for a while). The answer is IAP's, for Odoo to read
 (``TO_IAP_STATE``).
 
-Delivery reports (``_process_statuses``): besides the mailings' traces, the
-``sms.tracker`` (notifications, Odoo's SMS Marketing traces) and the
-``sms.sms`` sent through this gateway move as Odoo's ``/sms/status`` moves
-them for IAP; a report never moves what another gateway sent.
+Delivery reports (``_process_other_statuses``): those that moved no mailing trace
+move the ``sms.tracker`` (notifications, Odoo's SMS Marketing traces) and the
+``sms.sms`` sent through this gateway as Odoo's ``/sms/status`` moves them for
+IAP; a report never moves what another gateway sent.
 """
 
 import logging
@@ -162,12 +162,11 @@ class SmsMarketingGateway(models.Model):
             self.env["sms.tracker"].sudo().search([("sms_uuid", "in", uuids)]).write(values)
 
     # ------------------------------------------------------------------ delivery reports
-    def _process_statuses(self, statuses):
-        count = super()._process_statuses(statuses)
+    def _process_other_statuses(self, statuses):
+        count = super()._process_other_statuses(statuses)
         by_state = defaultdict(list)
-        for status in statuses:
-            if isinstance(status, dict) and status.get("uuid") and status.get("state"):
-                by_state[str(status["state"])].append(str(status["uuid"])[:64])
+        for uuid, state in statuses:
+            by_state[state].append(uuid)
         for state, uuids in by_state.items():
             if state == "delivered" or state in REPORT_ERRORS:
                 count += self._apply_odoo_sms_reports(state, uuids)

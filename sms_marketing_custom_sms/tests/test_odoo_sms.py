@@ -82,6 +82,34 @@ class TestOdooSmsThroughGateways(SmsEngineCase):
             (notification.notification_status, notification.failure_type), ("exception", "sms_not_delivered")
         )
 
+    def test_one_report_for_a_mailing_and_odoo_sms_looks_up_the_sms_alone(self):
+        self._make_contacts(2)
+        mailing = self._start(self._make_mailing(gateway=self.http_gateway))
+        self._run_cron()
+        traces = mailing.trace_ids
+        self.assertEqual(set(traces.mapped("state")), {"sent"})
+        notification, sms = self._chatter_sms(self.partner_be)
+        statuses = [{"uuid": uuid, "state": "delivered"} for uuid in [*traces.mapped("uuid"), sms.uuid]]
+        body = json.dumps({"statuses": statuses}).encode()
+        headers = self.simulator_module.signed_headers(self.http_gateway.webhook_secret, body)
+        Gateway = type(self.env["sms.marketing.gateway"])
+        looked_up = []
+
+        def apply_odoo_sms_reports(gateway, state, uuids):
+            looked_up.extend(uuids)
+            return apply_reports(gateway, state, uuids)
+
+        apply_reports = Gateway._apply_odoo_sms_reports
+        with patch.object(Gateway, "_apply_odoo_sms_reports", apply_odoo_sms_reports):
+            status, answer = self.env["sms.marketing.gateway"]._route_webhook(
+                self.http_gateway.id, body, headers, self.http_gateway._get_webhook_url(), "statuses"
+            )
+        self.assertEqual((status, answer), (200, {"updated": 3}))
+        self.assertEqual(looked_up, [sms.uuid], "the mailing's traces are not looked up among Odoo's SMS")
+        self.env.invalidate_all()
+        self.assertEqual(set(traces.mapped("state")), {"delivered"})
+        self.assertEqual((sms.state, notification.notification_status), ("sent", "sent"))
+
     def test_report_of_another_gateway_moves_nothing(self):
         notification, sms = self._chatter_sms(self.partner_be)
         other = self.http_gateway.copy({"name": "Other gateway", "webhook_secret": "another-secret"})

@@ -16,15 +16,17 @@ GSM7 = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXT = set("^{}\\[~]|€\f")
+GSM7_ALL = GSM7 | GSM7_EXT
 
 
 def count_segments(text, unicode=None):
     """SMS parts of ``text``: GSM-7 (an extension character takes two septets: 160, then 153 per
     part) unless it needs UCS-2 (70, then 67 UTF-16 units); ``unicode`` forces the encoding."""
     if unicode is None:
-        unicode = not all(c in GSM7 or c in GSM7_EXT for c in text)
+        unicode = not GSM7_ALL.issuperset(text)
     if not unicode:
-        units = len(text) + sum(c in GSM7_EXT for c in text)
+        # set operations, not a loop over the characters: the simulator counts every message of a bench
+        units = len(text) + sum(map(text.count, GSM7_EXT.intersection(text)))
         return 1 if units <= 160 else -(-units // 153)
     units = len(text.encode("utf-16-le")) // 2
     return 1 if units <= 70 else -(-units // 67)

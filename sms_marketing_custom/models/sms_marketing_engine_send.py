@@ -31,6 +31,9 @@ CAP_LOCK_NAMESPACE = 0x534D46
 # Where each runner's claim walk is, per (database, thread) then mailing: kept from one cron run to
 # the next (a cron thread runs its sender cron again and again); lost with the process, harmlessly.
 RUNNER_CURSORS = {}
+# The mailings whose place a runner keeps, the latest first claimed: a server that runs for months
+# sends thousands of mailings, and a place forgotten costs one walk from the mailing's first trace.
+RUNNER_CURSOR_MAILINGS = 64
 # A per-message provider's batches: the first of a run is this size, the next ones take at most this
 # share of the shorter of their lease and the run's time budget at the time per message measured.
 PROBE_BATCH_SIZE = 20
@@ -316,8 +319,12 @@ class SmsMarketingEngine(models.AbstractModel):
 
     @api.model
     def _get_claim_positions(self):
-        """{mailing id: last trace id claimed} of this runner (this database, this thread)."""
-        return RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
+        """{mailing id: last trace id claimed} of this runner (this database, this thread), for the
+        RUNNER_CURSOR_MAILINGS mailings it claimed from last."""
+        positions = RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
+        while len(positions) > RUNNER_CURSOR_MAILINGS:
+            del positions[next(iter(positions))]  # the one it began to claim from longest ago
+        return positions
 
     @api.model
     def _apply_frequency_cap(self, mailing, rows):

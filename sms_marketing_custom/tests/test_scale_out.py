@@ -10,6 +10,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..models import sms_marketing_engine_send as engine_send
 from ..models import sms_marketing_trace as trace_module
 from ..models.sms_marketing_engine_build import BUILD_LOCK_NAMESPACE
 from .common import SmsEngineCase
@@ -207,6 +208,20 @@ class TestScaleOut(SmsEngineCase):
         rows, read = self._traces_read(lambda: engine._claim_rows(mailing, params))
         self.assertEqual(rows, [])
         self.assertLessEqual(read, 3, "a few index entries after its place, not the 30 sent since")
+
+    def test_a_runner_keeps_the_places_of_its_latest_mailings_only(self):
+        """A cron thread runs for months: the places it keeps are those of the mailings it claimed
+        from last, not one per mailing it ever sent."""
+        engine = self.env["sms.marketing.engine"]
+        positions = engine._get_claim_positions()
+        positions.clear()  # a place forgotten only costs a walk from a mailing's first trace
+        self.addCleanup(positions.clear)
+        bound = engine_send.RUNNER_CURSOR_MAILINGS
+        for mailing_id in range(1, bound + 41):
+            engine._get_claim_positions()[mailing_id] = mailing_id * 10
+        self.assertEqual(len(engine._get_claim_positions()), bound)
+        self.assertEqual(min(positions), 41, "the mailings first claimed longest ago are forgotten")
+        self.assertEqual(positions[bound + 40], (bound + 40) * 10)
 
     def test_the_done_check_reads_no_trace(self):
         """The end of a mailing is read on its counters: in a table of millions of earlier traces the

@@ -111,7 +111,9 @@ def _wait_for_first_cron_pass(conn, procs, logs):
     deadline = time.time() + 120
     with conn.cursor() as cr:
         while True:
-            cr.execute("SELECT count(*) FROM ir_cron WHERE active AND nextcall <= now() AT TIME ZONE 'UTC'")
+            cr.execute(
+                "SELECT count(*) FROM ir_cron WHERE active AND numbercall != 0 AND nextcall <= now() AT TIME ZONE 'UTC'"
+            )
             if not cr.fetchone()[0]:
                 break
             if time.time() > deadline or any(proc.poll() is not None for proc in procs):
@@ -225,6 +227,7 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
         bench._wait_for([sim_url, *urls], procs, logs, "the gateway simulator or an Odoo server")
         # a server builds its map of static files (every module's manifest: 0.13 s of CPU) at its first
         # request for a path of 3 parts or more, such as a webhook's: a deployed server has long done so
+        # (a prefork server's request warms the one HTTP worker that took it)
         bench._wait_for([url.replace("/web/login", WARM_PATH) for url in urls], procs, logs, "an Odoo server")
         conn = psycopg2.connect(dbname=db)
         conn.autocommit = True

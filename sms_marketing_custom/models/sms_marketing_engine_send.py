@@ -249,8 +249,7 @@ class SmsMarketingEngine(models.AbstractModel):
         before it (a 3 s stall near the end of a 1,000,000 run, docs/benchmark.md).
         Returns ``ClaimedRow`` named tuples (id, res_id, number, uuid, country_code, try_count).
         """
-        cursors = self._get_claim_positions()
-        after = cursors.get(mailing.id, 0)
+        after = self._get_claim_positions().get(mailing.id, 0)
         rows = self._claim_after(mailing, params, after) if after else []
         if not rows:
             behind, waiting = self._count_unclaimed_behind(mailing, after)
@@ -264,7 +263,7 @@ class SmsMarketingEngine(models.AbstractModel):
         if rows:
             # forward only: a trace claimed behind (a retry) does not send the next claims back over
             # every trace sent since
-            cursors[mailing.id] = max(after, rows[-1].id)
+            self._set_claim_position(mailing, max(after, rows[-1].id))
         return rows
 
     @api.model
@@ -320,11 +319,18 @@ class SmsMarketingEngine(models.AbstractModel):
     @api.model
     def _get_claim_positions(self):
         """{mailing id: last trace id claimed} of this runner (this database, this thread), for the
-        RUNNER_CURSOR_MAILINGS mailings it claimed from last."""
+        RUNNER_CURSOR_MAILINGS mailings it claimed from last, the latest last."""
         positions = RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
         while len(positions) > RUNNER_CURSOR_MAILINGS:
-            del positions[next(iter(positions))]  # the one it began to claim from longest ago
+            del positions[next(iter(positions))]  # the one it claimed from longest ago
         return positions
+
+    @api.model
+    def _set_claim_position(self, mailing, trace_id):
+        """This runner's next claim in ``mailing`` starts after ``trace_id``."""
+        positions = self._get_claim_positions()
+        positions.pop(mailing.id, None)  # to the end: the latest mailing claimed from
+        positions[mailing.id] = trace_id
 
     @api.model
     def _apply_frequency_cap(self, mailing, rows):
@@ -523,7 +529,7 @@ class SmsMarketingEngine(models.AbstractModel):
         kept = [row for row in rows if picked[(row.country_code or "").upper() or False][0] == gateway]
         dropped = [row.id for row in rows if picked[(row.country_code or "").upper() or False][0] != gateway]
         if dropped:  # the runner's next claim starts at them
-            self._get_claim_positions()[mailing.id] = min(dropped) - 1
+            self._set_claim_position(mailing, min(dropped) - 1)
         rows[:] = kept
         self.env.cr.execute(
             SQL(

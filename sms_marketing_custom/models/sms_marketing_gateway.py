@@ -753,8 +753,9 @@ class SmsMarketingGateway(models.Model):
         return len(applied) + (self._process_other_statuses(others) if others else 0)
 
     def _process_other_statuses(self, statuses):
-        """Delivery reports [(uuid, state)] that moved no trace of this gateway: another sender's
-        messages, or traces already final. Returns the count of what they moved: nothing here."""
+        """Delivery reports [(uuid, state)] that moved no trace: another sender's messages, traces of
+        another gateway or already final, uuids unknown, states not understood. Returns the count of
+        what they moved: nothing here."""
         return 0
 
     @api.model

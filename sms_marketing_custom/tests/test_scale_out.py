@@ -217,10 +217,14 @@ class TestScaleOut(SmsEngineCase):
         positions.clear()  # a place forgotten only costs a walk from a mailing's first trace
         self.addCleanup(positions.clear)
         bound = engine_send.RUNNER_CURSOR_MAILINGS
+        Mailing = self.env["sms.marketing.mailing"]
         for mailing_id in range(1, bound + 41):
-            engine._get_claim_positions()[mailing_id] = mailing_id * 10
+            engine._set_claim_position(Mailing.browse(mailing_id), mailing_id * 10)
+            if mailing_id > 1:  # a long mailing, claimed from between the others
+                engine._set_claim_position(Mailing.browse(1), mailing_id)
         self.assertEqual(len(engine._get_claim_positions()), bound)
-        self.assertEqual(min(positions), 41, "the mailings first claimed longest ago are forgotten")
+        self.assertEqual(positions[1], bound + 40, "the mailing claimed from all along keeps its place")
+        self.assertEqual(min(set(positions) - {1}), 42, "the mailings claimed from longest ago are forgotten")
         self.assertEqual(positions[bound + 40], (bound + 40) * 10)
 
     def test_the_done_check_reads_no_trace(self):

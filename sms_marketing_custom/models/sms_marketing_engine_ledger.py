@@ -25,7 +25,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..tools import pricing
+from ..tools import pg_arrays, pricing
 from .sms_marketing_engine import PARAM_DEFAULTS
 
 _logger = logging.getLogger(__name__)
@@ -78,7 +78,11 @@ class SmsMarketingEngine(models.AbstractModel):
         trace_ids = [message["trace_id"] for message in messages[:count] if message.get("trace_id")]
         if trace_ids:
             self.env.cr.execute(
-                SQL("UPDATE sms_marketing_trace SET claim_move_id = %s WHERE id = ANY(%s)", move_id, trace_ids)
+                SQL(
+                    "UPDATE sms_marketing_trace SET claim_move_id = %s WHERE id = ANY(%s::int[])",
+                    move_id,
+                    pg_arrays.int_array(trace_ids),
+                )
             )
         return count, move_id, delay
 

@@ -32,14 +32,14 @@ UnknownRow = namedtuple(
 
 # What ``_update_reconciled`` writes per trace (``_write_traces``).
 RECONCILED_COLUMNS = (
-    ("id", SQL("::int[]")),
-    ("state", SQL("::varchar[]")),
-    ("cost", SQL("::numeric[]")),
-    ("ftype", SQL("::varchar[]")),
-    ("reason", SQL("::varchar[]")),
-    ("tries", SQL("::int[]")),
-    ("pid", SQL("::varchar[]")),
-    ("next_try", SQL("::timestamp[]")),
+    ("id", "int"),
+    ("state", "varchar"),
+    ("cost", "numeric"),
+    ("ftype", "varchar"),
+    ("reason", "varchar"),
+    ("tries", "int"),
+    ("pid", "varchar"),
+    ("next_try", "timestamp"),
 )
 
 
@@ -214,7 +214,7 @@ class SmsMarketingEngine(models.AbstractModel):
         reasons = self.env["sms.marketing.trace"]._get_failure_reasons()
         now = fields.Datetime.now()
         base, cap = params["retry_base_seconds"], params["retry_max_seconds"]
-        update = {column: [] for column, _cast in RECONCILED_COLUMNS}
+        update = {column: [] for column, _kind in RECONCILED_COLUMNS}
         spent = {}
         for row in rows:
             result = found.get(row.uuid) or {}

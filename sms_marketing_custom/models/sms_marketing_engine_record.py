@@ -9,28 +9,35 @@ lease was recovered meanwhile, the answers of those still in flight are
 recorded all the same (``_record_late``): the ledger charges what left.
 """
 
+import contextlib
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..providers import PROVIDERS
-from ..tools import pricing
+from ..tools import pg_arrays, pricing
 from .sms_marketing_engine import PARAM_DEFAULTS
 
 # What ``_update_traces`` writes per trace (``_write_traces``).
 RECORD_COLUMNS = (
-    ("id", SQL("::int[]")),
-    ("state", SQL("::varchar[]")),
-    ("body", SQL("::text[]")),
-    ("segments", SQL("::int[]")),
-    ("cost", SQL("::numeric[]")),
-    ("ftype", SQL("::varchar[]")),
-    ("reason", SQL("::varchar[]")),
-    ("next_try", SQL("::timestamp[]")),
-    ("tries", SQL("::int[]")),
-    ("estimate", SQL("::numeric[]")),
+    ("id", "int"),
+    ("state", "varchar"),
+    ("body", "text"),
+    ("segments", "int"),
+    ("cost", "numeric"),
+    ("ftype", "varchar"),
+    ("reason", "varchar"),
+    ("next_try", "timestamp"),
+    ("tries", "int"),
+    ("estimate", "numeric"),
 )
+# The element types of ``_write_traces``'s columns: {type: array cast}; numbers go as one array literal.
+ARRAY_CASTS = {
+    name: SQL(f"::{name}[]")  # sql-safe: the names of this tuple, constants
+    for name in ("int", "numeric", "varchar", "text", "timestamp")
+}
+NUMBER_ARRAYS = {"int": pg_arrays.int_array, "numeric": pg_arrays.number_array}
 
 
 # One model, one job per file (see models/sms_marketing_engine.py): the split is the point.
@@ -107,7 +114,7 @@ class SmsMarketingEngine(models.AbstractModel):
         reasons = Trace._get_failure_reasons()
         now = fields.Datetime.now()
         base, cap, max_tries = params["retry_base_seconds"], params["retry_max_seconds"], params["max_tries"]
-        update = {column: [] for column, _cast in RECORD_COLUMNS}
+        update = {column: [] for column, _kind in RECORD_COLUMNS}
         spent, insufficient = 0.0, False
         for message in messages:
             result = results.get(message["uuid"]) or {}
@@ -201,16 +208,25 @@ class SmsMarketingEngine(models.AbstractModel):
         """The one set-wise writer of traces from per-trace values (a batch's record, reconciliation).
 
         ``UPDATE sms_marketing_trace t SET <assignments> FROM unnest(...) AS v(...) WHERE t.id = v.id``:
-        ``columns`` are the (name, array cast) of ``v``, the first ``("id", SQL("::int[]"))``;
+        ``columns`` are the (name, element type of ``ARRAY_CASTS``) of ``v``, the first ``("id", "int")``;
         ``values`` {name: list, one item per trace}; ``assignments`` the SET clause (``t``: the
         trace as it is, ``v``: its new values). With ``returning``, the rows it returns.
         """
+
+        def array(name, kind):
+            items = values[name]
+            if kind in NUMBER_ARRAYS:
+                # a value of another type (a provider's own): the list, adapted item by item by psycopg2
+                with contextlib.suppress(TypeError):
+                    items = NUMBER_ARRAYS[kind](items)
+            return SQL("%s%s", items, ARRAY_CASTS[kind])
+
         self.env.cr.execute(
             SQL(
                 "UPDATE sms_marketing_trace t SET %s FROM unnest(%s) AS v(%s) WHERE t.id = v.id %s",
                 assignments,
-                SQL(", ").join(SQL("%s%s", values[name], cast) for name, cast in columns),
-                SQL(", ").join(SQL.identifier(name) for name, _cast in columns),
+                SQL(", ").join(array(name, kind) for name, kind in columns),
+                SQL(", ").join(SQL.identifier(name) for name, _kind in columns),
                 SQL("RETURNING %s", returning) if returning else SQL(),
             )
         )

@@ -38,7 +38,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_datetime
 from odoo.tools.rendering_tools import parse_inline_template
 
-from ..tools import links, pricing
+from ..tools import links, pg_arrays, pricing
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
@@ -933,17 +933,17 @@ class SmsMarketingMailing(models.Model):
         """{res_id: language} of the recipients whose record has a language."""
         self.ensure_one()
         column = self._get_lang_column()
-        ids = [res_id for res_id in res_ids if isinstance(res_id, int)]
+        ids = [res_id for res_id in res_ids if type(res_id) is int]  # a record's id, not a NewId
         if column is None or not ids:
             return {}
         Model = self.env[self.recipient_model or CONTACT_MODEL]
         Model.flush_model(["lang"])
         self.env.cr.execute(
             SQL(
-                "SELECT id, %s FROM %s WHERE id = ANY(%s) AND %s IS NOT NULL",
+                "SELECT id, %s FROM %s WHERE id = ANY(%s::int[]) AND %s IS NOT NULL",
                 column,
                 SQL.identifier(Model._table),
-                ids,
+                pg_arrays.int_array(ids),
                 column,
             )
         )

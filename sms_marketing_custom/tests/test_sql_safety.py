@@ -9,8 +9,12 @@ needs it (a constant chosen in code) carries ``# sql-safe: <why>``.
 
 import ast
 import pathlib
+from decimal import Decimal
 
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import SQL
+
+from ..tools import pg_arrays
 
 ADDON = pathlib.Path(__file__).resolve().parent.parent
 SQL_CALLS = {"SQL", "execute", "executemany", "execute_values", "mogrify"}
@@ -76,3 +80,46 @@ class TestSqlSafety(TransactionCase):
             for lineno, code in find_formatted_sql(path.read_text(encoding="utf-8"), str(path)):
                 offenders.append(f"{path.relative_to(ADDON)}:{lineno}: {code}")
         self.assertFalse(offenders, "SQL built by string formatting:\n" + "\n".join(offenders))
+
+
+@tagged("post_install", "-at_install", "sms_security")
+class TestNumberArrays(TransactionCase):
+    """The arrays of numbers the engine passes as one literal (``tools/pg_arrays.py``)."""
+
+    def _read_back(self, literal, cast):
+        self.env.cr.execute(SQL("SELECT %s%s", literal, SQL(cast)))
+        return self.env.cr.fetchone()[0]
+
+    def test_numbers_read_back_as_given(self):
+        self.assertEqual(
+            self._read_back(pg_arrays.int_array([1, None, -3, 2**31 - 1]), "::int[]"), [1, None, -3, 2**31 - 1]
+        )
+        numbers = [0.0123, 1e-05, Decimal("2.5000"), 7, None, 123456789.125]
+        self.assertEqual(
+            self._read_back(pg_arrays.number_array(numbers), "::numeric[]"),
+            [Decimal("0.0123"), Decimal("0.00001"), Decimal("2.5000"), Decimal(7), None, Decimal("123456789.125")],
+        )
+        self.assertEqual(self._read_back(pg_arrays.int_array([]), "::int[]"), [])
+
+    def test_anything_but_a_number_is_refused(self):
+        for value in ("1},{2", "1", True, b"1", 1.5, float("nan"), float("inf"), Decimal("NaN"), [1]):
+            with self.subTest(value=value), self.assertRaises(TypeError):
+                pg_arrays.int_array([1, value])
+        for value in ("0.5", "1},{2", True, float("nan"), float("-inf"), Decimal("sNaN"), Decimal("Infinity")):
+            with self.subTest(value=value), self.assertRaises(TypeError):
+                pg_arrays.number_array([1, value])
+
+    def test_the_trace_writer_takes_other_values_as_psycopg2_adapts_them(self):
+        """A provider of another addon may answer its credits as a string: written as before."""
+        mailing = self.env["sms.marketing.mailing"].create({"subject": "Writer", "body": "Hello"})
+        trace = self.env["sms.marketing.trace"].create(
+            {"mailing_id": mailing.id, "number": "+32470000001", "state": "sent", "cost": 1.0}
+        )
+        self.env.flush_all()
+        self.env["sms.marketing.engine"]._write_traces(
+            (("id", "int"), ("cost", "numeric"), ("tries", "int")),
+            {"id": [trace.id], "cost": ["0.5"], "tries": [2]},
+            SQL("cost = v.cost, try_count = v.tries"),
+        )
+        trace.invalidate_recordset()
+        self.assertEqual((trace.cost, trace.try_count), (0.5, 2))

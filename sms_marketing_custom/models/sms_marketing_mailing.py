@@ -933,7 +933,7 @@ class SmsMarketingMailing(models.Model):
         """{res_id: language} of the recipients whose record has a language."""
         self.ensure_one()
         column = self._get_lang_column()
-        ids = [res_id for res_id in res_ids if type(res_id) is int]  # a record's id, not a NewId
+        ids = [res_id for res_id in res_ids if type(res_id) is int]  # an int: not a NewId, nor a bool
         if column is None or not ids:
             return {}
         Model = self.env[self.recipient_model or CONTACT_MODEL]

@@ -110,16 +110,16 @@ class TestNumberArrays(TransactionCase):
                 pg_arrays.number_array([1, value])
 
     def test_the_trace_writer_takes_other_values_as_psycopg2_adapts_them(self):
-        """A provider of another addon may answer its credits as a string: written as before."""
+        """A provider of another addon may answer its parts as text or a float: written as before."""
         mailing = self.env["sms.marketing.mailing"].create({"subject": "Writer", "body": "Hello"})
         trace = self.env["sms.marketing.trace"].create(
             {"mailing_id": mailing.id, "number": "+32470000001", "state": "sent", "cost": 1.0}
         )
         self.env.flush_all()
         self.env["sms.marketing.engine"]._write_traces(
-            (("id", "int"), ("cost", "numeric"), ("tries", "int")),
-            {"id": [trace.id], "cost": ["0.5"], "tries": [2]},
-            SQL("cost = v.cost, try_count = v.tries"),
+            (("id", "int"), ("segments", "int"), ("tries", "int"), ("cost", "numeric")),
+            {"id": [trace.id], "segments": ["2"], "tries": [3.0], "cost": [0.5]},
+            SQL("segments = v.segments, try_count = v.tries, cost = v.cost"),
         )
         trace.invalidate_recordset()
-        self.assertEqual((trace.cost, trace.try_count), (0.5, 2))
+        self.assertEqual((trace.segments, trace.try_count, trace.cost), (2, 3, 0.5))

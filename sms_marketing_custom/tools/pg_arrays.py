@@ -1,7 +1,7 @@
 """Arrays of numbers passed to PostgreSQL as one parameter.
 
 psycopg2 adapts a list item by item into ``ARRAY[...]``: 0.8 ms of the sender's CPU for 1,000 ids,
-1 ms for 1,000 prices, and a batch's record writes ten arrays of 1,000 (docs/benchmark.md). An
+1 ms for 1,000 prices, and a batch's record writes five arrays of 1,000 numbers (docs/benchmark.md). An
 array's text form (``'{1,2,NULL}'``) with a cast in the query (``%s::int[]``) takes a tenth of
 that. Numbers only: their text has no character that an array literal quotes, and any other value
 is refused (TypeError), so that no value can change the literal's shape.

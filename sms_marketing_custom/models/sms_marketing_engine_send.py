@@ -31,7 +31,7 @@ CAP_LOCK_NAMESPACE = 0x534D46
 # Where each runner's claim walk is, per (database, thread) then mailing: kept from one cron run to
 # the next (a cron thread runs its sender cron again and again); lost with the process, harmlessly.
 RUNNER_CURSORS = {}
-# The mailings whose place a runner keeps, the latest first claimed: a server that runs for months
+# The mailings whose place a runner keeps, those it claimed from last: a server that runs for months
 # sends thousands of mailings, and a place forgotten costs one walk from the mailing's first trace.
 RUNNER_CURSOR_MAILINGS = 64
 # A per-message provider's batches: the first of a run is this size, the next ones take at most this

@@ -359,13 +359,18 @@ def _wait_for(urls, procs, logs, what):
             return False
         return True
 
+    _wait_until(lambda: all(answers(url) for url in urls), procs, f"{what} did not start, see {logs}")
+
+
+def _wait_until(condition, procs, failure, poll=0.5):
+    """Until ``condition()`` holds; stop ``procs`` and exit with ``failure`` if one died or after 2 minutes."""
     deadline = time.time() + 120
-    while not all(answers(url) for url in urls):
+    while not condition():
         if time.time() > deadline or any(proc.poll() is not None for proc in procs):
             for proc in procs:
                 proc.terminate()
-            raise SystemExit(f"{what} did not start, see {logs}")
-        time.sleep(0.5)
+            raise SystemExit(failure)
+        time.sleep(poll)
 
 
 _ports_given = set()

@@ -108,17 +108,15 @@ def _stop(procs):
 def _wait_for_first_cron_pass(conn, procs, logs):
     """Until no cron job is due: a new database's jobs are all due when its servers start (Odoo's
     daily auto-vacuum among them), and a deployed database ran them long before its Send."""
-    deadline = time.time() + 120
-    with conn.cursor() as cr:
-        while True:
+
+    def nothing_due():
+        with conn.cursor() as cr:
             cr.execute(
                 "SELECT count(*) FROM ir_cron WHERE active AND numbercall != 0 AND nextcall <= now() AT TIME ZONE 'UTC'"
             )
-            if not cr.fetchone()[0]:
-                break
-            if time.time() > deadline or any(proc.poll() is not None for proc in procs):
-                raise SystemExit(f"the servers' first pass over the cron jobs did not end, see {logs}")
-            time.sleep(0.2)
+            return not cr.fetchone()[0]
+
+    bench._wait_until(nothing_due, procs, f"the servers' first pass over the cron jobs did not end, see {logs}", 0.2)
 
 
 def _cpu_seconds():

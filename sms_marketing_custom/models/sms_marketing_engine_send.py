@@ -319,11 +319,8 @@ class SmsMarketingEngine(models.AbstractModel):
     @api.model
     def _get_claim_positions(self):
         """{mailing id: last trace id claimed} of this runner (this database, this thread), for the
-        RUNNER_CURSOR_MAILINGS mailings it claimed from last, the latest last."""
-        positions = RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
-        while len(positions) > RUNNER_CURSOR_MAILINGS:
-            del positions[next(iter(positions))]  # the one it claimed from longest ago
-        return positions
+        RUNNER_CURSOR_MAILINGS mailings it claimed from last, the latest last (``_set_claim_position``)."""
+        return RUNNER_CURSORS.setdefault((self.env.cr.dbname, threading.get_ident()), {})
 
     @api.model
     def _set_claim_position(self, mailing, trace_id):
@@ -331,6 +328,8 @@ class SmsMarketingEngine(models.AbstractModel):
         positions = self._get_claim_positions()
         positions.pop(mailing.id, None)  # to the end: the latest mailing claimed from
         positions[mailing.id] = trace_id
+        while len(positions) > RUNNER_CURSOR_MAILINGS:
+            del positions[next(iter(positions))]  # the one it claimed from longest ago
 
     @api.model
     def _apply_frequency_cap(self, mailing, rows):

@@ -40,10 +40,9 @@ QueueCounts = namedtuple("QueueCounts", "unclaimed waiting pending")
 
 FIGURE_TABLE = "sms_marketing_mailing_figure"
 # each counter: an aggregate over trace rows (``r``): the recount's over a mailing's traces, and the
-# trigger's over the rows a statement wrote (new rows added, old ones taken away). Counts with a
-# FILTER: an UPDATE of 1,000 traces aggregated each counter as a sum of sign x 0-or-1 over both
-# sides at once, 3.0 ms of PostgreSQL's CPU per statement, half the cost of the UPDATE itself
-# (docs/benchmark.md)
+# trigger's over each side of the rows a statement wrote, new minus old. Counts with a FILTER, one
+# side at a time: formerly each counter was a sum of sign x value over both sides at once, 3 ms per
+# UPDATE of 1,000 traces, half of what the UPDATE spent on its own rows (docs/benchmark.md)
 TRACE_COUNTERS = (
     ("recipient_count", "count(*)"),
     ("sent_count", "count(*) FILTER (WHERE r.sent_at IS NOT NULL)"),

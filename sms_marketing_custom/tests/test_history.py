@@ -107,6 +107,64 @@ class TestHistory(SmsEngineCase):
         self.env.cr.execute("SELECT count(*) FROM sms_marketing_mailing_figure WHERE mailing_id = %s", [second.id])
         self.assertEqual(self.env.cr.fetchone()[0], 0)
 
+    def test_one_statement_writing_several_mailings_counts_each(self):
+        """One UPDATE moves traces from a mailing to another, dates a third's pending traces for later
+        and moves the sending dates of the second: each mailing's counters, its queue's and its
+        sending dates equal what its traces say (the trigger sees the rows of all three at once)."""
+        first, second = self._sent_mailing(), self._sent_mailing()
+        waiting = self._start(self._make_mailing())
+        engine = self.env["sms.marketing.engine"]
+        engine._build_traces(waiting, engine._get_params())  # built, nothing sent: pending traces
+        mailings = first | second | waiting
+        self.env.flush_all()
+        moved = first.trace_ids.filtered("sent_at").sorted("id")[:2]
+        dated = waiting.trace_ids.filtered(lambda t: t.state == "pending").sorted("id")[:3]
+        latest, earliest = second.trace_ids.filtered("sent_at").sorted("id")[:2]
+        later = fields.Datetime.now() + timedelta(hours=2)
+        earlier = fields.Datetime.now() - timedelta(days=3)
+        self.env.cr.execute(
+            """UPDATE sms_marketing_trace
+                  SET mailing_id = CASE WHEN id = ANY(%(moved)s) THEN %(second)s ELSE mailing_id END,
+                      res_id = CASE WHEN id = ANY(%(moved)s) THEN res_id + 1000000 ELSE res_id END,
+                      next_try_at = CASE WHEN id = ANY(%(dated)s) THEN %(later)s ELSE next_try_at END,
+                      sent_at = CASE WHEN id = %(latest)s THEN %(later)s WHEN id = %(earliest)s THEN %(earlier)s
+                                     ELSE sent_at END
+                WHERE mailing_id = ANY(%(mailings)s)""",
+            {
+                "moved": moved.ids,
+                "second": second.id,
+                "dated": dated.ids,
+                "later": later,
+                "earlier": earlier,
+                "latest": latest.id,
+                "earliest": earliest.id,
+                "mailings": mailings.ids,
+            },
+        )
+        self.env.invalidate_all()
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        self.assertEqual(self._counters(first)[first.id]["recipient_count"], 10)
+        self.assertEqual(self._counters(second)[second.id]["recipient_count"], 14)
+        self.env.cr.execute(
+            """SELECT m.id, count(t.id) FILTER (WHERE t.state = 'pending' AND t.claim_move_id IS NULL),
+                      count(t.id) FILTER (WHERE t.state = 'pending' AND t.claim_move_id IS NULL
+                                            AND t.next_try_at IS NOT NULL),
+                      count(t.id) FILTER (WHERE t.state = 'pending')
+                 FROM sms_marketing_mailing m LEFT JOIN sms_marketing_trace t ON t.mailing_id = m.id
+                WHERE m.id = ANY(%s) GROUP BY m.id""",
+            [mailings.ids],
+        )
+        recounted = {mid: tuple(counts) for mid, *counts in self.env.cr.fetchall()}
+        queues = self.env["sms.marketing.campaign.report"]._get_queue_counts(mailings.ids)
+        self.assertEqual({mid: tuple(counts) for mid, counts in queues.items()}, recounted)
+        self.assertEqual(queues[waiting.id].waiting, 3)
+        self.env.cr.execute(
+            """SELECT max(last_sent_at), min(first_sent_at) FROM sms_marketing_mailing_figure
+                WHERE mailing_id = %s""",
+            [second.id],
+        )
+        self.assertEqual(self.env.cr.fetchone(), (later, earlier))
+
     def test_an_upgraded_database_gets_its_counters(self):
         """A database of the previous release has no counters: the upgrade (the report's init) counts them."""
         mailings = self._sent_mailing() | self._sent_mailing()

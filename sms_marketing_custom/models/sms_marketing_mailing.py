@@ -847,7 +847,7 @@ class SmsMarketingMailing(models.Model):
         runner whose provider call is under way: ``claim_move_id``) counting as
         sent; ``FALSE`` when the cap is off. Used by the audience count, the
         engine's INSERT and the check at claim time. Reads
-        ``sms_marketing_trace_number_idx``, at most ``count`` rows per number.
+        ``sms_marketing_trace_number_mailing_idx``, at most ``count`` rows per number.
         """
         self.ensure_one()
         if self.frequency_cap_count <= 0:
@@ -1024,7 +1024,7 @@ class SmsMarketingMailing(models.Model):
         self.ensure_one()
         if lang and not self.env["res.lang"]._lang_get_id(lang):
             lang = None
-        mailing = self.with_context(lang=lang or self.user_id.lang or self.env.lang or "en_US")
+        mailing = self.with_context(lang=lang or self._get_responsible_lang() or self.env.lang or "en_US")
         suffix = mailing._get_optout_suffix_text(self._get_own_link_prefixes()[1] + SUFFIX_TOKEN_MARKER)
         head, _marker, tail = suffix.partition(SUFFIX_TOKEN_MARKER)
         return head, tail

@@ -179,11 +179,13 @@ class SmsMarketingTrace(models.Model):
         # One trace per recipient per mailing: the arbiter of the engine's
         # INSERT ... ON CONFLICT DO NOTHING (a re-run after a crash adds nothing).
         create_unique_index(cr, "sms_marketing_trace_mailing_res_uniq", self._table, ["mailing_id", "res_id"])
-        # Duplicate numbers across build windows.
-        create_index(cr, "sms_marketing_trace_mailing_number_idx", self._table, ["mailing_id", "number"])
-        # What a number received lately, across mailings: the frequency cap and the
-        # inbound keywords (number is never changed by the sending UPDATE: still HOT).
-        create_index(cr, "sms_marketing_trace_number_idx", self._table, ["number"])
+        # What a number received lately, across mailings (the frequency cap, the inbound
+        # keywords), and in one mailing (duplicate numbers across build windows): one index,
+        # the number first. Numbers come in no order, so each of their entries lands on a page
+        # of its own; two such indexes (the mailing first, the number alone) cost the build's
+        # INSERT a third of its time (number is never changed by the sending UPDATE: still HOT).
+        cr.execute("DROP INDEX IF EXISTS sms_marketing_trace_mailing_number_idx, sms_marketing_trace_number_idx")
+        create_index(cr, "sms_marketing_trace_number_mailing_idx", self._table, ["number", "mailing_id"])
         # The claims walk a mailing's traces in id order (and find its first one).
         create_index(cr, "sms_marketing_trace_mailing_id_idx", self._table, ["mailing_id", "id"])
         # The engine looks for messages in flight or of unknown outcome at every run; only

@@ -377,6 +377,36 @@ class TestScaleOut(SmsEngineCase):
         self.assertEqual(sorted(mailing.trace_ids.mapped("res_id")), sorted(contacts.ids))
         self.assertLessEqual(read, 5, "the 40 traces built by the earlier windows are not read")
 
+    def test_a_build_window_reads_the_subscriptions_of_its_contacts_only(self):
+        """A list mailing's window groups the subscriptions of its own contacts (opted out of every list
+        or not): each window grouped every subscription of the lists up to its end, the first contacts
+        again and again (510,000 rows for the eight windows of 100,000 contacts)."""
+        engine = self.env["sms.marketing.engine"]
+        self.env.flush_all()
+        self.env.cr.execute(
+            """WITH made AS (INSERT INTO sms_marketing_contact (name, phone, phone_sanitized, country_id)
+                             SELECT 'Contact ' || i, '+3247' || lpad(i::text, 7, '0'), '+3247' || lpad(i::text, 7, '0'), %s
+                               FROM generate_series(1, 3000) i RETURNING id)
+               INSERT INTO sms_marketing_subscription (contact_id, list_id, opt_out) SELECT id, %s, FALSE FROM made""",
+            [self.belgium.id, self.sms_list.id],
+        )
+        self.env.cr.execute("ANALYZE sms_marketing_contact")
+        self.env.cr.execute("ANALYZE sms_marketing_subscription")
+        mailing = self._start(self._make_mailing())
+        self.env.flush_all()
+        params = dict(engine._get_params(), build_first_step=100, build_max_step=100, build_window_ms=10**6)
+        for _window in range(20):
+            engine._build_traces(mailing, params)
+        query = """SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables
+                    WHERE relname = 'sms_marketing_subscription'"""
+        self.env.cr.execute(query)
+        before = self.env.cr.fetchone()[0]
+        engine._build_traces(mailing, params)
+        self.env.cr.execute(query)
+        read = self.env.cr.fetchone()[0] - before
+        self.assertGreaterEqual(len(mailing.trace_ids), 2000)
+        self.assertLessEqual(read, 200, "the 21st window of 100 contacts reads their subscriptions, not the 2,000 before")
+
     def test_a_large_mailing_done_is_analyzed(self):
         """Autovacuum re-analyzes the trace table once a tenth of it changed: after a mailing of 100,000
         among a year's 10,000,000 traces the planner still counts it as one row, and its analysis and the

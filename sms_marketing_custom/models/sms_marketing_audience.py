@@ -263,7 +263,7 @@ class SmsMarketingAudience(models.AbstractModel):
             # the whole audience (the form, Send, statistics): no trace of this mailing counts yet
             return SQL("%s FROM (%s) k", select, flagged)
         # The numbers of the window that already have a trace of this mailing: one look-up per number
-        # through the (mailing_id, number) index, both columns bound, so a window costs its own size
+        # through the (number, mailing_id) index, both columns bound, so a window costs its own size
         # (``mailing_being_built_sql``: not a walk of the traces the mailing has built so far).
         return SQL(
             """WITH flagged AS MATERIALIZED (%s)

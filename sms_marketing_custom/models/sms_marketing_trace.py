@@ -550,7 +550,7 @@ class SmsMarketingTrace(models.Model):
         """The opt-out page of a test SMS: what the mailing's recipients see (the same steps, one
         tap included), labelled as a preview; nothing is recorded."""
         company = mailing.company_id or self.env.company
-        lang = mailing.user_id.lang or company.partner_id.lang
+        lang = mailing._get_responsible_lang() or company.partner_id.lang
         return {
             "token": token,
             "preview": True,

@@ -8,7 +8,7 @@ from psycopg2 import IntegrityError
 from odoo import fields, sql_db
 from odoo.exceptions import UserError
 from odoo.tests import tagged
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
 from ..models import sms_marketing_engine_send as engine_send
 from ..models import sms_marketing_trace as trace_module
@@ -125,10 +125,17 @@ class TestScaleOut(SmsEngineCase):
 
     # ------------------------------------------------------------------ the claim's walk
     def _traces_read(self, call):
-        """(result of ``call()``, trace rows it read): this transaction's table statistics."""
+        """(result of ``call()``, trace rows it read)."""
+        return self._rows_read(call, "sms_marketing_trace")
+
+    def _rows_read(self, call, table):
+        """(result of ``call()``, rows of ``table`` it read): this transaction's table statistics."""
         self.env.flush_all()
-        query = """SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables
-                    WHERE relname = 'sms_marketing_trace'"""
+        query = SQL(
+            """SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables
+                WHERE relname = %s""",
+            table,
+        )
         self.env.cr.execute(query)
         before = self.env.cr.fetchone()[0]
         result = call()
@@ -398,13 +405,7 @@ class TestScaleOut(SmsEngineCase):
         params = dict(engine._get_params(), build_first_step=100, build_max_step=100, build_window_ms=10**6)
         for _window in range(20):
             engine._build_traces(mailing, params)
-        query = """SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables
-                    WHERE relname = 'sms_marketing_subscription'"""
-        self.env.cr.execute(query)
-        before = self.env.cr.fetchone()[0]
-        engine._build_traces(mailing, params)
-        self.env.cr.execute(query)
-        read = self.env.cr.fetchone()[0] - before
+        _built, read = self._rows_read(lambda: engine._build_traces(mailing, params), "sms_marketing_subscription")
         self.assertGreaterEqual(len(mailing.trace_ids), 2000)
         self.assertLessEqual(read, 200, "the 21st window of 100 contacts reads theirs, not the 2,000 before")
 

@@ -10,7 +10,7 @@ scheduled and one draft; a few recipients answered the last one
 import random
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 from ..tools import pricing
 from ..tools.sms_encoding import segment_count
@@ -196,6 +196,16 @@ class SmsMarketingDemo(models.AbstractModel):
                 when = sent_at + timedelta(minutes=rng.randint(1, 600))
                 clicks.append({"link_id": link.id, "trace_id": trace.id, "click_date": when})
         self.env["sms.marketing.link.click"].create(clicks)
+        # the rest of the story as the sending and the opt-out page write it: the credits on the gateway's
+        # ledger (bought for the story, then spent: the balance the demo starts with stays), the recipients
+        # who opted out left the mailing's lists, in the consent log (else they looked subscribed still)
+        spent = round(sum(to_send.mapped("cost")), pricing.LEDGER_DIGITS)
+        if spent:
+            gateway = gateway.sudo()
+            gateway._change_balance(spent, "purchase", note=_("Demo credits"))
+            gateway._change_balance(-spent, "spend", mailing=mailing)
+        for trace in to_send.filtered("optout_at"):
+            trace._optout()
         mailing.write(
             {
                 "state": "done",

@@ -386,7 +386,8 @@ class SmsMarketingTrace(models.Model):
     @api.depends_context("lang")
     def _compute_failure_message(self):
         # The sending stores the sentence of a failure type in the language it ran in (the cron's):
-        # such a sentence is shown in the reader's; a gateway's own text is shown as it came.
+        # such a sentence is shown in the reader's; a gateway's own text is shown as it came; a trace
+        # with a type and no text (a delivery report without reason, an import) shows its type's sentence.
         stored = {}
         for lang, _name in self.env["res.lang"].get_installed():
             for failure_type, sentence in self.with_context(lang=lang)._get_failure_reasons().items():
@@ -394,8 +395,8 @@ class SmsMarketingTrace(models.Model):
         reasons = self._get_failure_reasons()
         for trace in self:
             reason = trace.failure_reason
-            if reason and stored.get(reason) == trace.failure_type:
-                reason = reasons[trace.failure_type]
+            if (reason and stored.get(reason) == trace.failure_type) or (not reason and trace.failure_type):
+                reason = reasons.get(trace.failure_type, reason)
             trace.failure_message = reason
 
     # ------------------------------------------------------------------ outcomes

@@ -696,6 +696,39 @@ class TestInboundCompanyAndReaders(ConversationFixtures, SmsProviderCase):
 
 @tagged("post_install", "-at_install")
 class TestDemoConversations(TransactionCase):
+    def test_the_storys_figures_agree_with_its_ledger_and_lists(self):
+        """What the demo's sent mailings show is what the rest of the app shows: the credits they spent are
+        on the gateway's ledger, and whoever opted out left the lists (the Italian walk-through found
+        "Opted out 3" on a mailing and the three still subscribed, 1,248 credits spent and none in the ledger)."""
+        self.env["sms.marketing.demo"]._create_demo_story()
+        mailings = self.env["sms.marketing.mailing"].search(
+            [("subject", "in", ["Spring sale: 20% off", "Weekend flash sale", "New store opening"])],
+            order="id desc",
+            limit=3,
+        )
+        Move = self.env["sms.marketing.credit.move"]
+        opted_out = 0
+        for mailing in mailings:
+            traces = mailing.trace_ids
+            spent = -sum(Move.search([("mailing_id", "=", mailing.id), ("move_type", "=", "spend")]).mapped("amount"))
+            self.assertGreater(spent, 0)
+            self.assertAlmostEqual(spent, sum(traces.mapped("cost")), places=4)
+            for trace in traces.filtered("optout_at"):
+                opted_out += 1
+                subscriptions = self.env["sms.marketing.subscription"].search(
+                    [("contact_id", "=", trace.res_id), ("list_id", "in", mailing.list_ids.ids)]
+                )
+                self.assertTrue(subscriptions)
+                self.assertTrue(all(subscriptions.mapped("opt_out")), f"{trace.number} left {mailing.subject}")
+                self.assertTrue(
+                    self.env["sms.marketing.consent"].search_count([("number", "=", trace.number)]),
+                    "the opt-out is in the consent log",
+                )
+        self.assertGreater(opted_out, 0, "the story has opt-outs")
+        gateway = mailings[0].gateway_id or mailings[0]._get_gateway()
+        ledger = sum(Move.search([("gateway_id", "=", gateway.id)]).mapped("amount"))
+        self.assertAlmostEqual(gateway.balance, ledger, places=4, msg="the balance is the sum of the ledger")
+
     def test_the_story_has_answers_to_its_last_mailing(self):
         # the story told again: the database's own (a demo database has it) is not in the way
         self.env["sms.marketing.conversation"].search([]).unlink()

@@ -571,7 +571,13 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             html = str(wizard.timeline)
         self.assertIn("Welcome to the club!", html)
         self.assertIn(f"Hi {contact.name}", html)
-        self.assertIn("2026-06-03", html)  # the coupon two days after the welcome
+        self.assertIn("06/03/2026", html)  # the coupon two days after the welcome, in the user's date format
+        self.assertNotIn("2026-06-03", html)
+        self.env["res.lang"]._activate_lang("it_IT")
+        with freeze_time(T0):
+            wizard.invalidate_recordset(["timeline"])
+            italian = str(wizard.with_context(lang="it_IT").timeline)
+        self.assertIn("03/06/2026", italian, "an Italian reads day/month/year")
         self.assertFalse(self._participants(journey))
         self.assertFalse(self.env["sms.marketing.trace"].search([("res_id", "=", contact.id)]))
 

@@ -158,6 +158,18 @@ class TestChatterLanguage(SmsEngineCase):
         bodies = [str(body) for body in mailing.message_ids.mapped("body")]
         self.assertTrue(any(italian in body for body in bodies), f"the reason on the chatter: {bodies}")
 
+    def test_a_failure_without_text_reads_its_types_sentence(self):
+        # a delivery report or an import may give the type alone: the Reason column was empty
+        self._make_contacts(2)
+        mailing = self._start(self._make_mailing())
+        self._run_cron()
+        trace, other = mailing.trace_ids[:2]
+        trace.write({"state": "failed", "failure_type": "undelivered", "failure_reason": False})
+        other.write({"state": "failed", "failure_type": "rejected", "failure_reason": "Carrier blocked: spam filter"})
+        italian = self.env["sms.marketing.trace"].with_context(lang="it_IT").browse([trace.id, other.id])
+        self.assertEqual(italian[0].failure_message, "L'operatore non ha potuto consegnare il messaggio.")
+        self.assertEqual(italian[1].failure_message, "Carrier blocked: spam filter", "a gateway's own text as it came")
+
 
 class _Rollback(Exception):
     """Ends a language's run: what it created is rolled back, the next language starts from the same data."""

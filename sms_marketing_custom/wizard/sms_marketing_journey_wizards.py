@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_datetime
 
 
 class SmsMarketingJourneyAdd(models.TransientModel):
@@ -167,7 +168,8 @@ class SmsMarketingJourney(models.Model):
             when = self._simulate_wait(step, when, zone)
         elif step.step_type == "branch":
             when = when + step._get_delay()
-        stamp = fields.Datetime.to_string(fields.Datetime.context_timestamp(self, when))
+        # in the reader's time zone and date format (the dialog showed 2026-12-05 17:54:08 to an Italian)
+        stamp = format_datetime(self.env, when, tz=self.env.context.get("tz") or False, dt_format=False)
         rows.append((depth, stamp, label, text))
         if step.step_type == "branch":
             names = dict(step._fields["branch_condition"]._description_selection(self.env))

@@ -721,7 +721,9 @@ class TestDemoConversations(TransactionCase):
                 self.assertTrue(subscriptions)
                 self.assertTrue(all(subscriptions.mapped("opt_out")), f"{trace.number} left {mailing.subject}")
                 self.assertTrue(
-                    self.env["sms.marketing.consent"].search_count([("number", "=", trace.number)]),
+                    self.env["sms.marketing.consent"].search_count(
+                        [("contact_id", "=", trace.res_id), ("event", "=", "opt_out")]
+                    ),
                     "the opt-out is in the consent log",
                 )
         self.assertGreater(opted_out, 0, "the story has opt-outs")

@@ -125,6 +125,7 @@ class SmsMarketingJourneyTest(models.TransientModel):
         return self.env["sms.marketing.journey"]._selection_recipient_choice()
 
     @api.depends("journey_id", "record_ref")
+    @api.depends_context("lang", "tz")
     def _compute_timeline(self):
         for wizard in self:
             record = wizard.record_ref

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools.misc import format_datetime
+from odoo.tools import format_datetime
 
 
 class SmsMarketingJourneyAdd(models.TransientModel):

@@ -4,8 +4,8 @@ One database, N list contacts (the audience of bench.py), the ``http`` gateway t
 simulator at BENCH_LATENCY_MS, real ``odoo-bin`` servers with cron threads (BENCH_LAYOUTS, one
 layout, default 2x2, as bench/deployed.py). Measured twice, on an empty history, then after
 BENCH_HISTORY_MAILINGS earlier mailings (default 10) of BENCH_HISTORY_TRACES traces each
-(default 1,000,000; delivered 90 %, sent 5 %, failed 5 %, sent 1 to 12 months ago) and their
-clicks (5 % of the delivered) are loaded set-wise in SQL (INSERT ... SELECT, one statement per
+(default 1,000,000, sent 1 to 12 months ago; 5 % sent without a report, the rest delivered) and their
+clicks are loaded set-wise in SQL (INSERT ... SELECT, one statement per
 mailing: COPY's speed without a file; the mailings' counters follow by their triggers), then vacuumed
 and analyzed as a year of autovacuums leaves them:
 
@@ -20,8 +20,12 @@ and analyzed as a year of autovacuums leaves them:
   analysis pivot (the mailings' counters).
 
 The earlier mailings exist in both phases (done, without traces in the first): only their
-traces differ. The first phase's mailing is deleted before the history is loaded: the 30-day windows of both
-phases hold one mailing of N (the history's youngest is a month old, at the window's edge).
+traces differ. The same list contacts click (every other one, ``CLICKER``) and fail (one in twenty,
+``UNREACHABLE``) in every mailing, the earlier ones and each phase's (``engage_sent_mailing``, after
+its sending): the filters whose answer is who ever clicked or failed find as many contacts on the
+empty history as with it, and only the volume of the history differs. The first phase's mailing
+is deleted before the history is loaded: the 30-day windows of both phases hold one mailing of N
+(the history's youngest is a month old, at the window's edge).
 Printed: each figure on the empty history, with history, and the ratio (target <= 1.5x),
 with the provenance of this run. With BENCH_HISTORY_RETENTION_MONTHS=M, then the retention cron
 (texts older than M months emptied): its time, and the trace table's size before and after.
@@ -47,6 +51,10 @@ import deployed  # noqa: E402
 import bench  # noqa: E402
 
 TARGET_RATIO = 1.5
+
+# conditions on a contact ``c`` of rank ``rn`` (by id; the list's N contacts come first)
+CLICKER = "c.rn <= %(n)s AND c.rn %% 2 = 0"
+UNREACHABLE = "c.rn <= %(n)s AND c.rn %% 20 = 1"
 
 
 def add_earlier_contacts(cr, traces):
@@ -89,37 +97,67 @@ def create_history_mailings(env, list_id, mailings):
     return history
 
 
-def load_history(env, history, traces):
-    """The traces of the earlier mailings (``traces`` each, to the first ``traces`` contacts), with 5 %
-    of their delivered traces clicked."""
+def load_history(env, history, traces, n):
+    """The traces of the earlier mailings (``traces`` each, to the first ``traces`` contacts): the
+    ``UNREACHABLE`` among the list's ``n`` contacts failed, the ``CLICKER`` clicked."""
     cr = env.cr
-    cr.execute(
-        """CREATE TEMP TABLE history_contact ON COMMIT DROP AS
-           SELECT id, phone_sanitized, row_number() OVER (ORDER BY id) AS rn FROM sms_marketing_contact"""
-    )
-    cr.execute("CREATE INDEX ON history_contact (rn)")
+    _rank_contacts(cr, "history_contact")
     for number, (mailing_id, link_id, months) in enumerate(history):
         cr.execute(
-            """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, country_code, uuid, body,
-                                               segments, cost, state, sent_at, delivered_at, write_date, try_count)
-               SELECT %(mailing)s, 'sms.marketing.contact', c.id, c.phone_sanitized, 'FR', md5(random()::text),
-                      'History https://shop.example.com/r/abcdefgh opt out: https://x.example/o/12345678', 1, 0.05,
-                      CASE WHEN c.rn %% 20 = 1 THEN 'failed' WHEN c.rn %% 20 = 2 THEN 'sent' ELSE 'delivered' END,
-                      now() at time zone 'UTC' - %(months)s * interval '1 month',
-                      now() at time zone 'UTC' - %(months)s * interval '1 month' + interval '5 seconds',
-                      now() at time zone 'UTC', 0
-                 FROM history_contact c WHERE c.rn <= %(traces)s""",
-            {"mailing": mailing_id, "months": months, "traces": traces},
+            f"""INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, country_code, uuid, body,
+                                                segments, cost, state, sent_at, delivered_at, write_date, try_count)
+                SELECT %(mailing)s, 'sms.marketing.contact', c.id, c.phone_sanitized, 'FR', md5(random()::text),
+                       'History https://shop.example.com/r/abcdefgh opt out: https://x.example/o/12345678', 1, 0.05,
+                       CASE WHEN {UNREACHABLE} THEN 'failed' WHEN c.rn %% 20 = 2 THEN 'sent' ELSE 'delivered' END,
+                       now() at time zone 'UTC' - %(months)s * interval '1 month',
+                       now() at time zone 'UTC' - %(months)s * interval '1 month' + interval '5 seconds',
+                       now() at time zone 'UTC', 0
+                  FROM history_contact c WHERE c.rn <= %(traces)s""",
+            {"mailing": mailing_id, "months": months, "traces": traces, "n": n},
         )
-        cr.execute(
-            """INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, res_model, res_id, click_date,
-                                                     create_date, write_date)
-               SELECT %s, t.id, t.mailing_id, t.res_model, t.res_id, t.sent_at + interval '2 hours', now(), now()
-                 FROM sms_marketing_trace t
-                WHERE t.mailing_id = %s AND t.state = 'delivered' AND t.id %% 20 = 0""",
-            (link_id, mailing_id),
-        )
+        _click(cr, "history_contact", mailing_id, link_id, "t.sent_at + interval '2 hours'", n)
         bench.log(f"history: mailing {number + 1} of {len(history)}, {traces:,} traces, {months} months ago")
+
+
+def _rank_contacts(cr, table):
+    """A temporary table of the contacts with their rank by id (``rn``), for the conditions above."""
+    cr.execute(
+        f"""CREATE TEMP TABLE {table} ON COMMIT DROP AS
+            SELECT id, phone_sanitized, row_number() OVER (ORDER BY id) AS rn FROM sms_marketing_contact"""
+    )
+    cr.execute(f"CREATE INDEX ON {table} (rn)")
+    cr.execute(f"CREATE INDEX ON {table} (id)")
+
+
+def _click(cr, ranked, mailing_id, link_id, click_date, n):
+    """The ``CLICKER`` among the delivered recipients of ``mailing_id`` click its link at ``click_date``."""
+    cr.execute(
+        f"""INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, res_model, res_id, click_date,
+                                                  create_date, write_date)
+            SELECT %(link)s, t.id, t.mailing_id, t.res_model, t.res_id, {click_date}, now(), now()
+              FROM sms_marketing_trace t JOIN {ranked} c ON c.id = t.res_id
+             WHERE t.mailing_id = %(mailing)s AND t.state = 'delivered' AND {CLICKER}""",
+        {"link": link_id, "mailing": mailing_id, "n": n},
+    )
+
+
+def engage_sent_mailing(env, mailing_id, n):
+    """What the earlier mailings' recipients did, done on the mailing just sent: the ``UNREACHABLE``
+    failed (as their delivery reports would say), the ``CLICKER`` clicked, through the tables'
+    triggers as any writer."""
+    cr = env.cr
+    link_id = env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": mailing_id}).id
+    env.flush_all()
+    _rank_contacts(cr, "engaged_contact")
+    cr.execute(
+        f"""UPDATE sms_marketing_trace t SET state = 'failed', write_date = now() at time zone 'UTC'
+              FROM engaged_contact c
+             WHERE t.mailing_id = %(mailing)s AND t.res_id = c.id AND t.state IN ('sent', 'delivered')
+               AND {UNREACHABLE}""",
+        {"mailing": mailing_id, "n": n},
+    )
+    _click(cr, "engaged_contact", mailing_id, link_id, "now() at time zone 'UTC'", n)
+    cr.commit()
 
 
 HISTORY_TABLES = ("sms_marketing_trace", "sms_marketing_link_click", "sms_marketing_mailing")
@@ -261,13 +299,15 @@ def run():
                     # the first phase's mailing goes: both phases' time windows hold one mailing of N
                     api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.mailing"].browse(mailing_id).unlink()
                     begin = time.monotonic()
-                    load_history(api.Environment(cr, SUPERUSER_ID, {}), history, traces)
+                    load_history(api.Environment(cr, SUPERUSER_ID, {}), history, traces, n)
                 loaded = time.monotonic()
                 vacuum_history(db)
                 vacuumed = time.monotonic() - loaded
                 bench.log(f"history loaded in {loaded - begin:.0f}s, vacuumed and analyzed in {vacuumed:.0f}s")
             mailing_id = benchdb.create_mailing(registry, list_id, aud)
             sending = deployed.send_on_servers(db, registry, mailing_id, servers, threads, f"history {phase}", logs)
+            with registry.cursor() as cr:
+                engage_sent_mailing(api.Environment(cr, SUPERUSER_ID, {}), mailing_id, n)
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 cr.execute("SELECT count(*) FROM sms_marketing_trace")

@@ -50,6 +50,9 @@ from . import (
 # after the mailing, which it extends (its replies)
 from . import sms_marketing_conversation  # isort:skip
 
+# after the clicks, the traces and the mailings: its triggers are on their tables
+from . import sms_marketing_engagement_summary  # isort:skip
+
 # last: its SQL view and counters read the tables of the mailings, traces and clicks, created before it
 # (no other module may import it: importing defines its model earlier, before those tables exist)
 from . import sms_marketing_campaign_report  # isort:skip

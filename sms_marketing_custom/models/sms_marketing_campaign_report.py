@@ -36,6 +36,8 @@ from collections import namedtuple
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
+from .sms_marketing_trace import create_statement_triggers
+
 QueueCounts = namedtuple("QueueCounts", "unclaimed waiting pending")
 
 FIGURE_TABLE = "sms_marketing_mailing_figure"
@@ -237,26 +239,10 @@ class SmsMarketingCampaignReport(models.Model):
                 SQL(" OR ").join(SQL("%s != 0", total) for total in totals),
             )
 
-        def create_trigger_function(name, on_insert, on_delete, on_update):
-            cr.execute(
-                SQL(
-                    """CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $f$
-                       BEGIN
-                           IF TG_OP = 'INSERT' THEN %s
-                           ELSIF TG_OP = 'DELETE' THEN %s
-                           ELSE %s
-                           END IF;
-                           RETURN NULL;
-                       END $f$""",
-                    SQL.identifier(name),
-                    on_insert,
-                    on_delete,
-                    on_update,
-                )
-            )
-
-        create_trigger_function(
+        create_statement_triggers(
+            cr,
             "sms_marketing_trace_count",
+            "sms_marketing_trace",
             trace_delta((1, "new_rows")),
             trace_delta((-1, "old_rows")),
             trace_delta((1, "new_rows"), (-1, "old_rows")),
@@ -294,32 +280,14 @@ class SmsMarketingCampaignReport(models.Model):
 
         # a trace counts as clicked for its mailing once it has a click (the clicks' mailing_id is set
         # with the click or just after it, by the ORM's flush of its stored related field)
-        create_trigger_function(
+        create_statement_triggers(
+            cr,
             "sms_marketing_click_count",
+            "sms_marketing_link_click",
             click_statement(True, False),
             click_statement(False, True),
             click_statement(True, True),
         )
-        transitions = (
-            ("INSERT", SQL("NEW TABLE AS new_rows")),
-            ("UPDATE", SQL("OLD TABLE AS old_rows NEW TABLE AS new_rows")),
-            ("DELETE", SQL("OLD TABLE AS old_rows")),
-        )
-        for source, function in (("sms_marketing_link_click", "click"), ("sms_marketing_trace", "trace")):
-            for event, referencing in transitions:
-                name = SQL.identifier(f"sms_marketing_{function}_count_{event.lower()}")
-                cr.execute(SQL("DROP TRIGGER IF EXISTS %s ON %s", name, SQL.identifier(source)))
-                cr.execute(
-                    SQL(
-                        """CREATE TRIGGER %s AFTER %s ON %s REFERENCING %s
-                           FOR EACH STATEMENT EXECUTE FUNCTION %s()""",
-                        name,
-                        SQL(event),
-                        SQL.identifier(source),
-                        referencing,
-                        SQL.identifier(f"sms_marketing_{function}_count"),
-                    )
-                )
         if created or added:
             self._recount(SQL("TRUE"))
 
@@ -411,7 +379,7 @@ class SmsMarketingCampaignReport(models.Model):
     def _cron_fold_figures(self):
         """Fold each mailing's rows of differences into one (their sum), with its clicked traces recounted;
         drop the rows of deleted mailings. One statement: the rows written meanwhile by writers not yet
-        committed are not seen, so stay, and count once."""
+        committed are not seen, so stay, and count once. Then the engagement summary's rows, likewise."""
         self.env.cr.execute(
             SQL(
                 """WITH folded AS (
@@ -432,6 +400,7 @@ class SmsMarketingCampaignReport(models.Model):
                 sums=SQL(", ").join(SQL("sum(d.%s)", SQL.identifier(name)) for name, _v in TRACE_COUNTERS),
             )
         )
+        self.env["sms.marketing.engagement.summary"]._fold()
 
     def _flush_sources(self):
         """The view reads these tables: what the ORM still holds in memory is written first."""

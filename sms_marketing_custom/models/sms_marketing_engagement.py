@@ -11,6 +11,9 @@ record by record), so that a filter counts 1,000,000 contacts in one query.
   so that click filters read the clicks alone;
 * Delivery failure: a ``failed`` trace, at its ``failed_at`` (set by the trace
   table's trigger; its partial index holds the failures only);
+* the filters on the last click and the last failure read each recipient's last
+  click and failure (``sms.marketing.engagement.summary``, kept by triggers),
+  not every click and failure of the history;
 * Replied: an SMS received from the record's number (not a keyword), through
   the conversations matched to the record (``sms.marketing.conversation.match``).
 
@@ -113,10 +116,10 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
 
     # ------------------------------------------------------------------ sources
     def _sms_rows_sql(self, model_name, domain, *columns):
-        """SELECT ``columns`` of the traces (clicks) of this model's records matching ``domain``, read with
-        the user's rights (access rights and the company rule: the mailings of the user's companies)."""
+        """SELECT ``columns`` of the traces (clicks, summary rows) of this model's records matching ``domain``,
+        read with the user's rights (access rights and the company rule: the mailings of the user's companies)."""
         Model = self.env[model_name]
-        Model.flush_model(["res_model", "res_id", "mailing_id", *columns])
+        Model.flush_model([name for name in ("res_model", "res_id", "mailing_id", *columns) if name in Model._fields])
         self.env["sms.marketing.trace"]._disable_jit_for_transaction()
         query = Model._search([("res_model", "=", self._name), ("res_id", "!=", False), *domain])
         return query.select(
@@ -136,6 +139,17 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
             domain = [*self.env["sms.marketing.trace"]._get_sent_after_domain(since), *domain]
         return self._sms_traces_sql(
             [("state", "in", RECEIVED_STATES), ("sent_at", "!=", False), *domain], "res_id", "mailing_id", "sent_at"
+        )
+
+    def _sms_summary_sql(self, column, domain=()):
+        """Rows (res_id, ``column``) of these records' last click or last failure (``last_click_at``,
+        ``last_failure_at``), one per company of the mailings: the engagement summary, which grows with the
+        recipients and not with the history (``sms.marketing.engagement.summary``)."""
+        # its triggers count what is written: pending ORM writes of clicks and traces first
+        self.env["sms.marketing.link.click"].flush_model(["res_model", "res_id", "mailing_id", "click_date"])
+        self.env["sms.marketing.trace"].flush_model(["res_model", "res_id", "mailing_id", "state", "failed_at"])
+        return self._sms_rows_sql(
+            "sms.marketing.engagement.summary", [(column, "!=", False), *domain], "res_id", column
         )
 
     def _sms_failures_sql(self, domain=()):
@@ -246,10 +260,12 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         return self._sms_search_aggregate("sms_last_received_at", rows, "sent_at", operator, value)
 
     def _search_sms_last_click_at(self, operator, value):
-        return self._sms_search_aggregate("sms_last_click_at", self._sms_clicks_sql(), "click_date", operator, value)
+        rows = self._sms_summary_sql("last_click_at")
+        return self._sms_search_aggregate("sms_last_click_at", rows, "last_click_at", operator, value)
 
     def _search_sms_last_failure_at(self, operator, value):
-        return self._sms_search_aggregate("sms_last_failure_at", self._sms_failures_sql(), "failed_at", operator, value)
+        rows = self._sms_summary_sql("last_failure_at")
+        return self._sms_search_aggregate("sms_last_failure_at", rows, "last_failure_at", operator, value)
 
     def _search_sms_received_30d_count(self, operator, value):
         since = fields.Datetime.now() - timedelta(days=RECEIVED_DAYS)
@@ -260,8 +276,8 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise self._sms_operator_error("sms_clicked_90d", operator, value)
         since = fields.Datetime.now() - timedelta(days=CLICKED_DAYS)
-        rows = self._sms_clicks_sql([("click_date", ">=", since)])
-        # the clicks of the window (by their date's index): few recipients
+        # a click in the window iff the last one is in it
+        rows = self._sms_summary_sql("last_click_at", [("last_click_at", ">=", since)])
         return self._sms_ids_domain(SQL("SELECT r.res_id FROM (%s) r", rows), (operator == "=") == value, few=True)
 
     def _search_sms_replied_30d(self, operator, value):

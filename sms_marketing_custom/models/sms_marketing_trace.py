@@ -58,6 +58,49 @@ def new_trace_uuid():
     return uuid.UUID(int=milliseconds << 80 | 0x7 << 76 | random_a << 64 | 0b10 << 62 | random_b).hex
 
 
+STATEMENT_TRIGGER_EVENTS = (
+    ("INSERT", SQL("NEW TABLE AS new_rows")),
+    ("UPDATE", SQL("OLD TABLE AS old_rows NEW TABLE AS new_rows")),
+    ("DELETE", SQL("OLD TABLE AS old_rows")),
+)
+
+
+def create_statement_triggers(cr, function, table, on_insert, on_delete, on_update):
+    """The PL/pgSQL ``function`` running ``on_insert`` / ``on_delete`` / ``on_update`` (SQL statements over the
+    transition tables ``new_rows`` and ``old_rows``) once per statement that writes ``table``, and its three
+    triggers (``<function>_insert``, ...): what keeps the mailings' counters and the engagement summary, set-wise,
+    whoever writes the traces and clicks."""
+    cr.execute(
+        SQL(
+            """CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $f$
+               BEGIN
+                   IF TG_OP = 'INSERT' THEN %s
+                   ELSIF TG_OP = 'DELETE' THEN %s
+                   ELSE %s
+                   END IF;
+                   RETURN NULL;
+               END $f$""",
+            SQL.identifier(function),
+            on_insert,
+            on_delete,
+            on_update,
+        )
+    )
+    for event, referencing in STATEMENT_TRIGGER_EVENTS:
+        name = SQL.identifier(f"{function}_{event.lower()}")
+        cr.execute(SQL("DROP TRIGGER IF EXISTS %s ON %s", name, SQL.identifier(table)))
+        cr.execute(
+            SQL(
+                "CREATE TRIGGER %s AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION %s()",
+                name,
+                SQL(event),
+                SQL.identifier(table),
+                referencing,
+                SQL.identifier(function),
+            )
+        )
+
+
 def drop_trace_functions(cr):
     """Remove the trace table's trigger function (uninstall: its triggers go with the table)."""
     cr.execute("DROP FUNCTION IF EXISTS sms_marketing_trace_set_failed_at() CASCADE")
@@ -243,6 +286,13 @@ class SmsMarketingTrace(models.Model):
         cr.execute(
             """CREATE INDEX IF NOT EXISTS sms_marketing_trace_failed_idx
                    ON sms_marketing_trace (mailing_id, res_model, res_id) INCLUDE (failed_at)
+                WHERE failed_at IS NOT NULL"""
+        )
+        # the failures of a recipient: the engagement summary recomputes a recipient's last failure from them
+        # (sms.marketing.engagement.summary)
+        cr.execute(
+            """CREATE INDEX IF NOT EXISTS sms_marketing_trace_failed_recipient_idx
+                   ON sms_marketing_trace (res_id, res_model) INCLUDE (failed_at, mailing_id)
                 WHERE failed_at IS NOT NULL"""
         )
 

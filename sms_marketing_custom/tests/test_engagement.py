@@ -284,11 +284,137 @@ class TestEngagementAccess(EngagementCase):
         self.assertFalse(Partner.search([("id", "=", shared.id), ("sms_last_received_at", "!=", False)]))
         self.assertEqual(Partner.search([("id", "=", shared.id), ("sms_received_30d_count", "=", 0)]), shared)
         self.assertFalse(Partner.browse(shared.id).sms_last_received_at, "computed with B's rights too")
+        # its click and failure in A: B's marketer finds neither (the summary's rows of A are not B's)
+        clicked_a = self.Mailing.create({"subject": "A clicked", "body": "Hi", "state": "done"})
+        failed_a = self.Mailing.create({"subject": "A failed", "body": "Hi", "state": "done"})
+        self._click(self._trace(clicked_a, shared, "delivered", self._days_ago(2)), self._days_ago(1))
+        self._trace(failed_a, shared, "failed", failed_at=self._days_ago(1))
+        for leaf in (
+            ("sms_last_click_at", "!=", False),
+            ("sms_clicked_90d", "=", True),
+            ("sms_last_failure_at", ">", self._days_ago(3)),
+        ):
+            with self.subTest(leaf=leaf):
+                self.assertFalse(Partner.search([("id", "=", shared.id), leaf]))
+                self.assertTrue(
+                    self.env["res.partner"].with_user(self.user_marketing).search([("id", "=", shared.id), leaf])
+                )
         # the marketer of A sees it
         Partner_a = self.env["res.partner"].with_user(self.user_marketing)
         self.assertEqual(
             Partner_a.search([("id", "=", shared.id), ("sms_received_mailing_ids", "=", mailing_a.id)]), shared
         )
+
+
+@tagged("post_install", "-at_install")
+class TestEngagementSummary(EngagementCase):
+    """Each recipient's last click and failure (``sms.marketing.engagement.summary``) stays what the clicks and
+    failed traces say, whoever writes them."""
+
+    def _summary(self):
+        """{(model, id, company id): (last click, last failure)} as the filters read it (a recipient's rows
+        in one company: their last dates)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT res_model, res_id, company_id, max(last_click_at), max(last_failure_at)
+                 FROM sms_marketing_engagement_summary GROUP BY res_model, res_id, company_id"""
+        )
+        return {
+            (model, res_id, company): (click, failure)
+            for model, res_id, company, click, failure in self.env.cr.fetchall()
+        }
+
+    def _expected(self):
+        """The same, from every click and failed trace (through the ORM, a recount)."""
+        self.env.flush_all()
+        self.env.invalidate_all()
+        expected = {}
+
+        def keep(record, date, position):
+            key = (record.res_model, record.res_id, record.mailing_id.company_id.id or None)
+            dates = expected.setdefault(key, [None, None])
+            dates[position] = max(date, dates[position] or date)
+
+        for click in self.env["sms.marketing.link.click"].search([("res_id", "!=", False)]):
+            keep(click, click.click_date, 0)
+        for trace in self.env["sms.marketing.trace"].search([("failed_at", "!=", False)]):
+            keep(trace, trace.failed_at, 1)
+        return {key: tuple(dates) for key, dates in expected.items()}
+
+    def test_the_summary_follows_every_writer(self):
+        a, b = self._create_contacts([(f"Summary {i}", f"+1 202-555-06{i:02d}", None) for i in range(2)])
+        company = self.mailing_1.company_id.id
+        t1 = self._trace(self.mailing_1, a, "delivered", self._days_ago(5))
+        t2 = self._trace(self.mailing_2, a, "delivered", self._days_ago(2))
+        steps = {
+            "a click (ORM)": lambda: self._click(t1, self._days_ago(4)),
+            "a later click": lambda: self._click(t2, self._days_ago(1)),
+            "a failure (ORM)": lambda: self._trace(self.mailing_1, b, "failed"),
+            "a failure dated (SQL)": lambda: self._trace(self.mailing_2, b, "failed", failed_at=self._days_ago(3)),
+            "the later click deleted": lambda: self.env["sms.marketing.link.click"]
+            .search([("trace_id", "=", t2.id)])
+            .unlink(),
+            "a failed trace delivered after all": lambda: self.env["sms.marketing.trace"]
+            .search([("res_id", "=", b.id), ("mailing_id", "=", self.mailing_1.id)])
+            .write({"state": "delivered"}),
+            "a delivered trace failed (SQL, as a delivery report)": lambda: self.env.cr.execute(
+                "UPDATE sms_marketing_trace SET state = 'failed' WHERE id = %s", [t1.id]
+            ),
+            # a sent mailing's company is not changed through the form: an administrator's SQL
+            "a mailing moved to another company": lambda: self.env.cr.execute(
+                "UPDATE sms_marketing_mailing SET company_id = %s WHERE id = %s", [self.company_b.id, self.mailing_2.id]
+            ),
+            "a click's date written": lambda: self.env["sms.marketing.link.click"]
+            .search([("trace_id", "=", t1.id)])
+            .write({"click_date": self._days_ago(10)}),
+            "a mailing deleted": lambda: self.mailing_1.unlink(),
+        }
+        for step, write in steps.items():
+            with self.subTest(step=step):
+                write()
+                self.assertEqual(self._summary(), self._expected())
+        # what those steps left: a's click of mailing 1 went with it, b's failure of mailing 2 moved to company B
+        self.assertNotIn(("sms.marketing.contact", a.id, company), self._summary())
+        self.assertEqual(self._summary()[("sms.marketing.contact", b.id, self.company_b.id)][1], self._days_ago(3))
+
+    def test_the_fold_keeps_one_row_per_recipient(self):
+        contact = self._create_contacts([("Folded", "+1 202-555-0610", None)])
+        # dated after its creation: a failure that moved is recomputed, one row
+        self._trace(self.mailing_2, contact, "failed", failed_at=self._days_ago(6))
+        for days in (9, 5, 7):
+            mailing = self.Mailing.create({"subject": f"Fold {days}", "body": "Hi", "state": "done"})
+            trace = self._trace(mailing, contact, "delivered", self._days_ago(days))
+            self._click(trace, self._days_ago(days - 1))
+        self.env.flush_all()
+        key = ("sms.marketing.contact", contact.id)
+        count = "SELECT count(*) FROM sms_marketing_engagement_summary WHERE res_model = %s AND res_id = %s"
+        self.env.cr.execute(count, key)
+        self.assertEqual(self.env.cr.fetchone()[0], 4, "insert-only: a row per statement that added one")
+        before = self._summary()
+        self.env["sms.marketing.campaign.report"]._cron_fold_figures()
+        self.env.cr.execute(count, key)
+        self.assertEqual(self.env.cr.fetchone()[0], 1)
+        self.assertEqual(self._summary(), before)
+        self.assertEqual(before[(*key, self.mailing_1.company_id.id)], (self._days_ago(4), self._days_ago(6)))
+
+    def test_a_database_without_the_summary_gets_it_on_upgrade(self):
+        """The release before this table: the upgrade (its init) fills it from the clicks and failed traces."""
+        contact = self._create_contacts([("Upgraded", "+1 202-555-0611", None)])
+        self._click(self._trace(self.mailing_1, contact, "delivered", self._days_ago(3)), self._days_ago(2))
+        self._trace(self.mailing_2, contact, "failed", failed_at=self._days_ago(1))
+        self.env.flush_all()
+        self.env.cr.execute("DELETE FROM sms_marketing_engagement_summary")
+        self.env["sms.marketing.engagement.summary"].init()
+        self.assertEqual(self._summary(), self._expected())
+        self.assertIn(("sms.marketing.contact", contact.id, self.mailing_1.company_id.id), self._summary())
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        for leaf in (
+            ("sms_last_click_at", "!=", False),
+            ("sms_clicked_90d", "=", True),
+            ("sms_last_failure_at", ">", self._days_ago(2)),
+        ):
+            with self.subTest(leaf=leaf):
+                self.assertIn(contact.id, Contact.search([leaf, ("id", "=", contact.id)]).ids)
 
 
 @tagged("post_install", "-at_install")

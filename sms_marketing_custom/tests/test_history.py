@@ -363,6 +363,46 @@ class TestHistory(SmsEngineCase):
         )
         self.assertEqual(self.env.cr.fetchall(), [("delivered", 45, 0), ("failed", 5, 5)])
 
+    def test_click_and_failure_filters_read_one_row_per_recipient(self):
+        """*Last SMS Click*, *Clicked (90 Days)* and *Last Delivery Failure* read each recipient's last click and
+        failure (the engagement summary, folded by the cron), neither the clicks nor the failed traces of the
+        history: four mailings here, in which the same 2,000 recipients failed and 2,000 others clicked."""
+        mailings = [self._old_mailing(20000, months) for months in (1, 2, 3, 4)]
+        link = self.env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": mailings[0].id})
+        self.env.flush_all()
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_link_click (link_id, trace_id, mailing_id, res_model, res_id, click_date)
+               SELECT %s, t.id, t.mailing_id, t.res_model, t.res_id, t.sent_at + interval '1 hour'
+                 FROM sms_marketing_trace t WHERE t.mailing_id = ANY(%s) AND t.number LIKE '%%1'""",
+            [link.id, [mailing.id for mailing in mailings]],
+        )
+        self.env["sms.marketing.campaign.report"]._cron_fold_figures()
+        self.env.cr.execute("ANALYZE sms_marketing_engagement_summary")
+        self.env.cr.execute(
+            """SELECT count(*), count(DISTINCT (res_model, res_id, COALESCE(company_id, 0)))
+                 FROM sms_marketing_engagement_summary"""
+        )
+        rows, recipients = self.env.cr.fetchone()
+        self.assertEqual(rows, recipients, "one row per recipient and company once folded")
+        self.assertLess(rows, 10000, "4,000 recipients and the test data's, for 16,000 clicks and failures")
+        Contact = self.env["sms.marketing.contact"].with_user(self.user_marketing)
+        now = fields.Datetime.now()
+        for domain in (
+            [("sms_last_click_at", "!=", False)],
+            [("sms_clicked_90d", "=", True)],
+            [("sms_last_click_at", "<", now - timedelta(days=45))],
+            [("sms_last_failure_at", "!=", False)],
+            [("sms_last_failure_at", "=", False)],
+        ):
+            with self.subTest(domain=domain):
+                plan = self._count_plan(Contact, domain)
+                self.assertEqual(self._rows_read(plan, "sms_marketing_trace"), 0)
+                self.assertEqual(self._rows_read(plan, "sms_marketing_link_click"), 0)
+                self.assertLessEqual(self._rows_read(plan, "sms_marketing_engagement_summary"), recipients)
+                # the answer is the one computed from the clicks and traces
+                expected = Contact.search([]).filtered_domain(domain)
+                self.assertEqual(Contact.search(domain), expected)
+
     def _trace_rows_read(self, model, domain):
         """Rows of the trace table that counting ``model``'s records matching ``domain`` reads (EXPLAIN ANALYZE)."""
         return self._rows_read(self._count_plan(model, domain), "sms_marketing_trace")

@@ -32,6 +32,8 @@ MATRIX = {
     "sms.marketing.trace": {"user": "r", "manager": "crwu"},
     "sms.marketing.link": {"user": "crw", "manager": "crwu"},
     "sms.marketing.link.click": {"user": "r", "manager": "crwu"},
+    # kept by the clicks' and traces' triggers only: read by the engagement filters, written by nobody
+    "sms.marketing.engagement.summary": {"user": "r", "manager": "r"},
     # gateways and prices are configured by managers
     "sms.marketing.gateway": {"user": "r", "manager": "crwu"},
     "sms.marketing.gateway.price": {"user": "r", "manager": "crwu"},
@@ -123,6 +125,9 @@ class SecurityFixtures(SmsMarketingCase):
             return {"url": f"https://example.com/{seq}", "code": f"sec{seq}", "mailing_id": mailing.id}
         if model == "sms.marketing.link.click":
             return {"link_id": env["sms.marketing.link"].create(self._vals("sms.marketing.link", company)).id}
+        if model == "sms.marketing.engagement.summary":
+            return {"res_model": "sms.marketing.contact", "res_id": seq, "company_id": company.id,
+                    "last_click_at": "2026-01-01 10:00:00"}  # fmt: skip
         if model == "sms.marketing.gateway":
             return {"name": f"Gateway {seq}", "provider": "sandbox", "company_id": company.id}
         if model == "sms.marketing.gateway.price":
@@ -217,6 +222,7 @@ class SecurityFixtures(SmsMarketingCase):
         "sms.marketing.trace": ("failure_reason", "Changed"),
         "sms.marketing.link": ("url", "https://example.com/changed"),
         "sms.marketing.link.click": ("trace_id", False),
+        "sms.marketing.engagement.summary": ("last_failure_at", "2026-01-02 10:00:00"),
         "sms.marketing.gateway": ("name", "Changed"),
         "sms.marketing.gateway.price": ("price", 2.0),
         "sms.marketing.gateway.route": ("sequence", 7),

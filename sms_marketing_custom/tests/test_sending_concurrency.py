@@ -316,6 +316,11 @@ class TestConcurrentSenders(SmsCommittedCase):
         mailing = env_a["sms.marketing.mailing"].browse(ids["mailing"])
         return engine, mailing, engine._get_gateway(mailing), messages, move_id, reserved, params
 
+    def _delete_committed_mailing(self, mailing_id):
+        with self._cursor() as cr:
+            cr.execute("DELETE FROM sms_marketing_mailing WHERE id = %s", [mailing_id])
+            cr.commit()  # pylint: disable=invalid-commit
+
     def _run_worker(self, recover_at=None):
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -440,6 +445,45 @@ class TestConcurrentSenders(SmsCommittedCase):
             )
             cr_a.commit()  # pylint: disable=invalid-commit
         self._check_final(ids)
+
+    def test_a_failure_and_a_click_of_one_recipient_do_not_wait_for_each_other(self):
+        """The engagement summary only adds rows for what is added: a sender recording a recipient's failure and
+        that recipient's click, in two open transactions, do not wait for each other (lock_timeout: fail instead)."""
+        ids = self._setup_committed(contacts=2)
+        self._build_committed(ids)
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cr.execute(
+                "SELECT id, res_id FROM sms_marketing_trace WHERE mailing_id = %s ORDER BY id LIMIT 1", [ids["mailing"]]
+            )
+            failed_id, failed_contact = cr.fetchone()
+            # the same recipient clicks an earlier mailing
+            earlier = env["sms.marketing.mailing"].create({"subject": "Earlier", "body": "Hi", "state": "done"})
+            link = env["sms.marketing.link"].create({"url": "https://shop.example.com", "mailing_id": earlier.id})
+            cr.execute(
+                """INSERT INTO sms_marketing_trace (mailing_id, res_model, res_id, number, uuid, state, sent_at)
+                   VALUES (%s, 'sms.marketing.contact', %s, '+32480000000', md5(random()::text), 'delivered',
+                           now() at time zone 'UTC') RETURNING id""",
+                [earlier.id, failed_contact],
+            )
+            clicked_id = cr.fetchone()[0]
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._delete_committed_mailing, earlier.id)
+        with self._cursor() as cr_a:
+            # the sender's record of a failure, not committed
+            cr_a.execute("UPDATE sms_marketing_trace SET state = 'failed' WHERE id = %s", [failed_id])
+            with self._cursor() as cr_b:
+                cr_b.execute("SET lock_timeout = '2s'")
+                api.Environment(cr_b, SUPERUSER_ID, {})["sms.marketing.link.click"]._add_click(link.id, clicked_id)
+                cr_b.commit()  # pylint: disable=invalid-commit
+            cr_a.commit()  # pylint: disable=invalid-commit
+        with self._cursor() as cr:
+            cr.execute(
+                """SELECT max(last_click_at) IS NOT NULL, max(last_failure_at) IS NOT NULL
+                     FROM sms_marketing_engagement_summary WHERE res_model = 'sms.marketing.contact' AND res_id = %s""",
+                [failed_contact],
+            )
+            self.assertEqual(cr.fetchone(), (True, True))
 
     def test_recovery_skips_a_batch_being_recorded(self):
         """The recovery meets the sender's open settlement: it skips it (SKIP LOCKED) and the sender wins."""

@@ -148,6 +148,7 @@ class SmsMarketingEngagementMixin(models.AbstractModel):
         # its triggers count what is written: pending ORM writes of clicks and traces first
         self.env["sms.marketing.link.click"].flush_model(["res_model", "res_id", "mailing_id", "click_date"])
         self.env["sms.marketing.trace"].flush_model(["res_model", "res_id", "mailing_id", "state", "failed_at"])
+        self.env["sms.marketing.mailing"].flush_model(["company_id"])
         return self._sms_rows_sql(
             "sms.marketing.engagement.summary", [(column, "!=", False), *domain], "res_id", column
         )

@@ -342,7 +342,7 @@ class TestEngagementSummary(EngagementCase):
         return {key: tuple(dates) for key, dates in expected.items()}
 
     def test_the_summary_follows_every_writer(self):
-        a, b = self._create_contacts([(f"Summary {i}", f"+1 202-555-06{i:02d}", None) for i in range(2)])
+        a, b, c = self._create_contacts([(f"Summary {i}", f"+1 202-555-06{i:02d}", None) for i in range(3)])
         company = self.mailing_1.company_id.id
         t1 = self._trace(self.mailing_1, a, "delivered", self._days_ago(5))
         t2 = self._trace(self.mailing_2, a, "delivered", self._days_ago(2))
@@ -359,6 +359,10 @@ class TestEngagementSummary(EngagementCase):
             .write({"state": "delivered"}),
             "a delivered trace failed (SQL, as a delivery report)": lambda: self.env.cr.execute(
                 "UPDATE sms_marketing_trace SET state = 'failed' WHERE id = %s", [t1.id]
+            ),
+            # its click stays a's (a click keeps the recipient it had)
+            "a failed trace given to another recipient (SQL)": lambda: self.env.cr.execute(
+                "UPDATE sms_marketing_trace SET res_id = %s WHERE id = %s", [c.id, t1.id]
             ),
             # a sent mailing's company is not changed through the form: an administrator's SQL
             "a mailing moved to another company": lambda: self.env.cr.execute(
@@ -397,13 +401,26 @@ class TestEngagementSummary(EngagementCase):
         self.assertEqual(self._summary(), before)
         self.assertEqual(before[(*key, self.mailing_1.company_id.id)], (self._days_ago(4), self._days_ago(6)))
 
-    def test_a_database_without_the_summary_gets_it_on_upgrade(self):
-        """The release before this table: the upgrade (its init) fills it from the clicks and failed traces."""
+    def test_an_upgrade_fills_the_summary_and_repairs_it(self):
+        """The release before this table: the upgrade (its init) fills it from the clicks and failed traces; a
+        later upgrade repairs what the triggers did not see (here: a row written with them off, a row lost)."""
         contact = self._create_contacts([("Upgraded", "+1 202-555-0611", None)])
         self._click(self._trace(self.mailing_1, contact, "delivered", self._days_ago(3)), self._days_ago(2))
         self._trace(self.mailing_2, contact, "failed", failed_at=self._days_ago(1))
         self.env.flush_all()
         self.env.cr.execute("DELETE FROM sms_marketing_engagement_summary")
+        self.env["sms.marketing.engagement.summary"].init()
+        self.assertEqual(self._summary(), self._expected())
+        self.env.cr.execute(
+            """INSERT INTO sms_marketing_engagement_summary (res_model, res_id, company_id, last_click_at)
+               VALUES ('sms.marketing.contact', %s, %s, %s)""",
+            [contact.id, self.mailing_1.company_id.id, self.now],
+        )
+        self.env.cr.execute(
+            "DELETE FROM sms_marketing_engagement_summary WHERE last_failure_at IS NOT NULL AND res_id = %s",
+            [contact.id],
+        )
+        self.assertNotEqual(self._summary(), self._expected())
         self.env["sms.marketing.engagement.summary"].init()
         self.assertEqual(self._summary(), self._expected())
         self.assertIn(("sms.marketing.contact", contact.id, self.mailing_1.company_id.id), self._summary())

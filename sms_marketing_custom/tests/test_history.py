@@ -86,6 +86,17 @@ class TestHistory(SmsEngineCase):
         traces[5].unlink()
         self.assertEqual(self._counters(mailings), self._recount(mailings))
         self.assertEqual(self._counters(first)[first.id]["clicked_count"], 2)
+        # clicks removed: one of a trace's two (it stays clicked), a clicked trace deleted (its click loses
+        # it), then every click of the mailing in one statement (set-wise, as a mailing's deletion)
+        Click.search([("trace_id", "=", traces[1].id)], limit=1).unlink()
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        Click._add_click(link.id, traces[6].id)
+        traces[6].unlink()
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        self.env.flush_all()
+        self.env.cr.execute("DELETE FROM sms_marketing_link_click WHERE link_id = %s", [link.id])
+        self.assertEqual(self._counters(mailings), self._recount(mailings))
+        self.assertEqual(self._counters(first)[first.id]["clicked_count"], 0)
         pending = self._start(self._make_mailing())
         engine = self.env["sms.marketing.engine"]
         engine._build_traces(pending, engine._get_params())  # built, nothing sent: pending traces

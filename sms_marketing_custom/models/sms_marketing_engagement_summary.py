@@ -3,7 +3,7 @@
 *Last SMS Click*, *Clicked (90 Days)* and *Last Delivery Failure* ask, for each
 recipient, the last of its clicks (of its failed traces). Read from the clicks
 and the traces, they read every click and every failure of a year of history
-(10 mailings of 1,000,000 traces: 500,000 clicks for 50,000 recipients,
+(10 mailings of 1,000,000 traces: 450,000 clicks for 50,000 recipients,
 docs/benchmark.md). This table keeps one row per recipient (``res_model``,
 ``res_id``) and company of the mailings (the filters read it with the user's
 rights, through the same company rule as the clicks' and the traces'): the

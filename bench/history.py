@@ -4,8 +4,8 @@ One database, N list contacts (the audience of bench.py), the ``http`` gateway t
 simulator at BENCH_LATENCY_MS, real ``odoo-bin`` servers with cron threads (BENCH_LAYOUTS, one
 layout, default 2x2, as bench/deployed.py). Measured twice, on an empty history, then after
 BENCH_HISTORY_MAILINGS earlier mailings (default 10) of BENCH_HISTORY_TRACES traces each
-(default 1,000,000, sent 1 to 12 months ago; 5 % sent without a report, the rest delivered) and their
-clicks are loaded set-wise in SQL (INSERT ... SELECT, one statement per
+(default 1,000,000, sent 1 to 12 months ago; 5 % sent without a report, the ``UNREACHABLE`` below
+failed, the rest delivered) and their clicks are loaded set-wise in SQL (INSERT ... SELECT, one statement per
 mailing: COPY's speed without a file; the mailings' counters follow by their triggers), then vacuumed
 and analyzed as a year of autovacuums leaves them:
 

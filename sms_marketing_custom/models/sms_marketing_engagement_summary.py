@@ -89,6 +89,23 @@ def _refresh_rows(source, condition):
     )
 
 
+def _refresh_recipients_of(verb, mailing_condition):
+    """``verb`` (SELECT, or PERFORM in a trigger) the refresh of every recipient who has a row: a click or a
+    failed trace, of the mailings matching ``mailing_condition`` (on ``mailing_id``)."""
+    return SQL(
+        """%(verb)s %(refresh)s(array_agg(k.res_model), array_agg(k.res_id))
+             FROM (SELECT res_model, res_id FROM sms_marketing_link_click
+                    WHERE res_model IS NOT NULL AND res_id IS NOT NULL AND %(condition)s
+                   UNION
+                   SELECT res_model, res_id FROM sms_marketing_trace
+                    WHERE failed_at IS NOT NULL AND %(condition)s) k
+           HAVING count(*) > 0""",
+        verb=verb,
+        refresh=SQL.identifier(REFRESH_FUNCTION),
+        condition=mailing_condition,
+    )
+
+
 class SmsMarketingEngagementSummary(models.Model):
     _name = "sms.marketing.engagement.summary"
     _description = "SMS Engagement Summary"
@@ -116,17 +133,7 @@ class SmsMarketingEngagementSummary(models.Model):
         not see (writes with triggers disabled, a TRUNCATE, a restore; 2 s for 550,000 clicks and failures,
         docs/benchmark.md)."""
         self.env.cr.execute(SQL("TRUNCATE %s", SQL.identifier(SUMMARY_TABLE)))
-        self.env.cr.execute(
-            SQL(
-                """SELECT %s(array_agg(k.res_model), array_agg(k.res_id))
-                     FROM (SELECT res_model, res_id FROM sms_marketing_link_click
-                            WHERE res_model IS NOT NULL AND res_id IS NOT NULL
-                           UNION
-                           SELECT res_model, res_id FROM sms_marketing_trace WHERE failed_at IS NOT NULL) k
-                   HAVING count(*) > 0""",
-                SQL.identifier(REFRESH_FUNCTION),
-            )
-        )
+        self.env.cr.execute(_refresh_recipients_of(SQL("SELECT"), SQL("TRUE")))
 
     def _init_triggers(self):
         cr = self.env.cr
@@ -198,13 +205,7 @@ class SmsMarketingEngagementSummary(models.Model):
             SQL(
                 """CREATE OR REPLACE FUNCTION %(function)s() RETURNS trigger LANGUAGE plpgsql AS $f$
                    BEGIN
-                       PERFORM %(refresh)s(array_agg(k.res_model), array_agg(k.res_id))
-                          FROM (SELECT c.res_model, c.res_id FROM sms_marketing_link_click c
-                                 WHERE c.mailing_id = NEW.id AND c.res_model IS NOT NULL AND c.res_id IS NOT NULL
-                                UNION
-                                SELECT t.res_model, t.res_id FROM sms_marketing_trace t
-                                 WHERE t.mailing_id = NEW.id AND t.failed_at IS NOT NULL) k
-                        HAVING count(*) > 0;
+                       %(refresh_recipients)s;
                        RETURN NULL;
                    END $f$;
                    DROP TRIGGER IF EXISTS %(function)s ON sms_marketing_mailing;
@@ -212,7 +213,7 @@ class SmsMarketingEngagementSummary(models.Model):
                       FOR EACH ROW WHEN (OLD.company_id IS DISTINCT FROM NEW.company_id)
                       EXECUTE FUNCTION %(function)s()""",
                 function=SQL.identifier(MAILING_FUNCTION),
-                refresh=SQL.identifier(REFRESH_FUNCTION),
+                refresh_recipients=_refresh_recipients_of(SQL("PERFORM"), SQL("mailing_id = NEW.id")),
             )
         )
 

@@ -144,7 +144,10 @@ def _cpu_seconds():
             used["postgres"] += seconds
     with open("/proc/stat") as stat:
         ticks = [int(value) for value in stat.readline().split()[1:9]]
-    used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick  # all but idle and I/O wait
+    # user nice system idle iowait irq softirq steal: busy is this machine's own work; steal is the time the
+    # hypervisor gave its cores to others, which makes the same work take longer on a virtual machine
+    used["machine"] = (sum(ticks) - ticks[3] - ticks[4] - ticks[7]) / tick
+    used["steal"] = ticks[7] / tick
     return used
 
 
@@ -375,7 +378,8 @@ def cpu_line(run):
     cpu, sent = run.get("cpu_s") or {}, (run.get("summary") or {}).get("traces", {})
     messages = sum(count for state, count in sent.items() if state != "canceled") or 1
     per_1000 = {role: 1e6 * cpu.get(role, 0.0) / messages for role in ("odoo", "postgres", "gateway")}
-    busy = cpu.get("machine", 0.0) / ((run.get("cpu_window_s") or 1) * (os.cpu_count() or 1))
+    capacity = (run.get("cpu_window_s") or 1) * (os.cpu_count() or 1)
+    busy, steal = cpu.get("machine", 0.0) / capacity, cpu.get("steal", 0.0) / capacity
     at = run.get("longest_stall_at_s")
     stall = "none"
     if at is not None:
@@ -385,7 +389,8 @@ def cpu_line(run):
     hot = f"{100 * table['hot_updated'] / table['updated']:.0f}%" if table.get("updated") else "-"
     return (
         f"Odoo {per_1000['odoo']:.0f} ms, PostgreSQL {per_1000['postgres']:.0f} ms, "
-        f"gateway {per_1000['gateway']:.0f} ms per 1,000; machine busy {100 * busy:.0f}%; trace updates HOT {hot}, "
+        f"gateway {per_1000['gateway']:.0f} ms per 1,000; machine busy {100 * busy:.0f}%, stolen by the hypervisor "
+        f"{100 * steal:.0f}%; trace updates HOT {hot}, "
         f"autovacuums {table.get('autovacuums', '-')}; longest stall {stall}"
     )
 

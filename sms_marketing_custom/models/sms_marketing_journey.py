@@ -107,8 +107,25 @@ class SmsMarketingJourney(models.Model):
     running_count = fields.Integer(string="In Progress", compute="_compute_participant_counts")
     done_count = fields.Integer(string="Finished", compute="_compute_participant_counts")
     exited_count = fields.Integer(string="Left", compute="_compute_participant_counts")
+    # the filter widget counts the filter on the whole model; this is who its lists and filter hold
+    audience_count = fields.Integer(
+        string="Audience",
+        compute="_compute_audience_count",
+        help="The records of its lists and filter that can receive its SMS now (a valid number, not blacklisted "
+        "nor opted out), as a mailing's audience.",
+    )
+    audience_error = fields.Char(compute="_compute_audience_count")
 
     # ------------------------------------------------------------------ computes
+    @api.depends("recipient_model_id", "list_ids", "domain", "sender_id", "company_id", "user_id")
+    @api.depends_context("uid", "allowed_company_ids")
+    def _compute_audience_count(self):
+        Audience = self.env["sms.marketing.audience"]
+        for journey in self:
+            stats, error = Audience._get_form_statistics(journey._get_audience_mailing())
+            journey.audience_count = stats["to_send"]
+            journey.audience_error = error
+
     def _compute_participant_counts(self):
         groups = self.env["sms.marketing.journey.participant"]._read_group(
             [("journey_id", "in", self.ids)], ["journey_id", "state"], ["__count"]

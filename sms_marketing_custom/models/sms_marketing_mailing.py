@@ -551,9 +551,8 @@ class SmsMarketingMailing(models.Model):
         if not self.schedule_date:
             return self.action_open_schedule_wizard()
         if self.schedule_date < fields.Datetime.now() - SCHEDULE_TOLERANCE:
-            raise UserError(
-                _("The scheduled date %(date)s is in the past.", date=format_datetime(self.env, self.schedule_date))
-            )
+            date = format_datetime(self.env, self.schedule_date, dt_format=False)
+            raise UserError(_("The scheduled date %(date)s is in the past.", date=date))
         self._check_can_send()
         self._set_scheduled({"schedule_type": "scheduled"})
         self._trigger_queue(self.schedule_date)

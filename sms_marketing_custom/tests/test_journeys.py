@@ -441,6 +441,31 @@ class TestJourneys(JourneyMixin, SmsEngineCase):
             self._run_journeys()
             self.assertEqual(self._traces(steps["sms"]).mapped("res_id"), contacts[2].ids)
 
+    def test_the_form_counts_the_audience_of_its_lists_and_filter(self):
+        """The filter widget counts its filter on the whole model; the journey's Audience is who its lists and
+        filter hold and can receive an SMS, as a mailing's audience (a blacklisted member does not count)."""
+        club = self.env["sms.marketing.list"].create({"name": "Journey club"})
+        members = self._make_contacts(3, start=80, sms_list=club)
+        self._make_contacts(4, start=90)  # the same model, outside the club
+        self.env["sms.marketing.blacklist"].create({"number": members[2].phone_sanitized})
+        journey, _steps = self._make_journey([], user=self.user_marketing, list_ids=[(6, 0, club.ids)])
+        journey = journey.with_user(self.user_marketing)
+        journey.domain = "[('name', 'ilike', 'Contact')]"
+        widget = self.env[CONTACT].search_count(ast.literal_eval(journey.domain))
+        self.assertGreaterEqual(widget, 7, "what the filter widget counts")
+        self.assertEqual((journey.audience_count, journey.audience_error), (2, False))
+        second = self.env["sms.marketing.list"].create({"name": "Journey club 2"})
+        self._make_contacts(2, start=85, sms_list=second)
+        journey.list_ids = [(6, 0, (club | second).ids)]
+        self.assertEqual(journey.audience_count, 4)
+        journey.domain = "[('name', 'in', ['Contact 80', 'Contact 86'])]"
+        self.assertEqual(journey.audience_count, 2)
+        # a filter being edited that cannot be used (saving it is refused): the reason, not a count nor a crash
+        unusable = "[('no_such_field', '=', 1)]"
+        editing = journey.new({"name": "Edited", "list_ids": [(6, 0, club.ids)], "domain": unusable})
+        self.assertEqual(editing.audience_count, 0)
+        self.assertIn("no_such_field", editing.audience_error)
+
     def test_filter_is_data_and_checked_for_field_rights(self):
         """A marketer's journey filter cannot use a field they may not read, nor run code."""
         partner_model = self.env["ir.model"]._get_id("res.partner")

@@ -111,6 +111,7 @@ class TestSendingWindowEngine(SmsEngineCase):
         with freeze_time("2026-01-16 14:19:00"):  # 23:19 in Tokyo, 09:19 in New York
             confirm = self.env["sms.marketing.mailing.send"].create({"mailing_id": mailing.id})
             self.assertIn("is closed now in Asia/Tokyo", confirm.window_note)
+            self.assertIn("(01/17/2026 09:00:00 there)", confirm.window_note, "the opening in Tokyo's time")
         with freeze_time("2026-01-16 02:01:00"):  # 11:01 in Tokyo (open), 21:01 in New York (closed)
             confirm = self.env["sms.marketing.mailing.send"].create({"mailing_id": mailing.id})
             self.assertIn("only between 09:00 and 21:00", confirm.window_note)

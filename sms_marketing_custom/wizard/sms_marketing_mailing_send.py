@@ -75,7 +75,8 @@ class SmsMarketingMailingSend(models.TransientModel):
                     "The sending window (%(start)s-%(end)s, each recipient's time) is closed now in %(zone)s: "
                     "the messages wait until it opens (%(opening)s there).",
                     zone=zone,
-                    opening=format_datetime(self.env, opening) if opening else "-",
+                    # in the zone the note names, in the user's language's format (as Odoo's lists show dates)
+                    opening=format_datetime(self.env, opening, tz=zone, dt_format=False) if opening else "-",
                     **hours,
                 )
 

@@ -27,7 +27,7 @@ from its traces (``_get_sent_classified_query``) by the same names.
 
 import psycopg2
 
-from odoo import _, api, models
+from odoo import Command, _, api, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
@@ -52,6 +52,25 @@ STATISTICS_KEYS = (
 # Send checks the audience cheaply (``_has_recipients``, the mailing's ``_check_credits_quick``): the full
 # classification and price by country take too long for a click.
 SEND_CHECK_FULL_LIMIT = 50000
+# Who sends (the audience is what this user may read), and what the audience is made of.
+SENDER_FIELDS = ("sender_id", "sender_company_ids")
+AUDIENCE_FIELDS = ("recipient_model_id", "list_ids", "domain")
+
+
+def without_client_sender(record, values, field_names):
+    """(values, field_names) of a form's ``onchange`` with no sender the client names, for a mailing or a journey.
+
+    An onchange puts every value the client sends in the cache of the record it computes, read-only
+    fields included (``web``'s ``onchange``): a marketer could name another sender there and have the
+    audience counted with that user's rights (records, fields and companies they may not read). The
+    sender is what the database holds; and an audience edited in the form is counted with the rights of
+    who edits it, as saving it would make them the sender, never with the stored sender's.
+    """
+    values = {name: value for name, value in values.items() if name not in SENDER_FIELDS}
+    field_names = [name for name in field_names if name not in SENDER_FIELDS]
+    if record and record.sender_id and set(AUDIENCE_FIELDS) & (set(values) | set(field_names)):
+        values.update(sender_id=False, sender_company_ids=[Command.clear()])
+    return values, field_names
 
 
 class SmsMarketingAudience(models.AbstractModel):
@@ -479,3 +498,11 @@ class SmsMarketingAudience(models.AbstractModel):
             )
         )
         return dict(self.env.cr.fetchall())
+
+
+class SmsMarketingMailing(models.Model):
+    _inherit = "sms.marketing.mailing"  # pylint: disable=consider-merging-classes-inherited
+
+    def onchange(self, values, field_names, fields_spec):
+        values, field_names = without_client_sender(self, values, field_names)
+        return super().onchange(values, field_names, fields_spec)

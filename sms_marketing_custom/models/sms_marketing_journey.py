@@ -26,6 +26,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from .sms_marketing_audience import without_client_sender
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # what decides whom a journey reaches and through what: changing it makes the writer the sender
@@ -116,8 +117,12 @@ class SmsMarketingJourney(models.Model):
     )
     audience_error = fields.Char(compute="_compute_audience_count")
 
+    def onchange(self, values, field_names, fields_spec):
+        values, field_names = without_client_sender(self, values, field_names)
+        return super().onchange(values, field_names, fields_spec)
+
     # ------------------------------------------------------------------ computes
-    @api.depends("recipient_model_id", "list_ids", "domain", "sender_id", "company_id", "user_id")
+    @api.depends("recipient_model_id", "list_ids", "domain", "sender_id", "sender_company_ids", "company_id", "user_id")
     @api.depends_context("uid", "allowed_company_ids")
     def _compute_audience_count(self):
         Audience = self.env["sms.marketing.audience"]

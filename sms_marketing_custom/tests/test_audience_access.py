@@ -224,3 +224,45 @@ class TestAudienceFollowsSender(SmsMarketingCase):
         mailing.with_user(colleague).write({"domain": "[('name', 'like', 'Access')]"})
         self.assertEqual(mailing.sender_id, colleague)
         self.assertEqual(mailing.state, "scheduled")
+
+    # ------------------------------------------------------------------ a form's onchange
+    def _onchange(self, record, user, values, count_field):
+        """What ``record``'s form shows ``user`` once ``values`` (the client's) change its filter: the values
+        that changed, of the count and its error."""
+        spec = {name: {} for name in ("domain", "sender_id", "sender_company_ids", count_field, "audience_error")}
+        return record.with_user(user).onchange(values, ["domain"], spec)["value"]
+
+    def test_a_forms_count_is_never_made_with_someone_elses_rights(self):
+        """An onchange puts whatever the client sends in the cache, read-only fields included: a sender named
+        there is ignored, and an audience edited in the form is counted with the editor's rights, not with
+        those of the stored sender (admin, who reads B's partners and every field)."""
+        both = self.company_a | self.company_b
+        forged = {"sender_id": self.admin.id, "sender_company_ids": [(6, 0, both.ids)]}
+        edited = {"domain": "[('name', 'like', 'Access ')]"}
+        self.assertEqual(self._partner_mailing(self.admin, edited["domain"], companies=both).audience_total, 3)
+        # a field only administrators may read: the marketer's count is the reason, not a figure
+        secret = {"domain": "[('signup_type', '=', False), ('name', 'like', 'Access ')]"}
+        admin_counts = self._partner_mailing(self.admin, secret["domain"], companies=both).audience_total
+        self.assertEqual(admin_counts, 3, "what admin's rights would count")
+        partner_model = self.env["ir.model"]._get_id(PARTNER)
+        counts = {"sms.marketing.mailing": "audience_total", "sms.marketing.journey": "audience_count"}
+        for model, count_field in counts.items():
+            with self.subTest(model=model):
+                if model == "sms.marketing.mailing":
+                    record = self._partner_mailing(self.marketer_a, [("id", "=", 0)])
+                else:
+                    record = self.env[model].with_user(self.marketer_a).create(
+                        {"name": "Access", "trigger": "manual", "list_ids": [(5,)], "domain": "[('id', '=', 0)]",
+                         "recipient_model_id": partner_model}
+                    )  # fmt: skip
+                # a sender named by the client: counted with the marketer's own rights
+                shown = self._onchange(record, self.marketer_a, {**forged, **edited}, count_field)
+                self.assertEqual(shown[count_field], 2)
+                shown = self._onchange(record, self.marketer_a, {**forged, **secret}, count_field)
+                self.assertIn("not allowed to read", shown.get("audience_error") or "")
+                self.assertEqual(shown.get(count_field, 0), 0)
+                # the stored sender is admin (the system records it at Send or Start); the marketer edits the filter
+                record.sudo().write(forged)
+                shown = self._onchange(record, self.marketer_a, secret, count_field)
+                self.assertIn("not allowed to read", shown.get("audience_error") or "")
+                self.assertEqual(shown.get(count_field, 0), 0)

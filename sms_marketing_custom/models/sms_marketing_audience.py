@@ -73,6 +73,12 @@ def without_client_sender(record, values, field_names):
     return values, field_names
 
 
+def without_default_sender(defaults):
+    """``defaults`` without a sender: a ``default_sender_id`` in the context (which the client sends) names
+    nobody's rights either, in a new record's form or at its creation."""
+    return {name: value for name, value in defaults.items() if name not in SENDER_FIELDS}
+
+
 class SmsMarketingAudience(models.AbstractModel):
     _name = "sms.marketing.audience"
     _description = "SMS Mailing Audience"
@@ -502,6 +508,10 @@ class SmsMarketingAudience(models.AbstractModel):
 
 class SmsMarketingMailing(models.Model):
     _inherit = "sms.marketing.mailing"  # pylint: disable=consider-merging-classes-inherited
+
+    @api.model
+    def default_get(self, fields_list):
+        return without_default_sender(super().default_get(fields_list))
 
     def onchange(self, values, field_names, fields_spec):
         values, field_names = without_client_sender(self, values, field_names)

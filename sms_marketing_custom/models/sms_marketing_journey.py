@@ -26,7 +26,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from .sms_marketing_audience import without_client_sender
+from .sms_marketing_audience import without_client_sender, without_default_sender
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # what decides whom a journey reaches and through what: changing it makes the writer the sender
@@ -116,6 +116,10 @@ class SmsMarketingJourney(models.Model):
         "nor opted out), as a mailing's audience.",
     )
     audience_error = fields.Char(compute="_compute_audience_count")
+
+    @api.model
+    def default_get(self, fields_list):
+        return without_default_sender(super().default_get(fields_list))
 
     def onchange(self, values, field_names, fields_spec):
         values, field_names = without_client_sender(self, values, field_names)

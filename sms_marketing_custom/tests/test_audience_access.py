@@ -261,6 +261,15 @@ class TestAudienceFollowsSender(SmsMarketingCase):
                 shown = self._onchange(record, self.marketer_a, {**forged, **secret}, count_field)
                 self.assertIn("not allowed to read", shown.get("audience_error") or "")
                 self.assertEqual(shown.get(count_field, 0), 0)
+                # nor through the context's defaults, in a new record's form or at its creation
+                Model = self.env[model].with_user(self.marketer_a).with_context(default_sender_id=self.admin.id)
+                self.assertFalse(Model.default_get(["sender_id", "sender_company_ids"]))
+                created = Model.create(
+                    {"name": "Defaults", "trigger": "manual", "recipient_model_id": partner_model}
+                    if model == "sms.marketing.journey"
+                    else {"subject": "Defaults"}
+                )
+                self.assertFalse(created.sender_id)
                 # the stored sender is admin (the system records it at Send or Start); the marketer edits the filter
                 record.sudo().write(forged)
                 shown = self._onchange(record, self.marketer_a, secret, count_field)

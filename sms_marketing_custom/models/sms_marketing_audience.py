@@ -27,7 +27,7 @@ from its traces (``_get_sent_classified_query``) by the same names.
 
 import psycopg2
 
-from odoo import Command, _, api, models
+from odoo import _, api, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
@@ -54,28 +54,24 @@ STATISTICS_KEYS = (
 SEND_CHECK_FULL_LIMIT = 50000
 # Who sends (the audience is what this user may read), and what the audience is made of.
 SENDER_FIELDS = ("sender_id", "sender_company_ids")
-AUDIENCE_FIELDS = ("recipient_model_id", "list_ids", "domain")
+# The context key of a journey's in-memory audience mailing: the journey record itself (never an id, which a
+# client could send), whose sender's rights select the audience.
+AUDIENCE_JOURNEY_KEY = "sms_marketing_audience_journey"
 
 
-def without_client_sender(record, values, field_names):
-    """(values, field_names) of a form's ``onchange`` with no sender the client names, for a mailing or a journey.
-
-    An onchange puts every value the client sends in the cache of the record it computes, read-only
-    fields included (``web``'s ``onchange``): a marketer could name another sender there and have the
-    audience counted with that user's rights (records, fields and companies they may not read). The
-    sender is what the database holds; and an audience edited in the form is counted with the rights of
-    who edits it, as saving it would make them the sender, never with the stored sender's.
-    """
-    values = {name: value for name, value in values.items() if name not in SENDER_FIELDS}
-    field_names = [name for name in field_names if name not in SENDER_FIELDS]
-    if record and record.sender_id and set(AUDIENCE_FIELDS) & (set(values) | set(field_names)):
-        values.update(sender_id=False, sender_company_ids=[Command.clear()])
-    return values, field_names
+def is_stored_audience(record, stored):
+    """True when ``record`` (a mailing or a journey, in a form or in memory) selects the audience that ``stored``
+    (a saved one) holds: the same model, lists and filter."""
+    return (
+        record.recipient_model_id._origin == stored.recipient_model_id
+        and set(record.list_ids._origin.ids) == set(stored.list_ids.ids)
+        and (record.domain or "[]") == (stored.domain or "[]")
+    )
 
 
 def without_default_sender(defaults):
     """``defaults`` without a sender: a ``default_sender_id`` in the context (which the client sends) names
-    nobody's rights either, in a new record's form or at its creation."""
+    nobody's rights, in a new record's form or at its creation."""
     return {name: value for name, value in defaults.items() if name not in SENDER_FIELDS}
 
 
@@ -94,13 +90,31 @@ class SmsMarketingAudience(models.AbstractModel):
         engine runs as superuser, the audience must not.
         """
         mailing.ensure_one()
-        user = mailing.sender_id or self.env.user
-        if mailing.sender_id:
-            companies = mailing.sender_company_ids & user.company_ids
-        else:
-            companies = self.env.companies & user.company_ids
+        stored = self._get_stored_sender_of(mailing)
+        user = stored.sender_id or self.env.user
+        companies = (stored.sender_company_ids if stored else self.env.companies) & user.company_ids
         company_ids = companies.ids or user.company_id.ids
         return self.env(user=user.id, su=False, context=dict(self.env.context, allowed_company_ids=company_ids))
+
+    @api.model
+    def _get_stored_sender_of(self, mailing):
+        """The saved mailing or journey whose sender's rights select ``mailing``'s audience, or nothing (the
+        current user's rights).
+
+        Only the database names a sender, and only for the audience saved with it. A record computed for a
+        form holds whatever the client sent, read-only fields included (an ``onchange``'s values, a record
+        nested in a many2one value): its own ``sender_id`` is never read. A mailing counts with the sender
+        of the mailing it was read from (``_origin``), a journey's in-memory mailing with its journey's
+        (``_get_audience_mailing`` puts the journey record in its context); an audience edited in the form
+        (model, lists, filter) counts with the rights of who edits it, as saving it makes them the sender.
+        """
+        journey = mailing.env.context.get(AUDIENCE_JOURNEY_KEY)
+        if not (isinstance(journey, models.BaseModel) and journey._name == "sms.marketing.journey"):
+            journey = None  # a client sends JSON: it cannot put a record in the context
+        stored = (journey or mailing)._origin
+        if stored and stored.sender_id and is_stored_audience(mailing, stored):
+            return stored
+        return stored.browse()
 
     @api.model
     def _get_filter(self, mailing):
@@ -512,7 +526,3 @@ class SmsMarketingMailing(models.Model):
     @api.model
     def default_get(self, fields_list):
         return without_default_sender(super().default_get(fields_list))
-
-    def onchange(self, values, field_names, fields_spec):
-        values, field_names = without_client_sender(self, values, field_names)
-        return super().onchange(values, field_names, fields_spec)

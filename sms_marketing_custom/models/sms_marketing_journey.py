@@ -26,7 +26,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from .sms_marketing_audience import without_client_sender, without_default_sender
+from .sms_marketing_audience import AUDIENCE_JOURNEY_KEY, without_default_sender
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # what decides whom a journey reaches and through what: changing it makes the writer the sender
@@ -120,10 +120,6 @@ class SmsMarketingJourney(models.Model):
     @api.model
     def default_get(self, fields_list):
         return without_default_sender(super().default_get(fields_list))
-
-    def onchange(self, values, field_names, fields_spec):
-        values, field_names = without_client_sender(self, values, field_names)
-        return super().onchange(values, field_names, fields_spec)
 
     # ------------------------------------------------------------------ computes
     @api.depends("recipient_model_id", "list_ids", "domain", "sender_id", "sender_company_ids", "company_id", "user_id")
@@ -307,10 +303,8 @@ class SmsMarketingJourney(models.Model):
             "user_id": self.user_id.id,
             "frequency_cap_count": 0,
         }
-        if self.sender_id:
-            values["sender_id"] = self.sender_id.id
-            values["sender_company_ids"] = [(6, 0, self.sender_company_ids.ids)]
-        return self.env["sms.marketing.mailing"].new(values)
+        # the journey's sender is the audience's through the journey itself (``_get_stored_sender_of``)
+        return self.env["sms.marketing.mailing"].with_context(**{AUDIENCE_JOURNEY_KEY: self}).new(values)
 
     def _get_root_step(self):
         self.ensure_one()

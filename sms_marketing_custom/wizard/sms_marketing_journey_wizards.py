@@ -16,6 +16,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
+from ..models.sms_marketing_audience import AUDIENCE_JOURNEY_KEY
+
 
 class SmsMarketingJourneyAdd(models.TransientModel):
     _name = "sms.marketing.journey.add"
@@ -112,8 +114,8 @@ class SmsMarketingJourneyTest(models.TransientModel):
         values = super().default_get(fields_list)
         journey = self.env["sms.marketing.journey"].browse(values.get("journey_id"))
         if "record_ref" in fields_list and journey.exists() and not values.get("record_ref"):
-            audience_mailing = journey._get_audience_mailing()
-            audience_mailing.sender_id = False  # in memory only: the audience's sender is then the current user
+            # without its journey in the context, the audience's rights are the current user's
+            audience_mailing = journey._get_audience_mailing().with_context(**{AUDIENCE_JOURNEY_KEY: None})
             self.env.cr.execute(self.env["sms.marketing.audience"]._get_recipients_query(audience_mailing))
             res_ids = sorted(row[0] for row in self.env.cr.fetchall() if row[0])
             if res_ids:

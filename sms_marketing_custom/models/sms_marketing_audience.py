@@ -31,7 +31,8 @@ from odoo import _, api, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from .sms_marketing_mailing import FILTER_ERRORS
+# AUDIENCE_JOURNEY_KEY: the journey record itself (never an id, which a client could send)
+from .sms_marketing_mailing import AUDIENCE_JOURNEY_KEY, FILTER_ERRORS
 from .sms_marketing_recipient_model import CONTACT_MODEL
 from .sms_marketing_trace import mailing_being_built_sql
 
@@ -54,9 +55,6 @@ STATISTICS_KEYS = (
 SEND_CHECK_FULL_LIMIT = 50000
 # Who sends (the audience is what this user may read), and what the audience is made of.
 SENDER_FIELDS = ("sender_id", "sender_company_ids")
-# The context key of a journey's in-memory audience mailing: the journey record itself (never an id, which a
-# client could send), whose sender's rights select the audience.
-AUDIENCE_JOURNEY_KEY = "sms_marketing_audience_journey"
 
 
 def is_stored_audience(record, stored):
@@ -67,6 +65,14 @@ def is_stored_audience(record, stored):
         and set(record.list_ids._origin.ids) == set(stored.list_ids.ids)
         and (record.domain or "[]") == (stored.domain or "[]")
     )
+
+
+def audience_model_of(mailing):
+    """The model the audience of ``mailing`` is searched in, from the database (its ``recipient_model_id``), or
+    False. Never ``recipient_model`` nor ``is_list_mailing``: computed fields without inverse, which a client
+    can fill in a form's record and even on a saved one (``write`` puts them in the cache), while the stored
+    sender's rights are used."""
+    return mailing.recipient_model_id._origin.sudo().model or False  # sudo: the name of a model, no record
 
 
 def without_default_sender(defaults):
@@ -95,6 +101,11 @@ class SmsMarketingAudience(models.AbstractModel):
         companies = (stored.sender_company_ids if stored else self.env.companies) & user.company_ids
         company_ids = companies.ids or user.company_id.ids
         return self.env(user=user.id, su=False, context=dict(self.env.context, allowed_company_ids=company_ids))
+
+    @api.model
+    def _is_list_audience(self, mailing):
+        """True when ``mailing``'s audience is mailing-list contacts (through its lists), from the database."""
+        return audience_model_of(mailing) in (False, CONTACT_MODEL)
 
     @api.model
     def _get_stored_sender_of(self, mailing):
@@ -128,8 +139,8 @@ class SmsMarketingAudience(models.AbstractModel):
         or a ValidationError a marketer can read."""
         mailing.ensure_one()
         domain = self._get_filter(mailing)
-        if mailing.recipient_model:
-            Model = self._get_env(mailing)[mailing.recipient_model]
+        if model_name := audience_model_of(mailing):
+            Model = self._get_env(mailing)[model_name]
             self._check_filter_field_access(Model, domain)
             try:
                 # validates field names and operators against the model ...
@@ -196,7 +207,7 @@ class SmsMarketingAudience(models.AbstractModel):
         not read is refused. ``window``: only the res_ids in [lo, hi].
         """
         mailing.ensure_one()
-        model_name = mailing.recipient_model or CONTACT_MODEL
+        model_name = audience_model_of(mailing) or CONTACT_MODEL
         config = self.env["sms.marketing.recipient.model"]._get_for_model(model_name)
         if not config:
             raise UserError(
@@ -204,7 +215,7 @@ class SmsMarketingAudience(models.AbstractModel):
             )
         audience_env = self._get_env(mailing)
         domain = self._get_filter(mailing)
-        if not mailing.is_list_mailing:
+        if not self._is_list_audience(mailing):
             numbers = config._get_numbers_query(domain, audience_env)
             query = SQL(
                 "SELECT r.res_id, r.number, r.raw_phone, r.country_code, FALSE AS opted_out FROM (%s) r",

@@ -44,6 +44,7 @@ from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
 # Fields that define what is (being) sent: frozen once sending has started.
+AUDIENCE_JOURNEY_KEY = "sms_marketing_audience_journey"  # a journey's audience mailing: its journey (audience)
 LOCKED_FIELDS = frozenset(
     {
         "body",
@@ -414,7 +415,7 @@ class SmsMarketingMailing(models.Model):
     @api.depends(
         "recipient_model_id", "list_ids", "domain", "sender_id", "frequency_cap_count", "frequency_cap_hours", "state"
     )
-    @api.depends_context("uid", "allowed_company_ids")
+    @api.depends_context("uid", "allowed_company_ids", AUDIENCE_JOURNEY_KEY)
     def _compute_audience(self):
         for mailing in self:
             stats, error = self.env["sms.marketing.audience"]._get_form_statistics(mailing)
@@ -486,7 +487,7 @@ class SmsMarketingMailing(models.Model):
     def _check_domain(self):
         audience = self.env["sms.marketing.audience"]
         for mailing in self:
-            if mailing.is_list_mailing:
+            if audience._is_list_audience(mailing):
                 audience._get_filter(mailing)  # a literal domain; the lists' contacts are checked when counted
             else:
                 audience._parse_filter(mailing)

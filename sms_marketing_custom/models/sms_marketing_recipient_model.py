@@ -350,12 +350,15 @@ class SmsMarketingRecipientChoiceMixin(models.AbstractModel):
 
     def _get_preview_res_id(self):
         """The id of the preview (sample) recipient ``preview_ref``, if it is a record of the recipients
-        model, else None."""
+        model that the current user may read, else None (``preview_ref`` is typed by the client: its
+        language and fields are read for the preview)."""
         self.ensure_one()
         record = self.preview_ref
-        if record and record._name == (self.recipient_model or CONTACT_MODEL) and record.exists():
-            return record.id
-        return None
+        if not record or record._name != (self.recipient_model or CONTACT_MODEL) or not record.exists():
+            return None
+        if not (record.check_access_rights("read", raise_exception=False) and record._filter_access_rules("read")):
+            return None
+        return record.id
 
     @api.onchange("recipient_choice")
     def _onchange_recipient_choice(self):

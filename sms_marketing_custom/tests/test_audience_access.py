@@ -287,3 +287,34 @@ class TestAudienceFollowsSender(SmsMarketingCase):
                 shown = self._onchange(record, self.marketer_a, secret, count_field)
                 self.assertIn("not allowed to read", shown.get("audience_error") or "")
                 self.assertEqual(shown.get(count_field, 0), 0)
+
+    def test_the_preview_is_of_a_record_the_user_may_read(self):
+        """The preview recipient is typed by the client: one the marketer may not read (B's partner) shows no
+        field of it, not even its language in the opt-out line."""
+        mailing = self._partner_mailing(self.marketer_a, [("name", "like", "Access ")]).with_user(self.marketer_a)
+        mailing.preview_ref = f"{PARTNER},{self.partner_a.id}"
+        self.assertEqual(mailing._get_preview_res_id(), self.partner_a.id)
+        mailing.preview_ref = f"{PARTNER},{self.partner_b.id}"
+        self.assertIsNone(mailing._get_preview_res_id())
+        both = (self.company_a | self.company_b).ids
+        as_admin = mailing.with_user(self.admin).with_context(allowed_company_ids=both)
+        self.assertEqual(as_admin._get_preview_res_id(), self.partner_b.id, "one who may read it")
+
+    def test_the_audience_reads_its_model_from_the_database(self):
+        """``recipient_model`` and ``is_list_mailing`` are computed without inverse: a client can fill them in a
+        record nested in a form's value (here read from a saved mailing with admin as its sender). The audience
+        reads its model from ``recipient_model_id`` only: the count is that of the saved mailing, not admin's
+        partners."""
+        both = self.company_a | self.company_b
+        mailing = self._list_mailing(self.admin, self.list_shared, companies=both)
+        mailing.sudo().write({"sender_id": self.admin.id, "sender_company_ids": [(6, 0, both.ids)]})
+        saved = mailing.with_user(self.marketer_a).audience_to_send
+        Wizard = self.env["sms.marketing.mailing.send"].with_user(self.marketer_a)
+        spec = {"mailing_id": {"fields": {"audience_total": {}}}, "recipient_count": {}}
+        for forged in ({"recipient_model": PARTNER}, {"is_list_mailing": False}):
+            with self.subTest(forged=forged):
+                shown = Wizard.onchange({"mailing_id": {"id": mailing.id, **forged}}, ["mailing_id"], spec)["value"]
+                self.assertEqual(shown.get("recipient_count", 0), saved)
+                fake = mailing.with_user(self.marketer_a).new(forged, origin=mailing)
+                stats, _error = self.env["sms.marketing.audience"].with_user(self.marketer_a)._get_form_statistics(fake)
+                self.assertEqual(stats["to_send"], saved)

@@ -43,8 +43,8 @@ from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
 
-# Fields that define what is (being) sent: frozen once sending has started.
 AUDIENCE_JOURNEY_KEY = "sms_marketing_audience_journey"  # a journey's audience mailing: its journey (audience)
+# Fields that define what is (being) sent: frozen once sending has started.
 LOCKED_FIELDS = frozenset(
     {
         "body",

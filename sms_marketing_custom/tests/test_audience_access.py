@@ -270,18 +270,14 @@ class TestAudienceFollowsSender(SmsMarketingCase):
                     else {"subject": "Defaults"}
                 )
                 self.assertFalse(created.sender_id)
-                # nor in a record nested in another form's many2one value (the Send confirmation, the journey's Test)
-                wizard = {
-                    "sms.marketing.mailing": ("sms.marketing.mailing.send", "mailing_id", "recipient_count"),
-                    "sms.marketing.journey": ("sms.marketing.journey.test", "journey_id", None),
-                }[model]
-                if wizard[2]:
-                    Wizard = self.env[wizard[0]].with_user(self.marketer_a)
-                    spec = {wizard[1]: {"fields": {count_field: {}, "audience_error": {}}}, wizard[2]: {}}
+                # nor in a record nested in another form's many2one value (the Send confirmation)
+                if model == "sms.marketing.mailing":
+                    Wizard = self.env["sms.marketing.mailing.send"].with_user(self.marketer_a)
+                    spec = {"mailing_id": {"fields": {count_field: {}, "audience_error": {}}}, "recipient_count": {}}
                     for domain, expected in ((edited, 2), (secret, 0)):
                         nested = {"subject": "Nested", "recipient_model_id": partner_model, **forged, **domain}
-                        shown = Wizard.onchange({wizard[1]: nested}, [wizard[1]], spec)["value"]
-                        self.assertEqual(shown.get(wizard[2], 0), expected, domain)
+                        shown = Wizard.onchange({"mailing_id": nested}, ["mailing_id"], spec)["value"]
+                        self.assertEqual(shown.get("recipient_count", 0), expected, domain)
                 # the stored sender is admin (the system records it at Send or Start); the marketer edits the filter
                 record.sudo().write(forged)
                 shown = self._onchange(record, self.marketer_a, secret, count_field)

@@ -677,6 +677,10 @@ class SmsMarketingConversationMessage(models.Model):
             else:
                 message.sender_name = message.author_id.name or _("Us")
 
+    def action_open_conversation(self):
+        self.ensure_one()
+        return self.conversation_id.get_formview_action()
+
     def _flag_keywords(self, keyword_ids):
         """The keywords among these new messages: applied already, so read and silent."""
         if keyword_ids:
@@ -788,12 +792,14 @@ class SmsMarketingMailing(models.Model):
     )
     replied_ratio = fields.Float(string="Replied (%)", compute="_compute_replied", help="Replied / sent.")
 
+    def _get_replies_domain(self):
+        """The SMS that answered these mailings: what Replies counts and opens, what Replied counts the numbers of."""
+        return [("mailing_id", "in", self.ids), ("direction", "=", "in"), ("is_keyword", "=", False)]
+
     def _compute_reply_count(self):
         counts = dict(
             self.env["sms.marketing.conversation.message"]._read_group(
-                [("mailing_id", "in", self.ids), ("direction", "=", "in"), ("is_keyword", "=", False)],
-                ["mailing_id"],
-                ["__count"],
+                self._get_replies_domain(), ["mailing_id"], ["__count"]
             )
         )
         for mailing in self:
@@ -810,9 +816,24 @@ class SmsMarketingMailing(models.Model):
             mailing.replied_ratio = 100.0 * mailing.replied_count / sent if sent else 0.0
 
     def action_view_replies(self):
-        """The conversations that answered this mailing."""
+        """The SMS that answered this mailing, one row each: as many as the Replies button counts."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Replies"),
+            "res_model": "sms.marketing.conversation.message",
+            "views": [
+                (self.env.ref("sms_marketing_custom.sms_marketing_conversation_message_view_tree_replies").id, "tree"),
+                (self.env.ref("sms_marketing_custom.sms_marketing_conversation_message_view_form").id, "form"),
+            ],
+            "domain": self._get_replies_domain(),
+            "context": {"create": False},
+        }
+
+    def action_view_repliers(self):
+        """The conversations of those who answered this mailing: as many as Replied counts (a keyword is no answer)."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_conversation_action")
-        action["domain"] = [("sms_message_ids.mailing_id", "=", self.id)]
+        action["domain"] = [("sms_message_ids", "any", self._get_replies_domain())]
         action["context"] = {}
         return action

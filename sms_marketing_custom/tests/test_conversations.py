@@ -232,6 +232,18 @@ class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
         self.assertEqual(self.env["sms.marketing.mailing.variant"]._pick_winner(mailing), version_b)
         self.assertEqual((mailing.replied_count, mailing.reply_count), (2, 3))
         self.assertEqual(mailing.replied_ratio, 50.0)
+        # each button opens what it counts, as a marketer: the three answers, the two who answered (HELP is none)
+        for button, count in (("action_view_replies", 3), ("action_view_repliers", 2)):
+            action = getattr(mailing.with_user(self.user_marketing), button)()
+            opened = self.env[action["res_model"]].with_user(self.user_marketing).search(action["domain"])
+            self.assertEqual(len(opened), count, button)
+        answers = self.env["sms.marketing.conversation.message"].search(mailing.action_view_replies()["domain"])
+        self.assertEqual(sorted(answers.mapped("body")), ["Hello?", "How much?", "Yes please"])
+        conversation = answers[0].action_open_conversation()
+        self.assertEqual(
+            (conversation["res_model"], conversation["res_id"]),
+            ("sms.marketing.conversation", answers[0].conversation_id.id),
+        )
         row = self.env["sms.marketing.campaign.report"].search([("mailing_id", "=", mailing.id)])
         self.assertEqual(row.replied_count, 2)
         # the engagement filter, as a marketer: the contacts who answered lately

@@ -3,6 +3,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from ..tools import links
+from ..tools.empty_view import empty_view_help
 
 
 class SmsMarketingList(models.Model):
@@ -160,6 +161,9 @@ class SmsMarketingList(models.Model):
             "view_mode": "tree,form",
             "domain": [("list_ids", "in", self.ids)],
             "context": {"default_list_ids": self.ids},
+            "help": empty_view_help(
+                _("No mailing to this list yet"), _("Create one: it goes to the list's subscribers.")
+            ),
         }
 
     def action_import_contacts(self):

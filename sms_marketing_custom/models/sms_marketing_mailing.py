@@ -39,6 +39,7 @@ from odoo.tools import SQL, format_datetime
 from odoo.tools.rendering_tools import parse_inline_template
 
 from ..tools import links, pg_arrays, pricing
+from ..tools.empty_view import empty_view_help
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
@@ -659,6 +660,9 @@ class SmsMarketingMailing(models.Model):
             "view_mode": "tree,form,graph,pivot",
             "domain": [("mailing_id", "=", self.id), *domain],
             "context": {"create": False},
+            "help": empty_view_help(
+                _("Nobody here yet"), _("None of this mailing's recipients counts in “%(figure)s”.", figure=name)
+            ),
         }
 
     def action_view_traces_all(self):

@@ -4,6 +4,11 @@ Every figure the marketer reads on the form is compared with what the
 sending really does (the queue run with the sandbox gateway).
 """
 
+import ast
+
+from lxml import etree
+
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
@@ -228,3 +233,78 @@ class TestMailingFormTruth(SmsEngineCase):
         form.recipient_choice = "res.partner"
         self.assertEqual(form.recipient_model, "res.partner")
         self.assertNotEqual(form.domain, "[]")
+
+    def test_a_figures_button_never_shows_made_up_rows(self):
+        # a view with sample="1" shows made-up rows when it finds nothing; only a help puts them behind
+        # Odoo's empty-screen text. Every button of a new record (each figure 0) opens its list with one.
+        records = {
+            "sms.marketing.mailing": self.env["sms.marketing.mailing"].create(
+                {"subject": "Nothing yet", "body": "Hi", "list_ids": [(4, self.truth_list.id)]}
+            ),
+            "sms.marketing.list": self.env["sms.marketing.list"].create({"name": "Empty list"}),
+            "sms.marketing.campaign": self.env["sms.marketing.campaign"].create({"name": "Empty campaign"}),
+            "sms.marketing.template": self.env["sms.marketing.template"].create({"name": "Unused", "body": "Hi"}),
+            "sms.marketing.link": self.env["sms.marketing.link"].create({"url": "https://example.com/empty"}),
+            "sms.marketing.gateway": self.default_only,
+        }
+        opened_sample_views = 0
+        for model_name, record in records.items():
+            buttons = sorted(name for name in dir(type(record)) if name.startswith("action_view_"))
+            self.assertTrue(buttons, model_name)
+            for button in buttons:
+                action = getattr(record.with_user(self.user_admin), button)()
+                if action.get("type") != "ir.actions.act_window":
+                    continue
+                views = action.get("views") or [(False, view_type) for view_type in action["view_mode"].split(",")]
+                archs = self.env[action["res_model"]].get_views(views)
+                if any('sample="1"' in view["arch"] for view in archs["views"].values()):
+                    opened_sample_views += 1
+                    self.assertTrue(action.get("help"), f"{model_name}.{button} opens made-up rows without a help")
+        self.assertGreaterEqual(opened_sample_views, 10, "the trace lists, the lists' mailings, the reports")
+
+    def test_the_analysis_filters_count_what_the_form_counts(self):
+        # "Sent (312)" on the form and the analysis's "Sent" filter are one figure: accepted by the gateway,
+        # a message that failed to arrive afterwards included
+        mailing = self.env["sms.marketing.mailing"].create({"subject": "Figures", "body": "Hi"})
+        now = fields.Datetime.now()
+        rows = [
+            ("pending", False, False),
+            ("sent", now, False),
+            ("delivered", now, False),
+            ("delivered", now, now),
+            ("failed", now, False),  # undelivered: the gateway took it
+            ("failed", False, False),  # refused before it left
+            ("canceled", False, False),
+        ]
+        self.env["sms.marketing.trace"].create(
+            [
+                {
+                    "mailing_id": mailing.id,
+                    "res_model": "sms.marketing.contact",
+                    "res_id": contact_id,
+                    "number": f"+3247055500{contact_id % 10}{i}",
+                    "state": state,
+                    "sent_at": sent_at,
+                    "optout_at": optout_at,
+                }
+                for i, ((state, sent_at, optout_at), contact_id) in enumerate(
+                    zip(rows, range(900001, 900001 + len(rows)))
+                )
+            ]
+        )
+        mailing.invalidate_recordset()
+        search = etree.fromstring(
+            self.env["sms.marketing.trace"].get_views([(False, "search")])["views"]["search"]["arch"]
+        )
+        figures = {
+            "filter_sent": "sent_count",
+            "filter_delivered": "delivered_count",
+            "filter_failed": "failed_count",
+            "filter_canceled": "canceled_count",
+            "filter_optout": "optout_count",
+        }
+        for filter_name, figure in figures.items():
+            domain = ast.literal_eval(search.find(f".//filter[@name='{filter_name}']").get("domain"))
+            found = self.env["sms.marketing.trace"].search_count([("mailing_id", "=", mailing.id), *domain])
+            self.assertEqual(found, mailing[figure], filter_name)
+        self.assertEqual(mailing.sent_count, 4)

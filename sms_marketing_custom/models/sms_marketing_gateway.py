@@ -137,7 +137,7 @@ class SmsMarketingGateway(models.Model):
         digits=(16, 4), readonly=True, copy=False, default=0.0, help="Credits available for sending."
     )
     default_price = fields.Float(
-        string="Default Credits per Segment", digits=(16, 4), default=1.0, help="For countries without a price."
+        string="Default Credits per SMS Part", digits=(16, 4), default=1.0, help="For countries without a price."
     )
     restrict_countries = fields.Boolean(
         string="Only Priced Countries", help="Refuse numbers of countries without a price line."

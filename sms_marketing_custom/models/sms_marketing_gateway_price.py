@@ -10,7 +10,7 @@ class SmsMarketingGatewayPrice(models.Model):
     gateway_id = fields.Many2one("sms.marketing.gateway", required=True, ondelete="cascade", index=True)
     country_id = fields.Many2one("res.country", help="Empty: price for every other country.")
     country_code = fields.Char(related="country_id.code")
-    price = fields.Float(string="Credits per Segment", digits=(16, 4), required=True)
+    price = fields.Float(string="Credits per SMS Part", digits=(16, 4), required=True)
 
     _sql_constraints = [
         ("gateway_country_unique", "unique(gateway_id, country_id)", "A gateway has one price per country."),

@@ -155,7 +155,7 @@ class SmsMarketingTrace(models.Model):
     country_code = fields.Char(size=2, help="Country of the number, for its price.")
     uuid = fields.Char(required=True, copy=False, default=lambda self: new_trace_uuid(), readonly=True)
     body = fields.Text()
-    segments = fields.Integer()
+    segments = fields.Integer(string="SMS Parts")
     cost = fields.Float(digits=(16, 4))
     state = fields.Selection(
         [
@@ -248,6 +248,12 @@ class SmsMarketingTrace(models.Model):
         cr.execute("ALTER TABLE sms_marketing_trace SET (fillfactor = 35)")
         cr.execute("DROP INDEX IF EXISTS sms_marketing_trace_pending_idx")
         self._init_failed_at()
+
+    @api.depends("number")
+    def _compute_display_name(self):
+        # a trace refused for its number has none: its breadcrumb says so rather than Odoo's "Unnamed"
+        for trace in self:
+            trace.display_name = trace.number or _("No number")
 
     def _init_failed_at(self):
         """``failed_at``: when the trace failed, kept by a trigger, and the index of the failures.

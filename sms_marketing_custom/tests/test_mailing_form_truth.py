@@ -282,7 +282,8 @@ class TestMailingFormTruth(SmsEngineCase):
                     "mailing_id": mailing.id,
                     "res_model": "sms.marketing.contact",
                     "res_id": contact_id,
-                    "number": f"+3247055500{contact_id % 10}{i}",
+                    # the one refused before it left had no valid number
+                    "number": f"+3247055500{contact_id % 10}{i}" if sent_at or state != "failed" else False,
                     "state": state,
                     "sent_at": sent_at,
                     "optout_at": optout_at,
@@ -308,3 +309,5 @@ class TestMailingFormTruth(SmsEngineCase):
             found = self.env["sms.marketing.trace"].search_count([("mailing_id", "=", mailing.id), *domain])
             self.assertEqual(found, mailing[figure], filter_name)
         self.assertEqual(mailing.sent_count, 4)
+        refused = self.env["sms.marketing.trace"].search([("mailing_id", "=", mailing.id), ("number", "=", False)])
+        self.assertEqual(refused.display_name, "No number", "its breadcrumb, instead of Odoo's Unnamed")

@@ -827,11 +827,12 @@ class SmsMarketingMailing(models.Model):
                 (self.env.ref("sms_marketing_custom.sms_marketing_conversation_message_view_form").id, "form"),
             ],
             "domain": self._get_replies_domain(),
-            "context": {"create": False},
+            "context": {"create": False, "sms_marketing_replies": True},
         }
 
     def action_view_repliers(self):
-        """The conversations of those who answered this mailing: as many as Replied counts (a keyword is no answer)."""
+        """The conversations of those who answered this mailing, a keyword aside: one per number, as Replied counts
+        them (the figure counts every number; the list shows the conversations the user may read)."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_conversation_action")
         action["domain"] = [("sms_message_ids", "any", self._get_replies_domain())]

@@ -661,7 +661,7 @@ class SmsMarketingMailing(models.Model):
             "domain": [("mailing_id", "=", self.id), *domain],
             "context": {"create": False},
             "help": empty_view_help(
-                _("Nobody here yet"), _("None of this mailing's recipients counts in “%(figure)s”.", figure=name)
+                _("Nobody here yet"), _("None of this mailing's recipients is in this list for now.")
             ),
         }
 
@@ -669,19 +669,19 @@ class SmsMarketingMailing(models.Model):
         return self._action_view_traces(_("Recipients"), [])
 
     def action_view_traces_sent(self):
-        return self._action_view_traces(_("Sent"), [("sent_at", "!=", False)])
+        return self._action_view_traces(_("Sent Messages"), [("sent_at", "!=", False)])
 
     def action_view_traces_delivered(self):
-        return self._action_view_traces(_("Delivered"), [("state", "=", "delivered")])
+        return self._action_view_traces(_("Delivered Messages"), [("state", "=", "delivered")])
 
     def action_view_traces_failed(self):
-        return self._action_view_traces(_("Failed"), [("state", "=", "failed")])
+        return self._action_view_traces(_("Failed Messages"), [("state", "=", "failed")])
 
     def action_view_traces_canceled(self):
-        return self._action_view_traces(_("Canceled"), [("state", "=", "canceled")])
+        return self._action_view_traces(_("Canceled Messages"), [("state", "=", "canceled")])
 
     def action_view_optouts(self):
-        return self._action_view_traces(_("Opted Out"), [("optout_at", "!=", False)])
+        return self._action_view_traces(_("Recipients Who Opted Out"), [("optout_at", "!=", False)])
 
     def action_view_links(self):
         self.ensure_one()
@@ -692,7 +692,7 @@ class SmsMarketingMailing(models.Model):
 
     def action_view_clicks(self):
         """The recipients who clicked (not the clicks' chart: a marketer wants to know who)."""
-        return self._action_view_traces(_("Clicked"), [("clicked", "=", True)])
+        return self._action_view_traces(_("Recipients Who Clicked"), [("clicked", "=", True)])
 
     # ---- resend
     # "Resend to those who did not click": a draft copy of a sent mailing whose filter adds

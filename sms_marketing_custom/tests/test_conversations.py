@@ -233,10 +233,12 @@ class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
         self.assertEqual((mailing.replied_count, mailing.reply_count), (2, 3))
         self.assertEqual(mailing.replied_ratio, 50.0)
         # each button opens what it counts, as a marketer: the three answers, the two who answered (HELP is none)
-        for button, count in (("action_view_replies", 3), ("action_view_repliers", 2)):
-            action = getattr(mailing.with_user(self.user_marketing), button)()
+        as_marketer = mailing.with_user(self.user_marketing)
+        buttons = (("action_view_replies", "reply_count", 3), ("action_view_repliers", "replied_count", 2))
+        for button, figure, count in buttons:
+            action = getattr(as_marketer, button)()
             opened = self.env[action["res_model"]].with_user(self.user_marketing).search(action["domain"])
-            self.assertEqual(len(opened), count, button)
+            self.assertEqual((len(opened), as_marketer[figure]), (count, count), button)
         answers = self.env["sms.marketing.conversation.message"].search(mailing.action_view_replies()["domain"])
         self.assertEqual(sorted(answers.mapped("body")), ["Hello?", "How much?", "Yes please"])
         conversation = answers[0].action_open_conversation()

@@ -281,21 +281,20 @@ class TestMailingFormTruth(SmsEngineCase):
                 {
                     "mailing_id": mailing.id,
                     "res_model": "sms.marketing.contact",
-                    "res_id": contact_id,
+                    "res_id": 900001 + i,
                     # the one refused before it left had no valid number
-                    "number": f"+3247055500{contact_id % 10}{i}" if sent_at or state != "failed" else False,
+                    "number": f"+32470555{i:03d}" if sent_at or state != "failed" else False,
                     "state": state,
                     "sent_at": sent_at,
                     "optout_at": optout_at,
                 }
-                for i, ((state, sent_at, optout_at), contact_id) in enumerate(
-                    zip(rows, range(900001, 900001 + len(rows)))
-                )
+                for i, (state, sent_at, optout_at) in enumerate(rows)
             ]
         )
         mailing.invalidate_recordset()
+        search_view = self.env.ref("sms_marketing_custom.sms_marketing_trace_view_search")
         search = etree.fromstring(
-            self.env["sms.marketing.trace"].get_views([(False, "search")])["views"]["search"]["arch"]
+            self.env["sms.marketing.trace"].get_views([(search_view.id, "search")])["views"]["search"]["arch"]
         )
         figures = {
             "filter_sent": "sent_count",

@@ -793,7 +793,8 @@ class SmsMarketingMailing(models.Model):
     replied_ratio = fields.Float(string="Replied (%)", compute="_compute_replied", help="Replied / sent.")
 
     def _get_replies_domain(self):
-        """The SMS that answered these mailings: what Replies counts and opens, what Replied counts the numbers of."""
+        """The SMS that answered these mailings: what Replies counts and opens. Replied counts the distinct numbers
+        of the same messages in the campaign analysis's SQL (``replied_count``): change both together."""
         return [("mailing_id", "in", self.ids), ("direction", "=", "in"), ("is_keyword", "=", False)]
 
     def _compute_reply_count(self):

@@ -122,7 +122,7 @@ FAILURE_TYPES = [
     # canceled before sending
     ("invalid_number", "Invalid Number"),
     ("blacklisted", "Blacklisted"),
-    ("opted_out", "Opted Out"),
+    ("opted_out", "Already Opted Out"),
     ("duplicate", "Duplicate Number"),
     ("frequency_capped", "Frequency Cap"),
     # pending, not a failure: waits for the recipient's sending window

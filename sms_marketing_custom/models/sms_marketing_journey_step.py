@@ -38,11 +38,12 @@ STEP_TYPES = [
     ("end", "End"),
 ]
 BRANCH_CONDITIONS = [
-    ("clicked", "Clicked"),
+    # what one participant's last SMS did: words apart from the figures of the same name
+    ("clicked", "Clicked a Link"),
     ("not_clicked", "Did Not Click"),
-    ("delivered", "Delivered"),
-    ("failed", "Failed"),
-    ("replied", "Replied"),
+    ("delivered", "Was Delivered"),
+    ("failed", "Did Not Arrive"),
+    ("replied", "Answered"),
     ("not_replied", "Did Not Reply"),
     ("filter", "Matches a Filter"),
 ]
@@ -114,8 +115,8 @@ class SmsMarketingJourneyStep(models.Model):
     # figures
     entered_count = fields.Integer(string="Entered", compute="_compute_figures")
     waiting_count = fields.Integer(string="Waiting", compute="_compute_figures")
-    sent_count = fields.Integer(string="Sent", compute="_compute_figures")
-    delivered_count = fields.Integer(string="Delivered", compute="_compute_figures")
+    sent_count = fields.Integer(string="SMS Sent", compute="_compute_figures")
+    delivered_count = fields.Integer(string="SMS Delivered", compute="_compute_figures")
     clicked_count = fields.Integer(string="Clicked", compute="_compute_figures")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_figures")
     replied_count = fields.Integer(string="Replied", compute="_compute_figures")

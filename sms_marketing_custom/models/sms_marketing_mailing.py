@@ -263,17 +263,19 @@ class SmsMarketingMailing(models.Model):
     # statistics
     recipient_count = fields.Integer(compute="_compute_statistics", string="Number of Recipients")
     pending_count = fields.Integer(compute="_compute_statistics", string="Pending")
+    # the counts in words of their own: the states' labels (Sent, Delivered...) read in the singular in Italian,
+    # French and Spanish, a count in the plural
     sent_count = fields.Integer(
-        compute="_compute_statistics", string="Sent", help="Accepted by the gateway (delivered or not)."
+        compute="_compute_statistics", string="SMS Sent", help="Accepted by the gateway (delivered or not)."
     )
-    delivered_count = fields.Integer(compute="_compute_statistics", string="Delivered")
-    failed_count = fields.Integer(compute="_compute_statistics", string="Failed")
+    delivered_count = fields.Integer(compute="_compute_statistics", string="SMS Delivered")
+    failed_count = fields.Integer(compute="_compute_statistics", string="SMS Failed")
     unknown_count = fields.Integer(
         compute="_compute_statistics",
         string="Outcome Unknown",
         help="Messages a provider may have sent but whose answer was lost; never sent again.",
     )
-    canceled_count = fields.Integer(compute="_compute_statistics", string="Canceled")
+    canceled_count = fields.Integer(compute="_compute_statistics", string="SMS Canceled")
     sent_ratio = fields.Float(compute="_compute_statistics", string="Sent (%)")
     # how far the sending is: every trace no longer pending (a canceled one is finished, not waiting)
     progress_ratio = fields.Float(compute="_compute_statistics", string="Progress (%)")

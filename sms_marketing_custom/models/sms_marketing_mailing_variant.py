@@ -67,8 +67,8 @@ class SmsMarketingMailingVariant(models.Model):
     is_winner = fields.Boolean(string="Winner", compute="_compute_is_winner")
     # statistics of the test share (ab_sample traces), one grouped query
     sample_count = fields.Integer(string="In Test", compute="_compute_statistics")
-    sent_count = fields.Integer(string="Sent", compute="_compute_statistics")
-    delivered_count = fields.Integer(string="Delivered", compute="_compute_statistics")
+    sent_count = fields.Integer(string="SMS Sent", compute="_compute_statistics")
+    delivered_count = fields.Integer(string="SMS Delivered", compute="_compute_statistics")
     clicked_count = fields.Integer(string="Clicked", compute="_compute_statistics")
     optout_count = fields.Integer(string="Opted Out", compute="_compute_statistics")
     replied_count = fields.Integer(string="Replied", compute="_compute_statistics")

@@ -150,7 +150,8 @@ class SmsMarketingTrace(models.Model):
 
     mailing_id = fields.Many2one("sms.marketing.mailing", required=True, ondelete="cascade")
     res_model = fields.Char()
-    res_id = fields.Integer()
+    # not a measure of the analysis: an id, not a quantity
+    res_id = fields.Integer(string="Recipient ID", group_operator=None)
     number = fields.Char()
     country_code = fields.Char(size=2, help="Country of the number, for its price.")
     uuid = fields.Char(required=True, copy=False, default=lambda self: new_trace_uuid(), readonly=True)
@@ -179,7 +180,7 @@ class SmsMarketingTrace(models.Model):
     # no index: the sending UPDATEs stay HOT (see init)
     gateway_id = fields.Many2one("sms.marketing.gateway", readonly=True, help="The gateway the message left through.")
     in_flight_at = fields.Datetime(readonly=True, copy=False, help="Handed to a provider without idempotency key.")
-    in_flight_pid = fields.Integer(readonly=True, copy=False)
+    in_flight_pid = fields.Integer(readonly=True, copy=False, group_operator=None)
     provider_message_id = fields.Char(
         readonly=True,
         copy=False,
@@ -209,7 +210,7 @@ class SmsMarketingTrace(models.Model):
     # in flight with: set and committed before the provider call, cleared when
     # the answer is recorded. No foreign key and no index: the sending UPDATEs
     # stay HOT, and only a crash recovery looks traces up by it.
-    claim_move_id = fields.Integer(readonly=True, copy=False)
+    claim_move_id = fields.Integer(readonly=True, copy=False, group_operator=None)
     # A/B test: the version this recipient got, and whether as part of the test share (set at insert, never
     # updated; no index: the statistics read them by mailing)
     variant_id = fields.Many2one("sms.marketing.mailing.variant", string="Version", readonly=True, ondelete="set null")
@@ -730,10 +731,14 @@ class SmsMarketingTrace(models.Model):
         selection="_selection_recipient_models", string="Recipient", compute="_compute_recipient_ref"
     )
     country_id = fields.Many2one("res.country", compute="_compute_country_id")
+    # one message's yes or no, in words apart from the Clicked and Opted Out figures (plural in most languages)
     clicked = fields.Boolean(
-        compute="_compute_clicked", search="_search_clicked", help="The recipient opened a tracked link of this SMS."
+        string="Has Clicked",
+        compute="_compute_clicked",
+        search="_search_clicked",
+        help="The recipient opened a tracked link of this SMS.",
     )
-    opted_out = fields.Boolean(compute="_compute_opted_out")
+    opted_out = fields.Boolean(string="Has Opted Out", compute="_compute_opted_out")
 
     @api.model
     def _selection_recipient_models(self):

@@ -41,6 +41,19 @@ import bench  # noqa: E402
 POLL_PROGRESS = 0.1
 POLL_SESSIONS = 0.25
 WARM_PATH = "/web/static/img/favicon.ico"
+# a fixed piece of pure Python work, run on every core at once: the CPU time it takes says how fast this
+# machine's cores are at that moment (on a virtual machine the same loop took from 0.65 to 1.29 s of CPU
+# within minutes, 2026-12-06), so a run's CPU per message can be read against the speed it ran at
+SPEED_PROBE = """
+import time
+started = time.process_time()
+total, table = 0, {}
+for i in range(2_000_000):
+    total += i * i % 7
+    if i % 3 == 0:
+        table[i % 200_000] = total
+print(time.process_time() - started)
+"""
 
 
 def _layouts():
@@ -151,6 +164,15 @@ def _cpu_seconds():
     return used
 
 
+def _speed_probe():
+    """Milliseconds of CPU that ``SPEED_PROBE`` takes, one copy per core at once (the median): lower is faster."""
+    copies = [
+        subprocess.Popen([sys.executable, "-c", SPEED_PROBE], stdout=subprocess.PIPE, text=True)
+        for _core in range(os.cpu_count() or 1)
+    ]
+    return 1000 * statistics.median(float(copy.communicate()[0]) for copy in copies)
+
+
 def _session_sample(cr, db, own_pid):
     """What the servers' sessions are doing now: (state, wait event, query head) of each."""
     cr.execute(
@@ -236,6 +258,7 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
         with conn.cursor() as cr:
             cr.execute("SELECT pg_backend_pid()")
             own_pid = cr.fetchone()[0]
+        probe_before = _speed_probe()
         bench.log(f"{run_name}: {len(started)} servers of {threads} cron threads up, pressing Send")
         cpu_before = _cpu_seconds()
         with registry.cursor() as cr:
@@ -267,6 +290,7 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
                     done, summary = side.progress(cr, mailing_id)
                 time.sleep(POLL_PROGRESS)
         cpu_after, cpu_window_s = _cpu_seconds(), time.time() - t0
+        probe_after = _speed_probe()
         with conn.cursor() as cr:
             # how the trace table was written: HOT updates write no index entry
             cr.execute(
@@ -282,7 +306,14 @@ def send_on_servers(db, registry, mailing_id, servers, threads, run_name, logs):
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
     result = _result(series, waits, summary, servers, threads, send_s, logs)
     result["during_longest_stall"] = _during(timeline, result["longest_stall_at_s"], result["longest_stall_s"])
-    return dict(result, cpu_s=cpu, cpu_window_s=cpu_window_s, send_at=t0, trace_table=table_stats)
+    return dict(
+        result,
+        cpu_s=cpu,
+        cpu_window_s=cpu_window_s,
+        send_at=t0,
+        trace_table=table_stats,
+        speed_probe_ms=(probe_before, probe_after),
+    )
 
 
 def _result(series, waits, summary, servers, threads, send_s, logs):
@@ -358,7 +389,9 @@ def report(runs, started):
         top += f"; lock waits: {locks}" if locks else ""
         lines.append(f"  {run['layout']} #{run['repeat']}: {run['lock_wait_samples']} samples waiting on a lock; {top}")
     lines += ["", "where the cores went, Send to done (CPU time per 1,000 messages sent; machine busy = share of "
-              f"its {os.cpu_count()} cores), and when the longest stall began (after Send, UTC):"]  # fmt: skip
+              f"its {os.cpu_count()} cores), when the longest stall began (after Send, UTC), and the speed probe "
+              "(the CPU time of a fixed Python loop on every core at once, just before Send and just after the "
+              "last SMS: lower is faster; on a virtual machine it varies from one minute to the next):"]  # fmt: skip
     for run in runs:
         lines.append(f"  {run['layout']} #{run['repeat']}: {cpu_line(run)}")
     lines += ["", "during the longest stall (samples of 0.25 s): the mailing's unclaimed traces and build cursor, "
@@ -386,12 +419,14 @@ def cpu_line(run):
         began = time.strftime("%H:%M:%S", time.gmtime(run["send_at"] + at))
         stall = f"{run['longest_stall_s']:.1f} s from {at:.1f} s ({began})"
     table = run.get("trace_table") or {}
+    probe = run.get("speed_probe_ms")
+    speed = f"; speed probe {probe[0]:.0f} ms before, {probe[1]:.0f} ms after" if probe else ""
     hot = f"{100 * table['hot_updated'] / table['updated']:.0f}%" if table.get("updated") else "-"
     return (
         f"Odoo {per_1000['odoo']:.0f} ms, PostgreSQL {per_1000['postgres']:.0f} ms, "
         f"gateway {per_1000['gateway']:.0f} ms per 1,000; machine busy {100 * busy:.0f}%, stolen by the hypervisor "
         f"{100 * steal:.0f}%; trace updates HOT {hot}, "
-        f"autovacuums {table.get('autovacuums', '-')}; longest stall {stall}"
+        f"autovacuums {table.get('autovacuums', '-')}; longest stall {stall}{speed}"
     )
 
 

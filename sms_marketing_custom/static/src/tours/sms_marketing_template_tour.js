@@ -158,13 +158,9 @@ registry.category("web_tour.tours").add("sms_marketing_custom_template_form", {
         },
         ...stepUtils.saveForm(),
         {
-            content: "Reporting",
-            trigger: '.o_menu_sections button:contains("Reporting")',
-            extra_trigger: ".o_form_saved",
-        },
-        {
             content: "Campaigns",
-            trigger: '.dropdown-item[data-menu-xmlid="sms_marketing_custom.sms_marketing_campaign_menu"]',
+            trigger: '.o_menu_sections a[data-menu-xmlid="sms_marketing_custom.sms_marketing_campaign_menu"]',
+            extra_trigger: ".o_form_saved",
         },
         {
             content: "The campaign and its figures",

@@ -479,7 +479,8 @@ class SmsMarketingConversation(models.Model):
                         "res_id": conversation.id,
                         "user_id": user.id,
                         "activity_type_id": todo.id if todo else False,
-                        "summary": _("New SMS reply from %(name)s", name=conversation.name or conversation.number),
+                        # in its user's language: the webhook's request has the provider's, or none
+                        "summary": conversation.with_context(lang=user.lang)._get_reply_summary(),
                         "date_deadline": fields.Date.context_today(conversation),
                     }
                 )
@@ -487,6 +488,10 @@ class SmsMarketingConversation(models.Model):
             # sudo: the webhook assigns on the company's behalf; quick: the activity itself (its bus
             # notification) is the announcement, without an assignment e-mail per reply
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)
+
+    def _get_reply_summary(self):
+        """The summary of the activity that announces a reply, in the language of this record's context."""
+        return _("New SMS reply from %(name)s", name=self.name or self.number)
 
     def _get_readers(self, candidates_of):
         """{conversation id: the active users of ``candidates_of(conversation)`` who may read it}, one

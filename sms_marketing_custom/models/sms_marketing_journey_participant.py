@@ -53,8 +53,10 @@ class SmsMarketingJourneyParticipant(models.Model):
     res_id = fields.Integer(string="Record ID", required=True)
     res_name = fields.Char(string="Record", compute="_compute_res_name")
     step_id = fields.Many2one("sms.marketing.journey.step", string="Current Step", ondelete="set null", index=True)
+    # one participant's state, in words of its own: "Finished" and "Left" are the journey's counts and
+    # filters, plural in most languages ("Terminés", "Sortis" on a single row)
     state = fields.Selection(
-        [("running", "In Progress"), ("done", "Finished"), ("exited", "Left")], default="running", required=True
+        [("running", "In Progress"), ("done", "Completed"), ("exited", "Exited")], default="running", required=True
     )
     exit_reason = fields.Selection(
         [("opted_out", "Opted Out"), ("blacklisted", "Blacklisted"), ("audience", "Left the Audience")],

@@ -158,6 +158,20 @@ class TestChatterLanguage(SmsEngineCase):
         bodies = [str(body) for body in mailing.message_ids.mapped("body")]
         self.assertTrue(any(italian in body for body in bodies), f"the reason on the chatter: {bodies}")
 
+    def test_a_reply_is_announced_in_its_users_language(self):
+        # the provider's webhook request carries no language (English): the activity is read by an Italian user
+        self.user_manager.lang = "it_IT"
+        self.env.company.sms_marketing_conversation_user_ids = self.user_manager
+        conversation = self.env["sms.marketing.conversation"].create(
+            {"number": "+32470111333", "company_id": self.env.company.id}
+        )
+        conversation.with_context(lang="en_US")._notify_new_reply()
+        activity = self.env["mail.activity"].search(
+            [("res_model", "=", conversation._name), ("res_id", "=", conversation.id)]
+        )
+        self.assertEqual(activity.user_id, self.user_manager)
+        self.assertEqual(activity.summary, "Nuova risposta SMS da +32470111333")
+
     def test_a_failure_without_text_reads_its_types_sentence(self):
         # a delivery report or an import may give the type alone: the Reason column was empty
         self._make_contacts(2)

@@ -25,7 +25,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_template", {
         {
             content: "Create a mailing",
             trigger: ".o_control_panel .o-kanban-button-new",
-            extra_trigger: '.o_breadcrumb:contains("SMS Campaigns")',
+            extra_trigger: '.o_breadcrumb:contains("SMS Mailings")',
         },
         {
             content: "Subject",

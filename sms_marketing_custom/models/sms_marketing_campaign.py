@@ -114,6 +114,28 @@ class SmsMarketingCampaign(models.Model):
         action["context"] = {"default_campaign_id": self.id}
         return action
 
+    def _action_view_traces(self, figure):
+        """The traces behind one of the form's figures, as the mailing's buttons open them."""
+        self.ensure_one()
+        # archived mailings count in the figures (their credits are spent): their recipients are listed too
+        Mailing = self.env["sms.marketing.mailing"].with_context(active_test=False)
+        mailings = Mailing.search([("campaign_id", "=", self.id)])
+        return self.env["sms.marketing.trace"]._get_figure_action(
+            figure, mailings.ids, _("None of this campaign's recipients is in this list for now.")
+        )
+
+    def action_view_traces_sent(self):
+        return self._action_view_traces("sent")
+
+    def action_view_traces_delivered(self):
+        return self._action_view_traces("delivered")
+
+    def action_view_clicks(self):
+        return self._action_view_traces("clicked")
+
+    def action_view_optouts(self):
+        return self._action_view_traces("optout")
+
     def action_view_report(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -39,7 +39,6 @@ from odoo.tools import SQL, format_datetime
 from odoo.tools.rendering_tools import parse_inline_template
 
 from ..tools import links, pg_arrays, pricing
-from ..tools.empty_view import empty_view_help
 from ..tools.sms_encoding import count_segments
 from .sms_marketing_engagement import combine_domains
 from .sms_marketing_recipient_model import CONTACT_MODEL
@@ -653,37 +652,29 @@ class SmsMarketingMailing(models.Model):
             "context": {"default_mailing_id": self.id},
         }
 
-    def _action_view_traces(self, name, domain):
+    def _action_view_traces(self, figure):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": name,
-            "res_model": "sms.marketing.trace",
-            "view_mode": "tree,form,graph,pivot",
-            "domain": [("mailing_id", "=", self.id), *domain],
-            "context": {"create": False},
-            "help": empty_view_help(
-                _("Nobody here yet"), _("None of this mailing's recipients is in this list for now.")
-            ),
-        }
+        return self.env["sms.marketing.trace"]._get_figure_action(
+            figure, [self.id], _("None of this mailing's recipients is in this list for now.")
+        )
 
     def action_view_traces_all(self):
-        return self._action_view_traces(_("Recipients"), [])
+        return self._action_view_traces("all")
 
     def action_view_traces_sent(self):
-        return self._action_view_traces(_("Sent Messages"), [("sent_at", "!=", False)])
+        return self._action_view_traces("sent")
 
     def action_view_traces_delivered(self):
-        return self._action_view_traces(_("Delivered Messages"), [("state", "=", "delivered")])
+        return self._action_view_traces("delivered")
 
     def action_view_traces_failed(self):
-        return self._action_view_traces(_("Failed Messages"), [("state", "=", "failed")])
+        return self._action_view_traces("failed")
 
     def action_view_traces_canceled(self):
-        return self._action_view_traces(_("Canceled Messages"), [("state", "=", "canceled")])
+        return self._action_view_traces("canceled")
 
     def action_view_optouts(self):
-        return self._action_view_traces(_("Recipients Who Opted Out"), [("optout_at", "!=", False)])
+        return self._action_view_traces("optout")
 
     def action_view_links(self):
         self.ensure_one()
@@ -693,8 +684,7 @@ class SmsMarketingMailing(models.Model):
         return action
 
     def action_view_clicks(self):
-        """The recipients who clicked (not the clicks' chart: a marketer wants to know who)."""
-        return self._action_view_traces(_("Recipients Who Clicked"), [("clicked", "=", True)])
+        return self._action_view_traces("clicked")
 
     # ---- resend
     # "Resend to those who did not click": a draft copy of a sent mailing whose filter adds

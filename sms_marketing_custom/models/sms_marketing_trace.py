@@ -28,6 +28,7 @@ from odoo.tools import SQL, create_index, create_unique_index
 
 from ..providers import ACCEPTED, FINAL_ERRORS, INSUFFICIENT_CREDIT, UNKNOWN
 from ..tools import links
+from ..tools.empty_view import empty_view_help
 from .sms_marketing_consent import ConsentDetails
 
 _logger = logging.getLogger(__name__)
@@ -249,6 +250,32 @@ class SmsMarketingTrace(models.Model):
         cr.execute("ALTER TABLE sms_marketing_trace SET (fillfactor = 35)")
         cr.execute("DROP INDEX IF EXISTS sms_marketing_trace_pending_idx")
         self._init_failed_at()
+
+    @api.model
+    def _get_figure_action(self, figure, mailing_ids, empty_text):
+        """The list of the traces behind a figure ("all", "sent", "delivered", "failed", "canceled",
+        "clicked", "optout") of ``mailing_ids``: what a mailing's and a campaign's figure buttons open,
+        each counted as the figure counts (docs/design.md, "A mailing's figures are counters");
+        ``empty_text`` says whose recipients an empty list is about."""
+        title, domain = {
+            "all": (_("Recipients"), []),
+            "sent": (_("Sent Messages"), [("sent_at", "!=", False)]),
+            "delivered": (_("Delivered Messages"), [("state", "=", "delivered")]),
+            "failed": (_("Failed Messages"), [("state", "=", "failed")]),
+            "canceled": (_("Canceled Messages"), [("state", "=", "canceled")]),
+            # the recipients, not the clicks' chart: a marketer wants to know who
+            "clicked": (_("Recipients Who Clicked"), [("clicked", "=", True)]),
+            "optout": (_("Recipients Who Opted Out"), [("optout_at", "!=", False)]),
+        }[figure]
+        return {
+            "type": "ir.actions.act_window",
+            "name": title,
+            "res_model": self._name,
+            "view_mode": "tree,form,graph,pivot",
+            "domain": [("mailing_id", "in", list(mailing_ids)), *domain],
+            "context": {"create": False},
+            "help": empty_view_help(_("Nobody here yet"), empty_text),
+        }
 
     @api.depends("number")
     def _compute_display_name(self):

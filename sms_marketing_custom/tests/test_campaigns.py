@@ -160,6 +160,28 @@ class TestCampaigns(SmsMarketingMailingCase):
         action = self.campaign.action_view_mailings()
         self.assertEqual(Mailing.search(action["domain"]), self.campaign.mailing_ids)
 
+    def test_each_figure_opens_the_recipients_it_counts(self):
+        # "Clicked (3)" opened the campaign analysis's pivot, not who clicked; an archived mailing still counts
+        self.second.active = False
+        self.campaign.invalidate_recordset()
+        Trace = self.env["sms.marketing.trace"].with_user(self.user_marketing)
+        buttons = {
+            "action_view_traces_sent": "sent_count",
+            "action_view_traces_delivered": "delivered_count",
+            "action_view_clicks": "clicked_count",
+            "action_view_optouts": "optout_count",
+        }
+        for method, figure in buttons.items():
+            with self.subTest(button=method):
+                action = getattr(self.campaign.with_user(self.user_marketing), method)()
+                self.assertEqual(action["res_model"], "sms.marketing.trace")
+                listed = Trace.search(action["domain"])
+                self.assertEqual(len(listed), self.campaign[figure])
+                self.assertFalse(listed.mailing_id - (self.first | self.second), "the campaign's mailings only")
+        clicked = Trace.search(self.campaign.action_view_clicks()["domain"])
+        self.assertEqual(clicked, self.first_traces[:2] | self.second_traces[0])
+        self.assertIn(self.second, Trace.search(self.campaign.action_view_traces_sent()["domain"]).mailing_id)
+
     def test_rights(self):
         Campaign = self.env["sms.marketing.campaign"]
         mine = Campaign.with_user(self.user_marketing).create({"name": "Marketer's"})

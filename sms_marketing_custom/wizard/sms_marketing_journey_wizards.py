@@ -181,8 +181,9 @@ class SmsMarketingJourney(models.Model):
                     (
                         depth + 1,
                         "",
+                        # a question and its answer: "If Clicked a Link" put the condition's title mid-sentence
                         _(
-                            "If %(condition)s: %(answer)s",
+                            "%(condition)s? %(answer)s",
                             condition=names[step.branch_condition],
                             answer=_("yes") if side == "yes" else _("no"),
                         ),

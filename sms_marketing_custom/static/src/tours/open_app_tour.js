@@ -17,7 +17,7 @@ registry.category("web_tour.tours").add("sms_marketing_custom_open_app", {
         },
         {
             content: "The mailings view is shown",
-            trigger: '.o_breadcrumb:contains("SMS Campaigns")',
+            trigger: '.o_breadcrumb:contains("SMS Mailings")',
             isCheck: true,
         },
         ...nothingLeftToLoad(),

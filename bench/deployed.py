@@ -42,7 +42,7 @@ POLL_PROGRESS = 0.1
 POLL_SESSIONS = 0.25
 WARM_PATH = "/web/static/img/favicon.ico"
 # a fixed piece of pure Python work, run on every core at once: the CPU time it takes says how fast this
-# machine's cores are at that moment (on a virtual machine the same loop took from 0.65 to 1.29 s of CPU
+# machine's cores are at that moment (on a virtual machine a loop like it took from 0.65 to 1.29 s of CPU
 # within minutes, 2026-12-06), so a run's CPU per message can be read against the speed it ran at
 SPEED_PROBE = """
 import time

@@ -111,7 +111,8 @@ class SmsMarketingCampaign(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_custom.sms_marketing_mailing_action")
         action["domain"] = [("campaign_id", "=", self.id)]
-        action["context"] = {"default_campaign_id": self.id}
+        # the count includes the mailings archived since (their figures stay in the campaign's): so does the list
+        action["context"] = {"default_campaign_id": self.id, "active_test": False}
         return action
 
     def _action_view_traces(self, figure):

@@ -480,8 +480,9 @@ class SmsMarketingConversation(models.Model):
                         "user_id": user.id,
                         "activity_type_id": todo.id if todo else False,
                         # in its user's language: the webhook's request has the provider's, or none
-                        "summary": conversation.with_context(lang=user.lang)._get_reply_summary(),
-                        "date_deadline": fields.Date.context_today(conversation),
+                        # (a user without a language reads English, not the request's)
+                        "summary": conversation.with_context(lang=user.lang or "en_US")._get_reply_summary(),
+                        "date_deadline": fields.Date.context_today(conversation.with_context(tz=user.tz)),
                     }
                 )
         if vals_list:

@@ -181,6 +181,12 @@ class TestCampaigns(SmsMarketingMailingCase):
         clicked = Trace.search(self.campaign.action_view_clicks()["domain"])
         self.assertEqual(clicked, self.first_traces[:2] | self.second_traces[0])
         self.assertIn(self.second, Trace.search(self.campaign.action_view_traces_sent()["domain"]).mailing_id)
+        # and the Mailings button lists what it counts, the archived mailing included
+        action = self.campaign.with_user(self.user_marketing).action_view_mailings()
+        Mailing = self.env["sms.marketing.mailing"].with_user(self.user_marketing).with_context(**action["context"])
+        listed = Mailing.search(action["domain"])
+        self.assertEqual(len(listed), self.campaign.mailing_count)
+        self.assertIn(self.second, listed)
 
     def test_rights(self):
         Campaign = self.env["sms.marketing.campaign"]

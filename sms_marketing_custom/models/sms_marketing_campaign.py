@@ -119,8 +119,7 @@ class SmsMarketingCampaign(models.Model):
         """The traces behind one of the form's figures, as the mailing's buttons open them."""
         self.ensure_one()
         # archived mailings count in the figures (their credits are spent): their recipients are listed too
-        Mailing = self.env["sms.marketing.mailing"].with_context(active_test=False)
-        mailings = Mailing.search([("campaign_id", "=", self.id)])
+        mailings = self.with_context(active_test=False).mailing_ids
         return self.env["sms.marketing.trace"]._get_figure_action(
             figure, mailings.ids, _("None of this campaign's recipients is in this list for now.")
         )

@@ -9,6 +9,7 @@ from . import (
     ir_model,
     res_company,
     res_config_settings,
+    res_country,
     res_partner,
     sms_marketing_audience,
     sms_marketing_blacklist,

@@ -68,12 +68,18 @@ class SmsMarketingContact(models.Model):
         help="E.164 form; empty when the number is invalid.",
     )
     phone_country_code = fields.Char(
-        string="Number Country",
+        string="Number Country Code",
         compute="_compute_phone_sanitized",
         precompute=True,
         store=True,
         readonly=True,
         help="ISO code of the country of the normalised number.",
+    )
+    phone_country_id = fields.Many2one(
+        "res.country",
+        string="Number Country",
+        compute="_compute_phone_country_id",
+        help="Country of the normalised number.",
     )
     phone_error = fields.Selection(
         [
@@ -113,6 +119,12 @@ class SmsMarketingContact(models.Model):
             contact.phone_sanitized = result.e164
             contact.phone_country_code = result.region if result.e164 else False
             contact.phone_error = result.error or False
+
+    @api.depends("phone_country_code")
+    def _compute_phone_country_id(self):
+        countries = self.env["res.country"]._sms_marketing_by_code(self.mapped("phone_country_code"))
+        for contact in self:
+            contact.phone_country_id = countries.get(contact.phone_country_code, False)
 
     @api.model
     def _get_lang_selection(self):

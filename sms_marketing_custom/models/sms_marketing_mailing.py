@@ -183,6 +183,7 @@ class SmsMarketingMailing(models.Model):
     sms_segments = fields.Integer(string="SMS Parts", compute="_compute_sms_counts")
     sms_units = fields.Integer(string="Length", compute="_compute_sms_counts")
     link_ids = fields.One2many("sms.marketing.link", "mailing_id", string="Tracked Links")
+    link_count = fields.Integer(string="Links", compute="_compute_link_count")
     # schedule and gateway
     schedule_type = fields.Selection([("now", "Send now"), ("scheduled", "On a date")], default="now", required=True)
     schedule_date = fields.Datetime(string="Scheduled for", tracking=True, copy=False)
@@ -569,7 +570,9 @@ class SmsMarketingMailing(models.Model):
             "res_model": "sms.marketing.mailing.schedule",
             "view_mode": "form",
             "target": "new",
-            "context": {"default_mailing_id": self.id, "default_schedule_date": self.schedule_date},
+            # without a date of its own, the wizard proposes the next full hour
+            "context": {"default_mailing_id": self.id}
+            | ({"default_schedule_date": self.schedule_date} if self.schedule_date else {}),
         }
 
     def action_cancel(self):
@@ -675,6 +678,14 @@ class SmsMarketingMailing(models.Model):
 
     def action_view_optouts(self):
         return self._action_view_traces("optout")
+
+    @api.depends("link_ids")
+    def _compute_link_count(self):
+        counts = dict(
+            self.env["sms.marketing.link"]._read_group([("mailing_id", "in", self.ids)], ["mailing_id"], ["__count"])
+        )
+        for mailing in self:
+            mailing.link_count = counts.get(mailing, 0)
 
     def action_view_links(self):
         self.ensure_one()

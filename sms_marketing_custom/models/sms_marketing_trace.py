@@ -782,8 +782,7 @@ class SmsMarketingTrace(models.Model):
 
     @api.depends("country_code")
     def _compute_country_id(self):
-        codes = {code for code in self.mapped("country_code") if code}
-        countries = {c.code: c for c in self.env["res.country"].search([("code", "in", list(codes))])} if codes else {}
+        countries = self.env["res.country"]._sms_marketing_by_code(self.mapped("country_code"))
         for trace in self:
             trace.country_id = countries.get(trace.country_code or "", False)
 

@@ -124,6 +124,8 @@ class TestLinkTracking(SmsMarketingCase, SmsMarketingLinksCommon):
             sent = count_segments(body)
             self.assertEqual((sent.encoding, sent.units, sent.segments), (shown.encoding, shown.units, shown.segments))
         self.assertEqual(len(mailing.link_ids), 2, "no tracker created at send time for known URLs")
+        self.assertEqual(mailing.link_count, 2, "the form's Links button counts the trackers it opens")
+        self.assertEqual(self.env["sms.marketing.link"].search_count(mailing.action_view_links()["domain"]), 2)
 
     def test_urls_from_placeholders(self):
         mailing = self.mailing.with_user(self.user_marketing)

@@ -214,9 +214,18 @@ class TestMailing(SmsMarketingMailingCase):
         with self._patch_statistics({"US": 2}), self.assertRaisesRegex(UserError, "past"):
             self.mailing.action_schedule()
 
+    @freeze_time(NOW + timedelta(minutes=23))
     def test_schedule_without_date_asks_for_it(self):
         action = self.mailing.action_schedule()
         self.assertEqual(action["res_model"], "sms.marketing.mailing.schedule")
+        # the dialog proposes the next full hour, not an empty field
+        wizard = Form(self.env[action["res_model"]].with_user(self.user_marketing).with_context(**action["context"]))
+        self.assertEqual(wizard.schedule_date, NOW + timedelta(hours=1))
+        # a mailing's own date is kept
+        self.mailing.schedule_date = NOW + timedelta(days=3)
+        action = self.mailing.action_open_schedule_wizard()
+        wizard = Form(self.env[action["res_model"]].with_user(self.user_marketing).with_context(**action["context"]))
+        self.assertEqual(wizard.schedule_date, NOW + timedelta(days=3))
 
     # ---------------------------------------------------------------- guards and other actions
     def test_started_mailing_cannot_change(self):

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
@@ -8,8 +10,12 @@ class SmsMarketingMailingSchedule(models.TransientModel):
     _name = "sms.marketing.mailing.schedule"
     _description = "Schedule an SMS Mailing"
 
+    def _default_schedule_date(self):
+        """The next full hour: a date the marketer adjusts rather than types from nothing."""
+        return (fields.Datetime.now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+
     mailing_id = fields.Many2one("sms.marketing.mailing", required=True, ondelete="cascade")
-    schedule_date = fields.Datetime(string="Send on", required=True)
+    schedule_date = fields.Datetime(string="Send on", required=True, default=_default_schedule_date)
 
     def action_schedule(self):
         self.ensure_one()

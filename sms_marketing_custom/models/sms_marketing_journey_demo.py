@@ -11,6 +11,8 @@ from datetime import date, timedelta
 
 from odoo import api, fields, models
 
+from .sms_marketing_journey_participant import EXIT_FAILURES
+
 
 class SmsMarketingDemo(models.AbstractModel):
     _inherit = "sms.marketing.demo"
@@ -90,8 +92,10 @@ class SmsMarketingDemo(models.AbstractModel):
         recent = traces[-5:]
         recent.write({"sent_at": now - timedelta(days=1)})
         clicked = set(env["sms.marketing.link.click"].search([("trace_id", "in", traces.ids)]).trace_id.ids)
-        sent = traces.filtered(lambda t: t.state != "canceled")
-        late = (sent - recent).filtered(lambda t: t.id not in clicked)
+        # as the engine does: a blacklisted or opted-out number leaves the journey, a message canceled for
+        # another reason (an invalid number) does not stop its participant
+        left = traces.filtered(lambda t: t.state == "canceled" and t.failure_type in EXIT_FAILURES)
+        late = (traces - left - recent).filtered(lambda t: t.id not in clicked)
         coupon.mailing_id.domain = str([("id", "in", late.mapped("res_id"))])  # the demo's past audience
         self._demo_send(coupon.mailing_id, now - timedelta(days=8), rng, 0.95, 0.02, 0.2, 0.01)
         coupon_traces = {t.res_id: t for t in coupon.mailing_id.trace_ids}
@@ -99,8 +103,8 @@ class SmsMarketingDemo(models.AbstractModel):
         for trace in traces:
             row = {"journey_id": welcome.id, "res_model": "sms.marketing.contact", "res_id": trace.res_id}
             row["entered_at"] = row["step_entered_at"] = trace.sent_at or now - timedelta(days=10)
-            if trace.state == "canceled":
-                row.update(state="exited", exit_reason="blacklisted", step_id=first.id)
+            if trace in left:
+                row.update(state="exited", exit_reason=trace.failure_type, step_id=first.id)
             elif trace in recent:
                 row.update(state="running", step_id=branch.id, next_action_at=trace.sent_at + timedelta(hours=48))
             elif trace.id in clicked:
@@ -115,7 +119,7 @@ class SmsMarketingDemo(models.AbstractModel):
         wish.mailing_id.domain = str([("id", "in", celebrated.ids)])
         self._demo_send(wish.mailing_id, now - timedelta(days=15), rng, 0.96, 0.02, 0.25, 0.005)
         for trace in wish.mailing_id.trace_ids:
-            state = "exited" if trace.state == "canceled" else "done"
+            state = "exited" if trace.failure_type in EXIT_FAILURES and trace.state == "canceled" else "done"
             values.append(
                 {
                     "journey_id": birthday.id,
@@ -123,7 +127,7 @@ class SmsMarketingDemo(models.AbstractModel):
                     "res_id": trace.res_id,
                     "step_id": wish.id,
                     "state": state,
-                    "exit_reason": "blacklisted" if state == "exited" else False,
+                    "exit_reason": trace.failure_type if state == "exited" else False,
                     "entered_at": now - timedelta(days=15),
                     "step_entered_at": now - timedelta(days=15),
                     "last_trace_id": trace.id,

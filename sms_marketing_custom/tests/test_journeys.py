@@ -726,3 +726,35 @@ class TestJourneyRunners(SmsCommittedCase):
                 [ids["journey"]],
             )
             self.assertEqual(dict(cr_b.fetchall()), {"done": 20})
+
+
+@tagged("post_install", "-at_install")
+class TestDemoJourneys(SmsEngineCase):
+    def test_the_demo_participants_leave_as_the_engine_makes_them_leave(self):
+        """The demo's journeys show participants as the engine leaves them: a blacklisted number exits for
+        that reason, a message canceled for an invalid number does not stop its participant (the walk-through
+        found every canceled message shown as "Blacklisted")."""
+        Contact, List = self.env["sms.marketing.contact"], self.env["sms.marketing.list"]
+        # the story told again beside the demo database's own lists, if it has them
+        List.search([("name", "in", ["VIP Club", "Customers"])]).write({"name": "Earlier list"})
+        # first: the demo keeps the last five welcomed waiting at the branch
+        people = Contact.create(
+            [{"name": "Invalid Number", "phone": "12"}, {"name": "Blacklisted Number", "phone": "+12025550199"}]
+            + [{"name": f"Member {i}", "phone": f"+1202555{i:04d}"} for i in range(130, 150)]
+        )
+        invalid, blacklisted = people[:2]
+        self.env["sms.marketing.blacklist"]._add_numbers(["+12025550199"])
+        List.create({"name": "VIP Club", "contact_ids": [(6, 0, people.ids)]})
+        List.create({"name": "Customers", "contact_ids": [(6, 0, people.ids)]})
+        self.env["sms.marketing.demo"]._create_demo_journeys()
+        participants = self.env["sms.marketing.journey.participant"].search(
+            [("journey_id.name", "in", ["VIP Club welcome series", "Happy birthday"]), ("res_id", "in", people.ids)]
+        )
+        welcome = participants.filtered(lambda p: p.journey_id.name == "VIP Club welcome series")
+        self.assertEqual(len(welcome), len(people), "everyone of the list entered the welcome series")
+        exited = participants.filtered(lambda p: p.state == "exited")
+        self.assertEqual(set(exited.mapped("res_id")), {blacklisted.id})
+        self.assertEqual(set(exited.mapped("exit_reason")), {"blacklisted"})
+        kept = welcome.filtered(lambda p: p.res_id == invalid.id)
+        self.assertEqual(set(kept.mapped("state")), {"done"}, "an invalid number does not end the journey")
+        self.assertTrue(all(p.last_trace_id.failure_type == "invalid_number" for p in kept))

@@ -137,12 +137,24 @@ class SmsMarketingConversation(models.Model):
             gateway = conversation._get_reply_gateway(raise_if_none=False) if text else None
             message = conversation._new_reply_message(gateway, text, "") if gateway else None
             segments = count_segments(text)
+            parts = message["segments"] if message else segments.segments
+            # worded as the mailing's counter words it (static/src/components/sms_body_field)
+            encoding = _("Unicode (UCS-2)") if segments.encoding == "UCS-2" else _("GSM-7")
             conversation.reply_sms_info = (
-                _(
-                    "%(chars)s characters (%(encoding)s), %(parts)s SMS",
-                    chars=len(text),
-                    encoding=segments.encoding,
-                    parts=message["segments"] if message else segments.segments,
+                (
+                    _(
+                        "%(chars)s characters, %(encoding)s, %(parts)s SMS part",
+                        chars=len(text),
+                        encoding=encoding,
+                        parts=parts,
+                    )
+                    if parts == 1
+                    else _(
+                        "%(chars)s characters, %(encoding)s, %(parts)s SMS parts",
+                        chars=len(text),
+                        encoding=encoding,
+                        parts=parts,
+                    )
                 )
                 if text
                 else False
@@ -490,6 +502,18 @@ class SmsMarketingConversation(models.Model):
             # notification) is the announcement, without an assignment e-mail per reply
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)
 
+    def _get_note_subject(self):
+        """The subject of a reply's note in the chatter of the records it matched, written once for all
+        their readers: in the language of the last mailing's Responsible, else the company's, else English
+        (not the webhook request's: the provider's, or none)."""
+        self.ensure_one()
+        mailing = self.last_mailing_id
+        lang = (mailing and mailing._get_responsible_lang()) or self.company_id.partner_id.lang or "en_US"
+        return self.with_context(lang=lang)._get_note_subject_text()
+
+    def _get_note_subject_text(self):
+        return _("SMS reply")
+
     def _get_reply_summary(self):
         """The summary of the activity that announces a reply, in the language of this record's context."""
         return _("New SMS reply from %(name)s", name=self.name or self.number)
@@ -760,6 +784,7 @@ class SmsMarketingConversationMessage(models.Model):
                 active_test=False).user_ids)  # fmt: skip
             author = partners[:1].id or False
             sender = f"{message.conversation_id.name} ({message.number})"
+            subject = message.conversation_id._get_note_subject()
             body = Markup("<p>%s</p>") % (message.body or "")
             for url in (message.media_urls or "").split():
                 body += Markup('<p><a href="%s" target="_blank" rel="noopener noreferrer">%s</a></p>') % (url, url)
@@ -774,7 +799,7 @@ class SmsMarketingConversationMessage(models.Model):
                     "message_type": "comment",
                     "subtype_id": note,
                     "is_internal": True,
-                    "subject": _("SMS reply"),
+                    "subject": subject,
                     "date": message.date,
                     "message_id": tools.generate_tracking_message_id("sms-reply"),
                     "email_add_signature": False,

@@ -59,7 +59,7 @@ class SmsMarketingJourneyParticipant(models.Model):
         [("running", "In Progress"), ("done", "Completed"), ("exited", "Exited")], default="running", required=True
     )
     exit_reason = fields.Selection(
-        [("opted_out", "Opted Out"), ("blacklisted", "Blacklisted"), ("audience", "Left the Audience")],
+        [("opted_out", "Opted out"), ("blacklisted", "Blacklisted"), ("audience", "Left the Audience")],
         readonly=True,
     )
     entered_at = fields.Datetime(string="Entered On", readonly=True)

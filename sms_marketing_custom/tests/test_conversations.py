@@ -447,7 +447,9 @@ class TestConversationReplies(ConversationFixtures, SmsProviderCase):
                 self.assertEqual(conversation.last_gateway_id, gateway)
                 balance = gateway.balance
                 conversation.with_user(self.user_marketing).reply_body = "Yes, 9 to 12."
-                self.assertIn("13 characters", conversation.with_user(self.user_marketing).reply_sms_info)
+                self.assertIn(
+                    "13 characters, GSM-7, 1 SMS part", conversation.with_user(self.user_marketing).reply_sms_info
+                )
                 self.assertIn(gateway.name, conversation.with_user(self.user_marketing).reply_cost)
                 reply = self._reply(conversation, "Yes, 9 to 12.")
                 self.assertEqual(received()[-1:], [("+32470111222", "Yes, 9 to 12.")])
@@ -480,7 +482,7 @@ class TestConversationReplies(ConversationFixtures, SmsProviderCase):
         charged = round(balance - self.http_gateway.balance, 4)
         self.assertEqual(charged, 2.0, "two parts at 1 credit")
         self.assertEqual(reply.cost, charged)
-        self.assertIn("(UCS-2), 2 SMS", info)
+        self.assertIn("Unicode (UCS-2), 2 SMS parts", info)
         self.assertEqual(estimate, f"{format_credits(self.env, charged)} credits on {self.http_gateway.name}")
         # the thread says who wrote each line
         self.assertEqual(conversation.sms_message_ids.mapped("sender_name"), ["Ann Replier", self.user_marketing.name])

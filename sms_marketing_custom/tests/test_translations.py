@@ -172,6 +172,22 @@ class TestChatterLanguage(SmsEngineCase):
         self.assertEqual(activity.user_id, self.user_manager)
         self.assertEqual(activity.summary, "Nuova risposta SMS da +32470111333")
 
+    def test_a_replys_note_is_titled_in_its_readers_language(self):
+        # the note on the matched records is written once: the last mailing's Responsible's language, else
+        # the company's, never the webhook request's (English here)
+        self.user_marketing.lang = "it_IT"
+        mailing = self._make_mailing(user_id=self.user_marketing.id)
+        Conversation = self.env["sms.marketing.conversation"].with_context(lang="en_US")
+        answered = Conversation.create(
+            {"number": "+32470111334", "company_id": self.env.company.id, "last_mailing_id": mailing.id}
+        )
+        self.assertEqual(answered._get_note_subject(), "Risposta SMS")
+        unsent = Conversation.create({"number": "+32470111335", "company_id": self.env.company.id})
+        self.env.company.partner_id.lang = "it_IT"
+        self.assertEqual(unsent._get_note_subject(), "Risposta SMS", "the company's language")
+        self.env.company.partner_id.lang = "en_US"
+        self.assertEqual(unsent._get_note_subject(), "SMS reply")
+
     def test_a_failure_without_text_reads_its_types_sentence(self):
         # a delivery report or an import may give the type alone: the Reason column was empty
         self._make_contacts(2)

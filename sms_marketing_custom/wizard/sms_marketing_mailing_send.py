@@ -28,6 +28,7 @@ class SmsMarketingMailingSend(models.TransientModel):
     mailing_id = fields.Many2one("sms.marketing.mailing", required=True, ondelete="cascade")
     recipient_count = fields.Integer(string="Recipients", compute="_compute_summary")
     parts_text = fields.Char(string="SMS Parts per Message", compute="_compute_summary")
+    parts_each_text = fields.Char(string="SMS Parts (Wording)", compute="_compute_summary")
     credits = fields.Float(compute="_compute_summary", digits=(16, 2))
     balance = fields.Float(string="Credits Available", compute="_compute_summary", digits=(16, 2))
     balance_after = fields.Float(string="Credits After Sending", compute="_compute_summary", digits=(16, 2))
@@ -45,6 +46,9 @@ class SmsMarketingMailingSend(models.TransientModel):
             estimate = mailing._get_credit_estimate(gateway) if mailing else None
             wizard.recipient_count = mailing.audience_to_send
             wizard.parts_text = mailing._format_parts_range(estimate) if estimate else ""
+            # the word after the number: singular for a message of one part, as the form's counter says
+            single = bool(estimate) and estimate["segments_max"] == 1
+            wizard.parts_each_text = _("SMS part each, for") if single else _("SMS parts each, for")
             wizard.credits = estimate["credits"] if estimate else 0.0
             wizard.estimate_sampled = bool(estimate and estimate["sampled"])
             wizard.balance = gateway.balance if gateway else 0.0

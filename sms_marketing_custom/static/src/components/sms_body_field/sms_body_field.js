@@ -25,20 +25,20 @@ import {
 // milliseconds of pause in typing before the preview is refreshed
 export const UPDATE_DELAY = 400;
 
-export class SmsBodyField extends TextField {
-    static template = "sms_marketing_custom.SmsBodyField";
-
+/**
+ * A text area whose text reaches the record while it is typed (after a short pause), not only when
+ * the user leaves it: what the server computes from it (a preview, a count, a price) follows the typing.
+ */
+export class SmsLiveTextField extends TextField {
     setup() {
         super.setup();
-        this.smsState = useState({ text: this.props.record.data[this.props.name] || "" });
-        // follow the text as it is typed, not only when it is committed
         useEffect(
             (textarea) => {
                 if (!textarea) {
                     return;
                 }
                 const onInput = () => {
-                    this.smsState.text = textarea.value;
+                    this.onTyped(textarea.value);
                     this.scheduleUpdate();
                 };
                 textarea.addEventListener("input", onInput);
@@ -46,6 +46,30 @@ export class SmsBodyField extends TextField {
             },
             () => [this.textareaRef.el]
         );
+        onWillUnmount(() => clearTimeout(this.updateTimeout));
+    }
+
+    /** Called with the text at each keystroke, before the record has it. */
+    onTyped(_value) {}
+
+    /** Send the typed text to the record after a pause. */
+    scheduleUpdate() {
+        clearTimeout(this.updateTimeout);
+        this.updateTimeout = setTimeout(() => {
+            const textarea = this.textareaRef.el;
+            if (textarea && textarea.value !== (this.props.record.data[this.props.name] || "")) {
+                this.props.record.update({ [this.props.name]: textarea.value });
+            }
+        }, UPDATE_DELAY);
+    }
+}
+
+export class SmsBodyField extends SmsLiveTextField {
+    static template = "sms_marketing_custom.SmsBodyField";
+
+    setup() {
+        super.setup();
+        this.smsState = useState({ text: this.props.record.data[this.props.name] || "" });
         // and the record when it changes (onchange, discard, another record)
         useEffect(
             (value) => {
@@ -55,18 +79,11 @@ export class SmsBodyField extends TextField {
             },
             () => [this.props.record.data[this.props.name] || ""]
         );
-        onWillUnmount(() => clearTimeout(this.updateTimeout));
     }
 
-    /** Send the typed text to the record after a pause: the server renders the preview. */
-    scheduleUpdate() {
-        clearTimeout(this.updateTimeout);
-        this.updateTimeout = setTimeout(() => {
-            const textarea = this.textareaRef.el;
-            if (textarea && textarea.value !== (this.props.record.data[this.props.name] || "")) {
-                this.props.record.update({ [this.props.name]: textarea.value });
-            }
-        }, UPDATE_DELAY);
+    /** The counter follows the text as it is typed; the server's preview follows after the pause. */
+    onTyped(value) {
+        this.smsState.text = value;
     }
 
     get sentText() {
@@ -137,3 +154,8 @@ export const smsBodyField = {
 };
 
 registry.category("fields").add("sms_marketing_body", smsBodyField);
+
+// a conversation's reply box: the server's count and price of the reply follow the typing
+export const smsLiveTextField = { ...textField, component: SmsLiveTextField };
+
+registry.category("fields").add("sms_marketing_live_text", smsLiveTextField);

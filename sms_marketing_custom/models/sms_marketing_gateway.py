@@ -92,7 +92,9 @@ class SmsMarketingGateway(models.Model):
         groups="base.group_system",
         help="Vonage: the signature method set in the dashboard (API settings) with the signature secret.",
     )
-    timeout = fields.Float(default=15.0, help="Seconds to wait for the gateway before retrying later.")
+    timeout = fields.Float(
+        string="Timeout (s)", default=15.0, help="Seconds to wait for the gateway before retrying later."
+    )
     rate_limit = fields.Float(
         string="Rate Limit (SMS/s)",
         help="Messages per second this account may send, shared by every sender of every server "
@@ -116,7 +118,7 @@ class SmsMarketingGateway(models.Model):
     # routing and failover (sms.marketing.gateway.route)
     route_ids = fields.One2many("sms.marketing.gateway.route", "gateway_id", string="Routes")
     failover_threshold = fields.Integer(
-        string="Failover After",
+        string="Failover After (Failures)",
         default=3,
         help="Consecutive failures (time-outs, server errors, refused credentials) after which the messages "
         "of its routes go to the next gateway of their route. 0: never.",

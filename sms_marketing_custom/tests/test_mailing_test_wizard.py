@@ -24,6 +24,22 @@ class TestMailingTestWizard(SmsEngineCase):
         self.assertIn("+1 is not", str(caught.exception))
         self.assertNotIn("+32470000001 is not", str(caught.exception))
 
+    def test_bad_numbers_said_while_typed(self):
+        # the dialog names the bad numbers before Send, with Send's own sentence, and drops its price
+        mailing = self._make_mailing().with_user(self.user_marketing)
+        form = Form(
+            self.env["sms.marketing.mailing.test"]
+            .with_user(self.user_marketing)
+            .with_context(default_mailing_id=mailing.id)
+        )
+        self.assertFalse(form.numbers_error, "nothing typed, nothing to say")
+        form.numbers = "+32470000001, 12ab"
+        self.assertEqual(form.numbers_error, "12ab is not a valid phone number.")
+        self.assertFalse(form.cost_estimate)
+        form.numbers = "+32470000001, +32470000002"
+        self.assertFalse(form.numbers_error)
+        self.assertIn("credits", form.cost_estimate)
+
     def test_send_through_sandbox(self):
         balance = self.sandbox.balance
         mailing, wizard = self._wizard("+32 470 12 34 66, +32470123467")

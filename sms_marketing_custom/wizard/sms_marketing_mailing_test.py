@@ -32,18 +32,25 @@ class SmsMarketingMailingTest(models.TransientModel):
     cost_estimate = fields.Char(
         compute="_compute_cost_estimate", help="What the test costs, priced as the sending is charged."
     )
+    numbers_error = fields.Char(
+        string="Numbers to Fix",
+        compute="_compute_cost_estimate",
+        help="Why these numbers cannot be sent to: said as they are typed.",
+    )
     state = fields.Selection([("draft", "Draft"), ("done", "Done")], default="draft")
     result_html = fields.Html(readonly=True, sanitize=False)
 
     @api.depends("numbers", "mailing_id", "variant_id")
     def _compute_cost_estimate(self):
         for wizard in self:
-            wizard.cost_estimate = False
+            wizard.cost_estimate = wizard.numbers_error = False
             try:
                 numbers, _blacklisted = wizard._get_numbers_to_send()
                 gateway = wizard._get_gateway()
-            except UserError:
-                continue  # said when sending
+            except UserError as error:
+                # the same sentence Send would raise, shown while the numbers are typed
+                wizard.numbers_error = str(error.args[0]) if (wizard.numbers or "").strip() else False
+                continue
             body = wizard.variant_id.body if wizard.variant_id else None
             segments = wizard.mailing_id._get_preview_segments(wizard.mailing_id.body if body is None else body)
             prices = gateway._get_prices()

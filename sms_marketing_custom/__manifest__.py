@@ -1,7 +1,7 @@
 {
     "name": "SMS Marketing (Custom)",
     "summary": "Design, send and track SMS marketing campaigns through a credit gateway",
-    "version": "17.0.1.6.0",
+    "version": "17.0.1.7.0",
     "category": "Marketing/SMS Marketing",
     "sequence": 250,
     "author": "sms_marketing_custom developers",

@@ -153,12 +153,16 @@ class SmsMarketingContact(models.Model):
 
     @api.depends("phone", "phone_error", "country_id", "company_id.country_id")
     def _compute_phone_error_message(self):
+        checked = {}
         for contact in self:
             country = contact.country_id or contact.company_id.country_id
             # the country the number was checked against ("+1 ..." is checked as a US number)
-            checked = phone_tools.normalize(contact.phone or "", country.code).region
-            if checked and checked != country.code:
-                country = self.env["res.country"].search([("code", "=", checked)], limit=1)
+            checked[contact] = (country, phone_tools.normalize(contact.phone or "", country.code).region)
+        others = self.env["res.country"]._sms_marketing_by_code(
+            region for country, region in checked.values() if region != country.code
+        )
+        for contact, (country, region) in checked.items():
+            country = others.get(region, country)
             contact.phone_error_message = self._phone_error_reason(contact.phone_error, country)
 
     @api.depends("phone_sanitized")

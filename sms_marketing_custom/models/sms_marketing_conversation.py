@@ -502,13 +502,12 @@ class SmsMarketingConversation(models.Model):
             # notification) is the announcement, without an assignment e-mail per reply
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)
 
-    def _get_note_subject(self):
-        """The subject of a reply's note in the chatter of the records it matched, written once for all
-        their readers: in the language of the last mailing's Responsible, else the company's, else English
-        (not the webhook request's: the provider's, or none)."""
+    def _get_note_subject(self, mailing):
+        """The subject of a reply to ``mailing`` (the one it answers, else none) in the chatter of the
+        records it matched, written once for all their readers: in the language of the mailing's
+        team (``_get_team_lang``), else English; not the webhook request's (the provider's, or none)."""
         self.ensure_one()
-        mailing = self.last_mailing_id
-        lang = (mailing and mailing._get_responsible_lang()) or self.company_id.partner_id.lang or "en_US"
+        lang = mailing._get_team_lang(self.company_id) or "en_US"
         return self.with_context(lang=lang)._get_note_subject_text()
 
     def _get_note_subject_text(self):
@@ -774,7 +773,7 @@ class SmsMarketingConversationMessage(models.Model):
             if model_name in self.env and "message_ids" in self.env[model_name]._fields:
                 targets.setdefault(message_id, []).append((model_name, res_id))
         note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
-        vals_list = []
+        vals_list, subjects = [], {}
         for message in self.filtered(lambda m: m.id in targets):
             pairs = targets[message.id]
             # the matched partner, unless it is a user's: a sender number is not proof enough to write
@@ -784,7 +783,11 @@ class SmsMarketingConversationMessage(models.Model):
                 active_test=False).user_ids)  # fmt: skip
             author = partners[:1].id or False
             sender = f"{message.conversation_id.name} ({message.number})"
-            subject = message.conversation_id._get_note_subject()
+            # one per conversation and mailing answered: a burst of replies is not a query per message
+            key = (message.conversation_id, message.mailing_id)
+            if key not in subjects:
+                subjects[key] = message.conversation_id._get_note_subject(message.mailing_id)
+            subject = subjects[key]
             body = Markup("<p>%s</p>") % (message.body or "")
             for url in (message.media_urls or "").split():
                 body += Markup('<p><a href="%s" target="_blank" rel="noopener noreferrer">%s</a></p>') % (url, url)

@@ -112,6 +112,9 @@ class SmsMarketingDemo(models.AbstractModel):
             else:
                 last = coupon_traces.get(trace.res_id)
                 row.update(state="done", step_id=coupon.id, last_trace_id=last.id if last else False)
+                if last and last.state == "canceled" and last.failure_type in EXIT_FAILURES:
+                    # opted out since the welcome (its link): the coupon's message was canceled, they left
+                    row.update(state="exited", exit_reason=last.failure_type)
             row.setdefault("last_trace_id", trace.id)
             values.append(row)
         # birthdays of the last 30 days: wished on the day

@@ -239,13 +239,10 @@ class SmsMarketingMailing(models.Model):
     def _render_estimate_html(self, estimate):
         if not estimate["lines"]:
             return False
-        countries = {
-            country.code: country.name
-            for country in self.env["res.country"].search([("code", "in", [line[0] for line in estimate["lines"]])])
-        }
+        countries = self.env["res.country"]._sms_marketing_by_code(line[0] for line in estimate["lines"])
         lines = [
             {
-                "country": countries.get(code) or code or _("Other countries"),
+                "country": countries[code].name if code in countries else code or _("Other countries"),
                 "count": formatLang(self.env, count, digits=0),
                 "price": pricing.format_credits(self.env, price),
                 "credits": pricing.format_credits(self.env, credits),

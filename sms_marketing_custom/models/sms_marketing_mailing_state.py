@@ -60,6 +60,16 @@ class SmsMarketingMailing(models.Model):
         row = self.env.cr.fetchone()
         return row[0] if row else None
 
+    def _get_team_lang(self, company):
+        """The installed language of what is written once for the mailing's team (a test SMS's opt-out
+        page, a reply's note): the mailing's Responsible's, else ``company``'s (the mailing's when it has
+        one), else None. ``self`` may be empty: the company's alone."""
+        company = self.company_id or company
+        for lang in (self._get_responsible_lang() if self else None, company.partner_id.lang):
+            if lang and self.env["res.lang"]._lang_get(lang):
+                return lang
+        return None
+
     def _log_in_chatter_lang(self, message):
         """Log ``message`` (an ``_lt``) on each mailing in its ``_get_chatter_lang``."""
         for mailing in self:

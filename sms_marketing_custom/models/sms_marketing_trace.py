@@ -635,7 +635,7 @@ class SmsMarketingTrace(models.Model):
         """The opt-out page of a test SMS: what the mailing's recipients see (the same steps, one
         tap included), labelled as a preview; nothing is recorded."""
         company = mailing.company_id or self.env.company
-        lang = mailing._get_responsible_lang() or company.partner_id.lang
+        lang = mailing._get_team_lang(company)
         return {
             "token": token,
             "preview": True,
@@ -647,7 +647,7 @@ class SmsMarketingTrace(models.Model):
             "blacklisted": choice == "all",
             "company_name": company.name,
             "company_id": company.id,
-            "lang": lang if lang and self.env["res.lang"]._lang_get(lang) else None,
+            "lang": lang,
         }
 
     def _get_optout_details(self, evidence):

@@ -221,6 +221,10 @@ class TestMailing(SmsMarketingMailingCase):
         # the dialog proposes the next full hour, not an empty field
         wizard = Form(self.env[action["res_model"]].with_user(self.user_marketing).with_context(**action["context"]))
         self.assertEqual(wizard.schedule_date, NOW + timedelta(hours=1))
+        # the next full hour of the user's clock: 14:53 in Kolkata (UTC+5:30) proposes 16:00 there
+        self.user_marketing.tz = "Asia/Kolkata"
+        wizard = Form(self.env[action["res_model"]].with_user(self.user_marketing).with_context(**action["context"]))
+        self.assertEqual(wizard.schedule_date, NOW + timedelta(hours=1, minutes=30))
         # a mailing's own date is kept
         self.mailing.schedule_date = NOW + timedelta(days=3)
         action = self.mailing.action_open_schedule_wizard()

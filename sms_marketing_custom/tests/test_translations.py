@@ -8,6 +8,7 @@ import re
 import lxml.etree
 import lxml.html
 import polib
+from psycopg2.extras import Json
 
 from odoo.modules.module import get_module_path
 from odoo.tests import Form, TransactionCase, tagged
@@ -15,7 +16,7 @@ from odoo.tools.translate import TranslationModuleReader
 
 from ..tools import links
 from ..tools.sms_encoding import count_segments
-from .common import SmsEngineCase
+from .common import SmsEngineCase, load_migration
 
 I18N = os.path.join(os.path.dirname(__file__), "..", "i18n")
 LANGS = ("it", "fr", "es", "de")
@@ -173,20 +174,65 @@ class TestChatterLanguage(SmsEngineCase):
         self.assertEqual(activity.summary, "Nuova risposta SMS da +32470111333")
 
     def test_a_replys_note_is_titled_in_its_readers_language(self):
-        # the note on the matched records is written once: the last mailing's Responsible's language, else
-        # the company's, never the webhook request's (English here)
+        # the note on the matched records is written once: the answered mailing's Responsible's language,
+        # else the company's, never the webhook request's (English here)
         self.user_marketing.lang = "it_IT"
         mailing = self._make_mailing(user_id=self.user_marketing.id)
         Conversation = self.env["sms.marketing.conversation"].with_context(lang="en_US")
-        answered = Conversation.create(
-            {"number": "+32470111334", "company_id": self.env.company.id, "last_mailing_id": mailing.id}
-        )
-        self.assertEqual(answered._get_note_subject(), "Risposta SMS")
-        unsent = Conversation.create({"number": "+32470111335", "company_id": self.env.company.id})
+        conversation = Conversation.create({"number": "+32470111334", "company_id": self.env.company.id})
+        self.assertEqual(conversation._get_note_subject(mailing), "Risposta SMS")
+        no_mailing = self.env["sms.marketing.mailing"]
         self.env.company.partner_id.lang = "it_IT"
-        self.assertEqual(unsent._get_note_subject(), "Risposta SMS", "the company's language")
+        self.assertEqual(conversation._get_note_subject(no_mailing), "Risposta SMS", "the company's language")
         self.env.company.partner_id.lang = "en_US"
-        self.assertEqual(unsent._get_note_subject(), "SMS reply")
+        self.assertEqual(conversation._get_note_subject(no_mailing), "SMS reply")
+        # a language no longer installed is nobody's: the company's next
+        self.env.company.partner_id.lang = "it_IT"
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE res_partner SET lang = 'xx_XX' WHERE id = %s", [self.user_marketing.partner_id.id])
+        self.assertEqual(conversation._get_note_subject(mailing), "Risposta SMS")
+
+    def test_an_upgrade_gives_renamed_labels_their_new_translations(self):
+        """Odoo's upgrade writes a renamed label's English and keeps the former label's translations;
+        17.0.1.7.0's scripts drop those of the labels whose English changed, and the .po fills them."""
+        cr, Fields = self.env.cr, self.env["ir.model.fields"]
+        renamed = Fields._get("sms.marketing.contact", "phone_country_code")
+        unchanged = Fields._get("sms.marketing.contact", "phone_sanitized")
+        choice = self.env["ir.model.fields.selection"].search(
+            [
+                ("field_id", "=", Fields._get("sms.marketing.journey.participant", "exit_reason").id),
+                ("value", "=", "opted_out"),
+            ]
+        )
+        # a 17.0.1.6.0 database: the former labels with their translations, and an administrator's own wording
+        cr.execute(
+            "UPDATE ir_model_fields SET field_description = %s WHERE id = %s",
+            [Json({"en_US": "Number Country", "it_IT": "Paese del numero"}), renamed.id],
+        )
+        cr.execute(
+            "UPDATE ir_model_fields SET field_description = field_description || %s WHERE id = %s",
+            [Json({"it_IT": "Il mio numero"}), unchanged.id],
+        )
+        cr.execute(
+            "UPDATE ir_model_fields_selection SET name = %s WHERE id = %s",
+            [Json({"en_US": "Opted Out", "it_IT": "Disiscritti"}), choice.id],
+        )
+        load_migration("17.0.1.7.0", "pre-migrate").migrate(cr, "17.0.1.6.0")
+        # what the upgrade's reflection of the fields writes (ir.model's upsert_en): the English only
+        cr.execute(
+            "UPDATE ir_model_fields SET field_description = field_description || %s WHERE id = %s",
+            [Json({"en_US": "Number Country Code"}), renamed.id],
+        )
+        cr.execute(
+            "UPDATE ir_model_fields_selection SET name = name || %s WHERE id = %s",
+            [Json({"en_US": "Opted out"}), choice.id],
+        )
+        load_migration("17.0.1.7.0", "post-migrate").migrate(cr, "17.0.1.6.0")
+        self.env["ir.module.module"].search([("name", "=", "sms_marketing_custom")])._update_translations(["it_IT"])
+        self.env.invalidate_all()
+        self.assertEqual(renamed.with_context(lang="it_IT").field_description, "Codice del paese del numero")
+        self.assertEqual(choice.with_context(lang="it_IT").name, "Disiscritto")
+        self.assertEqual(unchanged.with_context(lang="it_IT").field_description, "Il mio numero", "not renamed: kept")
 
     def test_a_failure_without_text_reads_its_types_sentence(self):
         # a delivery report or an import may give the type alone: the Reason column was empty

@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pytz
+
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
@@ -11,8 +13,11 @@ class SmsMarketingMailingSchedule(models.TransientModel):
     _description = "Schedule an SMS Mailing"
 
     def _default_schedule_date(self):
-        """The next full hour: a date the marketer adjusts rather than types from nothing."""
-        return (fields.Datetime.now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        """The next full hour of the user's clock, at least a quarter of an hour away (time to check it
+        before the date is past): a date the marketer adjusts rather than types from nothing."""
+        soon = fields.Datetime.context_timestamp(self, fields.Datetime.now() + timedelta(minutes=15))
+        local = soon.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return local.astimezone(pytz.utc).replace(tzinfo=None)
 
     mailing_id = fields.Many2one("sms.marketing.mailing", required=True, ondelete="cascade")
     schedule_date = fields.Datetime(string="Send on", required=True, default=_default_schedule_date)

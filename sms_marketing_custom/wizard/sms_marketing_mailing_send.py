@@ -93,11 +93,10 @@ class SmsMarketingMailingSend(models.TransientModel):
     def _render_prices_html(self, gateway):
         """The gateway's ``_get_prices``: a line per country, then "Other countries" (the default)."""
         prices = gateway._get_prices()
-        names = {
-            country.code: country.name
-            for country in self.env["res.country"].search([("code", "in", [code for code in prices if code])])
-        }
-        lines = sorted(((names.get(code, code), price) for code, price in prices.items() if code))
+        countries = self.env["res.country"]._sms_marketing_by_code(prices)
+        lines = sorted(
+            ((countries[code].name if code in countries else code, price) for code, price in prices.items() if code)
+        )
         lines.append((_("Other countries"), prices[False]))
         rows = Markup("").join(
             Markup("<tr><td>%s</td><td class='text-end'>%s</td></tr>") % (name, pricing.format_credits(self.env, price))

@@ -12,7 +12,7 @@
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { TextField, textField } from "@web/views/fields/text/text_field";
-import { onWillUnmount, useEffect, useState } from "@odoo/owl";
+import { onWillUnmount, onWillUpdateProps, useEffect, useState } from "@odoo/owl";
 
 import {
     countSegments,
@@ -46,19 +46,29 @@ export class SmsLiveTextField extends TextField {
             },
             () => [this.textareaRef.el]
         );
+        // the form reuses this field for the next record: what was typed here is not that record's
+        onWillUpdateProps((nextProps) => {
+            if (nextProps.record !== this.props.record) {
+                clearTimeout(this.updateTimeout);
+            }
+        });
         onWillUnmount(() => clearTimeout(this.updateTimeout));
     }
 
     /** Called with the text at each keystroke, before the record has it. */
     onTyped(_value) {}
 
-    /** Send the typed text to the record after a pause. */
+    /**
+     * Commit the typed text after a pause, as leaving the box would (the input hook's own change
+     * handler, which knows what is typed and what was last committed), to the record it was typed in.
+     */
     scheduleUpdate() {
         clearTimeout(this.updateTimeout);
+        const record = this.props.record;
         this.updateTimeout = setTimeout(() => {
             const textarea = this.textareaRef.el;
-            if (textarea && textarea.value !== (this.props.record.data[this.props.name] || "")) {
-                this.props.record.update({ [this.props.name]: textarea.value });
+            if (textarea && record === this.props.record) {
+                textarea.dispatchEvent(new Event("change"));
             }
         }, UPDATE_DELAY);
     }

@@ -166,6 +166,7 @@ class TestConversationsInbound(ConversationFixtures, SmsProviderCase):
             self.assertEqual(len(note), 1, record._name)
             self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
             self.assertEqual(note.author_id, self.partner, "written by the person (the partner with the number)")
+            self.assertEqual(note.subject, "SMS reply", "its team reads English here (_get_note_subject)")
         self.assertEqual(self.mailing.reply_count, 1)
         first = activities(conversation)
         self.assertEqual(first.user_id, self.user_marketing, "the mailing's Responsible")

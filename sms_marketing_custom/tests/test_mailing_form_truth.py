@@ -155,6 +155,7 @@ class TestMailingFormTruth(SmsEngineCase):
         confirm = self.env[action["res_model"]].with_context(**action["context"]).create({})
         self.assertEqual(confirm.recipient_count, 5)
         self.assertEqual(confirm.parts_text, "1 to 2")
+        self.assertEqual(confirm.parts_each_text, "SMS parts each, for", "up to 2 parts: the plural")
         self.assertAlmostEqual(confirm.credits, estimate)
         self.assertAlmostEqual(confirm.balance_after, balance - estimate)
         confirm.action_confirm()

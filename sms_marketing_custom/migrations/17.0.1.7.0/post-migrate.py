@@ -7,7 +7,11 @@ every installed language gets the new label's translation. Labels that did not c
 an administrator's own wording included.
 """
 
+from odoo.tools import SQL
+
 SNAPSHOT = "sms_marketing_labels_before_upgrade"
+# the snapshot's kinds: (table, translated label column)
+LABELS = {"field": ("ir_model_fields", "field_description"), "selection": ("ir_model_fields_selection", "name")}
 
 
 def migrate(cr, version):
@@ -16,18 +20,16 @@ def migrate(cr, version):
     cr.execute("SELECT to_regclass(%s)", [SNAPSHOT])
     if not cr.fetchone()[0]:
         return
-    cr.execute(
-        f"""UPDATE ir_model_fields f
-               SET field_description = jsonb_build_object('en_US', f.field_description->>'en_US')
-              FROM {SNAPSHOT} b
-             WHERE b.kind = 'field' AND b.res_id = f.id
-               AND b.en_us IS DISTINCT FROM f.field_description->>'en_US'"""
-    )
-    cr.execute(
-        f"""UPDATE ir_model_fields_selection s
-               SET name = jsonb_build_object('en_US', s.name->>'en_US')
-              FROM {SNAPSHOT} b
-             WHERE b.kind = 'selection' AND b.res_id = s.id
-               AND b.en_us IS DISTINCT FROM s.name->>'en_US'"""
-    )
-    cr.execute(f"DROP TABLE {SNAPSHOT}")
+    for kind, (table, column) in LABELS.items():
+        cr.execute(
+            SQL(
+                """UPDATE %(table)s t SET %(column)s = jsonb_build_object('en_US', t.%(column)s->>'en_US')
+                     FROM %(snapshot)s b
+                    WHERE b.kind = %(kind)s AND b.res_id = t.id AND b.en_us IS DISTINCT FROM t.%(column)s->>'en_US'""",
+                table=SQL.identifier(table),
+                column=SQL.identifier(column),
+                snapshot=SQL.identifier(SNAPSHOT),
+                kind=kind,
+            )
+        )
+    cr.execute(SQL("DROP TABLE %s", SQL.identifier(SNAPSHOT)))

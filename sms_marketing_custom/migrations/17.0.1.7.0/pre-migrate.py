@@ -8,6 +8,7 @@ here; the post-migration script drops the translations of those whose English ch
 release's .po files fill them in (see post-migrate.py).
 """
 
+from odoo.tools import SQL
 from odoo.tools.sql import table_exists
 
 SNAPSHOT = "sms_marketing_labels_before_upgrade"
@@ -16,16 +17,20 @@ SNAPSHOT = "sms_marketing_labels_before_upgrade"
 def migrate(cr, version):
     if not version or not table_exists(cr, "ir_model_fields"):
         return
-    cr.execute(f"DROP TABLE IF EXISTS {SNAPSHOT}")
+    snapshot = SQL.identifier(SNAPSHOT)
+    cr.execute(SQL("DROP TABLE IF EXISTS %s", snapshot))
     cr.execute(
-        f"""CREATE TABLE {SNAPSHOT} AS
-            SELECT 'field' AS kind, f.id AS res_id, f.field_description->>'en_US' AS en_us
-              FROM ir_model_fields f
-              JOIN ir_model_data d ON d.model = 'ir.model.fields' AND d.res_id = f.id
-             WHERE d.module = 'sms_marketing_custom'
-             UNION ALL
-            SELECT 'selection', s.id, s.name->>'en_US'
-              FROM ir_model_fields_selection s
-              JOIN ir_model_data d ON d.model = 'ir.model.fields.selection' AND d.res_id = s.id
-             WHERE d.module = 'sms_marketing_custom'"""
+        SQL(
+            """CREATE TABLE %s AS
+               SELECT 'field' AS kind, f.id AS res_id, f.field_description->>'en_US' AS en_us
+                 FROM ir_model_fields f
+                 JOIN ir_model_data d ON d.model = 'ir.model.fields' AND d.res_id = f.id
+                WHERE d.module = 'sms_marketing_custom'
+                UNION ALL
+               SELECT 'selection', s.id, s.name->>'en_US'
+                 FROM ir_model_fields_selection s
+                 JOIN ir_model_data d ON d.model = 'ir.model.fields.selection' AND d.res_id = s.id
+                WHERE d.module = 'sms_marketing_custom'""",
+            snapshot,
+        )
     )

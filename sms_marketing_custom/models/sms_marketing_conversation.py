@@ -140,21 +140,12 @@ class SmsMarketingConversation(models.Model):
             parts = message["segments"] if message else segments.segments
             # worded as the mailing's counter words it (static/src/components/sms_body_field)
             encoding = _("Unicode (UCS-2)") if segments.encoding == "UCS-2" else _("GSM-7")
+            counts = {"chars": len(text), "encoding": encoding, "parts": parts}
             conversation.reply_sms_info = (
                 (
-                    _(
-                        "%(chars)s characters, %(encoding)s, %(parts)s SMS part",
-                        chars=len(text),
-                        encoding=encoding,
-                        parts=parts,
-                    )
+                    _("%(chars)s characters, %(encoding)s, %(parts)s SMS part", **counts)
                     if parts == 1
-                    else _(
-                        "%(chars)s characters, %(encoding)s, %(parts)s SMS parts",
-                        chars=len(text),
-                        encoding=encoding,
-                        parts=parts,
-                    )
+                    else _("%(chars)s characters, %(encoding)s, %(parts)s SMS parts", **counts)
                 )
                 if text
                 else False

@@ -14,6 +14,12 @@ from odoo import api, fields, models
 from .sms_marketing_journey_participant import EXIT_FAILURES
 
 
+def _makes_leave(trace):
+    """As the engine decides: a message canceled for a STOP-like reason (blacklisted, opted out) ends its
+    participant's journey; one canceled for another reason (an invalid number) does not."""
+    return bool(trace) and trace.state == "canceled" and trace.failure_type in EXIT_FAILURES
+
+
 class SmsMarketingDemo(models.AbstractModel):
     _inherit = "sms.marketing.demo"
 
@@ -92,9 +98,7 @@ class SmsMarketingDemo(models.AbstractModel):
         recent = traces[-5:]
         recent.write({"sent_at": now - timedelta(days=1)})
         clicked = set(env["sms.marketing.link.click"].search([("trace_id", "in", traces.ids)]).trace_id.ids)
-        # as the engine does: a blacklisted or opted-out number leaves the journey, a message canceled for
-        # another reason (an invalid number) does not stop its participant
-        left = traces.filtered(lambda t: t.state == "canceled" and t.failure_type in EXIT_FAILURES)
+        left = traces.filtered(_makes_leave)
         late = (traces - left - recent).filtered(lambda t: t.id not in clicked)
         coupon.mailing_id.domain = str([("id", "in", late.mapped("res_id"))])  # the demo's past audience
         self._demo_send(coupon.mailing_id, now - timedelta(days=8), rng, 0.95, 0.02, 0.2, 0.01)
@@ -112,7 +116,7 @@ class SmsMarketingDemo(models.AbstractModel):
             else:
                 last = coupon_traces.get(trace.res_id)
                 row.update(state="done", step_id=coupon.id, last_trace_id=last.id if last else False)
-                if last and last.state == "canceled" and last.failure_type in EXIT_FAILURES:
+                if _makes_leave(last):
                     # opted out since the welcome (its link): the coupon's message was canceled, they left
                     row.update(state="exited", exit_reason=last.failure_type)
             row.setdefault("last_trace_id", trace.id)
@@ -122,7 +126,7 @@ class SmsMarketingDemo(models.AbstractModel):
         wish.mailing_id.domain = str([("id", "in", celebrated.ids)])
         self._demo_send(wish.mailing_id, now - timedelta(days=15), rng, 0.96, 0.02, 0.25, 0.005)
         for trace in wish.mailing_id.trace_ids:
-            state = "exited" if trace.failure_type in EXIT_FAILURES and trace.state == "canceled" else "done"
+            state = "exited" if _makes_leave(trace) else "done"
             values.append(
                 {
                     "journey_id": birthday.id,

@@ -681,11 +681,8 @@ class SmsMarketingMailing(models.Model):
 
     @api.depends("link_ids")
     def _compute_link_count(self):
-        counts = dict(
-            self.env["sms.marketing.link"]._read_group([("mailing_id", "in", self.ids)], ["mailing_id"], ["__count"])
-        )
         for mailing in self:
-            mailing.link_count = counts.get(mailing, 0)
+            mailing.link_count = len(mailing.link_ids)
 
     def action_view_links(self):
         self.ensure_one()

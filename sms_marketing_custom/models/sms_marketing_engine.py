@@ -37,7 +37,10 @@ Caveats
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
+
+import psycopg2.extensions
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -129,9 +132,48 @@ class SmsMarketingEngine(models.AbstractModel):
         self.env.flush_all()
         if self._commits():
             self.env.cr.commit()  # pylint: disable=invalid-commit
-            self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            self.env["sms.marketing.trace"]._disable_jit_for_transaction()
+            self._begin_transaction()
         self.env.invalidate_all()
+
+    @api.model
+    def _begin_transaction(self):
+        """Open the engine's next transaction: READ COMMITTED, JIT off (``_commit``)."""
+        self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        self.env["sms.marketing.trace"]._disable_jit_for_transaction()
+
+    @api.model
+    @contextmanager
+    def _outside_transaction(self, gateway=None):
+        """Run the block with no transaction open: a wait outside the database (a provider call, the rate
+        limit's pause). ``gateway``'s values are read first, for its provider; the engine's next
+        transaction (``_begin_transaction``) is opened after the block.
+
+        Nothing is written between the reservation's commit and the call, but what was read since (the
+        gateway, the traces' prices) kept a transaction open across it, "idle in transaction" with the
+        share locks of the tables it read: a schema change (an upgrade's ALTER TABLE) queued behind a
+        slow call, and every sender behind the schema change, and an administrator's
+        ``idle_in_transaction_session_timeout`` ended the sender's session in the middle of its batch.
+        A read in the block of a value not cached opens a transaction again, ended after the block.
+        """
+        if not self._commits():
+            yield
+            return
+        cr = self.env.cr
+        if gateway:
+            # what a provider reads of its gateway during the call, cached now (sudo: its credentials)
+            gateway = gateway.sudo()
+            gateway.fetch([name for name, field in gateway._fields.items() if field.store and field.type != "binary"])
+            gateway._get_webhook_url()  # web.base.url, into the parameters' cache
+        cr.flush()
+        # the connection's own COMMIT: Odoo's would empty the cache just filled (nothing is written here, and
+        # Odoo's post-commit hooks run at the engine's next commit)
+        cr._cnx.commit()
+        try:
+            yield
+        finally:
+            if cr._cnx.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                cr.commit()  # pylint: disable=invalid-commit
+            self._begin_transaction()
 
     @api.model
     def _commits(self):

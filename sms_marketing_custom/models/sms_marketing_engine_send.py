@@ -213,7 +213,8 @@ class SmsMarketingEngine(models.AbstractModel):
     @api.model
     def _wait(self, seconds):
         """Pace the sender (rate limit), outside any transaction."""
-        time.sleep(seconds)
+        with self._outside_transaction():
+            time.sleep(seconds)
 
     # ------------------------------------------------------------------ claim
     @api.model
@@ -481,7 +482,7 @@ class SmsMarketingEngine(models.AbstractModel):
         started = time.monotonic()
         try:
             sender = gateway.with_context(sms_marketing_prices=prices, sms_marketing_heartbeat=heartbeat)
-            results = sender._send_batch(messages)
+            results = sender._send_batch(messages, around_call=lambda: self._outside_transaction(sender))
         except SmsGatewayTransientError as error:
             self._note_gateway_call(gateway, str(error), params)
             if error.not_taken or per_message:  # a per-message batch raises only before its first message left

@@ -31,6 +31,7 @@ always the sum of the ledger.
 
 import logging
 import uuid as uuid_lib
+from contextlib import nullcontext
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -525,7 +526,7 @@ class SmsMarketingGateway(models.Model):
             )
         return cls(self)
 
-    def _send_batch(self, messages):
+    def _send_batch(self, messages, around_call=None):
         """Send ``messages`` (dicts uuid, number, content, sender, country_code, segments).
 
         Returns one result dict per message: uuid, state (protocol states),
@@ -533,11 +534,15 @@ class SmsMarketingGateway(models.Model):
         provider knows at once. Raises SmsGatewayTransientError for time-outs,
         429, 5xx and unreadable answers, SmsGatewayError for refused
         credentials or configuration. The contract is in providers/base.py.
+        ``around_call``: a context manager factory wrapping the provider's calls
+        alone (the engine's ``_outside_transaction``).
         """
         self.ensure_one()
         if not messages:
             return []
-        results = self._get_provider().send(messages)
+        provider = self._get_provider()
+        with around_call() if around_call else nullcontext():
+            results = provider.send(messages)
         self._apply_provider_results(messages, results)
         return results
 

@@ -21,6 +21,7 @@ from odoo.tests import tagged
 
 from ..tools.messages import new_message
 from .common import SmsCommittedCase, rows_free
+from .standins import gateway as gateway_standin
 from .standins import twilio, vonage
 
 BATCH = 5
@@ -53,14 +54,17 @@ class TestPerMessageLeases(SmsCommittedCase):
     def _received(standin):
         return ["+" + str(message["to"]).lstrip("+") for message in standin.messages]
 
-    def _start_sender(self, ids, **params):
+    def _start_sender(self, ids, session=None, **params):
         """Sender A: one batch of the engine (claim, reserve, call, record) in a thread, committing as a
-        cron worker does. Returns (thread, what ``_send_batch`` returned, errors)."""
+        cron worker does. Returns (thread, what ``_send_batch`` returned, errors); ``session``: a list
+        the sender's database session (its backend pid) is added to."""
         outcome, errors = [], []
 
         def run():
             try:
                 with self._cursor() as cr:
+                    if session is not None:
+                        session.append(cr._cnx.get_backend_pid())
                     cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     env = api.Environment(cr, SUPERUSER_ID, {})
                     engine = env["sms.marketing.engine"]
@@ -198,6 +202,41 @@ class TestPerMessageLeases(SmsCommittedCase):
         self.assertEqual(sorted(self._received(standin)), numbers[:BATCH])
         self._check_ledger_matches_provider(ids, standin, numbers)
         self.assertEqual(move_id, self._last_reservation(ids), "one batch")
+
+    def test_no_transaction_open_during_the_provider_call(self):
+        """While its provider holds the request (a batch provider, then each per-message one), the sender's
+        session has no transaction open: no lock of any kind (not even the share lock of a table it read,
+        behind which a schema change would queue, and every sender behind the schema change), no
+        snapshot holding back the cleanup of others' row versions, nothing an administrator's
+        ``idle_in_transaction_session_timeout`` would end. After the call the batch is recorded."""
+        batch_standin = gateway_standin.Simulator().start()
+        self.addCleanup(batch_standin.stop)
+        numbers = [f"+3249{i:07d}" for i in range(9)]
+        batch = ("http", batch_standin, gateway_standin.gateway_values(batch_standin), numbers)
+        for label, standin, values, numbers in [batch, *self._providers()]:
+            with self.subTest(provider=label):
+                ids = self._setup_committed_provider(values, numbers)
+                held = standin.hold_request(1)
+                session = []
+                thread, outcome, errors = self._start_sender(ids, session=session)
+                try:
+                    self.assertTrue(held.wait_arrived(), "A calls the provider")
+                    with self._cursor() as cr:
+                        cr.execute(
+                            "SELECT state, backend_xid, backend_xmin, query FROM pg_stat_activity WHERE pid = %s",
+                            session,
+                        )
+                        state, xid, xmin, query = cr.fetchone()
+                        self.assertEqual((state, xid, xmin), ("idle", None, None), f"no transaction open ({query})")
+                        cr.execute("SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = %s", session)
+                        self.assertEqual(cr.fetchall(), [], "no lock held")
+                finally:
+                    held.release.set()
+                self._join(thread, errors)
+                self.assertEqual(outcome, [BATCH])
+                states = [state for state, *_rest in self._traces(ids).values()]
+                self.assertEqual(len(states) - states.count("pending"), BATCH, "the batch is recorded")
+                self.assertLessEqual(set(states), {"pending", "sent", "delivered"})
 
     def _last_reservation(self, ids):
         with self._cursor() as cr:

@@ -182,22 +182,24 @@ class TestScaleOut(SmsEngineCase):
         until the next window is committed. The runner keeps its place: its next claim reads the new
         window, not every trace sent before it (a 3 s stall when four runners each walked 840,000);
         a trace left behind it (a batch recovered after a crash) is still found."""
-        self._make_contacts(60)
+        self._make_contacts(80)
         engine = self.env["sms.marketing.engine"]
         mailing = self._start(self._make_mailing())
-        params = dict(engine._get_params(), batch_size=10, build_first_step=30, build_max_step=30)
+        params = dict(engine._get_params(), batch_size=10, build_first_step=60, build_max_step=60)
         self.env.flush_all()
         engine._build_traces(mailing, params)
-        for _batch in range(3):
+        for _batch in range(6):
             engine._send_batch(mailing, params)
-        self.assertEqual(len(mailing.trace_ids), 30)
+        self.assertEqual(len(mailing.trace_ids), 60)
         rows, _read = self._traces_read(lambda: engine._claim_rows(mailing, params))
         self.assertEqual(rows, [], "the first window is sent, the second is not built yet")
         engine._build_traces(mailing, params)
-        self.assertEqual(len(mailing.trace_ids), 60)
+        self.assertEqual(len(mailing.trace_ids), 80)
         rows, read = self._traces_read(lambda: engine._claim_rows(mailing, params))
         self.assertEqual(len(rows), 10)
-        self.assertLessEqual(read, 12, "the 30 traces sent before are not read again")
+        # the batch's rows through the index, or the new window's 20 when the planner, with the statistics
+        # of a small table, takes them all and sorts them; a walk from the start reads the 60 sent first
+        self.assertLessEqual(read, 20, "the 60 traces sent before are not read again")
         # a trace behind the runner's place, unclaimed again (a recovered batch): found by a walk from the start
         behind = mailing.trace_ids.sorted("id")[3]
         behind.write({"state": "pending", "sent_at": False})
@@ -214,7 +216,7 @@ class TestScaleOut(SmsEngineCase):
         # claiming behind did not move the runner's place back over the traces sent since
         rows, read = self._traces_read(lambda: engine._claim_rows(mailing, params))
         self.assertEqual(rows, [])
-        self.assertLessEqual(read, 3, "a few index entries after its place, not the 30 sent since")
+        self.assertLessEqual(read, 3, "a few index entries after its place, not the traces sent since")
 
     def test_a_runner_keeps_the_places_of_its_latest_mailings_only(self):
         """A cron thread runs for months: the places it keeps are those of the mailings it claimed

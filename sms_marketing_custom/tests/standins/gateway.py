@@ -138,6 +138,9 @@ class Handler(server.Handler):
             return self.send_json(400, {"error": "bad request"})
         with sim.lock:
             sim.requests += 1
+            number = sim.requests
+        sim.wait_if_held(number)
+        with sim.lock:
             failure = sim.fail_next.pop(0) if sim.fail_next else None
         if failure == "timeout":
             time.sleep(sim.timeout_sleep)  # the client gives up first; nothing is sent

@@ -86,10 +86,8 @@ class Handler(BaseHTTPRequestHandler):
         standin = self.standin
         with standin.lock:
             standin.requests += 1
-            hold = standin.holds.pop(standin.requests, None)
-        if hold:  # the test decides when this request goes on (``hold_request``)
-            hold.arrived.set()
-            hold.release.wait(timeout=120)
+            number = standin.requests
+        standin.wait_if_held(number)
         with standin.lock:
             failure = standin.fail_next.pop(0) if standin.fail_next else None
             if failure in (429, 500, 503):
@@ -122,9 +120,27 @@ class Standin:
 
     def __init__(self, host="127.0.0.1", port=0):
         self.lock = threading.RLock()
+        self.holds = {}  # send request number -> RequestHold
         self.server = ThreadingHTTPServer((host, port), self.handler)
         self.server.daemon_threads = True
         self.server.standin = self
+
+    def hold_request(self, number):
+        """Hold the ``number``-th send request (counted from the last reset) before the stand-in takes its
+        message, until the test calls ``release()`` on the ``RequestHold`` returned: a provider that is
+        slow exactly when the test wants it, with no sleep. ``arrived`` is set once the request is held."""
+        hold = RequestHold()
+        with self.lock:
+            self.holds[number] = hold
+        return hold
+
+    def wait_if_held(self, number):
+        """In the handler of the ``number``-th send request: wait while the test holds it (``hold_request``)."""
+        with self.lock:
+            hold = self.holds.pop(number, None)
+        if hold:
+            hold.arrived.set()
+            hold.release.wait(timeout=120)
 
     @property
     def url(self):
@@ -159,7 +175,6 @@ class ProviderStandin(Standin):
         self.messages = []
         self.fail_next = []
         self.requests = 0
-        self.holds = {}  # send request number -> RequestHold
         self.posted = []  # (url, body, headers) of every call posted
 
     def reset(self):
@@ -169,15 +184,6 @@ class ProviderStandin(Standin):
             self.requests = 0
             self.holds.clear()
             self.posted.clear()
-
-    def hold_request(self, number):
-        """Hold the ``number``-th send request (counted from the last reset) before the stand-in takes its
-        message, until the test calls ``release()`` on the ``RequestHold`` returned: a provider that is
-        slow exactly when the test wants it, with no sleep. ``arrived`` is set once the request is held."""
-        hold = RequestHold()
-        with self.lock:
-            self.holds[number] = hold
-        return hold
 
     def post_form(self, url, params, headers=None):
         """Post the form ``params`` to ``url`` with ``headers`` and keep it in ``posted``; returns (status, body)."""

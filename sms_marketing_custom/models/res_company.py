@@ -85,25 +85,52 @@ class ResCompany(models.Model):
         """The answer to a keyword in ``lang``: the company's text, else the built-in one."""
         self.ensure_one()
         company = self.with_context(lang=lang).sudo()  # sudo: answered on behalf of an anonymous sender
-        stop = sorted(self._get_sms_marketing_keywords()["optout"])
-        stop = "STOP" if "STOP" in stop else stop[0]
+        words = self._get_sms_marketing_answer_words(lang)
         text = company[f"sms_marketing_reply_{kind}"]
         if not text:
-            return company._get_sms_marketing_default_reply(kind, self.name, stop, list_name or "")
-        return text.replace("{company}", self.name).replace("{list}", list_name or "").replace("{stop}", stop)
+            return company._get_sms_marketing_default_reply(kind, self.name, words, list_name or "")
+        for name, value in dict(words, company=self.name, list=list_name or "").items():
+            text = text.replace("{" + name + "}", value)
+        return text
 
-    def _get_sms_marketing_default_reply(self, kind, company, stop, list_name):
-        """The built-in answers, in the language of the context."""
+    def _get_sms_marketing_answer_words(self, lang, typed=None):
+        """{"stop": the opt-out keyword an answer in ``lang`` names, "start": the opt-in one, "yes": the
+        confirmation}, each one of the company's keywords: the word of the answer's language where
+        there is one (``links.YES_WORD_BY_LANG``), else the English one, else the first. ``typed``:
+        {action: keyword text} of a settings form not saved yet, read instead of the company's."""
+        self.ensure_one()
+        keywords = self._get_sms_marketing_keywords()
+        local_yes = links.YES_WORD_BY_LANG.get((lang or "").split("_")[0])
+        words = {}
+        for name, action, preferred in (
+            ("stop", "optout", ["STOP"]),
+            ("start", "optin", ["START"]),
+            ("yes", "yes", [local_yes, "YES"]),
+        ):
+            chosen = keywords[action]
+            if typed is not None:
+                chosen = links.parse_keywords(typed.get(action) or "") or links.DEFAULT_KEYWORDS[action]
+            words[name] = next((word for word in preferred if word in chosen), None) or sorted(chosen)[0]
+        return words
+
+    def _get_sms_marketing_default_reply(self, kind, company, words, list_name):
+        """The built-in answers, in the language of the context; ``words``: ``_get_sms_marketing_answer_words``."""
+        stop = words["stop"]
         if kind == "stop":
-            return _("%(company)s: you will receive no more SMS from us. Reply START to undo.", company=company)
+            return _(
+                "%(company)s: you will receive no more SMS from us. Reply %(start)s to undo.",
+                company=company,
+                start=words["start"],
+            )
         if kind == "start":
             return _("%(company)s: you will receive our SMS again. Reply %(stop)s to stop.", company=company, stop=stop)
         if kind == "help":
             return _("%(company)s SMS alerts. Reply %(stop)s to stop receiving them.", company=company, stop=stop)
         if kind == "join":
             return _(
-                "%(company)s: reply YES to join %(list)s. Reply %(stop)s to stop.",
+                "%(company)s: reply %(yes)s to join %(list)s. Reply %(stop)s to stop.",
                 company=company,
+                yes=words["yes"],
                 list=list_name,
                 stop=stop,
             )

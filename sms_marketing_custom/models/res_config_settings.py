@@ -1,4 +1,7 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+
+# the keywords' answers a company may write, each with its built-in text when it writes none
+REPLY_KINDS = ("stop", "start", "help", "join", "joined")
 
 
 class ResConfigSettings(models.TransientModel):
@@ -24,6 +27,22 @@ class ResConfigSettings(models.TransientModel):
     sms_marketing_reply_help = fields.Char(related="company_id.sms_marketing_reply_help", readonly=False)
     sms_marketing_reply_join = fields.Char(related="company_id.sms_marketing_reply_join", readonly=False)
     sms_marketing_reply_joined = fields.Char(related="company_id.sms_marketing_reply_joined", readonly=False)
+    # what an empty answer sends, shown under it (the user's language; {list} stays for the list's name)
+    sms_marketing_reply_stop_builtin = fields.Char(
+        string="Built-in Answer to STOP", compute="_compute_sms_marketing_reply_builtin"
+    )
+    sms_marketing_reply_start_builtin = fields.Char(
+        string="Built-in Answer to START", compute="_compute_sms_marketing_reply_builtin"
+    )
+    sms_marketing_reply_help_builtin = fields.Char(
+        string="Built-in Answer to HELP", compute="_compute_sms_marketing_reply_builtin"
+    )
+    sms_marketing_reply_join_builtin = fields.Char(
+        string="Built-in Answer to JOIN", compute="_compute_sms_marketing_reply_builtin"
+    )
+    sms_marketing_reply_joined_builtin = fields.Char(
+        string="Built-in Answer to YES", compute="_compute_sms_marketing_reply_builtin"
+    )
     sms_marketing_reply_window_days = fields.Integer(
         related="company_id.sms_marketing_reply_window_days", readonly=False
     )
@@ -38,3 +57,18 @@ class ResConfigSettings(models.TransientModel):
         help="The texts of the SMS sent more than this many months ago are emptied each night; their recipients, "
         "states, dates, costs, clicks and opt-outs are kept, and so every figure. 0: kept for ever.",
     )
+
+    @api.depends(
+        "company_id", "sms_marketing_keywords_optout", "sms_marketing_keywords_optin", "sms_marketing_keywords_yes"
+    )
+    def _compute_sms_marketing_reply_builtin(self):
+        for settings in self:
+            company = settings.company_id
+            # the keywords as typed, before they are saved: the answers name the words the company will use
+            words = company._get_sms_marketing_answer_words(
+                self.env.lang,
+                typed={action: settings[f"sms_marketing_keywords_{action}"] for action in ("optout", "optin", "yes")},
+            )
+            for kind in REPLY_KINDS:
+                answer = company._get_sms_marketing_default_reply(kind, company.name, words, "{list}")
+                settings[f"sms_marketing_reply_{kind}_builtin"] = _("Empty: %(answer)s", answer=answer)

@@ -3,7 +3,7 @@
 import json
 
 from odoo.exceptions import ValidationError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, tagged
 
 from ..tools import links
 from .common import load_gateway_simulator
@@ -142,6 +142,50 @@ class TestInboundKeywords(HttpCase):
         number = next(self.numbers)
         self.assertEqual(self._send(number, "stop"), "ignored", "the company's list replaces the built-in one")
         self.assertEqual(self._send(number, "Enough!"), "optout")
+
+    def test_answers_name_the_company_keywords(self):
+        """A company that replaced STOP, START and YES: the built-in answers name its words, which work, not
+        the English ones it removed; the settings show those answers while the keywords are being typed."""
+        self.company.write(
+            {
+                "sms_marketing_keywords_optout": "Basta",
+                "sms_marketing_keywords_optin": "Avvia, riprendi",
+                "sms_marketing_keywords_yes": "Certo",
+            }
+        )
+        company = self.company.with_context(lang="en_US")
+        self.assertEqual(
+            company._get_sms_marketing_reply("stop", "en_US"),
+            "Acme Shoes: you will receive no more SMS from us. Reply AVVIA to undo.",
+        )
+        self.assertEqual(
+            company._get_sms_marketing_reply("join", "en_US", list_name="VIP club"),
+            "Acme Shoes: reply CERTO to join VIP club. Reply BASTA to stop.",
+        )
+        self.company.sms_marketing_reply_start = "{company}: welcome back ({stop} to leave, {yes}, {start})."
+        self.assertEqual(
+            company._get_sms_marketing_reply("start", "en_US"),
+            "Acme Shoes: welcome back (BASTA to leave, CERTO, AVVIA).",
+        )
+        number = next(self.numbers)
+        self.assertEqual(self._send(number, "basta"), "optout")
+        self.assertEqual(self._send(number, "avvia"), "optin", "the word the STOP answer names undoes it")
+
+        settings = Form(self.env["res.config.settings"].with_context(lang="en_US"))
+        self.assertEqual(
+            settings.sms_marketing_reply_stop_builtin,
+            "Empty: Acme Shoes: you will receive no more SMS from us. Reply AVVIA to undo.",
+        )
+        settings.sms_marketing_keywords_optin = ""  # cleared: the built-in list, START among it
+        settings.sms_marketing_keywords_optout = "Fine, STOP"
+        self.assertEqual(
+            settings.sms_marketing_reply_stop_builtin,
+            "Empty: Acme Shoes: you will receive no more SMS from us. Reply START to undo.",
+        )
+        self.assertEqual(
+            settings.sms_marketing_reply_join_builtin,
+            "Empty: Acme Shoes: reply CERTO to join {list}. Reply STOP to stop.",
+        )
 
     def test_list_keyword_unique_per_company(self):
         Lists = self.env["sms.marketing.list"]

@@ -141,6 +141,9 @@ HELP_KEYWORDS = frozenset(
 # "JOIN <list keyword>" subscribes to that list, once confirmed with a YES.
 JOIN_KEYWORDS = frozenset({"JOIN", "SUBSCRIBE", "INSCRIRE", "ABONNIEREN", "ALTA", "ENTRAR", "AANMELDEN", "ISCRIVITI"})
 YES_KEYWORDS = frozenset({"YES", "Y", "OUI", "JA", "SI", "SIM", "YA"})
+# The confirmation an answer in each language asks for, when it is one of the company's YES keywords
+# (else YES, else the first of them).
+YES_WORD_BY_LANG = {"fr": "OUI", "de": "JA", "es": "SI", "it": "SI", "pt": "SIM", "nl": "JA"}
 # The language of each localised keyword: the reply is written in it when the database has it.
 KEYWORD_LANGS = {
     "ARRET": "fr",

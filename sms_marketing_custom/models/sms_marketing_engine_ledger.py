@@ -225,16 +225,18 @@ class SmsMarketingEngine(models.AbstractModel):
         """{gateway: True when it can pay for a one-part message} of ``mailings``' gateways, each
         balance read again from its provider.
 
-        The provider is called with no lock of this transaction held (committed
-        before, and after each gateway's short balance write): a sender that
-        reserves on the gateway never waits for another provider's answer.
+        The provider is called with no transaction open (``_outside_transaction``; committed after each
+        gateway's short balance write): a sender that reserves on the gateway never waits for another
+        provider's answer.
         """
         gateways = {self._get_gateway(mailing) for mailing in mailings}
         credit = {}
         for gateway in filter(None, gateways):
             self._commit()
             try:
-                gateway._refresh_balance()
+                with self._outside_transaction(gateway):
+                    balance = gateway._fetch_balance()
+                gateway._apply_balance(balance)
             except UserError:
                 _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
                 continue

@@ -201,7 +201,10 @@ class SmsMarketingEngine(models.AbstractModel):
         found = {}
         if provider:
             try:
-                found = gateway.with_context(sms_marketing_prices=prices)._get_provider().lookup(messages) or {}
+                looker = gateway.with_context(sms_marketing_prices=prices)
+                provider = looker._get_provider()
+                with self._outside_transaction(looker):
+                    found = provider.lookup(messages) or {}
             except SmsGatewayError as error:  # the provider cannot be asked now: next time
                 _logger.info("gateway %s: look-up failed, messages stay unknown for now: %s", gateway.id, error)
         return found, bool(provider) and type(provider).overrides("lookup")

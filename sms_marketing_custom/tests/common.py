@@ -573,6 +573,18 @@ def rows_free(dbname, kind, ids):
     return True
 
 
+def session_closed(dbname, pid):
+    """True when the database session ``pid`` has no transaction open: no lock of any kind (a table's share
+    lock included), no snapshot, nothing ``idle_in_transaction_session_timeout`` would end."""
+    with sql_db.db_connect(dbname).cursor() as cr:
+        cr.execute("SELECT state, backend_xid, backend_xmin FROM pg_stat_activity WHERE pid = %s", [pid])
+        activity = cr.fetchone()
+        cr.execute("SELECT count(*) FROM pg_locks WHERE pid = %s", [pid])
+        locks = cr.fetchone()[0]
+        cr.rollback()
+    return activity == ("idle", None, None) and not locks
+
+
 # ---------------------------------------------------------------------- outbound calls
 class RecordingServer:
     """An HTTP server on 127.0.0.1 that records every request reaching it (method, path, headers,

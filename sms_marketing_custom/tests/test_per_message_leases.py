@@ -20,7 +20,7 @@ from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
 from ..tools.messages import new_message
-from .common import SmsCommittedCase, rows_free
+from .common import SmsCommittedCase, rows_free, session_closed
 from .standins import gateway as gateway_standin
 from .standins import twilio, vonage
 
@@ -221,15 +221,7 @@ class TestPerMessageLeases(SmsCommittedCase):
                 thread, outcome, errors = self._start_sender(ids, session=session)
                 try:
                     self.assertTrue(held.wait_arrived(), "A calls the provider")
-                    with self._cursor() as cr:
-                        cr.execute(
-                            "SELECT state, backend_xid, backend_xmin, query FROM pg_stat_activity WHERE pid = %s",
-                            session,
-                        )
-                        state, xid, xmin, query = cr.fetchone()
-                        self.assertEqual((state, xid, xmin), ("idle", None, None), f"no transaction open ({query})")
-                        cr.execute("SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = %s", session)
-                        self.assertEqual(cr.fetchall(), [], "no lock held")
+                    self.assertTrue(session_closed(self.env.cr.dbname, session[0]), "no transaction, no lock")
                 finally:
                     held.release.set()
                 self._join(thread, errors)

@@ -20,6 +20,7 @@ from .common import (
     committing_engine,
     during_provider_call,
     rows_free,
+    session_closed,
 )
 from .standins import twilio, vonage
 
@@ -687,18 +688,20 @@ class TestConcurrentSenders(SmsCommittedCase):
         def check():
             self._gateway_free(ids, seen)()
             seen.append(rows_free(self.env.cr.dbname, "mailing", mailing_ids))
+            seen.append(session_closed(self.env.cr.dbname, engine_session[0]))
 
         with (
             self._cursor() as cr,
             committing_engine(),
             during_provider_call(HttpJsonProvider, "fetch_balance", check),
         ):
+            engine_session = [cr._cnx.get_backend_pid()]
             api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]._wake_due_mailings()
             cr.commit()  # pylint: disable=invalid-commit
             cr.execute("SELECT DISTINCT state FROM sms_marketing_mailing WHERE id = ANY(%s)", [mailing_ids])
             self.assertEqual(cr.fetchall(), [("sending",)], "both resumed: the gateway has credit")
         self.assertTrue(seen, "the balance was read")
-        self.assertTrue(all(seen), "neither the gateway nor the mailings are locked during a balance read")
+        self.assertTrue(all(seen), "nothing locked, no transaction open during a balance read")
 
     def test_reconciliation_holds_no_trace_during_the_look_up(self):
         """A delivery report that comes while reconciliation asks the provider applies at once, and stays."""
@@ -714,9 +717,10 @@ class TestConcurrentSenders(SmsCommittedCase):
             )
             traces = dict(cr.fetchall())
             cr.commit()  # pylint: disable=invalid-commit
-        reported = []
+        reported, closed = [], []
 
         def report():
+            closed.append(session_closed(self.env.cr.dbname, engine_session[0]))
             with self._cursor() as cr:
                 cr.execute("SET lock_timeout = '5s'")  # a lock held by reconciliation: a failure, not a wait
                 gateway = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.gateway"].browse(ids["gateway"])
@@ -728,9 +732,11 @@ class TestConcurrentSenders(SmsCommittedCase):
             committing_engine(),
             during_provider_call(TwilioProvider, "lookup", report),
         ):
+            engine_session = [cr._cnx.get_backend_pid()]
             settled = api.Environment(cr, SUPERUSER_ID, {})["sms.marketing.engine"]._reconcile_unknown()
             cr.commit()  # pylint: disable=invalid-commit
         self.assertEqual(settled, 2)
+        self.assertEqual(closed, [True], "no transaction open during the look-up")
         self.assertEqual(reported, [1], "the report was applied during the look-up")
         with self._cursor() as cr:
             cr.execute(

@@ -160,14 +160,21 @@ class SmsMarketingEngine(models.AbstractModel):
             return
         cr = self.env.cr
         if gateway:
-            # what a provider reads of its gateway during the call, cached now (sudo: its credentials)
+            # what a provider reads of its gateway during the call, cached now (sudo: its credentials): its
+            # row's columns, not its lists (the credit ledger alone grows by a line per batch)
             gateway = gateway.sudo()
-            gateway.fetch([name for name, field in gateway._fields.items() if field.store and field.type != "binary"])
+            gateway.fetch(
+                [name for name, field in gateway._fields.items() if field.column_type and field.type != "binary"]
+            )
             gateway._get_webhook_url()  # web.base.url, into the parameters' cache
         cr.flush()
-        # the connection's own COMMIT: Odoo's would empty the cache just filled (nothing is written here, and
-        # Odoo's post-commit hooks run at the engine's next commit)
+        # the connection's own COMMIT: Odoo's would empty the cache just filled; the rest of what Odoo's does
+        # after it (nothing is written here: the engine committed just before)
         cr._cnx.commit()
+        cr._now = None
+        cr.prerollback.clear()
+        cr.postrollback.clear()
+        cr.postcommit.run()
         try:
             yield
         finally:

@@ -167,6 +167,7 @@ class TestInboundKeywords(HttpCase):
             company._get_sms_marketing_reply("start", "en_US"),
             "Acme Shoes: welcome back (BASTA to leave, CERTO, AVVIA).",
         )
+        self.assertEqual(company._get_sms_marketing_answer_words("it_IT")["yes"], "CERTO", "the company's own word")
         number = next(self.numbers)
         self.assertEqual(self._send(number, "basta"), "optout")
         self.assertEqual(self._send(number, "avvia"), "optin", "the word the STOP answer names undoes it")
@@ -186,6 +187,16 @@ class TestInboundKeywords(HttpCase):
             settings.sms_marketing_reply_join_builtin,
             "Empty: Acme Shoes: reply CERTO to join {list}. Reply STOP to stop.",
         )
+
+    def test_answers_ask_for_the_yes_of_their_language(self):
+        """With the built-in keywords, an answer in French asks for OUI, in Italian for SI, in English for
+        YES; a company that kept only YES gets YES in every language."""
+        words = self.company._get_sms_marketing_answer_words
+        self.assertEqual([words(lang)["yes"] for lang in ("fr_FR", "it_IT", "de_DE", "en_US", False)],
+                         ["OUI", "SI", "JA", "YES", "YES"])  # fmt: skip
+        self.assertEqual(words("fr_FR")["stop"], "STOP")
+        self.company.sms_marketing_keywords_yes = "yes, y"
+        self.assertEqual(words("fr_FR")["yes"], "YES")
 
     def test_list_keyword_unique_per_company(self):
         Lists = self.env["sms.marketing.list"]

@@ -63,11 +63,14 @@ class ResCompany(models.Model):
         help="Notified of a new reply when its mailing has no Responsible (or the reply answers no mailing).",
     )
 
-    def _get_sms_marketing_keywords(self):
-        """{action: set of normalised keywords} of this company (the built-in lists where empty)."""
+    def _get_sms_marketing_keywords(self, typed=None):
+        """{action: set of normalised keywords} of this company (the built-in lists where empty); ``typed``:
+        {action: keyword text} read instead of the company's (a settings form not saved yet)."""
         self.ensure_one()
+        typed = typed or {}
         return {
-            action: links.parse_keywords(self[f"sms_marketing_keywords_{action}"]) or default
+            action: links.parse_keywords(typed[action] if action in typed else self[f"sms_marketing_keywords_{action}"])
+            or default
             for action, default in links.DEFAULT_KEYWORDS.items()
         }
 
@@ -99,7 +102,7 @@ class ResCompany(models.Model):
         there is one (``links.YES_WORD_BY_LANG``), else the English one, else the first. ``typed``:
         {action: keyword text} of a settings form not saved yet, read instead of the company's."""
         self.ensure_one()
-        keywords = self._get_sms_marketing_keywords()
+        keywords = self._get_sms_marketing_keywords(typed)
         local_yes = links.YES_WORD_BY_LANG.get((lang or "").split("_")[0])
         words = {}
         for name, action, preferred in (
@@ -108,8 +111,6 @@ class ResCompany(models.Model):
             ("yes", "yes", [local_yes, "YES"]),
         ):
             chosen = keywords[action]
-            if typed is not None:
-                chosen = links.parse_keywords(typed.get(action) or "") or links.DEFAULT_KEYWORDS[action]
             words[name] = next((word for word in preferred if word in chosen), None) or sorted(chosen)[0]
         return words
 

@@ -234,9 +234,7 @@ class SmsMarketingEngine(models.AbstractModel):
         for gateway in filter(None, gateways):
             self._commit()
             try:
-                with self._outside_transaction(gateway):
-                    balance = gateway._fetch_balance()
-                gateway._apply_balance(balance)
+                gateway._refresh_balance(around_call=lambda gateway=gateway: self._outside_transaction(gateway))
             except UserError:
                 _logger.info("gateway %s unreachable: its paused mailings stay paused", gateway.id)
                 continue

@@ -566,13 +566,16 @@ class SmsMarketingGateway(models.Model):
             )
 
     # ------------------------------------------------------------------ provider accounts
-    def _refresh_balance(self):
+    def _refresh_balance(self, around_call=None):
         """Align the local balance with the provider's (``_fetch_balance``, ``_apply_balance``).
 
-        The provider is asked first, no lock held; returns its balance.
+        The provider is asked first, no lock held; returns its balance. ``around_call``: as for
+        ``_send_batch``, a context manager factory wrapping the provider's call alone.
         """
         self.ensure_one()
-        return self._apply_balance(self._fetch_balance())
+        with around_call() if around_call else nullcontext():
+            balance = self._fetch_balance()
+        return self._apply_balance(balance)
 
     def _fetch_balance(self):
         """The provider's balance (None when it keeps none); a UserError when it cannot be read."""
